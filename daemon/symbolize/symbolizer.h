@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* symbolizer: turns (pid, address) and kernel addresses into mappings and
+ * function names.
+ *
+ * User addresses go through the process's /proc/PID/maps to the ELF file it
+ * mapped, opened through the process's own view of the filesystem
+ * (/proc/PID/map_files/START-END, else /proc/PID/root/PATH), so containers
+ * and deleted-but-running binaries work. Names come from .symtab, else
+ * .dynsym. Each file is parsed once and cached by (dev, inode) of the maps
+ * line, shared by every process that maps it. Kernel addresses go through
+ * /proc/kallsyms. The symbolizer knows nothing about BPF and never logs
+ * above debug level.
+ */
+#ifndef PROFD_SYMBOLIZER_H
+#define PROFD_SYMBOLIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct symbolizer;
+
+enum {
+	SYM_MAP_KERNEL = 1 << 0,   /* the [kernel.kallsyms] pseudo mapping */
+	SYM_MAP_SPECIAL = 1 << 1,  /* [vdso], [vsyscall], anonymous, ... */
+	SYM_MAP_DELETED = 1 << 2,  /* the file was deleted after mapping */
+	SYM_MAP_HAS_SYMS = 1 << 3, /* the file had a symbol table profd read */
+};
+
+/* One executable VMA. start/limit/offset are verbatim from /proc/PID/maps;
+ * path has " (deleted)" trimmed; build_id is lowercase hex or "". */
+struct sym_mapping {
+	uint64_t start;
+	uint64_t limit;
+	uint64_t offset;
+	const char *path;
+	const char *build_id;
+	unsigned flags;
+};
+
+#define SYM_MAX_INLINE 8
+
+/* One function of an inline chain. file is NULL and line 0 when unknown. */
+struct sym_line {
+	const char *name;         /* human-readable (demangled when known) */
+	const char *system_name;  /* as in the symbol table */
+	const char *file;
+	int line;
+};
+
+/* The result of one lookup. map is NULL when the address is in no known
+ * executable mapping; nlines is 0 when no symbol covers it. lines[0] is the
+ * innermost inlined function, lines[nlines-1] the one containing the code. */
+struct sym_frame {
+	const struct sym_mapping *map;
+	size_t nlines;
+	struct sym_line lines[SYM_MAX_INLINE];
+};
+
+struct symbolizer_stats {
+	size_t files;        /* ELF files parsed and cached */
+	size_t symbols;      /* symbols held by those files */
+	size_t pids;         /* processes whose maps are held */
+	size_t bytes;        /* approximate memory held */
+	size_t maps_reloads; /* times a /proc/PID/maps was (re)read */
+};
+
+/* Returns NULL with errno set on failure. */
+struct symbolizer *symbolizer__new(void);
+void symbolizer__free(struct symbolizer *s);
+
+/* Read /proc/PID/maps now and open the files it maps, so that a process that
+ * exits later can still be symbolized. -ESRCH if the process is gone. */
+int symbolizer__add_pid(struct symbolizer *s, pid_t pid);
+
+/* Symbolize addr in pid. The caller passes the address to look up: the
+ * sampled PC for a leaf, return address - 1 for callers. An unknown pid is
+ * added on first use; an address outside every known mapping makes the
+ * maps be re-read (dlopen), at most once per second per pid.
+ * Returns 0 (out filled, possibly with map NULL / nlines 0) or -errno.
+ * Pointers in *out stay valid until symbolizer__forget_pid(pid) or
+ * symbolizer__free(). */
+int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_frame *out);
+
+/* Symbolize a kernel address through /proc/kallsyms (loaded on first use).
+ * out->map is the single [kernel.kallsyms] mapping. Module symbols carry
+ * their module in system_name as "name [module]". */
+int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *out);
+
+/* Drop what is held for pid (process exited, or profile interval over). */
+void symbolizer__forget_pid(struct symbolizer *s, pid_t pid);
+
+void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);
+
+#endif
