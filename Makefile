@@ -24,7 +24,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS    ?= -g -O2
 WARN      := -Wall -Wextra -Werror -Wno-missing-field-initializers
-CPPFLAGS  := -Iinclude -Idaemon -I$(OUTPUT) -I$(OUTPUT)/skel -I$(OUTPUT)/pb -DPROFD_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+CPPFLAGS  := -D_GNU_SOURCE -Iinclude -Idaemon -I$(OUTPUT) -I$(OUTPUT)/skel -I$(OUTPUT)/pb -DPROFD_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP
 LDLIBS    := $(PKG_LIBS) -lpthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -120,7 +120,7 @@ $(OUTPUT)/unit-tests: $(UNIT_OBJS) $(SAN_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
 # Test workloads: built the way their tests need (see each file's header).
-WL_CFLAGS := -g -O1 -fno-omit-frame-pointer -fno-inline -Wall -Werror
+WL_CFLAGS := -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -Wall -Werror
 $(OUTPUT)/workloads/lib%.so: tests/workloads/lib%.c | $(OUTPUT)/workloads
 	$(call msg,WL,$@)
 	$(Q)$(CC) $(WL_CFLAGS) -shared -fPIC $< -o $@

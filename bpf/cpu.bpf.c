@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cpu.bpf.c: on-CPU sampler. Runs on a cpu-clock perf event per CPU,
+ * keeps samples of wanted processes and counts them per (thread, user
+ * stack, kernel stack) in kernel maps; nothing goes to userspace per sample.
+ *
+ * Double buffering: the agent drains one generation (counts_N + stacks_N)
+ * while the program fills the other, selected by `gen` in .bss, so a drain
+ * never races with increments and stack ids stay valid until drained. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "profd/abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set during load time. */
+const volatile struct profd_cpu_config cfg = {};
+
+/* Written by the agent through the mmap'ed .bss: generation being filled. */
+__u32 gen = 0;
+
+/* Wanted tgids when cfg.filter_pids; value unused. Written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+/* Stacks by id, one map per generation. max_entries is set at load time
+ * from the expected distinct stacks per drain interval; a full bucket is a
+ * collision (PROFD_METRIC_STACK_COLLISION), never an overwrite, so an id
+ * always names the stack it was returned for. */
+#define STACK_MAP(name)                                                          \
+	struct {                                                                 \
+		__uint(type, BPF_MAP_TYPE_STACK_TRACE);                          \
+		__uint(max_entries, 16384);                                      \
+		__type(key, __u32);                                              \
+		__uint(value_size, PROFD_MAX_STACK_DEPTH * sizeof(__u64));        \
+	} name SEC(".maps")
+STACK_MAP(stacks_0);
+STACK_MAP(stacks_1);
+
+/* Sample counts per profd_cpu_key, one map per generation; drained and
+ * cleared by the agent every interval. */
+#define COUNT_MAP(name)                                  \
+	struct {                                         \
+		__uint(type, BPF_MAP_TYPE_HASH);         \
+		__uint(max_entries, 32768);              \
+		__type(key, struct profd_cpu_key);       \
+		__type(value, __u64);                    \
+	} name SEC(".maps")
+COUNT_MAP(counts_0);
+COUNT_MAP(counts_1);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PROFD_METRIC_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} metrics SEC(".maps");
+
+#include "common.bpf.h"
+
+/* bpf_get_stackid() result → key field, counting failures. -EFAULT with no
+ * user memory (kernel thread) is "no stack", not a loss. */
+static __always_inline __s32 stack_id(long id, bool user, struct task_struct *task)
+{
+	if (id >= 0)
+		return id;
+	if (id == -EEXIST) {
+		metric_inc(PROFD_METRIC_STACK_COLLISION);
+		return PROFD_STACK_LOST;
+	}
+	if (user && !BPF_CORE_READ(task, mm))
+		return PROFD_STACK_NONE;
+	metric_inc(user ? PROFD_METRIC_USTACK_LOST : PROFD_METRIC_KSTACK_LOST);
+	return PROFD_STACK_LOST;
+}
+
+static __always_inline void count(void *counts, struct profd_cpu_key *key)
+{
+	__u64 one = 1, *v;
+
+	v = bpf_map_lookup_elem(counts, key);
+	if (v) {
+		__sync_fetch_and_add(v, 1);
+		return;
+	}
+	/* BPF_NOEXIST: a racing CPU may have created it; then add to it. */
+	if (bpf_map_update_elem(counts, key, &one, BPF_NOEXIST)) {
+		v = bpf_map_lookup_elem(counts, key);
+		if (v)
+			__sync_fetch_and_add(v, 1);
+		else
+			metric_inc(PROFD_METRIC_COUNTS_FULL);
+	}
+}
+
+SEC("perf_event")
+int on_cpu_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct profd_cpu_key key = {};
+	struct task_struct *task;
+	__u32 g = gen;
+	bool in_kernel;
+
+	key.pid = id >> 32;
+	key.tid = (__u32)id;
+	/* Pid 0 is the per-CPU idle task (swapper/N): idle time is no one's. */
+	if (key.tid == 0) {
+		metric_inc(PROFD_METRIC_IDLE);
+		return 0;
+	}
+	if (cfg.filter_pids && !bpf_map_lookup_elem(&pid_filter, &key.pid))
+		return 0;
+	metric_inc(PROFD_METRIC_SAMPLES);
+
+	task = (struct task_struct *)bpf_get_current_task();
+	bpf_get_current_comm(key.comm, sizeof(key.comm));
+	BPF_CORE_READ_STR_INTO(&key.pcomm, task, group_leader, comm);
+
+	/* A sample that interrupted user mode has no kernel stack to take.
+	 * verifier: context fields are read whole (the kernel's cs is a u16
+	 * inside a u64 slot, so read the slot). */
+	in_kernel = !(*(__u64 *)((void *)ctx + offsetof(struct bpf_perf_event_data, regs.cs)) & 3);
+	key.kern_stack_id = PROFD_STACK_NONE;
+	if (g & 1) {
+		if (in_kernel)
+			key.kern_stack_id = stack_id(bpf_get_stackid(ctx, &stacks_1, 0), false, task);
+		key.user_stack_id = stack_id(bpf_get_stackid(ctx, &stacks_1, BPF_F_USER_STACK), true, task);
+		count(&counts_1, &key);
+	} else {
+		if (in_kernel)
+			key.kern_stack_id = stack_id(bpf_get_stackid(ctx, &stacks_0, 0), false, task);
+		key.user_stack_id = stack_id(bpf_get_stackid(ctx, &stacks_0, BPF_F_USER_STACK), true, task);
+		count(&counts_0, &key);
+	}
+	return 0;
+}

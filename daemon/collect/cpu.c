@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+/* cpu collector: lifecycle of cpu.bpf.c and the double-buffered drain. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "profd/abi.h"
+#include "cpu.skel.h"
+#include "collect/cpu.h"
+#include "collect/perf_events.h"
+
+#define DEFAULT_MAX_STACKS 16384
+#define DEFAULT_MAX_KEYS 32768
+/* A program that read the old generation before the switch finishes in
+ * microseconds (it runs with interrupts off); wait well past that. */
+#define GEN_SWITCH_GRACE_NS (5 * 1000 * 1000)
+
+struct cpu_collector {
+	struct cpu_bpf *skel;
+	struct perf_events pe;
+	uint64_t frequency;
+	uint32_t gen;
+	uint64_t stack_lookup_lost;
+	struct profd_cpu_key *keys;   /* drain scratch, max_keys entries */
+	uint32_t max_keys;
+};
+
+void cpu_collector__free(struct cpu_collector *c)
+{
+	if (!c)
+		return;
+	perf_events__detach_all(&c->pe);
+	cpu_bpf__destroy(c->skel);
+	free(c->keys);
+	free(c);
+}
+
+struct cpu_collector *cpu_collector__new(const struct cpu_opts *opts)
+{
+	uint32_t max_stacks = opts->max_stacks ? opts->max_stacks : DEFAULT_MAX_STACKS;
+	struct cpu_collector *c;
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->frequency = opts->frequency;
+	c->max_keys = opts->max_keys ? opts->max_keys : DEFAULT_MAX_KEYS;
+	c->keys = calloc(c->max_keys, sizeof(*c->keys));
+	if (!c->keys) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	c->skel = cpu_bpf__open();
+	if (!c->skel) {
+		err = -errno;
+		goto cleanup;
+	}
+	c->skel->rodata->cfg.filter_pids = opts->npids > 0;
+	if (opts->npids > 0)
+		bpf_map__set_max_entries(c->skel->maps.pid_filter, opts->npids);
+	bpf_map__set_max_entries(c->skel->maps.stacks_0, max_stacks);
+	bpf_map__set_max_entries(c->skel->maps.stacks_1, max_stacks);
+	bpf_map__set_max_entries(c->skel->maps.counts_0, c->max_keys);
+	bpf_map__set_max_entries(c->skel->maps.counts_1, c->max_keys);
+	err = cpu_bpf__load(c->skel);
+	if (err)
+		goto cleanup;
+	for (size_t i = 0; i < opts->npids; i++) {
+		__u32 pid = opts->pids[i];
+		__u8 one = 1;
+
+		err = bpf_map_update_elem(bpf_map__fd(c->skel->maps.pid_filter), &pid, &one, BPF_ANY);
+		if (err) {
+			err = -errno;
+			goto cleanup;
+		}
+	}
+	return c;
+cleanup:
+	cpu_collector__free(c);
+	errno = -err;
+	return NULL;
+}
+
+int cpu_collector__start(struct cpu_collector *c)
+{
+	return perf_events__attach_all(&c->pe, c->skel->progs.on_cpu_sample, c->frequency);
+}
+
+void cpu_collector__stop(struct cpu_collector *c)
+{
+	perf_events__detach_all(&c->pe);
+}
+
+/* Read a stack by id into ips; returns the number of frames (0 on loss). */
+static size_t read_stack(struct cpu_collector *c, int stacks_fd, __s32 id, uint64_t *ips)
+{
+	size_t n;
+
+	if (id < 0)
+		return 0;
+	memset(ips, 0, PROFD_MAX_STACK_DEPTH * sizeof(*ips));
+	if (bpf_map_lookup_elem(stacks_fd, &id, ips)) {
+		c->stack_lookup_lost++;
+		return 0;
+	}
+	for (n = 0; n < PROFD_MAX_STACK_DEPTH && ips[n]; n++)
+		;
+	return n;
+}
+
+int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
+{
+	uint64_t ustack[PROFD_MAX_STACK_DEPTH], kstack[PROFD_MAX_STACK_DEPTH];
+	struct timespec grace = { 0, GEN_SWITCH_GRACE_NS };
+	int counts_fd, stacks_fd, nkeys = 0;
+	uint32_t done = c->gen;
+	__u32 sid, next_sid;
+	void *prev = NULL;
+
+	/* Switch: new samples go to the other generation from now on. */
+	c->gen ^= 1;
+	c->skel->bss->gen = c->gen;
+	nanosleep(&grace, NULL);
+
+	counts_fd = bpf_map__fd(done ? c->skel->maps.counts_1 : c->skel->maps.counts_0);
+	stacks_fd = bpf_map__fd(done ? c->skel->maps.stacks_1 : c->skel->maps.stacks_0);
+
+	/* Collect the keys first: deleting while walking a hash map restarts
+	 * the walk. The map holds at most max_keys entries. */
+	while (nkeys < (int)c->max_keys &&
+	       !bpf_map_get_next_key(counts_fd, prev, &c->keys[nkeys])) {
+		prev = &c->keys[nkeys];
+		nkeys++;
+	}
+	for (int i = 0; i < nkeys; i++) {
+		struct cpu_sample s = { .key = &c->keys[i] };
+
+		if (bpf_map_lookup_elem(counts_fd, &c->keys[i], &s.count))
+			continue;
+		s.nustack = read_stack(c, stacks_fd, c->keys[i].user_stack_id, ustack);
+		s.ustack = ustack;
+		s.nkstack = read_stack(c, stacks_fd, c->keys[i].kern_stack_id, kstack);
+		s.kstack = kstack;
+		fn(&s, ctx);
+		bpf_map_delete_elem(counts_fd, &c->keys[i]);
+	}
+	/* Free every stack bucket of the drained generation. */
+	while (!bpf_map_get_next_key(stacks_fd, NULL, &next_sid)) {
+		sid = next_sid;
+		if (bpf_map_delete_elem(stacks_fd, &sid))
+			break;
+	}
+	return nkeys;
+}
+
+void cpu_collector__stats(const struct cpu_collector *c, struct cpu_stats *st)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(c->skel->maps.metrics);
+
+	memset(st, 0, sizeof(*st));
+	st->stack_lookup_lost = c->stack_lookup_lost;
+	if (ncpus <= 0)
+		return;
+	uint64_t vals[ncpus];
+	for (__u32 m = 0; m < PROFD_METRIC_MAX; m++) {
+		if (bpf_map_lookup_elem(fd, &m, vals))
+			continue;
+		for (int i = 0; i < ncpus; i++)
+			st->metrics[m] += vals[i];
+	}
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+/* frames: symbolize stacks into pprof locations. */
+#include <errno.h>
+
+#include "frames.h"
+#include "pprof/pprof.h"
+#include "symbolize/symbolizer.h"
+
+/* One frame → Location id (0 on allocation failure). The Location address
+ * is the address looked up: PC for a leaf, return address - 1 for callers,
+ * as Go writes them. */
+static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint64_t addr,
+			       struct frames_stats *st)
+{
+	struct pprof_line lines[SYM_MAX_INLINE];
+	uint64_t mapping_id = 0;
+	unsigned flags = 0;
+
+	if (f->map) {
+		struct pprof_mapping m = {
+			.start = f->map->start,
+			.limit = f->map->limit,
+			.offset = f->map->offset,
+			.filename = f->map->path,
+			.build_id = f->map->build_id,
+		};
+
+		mapping_id = pprof__mapping(p, &m);
+		if (!mapping_id)
+			return 0;
+	}
+	for (size_t i = 0; i < f->nlines; i++) {
+		const struct sym_line *l = &f->lines[i];
+
+		lines[i].function_id = pprof__function(p, l->name, l->system_name, l->file, 0);
+		if (!lines[i].function_id)
+			return 0;
+		lines[i].line = l->line;
+		if (l->file)
+			flags |= PPROF_HAS_FILENAMES;
+		if (l->line)
+			flags |= PPROF_HAS_LINE_NUMBERS;
+	}
+	if (f->nlines > 1)
+		flags |= PPROF_HAS_INLINE_FRAMES;
+	if (mapping_id && f->nlines)
+		pprof__mapping_mark(p, mapping_id, flags | PPROF_HAS_FUNCTIONS);
+	st->frames++;
+	st->unsymbolized += f->nlines == 0;
+	return pprof__location(p, mapping_id, addr, lines, f->nlines);
+}
+
+int frames__locations(struct pprof *p, struct symbolizer *s, pid_t pid,
+		      const uint64_t *kstack, size_t nk, const uint64_t *ustack, size_t nu,
+		      enum frames_user_leaf leaf, uint64_t *locs, size_t cap,
+		      struct frames_stats *st)
+{
+	struct sym_frame f;
+	size_t n = 0;
+	int err;
+
+	for (size_t i = 0; i < nk && n < cap; i++) {
+		uint64_t addr = i ? kstack[i] - 1 : kstack[i];
+
+		err = symbolizer__kernel(s, addr, &f);
+		if (err)
+			f = (struct sym_frame){};
+		locs[n] = frame_location(p, &f, addr, st);
+		if (!locs[n])
+			return -ENOMEM;
+		n++;
+	}
+	for (size_t i = 0; i < nu && n < cap; i++) {
+		/* Below a kernel part the first user PC is where the syscall
+		 * (or fault) returns to, like any caller's return address. */
+		int exact = i == 0 && nk == 0 && leaf == FRAMES_LEAF_EXACT;
+		uint64_t addr = exact ? ustack[i] : ustack[i] - 1;
+
+		err = symbolizer__user(s, pid, addr, &f);
+		if (err)
+			f = (struct sym_frame){};
+		locs[n] = frame_location(p, &f, addr, st);
+		if (!locs[n])
+			return -ENOMEM;
+		n++;
+	}
+	return n;
+}

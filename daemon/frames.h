@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* frames: raw stacks (kernel and user instruction pointers) → pprof
+ * Location ids, through the symbolizer. The one place that knows both the
+ * symbolizer's and the pprof builder's types. */
+#ifndef PROFD_FRAMES_H
+#define PROFD_FRAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct pprof;
+struct symbolizer;
+
+/* How the first user frame was captured. */
+enum frames_user_leaf {
+	FRAMES_LEAF_EXACT,   /* the interrupted PC: look it up as is */
+	FRAMES_LEAF_RETURN,  /* a return address (syscall entry, probe caller): use -1 */
+};
+
+struct frames_stats {
+	uint64_t frames;        /* frames converted */
+	uint64_t unsymbolized;  /* frames left as bare addresses */
+};
+
+/* Append the locations of one sample to locs (capacity cap), leaf first:
+ * kernel frames, then user frames. Returns the number written or -errno. */
+int frames__locations(struct pprof *p, struct symbolizer *s, pid_t pid,
+		      const uint64_t *kstack, size_t nk, const uint64_t *ustack, size_t nu,
+		      enum frames_user_leaf leaf, uint64_t *locs, size_t cap,
+		      struct frames_stats *st);
+
+#endif

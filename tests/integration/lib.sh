@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: Apache-2.0
+# Helpers for the integration tests: start workloads, run profd, read the
+# profile with `go tool pprof` exactly as a user would, and assert.
+# Each test runs in its own subshell with `set -e`; a failed assertion exits it.
+
+: "${PROFD:?PROFD must name the profd binary}"
+: "${WORKLOADS:?WORKLOADS must name the workload directory}"
+
+T=$(mktemp -d /tmp/profd-test.XXXXXX)
+export HOME=$T PPROF_TMPDIR=$T   # go tool pprof writes nothing outside
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+WL_PIDS=()
+
+fail() {
+	echo "    FAIL: $*" >&2
+	exit 1
+}
+
+note() {
+	echo "    $*" >&2
+}
+
+require_root() {
+	[ "$(id -u)" = 0 ] || fail "this test loads BPF programs and must run as root (it never skips)"
+}
+
+# start_workload NAME ARGS...: run a workload in the background, wait for its
+# "ready" line, and set WL_PID.
+start_workload() {
+	local name=$1 fifo
+	shift
+	fifo=$T/ready.$RANDOM
+	mkfifo "$fifo"
+	"$WORKLOADS/$name" "$@" >"$fifo" &
+	WL_PID=$!
+	WL_PIDS+=("$WL_PID")
+	read -r -t 10 line <"$fifo" || fail "workload $name did not start"
+	rm -f "$fifo"
+	[ "$line" = ready ] || fail "workload $name said '$line', not ready"
+}
+
+stop_workloads() {
+	local p
+	for p in "${WL_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${WL_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	WL_PIDS=()
+}
+
+# pprof ARGS...: go tool pprof with its stderr kept apart (it prints
+# symbolization notes there).
+pprof() {
+	go tool pprof "$@" 2>"$T/pprof.err" || { cat "$T/pprof.err" >&2; fail "go tool pprof $* failed"; }
+}
+
+# flat_pct FUNC < top-output: the flat% of FUNC (0 when absent).
+flat_pct() {
+	awk -v f="$1" '$NF == f && $2 ~ /%$/ { sub("%", "", $2); print $2; found = 1; exit }
+		END { if (!found) print 0 }'
+}
+
+# cum_pct FUNC < top-output: the cum% of FUNC (0 when absent).
+cum_pct() {
+	awk -v f="$1" '$NF == f && $5 ~ /%$/ { sub("%", "", $5); print $5; found = 1; exit }
+		END { if (!found) print 0 }'
+}
+
+# assert_near VALUE EXPECTED TOLERANCE WHAT
+assert_near() {
+	awk -v v="$1" -v e="$2" -v t="$3" 'BEGIN { d = v - e; if (d < 0) d = -d; exit !(d <= t) }' ||
+		fail "$4: got $1, expected $2 ± $3"
+	note "$4: $1 (expected $2 ± $3)"
+}
+
+# assert_ge VALUE MIN WHAT
+assert_ge() {
+	awk -v v="$1" -v m="$2" 'BEGIN { exit !(v >= m) }' || fail "$3: got $1, expected >= $2"
+}
+
+assert_contains() {
+	grep -q -- "$2" <<<"$1" || { echo "$1" | head -40 >&2; fail "$3: '$2' not found"; }
+}
+
+assert_not_contains() {
+	if grep -q -- "$2" <<<"$1"; then echo "$1" | head -40 >&2; fail "$3: '$2' found"; fi
+}
