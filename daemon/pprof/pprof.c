@@ -276,7 +276,7 @@ uint64_t pprof__mapping(struct pprof *p, const struct pprof_mapping *m)
 	int err;
 
 	if (!p || !m)
-		return id_err(EINVAL);
+		return id_err(-EINVAL);
 	key.start = m->start;
 	key.limit = m->limit;
 	key.offset = m->offset;
@@ -284,7 +284,7 @@ uint64_t pprof__mapping(struct pprof *p, const struct pprof_mapping *m)
 	if (!err)
 		err = intern(p, m->build_id, &key.build_id);
 	if (err)
-		return id_err(-err);
+		return id_err(err);
 	hash = mapping_hash(&key);
 	idx = hashmap__find(&p->mapping_map, hash, mapping_eq, p, &key);
 	if (idx != HASHMAP_NONE)
@@ -293,7 +293,7 @@ uint64_t pprof__mapping(struct pprof *p, const struct pprof_mapping *m)
 	if (!err)
 		err = map_reserve(&p->mapping_map, 1);
 	if (err)
-		return id_err(-err);
+		return id_err(err);
 	p->mappings[p->nmappings] = key;
 	hashmap__insert(&p->mapping_map, hash, p->nmappings);
 	return ++p->nmappings;
@@ -333,14 +333,14 @@ uint64_t pprof__function(struct pprof *p, const char *name, const char *system_n
 	int err;
 
 	if (!p)
-		return id_err(EINVAL);
+		return id_err(-EINVAL);
 	err = intern(p, name, &key.name);
 	if (!err)
 		err = intern(p, system_name, &key.system_name);
 	if (!err)
 		err = intern(p, filename, &key.filename);
 	if (err)
-		return id_err(-err);
+		return id_err(err);
 	hash = function_hash(&key);
 	idx = hashmap__find(&p->function_map, hash, function_eq, p, &key);
 	if (idx != HASHMAP_NONE)
@@ -349,7 +349,7 @@ uint64_t pprof__function(struct pprof *p, const char *name, const char *system_n
 	if (!err)
 		err = map_reserve(&p->function_map, 1);
 	if (err)
-		return id_err(-err);
+		return id_err(err);
 	p->functions[p->nfunctions] = key;
 	hashmap__insert(&p->function_map, hash, p->nfunctions);
 	return ++p->nfunctions;
@@ -380,10 +380,10 @@ uint64_t pprof__location(struct pprof *p, uint64_t mapping_id, uint64_t address,
 	/* pprof rejects a Line whose function id is unknown, so refuse it here
 	 * rather than write a profile nobody can read. */
 	if (!p || mapping_id > p->nmappings || (nlines && !lines))
-		return id_err(EINVAL);
+		return id_err(-EINVAL);
 	for (size_t i = 0; i < nlines; i++)
 		if (!lines[i].function_id || lines[i].function_id > p->nfunctions)
-			return id_err(EINVAL);
+			return id_err(-EINVAL);
 	hash = hash_combine(hash_u64(mapping_id), address);
 	idx = hashmap__find(&p->location_map, hash, location_eq, p, &key);
 	if (idx != HASHMAP_NONE)
@@ -394,7 +394,7 @@ uint64_t pprof__location(struct pprof *p, uint64_t mapping_id, uint64_t address,
 	if (!err)
 		err = map_reserve(&p->location_map, 1);
 	if (err)
-		return id_err(-err);
+		return id_err(err);
 	loc = &p->locations[p->nlocations];
 	loc->mapping_id = mapping_id;
 	loc->address = address;
@@ -419,7 +419,9 @@ static bool stack_eq(const void *ctx, uint32_t idx, const void *key)
 	const struct span_key *k = key;
 	const struct pp_span *s = &p->stacks[idx];
 
-	return s->len == k->n && !memcmp(&p->stack_pool[s->off], k->v, k->n * sizeof(uint64_t));
+	/* n == 0: the pool and the probe may both be NULL. */
+	return s->len == k->n &&
+	       (!k->n || !memcmp(&p->stack_pool[s->off], k->v, k->n * sizeof(uint64_t)));
 }
 
 static bool labelset_eq(const void *ctx, uint32_t idx, const void *key)
@@ -429,7 +431,7 @@ static bool labelset_eq(const void *ctx, uint32_t idx, const void *key)
 	const struct pp_span *s = &p->labelsets[idx];
 
 	return s->len == k->n &&
-	       !memcmp(&p->label_pool[s->off], k->v, k->n * sizeof(struct pp_label));
+	       (!k->n || !memcmp(&p->label_pool[s->off], k->v, k->n * sizeof(struct pp_label)));
 }
 
 static int intern_stack(struct pprof *p, const uint64_t *locs, size_t n, uint32_t *out)
