@@ -380,20 +380,37 @@ void test_pprof_dedup_and_ids(void)
 	p = pprof__new();
 	if (!ASSERT_OK_PTR(p, "new"))
 		return;
+	/* An empty builder encodes to a profile holding just string_table[0]. */
+	Profile *prof = decode(p, "empty", NULL, NULL);
+
+	if (prof) {
+		check_valid(prof, "empty valid");
+		ASSERT_EQ(prof->n_string_table, 1, "empty string table");
+		ASSERT_TRUE(!prof->n_sample && !prof->n_sample_type && !prof->n_mapping &&
+			    !prof->n_location && !prof->n_function && !prof->period_type,
+			    "empty profile");
+		perftools__profiles__profile__free_unpacked(prof, NULL);
+	}
 	ASSERT_EQ(pprof__mapping(p, &m1), 1, "first mapping");
 	ASSERT_EQ(pprof__mapping(p, &m1), 1, "same mapping");
 	/* Each key field on its own makes a new mapping. */
-	m = m1, m.start++;
+	m = m1;
+	m.start++;
 	ASSERT_EQ(pprof__mapping(p, &m), 2, "start differs");
-	m = m1, m.limit++;
+	m = m1;
+	m.limit++;
 	ASSERT_EQ(pprof__mapping(p, &m), 3, "limit differs");
-	m = m1, m.offset++;
+	m = m1;
+	m.offset++;
 	ASSERT_EQ(pprof__mapping(p, &m), 4, "offset differs");
-	m = m1, m.filename = "/bin/b";
+	m = m1;
+	m.filename = "/bin/b";
 	ASSERT_EQ(pprof__mapping(p, &m), 5, "filename differs");
-	m = m1, m.build_id = "abce";
+	m = m1;
+	m.build_id = "abce";
 	ASSERT_EQ(pprof__mapping(p, &m), 6, "build id differs");
-	m = m1, m.build_id = NULL;
+	m = m1;
+	m.build_id = NULL;
 	id = pprof__mapping(p, &m);
 	ASSERT_EQ(id, 7, "no build id");
 	m.build_id = "";
@@ -460,7 +477,7 @@ void test_pprof_dedup_and_ids(void)
 	ASSERT_EQ(pprof__value_total(p, 1), 0, "total of a missing type");
 	ASSERT_EQ(pprof__add_comment(p, NULL), -EINVAL, "comment NULL");
 
-	Profile *prof = decode(p, "decode", NULL, NULL);
+	prof = decode(p, "decode", NULL, NULL);
 	if (prof) {
 		check_valid(prof, "valid");
 		ASSERT_EQ(prof->n_mapping, 7, "mappings");
@@ -1018,7 +1035,7 @@ void test_pprof_large(void)
 	static int64_t expect[BIG_STACKS][2];
 	char dir[64], path[128], name[64], want[128], *out = NULL;
 	struct timespec t0, t1, t2;
-	uint64_t locs[BIG_LOCS], stack[40], seed = 1;
+	uint64_t locs[BIG_LOCS], stack[40];
 	int64_t total = 0;
 	struct pprof *p;
 	uint8_t *gz = NULL;
@@ -1083,7 +1100,6 @@ void test_pprof_large(void)
 		BIG_SAMPLES,
 		(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6, gzlen,
 		(t2.tv_sec - t1.tv_sec) * 1e3 + (t2.tv_nsec - t1.tv_nsec) / 1e6);
-	(void)seed;
 
 	prof = decode(p, "decode", NULL, NULL);
 	if (prof) {
