@@ -10,6 +10,13 @@
  *
  * Int-returning functions return 0 or -errno; id-returning ones return the
  * non-zero id, or 0 with errno set (ENOMEM, EINVAL).
+ *
+ * Int-returning functions set errno as well (libbpf style). After ENOMEM
+ * the builder holds everything it held before (plus, at most, unreferenced
+ * interned entries: a string may appear unused in the string table), so the
+ * call can be retried, or the builder encoded or freed. Each kind of entry is
+ * capped at 2^30 (E2BIG past that). Not thread-safe: one builder per thread,
+ * or lock around it.
  */
 #ifndef PROFD_PPROF_H
 #define PROFD_PPROF_H
@@ -81,7 +88,14 @@ int64_t pprof__value_total(const struct pprof *p, size_t type_index);
 int pprof__encode(const struct pprof *p, uint8_t **buf, size_t *len);
 
 /* Write the gzipped profile to path atomically: a temporary file in the same
- * directory, fsync, rename. On failure nothing is left at path or beside it. */
+ * directory, fsync, rename. On failure nothing is left at path or beside it.
+ * The temporary is ".<name>.XXXXXX" (so *.pb.gz globs skip it) and the
+ * file is mode 0600, as mkostemp() creates it. An existing file is replaced. */
 int pprof__write_file(const struct pprof *p, const char *path);
+
+/* Testing only: the nth allocation made by this module from now on (n >= 1,
+ * counting zlib's) fails once with ENOMEM; 0 disables. Process-wide, not
+ * thread-safe. Lets unit tests walk every out-of-memory path. */
+void pprof__inject_alloc_failure(unsigned long nth);
 
 #endif
