@@ -9,7 +9,7 @@
  * .dynsym. Each file is parsed once and cached by (dev, inode) of the maps
  * line, shared by every process that maps it. Kernel addresses go through
  * /proc/kallsyms. The symbolizer knows nothing about BPF and never logs
- * above debug level.
+ * above debug level. It is not thread-safe: one thread uses it at a time.
  */
 #ifndef PROFD_SYMBOLIZER_H
 #define PROFD_SYMBOLIZER_H
@@ -63,14 +63,36 @@ struct symbolizer_stats {
 	size_t pids;         /* processes whose maps are held */
 	size_t bytes;        /* approximate memory held */
 	size_t maps_reloads; /* times a /proc/PID/maps was (re)read */
+	size_t unused_files; /* of files, those no held process maps (the LRU) */
+	size_t file_parses;  /* files opened and parsed since creation */
+	size_t kernel_symbols; /* text symbols from kallsyms, 0 until loaded */
 };
 
-/* Returns NULL with errno set on failure. */
+/* Limits; symbolizer__default_opts() fills the defaults in brackets. */
+struct symbolizer_opts {
+	size_t max_pids;         /* processes held at once; more get -ENOSPC [32768] */
+	size_t max_maps_per_pid; /* mapping records per process, current and
+				  * replaced ones (dlclose, exec) [8192] */
+	size_t max_unused_files; /* parsed files kept after the last process
+				  * mapping them is forgotten (LRU) [64] */
+	unsigned maps_reload_ms; /* minimum time between two re-reads of one
+				  * process's maps on a miss [1000] */
+	const char *kallsyms_path; /* copied; ["/proc/kallsyms"] */
+};
+
+void symbolizer__default_opts(struct symbolizer_opts *opts);
+
+/* Returns NULL with errno set on failure. symbolizer__new() uses the
+ * defaults; opts may be NULL for the same. */
 struct symbolizer *symbolizer__new(void);
+struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts);
 void symbolizer__free(struct symbolizer *s);
 
 /* Read /proc/PID/maps now and open the files it maps, so that a process that
- * exits later can still be symbolized. -ESRCH if the process is gone. */
+ * exits later can still be symbolized. -ESRCH if the process is gone (or
+ * has no user mappings: kernel thread, zombie), -ENOSPC past max_pids.
+ * For a known pid the maps are re-read at once (call it after exec);
+ * mappings that are gone stay valid until symbolizer__forget_pid(). */
 int symbolizer__add_pid(struct symbolizer *s, pid_t pid);
 
 /* Symbolize addr in pid. The caller passes the address to look up: the
@@ -84,8 +106,16 @@ int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_
 
 /* Symbolize a kernel address through /proc/kallsyms (loaded on first use).
  * out->map is the single [kernel.kallsyms] mapping. Module symbols carry
- * their module in system_name as "name [module]". */
+ * their module in system_name as "name [module]".
+ * Returns 0, or the load error on every call (out->map still set, nlines
+ * 0): -EPERM when kallsyms shows only zero addresses (kptr_restrict, no
+ * CAP_SYSLOG when the file was opened), -ENOENT, -ENODATA. */
 int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *out);
+
+/* Drop the kallsyms table so the next symbolizer__kernel() reads it again
+ * (modules and BPF programs come and go). Invalidates every pointer
+ * symbolizer__kernel() returned. */
+void symbolizer__kernel_reload(struct symbolizer *s);
 
 /* Drop what is held for pid (process exited, or profile interval over). */
 void symbolizer__forget_pid(struct symbolizer *s, pid_t pid);
