@@ -3,10 +3,13 @@
  * the shared file cache, the vDSO image and the kallsyms table, and turns
  * an address into a mapping plus a function name. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "symbolize/elf.h"
 #include "symbolize/filecache.h"
@@ -36,6 +39,7 @@ struct sym_map {
 	struct filecache_entry *file; /* reference, NULL for special mappings */
 	const struct elf_image *img;  /* file->img or the vDSO; may be NULL */
 	int open_err;                 /* why file is NULL for a file mapping */
+	bool current;                 /* in the latest maps read */
 	struct sym_map *next;         /* all records of the pid */
 	char path[];
 };
@@ -48,6 +52,7 @@ struct sym_proc {
 	struct sym_map *all;  /* every record, current or replaced */
 	size_t nall;
 	size_t dropped;       /* mappings not recorded: max_maps_per_pid */
+	uint64_t starttime;   /* /proc/PID/stat field 22, tells pid reuse */
 	uint64_t loaded_ns;
 	size_t bytes;
 };
@@ -61,6 +66,7 @@ struct symbolizer {
 	size_t nbuckets;
 	size_t nprocs;
 	size_t proc_bytes;
+	size_t nrecords; /* sym_map records over all pids */
 	size_t maps_reloads;
 
 	bool vdso_tried;
@@ -149,6 +155,7 @@ static void proc_free(struct symbolizer *s, struct sym_proc *p)
 		filecache__put(s->files, m->file);
 		free(m);
 	}
+	s->nrecords -= p->nall;
 	s->proc_bytes -= p->bytes;
 	free(p->cur);
 	free(p);
@@ -246,6 +253,7 @@ static struct sym_map *map_new(struct symbolizer *s, struct sym_proc *p,
 	m->next = p->all;
 	p->all = m;
 	p->nall++;
+	s->nrecords++;
 	p->bytes += sizeof(*m) + plen + 1;
 	s->proc_bytes += sizeof(*m) + plen + 1;
 	return m;
@@ -345,6 +353,10 @@ static int proc_load(struct symbolizer *s, struct sym_proc *p)
 		return err;
 	}
 	qsort(c.cur, c.n, sizeof(*c.cur), map_cmp);
+	for (struct sym_map *m = p->all; m; m = m->next)
+		m->current = false;
+	for (size_t i = 0; i < c.n; i++)
+		c.cur[i]->current = true;
 	s->proc_bytes -= p->ncur * sizeof(*p->cur);
 	p->bytes -= p->ncur * sizeof(*p->cur);
 	free(p->cur);
@@ -353,6 +365,33 @@ static int proc_load(struct symbolizer *s, struct sym_proc *p)
 	s->proc_bytes += p->ncur * sizeof(*p->cur);
 	p->bytes += p->ncur * sizeof(*p->cur);
 	return 0;
+}
+
+/* Start time in clock ticks after boot, 0 when unreadable. The comm field
+ * may hold spaces and parentheses, so fields are counted after the last
+ * ')'. */
+static uint64_t proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* state is field 3; starttime is field 22, 19 fields after it */
+	if (!p || sscanf(p + 1, " %*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+			 &v) != 1)
+		return 0;
+	return v;
 }
 
 static void proc_unlink(struct symbolizer *s, struct sym_proc *p)
@@ -377,6 +416,7 @@ static int proc_add(struct symbolizer *s, pid_t pid, struct sym_proc **out)
 	if (!p)
 		return -ENOMEM;
 	p->pid = pid;
+	p->starttime = proc_starttime(pid);
 	p->bytes = sizeof(*p);
 	s->proc_bytes += p->bytes;
 	if (s->nprocs >= s->nbuckets)
@@ -418,6 +458,52 @@ void symbolizer__forget_pid(struct symbolizer *s, pid_t pid)
 		return;
 	proc_unlink(s, p);
 	proc_free(s, p);
+}
+
+/* Free the records no longer in p's current maps. */
+static void proc_release_replaced(struct symbolizer *s, struct sym_proc *p)
+{
+	struct sym_map **pp = &p->all, *m;
+
+	while ((m = *pp)) {
+		if (m->current) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		p->nall--;
+		s->nrecords--;
+		p->bytes -= sizeof(*m) + strlen(m->path) + 1;
+		s->proc_bytes -= sizeof(*m) + strlen(m->path) + 1;
+		filecache__put(s->files, m->file);
+		free(m);
+	}
+}
+
+size_t symbolizer__prune(struct symbolizer *s)
+{
+	size_t forgotten = 0;
+
+	if (!s)
+		return 0;
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		struct sym_proc **pp = &s->procs[i], *p;
+
+		while ((p = *pp)) {
+			uint64_t st = proc_starttime(p->pid);
+
+			if (!st || st != p->starttime) {
+				*pp = p->hnext;
+				s->nprocs--;
+				proc_free(s, p);
+				forgotten++;
+				continue;
+			}
+			proc_release_replaced(s, p);
+			pp = &p->hnext;
+		}
+	}
+	return forgotten;
 }
 
 static void frame_set(struct sym_frame *out, const char *name, const char *system_name)
@@ -551,6 +637,7 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 	st->file_parses = fs.parses;
 	st->pids = s->nprocs;
 	st->maps_reloads = s->maps_reloads;
+	st->mappings = s->nrecords;
 	st->kernel_symbols = s->ksyms ? s->ksyms->nsyms : 0;
 	st->bytes = sizeof(*s) + s->nbuckets * sizeof(*s->procs) + s->proc_bytes + fs.bytes +
 		    elf_image__bytes(s->vdso) + kallsyms__bytes(s->ksyms);

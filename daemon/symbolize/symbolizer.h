@@ -66,6 +66,7 @@ struct symbolizer_stats {
 	size_t unused_files; /* of files, those no held process maps (the LRU) */
 	size_t file_parses;  /* files opened and parsed since creation */
 	size_t kernel_symbols; /* text symbols from kallsyms, 0 until loaded */
+	size_t mappings;     /* mapping records held over all pids */
 };
 
 /* Limits; symbolizer__default_opts() fills the defaults in brackets. */
@@ -95,7 +96,7 @@ void symbolizer__free(struct symbolizer *s);
  * mappings that are gone stay valid until symbolizer__forget_pid(). */
 int symbolizer__add_pid(struct symbolizer *s, pid_t pid);
 
-/* Symbolize addr in pid. The caller passes the address to look up: the
+/* Symbolize addr in pid (a process id, i.e. the tgid). The caller passes the address to look up: the
  * sampled PC for a leaf, return address - 1 for callers. An unknown pid is
  * added on first use; an address outside every known mapping makes the
  * maps be re-read (dlopen), at most once per second per pid.
@@ -119,6 +120,14 @@ void symbolizer__kernel_reload(struct symbolizer *s);
 
 /* Drop what is held for pid (process exited, or profile interval over). */
 void symbolizer__forget_pid(struct symbolizer *s, pid_t pid);
+
+/* Housekeeping for the end of a profile interval, once no pointer from a
+ * lookup is held any more: forget every pid whose process exited or whose
+ * pid now belongs to another process (start time changed), and free the
+ * records of mappings that later maps reads replaced (dlclose, exec, JIT
+ * churn), which otherwise count against max_maps_per_pid. Invalidates
+ * pointers into those. Returns the number of pids forgotten. */
+size_t symbolizer__prune(struct symbolizer *s);
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);
 

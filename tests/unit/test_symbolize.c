@@ -22,6 +22,7 @@
 
 #include "harness.h"
 #include "symbolize/elf.h"
+#include "symbolize/filecache.h"
 #include "symbolize/kallsyms.h"
 #include "symbolize/procmaps.h"
 #include "symbolize/symbolizer.h"
@@ -628,8 +629,25 @@ static uint64_t kallsyms_addr(const char *want, bool *found)
 	return addr;
 }
 
+/* perf's reading of /sys/kernel/notes, when perf is installed. */
+static bool perf_kernel_build_id(char *out, size_t len)
+{
+	FILE *p = popen("perf buildid-list -k 2>/dev/null", "r");
+	bool ok = false;
+
+	if (!p)
+		return false;
+	if (fgets(out, (int)len, p)) {
+		out[strcspn(out, "\n")] = '\0';
+		ok = strlen(out) >= 16 && strspn(out, "0123456789abcdef") == strlen(out);
+	}
+	pclose(p);
+	return ok;
+}
+
 void test_symbolize_kernel(void)
 {
+	char bid[256];
 	static const char *const names[] = { "__x64_sys_getpid", "do_sys_openat2" };
 	struct symbolizer *s = symbolizer__new();
 	struct symbolizer_stats st;
@@ -664,6 +682,8 @@ void test_symbolize_kernel(void)
 		ASSERT_TRUE(fr.map->flags & SYM_MAP_KERNEL, "kernel flag");
 		ASSERT_TRUE(addr >= fr.map->start && addr < fr.map->limit, "in kernel map");
 		ASSERT_TRUE(strlen(fr.map->build_id) == 40 || !fr.map->build_id[0], "build id");
+		if (perf_kernel_build_id(bid, sizeof(bid)))
+			ASSERT_STREQ(fr.map->build_id, bid, "kernel build id as perf reads it");
 	}
 	ASSERT_TRUE(found > 0, "a known kernel symbol in /proc/kallsyms");
 	symbolizer__stats(s, &st);
@@ -922,6 +942,68 @@ void test_symbolize_elf_garbage(void)
 	unlink(path);
 }
 
+/* map_files needs CAP_SYS_ADMIN; without it files are opened through
+ * /proc/PID/root/PATH, but only when the inode still matches. A range no
+ * map_files entry has forces that path here. */
+void test_symbolize_filecache_fallback(void)
+{
+	struct procmaps_entry e = { .start = 0x1000, .end = 0x2000, .perms = "r-xp" };
+	struct filecache_entry *fe = NULL, *fe2 = NULL;
+	struct filecache_stats st;
+	struct filecache *fc;
+	char path[256];
+	struct stat sb;
+
+	if (!fixtures())
+		return;
+	fc = filecache__new(1);
+	if (!ASSERT_OK_PTR(fc, "new"))
+		return;
+	snprintf(path, sizeof(path), "%s", fx("fx_pie"));
+	if (!ASSERT_OK(stat(path, &sb), "stat"))
+		goto out;
+	e.path = path;
+	e.inode = sb.st_ino;
+	e.dev_major = 1;
+	if (ASSERT_OK(filecache__get(fc, getpid(), &e, &fe), "root fallback")) {
+		ASSERT_OK_PTR(fe->img, "parsed");
+		ASSERT_TRUE(fe->img && image_sym(fe->img, "profd_fx_alpha"), "symbols");
+	}
+	/* the same key again: a cache hit, no second parse */
+	if (ASSERT_OK(filecache__get(fc, getpid(), &e, &fe2), "hit"))
+		ASSERT_TRUE(fe2 == fe, "same entry");
+	filecache__stats(fc, &st);
+	ASSERT_EQ(st.parses, 1, "parsed once");
+	filecache__put(fc, fe2);
+	filecache__put(fc, fe);
+	filecache__stats(fc, &st);
+	ASSERT_EQ(st.unused, 1, "on the LRU");
+
+	/* the path now names another file: refused, not misattributed */
+	e.inode = sb.st_ino + 1;
+	ASSERT_EQ(filecache__get(fc, getpid(), &e, &fe), -ESTALE, "inode mismatch");
+	/* a deleted file cannot be reached by path */
+	e.inode = sb.st_ino;
+	e.dev_major = 2;
+	e.flags = SYM_MAP_DELETED;
+	ASSERT_EQ(filecache__get(fc, getpid(), &e, &fe), -ENOENT, "deleted, no map_files");
+	/* a directory is not opened, and the verdict is cached */
+	e.flags = 0;
+	e.path = fx_dir;
+	ASSERT_OK(stat(fx_dir, &sb), "stat dir");
+	e.inode = sb.st_ino;
+	if (ASSERT_OK(filecache__get(fc, getpid(), &e, &fe), "directory")) {
+		ASSERT_TRUE(fe->img == NULL && fe->err == -ENOEXEC, "not an ELF file");
+		filecache__put(fc, fe);
+	}
+	filecache__stats(fc, &st);
+	ASSERT_EQ(st.unused, 1, "LRU bounded at 1");
+	ASSERT_EQ(st.entries, 1, "oldest evicted");
+	filecache__put(fc, NULL);
+out:
+	filecache__free(fc);
+}
+
 void test_symbolize_libc_parse_speed(void)
 {
 	struct maps_line ml = { 0 };
@@ -1080,6 +1162,7 @@ out:
 void test_symbolize_exec(void)
 {
 	struct symbolizer *s = NULL;
+	struct symbolizer_stats st1, st2;
 	struct sym_frame old_fr, fr;
 	char cmd[512];
 	struct child c = { .pid = -1 };
@@ -1106,6 +1189,14 @@ void test_symbolize_exec(void)
 	/* records from before the exec stay readable until forget_pid */
 	if (ASSERT_OK_PTR(old_fr.map, "old map") && ASSERT_EQ(old_fr.nlines, 1, "old"))
 		ASSERT_STREQ(old_fr.map->path, fx("fx_nopie"), "old record intact");
+	/* prune: the process lives, its replaced records go */
+	symbolizer__stats(s, &st1);
+	ASSERT_EQ(symbolizer__prune(s), 0, "alive");
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.pids, 1, "kept");
+	ASSERT_TRUE(st2.mappings < st1.mappings && st2.mappings > 0, "replaced records freed");
+	ASSERT_TRUE(st2.bytes < st1.bytes, "bytes");
+	expect_user(s, c.pid, alpha, "profd_fx_alpha", fx("fx_nopie2"), "after prune");
 out:
 	child_stop(&c);
 	symbolizer__free(s);
@@ -1170,6 +1261,9 @@ void test_symbolize_exited_process(void)
 	ASSERT_OK(symbolizer__user(s, pid, alpha + 16, &fr), "lookup after exit");
 	if (ASSERT_OK_PTR(fr.map, "map") && ASSERT_EQ(fr.nlines, 1, "nlines"))
 		ASSERT_STREQ(fr.lines[0].name, "profd_fx_alpha", "name after exit");
+	/* prune forgets the exited process */
+	ASSERT_EQ(symbolizer__prune(s), 1, "prune exited");
+	ASSERT_OK(symbolizer__user(s, pid, alpha + 16, &fr) == -ESRCH ? 0 : -1, "gone now");
 	ASSERT_EQ(symbolizer__user(late, pid, alpha, &fr), -ESRCH, "never added");
 	ASSERT_EQ(symbolizer__add_pid(late, pid), -ESRCH, "add gone pid");
 
