@@ -30,8 +30,8 @@
 
 /* One executable VMA as seen at some maps read. Records are never changed
  * in place once handed out (except gaining a file that failed to open
- * before), and live until their pid is forgotten, because callers hold
- * pointers into them until then. */
+ * before), and live until their pid is forgotten or, once replaced by a
+ * later read, until symbolizer__prune(): callers hold pointers into them. */
 struct sym_map {
 	struct sym_mapping pub;
 	uint64_t dev;
@@ -51,7 +51,6 @@ struct sym_proc {
 	size_t ncur;
 	struct sym_map *all;  /* every record, current or replaced */
 	size_t nall;
-	size_t dropped;       /* mappings not recorded: max_maps_per_pid */
 	uint64_t starttime;   /* /proc/PID/stat field 22, tells pid reuse */
 	uint64_t loaded_ns;
 	size_t bytes;
@@ -67,6 +66,7 @@ struct symbolizer {
 	size_t nprocs;
 	size_t proc_bytes;
 	size_t nrecords; /* sym_map records over all pids */
+	size_t dropped;  /* mappings not recorded: max_maps_per_pid */
 	size_t maps_reloads;
 
 	bool vdso_tried;
@@ -307,7 +307,7 @@ static int load_one(const struct procmaps_entry *e, void *arg)
 		map_attach(c->s, p->pid, m, e); /* retry a failed open */
 	if (!m) {
 		if (p->nall >= c->s->opts.max_maps_per_pid) {
-			p->dropped++;
+			c->s->dropped++;
 			return 0;
 		}
 		m = map_new(c->s, p, e);
@@ -387,9 +387,10 @@ static uint64_t proc_starttime(pid_t pid)
 		return 0;
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
-	/* state is field 3; starttime is field 22, 19 fields after it */
-	if (!p || sscanf(p + 1, " %*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
-			 &v) != 1)
+	/* after comm: " state(3) ppid(4) ... starttime(22)" */
+	for (int field = 3; p && field <= 22; field++)
+		p = strchr(p + 1, ' '); /* the space before field */
+	if (!p || sscanf(p + 1, "%llu", &v) != 1)
 		return 0;
 	return v;
 }
@@ -638,6 +639,7 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 	st->pids = s->nprocs;
 	st->maps_reloads = s->maps_reloads;
 	st->mappings = s->nrecords;
+	st->mappings_dropped = s->dropped;
 	st->kernel_symbols = s->ksyms ? s->ksyms->nsyms : 0;
 	st->bytes = sizeof(*s) + s->nbuckets * sizeof(*s->procs) + s->proc_bytes + fs.bytes +
 		    elf_image__bytes(s->vdso) + kallsyms__bytes(s->ksyms);

@@ -67,6 +67,7 @@ struct symbolizer_stats {
 	size_t file_parses;  /* files opened and parsed since creation */
 	size_t kernel_symbols; /* text symbols from kallsyms, 0 until loaded */
 	size_t mappings;     /* mapping records held over all pids */
+	size_t mappings_dropped; /* maps lines not recorded (max_maps_per_pid) */
 };
 
 /* Limits; symbolizer__default_opts() fills the defaults in brackets. */
@@ -96,8 +97,9 @@ void symbolizer__free(struct symbolizer *s);
  * mappings that are gone stay valid until symbolizer__forget_pid(). */
 int symbolizer__add_pid(struct symbolizer *s, pid_t pid);
 
-/* Symbolize addr in pid (a process id, i.e. the tgid). The caller passes the address to look up: the
- * sampled PC for a leaf, return address - 1 for callers. An unknown pid is
+/* Symbolize addr in pid (a process id, i.e. the tgid). The caller passes
+ * the address to look up: the sampled PC for a leaf, return address - 1
+ * for callers. An unknown pid is
  * added on first use; an address outside every known mapping makes the
  * maps be re-read (dlopen), at most once per second per pid.
  * Returns 0 (out filled, possibly with map NULL / nlines 0) or -errno.

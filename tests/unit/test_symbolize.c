@@ -166,11 +166,12 @@ static bool fixtures(void)
 	if (run("cc " CFLAGS_FX " -fno-pie -no-pie %s -o %s/fx_nopie", main_c, d) ||
 	    run("cc " CFLAGS_FX " -fPIE -pie %s -o %s/fx_pie", main_c, d) ||
 	    run("cc " CFLAGS_FX " -fno-pie -no-pie -DFX_VARIANT %s -o %s/fx_nopie2", main_c, d) ||
-	    run("cc " CFLAGS_FX " -fPIE -pie -rdynamic %s -o %s/fx_pie_stripped && strip --strip-all %s/fx_pie_stripped",
-		main_c, d, d) ||
+	    run("cc " CFLAGS_FX " -fPIE -pie -rdynamic %s -o %s/fx_pie_stripped", main_c, d) ||
+	    run("strip --strip-all %s/fx_pie_stripped", d) ||
 	    run("cc " CFLAGS_FX " -shared -fPIC %s -o %s/libfx.so", lib_c, d) ||
-	    run("cc " CFLAGS_FX " -shared -fPIC -Wl,-Ttext-segment=0x10000000 %s -o %s/libfxshift.so && strip --strip-all %s/libfxshift.so",
-		lib_c, d, d) ||
+	    run("cc " CFLAGS_FX " -shared -fPIC -Wl,-Ttext-segment=0x10000000 %s -o %s/libfxshift.so",
+		lib_c, d) ||
+	    run("strip --strip-all %s/libfxshift.so", d) ||
 	    run("cc " CFLAGS_FX " -fPIE -pie -DFX_LIB %s -o %s/fx_lib -L%s -lfx -Wl,-rpath,%s",
 		main_c, d, d, d))
 		return ASSERT_TRUE(false, "cc fixtures");
@@ -1496,6 +1497,8 @@ void test_symbolize_limits(void)
 	if (!child_start(&a, fx("fx_pie")) || !child_start(&b, fx("fx_pie")))
 		goto out;
 	ASSERT_OK(symbolizer__add_pid(s, a.pid), "first pid");
+	symbolizer__stats(s, &st);
+	ASSERT_EQ(st.mappings_dropped, 0, "nothing dropped");
 	ASSERT_EQ(symbolizer__add_pid(s, b.pid), -ENOSPC, "second pid over the limit");
 	ASSERT_EQ(symbolizer__user(s, b.pid, child_sym(&b, "alpha"), &fr), -ENOSPC, "lookup");
 	symbolizer__forget_pid(s, a.pid);
@@ -1503,6 +1506,18 @@ void test_symbolize_limits(void)
 	ASSERT_EQ(st.files, 0, "LRU of 0 keeps nothing");
 	ASSERT_OK(symbolizer__user(s, b.pid, child_sym(&b, "alpha"), &fr), "room again");
 	ASSERT_EQ(fr.nlines, 1, "symbolized");
+	symbolizer__free(s);
+
+	/* two records per pid: the rest of the maps is dropped, counted */
+	o.max_pids = 8;
+	o.max_maps_per_pid = 2;
+	s = symbolizer__new_opts(&o);
+	if (!ASSERT_OK_PTR(s, "new"))
+		goto out;
+	ASSERT_OK(symbolizer__add_pid(s, a.pid), "add");
+	symbolizer__stats(s, &st);
+	ASSERT_EQ(st.mappings, 2, "capped");
+	ASSERT_TRUE(st.mappings_dropped > 0, "dropped counted");
 out:
 	child_stop(&a);
 	child_stop(&b);
