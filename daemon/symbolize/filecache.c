@@ -219,18 +219,24 @@ static int open_mapped(pid_t pid, const struct procmaps_entry *e, struct stat *s
 
 /* A cached entry is reused unless the mapped file visibly differs from the
  * one parsed (inode numbers are reused after a file is freed). One stat(),
- * no parsing; when map_files is not accessible the entry is trusted. */
+ * no parsing. Without access to map_files, the path is asked instead if it
+ * still names that inode; when neither answers, the entry is trusted. */
 static bool entry_matches(const struct filecache_entry *fe, pid_t pid,
 			  const struct procmaps_entry *e)
 {
-	char path[96];
+	char path[PATH_MAX + 64];
 	struct stat st;
 
 	if (!fe->have_stat)
 		return true;
 	map_files_path(path, sizeof(path), pid, e);
-	if (stat(path, &st))
-		return true;
+	if (stat(path, &st)) {
+		if ((e->flags & SYM_MAP_DELETED) || e->path[0] != '/' ||
+		    (size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, e->path) >=
+			    sizeof(path) ||
+		    stat(path, &st) || (uint64_t)st.st_ino != e->inode)
+			return true;
+	}
 	return st.st_size == fe->size && st.st_mtim.tv_sec == fe->mtime.tv_sec &&
 	       st.st_mtim.tv_nsec == fe->mtime.tv_nsec;
 }
