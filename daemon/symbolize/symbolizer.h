@@ -94,17 +94,19 @@ void symbolizer__free(struct symbolizer *s);
  * exits later can still be symbolized. -ESRCH if the process is gone (or
  * has no user mappings: kernel thread, zombie), -ENOSPC past max_pids.
  * For a known pid the maps are re-read at once (call it after exec);
- * mappings that are gone stay valid until symbolizer__forget_pid(). */
+ * records of mappings that are gone stay valid until forget_pid/prune. */
 int symbolizer__add_pid(struct symbolizer *s, pid_t pid);
 
 /* Symbolize addr in pid (a process id, i.e. the tgid). The caller passes
  * the address to look up: the sampled PC for a leaf, return address - 1
- * for callers. An unknown pid is
- * added on first use; an address outside every known mapping makes the
- * maps be re-read (dlopen), at most once per second per pid.
- * Returns 0 (out filled, possibly with map NULL / nlines 0) or -errno.
- * Pointers in *out stay valid until symbolizer__forget_pid(pid) or
- * symbolizer__free(). */
+ * for callers. An unknown pid is added on first use; an address outside
+ * every known mapping makes the maps be re-read (dlopen), at most once per
+ * maps_reload_ms per pid. name == system_name (no demangling here; pprof
+ * demangles such names itself).
+ * Returns 0 (out filled, possibly with map NULL / nlines 0) or -errno
+ * (-ESRCH unknown and gone, -ENOSPC past max_pids, -EINVAL).
+ * Pointers in *out stay valid until symbolizer__forget_pid(pid),
+ * symbolizer__prune() or symbolizer__free(). */
 int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_frame *out);
 
 /* Symbolize a kernel address through /proc/kallsyms (loaded on first use).
