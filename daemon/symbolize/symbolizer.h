@@ -9,7 +9,7 @@
  * .dynsym. Each file is parsed once and cached by (dev, inode) of the maps
  * line, shared by every process that maps it. Kernel addresses go through
  * /proc/kallsyms. The symbolizer knows nothing about BPF and never logs
- * above debug level.
+ * above debug level. It is not thread-safe: one thread uses it at a time.
  */
 #ifndef PROFD_SYMBOLIZER_H
 #define PROFD_SYMBOLIZER_H
@@ -63,32 +63,75 @@ struct symbolizer_stats {
 	size_t pids;         /* processes whose maps are held */
 	size_t bytes;        /* approximate memory held */
 	size_t maps_reloads; /* times a /proc/PID/maps was (re)read */
+	size_t unused_files; /* of files, those no held process maps (the LRU) */
+	size_t file_parses;  /* files opened and parsed since creation */
+	size_t kernel_symbols; /* text symbols from kallsyms, 0 until loaded */
+	size_t mappings;     /* mapping records held over all pids */
+	size_t mappings_dropped; /* maps lines not recorded (max_maps_per_pid) */
 };
 
-/* Returns NULL with errno set on failure. */
+/* Limits; symbolizer__default_opts() fills the defaults in brackets. */
+struct symbolizer_opts {
+	size_t max_pids;         /* processes held at once; more get -ENOSPC [32768] */
+	size_t max_maps_per_pid; /* mapping records per process, current and
+				  * replaced ones (dlclose, exec) [8192] */
+	size_t max_unused_files; /* parsed files kept after the last process
+				  * mapping them is forgotten (LRU) [64] */
+	unsigned maps_reload_ms; /* minimum time between two re-reads of one
+				  * process's maps on a miss [1000] */
+	const char *kallsyms_path; /* copied; ["/proc/kallsyms"] */
+};
+
+void symbolizer__default_opts(struct symbolizer_opts *opts);
+
+/* Returns NULL with errno set on failure. symbolizer__new() uses the
+ * defaults; opts may be NULL for the same. */
 struct symbolizer *symbolizer__new(void);
+struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts);
 void symbolizer__free(struct symbolizer *s);
 
 /* Read /proc/PID/maps now and open the files it maps, so that a process that
- * exits later can still be symbolized. -ESRCH if the process is gone. */
+ * exits later can still be symbolized. -ESRCH if the process is gone (or
+ * has no user mappings: kernel thread, zombie), -ENOSPC past max_pids.
+ * For a known pid the maps are re-read at once (call it after exec);
+ * records of mappings that are gone stay valid until forget_pid/prune. */
 int symbolizer__add_pid(struct symbolizer *s, pid_t pid);
 
-/* Symbolize addr in pid. The caller passes the address to look up: the
- * sampled PC for a leaf, return address - 1 for callers. An unknown pid is
- * added on first use; an address outside every known mapping makes the
- * maps be re-read (dlopen), at most once per second per pid.
- * Returns 0 (out filled, possibly with map NULL / nlines 0) or -errno.
- * Pointers in *out stay valid until symbolizer__forget_pid(pid) or
- * symbolizer__free(). */
+/* Symbolize addr in pid (a process id, i.e. the tgid). The caller passes
+ * the address to look up: the sampled PC for a leaf, return address - 1
+ * for callers. An unknown pid is added on first use; an address outside
+ * every known mapping makes the maps be re-read (dlopen), at most once per
+ * maps_reload_ms per pid. name == system_name (no demangling here; pprof
+ * demangles such names itself).
+ * Returns 0 (out filled, possibly with map NULL / nlines 0) or -errno
+ * (-ESRCH unknown and gone, -ENOSPC past max_pids, -EINVAL).
+ * Pointers in *out stay valid until symbolizer__forget_pid(pid),
+ * symbolizer__prune() or symbolizer__free(). */
 int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_frame *out);
 
 /* Symbolize a kernel address through /proc/kallsyms (loaded on first use).
  * out->map is the single [kernel.kallsyms] mapping. Module symbols carry
- * their module in system_name as "name [module]". */
+ * their module in system_name as "name [module]".
+ * Returns 0, or the load error on every call (out->map still set, nlines
+ * 0): -EPERM when kallsyms shows only zero addresses (kptr_restrict, no
+ * CAP_SYSLOG when the file was opened), -ENOENT, -ENODATA. */
 int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *out);
+
+/* Drop the kallsyms table so the next symbolizer__kernel() reads it again
+ * (modules and BPF programs come and go). Invalidates every pointer
+ * symbolizer__kernel() returned. */
+void symbolizer__kernel_reload(struct symbolizer *s);
 
 /* Drop what is held for pid (process exited, or profile interval over). */
 void symbolizer__forget_pid(struct symbolizer *s, pid_t pid);
+
+/* Housekeeping for the end of a profile interval, once no pointer from a
+ * lookup is held any more: forget every pid whose process exited or whose
+ * pid now belongs to another process (start time changed), and free the
+ * records of mappings that later maps reads replaced (dlclose, exec, JIT
+ * churn), which otherwise count against max_maps_per_pid. Invalidates
+ * pointers into those. Returns the number of pids forgotten. */
+size_t symbolizer__prune(struct symbolizer *s);
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);
 

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* elf: one parsed ELF file (function symbols, GNU build id, PT_LOAD
+ * segments), read once through libelf and then held without any fd or
+ * libelf handle. Internal to symbolize/. Immutable after parsing, so one
+ * image can serve every process that maps the file. */
+#ifndef PROFD_SYMBOLIZE_ELF_H
+#define PROFD_SYMBOLIZE_ELF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds that make a hostile or absurd file cost at most ~200 MB. */
+#define ELF_IMAGE_MAX_SYMS (4u << 20)
+#define ELF_IMAGE_MAX_NAME 65535      /* longer names are truncated (Pyroscope's limit) */
+#define ELF_IMAGE_MAX_NAMES (256u << 20) /* bytes of names kept per file */
+#define ELF_IMAGE_MAX_LOADS 64
+#define ELF_IMAGE_MAX_BUILD_ID 64     /* bytes; GNU ld writes 20, lld --build-id=fast 8 */
+
+/* A function covering [addr, addr + size) in ELF virtual addresses. */
+struct elf_sym {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t name; /* offset into elf_image.names */
+};
+
+struct elf_load {
+	uint64_t offset;
+	uint64_t vaddr;
+	uint64_t filesz;
+	uint64_t memsz;
+	uint32_t flags; /* PF_X | PF_W | PF_R */
+};
+
+struct elf_image {
+	struct elf_sym *syms; /* sorted by addr, one per address */
+	size_t nsyms;
+	char *names;
+	size_t names_len;
+	struct elf_load loads[ELF_IMAGE_MAX_LOADS];
+	size_t nloads;
+	int from_symtab; /* 1: .symtab, 0: .dynsym or none */
+	char build_id[2 * ELF_IMAGE_MAX_BUILD_ID + 1]; /* lowercase hex or "" */
+};
+
+/* Parse the ELF file open on fd (not closed, offset not used). Returns 0 and
+ * a new image (possibly with no symbols), or -ENOEXEC (not an ELF
+ * executable or shared object), -EINVAL (corrupt headers), -ENOMEM. */
+int elf_image__open_fd(int fd, struct elf_image **out);
+/* Same for an image in memory; buf is copied by nothing and only read
+ * during the call. */
+int elf_image__open_mem(const void *buf, size_t len, struct elf_image **out);
+void elf_image__free(struct elf_image *img);
+
+/* File offset → ELF virtual address through the PT_LOAD that holds it:
+ * p_vaddr + (off - p_offset). -ENOENT when no segment maps off. */
+int elf_image__file_to_vaddr(const struct elf_image *img, uint64_t off, uint64_t *vaddr);
+
+/* The function covering vaddr, or NULL. O(log n). */
+const struct elf_sym *elf_image__find(const struct elf_image *img, uint64_t vaddr);
+
+static inline const char *elf_image__name(const struct elf_image *img, const struct elf_sym *sym)
+{
+	return img->names + sym->name;
+}
+
+/* Approximate heap bytes held by img. */
+size_t elf_image__bytes(const struct elf_image *img);
+
+#endif

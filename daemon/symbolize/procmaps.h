@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* procmaps: parses /proc/PID/maps lines into executable mappings. Internal
+ * to symbolize/ (and its unit tests). */
+#ifndef PROFD_SYMBOLIZE_PROCMAPS_H
+#define PROFD_SYMBOLIZE_PROCMAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A whole maps file is read into memory before parsing; a process with this
+ * much text in its maps is not one we can afford to track anyway. */
+#define PROCMAPS_MAX_BYTES (64u << 20)
+
+/* One line of /proc/PID/maps. path points into the caller's line buffer,
+ * NUL-terminated, with " (deleted)" trimmed (SYM_MAP_DELETED set); it is ""
+ * for anonymous mappings. flags holds SYM_MAP_SPECIAL for every path that
+ * does not name a file ("", "[vdso]", "[anon:x]", "anon_inode:..."). */
+struct procmaps_entry {
+	uint64_t start;
+	uint64_t end;
+	uint64_t offset;
+	uint64_t inode;
+	uint32_t dev_major;
+	uint32_t dev_minor;
+	char perms[5];
+	unsigned flags;
+	const char *path;
+};
+
+static inline int procmaps_entry__is_exec(const struct procmaps_entry *e)
+{
+	return e->perms[2] == 'x';
+}
+
+/* (major, minor) packed the way the file cache keys files. */
+static inline uint64_t procmaps_entry__dev(const struct procmaps_entry *e)
+{
+	return (uint64_t)e->dev_major << 32 | e->dev_minor;
+}
+
+/* Parse one line (no trailing newline needed) in place: the path is
+ * NUL-terminated inside line. Returns 0 or -EINVAL for anything that is not
+ * exactly a maps line (truncated, bad hex, start >= end, bad perms). */
+int procmaps__parse_line(char *line, struct procmaps_entry *e);
+
+/* Called for each well-formed executable mapping, in file order. A nonzero
+ * return stops the walk and is returned by procmaps__read*(). */
+typedef int (*procmaps_cb)(const struct procmaps_entry *e, void *ctx);
+
+/* Read a whole maps file (path) and call cb for each executable mapping.
+ * Malformed lines are skipped and counted in *nbad (may be NULL).
+ * Returns 0, the callback's nonzero value, -EFBIG past PROCMAPS_MAX_BYTES,
+ * or -errno from open/read (-ESRCH when the process is gone). */
+int procmaps__read_file(const char *path, procmaps_cb cb, void *ctx, size_t *nbad);
+int procmaps__read(pid_t pid, procmaps_cb cb, void *ctx, size_t *nbad);
+
+#endif

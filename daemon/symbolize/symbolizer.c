@@ -1,0 +1,646 @@
+// SPDX-License-Identifier: Apache-2.0
+/* symbolizer: the facade. Holds per-process mapping records (a pid hash),
+ * the shared file cache, the vDSO image and the kallsyms table, and turns
+ * an address into a mapping plus a function name. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "symbolize/elf.h"
+#include "symbolize/filecache.h"
+#include "symbolize/kallsyms.h"
+#include "symbolize/procmaps.h"
+#include "symbolize/symbolizer.h"
+#include "symbolize/vdso.h"
+
+#define SYM_DEFAULT_MAX_PIDS 32768
+#define SYM_DEFAULT_MAX_MAPS_PER_PID 8192
+#define SYM_DEFAULT_MAX_UNUSED_FILES 64
+#define SYM_DEFAULT_MAPS_RELOAD_MS 1000
+#define SYM_KALLSYMS_PATH "/proc/kallsyms"
+#define SYM_KERNEL_NOTES_PATH "/sys/kernel/notes"
+#define SYM_KERNEL_MAP_NAME "[kernel.kallsyms]"
+#define SYM_VDSO_NAME "[vdso]"
+#define SYM_PROC_MIN_BUCKETS 256
+
+/* One executable VMA as seen at some maps read. Records are never changed
+ * in place once handed out (except gaining a file that failed to open
+ * before), and live until their pid is forgotten or, once replaced by a
+ * later read, until symbolizer__prune(): callers hold pointers into them. */
+struct sym_map {
+	struct sym_mapping pub;
+	uint64_t dev;
+	uint64_t ino;
+	struct filecache_entry *file; /* reference, NULL for special mappings */
+	const struct elf_image *img;  /* file->img or the vDSO; may be NULL */
+	int open_err;                 /* why file is NULL for a file mapping */
+	bool current;                 /* in the latest maps read */
+	struct sym_map *next;         /* all records of the pid */
+	char path[];
+};
+
+struct sym_proc {
+	pid_t pid;
+	struct sym_proc *hnext;
+	struct sym_map **cur; /* the latest maps read, sorted by start */
+	size_t ncur;
+	struct sym_map *all;  /* every record, current or replaced */
+	size_t nall;
+	uint64_t starttime;   /* /proc/PID/stat field 22, tells pid reuse */
+	uint64_t loaded_ns;
+	size_t bytes;
+};
+
+struct symbolizer {
+	struct symbolizer_opts opts;
+	char *kallsyms_path;
+	struct filecache *files;
+
+	struct sym_proc **procs;
+	size_t nbuckets;
+	size_t nprocs;
+	size_t proc_bytes;
+	size_t nrecords; /* sym_map records over all pids */
+	size_t dropped;  /* mappings not recorded: max_maps_per_pid */
+	size_t maps_reloads;
+
+	bool vdso_tried;
+	struct elf_image *vdso;
+	uint64_t vdso_size;
+
+	bool kernel_tried;
+	int kernel_err;
+	struct kallsyms *ksyms;
+	struct sym_mapping kmap;
+	char kbuild_id[2 * ELF_IMAGE_MAX_BUILD_ID + 1];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void symbolizer__default_opts(struct symbolizer_opts *opts)
+{
+	*opts = (struct symbolizer_opts){
+		.max_pids = SYM_DEFAULT_MAX_PIDS,
+		.max_maps_per_pid = SYM_DEFAULT_MAX_MAPS_PER_PID,
+		.max_unused_files = SYM_DEFAULT_MAX_UNUSED_FILES,
+		.maps_reload_ms = SYM_DEFAULT_MAPS_RELOAD_MS,
+		.kallsyms_path = SYM_KALLSYMS_PATH,
+	};
+}
+
+struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
+{
+	struct symbolizer *s;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto err;
+	if (opts)
+		s->opts = *opts;
+	else
+		symbolizer__default_opts(&s->opts);
+	s->kallsyms_path =
+		strdup(s->opts.kallsyms_path ? s->opts.kallsyms_path : SYM_KALLSYMS_PATH);
+	s->opts.kallsyms_path = s->kallsyms_path;
+	s->files = filecache__new(s->opts.max_unused_files);
+	s->nbuckets = SYM_PROC_MIN_BUCKETS;
+	s->procs = calloc(s->nbuckets, sizeof(*s->procs));
+	if (!s->kallsyms_path || !s->files || !s->procs)
+		goto err;
+	return s;
+err:
+	symbolizer__free(s);
+	errno = ENOMEM;
+	return NULL;
+}
+
+struct symbolizer *symbolizer__new(void)
+{
+	return symbolizer__new_opts(NULL);
+}
+
+/* --- per-process records ------------------------------------------------ */
+
+static size_t proc_bucket(const struct symbolizer *s, pid_t pid)
+{
+	return ((uint32_t)pid * 2654435761u) & (s->nbuckets - 1);
+}
+
+static struct sym_proc *proc_find(const struct symbolizer *s, pid_t pid)
+{
+	struct sym_proc *p = s->procs[proc_bucket(s, pid)];
+
+	while (p && p->pid != pid)
+		p = p->hnext;
+	return p;
+}
+
+static void proc_free(struct symbolizer *s, struct sym_proc *p)
+{
+	struct sym_map *m, *next;
+
+	for (m = p->all; m; m = next) {
+		next = m->next;
+		filecache__put(s->files, m->file);
+		free(m);
+	}
+	s->nrecords -= p->nall;
+	s->proc_bytes -= p->bytes;
+	free(p->cur);
+	free(p);
+}
+
+static void procs_grow(struct symbolizer *s)
+{
+	size_t old = s->nbuckets;
+	struct sym_proc **b, **ob = s->procs;
+
+	b = calloc(old * 2, sizeof(*b));
+	if (!b)
+		return; /* longer chains, still correct */
+	s->procs = b;
+	s->nbuckets = old * 2;
+	for (size_t i = 0; i < old; i++) {
+		while (ob[i]) {
+			struct sym_proc *p = ob[i];
+			size_t h = proc_bucket(s, p->pid);
+
+			ob[i] = p->hnext;
+			p->hnext = b[h];
+			b[h] = p;
+		}
+	}
+	free(ob);
+}
+
+static bool is_vdso(const struct procmaps_entry *e)
+{
+	return (e->flags & SYM_MAP_SPECIAL) && !strcmp(e->path, SYM_VDSO_NAME);
+}
+
+static const struct elf_image *vdso_image(struct symbolizer *s)
+{
+	if (!s->vdso_tried) {
+		s->vdso_tried = true;
+		if (vdso__open_self(&s->vdso, &s->vdso_size))
+			s->vdso = NULL;
+	}
+	return s->vdso;
+}
+
+/* Give m its symbols: the cached file, or our vDSO when the process's
+ * [vdso] has our size (a 32-bit process has another vDSO image). */
+static void map_attach(struct symbolizer *s, pid_t pid, struct sym_map *m,
+		       const struct procmaps_entry *e)
+{
+	const struct elf_image *img = NULL;
+	int err;
+
+	if (is_vdso(e)) {
+		img = vdso_image(s);
+		if (img && s->vdso_size != e->end - e->start)
+			img = NULL;
+	} else if (!(e->flags & SYM_MAP_SPECIAL)) {
+		err = filecache__get(s->files, pid, e, &m->file);
+		if (err) {
+			m->file = NULL;
+			m->open_err = err;
+			return;
+		}
+		m->open_err = 0;
+		img = m->file->img;
+	}
+	if (!img)
+		return;
+	m->img = img;
+	m->pub.build_id = img->build_id;
+	if (img->nsyms)
+		m->pub.flags |= SYM_MAP_HAS_SYMS;
+}
+
+static struct sym_map *map_new(struct symbolizer *s, struct sym_proc *p,
+			       const struct procmaps_entry *e)
+{
+	size_t plen = strlen(e->path);
+	struct sym_map *m;
+
+	m = calloc(1, sizeof(*m) + plen + 1);
+	if (!m)
+		return NULL;
+	memcpy(m->path, e->path, plen + 1);
+	m->pub = (struct sym_mapping){
+		.start = e->start,
+		.limit = e->end,
+		.offset = e->offset,
+		.path = m->path,
+		.build_id = "",
+		.flags = e->flags & (SYM_MAP_SPECIAL | SYM_MAP_DELETED),
+	};
+	m->dev = procmaps_entry__dev(e);
+	m->ino = e->inode;
+	map_attach(s, p->pid, m, e);
+	m->next = p->all;
+	p->all = m;
+	p->nall++;
+	s->nrecords++;
+	p->bytes += sizeof(*m) + plen + 1;
+	s->proc_bytes += sizeof(*m) + plen + 1;
+	return m;
+}
+
+static struct sym_map *proc_lookup(const struct sym_proc *p, uint64_t addr)
+{
+	size_t lo = 0, hi = p->ncur;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->cur[mid]->pub.start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && addr < p->cur[lo - 1]->pub.limit)
+		return p->cur[lo - 1];
+	return NULL;
+}
+
+static bool map_same(const struct sym_map *m, const struct procmaps_entry *e)
+{
+	return m->pub.start == e->start && m->pub.limit == e->end &&
+	       m->pub.offset == e->offset && m->dev == procmaps_entry__dev(e) &&
+	       m->ino == e->inode &&
+	       (m->pub.flags & (SYM_MAP_SPECIAL | SYM_MAP_DELETED)) ==
+		       (e->flags & (SYM_MAP_SPECIAL | SYM_MAP_DELETED)) &&
+	       !strcmp(m->path, e->path);
+}
+
+struct load_ctx {
+	struct symbolizer *s;
+	struct sym_proc *p;
+	struct sym_map **cur;
+	size_t n, cap;
+};
+
+static int load_one(const struct procmaps_entry *e, void *arg)
+{
+	struct load_ctx *c = arg;
+	struct sym_proc *p = c->p;
+	struct sym_map *m, **ncur;
+
+	/* Unchanged mappings keep their record (and their pointers). */
+	m = proc_lookup(p, e->start);
+	if (m && !map_same(m, e))
+		m = NULL;
+	if (m && !m->file && m->open_err)
+		map_attach(c->s, p->pid, m, e); /* retry a failed open */
+	if (!m) {
+		if (p->nall >= c->s->opts.max_maps_per_pid) {
+			c->s->dropped++;
+			return 0;
+		}
+		m = map_new(c->s, p, e);
+		if (!m)
+			return -ENOMEM;
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+
+		ncur = realloc(c->cur, cap * sizeof(*ncur));
+		if (!ncur)
+			return -ENOMEM;
+		c->cur = ncur;
+		c->cap = cap;
+	}
+	c->cur[c->n++] = m;
+	return 0;
+}
+
+static int map_cmp(const void *a, const void *b)
+{
+	const struct sym_map *x = *(const struct sym_map *const *)a;
+	const struct sym_map *y = *(const struct sym_map *const *)b;
+
+	return x->pub.start < y->pub.start ? -1 : x->pub.start > y->pub.start;
+}
+
+/* (Re)read the maps of p. On failure the previous maps stay current; a
+ * process that exited keeps what was read while it lived. */
+static int proc_load(struct symbolizer *s, struct sym_proc *p)
+{
+	struct load_ctx c = { .s = s, .p = p };
+	int err;
+
+	s->maps_reloads++;
+	p->loaded_ns = now_ns();
+	err = procmaps__read(p->pid, load_one, &c, NULL);
+	/* Empty maps: a zombie or kernel thread, nothing to replace ours. */
+	if (!err && !c.n)
+		err = -ESRCH;
+	if (err) {
+		free(c.cur);
+		return err;
+	}
+	qsort(c.cur, c.n, sizeof(*c.cur), map_cmp);
+	for (struct sym_map *m = p->all; m; m = m->next)
+		m->current = false;
+	for (size_t i = 0; i < c.n; i++)
+		c.cur[i]->current = true;
+	s->proc_bytes -= p->ncur * sizeof(*p->cur);
+	p->bytes -= p->ncur * sizeof(*p->cur);
+	free(p->cur);
+	p->cur = c.cur;
+	p->ncur = c.n;
+	s->proc_bytes += p->ncur * sizeof(*p->cur);
+	p->bytes += p->ncur * sizeof(*p->cur);
+	return 0;
+}
+
+/* Start time in clock ticks after boot, 0 when unreadable. The comm field
+ * may hold spaces and parentheses, so fields are counted after the last
+ * ')'. */
+static uint64_t proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* after comm: " state(3) ppid(4) ... starttime(22)" */
+	for (int field = 3; p && field <= 22; field++)
+		p = strchr(p + 1, ' '); /* the space before field */
+	if (!p || sscanf(p + 1, "%llu", &v) != 1)
+		return 0;
+	return v;
+}
+
+static void proc_unlink(struct symbolizer *s, struct sym_proc *p)
+{
+	struct sym_proc **pp = &s->procs[proc_bucket(s, p->pid)];
+
+	while (*pp != p)
+		pp = &(*pp)->hnext;
+	*pp = p->hnext;
+	s->nprocs--;
+}
+
+static int proc_add(struct symbolizer *s, pid_t pid, struct sym_proc **out)
+{
+	struct sym_proc *p;
+	size_t h;
+	int err;
+
+	if (s->nprocs >= s->opts.max_pids)
+		return -ENOSPC;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->pid = pid;
+	p->starttime = proc_starttime(pid);
+	p->bytes = sizeof(*p);
+	s->proc_bytes += p->bytes;
+	if (s->nprocs >= s->nbuckets)
+		procs_grow(s);
+	h = proc_bucket(s, pid);
+	p->hnext = s->procs[h];
+	s->procs[h] = p;
+	s->nprocs++;
+	err = proc_load(s, p);
+	if (err) {
+		proc_unlink(s, p);
+		proc_free(s, p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+int symbolizer__add_pid(struct symbolizer *s, pid_t pid)
+{
+	struct sym_proc *p;
+
+	if (!s || pid <= 0)
+		return -EINVAL;
+	p = proc_find(s, pid);
+	if (p)
+		return proc_load(s, p);
+	return proc_add(s, pid, &p);
+}
+
+void symbolizer__forget_pid(struct symbolizer *s, pid_t pid)
+{
+	struct sym_proc *p;
+
+	if (!s)
+		return;
+	p = proc_find(s, pid);
+	if (!p)
+		return;
+	proc_unlink(s, p);
+	proc_free(s, p);
+}
+
+/* Free the records no longer in p's current maps. */
+static void proc_release_replaced(struct symbolizer *s, struct sym_proc *p)
+{
+	struct sym_map **pp = &p->all, *m;
+
+	while ((m = *pp)) {
+		if (m->current) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		p->nall--;
+		s->nrecords--;
+		p->bytes -= sizeof(*m) + strlen(m->path) + 1;
+		s->proc_bytes -= sizeof(*m) + strlen(m->path) + 1;
+		filecache__put(s->files, m->file);
+		free(m);
+	}
+}
+
+size_t symbolizer__prune(struct symbolizer *s)
+{
+	size_t forgotten = 0;
+
+	if (!s)
+		return 0;
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		struct sym_proc **pp = &s->procs[i], *p;
+
+		while ((p = *pp)) {
+			uint64_t st = proc_starttime(p->pid);
+
+			if (!st || st != p->starttime) {
+				*pp = p->hnext;
+				s->nprocs--;
+				proc_free(s, p);
+				forgotten++;
+				continue;
+			}
+			proc_release_replaced(s, p);
+			pp = &p->hnext;
+		}
+	}
+	return forgotten;
+}
+
+static void frame_set(struct sym_frame *out, const char *name, const char *system_name)
+{
+	out->nlines = 1;
+	out->lines[0] = (struct sym_line){ .name = name, .system_name = system_name };
+}
+
+int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_frame *out)
+{
+	const struct elf_sym *sym;
+	struct sym_proc *p;
+	struct sym_map *m;
+	uint64_t vaddr;
+	int err;
+
+	if (!s || !out || pid <= 0)
+		return -EINVAL;
+	out->map = NULL;
+	out->nlines = 0;
+	p = proc_find(s, pid);
+	if (!p) {
+		err = proc_add(s, pid, &p);
+		if (err)
+			return err;
+	}
+	m = proc_lookup(p, addr);
+	/* A miss may be a library dlopen()ed since the last read. */
+	if (!m && now_ns() - p->loaded_ns >= (uint64_t)s->opts.maps_reload_ms * 1000000ULL) {
+		proc_load(s, p);
+		m = proc_lookup(p, addr);
+	}
+	if (!m)
+		return 0;
+	out->map = &m->pub;
+	if (!m->img || !m->img->nsyms)
+		return 0;
+	/* runtime → file offset (maps) → ELF vaddr (PT_LOAD). Right for
+	 * PIE, non-PIE and shared objects alike: no load bias guessing. */
+	if (elf_image__file_to_vaddr(m->img, addr - m->pub.start + m->pub.offset, &vaddr))
+		return 0;
+	sym = elf_image__find(m->img, vaddr);
+	if (sym)
+		frame_set(out, elf_image__name(m->img, sym), elf_image__name(m->img, sym));
+	return 0;
+}
+
+/* --- kernel --------------------------------------------------------------- */
+
+static void kernel_load(struct symbolizer *s)
+{
+	s->kernel_tried = true;
+	s->kmap = (struct sym_mapping){
+		.path = SYM_KERNEL_MAP_NAME,
+		.build_id = s->kbuild_id,
+		.flags = SYM_MAP_KERNEL,
+	};
+	if (kernel_notes__build_id(SYM_KERNEL_NOTES_PATH, s->kbuild_id, sizeof(s->kbuild_id)))
+		s->kbuild_id[0] = '\0';
+	s->kernel_err = kallsyms__load(s->kallsyms_path, &s->ksyms);
+	if (s->kernel_err) {
+		s->ksyms = NULL;
+		return;
+	}
+	s->kmap.start = s->ksyms->lo;
+	s->kmap.limit = s->ksyms->hi;
+	s->kmap.flags |= SYM_MAP_HAS_SYMS;
+}
+
+int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *out)
+{
+	const struct ksym *ks;
+
+	if (!s || !out)
+		return -EINVAL;
+	if (!s->kernel_tried)
+		kernel_load(s);
+	out->map = &s->kmap;
+	out->nlines = 0;
+	if (!s->ksyms)
+		return s->kernel_err;
+	ks = kallsyms__find(s->ksyms, addr);
+	if (ks)
+		frame_set(out, s->ksyms->names + ks->name, s->ksyms->names + ks->sys_name);
+	return 0;
+}
+
+void symbolizer__kernel_reload(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	kallsyms__free(s->ksyms);
+	s->ksyms = NULL;
+	s->kernel_tried = false;
+	s->kernel_err = 0;
+}
+
+/* --- lifetime and stats ------------------------------------------------ */
+
+void symbolizer__free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; s->procs && i < s->nbuckets; i++) {
+		while (s->procs[i]) {
+			struct sym_proc *p = s->procs[i];
+
+			s->procs[i] = p->hnext;
+			proc_free(s, p);
+		}
+	}
+	free(s->procs);
+	filecache__free(s->files);
+	elf_image__free(s->vdso);
+	kallsyms__free(s->ksyms);
+	free(s->kallsyms_path);
+	free(s);
+}
+
+void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
+{
+	struct filecache_stats fs;
+
+	memset(st, 0, sizeof(*st));
+	if (!s)
+		return;
+	filecache__stats(s->files, &fs);
+	st->files = fs.files;
+	st->symbols = fs.symbols;
+	st->unused_files = fs.unused;
+	st->file_parses = fs.parses;
+	st->pids = s->nprocs;
+	st->maps_reloads = s->maps_reloads;
+	st->mappings = s->nrecords;
+	st->mappings_dropped = s->dropped;
+	st->kernel_symbols = s->ksyms ? s->ksyms->nsyms : 0;
+	st->bytes = sizeof(*s) + s->nbuckets * sizeof(*s->procs) + s->proc_bytes + fs.bytes +
+		    elf_image__bytes(s->vdso) + kallsyms__bytes(s->ksyms);
+}

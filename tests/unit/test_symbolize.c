@@ -1,0 +1,1552 @@
+// SPDX-License-Identifier: Apache-2.0
+/* symbolize: maps-line parsing (table-driven), kallsyms parsing, ELF images
+ * (and their corruption), and end-to-end symbolization of live child
+ * processes built here with cc: non-PIE, PIE, stripped PIE, shared
+ * libraries (one linked at a shifted vaddr), a deleted binary, a process
+ * that exits, dlopen, the vDSO and the kernel. Expected values come from
+ * the children themselves, /proc/PID/maps and readelf, never from
+ * constants. */
+#define _GNU_SOURCE /* pipe2 */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "symbolize/elf.h"
+#include "symbolize/filecache.h"
+#include "symbolize/kallsyms.h"
+#include "symbolize/procmaps.h"
+#include "symbolize/symbolizer.h"
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+/* Functions padded with nops so that "function + 16" is still inside them;
+ * profd_fx_nosize is assembled without .size (st_size 0). FX_VARIANT moves
+ * everything by 257 bytes (top-level asm is emitted in source order). */
+static const char fx_main_src[] =
+	"#include <dlfcn.h>\n"
+	"#include <stdio.h>\n"
+	"#include <string.h>\n"
+	"#define PAD __asm__ volatile(\".rept 64\\n\\tnop\\n\\t.endr\")\n"
+	"__asm__(\".text\\n.globl profd_fx_nosize\\n.type profd_fx_nosize,@function\\n"
+	"profd_fx_nosize:\\n.rept 48\\nnop\\n.endr\\nret\\n\");\n"
+	"void profd_fx_nosize(void);\n"
+	"#ifdef FX_VARIANT\n"
+	"__asm__(\".text\\n.globl profd_fx_first\\n.type profd_fx_first,@function\\n"
+	"profd_fx_first:\\n.rept 256\\nnop\\n.endr\\nret\\n.size profd_fx_first,.-profd_fx_first\\n\");\n"
+	"#endif\n"
+	"__attribute__((noinline)) int profd_fx_alpha(int x) { PAD; return x * 3 + 1; }\n"
+	"__attribute__((noinline)) int profd_fx_beta(int x) { PAD; return profd_fx_alpha(x) + 2; }\n"
+	"#ifdef FX_LIB\n"
+	"void profd_fxlib_report(FILE *f);\n"
+	"#endif\n"
+	"int main(int argc, char **argv)\n"
+	"{\n"
+	"	char cmd[4096];\n"
+	"	(void)argv;\n"
+	"	printf(\"alpha %lx\\nbeta %lx\\nnosize %lx\\n\", (unsigned long)&profd_fx_alpha,\n"
+	"	       (unsigned long)&profd_fx_beta, (unsigned long)&profd_fx_nosize);\n"
+	"#ifdef FX_LIB\n"
+	"	profd_fxlib_report(stdout);\n"
+	"#endif\n"
+	"	printf(\"ready\\n\");\n"
+	"	fflush(stdout);\n"
+	"	while (fgets(cmd, sizeof(cmd), stdin)) {\n"
+	"		void *h;\n"
+	"		void (*rep)(FILE *);\n"
+	"		cmd[strcspn(cmd, \"\\n\")] = 0;\n"
+	"		if (cmd[0] == 'e')\n"
+	"			execl(cmd + 2, cmd + 2, (char *)0);\n"
+	"		if (cmd[0] != 'd')\n"
+	"			continue;\n"
+	"		h = dlopen(cmd + 2, RTLD_NOW);\n"
+	"		rep = h ? (void (*)(FILE *))dlsym(h, \"profd_fxlib_report\") : NULL;\n"
+	"		if (rep)\n"
+	"			rep(stdout);\n"
+	"		printf(\"ready\\n\");\n"
+	"		fflush(stdout);\n"
+	"	}\n"
+	"	return profd_fx_beta(argc) == 12345;\n"
+	"}\n";
+
+/* The executable never names profd_fxlib_gamma, so its address as taken in
+ * the library is the library's own (no canonical PLT entry). */
+static const char fx_lib_src[] =
+	"#include <stdio.h>\n"
+	"__attribute__((noinline)) int profd_fxlib_gamma(int x)\n"
+	"{ __asm__ volatile(\".rept 64\\n\\tnop\\n\\t.endr\"); return x ^ 0x55; }\n"
+	"void profd_fxlib_report(FILE *f)\n"
+	"{ fprintf(f, \"gamma %lx\\n\", (unsigned long)&profd_fxlib_gamma); fflush(f); }\n";
+
+/* aligned functions leave gaps, so a symbol end is distinguishable */
+#define CFLAGS_FX "-O1 -fno-inline -falign-functions=64 -w"
+
+static char fx_dir[64];
+static int fx_state; /* 0 unbuilt, 1 built, -1 failed */
+
+static void fx_cleanup(void)
+{
+	char cmd[128];
+
+	if (fx_dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx_dir);
+		if (system(cmd))
+			fprintf(stderr, "  could not remove %s\n", fx_dir);
+	}
+}
+
+static int write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, buf, len);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc)
+		fprintf(stderr, "  command failed (%d): %s\n", rc, cmd);
+	return rc;
+}
+
+static const char *fx(const char *name)
+{
+	static char bufs[8][256];
+	static int i;
+	char *b = bufs[i++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", fx_dir, name);
+	return b;
+}
+
+/* Build every fixture once per run into a mkdtemp directory. */
+static bool fixtures(void)
+{
+	char main_c[128], lib_c[128];
+	const char *d;
+
+	if (fx_state)
+		return ASSERT_EQ(fx_state, 1, "fixtures built");
+	fx_state = -1;
+	strcpy(fx_dir, "/tmp/profd-symtest-XXXXXX");
+	if (!mkdtemp(fx_dir)) {
+		fx_dir[0] = '\0';
+		return ASSERT_TRUE(false, "mkdtemp");
+	}
+	atexit(fx_cleanup);
+	d = fx_dir;
+	snprintf(main_c, sizeof(main_c), "%s/fx.c", d);
+	snprintf(lib_c, sizeof(lib_c), "%s/fxlib.c", d);
+	if (write_file(main_c, fx_main_src, strlen(fx_main_src)) ||
+	    write_file(lib_c, fx_lib_src, strlen(fx_lib_src)))
+		return ASSERT_TRUE(false, "write fixture sources");
+	if (run("cc " CFLAGS_FX " -fno-pie -no-pie %s -o %s/fx_nopie", main_c, d) ||
+	    run("cc " CFLAGS_FX " -fPIE -pie %s -o %s/fx_pie", main_c, d) ||
+	    run("cc " CFLAGS_FX " -fno-pie -no-pie -DFX_VARIANT %s -o %s/fx_nopie2", main_c, d) ||
+	    run("cc " CFLAGS_FX " -fPIE -pie -rdynamic %s -o %s/fx_pie_stripped", main_c, d) ||
+	    run("strip --strip-all %s/fx_pie_stripped", d) ||
+	    run("cc " CFLAGS_FX " -shared -fPIC %s -o %s/libfx.so", lib_c, d) ||
+	    run("cc " CFLAGS_FX " -shared -fPIC -Wl,-Ttext-segment=0x10000000 %s -o %s/libfxshift.so",
+		lib_c, d) ||
+	    run("strip --strip-all %s/libfxshift.so", d) ||
+	    run("cc " CFLAGS_FX " -fPIE -pie -DFX_LIB %s -o %s/fx_lib -L%s -lfx -Wl,-rpath,%s",
+		main_c, d, d, d))
+		return ASSERT_TRUE(false, "cc fixtures");
+	fx_state = 1;
+	return true;
+}
+
+/* ---- children ------------------------------------------------------------ */
+
+#define FX_MAX_SYMS 8
+
+struct child {
+	pid_t pid;
+	int in;  /* its stdin */
+	int out; /* its stdout */
+	size_t nsyms;
+	struct {
+		char name[32];
+		uint64_t addr;
+	} syms[FX_MAX_SYMS];
+};
+
+static int child_readline(struct child *c, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		struct pollfd pfd = { .fd = c->out, .events = POLLIN };
+		char ch;
+
+		if (poll(&pfd, 1, 10000) != 1 || read(c->out, &ch, 1) != 1)
+			return -EIO;
+		if (ch == '\n')
+			break;
+		buf[n++] = ch;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Read "name hex" lines up to "ready". */
+static int child_sync(struct child *c)
+{
+	char line[256], name[32];
+	unsigned long addr;
+
+	for (;;) {
+		if (child_readline(c, line, sizeof(line)))
+			return -EIO;
+		if (!strcmp(line, "ready"))
+			return 0;
+		if (sscanf(line, "%31s %lx", name, &addr) == 2 && c->nsyms < FX_MAX_SYMS) {
+			snprintf(c->syms[c->nsyms].name, sizeof(c->syms[0].name), "%s", name);
+			c->syms[c->nsyms++].addr = addr;
+		}
+	}
+}
+
+static bool child_start(struct child *c, const char *path)
+{
+	int in[2], out[2];
+
+	memset(c, 0, sizeof(*c));
+	c->pid = -1;
+	if (!ASSERT_OK(pipe2(in, O_CLOEXEC), "pipe") || !ASSERT_OK(pipe2(out, O_CLOEXEC), "pipe"))
+		return false;
+	c->pid = fork();
+	if (c->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execl(path, path, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	c->in = in[1];
+	c->out = out[0];
+	if (!ASSERT_TRUE(c->pid > 0, "fork"))
+		return false;
+	return ASSERT_OK(child_sync(c), path);
+}
+
+static uint64_t child_sym(const struct child *c, const char *name)
+{
+	for (size_t i = 0; i < c->nsyms; i++)
+		if (!strcmp(c->syms[i].name, name))
+			return c->syms[i].addr;
+	return 0;
+}
+
+/* Close stdin: the child leaves its loop and exits; reap it. */
+static void child_stop(struct child *c)
+{
+	int status;
+
+	if (c->pid <= 0)
+		return;
+	close(c->in);
+	close(c->out);
+	if (waitpid(c->pid, &status, 0) != c->pid)
+		kill(c->pid, SIGKILL);
+	c->pid = -1;
+}
+
+/* ---- independent truth: /proc/PID/maps via sscanf, readelf -n --------- */
+
+struct maps_line {
+	uint64_t start, end, offset;
+	char path[512];
+};
+
+static bool maps_find(pid_t pid, uint64_t addr, struct maps_line *ml)
+{
+	char path[64], line[1024];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long s, e, o;
+		int n = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %n", &s, &e, &o, &n) < 3 || !n)
+			continue;
+		if (addr < s || addr >= e)
+			continue;
+		ml->start = s;
+		ml->end = e;
+		ml->offset = o;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(ml->path, sizeof(ml->path), "%s", line + n);
+		found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+static bool readelf_build_id(const char *file, char *out, size_t len)
+{
+	char cmd[512], line[512];
+	bool ok = false;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "readelf -n '%s' 2>/dev/null", file);
+	p = popen(cmd, "r");
+	if (!p)
+		return false;
+	while (fgets(line, sizeof(line), p)) {
+		char *b = strstr(line, "Build ID: ");
+
+		if (b && !ok) {
+			snprintf(out, len, "%s", b + strlen("Build ID: "));
+			out[strcspn(out, "\n ")] = '\0';
+			ok = true;
+		}
+	}
+	pclose(p);
+	return ok;
+}
+
+static bool has_symtab(const char *file)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "readelf -SW '%s' | grep -q '\\.symtab'", file);
+	return system(cmd) == 0;
+}
+
+/* Symbolize addr (+ a few offsets inside the function) in pid and check the
+ * name and the mapping against maps and readelf. */
+static void expect_user(struct symbolizer *s, pid_t pid, uint64_t addr, const char *name,
+			const char *file, const char *what)
+{
+	struct maps_line ml = { 0 };
+	struct sym_frame fr;
+	char bid[256];
+	int err;
+
+	if (!ASSERT_TRUE(addr != 0, what))
+		return;
+	if (!ASSERT_TRUE(maps_find(pid, addr, &ml), what))
+		return;
+	for (uint64_t off = 0; off <= 16; off += 8) {
+		memset(&fr, 0xa5, sizeof(fr));
+		err = symbolizer__user(s, pid, addr + off, &fr);
+		if (!ASSERT_OK(err, what) || !ASSERT_OK_PTR(fr.map, what) ||
+		    !ASSERT_EQ(fr.nlines, 1, what))
+			return;
+		ASSERT_STREQ(fr.lines[0].name, name, what);
+		ASSERT_STREQ(fr.lines[0].system_name, name, what);
+		ASSERT_TRUE(fr.lines[0].file == NULL && fr.lines[0].line == 0, what);
+	}
+	ASSERT_EQ(fr.map->start, ml.start, what);
+	ASSERT_EQ(fr.map->limit, ml.end, what);
+	ASSERT_EQ(fr.map->offset, ml.offset, what);
+	ASSERT_STREQ(fr.map->path, file, what);
+	ASSERT_TRUE(fr.map->flags & SYM_MAP_HAS_SYMS, what);
+	ASSERT_FALSE(fr.map->flags & (SYM_MAP_SPECIAL | SYM_MAP_KERNEL), what);
+	if (ASSERT_TRUE(readelf_build_id(file, bid, sizeof(bid)), "readelf build id"))
+		ASSERT_STREQ(fr.map->build_id, bid, what);
+}
+
+/* ---- /proc/PID/maps lines -------------------------------------------------- */
+
+void test_symbolize_procmaps_lines(void)
+{
+	static const struct {
+		const char *line;
+		int err;
+		uint64_t start, end, offset, inode;
+		uint32_t major, minor;
+		const char *path;
+		unsigned flags;
+		int exec;
+	} cases[] = {
+		{ "55d5c1c8f000-55d5c1c91000 r-xp 00002000 fd:01 1837421                    /usr/bin/cat",
+		  0, 0x55d5c1c8f000, 0x55d5c1c91000, 0x2000, 1837421, 0xfd, 1, "/usr/bin/cat", 0, 1 },
+		{ "7f00-7f10 r-xp 00000000 00:00 0 ", 0, 0x7f00, 0x7f10, 0, 0, 0, 0, "",
+		  SYM_MAP_SPECIAL, 1 },
+		{ "7f00-7f10 r-xp 00000000 00:00 0", 0, 0x7f00, 0x7f10, 0, 0, 0, 0, "",
+		  SYM_MAP_SPECIAL, 1 },
+		{ "7ffd1000-7ffd3000 r-xp 00000000 00:00 0                  [vdso]", 0, 0x7ffd1000,
+		  0x7ffd3000, 0, 0, 0, 0, "[vdso]", SYM_MAP_SPECIAL, 1 },
+		{ "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]",
+		  0, 0xffffffffff600000, 0xffffffffff601000, 0, 0, 0, 0, "[vsyscall]",
+		  SYM_MAP_SPECIAL, 1 },
+		{ "400000-401000 r-xp 00001000 103:02 42 /tmp/a b (deleted)", 0, 0x400000, 0x401000,
+		  0x1000, 42, 0x103, 2, "/tmp/a b", SYM_MAP_DELETED, 1 },
+		{ "400000-401000 r-xp 00000000 00:01 7 /memfd:jit (deleted)", 0, 0x400000, 0x401000,
+		  0, 7, 0, 1, "/memfd:jit", SYM_MAP_DELETED, 1 },
+		{ "400000-401000 r-xp 00000000 00:00 0 [anon:jit code]", 0, 0x400000, 0x401000, 0, 0,
+		  0, 0, "[anon:jit code]", SYM_MAP_SPECIAL, 1 },
+		{ "400000-401000 r-xs 00000000 00:0e 9 anon_inode:[perf_event]", 0, 0x400000,
+		  0x401000, 0, 9, 0, 0xe, "anon_inode:[perf_event]", SYM_MAP_SPECIAL, 1 },
+		{ "400000-401000 rw-p 00000000 fd:01 3 /usr/lib/libc.so.6", 0, 0x400000, 0x401000, 0,
+		  3, 0xfd, 1, "/usr/lib/libc.so.6", 0, 0 },
+		{ "400000-401000 r-xp 00000000 fd:01 3 /x\n", 0, 0x400000, 0x401000, 0, 3, 0xfd, 1,
+		  "/x", 0, 1 },
+		/* the padding eats the space before "(deleted)": not a file name */
+		{ "400000-401000 r-xp 00000000 fd:01 3  (deleted)", 0, 0x400000, 0x401000, 0, 3,
+		  0xfd, 1, "(deleted)", SYM_MAP_SPECIAL, 1 },
+		{ "FFFF0000-FFFF1000 r-xp 0000ABCD FD:0A 3 /X", 0, 0xffff0000, 0xffff1000, 0xabcd,
+		  3, 0xfd, 0xa, "/X", 0, 1 },
+		/* garbage and truncation */
+		{ "", -EINVAL },
+		{ "hello world", -EINVAL },
+		{ "7f00", -EINVAL },
+		{ "7f00-", -EINVAL },
+		{ "7f00-7f10", -EINVAL },
+		{ "7f00-7f10 ", -EINVAL },
+		{ "7f00-7f10 r-x", -EINVAL },
+		{ "7f00-7f10 r-xp", -EINVAL },
+		{ "7f00-7f10 r-xp ", -EINVAL },
+		{ "7f00-7f10 r-xp 0000", -EINVAL },
+		{ "7f00-7f10 r-xp 00000000 fd", -EINVAL },
+		{ "7f00-7f10 r-xp 00000000 fd:", -EINVAL },
+		{ "7f00-7f10 r-xp 00000000 fd:01", -EINVAL },
+		{ "7f00-7f10 r-xp 00000000 fd:01 ", -EINVAL },
+		{ "7f10-7f00 r-xp 00000000 fd:01 1 /x", -EINVAL },
+		{ "7f00-7f00 r-xp 00000000 fd:01 1 /x", -EINVAL },
+		{ "7f00-7f10 rwxq 00000000 fd:01 1 /x", -EINVAL },
+		{ "7f00-7f10 r-x 00000000 fd:01 1 /x", -EINVAL },
+		{ "7f00-7f10 xr-p 00000000 fd:01 1 /x", -EINVAL },
+		{ "7f00-7f10  r-xp 00000000 fd:01 1 /x", -EINVAL },
+		{ "g7f00-7f10 r-xp 00000000 fd:01 1 /x", -EINVAL },
+		{ "7f00_7f10 r-xp 00000000 fd:01 1 /x", -EINVAL },
+		{ "-7f10 r-xp 00000000 fd:01 1 /x", -EINVAL },
+		{ "10000000000000000-10000000000000001 r-xp 00000000 fd:01 1 /x", -EINVAL },
+		{ "7f00-7f10 r-xp 00000000 fd:01 12x /x", -EINVAL },
+		{ "7f00-7f10 r-xp 00000000 fd:01 99999999999999999999999 /x", -EINVAL },
+		{ "7f00-7f10 r-xp 00000000 fd01 1 /x", -EINVAL },
+		{ "7f00-7f10 r-xp 00000000 fd:01 -1 /x", -EINVAL },
+		{ "7f00-7f10 r-xp 0x000000 fd:01 1 /x", -EINVAL },
+		{ "7f00-7f10 r-xp 00000000 123456789:01 1 /x", -EINVAL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct procmaps_entry e;
+		char *line = strdup(cases[i].line);
+		char name[64];
+		int err;
+
+		snprintf(name, sizeof(name), "line %zu", i);
+		if (!ASSERT_OK_PTR(line, "strdup"))
+			return;
+		err = procmaps__parse_line(line, &e);
+		ASSERT_EQ(err, cases[i].err, name);
+		if (!err && !cases[i].err) {
+			ASSERT_EQ(e.start, cases[i].start, name);
+			ASSERT_EQ(e.end, cases[i].end, name);
+			ASSERT_EQ(e.offset, cases[i].offset, name);
+			ASSERT_EQ(e.inode, cases[i].inode, name);
+			ASSERT_EQ(e.dev_major, cases[i].major, name);
+			ASSERT_EQ(e.dev_minor, cases[i].minor, name);
+			ASSERT_STREQ(e.path, cases[i].path, name);
+			ASSERT_EQ(e.flags, cases[i].flags, name);
+			ASSERT_EQ(procmaps_entry__is_exec(&e), cases[i].exec, name);
+		}
+		free(line);
+	}
+}
+
+struct count_ctx {
+	size_t n;
+	uint64_t starts[8];
+};
+
+static int count_cb(const struct procmaps_entry *e, void *arg)
+{
+	struct count_ctx *c = arg;
+
+	if (c->n < 8)
+		c->starts[c->n] = e->start;
+	c->n++;
+	return 0;
+}
+
+void test_symbolize_procmaps_file(void)
+{
+	/* Valid exec lines mixed with garbage, a non-exec line, an embedded
+	 * NUL, a huge line and a last line without newline. */
+	static const char head[] = "1000-2000 r-xp 00000000 fd:01 5 /bin/a\n"
+				   "garbage garbage\n"
+				   "2000-3000 rw-p 00000000 fd:01 5 /bin/a\n"
+				   "3000-4000 r-xp 00000000 fd:01 5 /bin/\0b\n"
+				   "\n";
+	static const char tail[] = "\n4000-5000 r-xp 00000000 00:00 0 [vdso]\n"
+				   "5000-6000 r-xp 00001000 fd:01 6 /bin/c";
+	char path[] = "/tmp/profd-maps-XXXXXX";
+	struct count_ctx c = { 0 };
+	size_t big = 100000, nbad = 0;
+	char *buf;
+	int fd, err;
+
+	fd = mkstemp(path);
+	if (!ASSERT_TRUE(fd >= 0, "mkstemp"))
+		return;
+	buf = malloc(big);
+	if (!ASSERT_OK_PTR(buf, "malloc")) {
+		close(fd);
+		return;
+	}
+	memset(buf, 'x', big);
+	ASSERT_EQ(write(fd, head, sizeof(head) - 1), (ssize_t)sizeof(head) - 1, "write");
+	ASSERT_EQ(write(fd, buf, big), (ssize_t)big, "write");
+	ASSERT_EQ(write(fd, tail, sizeof(tail) - 1), (ssize_t)sizeof(tail) - 1, "write");
+	close(fd);
+	free(buf);
+
+	err = procmaps__read_file(path, count_cb, &c, &nbad);
+	ASSERT_OK(err, "read_file");
+	ASSERT_EQ(c.n, 3, "exec lines");
+	ASSERT_EQ(c.starts[0], 0x1000, "first");
+	ASSERT_EQ(c.starts[1], 0x4000, "vdso");
+	ASSERT_EQ(c.starts[2], 0x5000, "unterminated last line");
+	ASSERT_EQ(nbad, 4, "bad lines: garbage, NUL, empty, huge");
+
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	close(fd);
+	c.n = 0;
+	ASSERT_OK(procmaps__read_file(path, count_cb, &c, &nbad), "empty file");
+	ASSERT_EQ(c.n, 0, "empty file lines");
+	unlink(path);
+	ASSERT_EQ(procmaps__read_file(path, count_cb, &c, NULL), -ENOENT, "missing file");
+	ASSERT_EQ(procmaps__read(0, count_cb, &c, NULL), -EINVAL, "pid 0");
+}
+
+/* ---- kallsyms -------------------------------------------------------------- */
+
+void test_symbolize_kallsyms_parse(void)
+{
+	static const char text[] =
+		"ffffffff81000000 T _stext\n"
+		"ffffffff81000000 T startup_64\n"
+		"ffffffff81000000 t __start_x\n"
+		"ffffffff81000100 T do_thing\n"
+		"ffffffff81000180 t local_thing\n"
+		"ffffffff81000200 D some_data\n"      /* bounds local_thing */
+		"ffffffff81000300 W weak_fn\n"
+		"not a line at all\n"
+		"ffffffff8100040 T\n"                 /* no name */
+		"zzzzzzzzzzzzzzzz T bad_hex\n"
+		"ffffffff81000400 TT two_types\n"
+		"ffffffff810004000 T seventeen_digits\n"
+		"ffffffff81000500 t  double_space\n"
+		"ffffffffc0001000 t nf_hook\t[nf_tables]\n"
+		"ffffffffc0001080 T nft_do\t[nf_tables]\n"
+		"ffffffffc0002000 t broken\t[nf_tables\n" /* unterminated module */
+		"ffffffffc0003000 t bpf_prog_6deef7357e7b4530_sd_fw\t[bpf]"; /* no newline */
+	struct kallsyms *k = NULL;
+	const struct ksym *ks;
+	int err;
+
+	err = kallsyms__parse(text, sizeof(text) - 1, &k);
+	if (!ASSERT_OK(err, "parse"))
+		return;
+	ASSERT_EQ(k->nsyms, 7, "text symbols, one per address");
+	ks = kallsyms__find(k, 0xffffffff81000010);
+	if (ASSERT_OK_PTR(ks, "startup"))
+		ASSERT_STREQ(k->names + ks->name, "startup_64", "global, fewest underscores");
+	ks = kallsyms__find(k, 0xffffffff810001ff);
+	if (ASSERT_OK_PTR(ks, "local_thing"))
+		ASSERT_STREQ(k->names + ks->name, "local_thing", "local");
+	ASSERT_TRUE(kallsyms__find(k, 0xffffffff81000200) == NULL, "data symbol ends text");
+	ASSERT_TRUE(kallsyms__find(k, 0xffffffff80000000) == NULL, "below all");
+	ks = kallsyms__find(k, 0xffffffff81000301);
+	if (ASSERT_OK_PTR(ks, "weak"))
+		ASSERT_EQ(ks->size, KALLSYMS_MAX_SYM_SIZE, "gap to the modules capped");
+	ASSERT_TRUE(kallsyms__find(k, 0xffffffff81000300 + KALLSYMS_MAX_SYM_SIZE) == NULL,
+		    "beyond the cap");
+	ks = kallsyms__find(k, 0xffffffffc0001001);
+	if (ASSERT_OK_PTR(ks, "module")) {
+		ASSERT_STREQ(k->names + ks->name, "nf_hook", "module name");
+		ASSERT_STREQ(k->names + ks->sys_name, "nf_hook [nf_tables]", "module system name");
+		ASSERT_EQ(ks->size, 0x80, "size from next symbol");
+	}
+	ks = kallsyms__find(k, 0xffffffffc0003004);
+	if (ASSERT_OK_PTR(ks, "bpf"))
+		ASSERT_STREQ(k->names + ks->sys_name, "bpf_prog_6deef7357e7b4530_sd_fw [bpf]",
+			     "bpf program");
+	ks = kallsyms__find(k, 0xffffffffc0002010);
+	if (ASSERT_OK_PTR(ks, "after nft_do"))
+		ASSERT_STREQ(k->names + ks->name, "nft_do", "malformed module line skipped");
+	ASSERT_EQ(k->lo, 0xffffffff81000000, "lo");
+	kallsyms__free(k);
+
+	/* What a reader without CAP_SYSLOG sees. */
+	k = NULL;
+	err = kallsyms__parse("0000000000000000 T _stext\n0000000000000000 t foo\n", 50, &k);
+	ASSERT_EQ(err, -EPERM, "all-zero addresses");
+	ASSERT_TRUE(k == NULL, "no table");
+	ASSERT_EQ(kallsyms__parse("", 0, &k), -ENODATA, "empty");
+	ASSERT_EQ(kallsyms__parse("garbage\n\n\n", 10, &k), -ENODATA, "garbage only");
+	ASSERT_EQ(kallsyms__parse("ffffffff81000000 D data\n", 24, &k), -ENODATA, "no text");
+	kallsyms__free(NULL);
+}
+
+/* Address of name in /proc/kallsyms, 0 if absent (or hidden). */
+static uint64_t kallsyms_addr(const char *want, bool *found)
+{
+	unsigned long long addr = 0, a;
+	char line[512], name[256], type;
+	FILE *f = fopen("/proc/kallsyms", "re");
+
+	*found = false;
+	while (f && !*found && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %255s", &a, &type, name) == 3 && !strcmp(name, want)) {
+			addr = a;
+			*found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	return addr;
+}
+
+/* perf's reading of /sys/kernel/notes, when perf is installed. */
+static bool perf_kernel_build_id(char *out, size_t len)
+{
+	FILE *p = popen("perf buildid-list -k 2>/dev/null", "r");
+	bool ok = false;
+
+	if (!p)
+		return false;
+	if (fgets(out, (int)len, p)) {
+		out[strcspn(out, "\n")] = '\0';
+		ok = strlen(out) >= 16 && strspn(out, "0123456789abcdef") == strlen(out);
+	}
+	pclose(p);
+	return ok;
+}
+
+void test_symbolize_kernel(void)
+{
+	char bid[256];
+	static const char *const names[] = { "__x64_sys_getpid", "do_sys_openat2" };
+	struct symbolizer *s = symbolizer__new();
+	struct symbolizer_stats st;
+	struct sym_frame fr;
+	int found = 0;
+
+	if (!ASSERT_OK_PTR(s, "new"))
+		return;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		bool ok, alias_ok;
+		uint64_t addr = kallsyms_addr(names[i], &ok);
+		int err;
+
+		if (!ok)
+			continue;
+		found++;
+		memset(&fr, 0xa5, sizeof(fr));
+		err = symbolizer__kernel(s, addr + 1, &fr);
+		if (!addr) {
+			/* kptr_restrict: a clear error, not wrong names */
+			ASSERT_EQ(err, -EPERM, "zero addresses");
+			ASSERT_EQ(fr.nlines, 0, "no lines");
+			continue;
+		}
+		if (!ASSERT_OK(err, names[i]) || !ASSERT_EQ(fr.nlines, 1, names[i]))
+			continue;
+		/* the name, or an alias at the same address (__ia32_sys_getpid) */
+		ASSERT_EQ(kallsyms_addr(fr.lines[0].name, &alias_ok), addr, fr.lines[0].name);
+		ASSERT_TRUE(alias_ok, "name from kallsyms");
+		ASSERT_STREQ(fr.lines[0].system_name, fr.lines[0].name, "core kernel system name");
+		ASSERT_STREQ(fr.map->path, "[kernel.kallsyms]", "kernel map");
+		ASSERT_TRUE(fr.map->flags & SYM_MAP_KERNEL, "kernel flag");
+		ASSERT_TRUE(addr >= fr.map->start && addr < fr.map->limit, "in kernel map");
+		ASSERT_TRUE(strlen(fr.map->build_id) == 40 || !fr.map->build_id[0], "build id");
+		if (perf_kernel_build_id(bid, sizeof(bid)))
+			ASSERT_STREQ(fr.map->build_id, bid, "kernel build id as perf reads it");
+	}
+	ASSERT_TRUE(found > 0, "a known kernel symbol in /proc/kallsyms");
+	symbolizer__stats(s, &st);
+	ASSERT_TRUE(st.kernel_symbols > 1000 || st.kernel_symbols == 0, "kernel symbols counted");
+	/* Reload drops the table; the next lookup reads it again. */
+	symbolizer__kernel_reload(s);
+	symbolizer__stats(s, &st);
+	ASSERT_EQ(st.kernel_symbols, 0, "dropped");
+	symbolizer__free(s);
+}
+
+void test_symbolize_kernel_restricted(void)
+{
+	char path[] = "/tmp/profd-kallsyms-XXXXXX";
+	static const char zeros[] = "0000000000000000 T _stext\n0000000000000000 t do_x\n";
+	struct symbolizer_opts o;
+	struct symbolizer *s;
+	struct sym_frame fr;
+	int fd;
+
+	fd = mkstemp(path);
+	if (!ASSERT_TRUE(fd >= 0, "mkstemp"))
+		return;
+	ASSERT_EQ(write(fd, zeros, sizeof(zeros) - 1), (ssize_t)sizeof(zeros) - 1, "write");
+	close(fd);
+	symbolizer__default_opts(&o);
+	o.kallsyms_path = path;
+	s = symbolizer__new_opts(&o);
+	if (ASSERT_OK_PTR(s, "new")) {
+		for (int i = 0; i < 2; i++) {
+			ASSERT_EQ(symbolizer__kernel(s, 0xffffffff81000001, &fr), -EPERM, "EPERM");
+			ASSERT_EQ(fr.nlines, 0, "no names");
+			ASSERT_OK_PTR(fr.map, "map set");
+			if (fr.map)
+				ASSERT_STREQ(fr.map->path, "[kernel.kallsyms]", "kernel map");
+		}
+	}
+	symbolizer__free(s);
+	unlink(path);
+}
+
+/* ---- ELF images and their corruption --------------------------------------- */
+
+static int read_whole(const char *path, unsigned char **buf, size_t *len)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	*len = (size_t)st.st_size;
+	*buf = malloc(*len ? *len : 1);
+	n = *buf ? read(fd, *buf, *len) : -1;
+	close(fd);
+	return n == (ssize_t)*len ? 0 : -EIO;
+}
+
+static int open_image(const char *path, struct elf_image **img)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	err = elf_image__open_fd(fd, img);
+	close(fd);
+	return err;
+}
+
+static const struct elf_sym *image_sym(const struct elf_image *img, const char *name)
+{
+	for (size_t i = 0; i < img->nsyms; i++)
+		if (!strcmp(elf_image__name(img, &img->syms[i]), name))
+			return &img->syms[i];
+	return NULL;
+}
+
+/* Exercise every accessor on whatever a damaged file produced. */
+static void poke_image(const struct elf_image *img)
+{
+	uint64_t va;
+
+	for (uint64_t off = 0; off < 0x4000; off += 0x1f3)
+		if (!elf_image__file_to_vaddr(img, off, &va))
+			elf_image__find(img, va);
+	for (size_t i = 0; i < img->nsyms; i++) {
+		ASSERT_TRUE(img->syms[i].name < img->names_len, "name in pool");
+		ASSERT_TRUE(img->syms[i].size > 0, "nonzero size");
+		if (i)
+			ASSERT_TRUE(img->syms[i - 1].addr < img->syms[i].addr, "sorted, unique");
+	}
+	elf_image__find(img, 0);
+	elf_image__find(img, UINT64_MAX);
+}
+
+void test_symbolize_elf_image(void)
+{
+	struct elf_image *img = NULL;
+	const struct elf_sym *a, *b, *ns;
+	char bid[256];
+
+	if (!fixtures())
+		return;
+	if (!ASSERT_OK(open_image(fx("fx_nopie"), &img), "open nopie"))
+		return;
+	ASSERT_TRUE(img->from_symtab, ".symtab used");
+	a = image_sym(img, "profd_fx_alpha");
+	b = image_sym(img, "profd_fx_beta");
+	ns = image_sym(img, "profd_fx_nosize");
+	if (ASSERT_OK_PTR(a, "alpha") && ASSERT_OK_PTR(b, "beta")) {
+		ASSERT_TRUE(elf_image__find(img, a->addr + 16) == a, "find alpha");
+		ASSERT_TRUE(elf_image__find(img, a->addr + a->size - 1) == a, "alpha last byte");
+		ASSERT_TRUE(elf_image__find(img, a->addr + a->size) != a, "alpha ends");
+		ASSERT_TRUE(elf_image__find(img, a->addr - 1) != a, "alpha starts");
+		ASSERT_TRUE(elf_image__find(img, b->addr) == b, "find beta");
+	}
+	/* no .size: extends to the next symbol (or its section's end) */
+	if (ASSERT_OK_PTR(ns, "nosize")) {
+		ASSERT_TRUE(ns->size >= 49, "nosize extended");
+		ASSERT_TRUE(elf_image__find(img, ns->addr + 48) == ns, "find nosize ret");
+	}
+	if (ASSERT_TRUE(readelf_build_id(fx("fx_nopie"), bid, sizeof(bid)), "readelf"))
+		ASSERT_STREQ(img->build_id, bid, "build id");
+	poke_image(img);
+	elf_image__free(img);
+	img = NULL;
+
+	/* stripped: .dynsym only, exported with -rdynamic */
+	ASSERT_FALSE(has_symtab(fx("fx_pie_stripped")), "fixture is stripped");
+	if (ASSERT_OK(open_image(fx("fx_pie_stripped"), &img), "open stripped")) {
+		ASSERT_FALSE(img->from_symtab, ".dynsym used");
+		ASSERT_OK_PTR(image_sym(img, "profd_fx_alpha"), "alpha in .dynsym");
+		ASSERT_TRUE(image_sym(img, "main") != NULL, "main exported");
+		elf_image__free(img);
+	}
+	elf_image__free(NULL);
+}
+
+void test_symbolize_elf_garbage(void)
+{
+	static const char *const files[] = { "fx_nopie", "libfx.so", "fx_pie_stripped" };
+	char path[] = "/tmp/profd-elfgarbage-XXXXXX";
+	struct elf_image *img;
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	size_t parsed = 0, rejected = 0;
+	int fd, err;
+
+	if (!fixtures())
+		return;
+	fd = mkstemp(path);
+	if (!ASSERT_TRUE(fd >= 0, "mkstemp"))
+		return;
+	close(fd);
+
+	/* zero-length and non-ELF files */
+	ASSERT_OK(write_file(path, "", 0), "write");
+	ASSERT_ERR(open_image(path, &img), "zero length");
+	ASSERT_OK(write_file(path, "#!/bin/sh\necho hi\n", 18), "write");
+	ASSERT_EQ(open_image(path, &img), -ENOEXEC, "shell script");
+	ASSERT_EQ(elf_image__open_mem("\x7f" "ELF", 4, &img) < 0, 1, "4-byte ELF magic");
+	ASSERT_EQ(elf_image__open_mem("", 0, &img), -ENOEXEC, "empty buffer");
+
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		unsigned char *orig = NULL, *buf = NULL;
+		size_t len = 0;
+		size_t cuts[24], ncuts = 0;
+
+		if (!ASSERT_OK(read_whole(fx(files[f]), &orig, &len), files[f]))
+			continue;
+		buf = malloc(len);
+		if (!ASSERT_OK_PTR(buf, "malloc")) {
+			free(orig);
+			continue;
+		}
+		/* truncation: inside the ELF header, the phdrs, the sections,
+		 * the section header table at the end */
+		for (size_t c = 0; c < 64 + 64; c += 13)
+			cuts[ncuts++] = c;
+		cuts[ncuts++] = 64;
+		cuts[ncuts++] = 64 + 56;
+		cuts[ncuts++] = len / 8;
+		cuts[ncuts++] = len / 4;
+		cuts[ncuts++] = len / 2;
+		cuts[ncuts++] = len * 3 / 4;
+		cuts[ncuts++] = len - 64 * 5;
+		cuts[ncuts++] = len - 64;
+		cuts[ncuts++] = len - 1;
+		for (size_t i = 0; i < ncuts; i++) {
+			img = NULL;
+			ASSERT_OK(write_file(path, orig, cuts[i]), "write truncated");
+			err = open_image(path, &img);
+			if (cuts[i] < 64)
+				ASSERT_ERR(err, "truncated inside the ELF header");
+			if (!err) {
+				poke_image(img);
+				elf_image__free(img);
+				parsed++;
+			} else {
+				rejected++;
+			}
+			img = NULL;
+			err = elf_image__open_mem(orig, cuts[i], &img);
+			if (!err) {
+				poke_image(img);
+				elf_image__free(img);
+			}
+		}
+		/* byte flips: a few random bytes, biased to the headers */
+		for (int round = 0; round < 150; round++) {
+			int nflip = 1 + round % 8;
+
+			memcpy(buf, orig, len);
+			for (int k = 0; k < nflip; k++) {
+				size_t pos;
+
+				rng ^= rng << 13;
+				rng ^= rng >> 7;
+				rng ^= rng << 17;
+				pos = (round & 1) ? rng % len : rng % (len < 4096 ? len : 4096);
+				/* the section header table sits at the end */
+				if (round % 3 == 2)
+					pos = len - 1 - rng % (len < 2048 ? len : 2048);
+				buf[pos] ^= (unsigned char)(rng >> 32 | 1);
+			}
+			img = NULL;
+			ASSERT_OK(write_file(path, buf, len), "write flipped");
+			err = open_image(path, &img);
+			if (!err) {
+				poke_image(img);
+				elf_image__free(img);
+				parsed++;
+			} else {
+				rejected++;
+			}
+			img = NULL;
+			if (!elf_image__open_mem(buf, len, &img)) {
+				poke_image(img);
+				elf_image__free(img);
+			}
+		}
+		/* the untouched file still parses, with symbols */
+		img = NULL;
+		ASSERT_OK(write_file(path, orig, len), "write orig");
+		if (ASSERT_OK(open_image(path, &img), files[f])) {
+			ASSERT_TRUE(img->nsyms > 0, "symbols");
+			elf_image__free(img);
+		}
+		free(buf);
+		free(orig);
+	}
+	ASSERT_TRUE(parsed > 0 && rejected > 0, "both outcomes seen");
+	unlink(path);
+}
+
+/* map_files needs CAP_SYS_ADMIN; without it files are opened through
+ * /proc/PID/root/PATH, but only when the inode still matches. A range no
+ * map_files entry has forces that path here. */
+void test_symbolize_filecache_fallback(void)
+{
+	struct procmaps_entry e = { .start = 0x1000, .end = 0x2000, .perms = "r-xp" };
+	struct filecache_entry *fe = NULL, *fe2 = NULL;
+	struct filecache_stats st;
+	struct filecache *fc;
+	char path[256];
+	struct stat sb;
+
+	if (!fixtures())
+		return;
+	fc = filecache__new(1);
+	if (!ASSERT_OK_PTR(fc, "new"))
+		return;
+	snprintf(path, sizeof(path), "%s", fx("fx_pie"));
+	if (!ASSERT_OK(stat(path, &sb), "stat"))
+		goto out;
+	e.path = path;
+	e.inode = sb.st_ino;
+	e.dev_major = 1;
+	if (ASSERT_OK(filecache__get(fc, getpid(), &e, &fe), "root fallback")) {
+		ASSERT_OK_PTR(fe->img, "parsed");
+		ASSERT_TRUE(fe->img && image_sym(fe->img, "profd_fx_alpha"), "symbols");
+	}
+	/* the same key again: a cache hit, no second parse */
+	if (ASSERT_OK(filecache__get(fc, getpid(), &e, &fe2), "hit"))
+		ASSERT_TRUE(fe2 == fe, "same entry");
+	filecache__stats(fc, &st);
+	ASSERT_EQ(st.parses, 1, "parsed once");
+	filecache__put(fc, fe2);
+	filecache__put(fc, fe);
+	filecache__stats(fc, &st);
+	ASSERT_EQ(st.unused, 1, "on the LRU");
+
+	/* the path now names another file: refused, not misattributed */
+	e.inode = sb.st_ino + 1;
+	ASSERT_EQ(filecache__get(fc, getpid(), &e, &fe), -ESTALE, "inode mismatch");
+	/* a deleted file cannot be reached by path */
+	e.inode = sb.st_ino;
+	e.dev_major = 2;
+	e.flags = SYM_MAP_DELETED;
+	ASSERT_EQ(filecache__get(fc, getpid(), &e, &fe), -ENOENT, "deleted, no map_files");
+	/* a directory is not opened, and the verdict is cached */
+	e.flags = 0;
+	e.path = fx_dir;
+	ASSERT_OK(stat(fx_dir, &sb), "stat dir");
+	e.inode = sb.st_ino;
+	if (ASSERT_OK(filecache__get(fc, getpid(), &e, &fe), "directory")) {
+		ASSERT_TRUE(fe->img == NULL && fe->err == -ENOEXEC, "not an ELF file");
+		filecache__put(fc, fe);
+	}
+	filecache__stats(fc, &st);
+	ASSERT_EQ(st.unused, 1, "LRU bounded at 1");
+	ASSERT_EQ(st.entries, 1, "oldest evicted");
+	filecache__put(fc, NULL);
+out:
+	filecache__free(fc);
+}
+
+void test_symbolize_libc_parse_speed(void)
+{
+	struct maps_line ml = { 0 };
+	struct elf_image *img = NULL;
+	struct timespec t0, t1;
+	uint64_t va;
+	double ms;
+
+	/* our own libc, found through our maps */
+	if (!ASSERT_TRUE(maps_find(getpid(), (uint64_t)(uintptr_t)&getpid, &ml), "libc mapping"))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!ASSERT_OK(open_image(ml.path, &img), ml.path))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	printf("  libc: %zu function symbols parsed in %.1f ms (ASan build)\n", img->nsyms, ms);
+	ASSERT_TRUE(img->nsyms > 1000, "libc symbols");
+	ASSERT_TRUE(ms < 1000, "parse in well under a second");
+	/* getpid's own runtime address → its name */
+	if (ASSERT_OK(elf_image__file_to_vaddr(img,
+					       (uint64_t)(uintptr_t)&getpid - ml.start + ml.offset,
+					       &va),
+		      "translate")) {
+		const struct elf_sym *sym = elf_image__find(img, va);
+
+		if (ASSERT_OK_PTR(sym, "getpid symbol"))
+			ASSERT_TRUE(strstr(elf_image__name(img, sym), "getpid") != NULL,
+				    elf_image__name(img, sym));
+	}
+	elf_image__free(img);
+}
+
+/* ---- live processes -------------------------------------------------------- */
+
+static void check_fixture(const char *file)
+{
+	struct symbolizer *s = symbolizer__new();
+	struct child c;
+
+	if (!ASSERT_OK_PTR(s, "new"))
+		return;
+	if (child_start(&c, fx(file))) {
+		ASSERT_OK(symbolizer__add_pid(s, c.pid), "add_pid");
+		expect_user(s, c.pid, child_sym(&c, "alpha"), "profd_fx_alpha", fx(file), file);
+		expect_user(s, c.pid, child_sym(&c, "beta"), "profd_fx_beta", fx(file), file);
+		if (has_symtab(fx(file)))
+			expect_user(s, c.pid, child_sym(&c, "nosize"), "profd_fx_nosize", fx(file),
+				    file);
+	}
+	child_stop(&c);
+	symbolizer__free(s);
+}
+
+void test_symbolize_nopie(void)
+{
+	if (fixtures())
+		check_fixture("fx_nopie");
+}
+
+void test_symbolize_pie(void)
+{
+	if (fixtures())
+		check_fixture("fx_pie");
+}
+
+void test_symbolize_pie_stripped(void)
+{
+	if (fixtures())
+		check_fixture("fx_pie_stripped");
+}
+
+void test_symbolize_shared_lib(void)
+{
+	struct symbolizer *s;
+	struct child c;
+
+	if (!fixtures())
+		return;
+	s = symbolizer__new();
+	if (!ASSERT_OK_PTR(s, "new"))
+		return;
+	/* no add_pid: the first lookup adds the pid */
+	if (child_start(&c, fx("fx_lib"))) {
+		expect_user(s, c.pid, child_sym(&c, "gamma"), "profd_fxlib_gamma", fx("libfx.so"),
+			    "libfx.so");
+		expect_user(s, c.pid, child_sym(&c, "alpha"), "profd_fx_alpha", fx("fx_lib"),
+			    "fx_lib");
+	}
+	child_stop(&c);
+	symbolizer__free(s);
+}
+
+/* A library dlopen()ed after the maps were read, one of them stripped and
+ * linked at vaddr 0x10000000 so file offsets and vaddrs differ. */
+void test_symbolize_dlopen_reload(void)
+{
+	struct symbolizer_opts o;
+	struct symbolizer *slow = NULL, *fast = NULL;
+	struct symbolizer_stats st;
+	struct sym_frame fr, before;
+	char cmd[512];
+	struct child c;
+	uint64_t gamma;
+
+	if (!fixtures())
+		return;
+	symbolizer__default_opts(&o);
+	o.maps_reload_ms = 3600 * 1000;
+	slow = symbolizer__new_opts(&o);
+	o.maps_reload_ms = 0;
+	fast = symbolizer__new_opts(&o);
+	if (!ASSERT_OK_PTR(slow, "new") || !ASSERT_OK_PTR(fast, "new"))
+		goto out;
+	if (!child_start(&c, fx("fx_pie")))
+		goto stop;
+	ASSERT_OK(symbolizer__add_pid(slow, c.pid), "add slow");
+	ASSERT_OK(symbolizer__add_pid(fast, c.pid), "add fast");
+	ASSERT_OK(symbolizer__user(fast, c.pid, child_sym(&c, "alpha") + 4, &before), "before");
+
+	snprintf(cmd, sizeof(cmd), "d %s\n", fx("libfxshift.so"));
+	ASSERT_EQ(write(c.in, cmd, strlen(cmd)), (ssize_t)strlen(cmd), "dlopen cmd");
+	if (!ASSERT_OK(child_sync(&c), "dlopen"))
+		goto stop;
+	gamma = child_sym(&c, "gamma");
+	ASSERT_TRUE(gamma >= 0x10000000, "loaded at its vaddr (offset != vaddr)");
+
+	/* within the reload interval: no re-read, no mapping */
+	ASSERT_OK(symbolizer__user(slow, c.pid, gamma + 4, &fr), "slow lookup");
+	ASSERT_TRUE(fr.map == NULL && fr.nlines == 0, "not reloaded yet");
+	symbolizer__stats(slow, &st);
+	ASSERT_EQ(st.maps_reloads, 1, "slow reloads");
+	/* an explicit add_pid re-reads */
+	ASSERT_OK(symbolizer__add_pid(slow, c.pid), "re-add");
+	expect_user(slow, c.pid, gamma, "profd_fxlib_gamma", fx("libfxshift.so"), "slow shifted");
+
+	/* interval 0: the miss itself triggers the re-read */
+	expect_user(fast, c.pid, gamma, "profd_fxlib_gamma", fx("libfxshift.so"), "fast shifted");
+	symbolizer__stats(fast, &st);
+	ASSERT_EQ(st.maps_reloads, 2, "fast reloads");
+	/* the record handed out before the re-read is still alive */
+	if (ASSERT_OK_PTR(before.map, "before map") && ASSERT_EQ(before.nlines, 1, "before"))
+		ASSERT_STREQ(before.lines[0].name, "profd_fx_alpha", "old pointers valid");
+	/* unknown address: re-read at most... every time here, still nothing */
+	ASSERT_OK(symbolizer__user(fast, c.pid, 0x1000, &fr), "no mapping");
+	ASSERT_TRUE(fr.map == NULL && fr.nlines == 0, "address in no mapping");
+stop:
+	child_stop(&c);
+out:
+	symbolizer__free(slow);
+	symbolizer__free(fast);
+}
+
+/* exec replaces every mapping, some at the same addresses (non-PIE): the
+ * re-read must not reuse records of the old file. */
+void test_symbolize_exec(void)
+{
+	struct symbolizer *s = NULL;
+	struct symbolizer_stats st1, st2;
+	struct sym_frame old_fr, fr;
+	char cmd[512];
+	struct child c = { .pid = -1 };
+	uint64_t old_alpha, alpha;
+
+	if (!fixtures())
+		return;
+	s = symbolizer__new();
+	if (!ASSERT_OK_PTR(s, "new") || !child_start(&c, fx("fx_nopie")))
+		goto out;
+	old_alpha = child_sym(&c, "alpha");
+	ASSERT_OK(symbolizer__user(s, c.pid, old_alpha, &old_fr), "before exec");
+	snprintf(cmd, sizeof(cmd), "e %s\n", fx("fx_nopie2"));
+	ASSERT_EQ(write(c.in, cmd, strlen(cmd)), (ssize_t)strlen(cmd), "exec cmd");
+	c.nsyms = 0;
+	if (!ASSERT_OK(child_sync(&c), "exec"))
+		goto out;
+	alpha = child_sym(&c, "alpha");
+	ASSERT_TRUE(alpha != old_alpha, "variant moved alpha");
+	ASSERT_OK(symbolizer__user(s, c.pid, old_alpha, &fr), "stale view");
+	ASSERT_OK(symbolizer__add_pid(s, c.pid), "re-read after exec");
+	expect_user(s, c.pid, alpha, "profd_fx_alpha", fx("fx_nopie2"), "after exec");
+	expect_user(s, c.pid, child_sym(&c, "beta"), "profd_fx_beta", fx("fx_nopie2"), "after exec");
+	/* records from before the exec stay readable until forget_pid */
+	if (ASSERT_OK_PTR(old_fr.map, "old map") && ASSERT_EQ(old_fr.nlines, 1, "old"))
+		ASSERT_STREQ(old_fr.map->path, fx("fx_nopie"), "old record intact");
+	/* prune: the process lives, its replaced records go */
+	symbolizer__stats(s, &st1);
+	ASSERT_EQ(symbolizer__prune(s), 0, "alive");
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.pids, 1, "kept");
+	ASSERT_TRUE(st2.mappings < st1.mappings && st2.mappings > 0, "replaced records freed");
+	ASSERT_TRUE(st2.bytes < st1.bytes, "bytes");
+	expect_user(s, c.pid, alpha, "profd_fx_alpha", fx("fx_nopie2"), "after prune");
+out:
+	child_stop(&c);
+	symbolizer__free(s);
+}
+
+/* A deleted file is reachable only through map_files, which needs
+ * CAP_SYS_ADMIN (CAP_CHECKPOINT_RESTORE). Without it: SKIP, loudly, and a
+ * failure under CI=true, where tests run as root. */
+static bool map_files_usable(pid_t pid, uint64_t addr)
+{
+	struct maps_line ml;
+	char path[128];
+	const char *ci = getenv("CI");
+	int fd;
+
+	if (!ASSERT_TRUE(maps_find(pid, addr, &ml), "mapping"))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)pid,
+		 (unsigned long long)ml.start, (unsigned long long)ml.end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	if (ci && !strcmp(ci, "true"))
+		return ASSERT_TRUE(false, "map_files needs CAP_SYS_ADMIN under CI");
+	printf("  SKIP deleted binary: %s: %s (needs CAP_SYS_ADMIN)\n", path, strerror(errno));
+	return false;
+}
+
+void test_symbolize_deleted_binary(void)
+{
+	struct symbolizer *s = NULL;
+	struct sym_frame fr;
+	struct child c;
+	char path[256];
+
+	if (!fixtures())
+		return;
+	snprintf(path, sizeof(path), "%s", fx("fx_deleted"));
+	if (run("cp %s %s", fx("fx_pie"), path))
+		return;
+	s = symbolizer__new();
+	if (!ASSERT_OK_PTR(s, "new"))
+		goto out;
+	if (!child_start(&c, path))
+		goto stop;
+	if (!map_files_usable(c.pid, child_sym(&c, "alpha")))
+		goto stop;
+	ASSERT_OK(unlink(path), "unlink");
+	ASSERT_OK(symbolizer__user(s, c.pid, child_sym(&c, "alpha") + 16, &fr), "lookup");
+	if (ASSERT_OK_PTR(fr.map, "map") && ASSERT_EQ(fr.nlines, 1, "symbolized")) {
+		ASSERT_STREQ(fr.lines[0].name, "profd_fx_alpha", "name");
+		ASSERT_STREQ(fr.map->path, path, "\" (deleted)\" trimmed");
+		ASSERT_TRUE(fr.map->flags & SYM_MAP_DELETED, "deleted flag");
+		ASSERT_TRUE(strlen(fr.map->build_id) == 40, "build id read from the deleted file");
+	}
+stop:
+	child_stop(&c);
+out:
+	symbolizer__free(s);
+}
+
+void test_symbolize_exited_process(void)
+{
+	struct symbolizer *s = NULL, *late = NULL;
+	struct sym_frame fr;
+	struct child c;
+	uint64_t alpha;
+	pid_t pid, z;
+	int status;
+
+	if (!fixtures())
+		return;
+	s = symbolizer__new();
+	late = symbolizer__new();
+	if (!ASSERT_OK_PTR(s, "new") || !ASSERT_OK_PTR(late, "new"))
+		goto out;
+	if (!child_start(&c, fx("fx_nopie")))
+		goto out;
+	pid = c.pid;
+	alpha = child_sym(&c, "alpha");
+	ASSERT_OK(symbolizer__add_pid(s, pid), "add_pid");
+	child_stop(&c);
+	ASSERT_EQ(kill(pid, 0), -1, "child is gone");
+
+	/* A miss makes a re-read fail: what was read stays. */
+	ASSERT_OK(symbolizer__user(s, pid, 0x10, &fr), "miss on a dead pid");
+	ASSERT_OK(symbolizer__user(s, pid, alpha + 16, &fr), "lookup after exit");
+	if (ASSERT_OK_PTR(fr.map, "map") && ASSERT_EQ(fr.nlines, 1, "nlines"))
+		ASSERT_STREQ(fr.lines[0].name, "profd_fx_alpha", "name after exit");
+	/* prune forgets the exited process */
+	ASSERT_EQ(symbolizer__prune(s), 1, "prune exited");
+	ASSERT_OK(symbolizer__user(s, pid, alpha + 16, &fr) == -ESRCH ? 0 : -1, "gone now");
+	ASSERT_EQ(symbolizer__user(late, pid, alpha, &fr), -ESRCH, "never added");
+	ASSERT_EQ(symbolizer__add_pid(late, pid), -ESRCH, "add gone pid");
+
+	/* A zombie has empty maps: nothing to symbolize with. */
+	z = fork();
+	if (z == 0)
+		_exit(0);
+	if (ASSERT_TRUE(z > 0, "fork")) {
+		for (int i = 0; i < 200; i++) {
+			char st[64];
+			FILE *f;
+			char state = 0;
+
+			snprintf(st, sizeof(st), "/proc/%d/stat", (int)z);
+			f = fopen(st, "re");
+			if (f) {
+				if (fscanf(f, "%*d %*s %c", &state) != 1)
+					state = 0;
+				fclose(f);
+			}
+			if (state == 'Z')
+				break;
+			usleep(5000);
+		}
+		ASSERT_EQ(symbolizer__add_pid(late, z), -ESRCH, "zombie");
+		waitpid(z, &status, 0);
+	}
+out:
+	symbolizer__free(s);
+	symbolizer__free(late);
+}
+
+void test_symbolize_cache_sharing(void)
+{
+	struct symbolizer_stats st1, st2, st3;
+	struct symbolizer_opts o;
+	struct symbolizer *s = NULL;
+	struct child a = { .pid = -1 }, b = { .pid = -1 };
+
+	if (!fixtures())
+		return;
+	symbolizer__default_opts(&o);
+	o.max_unused_files = 2;
+	s = symbolizer__new_opts(&o);
+	if (!ASSERT_OK_PTR(s, "new"))
+		return;
+	if (!child_start(&a, fx("fx_lib")) || !child_start(&b, fx("fx_lib")))
+		goto out;
+	ASSERT_OK(symbolizer__add_pid(s, a.pid), "add a");
+	symbolizer__stats(s, &st1);
+	ASSERT_TRUE(st1.files >= 3, "exe, libfx, libc (and ld.so)");
+	ASSERT_EQ(st1.pids, 1, "pids");
+	ASSERT_OK(symbolizer__add_pid(s, b.pid), "add b");
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.file_parses, st1.file_parses, "nothing parsed twice");
+	ASSERT_EQ(st2.files, st1.files, "same files");
+	ASSERT_EQ(st2.pids, 2, "pids");
+	ASSERT_EQ(st2.unused_files, 0, "all referenced");
+	expect_user(s, b.pid, child_sym(&b, "gamma"), "profd_fxlib_gamma", fx("libfx.so"), "b");
+
+	symbolizer__forget_pid(s, a.pid);
+	symbolizer__stats(s, &st3);
+	ASSERT_EQ(st3.files, st1.files, "b still maps them");
+	ASSERT_EQ(st3.pids, 1, "pids");
+	symbolizer__forget_pid(s, b.pid);
+	symbolizer__forget_pid(s, b.pid); /* twice is harmless */
+	symbolizer__stats(s, &st3);
+	ASSERT_EQ(st3.pids, 0, "no pids");
+	ASSERT_EQ(st3.unused_files, 2, "LRU bounded at 2");
+	ASSERT_TRUE(st3.files <= 2, "the rest freed");
+	ASSERT_TRUE(st3.bytes < st2.bytes, "memory released");
+
+	/* re-adding finds the LRU survivors and parses only the rest */
+	ASSERT_OK(symbolizer__add_pid(s, a.pid), "re-add a");
+	symbolizer__stats(s, &st3);
+	ASSERT_EQ(st3.file_parses, st1.file_parses + st1.files - 2, "LRU hits");
+	ASSERT_EQ(st3.unused_files, 0, "taken off the LRU");
+out:
+	child_stop(&a);
+	child_stop(&b);
+	symbolizer__free(s);
+}
+
+/* A file rewritten in place keeps its inode number: the cached parse must
+ * not be reused for it. */
+void test_symbolize_cache_stale_inode(void)
+{
+	struct symbolizer_stats st1, st2;
+	struct symbolizer *s = NULL;
+	unsigned char *buf = NULL;
+	struct child c;
+	size_t len = 0;
+	char path[256];
+	struct stat sa, sb;
+
+	if (!fixtures())
+		return;
+	snprintf(path, sizeof(path), "%s", fx("fx_rewritten"));
+	if (run("cp %s %s", fx("fx_pie"), path))
+		return;
+	s = symbolizer__new();
+	if (!ASSERT_OK_PTR(s, "new"))
+		return;
+	if (child_start(&c, path)) {
+		ASSERT_OK(symbolizer__add_pid(s, c.pid), "add");
+		expect_user(s, c.pid, child_sym(&c, "alpha"), "profd_fx_alpha", path, "before");
+	}
+	child_stop(&c);
+	symbolizer__forget_pid(s, c.pid);
+	symbolizer__stats(s, &st1);
+
+	/* same inode, other contents (the non-PIE layout) */
+	ASSERT_OK(stat(path, &sa), "stat");
+	if (!ASSERT_OK(read_whole(fx("fx_nopie"), &buf, &len), "read nopie"))
+		goto out;
+	ASSERT_OK(write_file(path, buf, len), "rewrite");
+	ASSERT_OK(stat(path, &sb), "stat");
+	ASSERT_EQ(sa.st_ino, sb.st_ino, "inode kept");
+	if (child_start(&c, path)) {
+		ASSERT_OK(symbolizer__add_pid(s, c.pid), "add");
+		expect_user(s, c.pid, child_sym(&c, "beta"), "profd_fx_beta", path, "after");
+		symbolizer__stats(s, &st2);
+		ASSERT_TRUE(st2.file_parses > st1.file_parses, "parsed again");
+	}
+	child_stop(&c);
+out:
+	free(buf);
+	symbolizer__free(s);
+}
+
+void test_symbolize_special_mappings(void)
+{
+	struct symbolizer *s = symbolizer__new();
+	struct sym_frame fr;
+	struct maps_line ml;
+	struct child c = { .pid = -1 };
+	void *h, *fn, *anon = MAP_FAILED;
+	uint64_t off;
+
+	if (!ASSERT_OK_PTR(s, "new"))
+		return;
+	/* vDSO: ours, then the same offset in a child's vDSO */
+	h = dlopen("linux-vdso.so.1", RTLD_LAZY | RTLD_NOLOAD);
+	fn = h ? dlsym(h, "__vdso_clock_gettime") : NULL;
+	if (ASSERT_OK_PTR(fn, "vdso clock_gettime") &&
+	    ASSERT_TRUE(maps_find(getpid(), (uint64_t)(uintptr_t)fn, &ml), "vdso map")) {
+		off = (uint64_t)(uintptr_t)fn - ml.start;
+		ASSERT_OK(symbolizer__user(s, getpid(), (uint64_t)(uintptr_t)fn + 1, &fr), "self");
+		if (ASSERT_OK_PTR(fr.map, "vdso map") && ASSERT_EQ(fr.nlines, 1, "vdso sym")) {
+			ASSERT_TRUE(strstr(fr.lines[0].name, "clock_gettime") != NULL,
+				    fr.lines[0].name);
+			ASSERT_STREQ(fr.map->path, "[vdso]", "vdso path");
+			ASSERT_EQ(fr.map->flags & (SYM_MAP_SPECIAL | SYM_MAP_HAS_SYMS),
+				  SYM_MAP_SPECIAL | SYM_MAP_HAS_SYMS, "vdso flags");
+			ASSERT_TRUE(strlen(fr.map->build_id) > 0, "vdso build id");
+		}
+		if (fixtures() && child_start(&c, fx("fx_pie"))) {
+			struct maps_line cl;
+			bool found = false;
+			char mp[64], line[512];
+			FILE *f;
+
+			snprintf(mp, sizeof(mp), "/proc/%d/maps", (int)c.pid);
+			f = fopen(mp, "re");
+			while (f && fgets(line, sizeof(line), f)) {
+				unsigned long a, b;
+
+				if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &a, &b) == 2) {
+					cl.start = a;
+					found = true;
+				}
+			}
+			if (f)
+				fclose(f);
+			if (ASSERT_TRUE(found, "child vdso")) {
+				ASSERT_OK(symbolizer__user(s, c.pid, cl.start + off + 1, &fr),
+					  "child vdso");
+				if (ASSERT_EQ(fr.nlines, 1, "child vdso sym"))
+					ASSERT_TRUE(strstr(fr.lines[0].name, "clock_gettime") != NULL,
+						    fr.lines[0].name);
+			}
+		}
+	}
+	child_stop(&c);
+
+	/* anonymous executable memory (JIT): a mapping, no symbols */
+	anon = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ASSERT_TRUE(anon != MAP_FAILED, "mmap")) {
+		ASSERT_OK(symbolizer__add_pid(s, getpid()), "re-read own maps");
+		ASSERT_OK(symbolizer__user(s, getpid(), (uint64_t)(uintptr_t)anon + 8, &fr),
+			  "anon");
+		if (ASSERT_OK_PTR(fr.map, "anon map")) {
+			ASSERT_STREQ(fr.map->path, "", "anon path");
+			ASSERT_TRUE(fr.map->flags & SYM_MAP_SPECIAL, "anon special");
+			ASSERT_STREQ(fr.map->build_id, "", "no build id");
+		}
+		ASSERT_EQ(fr.nlines, 0, "no symbols");
+		munmap(anon, 4096);
+	}
+	/* [vsyscall], where the kernel still maps it */
+	if (maps_find(getpid(), 0xffffffffff600000ULL, &ml)) {
+		ASSERT_OK(symbolizer__user(s, getpid(), 0xffffffffff600000ULL, &fr), "vsyscall");
+		if (ASSERT_OK_PTR(fr.map, "vsyscall map"))
+			ASSERT_STREQ(fr.map->path, "[vsyscall]", "vsyscall path");
+		ASSERT_EQ(fr.nlines, 0, "vsyscall no symbols");
+	}
+	ASSERT_EQ(symbolizer__user(s, 0, 1, &fr), -EINVAL, "pid 0");
+	ASSERT_EQ(symbolizer__user(NULL, 1, 1, &fr), -EINVAL, "NULL");
+	symbolizer__free(s);
+	symbolizer__free(NULL);
+	symbolizer__forget_pid(NULL, 1);
+}
+
+void test_symbolize_limits(void)
+{
+	struct symbolizer_opts o;
+	struct symbolizer *s;
+	struct symbolizer_stats st;
+	struct child a = { .pid = -1 }, b = { .pid = -1 };
+	struct sym_frame fr;
+
+	if (!fixtures())
+		return;
+	symbolizer__default_opts(&o);
+	o.max_pids = 1;
+	o.max_unused_files = 0;
+	s = symbolizer__new_opts(&o);
+	if (!ASSERT_OK_PTR(s, "new"))
+		return;
+	if (!child_start(&a, fx("fx_pie")) || !child_start(&b, fx("fx_pie")))
+		goto out;
+	ASSERT_OK(symbolizer__add_pid(s, a.pid), "first pid");
+	symbolizer__stats(s, &st);
+	ASSERT_EQ(st.mappings_dropped, 0, "nothing dropped");
+	ASSERT_EQ(symbolizer__add_pid(s, b.pid), -ENOSPC, "second pid over the limit");
+	ASSERT_EQ(symbolizer__user(s, b.pid, child_sym(&b, "alpha"), &fr), -ENOSPC, "lookup");
+	symbolizer__forget_pid(s, a.pid);
+	symbolizer__stats(s, &st);
+	ASSERT_EQ(st.files, 0, "LRU of 0 keeps nothing");
+	ASSERT_OK(symbolizer__user(s, b.pid, child_sym(&b, "alpha"), &fr), "room again");
+	ASSERT_EQ(fr.nlines, 1, "symbolized");
+	symbolizer__free(s);
+
+	/* two records per pid: the rest of the maps is dropped, counted */
+	o.max_pids = 8;
+	o.max_maps_per_pid = 2;
+	s = symbolizer__new_opts(&o);
+	if (!ASSERT_OK_PTR(s, "new"))
+		goto out;
+	ASSERT_OK(symbolizer__add_pid(s, a.pid), "add");
+	symbolizer__stats(s, &st);
+	ASSERT_EQ(st.mappings, 2, "capped");
+	ASSERT_TRUE(st.mappings_dropped > 0, "dropped counted");
+out:
+	child_stop(&a);
+	child_stop(&b);
+	symbolizer__free(s);
+}
