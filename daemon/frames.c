@@ -86,3 +86,20 @@ int frames__locations(struct pprof *p, struct symbolizer *s, pid_t pid,
 	}
 	return n;
 }
+
+int frames__main_mapping(struct pprof *p, struct symbolizer *s, pid_t pid)
+{
+	const struct sym_mapping *sm = symbolizer__main_mapping(s, pid);
+	struct pprof_mapping m;
+
+	if (!sm)
+		return -ENOENT;
+	m = (struct pprof_mapping){
+		.start = sm->start,
+		.limit = sm->limit,
+		.offset = sm->offset,
+		.filename = sm->path,
+		.build_id = sm->build_id,
+	};
+	return pprof__mapping(p, &m) ? 0 : -errno;
+}

@@ -30,4 +30,8 @@ int frames__locations(struct pprof *p, struct symbolizer *s, pid_t pid,
 		      enum frames_user_leaf leaf, uint64_t *locs, size_t cap,
 		      struct frames_stats *st);
 
+/* Put pid's executable mapping into p now, so that it becomes mapping 1:
+ * pprof shows mapping[0] as the profiled program (File:, Build ID:). */
+int frames__main_mapping(struct pprof *p, struct symbolizer *s, pid_t pid);
+
 #endif

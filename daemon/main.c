@@ -24,6 +24,7 @@
 #include "collect/cpu.h"
 #include "collect/probe.h"
 #include "cpuprof.h"
+#include "frames.h"
 #include "log.h"
 #include "pprof/pprof.h"
 #include "symbolize/symbolizer.h"
@@ -220,6 +221,8 @@ static int run_cpu(struct symbolizer *sym, const struct timespec *wall_start)
 	err = cpuprof__init(&cp, sym, arg_frequency);
 	if (err)
 		return fail("cannot create profile: %s", strerror(-err));
+	if (arg_npids)
+		frames__main_mapping(cp.p, sym, arg_pids[0]);
 	col = cpu_collector__new(&opts);
 	if (!col) {
 		err = -errno;

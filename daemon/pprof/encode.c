@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* encode: turns the builder's tables into a Perftools__Profiles__Profile
  * (protobuf-c), packs it, gzips it, and writes it to disk atomically. */
-#define _GNU_SOURCE   /* mkostemp */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -4,6 +4,7 @@
  * an address into a mapping plus a function name. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -643,4 +644,28 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 	st->kernel_symbols = s->ksyms ? s->ksyms->nsyms : 0;
 	st->bytes = sizeof(*s) + s->nbuckets * sizeof(*s->procs) + s->proc_bytes + fs.bytes +
 		    elf_image__bytes(s->vdso) + kallsyms__bytes(s->ksyms);
+}
+
+const struct sym_mapping *symbolizer__main_mapping(struct symbolizer *s, pid_t pid)
+{
+	char link[64], exe[PATH_MAX];
+	struct sym_proc *p;
+	ssize_t n;
+
+	if (!s || pid <= 0)
+		return NULL;
+	p = proc_find(s, pid);
+	if (!p && proc_add(s, pid, &p))
+		return NULL;
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
+		exe[n - 10] = '\0';
+	for (size_t i = 0; i < p->ncur; i++)
+		if (!strcmp(p->cur[i]->pub.path, exe))
+			return &p->cur[i]->pub;
+	return NULL;
 }

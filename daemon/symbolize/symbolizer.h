@@ -122,6 +122,11 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *ou
  * symbolizer__kernel() returned. */
 void symbolizer__kernel_reload(struct symbolizer *s);
 
+/* The executable mapping of the program itself (/proc/PID/exe), to be
+ * the profile's first mapping as pprof expects; NULL if unknown. Valid like
+ * symbolizer__user() results. */
+const struct sym_mapping *symbolizer__main_mapping(struct symbolizer *s, pid_t pid);
+
 /* Drop what is held for pid (process exited, or profile interval over). */
 void symbolizer__forget_pid(struct symbolizer *s, pid_t pid);
 

@@ -5,6 +5,8 @@
 
 : "${PROFD:?PROFD must name the profd binary}"
 : "${WORKLOADS:?WORKLOADS must name the workload directory}"
+PROFD=$(realpath "$PROFD")
+WORKLOADS=$(realpath "$WORKLOADS")
 
 T=$(mktemp -d /tmp/profd-test.XXXXXX)
 export HOME=$T PPROF_TMPDIR=$T   # go tool pprof writes nothing outside
@@ -62,6 +64,16 @@ flat_pct() {
 cum_pct() {
 	awk -v f="$1" '$NF == f && $5 ~ /%$/ { sub("%", "", $5); print $5; found = 1; exit }
 		END { if (!found) print 0 }'
+}
+
+# flat_ratio F1 F2 < top-output: 100 * flat(F1) / (flat(F1) + flat(F2)), a
+# share that does not depend on what else the profile holds.
+flat_ratio() {
+	local top a b
+	top=$(cat)
+	a=$(flat_pct "$1" <<<"$top")
+	b=$(flat_pct "$2" <<<"$top")
+	awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (a + b > 0) ? 100 * a / (a + b) : 0 }'
 }
 
 # assert_near VALUE EXPECTED TOLERANCE WHAT

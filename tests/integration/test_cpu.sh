@@ -63,8 +63,12 @@ test_cpu_host_wide() {
 	assert_contains "$tags" " $WL_PID\$" "workload pid among labels"
 	top=$(pprof -top -tagfocus="pid=$WL_PID" -nodecount=20 "$T/host.pb.gz")
 	echo "$top" | head -10 | sed 's/^/    | /' >&2
-	assert_near "$(flat_pct burn_main <<<"$top")" 50 10 "burn_main share within the workload"
-	assert_near "$(flat_pct lib_burn <<<"$top")" 50 10 "lib_burn share within the workload"
+	assert_near "$(flat_ratio burn_main lib_burn <<<"$top")" 50 5 "burn_main/(burn_main+lib_burn) within the workload"
+	# Only the workload's samples pass the pid filter: one pid, its name.
+	ftags=$(pprof -tags -tagfocus="pid=$WL_PID" "$T/host.pb.gz")
+	n=$(awk '/^ *pid:/ { on = 1; next } /^ *[a-z]+:/ { on = 0 } on && NF' <<<"$ftags" | wc -l)
+	[ "$n" = 1 ] || { echo "$ftags" >&2; fail "-tagfocus=pid=$WL_PID kept $n pids"; }
+	assert_contains "$ftags" "(  100%): cpu_split" "process name of the focused pid"
 	# Another process is present too (profd itself at least, or the shell).
 	n=$(pprof -tags "$T/host.pb.gz" | awk '/^ *comm:/ { on = 1; next } /^ *[a-z]+:/ { on = 0 } on && NF' | wc -l)
 	assert_ge "$n" 2 "distinct process names"

@@ -6,7 +6,6 @@
  * that exits, dlopen, the vDSO and the kernel. Expected values come from
  * the children themselves, /proc/PID/maps and readelf, never from
  * constants. */
-#define _GNU_SOURCE /* pipe2 */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
