@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* frames: symbolize stacks into pprof locations. */
 #include <errno.h>
+#include <string.h>
 
 #include "frames.h"
 #include "pprof/pprof.h"
@@ -102,4 +103,18 @@ int frames__main_mapping(struct pprof *p, struct symbolizer *s, pid_t pid)
 		.build_id = sm->build_id,
 	};
 	return pprof__mapping(p, &m) ? 0 : -errno;
+}
+
+void task_labels__fill(struct task_labels *tl, uint32_t pid, uint32_t tid,
+		       const char *comm16, const char *thread16)
+{
+	memcpy(tl->comm, comm16, 16);
+	tl->comm[16] = '\0';
+	memcpy(tl->thread, thread16, 16);
+	tl->thread[16] = '\0';
+	/* An empty string label vanishes in pprof: say "?" instead. */
+	tl->l[0] = (struct pprof_label){ .key = "pid", .num = pid };
+	tl->l[1] = (struct pprof_label){ .key = "tid", .num = tid };
+	tl->l[2] = (struct pprof_label){ .key = "comm", .str = tl->comm[0] ? tl->comm : "?" };
+	tl->l[3] = (struct pprof_label){ .key = "thread", .str = tl->thread[0] ? tl->thread : "?" };
 }

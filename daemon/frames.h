@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "pprof/pprof.h"
+
 struct pprof;
 struct symbolizer;
 
@@ -29,6 +31,18 @@ int frames__locations(struct pprof *p, struct symbolizer *s, pid_t pid,
 		      const uint64_t *kstack, size_t nk, const uint64_t *ustack, size_t nu,
 		      enum frames_user_leaf leaf, uint64_t *locs, size_t cap,
 		      struct frames_stats *st);
+
+/* The labels every profd sample carries: pid and tid (numbers), comm
+ * (process name) and thread (thread name). comm/thread are copied from
+ * fixed 16-byte kernel buffers that may lack a NUL. */
+struct task_labels {
+	char comm[17];
+	char thread[17];
+	struct pprof_label l[4];
+};
+
+void task_labels__fill(struct task_labels *tl, uint32_t pid, uint32_t tid,
+		       const char *comm16, const char *thread16);
 
 /* Put pid's executable mapping into p now, so that it becomes mapping 1:
  * pprof shows mapping[0] as the profiled program (File:, Build ID:). */

@@ -6,34 +6,23 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
 
-#include "collect/cpu.h"
 #include "collect/probe.h"
-#include "cpuprof.h"
-#include "frames.h"
 #include "log.h"
-#include "pprof/pprof.h"
-#include "symbolize/symbolizer.h"
+#include "oneshot.h"
+#include "profiler.h"
 #include "util/parse.h"
 
 #define MAX_PIDS 1024
-#define DRAIN_INTERVAL_NS 1000000000ULL
-
-static const char *const valid_types[] = { "cpu" };
 
 static pid_t arg_pids[MAX_PIDS];
 static size_t arg_npids;
@@ -51,7 +40,7 @@ static void usage(FILE *f)
 		"`go tool pprof` reads like a Go profile.\n"
 		"\n"
 		"  -p, --pid PID         profile this process (repeatable); default: every process\n"
-		"  -t, --type TYPE       profile type: cpu (default cpu)\n"
+		"  -t, --type TYPE       profile type (default cpu), see below\n"
 		"  -d, --duration D      how long to profile: 30s, 2m, 500ms (default 30s)\n"
 		"  -F, --frequency HZ    CPU samples per second per CPU (default 99)\n"
 		"  -o, --output PATH     profile file (default <type>-<pid|host>-<time>.pb.gz)\n"
@@ -62,7 +51,10 @@ static void usage(FILE *f)
 		"Ctrl-C (SIGINT) or SIGTERM stops early; the profile is still written.\n"
 		"Without --pid, samples carry pid, tid, comm and thread labels:\n"
 		"  go tool pprof -tagfocus=pid=1234 -top cpu-host-*.pb.gz\n"
-		"Needs root, or CAP_BPF + CAP_PERFMON, and a kernel with BTF (>= 5.8).\n");
+		"Needs root, or CAP_BPF + CAP_PERFMON, and a kernel with BTF (>= 5.8).\n"
+		"\nProfile types:\n");
+	for (size_t i = 0; profiler_type_at(i); i++)
+		fprintf(f, "  %-12s %s\n", profiler_type_at(i)->name, profiler_type_at(i)->description);
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -127,7 +119,6 @@ static int parse_args(int argc, char **argv)
 		{},
 	};
 	uint64_t v;
-	size_t i;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "p:t:d:F:o:vhV", opts, NULL)) != -1) {
@@ -172,11 +163,8 @@ static int parse_args(int argc, char **argv)
 	}
 	if (optind < argc)
 		return fail("unexpected argument '%s' (see --help)", argv[optind]);
-	for (i = 0; i < sizeof(valid_types) / sizeof(valid_types[0]); i++)
-		if (!strcmp(arg_type, valid_types[i]))
-			break;
-	if (i == sizeof(valid_types) / sizeof(valid_types[0]))
-		return fail("unknown --type '%s': valid types are: cpu", arg_type);
+	if (!profiler_type_find(arg_type))
+		return fail("unknown --type '%s': valid types are: %s", arg_type, profiler_type_names());
 	return 0;
 }
 
@@ -193,161 +181,10 @@ static void default_output(const struct timespec *start)
 		snprintf(arg_output, sizeof(arg_output), "%s-host-%s.pb.gz", arg_type, when);
 }
 
-static int64_t elapsed_ns(const struct timespec *a, const struct timespec *b)
-{
-	return (b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
-}
-
-/* The run loop: drain every second, stop at the deadline, on SIGINT/SIGTERM
- * or when every target process has exited. */
-static int run_cpu(struct symbolizer *sym, const struct timespec *wall_start)
-{
-	struct pollfd pfds[2 + MAX_PIDS];
-	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
-	struct timespec mono_start, now;
-	struct cpu_collector *col = NULL;
-	struct cpuprof cp = {};
-	struct cpu_stats st;
-	int sfd = -1, tfd = -1, npfds = 0, alive, err, ret = EXIT_FAILURE;
-	const char *stop_reason = "duration elapsed";
-	sigset_t mask;
-
-	struct cpu_opts opts = {
-		.frequency = arg_frequency,
-		.pids = arg_pids,
-		.npids = arg_npids,
-	};
-
-	err = cpuprof__init(&cp, sym, arg_frequency);
-	if (err)
-		return fail("cannot create profile: %s", strerror(-err));
-	if (arg_npids)
-		frames__main_mapping(cp.p, sym, arg_pids[0]);
-	col = cpu_collector__new(&opts);
-	if (!col) {
-		err = -errno;
-		fail("cannot load the CPU sampler BPF program: %s", probe_explain(err));
-		goto cleanup;
-	}
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (sfd < 0 || tfd < 0 || timerfd_settime(tfd, 0, &tick, NULL)) {
-		fail("cannot set up signal/timer fds: %s", strerror(errno));
-		goto cleanup;
-	}
-	pfds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-	pfds[1] = (struct pollfd){ .fd = tfd, .events = POLLIN };
-	npfds = 2;
-	for (size_t i = 0; i < arg_npids; i++) {
-		int pfd = syscall(SYS_pidfd_open, arg_pids[i], 0);
-
-		/* A target that is already gone keeps its place with fd -1. */
-		pfds[npfds++] = (struct pollfd){ .fd = pfd, .events = POLLIN };
-	}
-
-	err = cpu_collector__start(col);
-	if (err) {
-		fail("cannot attach to cpu-clock perf events: %s", probe_explain(err));
-		goto cleanup;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &mono_start);
-	if (arg_npids)
-		log_info("profiling %zu process(es) at %lu Hz for %.3gs, writing %s", arg_npids,
-			 (unsigned long)arg_frequency, arg_duration_ns / 1e9, arg_output);
-	else
-		log_info("profiling every process at %lu Hz for %.3gs, writing %s",
-			 (unsigned long)arg_frequency, arg_duration_ns / 1e9, arg_output);
-
-	for (;;) {
-		int64_t left;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = (int64_t)arg_duration_ns - elapsed_ns(&mono_start, &now);
-		if (left <= 0)
-			break;
-		if (poll(pfds, npfds, left / 1000000 + 1) < 0 && errno != EINTR) {
-			fail("poll: %s", strerror(errno));
-			goto cleanup;
-		}
-		if (pfds[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				log_info("%s: stopping early", strsignal(si.ssi_signo));
-			stop_reason = "signal";
-			break;
-		}
-		if (pfds[1].revents & POLLIN) {
-			uint64_t ticks;
-
-			if (read(tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-				log_warn("timerfd read: %s", strerror(errno));
-			cpu_collector__drain(col, cpuprof__add, &cp);
-		}
-		alive = 0;
-		for (int i = 2; i < npfds; i++) {
-			if (pfds[i].fd >= 0 && (pfds[i].revents & POLLIN)) {
-				close(pfds[i].fd);
-				pfds[i].fd = -1;
-			}
-			alive += pfds[i].fd >= 0;
-		}
-		if (arg_npids && !alive) {
-			stop_reason = "every target process exited";
-			log_info("every target process exited: stopping");
-			break;
-		}
-	}
-	cpu_collector__stop(col);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	cpu_collector__drain(col, cpuprof__add, &cp);
-
-	pprof__set_time(cp.p, (int64_t)wall_start->tv_sec * 1000000000LL + wall_start->tv_nsec,
-			elapsed_ns(&mono_start, &now));
-	err = pprof__write_file(cp.p, arg_output);
-	if (err) {
-		fail("cannot write profile '%s': %s", arg_output, strerror(-err));
-		goto cleanup;
-	}
-
-	cpu_collector__stats(col, &st);
-	log_info("wrote %s: %llu samples in %.1fs (%s)", arg_output,
-		 (unsigned long long)cp.samples, elapsed_ns(&mono_start, &now) / 1e9, stop_reason);
-	log_info("lost samples: %llu user stacks, %llu kernel stacks, %llu stack-map collisions, "
-		 "%llu map-full drops, %llu stacks gone before read, %llu not encoded; "
-		 "%llu idle samples not attributed",
-		 (unsigned long long)st.metrics[PROFD_METRIC_USTACK_LOST],
-		 (unsigned long long)st.metrics[PROFD_METRIC_KSTACK_LOST],
-		 (unsigned long long)st.metrics[PROFD_METRIC_STACK_COLLISION],
-		 (unsigned long long)st.metrics[PROFD_METRIC_COUNTS_FULL],
-		 (unsigned long long)st.stack_lookup_lost, (unsigned long long)cp.errors,
-		 (unsigned long long)st.metrics[PROFD_METRIC_IDLE]);
-	if (cp.fst.frames)
-		log_debug("%llu frames, %llu without a symbol", (unsigned long long)cp.fst.frames,
-			  (unsigned long long)cp.fst.unsymbolized);
-	ret = EXIT_SUCCESS;
-cleanup:
-	for (int i = 2; i < npfds; i++)
-		if (pfds[i].fd >= 0)
-			close(pfds[i].fd);
-	if (sfd >= 0)
-		close(sfd);
-	if (tfd >= 0)
-		close(tfd);
-	cpu_collector__free(col);
-	cpuprof__done(&cp);
-	return ret;
-}
 
 int main(int argc, char **argv)
 {
-	struct symbolizer *sym = NULL;
-	struct timespec wall_start;
+	struct oneshot_opts o = {};
 	char msg[512];
 	int ret;
 
@@ -361,25 +198,22 @@ int main(int argc, char **argv)
 		if (access(proc, F_OK))
 			return fail("no process with pid %d", arg_pids[i]);
 	}
-	clock_gettime(CLOCK_REALTIME, &wall_start);
+	clock_gettime(CLOCK_REALTIME, &o.wall_start);
 	if (!arg_output[0])
-		default_output(&wall_start);
+		default_output(&o.wall_start);
 	if (check_output(arg_output))
 		return EXIT_FAILURE;
 	if (probe_environment(msg, sizeof(msg)))
 		return fail("%s", msg);
 	libbpf_set_print(libbpf_print);
 
-	sym = symbolizer__new();
-	if (!sym)
-		return fail("cannot create symbolizer: %s", strerror(errno));
-	/* Read the targets' mappings now, while they surely run. */
-	for (size_t i = 0; i < arg_npids; i++)
-		if (symbolizer__add_pid(sym, arg_pids[i]))
-			log_warn("cannot read the mappings of pid %d yet, retrying on first sample",
-				 arg_pids[i]);
-
-	ret = run_cpu(sym, &wall_start);
-	symbolizer__free(sym);
-	return ret;
+	o.type = profiler_type_find(arg_type);
+	o.popts = (struct profiler_opts){
+		.pids = arg_pids,
+		.npids = arg_npids,
+		.frequency = arg_frequency,
+	};
+	o.duration_ns = arg_duration_ns;
+	o.output = arg_output;
+	return oneshot_run(&o);
 }

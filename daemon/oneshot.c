@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+/* oneshot: the run loop of a one-shot profile: signals, a 1 s drain tick,
+ * target exits (pidfds), the deadline, and the final atomic write. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "frames.h"
+#include "log.h"
+#include "oneshot.h"
+#include "pprof/pprof.h"
+#include "symbolize/symbolizer.h"
+
+#define MAX_TARGETS 1024
+
+static struct pprof *single_sink(void *ctx, struct profiler *pr, pid_t pid)
+{
+	(void)pr;
+	(void)pid;
+	return ctx;
+}
+
+static int64_t elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
+int oneshot_run(const struct oneshot_opts *o)
+{
+	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	struct profiler pr = { .type = o->type, .opts = o->popts };
+	struct pollfd pfds[2 + MAX_TARGETS];
+	const char *stop_reason = "duration elapsed";
+	struct timespec mono_start, now;
+	int sfd = -1, tfd = -1, npfds = 0, alive, err, ret = EXIT_FAILURE;
+	struct pprof *p = NULL;
+	sigset_t mask;
+
+	if (o->popts.npids > MAX_TARGETS) {
+		log_err("too many target processes (at most %d)", MAX_TARGETS);
+		return EXIT_FAILURE;
+	}
+	pr.sym = symbolizer__new();
+	p = pprof__new();
+	if (!pr.sym || !p) {
+		log_err("out of memory");
+		goto cleanup;
+	}
+	pr.sink = single_sink;
+	pr.sink_ctx = p;
+	err = o->type->init_profile(&pr, p);
+	if (err) {
+		log_err("cannot create profile: %s", strerror(-err));
+		goto cleanup;
+	}
+	/* Read the targets' mappings now, while they surely run, and make the
+	 * first one's executable the profile's main binary. */
+	for (size_t i = 0; i < o->popts.npids; i++)
+		if (symbolizer__add_pid(pr.sym, o->popts.pids[i]))
+			log_warn("cannot read the mappings of pid %d yet, retrying on first sample",
+				 o->popts.pids[i]);
+	if (o->popts.npids)
+		frames__main_mapping(p, pr.sym, o->popts.pids[0]);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || timerfd_settime(tfd, 0, &tick, NULL)) {
+		log_err("cannot set up signal/timer fds: %s", strerror(errno));
+		goto cleanup;
+	}
+	pfds[npfds++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfds[npfds++] = (struct pollfd){ .fd = tfd, .events = POLLIN };
+	/* A pidfd becomes readable when its process exits. A target already
+	 * gone keeps its place with fd -1. */
+	for (size_t i = 0; i < o->popts.npids; i++)
+		pfds[npfds++] = (struct pollfd){
+			.fd = syscall(SYS_pidfd_open, o->popts.pids[i], 0),
+			.events = POLLIN,
+		};
+
+	if (o->type->start(&pr))
+		goto cleanup;
+	clock_gettime(CLOCK_MONOTONIC, &mono_start);
+	if (o->popts.npids)
+		log_info("profiling %s of %zu process(es) for %.3gs, writing %s", o->type->name,
+			 o->popts.npids, o->duration_ns / 1e9, o->output);
+	else
+		log_info("profiling %s of every process for %.3gs, writing %s", o->type->name,
+			 o->duration_ns / 1e9, o->output);
+
+	for (;;) {
+		int64_t left;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (int64_t)o->duration_ns - elapsed_ns(&mono_start, &now);
+		if (left <= 0)
+			break;
+		if (poll(pfds, npfds, left / 1000000 + 1) < 0 && errno != EINTR) {
+			log_err("poll: %s", strerror(errno));
+			goto cleanup;
+		}
+		if (pfds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				log_info("%s: stopping early", strsignal(si.ssi_signo));
+			stop_reason = "signal";
+			break;
+		}
+		if (pfds[1].revents & POLLIN) {
+			uint64_t ticks;
+
+			if (read(tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+				log_warn("timerfd read: %s", strerror(errno));
+			o->type->drain(&pr);
+		}
+		alive = 0;
+		for (int i = 2; i < npfds; i++) {
+			if (pfds[i].fd >= 0 && (pfds[i].revents & POLLIN)) {
+				close(pfds[i].fd);
+				pfds[i].fd = -1;
+			}
+			alive += pfds[i].fd >= 0;
+		}
+		if (o->popts.npids && !alive) {
+			stop_reason = "every target process exited";
+			log_info("every target process exited: stopping");
+			break;
+		}
+	}
+	o->type->stop(&pr);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	o->type->drain(&pr);
+
+	pprof__set_time(p, (int64_t)o->wall_start.tv_sec * 1000000000LL + o->wall_start.tv_nsec,
+			elapsed_ns(&mono_start, &now));
+	err = pprof__write_file(p, o->output);
+	if (err) {
+		log_err("cannot write profile '%s': %s", o->output, strerror(-err));
+		goto cleanup;
+	}
+	log_info("wrote %s after %.1fs (%s)", o->output, elapsed_ns(&mono_start, &now) / 1e9,
+		 stop_reason);
+	o->type->summary(&pr);
+	ret = EXIT_SUCCESS;
+cleanup:
+	for (int i = 2; i < npfds; i++)
+		if (pfds[i].fd >= 0)
+			close(pfds[i].fd);
+	if (sfd >= 0)
+		close(sfd);
+	if (tfd >= 0)
+		close(tfd);
+	o->type->free(&pr);
+	pprof__free(p);
+	symbolizer__free(pr.sym);
+	return ret;
+}

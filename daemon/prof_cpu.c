@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+/* prof_cpu: the `cpu` profile type. On-CPU samples from cpu.bpf.c, in Go's
+ * CPU profile conventions: samples/count and cpu/nanoseconds, period type
+ * cpu/nanoseconds, period 1e9/frequency. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collect/cpu.h"
+#include "collect/probe.h"
+#include "frames.h"
+#include "log.h"
+#include "pprof/pprof.h"
+#include "profiler.h"
+
+struct prof_cpu {
+	struct cpu_collector *col;
+	int64_t period_ns;
+	uint64_t samples;
+	uint64_t errors;        /* aggregates that could not be added */
+	struct frames_stats fst;
+};
+
+static int cpu_init_profile(struct profiler *pr, struct pprof *p)
+{
+	int64_t period = 1000000000LL / (int64_t)pr->opts.frequency;
+	int err;
+
+	err = pprof__add_sample_type(p, "samples", "count");
+	if (!err)
+		err = pprof__add_sample_type(p, "cpu", "nanoseconds");
+	if (!err)
+		err = pprof__set_period(p, "cpu", "nanoseconds", period);
+	return err;
+}
+
+static int cpu_start(struct profiler *pr)
+{
+	struct prof_cpu *pc;
+	struct cpu_opts opts = {
+		.frequency = pr->opts.frequency,
+		.pids = pr->opts.pids,
+		.npids = pr->opts.npids,
+	};
+	int err;
+
+	pc = calloc(1, sizeof(*pc));
+	if (!pc)
+		return -ENOMEM;
+	pr->priv = pc;
+	pc->period_ns = 1000000000LL / (int64_t)pr->opts.frequency;
+	pc->col = cpu_collector__new(&opts);
+	if (!pc->col) {
+		err = -errno;
+		log_err("cannot load the CPU sampler BPF program: %s", probe_explain(err));
+		return err;
+	}
+	err = cpu_collector__start(pc->col);
+	if (err)
+		log_err("cannot attach to cpu-clock perf events: %s", probe_explain(err));
+	return err;
+}
+
+static void cpu_add(const struct cpu_sample *s, void *ctx)
+{
+	struct profiler *pr = ctx;
+	struct prof_cpu *pc = pr->priv;
+	uint64_t locs[2 * PROFD_MAX_STACK_DEPTH];
+	int64_t values[2] = { (int64_t)s->count, (int64_t)s->count * pc->period_ns };
+	struct task_labels tl;
+	struct pprof *p;
+	int n;
+
+	p = profiler__sink(pr, s->key->pid);
+	if (!p) {
+		pr->sink_drops += s->count;
+		return;
+	}
+	task_labels__fill(&tl, s->key->pid, s->key->tid, s->key->pcomm, s->key->comm);
+	n = frames__locations(p, pr->sym, s->key->pid, s->kstack, s->nkstack, s->ustack,
+			      s->nustack, FRAMES_LEAF_EXACT, locs, sizeof(locs) / sizeof(locs[0]),
+			      &pc->fst);
+	if (n < 0 || pprof__add_sample(p, locs, n, values, tl.l, 4)) {
+		pc->errors += s->count;
+		return;
+	}
+	pc->samples += s->count;
+}
+
+static int cpu_drain(struct profiler *pr)
+{
+	struct prof_cpu *pc = pr->priv;
+
+	return cpu_collector__drain(pc->col, cpu_add, pr);
+}
+
+static void cpu_stop(struct profiler *pr)
+{
+	struct prof_cpu *pc = pr->priv;
+
+	cpu_collector__stop(pc->col);
+}
+
+static void cpu_summary(struct profiler *pr)
+{
+	struct prof_cpu *pc = pr->priv;
+	struct cpu_stats st;
+
+	cpu_collector__stats(pc->col, &st);
+	log_info("%llu samples; lost: %llu user stacks, %llu kernel stacks, %llu stack-map "
+		 "collisions, %llu map-full drops, %llu stacks gone before read, %llu not encoded; "
+		 "%llu idle samples not attributed",
+		 (unsigned long long)pc->samples,
+		 (unsigned long long)st.metrics[PROFD_METRIC_USTACK_LOST],
+		 (unsigned long long)st.metrics[PROFD_METRIC_KSTACK_LOST],
+		 (unsigned long long)st.metrics[PROFD_METRIC_STACK_COLLISION],
+		 (unsigned long long)st.metrics[PROFD_METRIC_COUNTS_FULL],
+		 (unsigned long long)st.stack_lookup_lost,
+		 (unsigned long long)(pc->errors + pr->sink_drops),
+		 (unsigned long long)st.metrics[PROFD_METRIC_IDLE]);
+	log_debug("%llu frames, %llu without a symbol", (unsigned long long)pc->fst.frames,
+		  (unsigned long long)pc->fst.unsymbolized);
+}
+
+static void cpu_free(struct profiler *pr)
+{
+	struct prof_cpu *pc = pr->priv;
+
+	if (!pc)
+		return;
+	cpu_collector__free(pc->col);
+	free(pc);
+	pr->priv = NULL;
+}
+
+const struct profiler_type profiler_cpu = {
+	.name = "cpu",
+	.description = "on-CPU time, sampled at --frequency (Go's CPU profile)",
+	.start = cpu_start,
+	.init_profile = cpu_init_profile,
+	.drain = cpu_drain,
+	.stop = cpu_stop,
+	.summary = cpu_summary,
+	.free = cpu_free,
+};
