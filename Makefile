@@ -18,7 +18,7 @@ ARCH      := x86
 PREFIX    ?= /usr/local
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS      := libbpf libelf libdw zlib libprotobuf-c
+PKGS      := libbpf libelf libdw zlib libprotobuf-c libcurl inih libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

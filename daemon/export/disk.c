@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: Apache-2.0
+/* disk: atomic profile files and retention. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export/disk.h"
+#include "log.h"
+#include "util/text.h"
+
+#define TMP_MARK ".tmp."
+/* A temporary file this old is a crash's leftover, not a write in progress. */
+#define TMP_STALE_NS (600LL * 1000000000)
+#define SUFFIX ".pb.gz"
+
+struct disk_store {
+	char *dir;
+	uint64_t max_bytes;
+	uint64_t max_age_ns;
+	struct disk_stats st;
+	uint64_t failing;       /* consecutive failed writes: log transitions only */
+};
+
+struct entry {
+	int64_t mtime_ns;
+	uint64_t size;
+	char *rel;              /* <process>/<pid>/<file> */
+};
+
+static int mkdir_one(const char *path)
+{
+	if (!mkdir(path, 0750) || errno == EEXIST)
+		return 0;
+	return -errno;
+}
+
+/* mkdir -p for an absolute path we built (no "." or ".." components). */
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+	int err;
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		err = mkdir_one(buf);
+		*p = '/';
+		if (err)
+			return err;
+	}
+	return mkdir_one(buf);
+}
+
+struct disk_store *disk_store__new(const char *dir, uint64_t max_bytes, uint64_t max_age_ns)
+{
+	struct disk_store *d;
+	int err;
+
+	if (!dir || !*dir) {
+		errno = EINVAL;
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->dir = strdup(dir);
+	if (!d->dir) {
+		free(d);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* No trailing slash: paths are dir + "/" + ... */
+	for (size_t n = strlen(d->dir); n > 1 && d->dir[n - 1] == '/'; n--)
+		d->dir[n - 1] = '\0';
+	err = mkdir_p(d->dir);
+	if (err) {
+		disk_store__free(d);
+		errno = -err;
+		return NULL;
+	}
+	d->max_bytes = max_bytes;
+	d->max_age_ns = max_age_ns;
+	return d;
+}
+
+void disk_store__free(struct disk_store *d)
+{
+	if (!d)
+		return;
+	free(d->dir);
+	free(d);
+}
+
+const struct disk_stats *disk_store__stats(const struct disk_store *d)
+{
+	return &d->st;
+}
+
+/* "<dir>/<process>/<pid>" into buf; the file name part separately. */
+static int build_paths(const struct disk_store *d, const char *process, int pid, const char *type,
+		       int64_t start_ns, char *dirbuf, size_t dirsz, char *file, size_t filesz)
+{
+	char name[DISK_MAX_NAME + 1], tname[DISK_MAX_NAME + 1], stamp[32];
+	time_t secs = start_ns / 1000000000;
+	struct tm tm;
+	int n;
+
+	path_component_sanitize(name, sizeof(name), process ? process : "");
+	path_component_sanitize(tname, sizeof(tname), type ? type : "");
+	if (!gmtime_r(&secs, &tm) || !strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm))
+		return -EINVAL;
+	n = snprintf(dirbuf, dirsz, "%s/%s/%d", d->dir, name, pid);
+	if (n < 0 || (size_t)n >= dirsz)
+		return -ENAMETOOLONG;
+	/* Milliseconds keep an exiting process's flush apart from the
+	 * interval's own profile in the same second; names sort by time. */
+	n = snprintf(file, filesz, "%s-%s.%03dZ" SUFFIX, tname, stamp,
+		     (int)((start_ns % 1000000000) / 1000000));
+	if (n < 0 || (size_t)n >= filesz)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int disk_store__path(const struct disk_store *d, const char *process, int pid, const char *type,
+		     int64_t start_ns, char *path, size_t size)
+{
+	char dir[PATH_MAX], file[NAME_MAX + 1];
+	int err, n;
+
+	err = build_paths(d, process, pid, type, start_ns, dir, sizeof(dir), file, sizeof(file));
+	if (err)
+		return err;
+	n = snprintf(path, size, "%s/%s", dir, file);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void count_failure(struct disk_store *d, int err, const char *path)
+{
+	d->st.errors++;
+	if (err == -ENOSPC || err == -EDQUOT)
+		d->st.enospc++;
+	/* One line when writes start failing, one when they recover: a full
+	 * disk must not also flood the journal, once per process per interval. */
+	if (!d->failing++)
+		log_warn("cannot write profile '%s': %s; dropping profiles until writes succeed "
+			 "(counted in metrics)", path, strerror(-err));
+}
+
+int disk_store__write(struct disk_store *d, const char *process, int pid, const char *type,
+		      int64_t start_ns, const void *data, size_t len, char *path_out,
+		      size_t path_size)
+{
+	char dir[PATH_MAX], file[NAME_MAX + 1], path[PATH_MAX], tmp[PATH_MAX];
+	int fd = -1, dfd = -1, err, n;
+
+	tmp[0] = path[0] = file[0] = '\0';
+	err = build_paths(d, process, pid, type, start_ns, dir, sizeof(dir), file, sizeof(file));
+	if (err)
+		goto fail;
+	n = snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (n < 0 || (size_t)n >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s" TMP_MARK "XXXXXX", dir, file) >= sizeof(tmp)) {
+		err = -ENAMETOOLONG;
+		tmp[0] = '\0';
+		goto fail;
+	}
+	err = mkdir_p(dir);
+	if (err) {
+		tmp[0] = '\0';
+		goto fail;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		tmp[0] = '\0';
+		goto fail;
+	}
+	err = write_all(fd, data, len);
+	if (err)
+		goto fail;
+	/* Data on disk before the name: after a crash a profile is whole or absent. */
+	if (fsync(fd)) {
+		err = -errno;
+		goto fail;
+	}
+	if (fchmod(fd, 0640)) {
+		err = -errno;
+		goto fail;
+	}
+	err = close(fd) ? -errno : 0;
+	fd = -1;
+	if (err)
+		goto fail;
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) {
+		err = -errno;
+		goto fail;
+	}
+	tmp[0] = '\0';
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);     /* best effort: the rename itself is durable */
+		close(dfd);
+	}
+	d->st.written++;
+	d->st.bytes_written += len;
+	d->st.bytes_used += len;
+	d->st.files++;
+	if (d->failing) {
+		log_info("profile writes under '%s' succeed again after %llu failures", d->dir,
+			 (unsigned long long)d->failing);
+		d->failing = 0;
+	}
+	if (path_out && path_size)
+		snprintf(path_out, path_size, "%s", path);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (tmp[0])
+		unlink(tmp);
+	count_failure(d, err, path[0] ? path : file);
+	return err;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->mtime_ns != y->mtime_ns)
+		return x->mtime_ns < y->mtime_ns ? -1 : 1;
+	return strcmp(x->rel, y->rel);
+}
+
+struct scan {
+	struct entry *e;
+	size_t n, cap;
+	uint64_t total;
+};
+
+static int scan_add(struct scan *s, const char *rel, const struct stat *st)
+{
+	if (s->n >= DISK_MAX_FILES)
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct entry *e = realloc(s->e, cap * sizeof(*e));
+
+		if (!e)
+			return -ENOMEM;
+		s->e = e;
+		s->cap = cap;
+	}
+	s->e[s->n].rel = strdup(rel);
+	if (!s->e[s->n].rel)
+		return -ENOMEM;
+	s->e[s->n].mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	s->e[s->n].size = st->st_size;
+	s->total += st->st_size;
+	s->n++;
+	return 0;
+}
+
+/* Files of one <process>/<pid> directory: profiles into s, stale
+ * temporaries removed at once. */
+static int scan_pid_dir(int pfd, const char *pname, const char *pid,
+			struct scan *s, int64_t now_ns, int *removed)
+{
+	struct dirent *de;
+	char rel[PATH_MAX];
+	struct stat st;
+	DIR *dir;
+	int fd, err = 0;
+
+	fd = openat(pfd, pid, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return 0;
+	}
+	while (!err && (de = readdir(dir))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (de->d_name[0] == '.' && strstr(de->d_name, TMP_MARK)) {
+			int64_t age = now_ns - ((int64_t)st.st_mtim.tv_sec * 1000000000 +
+						st.st_mtim.tv_nsec);
+
+			if (age > TMP_STALE_NS && !unlinkat(fd, de->d_name, 0))
+				(*removed)++;
+			continue;
+		}
+		if (!ends_with(de->d_name, SUFFIX))
+			continue;       /* not ours: neither counted nor deleted */
+		if ((size_t)snprintf(rel, sizeof(rel), "%s/%s/%s", pname, pid, de->d_name) >= sizeof(rel))
+			continue;
+		err = scan_add(s, rel, &st);
+	}
+	closedir(dir);
+	return err;
+}
+
+int disk_store__retain(struct disk_store *d, int64_t now_ns)
+{
+	struct scan s = { 0 };
+	struct dirent *pe, *de;
+	DIR *root = NULL, *pdir;
+	char path[PATH_MAX];
+	int rfd, pfd, err = 0, removed = 0;
+	size_t i, gone = 0;
+
+	rfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -errno;
+	root = fdopendir(rfd);
+	if (!root) {
+		err = -errno;
+		close(rfd);
+		return err;
+	}
+	while (!err && (pe = readdir(root))) {
+		if (pe->d_name[0] == '.')
+			continue;
+		pfd = openat(rfd, pe->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (pfd < 0)
+			continue;
+		pdir = fdopendir(pfd);
+		if (!pdir) {
+			close(pfd);
+			continue;
+		}
+		while (!err && (de = readdir(pdir)))
+			if (all_digits(de->d_name))
+				err = scan_pid_dir(pfd, pe->d_name, de->d_name, &s, now_ns, &removed);
+		closedir(pdir);
+	}
+	if (err)
+		goto cleanup;
+
+	qsort(s.e, s.n, sizeof(*s.e), entry_cmp);
+	for (i = 0; i < s.n; i++) {
+		bool old = d->max_age_ns && now_ns - s.e[i].mtime_ns > (int64_t)d->max_age_ns;
+		bool over = d->max_bytes && s.total > d->max_bytes;
+
+		if (!old && !over)
+			break;          /* sorted oldest first: the rest are kept */
+		snprintf(path, sizeof(path), "%s/%s", d->dir, s.e[i].rel);
+		if (unlink(path) && errno != ENOENT)
+			continue;
+		s.total -= s.e[i].size;
+		removed++;
+		gone++;
+		/* Empty <pid> and <process> directories go with their last file. */
+		*strrchr(path, '/') = '\0';
+		if (!rmdir(path)) {
+			*strrchr(path, '/') = '\0';
+			rmdir(path);
+		}
+	}
+	d->st.removed += removed;
+	d->st.bytes_used = s.total;
+	d->st.files = s.n - gone;
+	err = removed;
+cleanup:
+	for (i = 0; i < s.n; i++)
+		free(s.e[i].rel);
+	free(s.e);
+	closedir(root);
+	return err;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* disk: profiles on disk as <dir>/<process>/<pid>/<type>-<start>.pb.gz,
+ * each written atomically (temporary file, fsync, rename), and retention by
+ * age and total size, oldest first. A failed write (disk full included)
+ * leaves nothing behind, is counted and returned; it never aborts. */
+#ifndef PROFD_DISK_H
+#define PROFD_DISK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DISK_MAX_NAME 64        /* bytes of a sanitized process name */
+#define DISK_MAX_FILES 1000000  /* files one retention pass considers */
+
+struct disk_stats {
+	uint64_t written;       /* profiles written */
+	uint64_t bytes_written;
+	uint64_t errors;        /* failed writes, ENOSPC included */
+	uint64_t enospc;        /* of which the disk or quota was full */
+	uint64_t removed;       /* files removed by retention */
+	uint64_t bytes_used;    /* under dir, as of the last retention pass plus writes since */
+	uint64_t files;         /* idem */
+};
+
+struct disk_store;
+
+/* dir is created if missing. max_bytes, max_age_ns: 0 = no limit. Returns
+ * NULL with errno set (EINVAL for an empty dir, or mkdir's errno). */
+struct disk_store *disk_store__new(const char *dir, uint64_t max_bytes, uint64_t max_age_ns);
+void disk_store__free(struct disk_store *d);
+
+/* Write one gzipped profile of process (raw comm, sanitized here) pid, type
+ * ("cpu", ...), for the interval starting at start_ns (CLOCK_REALTIME). The
+ * final path goes to path_out when it is not NULL. Returns 0 or -errno
+ * (-ENOSPC, -EDQUOT, -EEXIST if that exact file exists, ...). */
+int disk_store__write(struct disk_store *d, const char *process, int pid, const char *type,
+		      int64_t start_ns, const void *data, size_t len, char *path_out,
+		      size_t path_size);
+
+/* The path disk_store__write() would use, without writing. Returns 0 or
+ * -ENAMETOOLONG. */
+int disk_store__path(const struct disk_store *d, const char *process, int pid, const char *type,
+		     int64_t start_ns, char *path, size_t size);
+
+/* Apply retention at now_ns: delete profiles (files ending in .pb.gz two
+ * levels down; nothing else is touched) older than max_age, then the oldest
+ * until the total is at most max_bytes; directories emptied by that go too,
+ * and so do temporary files a crash left behind. Returns the number of files
+ * removed, or -errno if dir could not be read. */
+int disk_store__retain(struct disk_store *d, int64_t now_ns);
+
+const struct disk_stats *disk_store__stats(const struct disk_store *d);
+
+#endif

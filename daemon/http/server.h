@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* http: the agent's HTTP endpoint (libmicrohttpd): net/http/pprof-style
+ * /debug/pprof/{profile,heap,allocs,mutex,block,threadcreate}?pid=N&seconds=S,
+ * the /debug/pprof/ index, and /metrics. It parses and checks requests; the
+ * agent answers them through callbacks. Loopback by default, optional bearer
+ * token, a bound on profile requests served at once. */
+#ifndef PROFD_HTTP_SERVER_H
+#define PROFD_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_MAX_SECONDS 300            /* longest ?seconds= accepted */
+#define HTTP_DEFAULT_CPU_SECONDS 30     /* /debug/pprof/profile without ?seconds=, as Go */
+#define HTTP_MAX_CONNECTIONS 64         /* open connections, whatever they do */
+#define HTTP_MAX_PROCS 4096             /* processes listed on the index page */
+#define HTTP_MSG_LEN 256
+
+struct http_profile_req {
+	const char *type;       /* "cpu" (for /profile), "heap", "allocs", "mutex", "block",
+				 * "threadcreate" */
+	int pid;                /* 0: no ?pid= given (the callback decides) */
+	uint64_t seconds;       /* 0: a snapshot or the type's short default */
+};
+
+/* What a callback answers. A 2xx takes body (malloc'ed; the server frees it);
+ * anything else sends message as text/plain. */
+struct http_reply {
+	int status;             /* 200; 404 for an unknown pid, 400, 503, ... */
+	uint8_t *body;
+	size_t len;
+	char message[HTTP_MSG_LEN];
+};
+
+struct http_proc {
+	int pid;
+	char name[64];          /* raw comm; escaped by the server */
+};
+
+struct http_callbacks {
+	/* Collect a profile for req (may block for req->seconds; runs on the
+	 * connection's own thread, several at once up to max_concurrent). */
+	void (*profile)(void *ctx, const struct http_profile_req *req, struct http_reply *reply);
+	/* Up to max processes for the index page; returns how many. May be NULL. */
+	size_t (*processes)(void *ctx, struct http_proc *out, size_t max);
+	/* Prometheus text format, malloc'ed into *text. Returns 0 or -errno. */
+	int (*metrics)(void *ctx, char **text, size_t *len);
+	void *ctx;
+};
+
+struct http_stats {
+	uint64_t requests;
+	uint64_t profiles;      /* profile requests answered 200 */
+	uint64_t busy;          /* refused with 429: too many at once */
+	uint64_t bad;           /* 400, 404, 405 */
+	uint64_t unauthorized;  /* 401 */
+};
+
+struct http_server;
+
+/* Listen on "host:port" or "[v6addr]:port" (port 0: any free port). token:
+ * NULL/"" for none, else the bearer token requests must carry (the caller
+ * reads it with secret__read()). max_concurrent >= 1. Returns NULL with errno
+ * set and a message in err. */
+struct http_server *http_server__start(const char *listen, const char *token,
+				       unsigned max_concurrent, const struct http_callbacks *cb,
+				       char *err, size_t errlen);
+/* Stop listening, wait for requests in progress, free. NULL-safe. */
+void http_server__stop(struct http_server *s);
+uint16_t http_server__port(const struct http_server *s);
+/* A snapshot of the counters. */
+void http_server__stats(const struct http_server *s, struct http_stats *st);
+
+#endif

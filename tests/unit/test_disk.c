@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+/* disk: layout and atomic writes, name sanitizing, retention by age and size,
+ * stale temporaries, and a really full file system (a 64 KiB tmpfs). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export/disk.h"
+#include "harness.h"
+
+#define SEC 1000000000LL
+
+/* ASSERT_STREQ for strings longer than its message buffer. */
+static bool same(const char *got, const char *want, const char *name)
+{
+	bool ok = !strcmp(got, want);
+
+	if (!ok)
+		fprintf(stderr, "    got:  %s\n    want: %s\n", got, want);
+	return ASSERT_TRUE(ok, name);
+}
+
+static int make_tmpdir(char *buf, size_t size)
+{
+	snprintf(buf, size, "/tmp/profd-disk-XXXXXX");
+	return mkdtemp(buf) ? 0 : -errno;
+}
+
+static void rm_rf(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Files under dir whose name contains needle (all files if NULL), recursively. */
+static int count_files(const char *dir, const char *needle)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	struct stat st;
+	int n = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &st))
+			continue;
+		if (S_ISDIR(st.st_mode))
+			n += count_files(path, needle);
+		else if (!needle || strstr(de->d_name, needle))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : st.st_size;
+}
+
+static void set_mtime(const char *path, int64_t ns)
+{
+	struct timespec ts[2] = { { ns / SEC, ns % SEC }, { ns / SEC, ns % SEC } };
+
+	utimensat(AT_FDCWD, path, ts, 0);
+}
+
+void test_disk_layout_and_atomic_write(void)
+{
+	char dir[64], path[PATH_MAX], want[PATH_MAX], real[PATH_MAX], longname[300];
+	static const char data[] = "\x1f\x8b profile bytes";
+	struct disk_store *d;
+	FILE *f;
+	int err;
+
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	snprintf(path, sizeof(path), "%s/out/", dir);   /* created, trailing '/' ok */
+	d = disk_store__new(path, 0, 0);
+	if (!ASSERT_OK_PTR(d, "new"))
+		goto out;
+	err = disk_store__write(d, "nginx", 42, "cpu", 1700000000123456789LL, data, sizeof(data),
+				path, sizeof(path));
+	ASSERT_OK(err, "write");
+	snprintf(want, sizeof(want), "%s/out/nginx/42/cpu-20231114T221320.123Z.pb.gz", dir);
+	same(path, want, "layout");
+	ASSERT_EQ(file_size(want), sizeof(data), "size");
+	f = fopen(want, "rb");
+	if (ASSERT_OK_PTR(f, "open")) {
+		char back[64] = "";
+
+		ASSERT_EQ(fread(back, 1, sizeof(back), f), sizeof(data), "read back");
+		ASSERT_TRUE(!memcmp(back, data, sizeof(data)), "content");
+		fclose(f);
+	}
+	ASSERT_EQ(count_files(dir, ".tmp."), 0, "no temporary left");
+	/* The same profile twice is refused, not overwritten. */
+	ASSERT_EQ(disk_store__write(d, "nginx", 42, "cpu", 1700000000123456789LL, "x", 1, NULL, 0),
+		  -EEXIST, "no overwrite");
+	ASSERT_EQ(file_size(want), sizeof(data), "original kept");
+	ASSERT_EQ(count_files(dir, ".tmp."), 0, "no temporary left after EEXIST");
+
+	/* Hostile process names stay one component under dir. */
+	ASSERT_OK(disk_store__write(d, "../../etc", 1, "heap", 5 * SEC, "x", 1, path, sizeof(path)),
+		  "dotdot");
+	snprintf(want, sizeof(want), "%s/out/_._.._etc/1/heap-19700101T000005.000Z.pb.gz", dir);
+	same(path, want, "dotdot sanitized");
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	ASSERT_OK(disk_store__write(d, longname, 2, "cpu", 0, "x", 1, path, sizeof(path)), "long");
+	ASSERT_TRUE(realpath(path, real) != NULL, "exists");
+	snprintf(want, sizeof(want), "%s/out/", dir);
+	ASSERT_TRUE(!strncmp(real, want, strlen(want)), "under dir");
+	ASSERT_EQ(strlen(strchr(real + strlen(want), '/')) + DISK_MAX_NAME, strlen(real + strlen(want)),
+		  "name cut to DISK_MAX_NAME");
+	ASSERT_OK(disk_store__write(d, "", 3, "cpu", 0, "x", 1, path, sizeof(path)), "empty name");
+	ASSERT_TRUE(strstr(path, "/out/_/3/") != NULL, path);
+	ASSERT_EQ(disk_store__stats(d)->written, 4, "written");
+	ASSERT_EQ(disk_store__stats(d)->errors, 1, "EEXIST counted");
+	disk_store__free(d);
+
+	ASSERT_TRUE(disk_store__new("", 0, 0) == NULL && errno == EINVAL, "empty dir");
+	ASSERT_TRUE(disk_store__new("/proc/profd-no", 0, 0) == NULL, "uncreatable dir");
+	disk_store__free(NULL);
+out:
+	rm_rf(dir);
+}
+
+void test_disk_retention(void)
+{
+	char dir[64], path[PATH_MAX], foreign[PATH_MAX], kept[5][PATH_MAX];
+	char buf[1000];
+	int64_t now = 1700000000LL * SEC;
+	struct disk_store *d;
+
+	memset(buf, 'p', sizeof(buf));
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	d = disk_store__new(dir, 2500, 3600 * SEC);
+	if (!ASSERT_OK_PTR(d, "new"))
+		goto out;
+	/* Five 1000-byte profiles, one per process, a minute apart, and one
+	 * two hours old. */
+	for (int i = 0; i < 5; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "proc%d", i);
+		ASSERT_OK(disk_store__write(d, name, 100 + i, "cpu", now - (5 - i) * 60 * SEC, buf,
+					    sizeof(buf), kept[i], sizeof(kept[i])), "write");
+		set_mtime(kept[i], now - (5 - i) * 60 * SEC);
+	}
+	ASSERT_OK(disk_store__write(d, "old", 7, "cpu", now - 7200 * SEC, buf, 10, path, sizeof(path)),
+		  "old");
+	set_mtime(path, now - 7200 * SEC);
+	/* Not ours: never deleted, never counted. */
+	snprintf(foreign, sizeof(foreign), "%s/proc0/100/notes.txt", dir);
+	fclose(fopen(foreign, "w"));
+	set_mtime(foreign, now - 9999 * SEC);
+
+	/* Age removes "old"; size then removes the three oldest 1000-byte files. */
+	ASSERT_EQ(disk_store__retain(d, now), 4, "removed");
+	ASSERT_EQ(file_size(path), -1, "old removed");
+	snprintf(path, sizeof(path), "%s/old", dir);
+	ASSERT_EQ(access(path, F_OK), -1, "empty process dir removed");
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(file_size(kept[i]), -1, "oldest removed");
+	ASSERT_EQ(file_size(kept[3]), 1000, "newer kept");
+	ASSERT_EQ(file_size(kept[4]), 1000, "newest kept");
+	ASSERT_EQ(file_size(foreign), 0, "foreign file kept");
+	ASSERT_EQ(disk_store__stats(d)->bytes_used, 2000, "bytes used");
+	ASSERT_EQ(disk_store__stats(d)->files, 2, "files");
+	ASSERT_EQ(disk_store__stats(d)->removed, 4, "removed counter");
+	/* Within bounds now: nothing more goes. */
+	ASSERT_EQ(disk_store__retain(d, now), 0, "stable");
+
+	/* A crash's temporary is removed once stale, a fresh one is left alone. */
+	snprintf(path, sizeof(path), "%s/proc4/104/.cpu-x.pb.gz.tmp.abcdef", dir);
+	fclose(fopen(path, "w"));
+	set_mtime(path, now - 60 * SEC);
+	ASSERT_EQ(disk_store__retain(d, now), 0, "fresh temporary kept");
+	ASSERT_EQ(file_size(path), 0, "still there");
+	set_mtime(path, now - 3600 * SEC);
+	ASSERT_EQ(disk_store__retain(d, now), 1, "stale temporary removed");
+	ASSERT_EQ(file_size(path), -1, "gone");
+	disk_store__free(d);
+out:
+	rm_rf(dir);
+}
+
+/* A 64 KiB tmpfs: writes fail with ENOSPC, leave no partial file, are
+ * counted, and succeed again once retention makes room. */
+void test_disk_full(void)
+{
+	char dir[64], path[PATH_MAX];
+	static char buf[10000];
+	struct disk_store *d = NULL;
+	int err = 0, ok = 0;
+
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700")) {
+		/* Needs CAP_SYS_ADMIN; CI runs as root, so there it must work. */
+		if (getenv("CI"))
+			ASSERT_OK(-errno, "mount tmpfs");
+		else
+			printf("SKIP test_disk_full: mount tmpfs: %s\n", strerror(errno));
+		rmdir(dir);
+		return;
+	}
+	memset(buf, 'z', sizeof(buf));
+	d = disk_store__new(dir, 0, 0);
+	if (!ASSERT_OK_PTR(d, "new"))
+		goto out;
+	for (int i = 0; i < 20 && !err; i++) {
+		err = disk_store__write(d, "fill", 1, "cpu", (int64_t)(i + 1) * SEC, buf, sizeof(buf),
+					NULL, 0);
+		if (!err)
+			ok++;
+	}
+	ASSERT_EQ(err, -ENOSPC, "disk full");
+	ASSERT_TRUE(ok >= 3 && ok < 7, "some fit");
+	ASSERT_EQ(disk_store__stats(d)->enospc, 1, "counted");
+	ASSERT_EQ(count_files(dir, ".tmp."), 0, "no temporary left");
+	ASSERT_EQ(count_files(dir, NULL), ok, "only whole profiles");
+	/* Every file that exists is complete. */
+	for (int i = 0; i < ok; i++) {
+		disk_store__path(d, "fill", 1, "cpu", (int64_t)(i + 1) * SEC, path, sizeof(path));
+		ASSERT_EQ(file_size(path), sizeof(buf), "whole file");
+	}
+	/* Collection goes on: the next failure is counted too. */
+	ASSERT_EQ(disk_store__write(d, "fill", 1, "cpu", 99 * SEC, buf, sizeof(buf), NULL, 0),
+		  -ENOSPC, "still full");
+	ASSERT_EQ(disk_store__stats(d)->enospc, 2, "counted again");
+	/* Retention to 2 profiles' worth frees room; the write then succeeds. */
+	disk_store__free(d);
+	d = disk_store__new(dir, 2 * sizeof(buf), 0);
+	if (!ASSERT_OK_PTR(d, "new 2"))
+		goto out;
+	ASSERT_EQ(disk_store__retain(d, 100 * SEC), ok - 2, "retention frees room");
+	ASSERT_OK(disk_store__write(d, "fill", 1, "cpu", 100 * SEC, buf, sizeof(buf), NULL, 0),
+		  "write after retention");
+out:
+	disk_store__free(d);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+}
