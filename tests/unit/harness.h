@@ -40,7 +40,7 @@ static inline bool harness_check(bool ok, const char *file, int line, const char
 	({                                                                                  \
 		const char *_a = (a), *_b = (b);                                            \
 		char _d[512];                                                               \
-		snprintf(_d, sizeof(_d), "\"%s\", expected \"%s\"", _a ? _a : "(null)",     \
+		snprintf(_d, sizeof(_d), "\"%.200s\", expected \"%.200s\"", _a ? _a : "(null)",     \
 			 _b ? _b : "(null)");                                               \
 		harness_check(_a && _b && !strcmp(_a, _b), __FILE__, __LINE__, name, _d);   \
 	})
