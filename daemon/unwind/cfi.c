@@ -119,7 +119,7 @@ int cfi__read_encoded(const __u8 **p, const __u8 *end, __u8 enc, __u64 at_vaddr,
 			return -EINVAL;
 		c.p += pad;
 		if ((enc & 0x0f) != DW_EH_PE_absptr)
-			return -EINVAL;
+			return -EOPNOTSUPP;
 		break;
 	}
 	default: /* funcrel has no meaning for the pointers we read */
@@ -150,7 +150,7 @@ int cfi__read_encoded(const __u8 **p, const __u8 *end, __u8 enc, __u64 at_vaddr,
 		v = (__u64)(__s64)(__s32)cur_uint(&c, 4);
 		break;
 	default:
-		return -EINVAL;
+		return -EOPNOTSUPP;
 	}
 	if (c.err)
 		return -EINVAL;

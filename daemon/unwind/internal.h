@@ -64,8 +64,8 @@ int cfi__parse_section(struct unw_builder *b, const void *data, size_t size, __u
 
 /* Reads a DW_EH_PE-encoded pointer at *p (p < end), whose own address is
  * at_vaddr; datarel values are relative to datarel_base. Advances *p.
- * Returns 0, -EINVAL (truncated/unknown format) or -EOPNOTSUPP (indirect,
- * funcrel). */
+ * Returns 0, -EINVAL (truncated) or -EOPNOTSUPP (indirect, funcrel,
+ * unknown format). */
 int cfi__read_encoded(const __u8 **p, const __u8 *end, __u8 enc, __u64 at_vaddr,
 		      __u64 datarel_base, __u64 *out);
 

@@ -291,6 +291,38 @@ static void cut(struct unwind_table *t, __u64 pc)
 		t->nrows--;
 }
 
+/* Moves the rules the rows use into the table, renumbered densely: rules
+ * of dropped or overlapped FDEs are not worth map space. */
+static int compact_rules(struct unw_builder *b, struct unwind_table *t)
+{
+	__u16 *map = NULL;
+	size_t n = 0;
+
+	if (b->nrules) {
+		map = malloc(b->nrules * sizeof(*map));
+		if (!map)
+			return -ENOMEM;
+		memset(map, 0xff, b->nrules * sizeof(*map));
+	}
+	for (size_t i = 0; i < t->nrows; i++) {
+		__u16 id = t->rows[i].rule;
+
+		if (PROFD_UNW_IS_CMD(id))
+			continue;
+		if (map[id] == 0xffff) {
+			map[id] = (__u16)n;
+			b->rules[n++] = b->rules[id]; /* n <= id: never overwrites ahead */
+		}
+		t->rows[i].rule = map[id];
+	}
+	free(map);
+	t->rules = b->rules;
+	t->nrules = n;
+	b->rules = NULL;
+	b->nrules = b->rules_cap = 0;
+	return 0;
+}
+
 static int finalize(struct unw_builder *b, struct unwind_table *t)
 {
 	struct unwind_stats *st = b->st;
@@ -356,11 +388,9 @@ static int finalize(struct unw_builder *b, struct unwind_table *t)
 	if (prev)
 		emit(t, prev->end - base, PROFD_UNW_FRAME_POINTER);
 
-	/* hand the rule array over to the table */
-	t->rules = b->rules;
-	t->nrules = b->nrules;
-	b->rules = NULL;
-	b->nrules = b->rules_cap = 0;
+	err = compact_rules(b, t);
+	if (err)
+		return err;
 	if (st) {
 		for (size_t i = 0; i < t->nrows; i++)
 			count_row(st, t->rows[i].rule);

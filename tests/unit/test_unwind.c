@@ -1,20 +1,1045 @@
 // SPDX-License-Identifier: Apache-2.0
+/* unwind table builder: hand-built CFI for every pointer encoding, augmentation
+ * and CFA opcode; programs compiled here (hand-written CFI, frame-pointer
+ * prologues, stack realignment, lazy PLT, .debug_frame); corrupt input; and a
+ * differential test against elfutils on system libraries. */
+#define _GNU_SOURCE
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "harness.h"
 #include "unwind/unwind.h"
 
-void test_unwind_smoke(void)
-{
-	struct unwind_stats st;
-	struct unwind_table *t = unwind_table__build("/usr/lib/x86_64-linux-gnu/libc.so.6", &st);
+/* ---- byte buffers for hand-built CFI ------------------------------------ */
 
-	if (!ASSERT_OK_PTR(t, "build"))
+struct buf {
+	__u8 *d;
+	size_t n, cap;
+};
+
+static void put(struct buf *b, const void *p, size_t n)
+{
+	if (b->n + n > b->cap) {
+		b->cap = (b->n + n) * 2 + 256;
+		b->d = realloc(b->d, b->cap);
+		if (!b->d)
+			abort();
+	}
+	memcpy(b->d + b->n, p, n);
+	b->n += n;
+}
+
+static void put_uint(struct buf *b, __u64 v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		__u8 c = (__u8)(v >> (8 * i));
+
+		put(b, &c, 1);
+	}
+}
+
+static void put_uleb(struct buf *b, __u64 v)
+{
+	do {
+		__u8 c = v & 0x7f;
+
+		v >>= 7;
+		if (v)
+			c |= 0x80;
+		put(b, &c, 1);
+	} while (v);
+}
+
+static void put_sleb(struct buf *b, __s64 v)
+{
+	for (;;) {
+		__u8 c = v & 0x7f;
+
+		v >>= 7;
+		if ((v == 0 && !(c & 0x40)) || (v == -1 && (c & 0x40))) {
+			put(b, &c, 1);
+			return;
+		}
+		c |= 0x80;
+		put(b, &c, 1);
+	}
+}
+
+/* A pointer in encoding enc, stored at vaddr `at` (for pcrel/aligned). */
+static void put_enc(struct buf *b, __u8 enc, __u64 v, __u64 at)
+{
+	if ((enc & 0x70) == DW_EH_PE_pcrel)
+		v -= at;
+	if ((enc & 0x70) == DW_EH_PE_aligned)
+		while (at++ & 7)
+			put_uint(b, 0, 1);
+	switch (enc & 0x0f) {
+	case DW_EH_PE_absptr:
+	case DW_EH_PE_udata8:
+	case DW_EH_PE_sdata8:
+		put_uint(b, v, 8);
+		break;
+	case DW_EH_PE_udata2:
+	case DW_EH_PE_sdata2:
+		put_uint(b, v, 2);
+		break;
+	case DW_EH_PE_udata4:
+	case DW_EH_PE_sdata4:
+		put_uint(b, v, 4);
+		break;
+	case DW_EH_PE_uleb128:
+		put_uleb(b, v);
+		break;
+	case DW_EH_PE_sleb128:
+		put_sleb(b, (__s64)v);
+		break;
+	}
+}
+
+/* The usual x86-64 CIE program: CFA = rsp + 8, RA at CFA - 8. */
+static const __u8 std_init[] = { DW_CFA_def_cfa, 7, 8, DW_CFA_offset | 16, 1 };
+
+struct cie_spec {
+	__u8 version;	 /* 0: 1 */
+	const char *aug; /* NULL: "zR" */
+	__u8 fde_enc;	 /* with 'R' */
+	const __u8 *augdata; /* raw augmentation data instead of the 'R' byte */
+	size_t augdata_len;
+	const __u8 *init; /* NULL: std_init */
+	size_t init_len;
+	__u64 caf;  /* 0: 1 */
+	bool wide;  /* 64-bit DWARF format */
+	bool debug; /* .debug_frame layout */
+};
+
+static size_t begin_entry(struct buf *b, bool wide)
+{
+	size_t off = b->n;
+
+	if (wide) {
+		put_uint(b, 0xffffffff, 4);
+		put_uint(b, 0, 8);
+	} else {
+		put_uint(b, 0, 4);
+	}
+	return off;
+}
+
+static void end_entry(struct buf *b, size_t off, bool wide)
+{
+	size_t hdr = wide ? 12 : 4;
+	__u64 len;
+
+	len = b->n - off - hdr;
+	for (int i = 0; i < (wide ? 8 : 4); i++)
+		b->d[off + (wide ? 4 : 0) + i] = (__u8)(len >> (8 * i));
+}
+
+static size_t add_cie(struct buf *b, const struct cie_spec *c)
+{
+	const char *aug = c->aug ? c->aug : "zR";
+	__u8 version = c->version ? c->version : 1;
+	size_t off = begin_entry(b, c->wide);
+
+	if (c->debug)
+		put_uint(b, ~0ULL, c->wide ? 8 : 4);
+	else
+		put_uint(b, 0, c->wide ? 8 : 4);
+	put(b, &version, 1);
+	put(b, aug, strlen(aug) + 1);
+	if (version == 4) {
+		put_uint(b, 8, 1);
+		put_uint(b, 0, 1);
+	}
+	put_uleb(b, c->caf ? c->caf : 1);
+	put_sleb(b, -8);
+	if (version == 1)
+		put_uint(b, 16, 1);
+	else
+		put_uleb(b, 16);
+	if (aug[0] == 'z') {
+		if (c->augdata) {
+			put_uleb(b, c->augdata_len);
+			put(b, c->augdata, c->augdata_len);
+		} else {
+			put_uleb(b, 1);
+			put(b, &c->fde_enc, 1);
+		}
+	}
+	if (c->init)
+		put(b, c->init, c->init_len);
+	else
+		put(b, std_init, sizeof(std_init));
+	end_entry(b, off, c->wide);
+	return off;
+}
+
+struct fde_spec {
+	size_t cie;
+	__u8 enc;
+	__u64 start, range;
+	const __u8 *prog;
+	size_t prog_len;
+	bool z;			  /* CIE has 'z': write the augmentation length */
+	const __u8 *augdata;	  /* FDE augmentation data (LSDA pointer...) */
+	size_t augdata_len;
+	bool wide, debug;
+};
+
+/* sec_vaddr: where the section is loaded (pcrel base). */
+static void add_fde(struct buf *b, __u64 sec_vaddr, const struct fde_spec *f)
+{
+	size_t off = begin_entry(b, f->wide);
+	size_t idpos = b->n;
+
+	if (f->debug)
+		put_uint(b, f->cie, f->wide ? 8 : 4);
+	else
+		put_uint(b, idpos - f->cie, f->wide ? 8 : 4);
+	put_enc(b, f->enc, f->start, sec_vaddr + b->n);
+	put_enc(b, f->enc & 0x0f, f->range, sec_vaddr + b->n);
+	if (f->z) {
+		put_uleb(b, f->augdata_len);
+		if (f->augdata_len)
+			put(b, f->augdata, f->augdata_len);
+	}
+	put(b, f->prog, f->prog_len);
+	end_entry(b, off, f->wide);
+}
+
+#define EH_VADDR 0x100ULL /* .eh_frame below the code, so pcrel values are positive */
+#define FN 0x1000ULL	  /* start of the function most cases describe */
+#define FN_LEN 0x100ULL
+#define PCREL4 (DW_EH_PE_pcrel | DW_EH_PE_sdata4)
+
+/* One standard CIE and one FDE [FN, FN + FN_LEN) running prog. */
+static struct unwind_table *one_fde(const __u8 *prog, size_t len, struct unwind_stats *st)
+{
+	struct cie_spec cs = { .fde_enc = PCREL4 };
+	struct buf b = { 0 };
+	struct unwind_input in = { 0 };
+	struct unwind_table *t;
+	size_t cie = add_cie(&b, &cs);
+
+	add_fde(&b, EH_VADDR,
+		&(struct fde_spec){ .cie = cie, .enc = PCREL4, .start = FN, .range = FN_LEN,
+				    .prog = prog, .prog_len = len, .z = true });
+	put_uint(&b, 0, 4);
+	in.eh_frame = b.d;
+	in.eh_frame_size = b.n;
+	in.eh_frame_vaddr = EH_VADDR;
+	t = unwind_table__build_raw(&in, st);
+	free(b.d);
+	return t;
+}
+
+/* ---- expected rules ------------------------------------------------------ */
+
+/* Variadic wrappers so that SAME/AT_CFA() below may expand to two arguments. */
+#define RULE(...) RULE_(__VA_ARGS__)
+#define REGR(...) REGR_(__VA_ARGS__)
+#define RULE_(k, r, o, a, bh, bo, rh, ro)                                                   \
+	((struct profd_unw_rule){ .cfa_kind = (k), .cfa_reg = (r), .cfa_off = (o), .cfa_aux = (a), \
+				  .rbp_how = (bh), .rbp_off = (bo), .ra_how = (rh), .ra_off = (ro) })
+/* CFA = reg + off, rbp as given, RA at CFA - 8 */
+#define REGR_(r, o, bh, bo) RULE_(PROFD_UNW_CFA_REG, r, o, 0, bh, bo, PROFD_UNW_RA_AT_CFA, -8)
+#define RSP(off) REGR(PROFD_UNW_REG_RSP, off, PROFD_UNW_RBP_SAME, 0)
+
+static void rule_str(unsigned int id, const struct profd_unw_rule *r, char *s, size_t n)
+{
+	static const char *const cmds[] = { "FRAME_POINTER", "STOP", "SIGNAL", "INVALID" };
+
+	if (PROFD_UNW_IS_CMD(id)) {
+		unsigned int cmd = PROFD_UNW_CMD_OF(id);
+
+		snprintf(s, n, "%s(%s)", cmd < 4 ? cmds[cmd] : "?",
+			 cmd == PROFD_UNW_CMD_INVALID ? unwind_invalid__str(PROFD_UNW_ARG_OF(id)) :
+							"");
 		return;
-	printf("rows %zu rules %zu fdes %zu cies %zu bytes %zu gaps %zu stop %zu sig %zu\n", st.rows, st.rules, st.fdes, st.cies, st.table_bytes, st.gap_rows, st.stop_rows, st.signal_ranges);
-	for (int i = 0; i < PROFD_UNW_INVALID_MAX; i++)
-		if (st.invalid_rows[i])
-			printf("  invalid %s %zu\n", unwind_invalid__str(i), st.invalid_rows[i]);
-	for (int i = 0; i < UNWIND_ERR_MAX; i++)
-		if (st.errors[i])
-			printf("  err %s %zu\n", unwind_err__str(i), st.errors[i]);
+	}
+	snprintf(s, n, "cfa{kind %u reg %u off %d aux %d} rbp{%u %d} ra{%u %d}", r->cfa_kind,
+		 r->cfa_reg, r->cfa_off, r->cfa_aux, r->rbp_how, r->rbp_off, r->ra_how, r->ra_off);
+}
+
+static bool expect_rule(const struct unwind_table *t, __u64 pc, struct profd_unw_rule want,
+			const char *name)
+{
+	struct profd_unw_rule got = { 0 };
+	unsigned int id = unwind_table__lookup(t, pc, &got);
+	char a[160], b[160], d[400];
+	bool ok = !PROFD_UNW_IS_CMD(id) && !memcmp(&got, &want, sizeof(got));
+
+	rule_str(id, &got, a, sizeof(a));
+	rule_str(0, &want, b, sizeof(b));
+	snprintf(d, sizeof(d), "at %#llx: got %s, want %s", (unsigned long long)pc, a, b);
+	return harness_check(ok, __FILE__, __LINE__, name, d);
+}
+
+static bool expect_cmd(const struct unwind_table *t, __u64 pc, unsigned int want,
+		       const char *name)
+{
+	struct profd_unw_rule got = { 0 };
+	unsigned int id = unwind_table__lookup(t, pc, &got);
+	char a[160], b[160], d[400];
+
+	rule_str(id, &got, a, sizeof(a));
+	rule_str(want, NULL, b, sizeof(b));
+	snprintf(d, sizeof(d), "at %#llx: got %s, want %s", (unsigned long long)pc, a, b);
+	return harness_check(id == want, __FILE__, __LINE__, name, d);
+}
+
+/* Every table must satisfy the format's invariants, whatever the input. */
+static bool table_sane(const struct unwind_table *t, const char *name)
+{
+	size_t nrows, nrules;
+	const struct profd_unw_row *rows = unwind_table__rows(t, &nrows);
+	bool ok = true;
+
+	unwind_table__rules(t, &nrules);
+	ok &= ASSERT_TRUE(nrows >= 2 && nrows <= PROFD_UNW_MAX_ROWS, name);
+	ok &= ASSERT_TRUE(nrules <= PROFD_UNW_MAX_RULES, name);
+	for (size_t i = 0; ok && i < nrows; i++) {
+		if (i && rows[i].pc <= rows[i - 1].pc)
+			ok = ASSERT_TRUE(rows[i].pc > rows[i - 1].pc, name);
+		if (i && rows[i].rule == rows[i - 1].rule)
+			ok = ASSERT_TRUE(rows[i].rule != rows[i - 1].rule, name);
+		if (!PROFD_UNW_IS_CMD(rows[i].rule) && rows[i].rule >= nrules)
+			ok = ASSERT_TRUE(rows[i].rule < nrules, name);
+		if (rows[i].pad)
+			ok = ASSERT_EQ(rows[i].pad, 0, name);
+	}
+	if (nrows)
+		ok &= ASSERT_EQ(rows[nrows - 1].rule, PROFD_UNW_FRAME_POINTER, name);
+	return ok;
+}
+
+/* ---- pointer encodings, augmentations, entry formats ------------------- */
+
+void test_unwind_pointer_encodings(void)
+{
+	static const __u8 encs[] = {
+		DW_EH_PE_absptr,
+		DW_EH_PE_udata2,
+		DW_EH_PE_udata4,
+		DW_EH_PE_udata8,
+		DW_EH_PE_sdata2,
+		DW_EH_PE_sdata4,
+		DW_EH_PE_sdata8,
+		DW_EH_PE_uleb128,
+		DW_EH_PE_sleb128,
+		DW_EH_PE_pcrel | DW_EH_PE_sdata4,
+		DW_EH_PE_pcrel | DW_EH_PE_sdata2,
+		DW_EH_PE_pcrel | DW_EH_PE_udata8,
+		DW_EH_PE_pcrel | DW_EH_PE_sleb128,
+		DW_EH_PE_datarel | DW_EH_PE_sdata4, /* base 0 on x86-64, as libgcc/elfutils */
+		DW_EH_PE_textrel | DW_EH_PE_udata4,
+		DW_EH_PE_aligned,
+	};
+	static const __u8 prog[] = { DW_CFA_advance_loc | 4, DW_CFA_def_cfa_offset, 16 };
+
+	for (size_t i = 0; i < sizeof(encs); i++) {
+		struct cie_spec cs = { .fde_enc = encs[i] };
+		struct buf b = { 0 };
+		struct unwind_stats st;
+		struct unwind_table *t;
+		char name[64];
+		size_t cie;
+
+		/* two FDEs: the second one's field sits at a different alignment */
+		cie = add_cie(&b, &cs);
+		add_fde(&b, EH_VADDR,
+			&(struct fde_spec){ .cie = cie, .enc = encs[i], .start = FN, .range = 0x40,
+					    .prog = prog, .prog_len = sizeof(prog), .z = true });
+		add_fde(&b, EH_VADDR,
+			&(struct fde_spec){ .cie = cie, .enc = encs[i], .start = FN + 0x40,
+					    .range = 0x20, .prog = prog, .prog_len = 1, .z = true });
+		put_uint(&b, 0, 4);
+		t = unwind_table__build_raw(&(struct unwind_input){ .eh_frame = b.d,
+								    .eh_frame_size = b.n,
+								    .eh_frame_vaddr = EH_VADDR },
+					    &st);
+		snprintf(name, sizeof(name), "encoding %#x", encs[i]);
+		if (ASSERT_OK_PTR(t, name)) {
+			expect_rule(t, FN, RSP(8), name);
+			expect_rule(t, FN + 4, RSP(16), name);
+			expect_rule(t, FN + 0x3f, RSP(16), name);
+			expect_rule(t, FN + 0x40, RSP(8), name);
+			expect_cmd(t, FN + 0x60, PROFD_UNW_FRAME_POINTER, name);
+			expect_cmd(t, FN - 1, PROFD_UNW_FRAME_POINTER, name);
+			ASSERT_EQ(st.fdes, 2, name);
+			ASSERT_EQ(st.cies, 1, name);
+			table_sane(t, name);
+		}
+		unwind_table__free(t);
+		free(b.d);
+	}
+
+	/* indirect and funcrel locations make no sense for an FDE: dropped */
+	static const __u8 refused[] = { DW_EH_PE_indirect | PCREL4,
+					DW_EH_PE_funcrel | DW_EH_PE_udata4, 0x0f };
+	for (size_t i = 0; i < sizeof(refused); i++) {
+		struct cie_spec cs = { .fde_enc = refused[i] };
+		struct buf b = { 0 };
+		struct unwind_stats st;
+		struct unwind_table *t;
+		size_t cie = add_cie(&b, &cs);
+
+		add_fde(&b, EH_VADDR,
+			&(struct fde_spec){ .cie = cie, .enc = refused[i] & 0x7f, .start = FN,
+					    .range = 0x40, .prog = prog, .prog_len = sizeof(prog),
+					    .z = true });
+		put_uint(&b, 0, 4);
+		t = unwind_table__build_raw(&(struct unwind_input){ .eh_frame = b.d,
+								    .eh_frame_size = b.n,
+								    .eh_frame_vaddr = EH_VADDR },
+					    &st);
+		ASSERT_TRUE(!t && errno == ENODATA, "refused encoding: no table");
+		ASSERT_EQ(st.errors[UNWIND_ERR_ENCODING], 1, "refused encoding counted");
+		unwind_table__free(t);
+		free(b.d);
+	}
+}
+
+void test_unwind_augmentations(void)
+{
+	static const __u8 prog[] = { DW_CFA_advance_loc | 1, DW_CFA_def_cfa_offset, 16 };
+	/* zPLR: personality via an indirect pcrel pointer, LSDA encoding, FDE enc */
+	static const __u8 plr[] = { 0x9b, 0x10, 0x20, 0x30, 0x40, 0x1b, PCREL4 };
+	static const __u8 lsda[] = { 0x11, 0x22, 0x33, 0x44 };
+	/* 'P' with a uleb128 personality, then an unknown letter: the 'z'
+	 * length lets the parser skip what it does not know */
+	static const __u8 puleb[] = { DW_EH_PE_uleb128, 0x80, 0x80, 0x01, PCREL4, 0xaa, 0xbb };
+	static const __u8 baddata[] = { 0x9b, 0x10 }; /* personality cut short */
+	static const struct {
+		const char *aug;
+		const __u8 *augdata;
+		size_t augdata_len;
+		__u8 enc;
+		const __u8 *fde_aug;
+		size_t fde_aug_len;
+		bool ok;
+		unsigned int at1; /* rule id kind expected at FN + 1: 0 rule, else cmd */
+	} cases[] = {
+		{ "zR", NULL, 0, PCREL4, NULL, 0, true, 0 },
+		{ "zPLR", plr, sizeof(plr), PCREL4, lsda, sizeof(lsda), true, 0 },
+		{ "zPRX", puleb, sizeof(puleb), PCREL4, NULL, 0, true, 0 },
+		{ "zRS", NULL, 0, PCREL4, NULL, 0, true, PROFD_UNW_SIGNAL },
+		{ "zRB", NULL, 0, PCREL4, NULL, 0, true, 0 },
+		{ "", NULL, 0, DW_EH_PE_absptr, NULL, 0, true, 0 },
+		{ "zP", baddata, sizeof(baddata), DW_EH_PE_absptr, NULL, 0, false, 0 },
+		{ "xR", NULL, 0, PCREL4, NULL, 0, false, 0 }, /* no 'z': size unknown */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cie_spec cs = { .aug = cases[i].aug, .fde_enc = cases[i].enc,
+				       .augdata = cases[i].augdata,
+				       .augdata_len = cases[i].augdata_len };
+		struct buf b = { 0 };
+		struct unwind_stats st;
+		struct unwind_table *t;
+		size_t cie = add_cie(&b, &cs);
+
+		add_fde(&b, EH_VADDR,
+			&(struct fde_spec){ .cie = cie, .enc = cases[i].enc, .start = FN,
+					    .range = 0x40, .prog = prog, .prog_len = sizeof(prog),
+					    .z = cases[i].aug[0] == 'z', .augdata = cases[i].fde_aug,
+					    .augdata_len = cases[i].fde_aug_len });
+		put_uint(&b, 0, 4);
+		t = unwind_table__build_raw(&(struct unwind_input){ .eh_frame = b.d,
+								    .eh_frame_size = b.n,
+								    .eh_frame_vaddr = EH_VADDR },
+					    &st);
+		if (!cases[i].ok) {
+			ASSERT_TRUE(!t, cases[i].aug);
+			ASSERT_EQ(st.cies, 0, cases[i].aug);
+			ASSERT_TRUE(st.errors[UNWIND_ERR_CIE] + st.errors[UNWIND_ERR_TRUNCATED] >= 2,
+				    cases[i].aug);
+		} else if (ASSERT_OK_PTR(t, cases[i].aug)) {
+			if (cases[i].at1) {
+				expect_cmd(t, FN + 1, cases[i].at1, cases[i].aug);
+				expect_cmd(t, FN, cases[i].at1, cases[i].aug);
+				ASSERT_EQ(st.signal_ranges, 1, cases[i].aug);
+			} else {
+				expect_rule(t, FN, RSP(8), cases[i].aug);
+				expect_rule(t, FN + 1, RSP(16), cases[i].aug);
+			}
+			expect_cmd(t, FN + 0x40, PROFD_UNW_FRAME_POINTER, cases[i].aug);
+		}
+		unwind_table__free(t);
+		free(b.d);
+	}
+}
+
+/* The same CFI as .eh_frame and .debug_frame, narrow and 64-bit DWARF. */
+void test_unwind_entry_formats(void)
+{
+	static const __u8 prog[] = { DW_CFA_advance_loc | 2, DW_CFA_def_cfa_offset, 24 };
+	static const struct {
+		const char *name;
+		bool debug, wide;
+		__u8 version;
+	} cases[] = {
+		{ "eh v1", false, false, 1 },	 { "eh v3", false, false, 3 },
+		{ "eh 64-bit", false, true, 1 }, { "debug v1", true, false, 1 },
+		{ "debug v3", true, false, 3 },	 { "debug v4", true, false, 4 },
+		{ "debug 64-bit v4", true, true, 4 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		__u8 enc = cases[i].debug ? DW_EH_PE_absptr : PCREL4;
+		struct cie_spec cs = { .version = cases[i].version, .fde_enc = enc,
+				       .aug = cases[i].debug ? "" : "zR", .wide = cases[i].wide,
+				       .debug = cases[i].debug };
+		struct unwind_input in = { 0 };
+		struct buf b = { 0 };
+		struct unwind_stats st;
+		struct unwind_table *t;
+		size_t cie;
+
+		/* a second CIE first, so FDE -> CIE pointers are not all 0 */
+		add_cie(&b, &cs);
+		cie = add_cie(&b, &cs);
+		add_fde(&b, EH_VADDR,
+			&(struct fde_spec){ .cie = cie, .enc = enc, .start = FN, .range = 0x30,
+					    .prog = prog, .prog_len = sizeof(prog),
+					    .z = !cases[i].debug, .wide = cases[i].wide,
+					    .debug = cases[i].debug });
+		if (cases[i].debug) {
+			in.debug_frame = b.d;
+			in.debug_frame_size = b.n;
+		} else {
+			put_uint(&b, 0, 4);
+			in.eh_frame = b.d;
+			in.eh_frame_size = b.n;
+			in.eh_frame_vaddr = EH_VADDR;
+		}
+		t = unwind_table__build_raw(&in, &st);
+		if (ASSERT_OK_PTR(t, cases[i].name)) {
+			expect_rule(t, FN + 1, RSP(8), cases[i].name);
+			expect_rule(t, FN + 2, RSP(24), cases[i].name);
+			expect_cmd(t, FN + 0x30, PROFD_UNW_FRAME_POINTER, cases[i].name);
+			ASSERT_EQ(st.cies, 2, cases[i].name);
+			ASSERT_EQ(st.fdes_debug_frame, cases[i].debug ? 1 : 0, cases[i].name);
+		}
+		unwind_table__free(t);
+		free(b.d);
+	}
+
+	/* versions we do not know, and a CIE pointer into nowhere */
+	for (int v = 0; v < 3; v++) {
+		struct cie_spec cs = { .version = v == 0 ? 2 : 4, .fde_enc = PCREL4 };
+		struct buf b = { 0 };
+		struct unwind_stats st;
+		struct unwind_table *t;
+		size_t cie = add_cie(&b, &cs);
+
+		add_fde(&b, EH_VADDR,
+			&(struct fde_spec){ .cie = v == 2 ? cie + 4 : cie, .enc = PCREL4,
+					    .start = FN, .range = 0x30, .prog = prog,
+					    .prog_len = sizeof(prog), .z = true });
+		t = unwind_table__build_raw(&(struct unwind_input){ .eh_frame = b.d,
+								    .eh_frame_size = b.n,
+								    .eh_frame_vaddr = EH_VADDR },
+					    &st);
+		ASSERT_TRUE(!t && errno == ENODATA, "bad cie: no table");
+		ASSERT_EQ(st.errors[v == 2 ? UNWIND_ERR_CIE_POINTER : UNWIND_ERR_CIE], v == 2 ? 1 : 2,
+			  "bad cie counted");
+		free(b.d);
+	}
+}
+
+/* ---- the CFA program interpreter ---------------------------------------- */
+
+struct chk {
+	__u32 off;
+	unsigned int cmd; /* 0: rule r; else the expected command */
+	struct profd_unw_rule r;
+};
+
+#define CMD(off, c) { (off), (c), { 0 } }
+#define RUL(off, rule) { (off), 0, rule }
+#define INV(off, why) CMD(off, PROFD_UNW_INVALID(PROFD_UNW_INVALID_##why))
+#define AT_CFA(off) PROFD_UNW_RBP_AT_CFA, (off)
+#define SAME PROFD_UNW_RBP_SAME, 0
+#define RSPR(off, ...) REGR(PROFD_UNW_REG_RSP, off, __VA_ARGS__)
+#define RBPR(off, ...) REGR(PROFD_UNW_REG_RBP, off, __VA_ARGS__)
+
+/* DW_CFA_def_cfa_expression / DW_CFA_expression payloads */
+#define BREG(r, k) DW_OP_breg0 + (r), (k) & 0x7f /* k in [-64, 63] */
+#define PLT_EXPR(t)                                                                          \
+	11, DW_OP_breg7, 8, DW_OP_breg16, 0, DW_OP_lit15, DW_OP_and, DW_OP_lit0 + (t), DW_OP_ge, \
+		DW_OP_lit3, DW_OP_shl, DW_OP_plus
+
+static const struct op_case {
+	const char *name;
+	__u8 prog[48];
+	size_t len; /* 0: all of prog (trailing zeros are DW_CFA_nop) */
+	struct chk chk[6];
+} op_cases[] = {
+	{ "frame pointer prologue",
+	  { DW_CFA_advance_loc | 1, DW_CFA_def_cfa_offset, 16, DW_CFA_offset | 6, 2,
+	    DW_CFA_advance_loc | 3, DW_CFA_def_cfa_register, 6, DW_CFA_advance_loc | 10,
+	    DW_CFA_def_cfa, 7, 8 },
+	  0,
+	  { RUL(0, RSP(8)), RUL(1, RSPR(16, AT_CFA(-16))), RUL(4, RBPR(16, AT_CFA(-16))),
+	    RUL(13, RBPR(16, AT_CFA(-16))), RUL(14, RSPR(8, AT_CFA(-16))),
+	    CMD(FN_LEN, PROFD_UNW_FRAME_POINTER) } },
+	{ "remember/restore state",
+	  { DW_CFA_advance_loc | 2, DW_CFA_def_cfa_offset, 32, DW_CFA_advance_loc | 2,
+	    DW_CFA_remember_state, DW_CFA_def_cfa_offset, 8, DW_CFA_advance_loc | 1,
+	    DW_CFA_restore_state, DW_CFA_advance_loc | 5, DW_CFA_def_cfa_offset, 8 },
+	  0,
+	  { RUL(0, RSP(8)), RUL(3, RSP(32)), RUL(4, RSP(8)), RUL(5, RSP(32)), RUL(9, RSP(32)),
+	    RUL(10, RSP(8)) } },
+	{ "restore to CIE rule",
+	  { DW_CFA_offset | 6, 2, DW_CFA_advance_loc | 4, DW_CFA_restore | 6,
+	    DW_CFA_advance_loc | 4, DW_CFA_offset_extended, 6, 3, DW_CFA_advance_loc | 4,
+	    DW_CFA_restore_extended, 6 },
+	  0,
+	  { RUL(0, RSPR(8, AT_CFA(-16))), RUL(4, RSP(8)), RUL(8, RSPR(8, AT_CFA(-24))),
+	    RUL(12, RSP(8)) } },
+	{ "signed and factored forms",
+	  { DW_CFA_def_cfa_sf, 7, 0x7e /* -2 * -8 */, DW_CFA_offset_extended_sf, 6, 2,
+	    DW_CFA_advance_loc | 1, DW_CFA_def_cfa_offset_sf, 0x7d, DW_CFA_advance_loc | 1,
+	    DW_CFA_GNU_negative_offset_extended, 6, 1, DW_CFA_advance_loc | 1, DW_CFA_def_cfa_sf,
+	    6, 0x7c },
+	  0,
+	  { RUL(0, RSPR(16, AT_CFA(-16))), RUL(1, RSPR(24, AT_CFA(-16))),
+	    RUL(2, RSPR(24, AT_CFA(8))), RUL(3, RBPR(32, AT_CFA(8))) } },
+	{ "val_offset rbp",
+	  { DW_CFA_val_offset, 6, 2, DW_CFA_advance_loc | 1, DW_CFA_val_offset_sf, 6, 0x7f },
+	  0,
+	  { RUL(0, RSPR(8, PROFD_UNW_RBP_VAL_CFA, -16)), RUL(1, RSPR(8, PROFD_UNW_RBP_VAL_CFA, 8)) } },
+	{ "rbp undefined / same / register",
+	  { DW_CFA_undefined, 6, DW_CFA_advance_loc | 1, DW_CFA_offset | 6, 2,
+	    DW_CFA_advance_loc | 1, DW_CFA_same_value, 6, DW_CFA_advance_loc | 1, DW_CFA_register,
+	    6, 6, DW_CFA_advance_loc | 1, DW_CFA_register, 6, 9 },
+	  0,
+	  { RUL(0, RSPR(8, PROFD_UNW_RBP_UNDEF, 0)), RUL(1, RSPR(8, AT_CFA(-16))),
+	    RUL(2, RSP(8)), RUL(3, RSP(8)), INV(4, RBP_REG) } },
+	{ "return address rules",
+	  { DW_CFA_register, 16, 5, DW_CFA_advance_loc | 1, DW_CFA_offset | 16, 2,
+	    DW_CFA_advance_loc | 1, DW_CFA_same_value, 16, DW_CFA_advance_loc | 1,
+	    DW_CFA_val_offset, 16, 1, DW_CFA_advance_loc | 1, DW_CFA_undefined, 16,
+	    DW_CFA_advance_loc | 1, DW_CFA_register, 16, 16 },
+	  0,
+	  { RUL(0, RULE(PROFD_UNW_CFA_REG, 7, 8, 0, SAME, PROFD_UNW_RA_REG, 5)),
+	    RUL(1, RULE(PROFD_UNW_CFA_REG, 7, 8, 0, SAME, PROFD_UNW_RA_AT_CFA, -16)),
+	    INV(2, RA_SAME), INV(3, RA_EXPR), CMD(4, PROFD_UNW_STOP), INV(5, RA_SAME) } },
+	{ "stack realignment (DRAP)",
+	  { DW_CFA_def_cfa, 10, 0, DW_CFA_advance_loc | 2, DW_CFA_expression, 6, 2, BREG(6, 0),
+	    DW_CFA_advance_loc | 2, DW_CFA_def_cfa_expression, 3, BREG(6, -16), DW_OP_deref,
+	    DW_CFA_advance_loc | 2, DW_CFA_expression, 6, 2, BREG(7, 24), DW_CFA_advance_loc | 2,
+	    DW_CFA_def_cfa, 7, 8 },
+	  0,
+	  { RUL(0, REGR(10, 0, SAME)), RUL(2, REGR(10, 0, PROFD_UNW_RBP_AT_RBP, 0)),
+	    RUL(4, RULE(PROFD_UNW_CFA_DEREF, 6, -16, 0, PROFD_UNW_RBP_AT_RBP, 0,
+			PROFD_UNW_RA_AT_CFA, -8)),
+	    RUL(6, RULE(PROFD_UNW_CFA_DEREF, 6, -16, 0, PROFD_UNW_RBP_AT_RSP, 24,
+			PROFD_UNW_RA_AT_CFA, -8)),
+	    RUL(8, RSPR(8, PROFD_UNW_RBP_AT_RSP, 24)) } },
+	{ "deref with addend",
+	  { DW_CFA_def_cfa_expression, 5, BREG(7, 8), DW_OP_deref, DW_OP_plus_uconst, 8,
+	    DW_CFA_advance_loc | 1, DW_CFA_def_cfa_expression, 5, BREG(7, 16), DW_OP_deref,
+	    DW_OP_lit8, DW_OP_plus, DW_CFA_advance_loc | 1, DW_CFA_def_cfa_expression, 6,
+	    BREG(7, 16), DW_OP_deref, DW_OP_const1u, 16, DW_OP_minus },
+	  0,
+	  { RUL(0, RULE(PROFD_UNW_CFA_DEREF, 7, 8, 8, SAME, PROFD_UNW_RA_AT_CFA, -8)),
+	    RUL(1, RULE(PROFD_UNW_CFA_DEREF, 7, 16, 8, SAME, PROFD_UNW_RA_AT_CFA, -8)),
+	    RUL(2, RULE(PROFD_UNW_CFA_DEREF, 7, 16, -16, SAME, PROFD_UNW_RA_AT_CFA, -8)) } },
+	{ "PLT expressions",
+	  { DW_CFA_def_cfa_expression, PLT_EXPR(11), DW_CFA_advance_loc | 8,
+	    DW_CFA_def_cfa_expression, PLT_EXPR(10), DW_CFA_advance_loc | 8,
+	    DW_CFA_def_cfa_expression, 2, BREG(7, 24) },
+	  0,
+	  { RUL(0, RULE(PROFD_UNW_CFA_PLT, 7, 8, 11, SAME, PROFD_UNW_RA_AT_CFA, -8)),
+	    RUL(8, RULE(PROFD_UNW_CFA_PLT, 7, 8, 10, SAME, PROFD_UNW_RA_AT_CFA, -8)),
+	    RUL(16, RSP(24)) } },
+	{ "unsupported CFA",
+	  { DW_CFA_def_cfa_expression, 3, BREG(7, 8), DW_OP_neg, DW_CFA_advance_loc | 1,
+	    DW_CFA_def_cfa_expression, 2, DW_OP_breg0 + 17, 0, DW_CFA_advance_loc | 1,
+	    DW_CFA_def_cfa, 17, 8, DW_CFA_advance_loc | 1, DW_CFA_def_cfa_offset, 16,
+	    DW_CFA_advance_loc | 1, DW_CFA_def_cfa_expression, 2, BREG(7, 8),
+	    DW_CFA_def_cfa_register, 6, DW_CFA_advance_loc | 1, DW_CFA_def_cfa, 6, 16 },
+	  0,
+	  { INV(0, CFA_EXPR), INV(1, CFA_REG), INV(2, CFA_REG), INV(3, CFA_REG),
+	    INV(4, CFA_BROKEN), RUL(5, RBPR(16, SAME)) } },
+	{ "offsets out of range",
+	  { DW_CFA_def_cfa, 7, 0x80, 0x80, 0x80, 0x80, 0x20 /* 2^33 */, DW_CFA_advance_loc | 1,
+	    DW_CFA_def_cfa, 7, 8, DW_CFA_offset | 6, 0x88, 0x27 /* 5000 * -8 */,
+	    DW_CFA_advance_loc | 1, DW_CFA_offset | 6, 2, DW_CFA_offset | 16, 0x88, 0x27 },
+	  0,
+	  { INV(0, CFA_RANGE), INV(1, RBP_RANGE), INV(2, RA_RANGE) } },
+	{ "unknown opcode",
+	  { DW_CFA_advance_loc | 4, DW_CFA_def_cfa_offset, 16, DW_CFA_advance_loc | 4, 0x3f,
+	    DW_CFA_def_cfa_offset, 8 },
+	  0,
+	  { RUL(0, RSP(8)), RUL(4, RSP(16)), INV(8, BAD_OPCODE), INV(FN_LEN - 1, BAD_OPCODE),
+	    CMD(FN_LEN, PROFD_UNW_FRAME_POINTER) } },
+	{ "SPARC window save",
+	  { DW_CFA_advance_loc | 4, DW_CFA_GNU_window_save },
+	  0,
+	  { RUL(0, RSP(8)), INV(4, BAD_OPCODE) } },
+	{ "truncated operand",
+	  { DW_CFA_advance_loc | 4, DW_CFA_def_cfa_offset, 16, DW_CFA_advance_loc | 4,
+	    DW_CFA_def_cfa, 7 },
+	  6,
+	  { RUL(4, RSP(16)), INV(8, TRUNCATED) } },
+	{ "expression past the end",
+	  { DW_CFA_advance_loc | 4, DW_CFA_def_cfa_expression, 40, DW_OP_breg7 },
+	  4,
+	  { RUL(0, RSP(8)), INV(4, TRUNCATED) } },
+	{ "restore_state underflow",
+	  { DW_CFA_advance_loc | 4, DW_CFA_restore_state },
+	  0,
+	  { RUL(0, RSP(8)), INV(4, STATE_STACK) } },
+	{ "remember_state overflow",
+	  { DW_CFA_advance_loc | 4, DW_CFA_remember_state, DW_CFA_remember_state,
+	    DW_CFA_remember_state, DW_CFA_remember_state, DW_CFA_remember_state,
+	    DW_CFA_remember_state, DW_CFA_remember_state, DW_CFA_remember_state,
+	    DW_CFA_remember_state, DW_CFA_remember_state, DW_CFA_remember_state,
+	    DW_CFA_remember_state, DW_CFA_remember_state, DW_CFA_remember_state,
+	    DW_CFA_remember_state, DW_CFA_remember_state, DW_CFA_remember_state },
+	  0,
+	  { RUL(0, RSP(8)), INV(4, STATE_STACK) } },
+	{ "advance_loc1/2/4, args_size",
+	  { DW_CFA_advance_loc1, 0x10, DW_CFA_def_cfa_offset, 16, DW_CFA_GNU_args_size, 16,
+	    DW_CFA_advance_loc2, 0x20, 0, DW_CFA_def_cfa_offset, 24, DW_CFA_advance_loc4, 0x30, 0,
+	    0, 0, DW_CFA_def_cfa_offset, 32, DW_CFA_nop },
+	  0,
+	  { RUL(0xf, RSP(8)), RUL(0x10, RSP(16)), RUL(0x2f, RSP(16)), RUL(0x30, RSP(24)),
+	    RUL(0x60, RSP(32)), RUL(0xff, RSP(32)) } },
+	{ "advance past the end",
+	  { DW_CFA_advance_loc2, 0, 2, DW_CFA_def_cfa_offset, 16 },
+	  0,
+	  { RUL(0, RSP(8)), RUL(FN_LEN - 1, RSP(8)), CMD(FN_LEN, PROFD_UNW_FRAME_POINTER) } },
+};
+
+void test_unwind_cfa_programs(void)
+{
+	for (size_t i = 0; i < sizeof(op_cases) / sizeof(op_cases[0]); i++) {
+		const struct op_case *c = &op_cases[i];
+		struct unwind_stats st;
+		struct unwind_table *t = one_fde(c->prog, c->len ? c->len : sizeof(c->prog), &st);
+
+		if (!ASSERT_OK_PTR(t, c->name))
+			continue;
+		for (size_t k = 0; k < sizeof(c->chk) / sizeof(c->chk[0]); k++) {
+			const struct chk *x = &c->chk[k];
+
+			if (k && !x->off && !x->cmd && !x->r.ra_off)
+				break; /* unused slot */
+			if (x->cmd)
+				expect_cmd(t, FN + x->off, x->cmd, c->name);
+			else
+				expect_rule(t, FN + x->off, x->r, c->name);
+		}
+		table_sane(t, c->name);
+		unwind_table__free(t);
+	}
+}
+
+/* set_loc reads the FDE's pointer encoding; going backwards is an error. */
+void test_unwind_set_loc(void)
+{
+	struct cie_spec cs = { .fde_enc = PCREL4 };
+	struct buf b = { 0 };
+	struct unwind_stats st;
+	struct unwind_table *t;
+	size_t cie = add_cie(&b, &cs);
+
+	/* prog's vaddr is needed for the pcrel set_loc operands: build the FDE
+	 * by hand with the program last */
+	size_t off = begin_entry(&b, false);
+
+	put_uint(&b, b.n - cie, 4);
+	put_enc(&b, PCREL4, FN, EH_VADDR + b.n);
+	put_uint(&b, FN_LEN, 4);
+	put_uleb(&b, 0);
+	put_uint(&b, DW_CFA_set_loc, 1);
+	put_enc(&b, PCREL4, FN + 0x10, EH_VADDR + b.n);
+	put_uint(&b, DW_CFA_def_cfa_offset, 1);
+	put_uint(&b, 16, 1);
+	put_uint(&b, DW_CFA_set_loc, 1);
+	put_enc(&b, PCREL4, FN + 0x20, EH_VADDR + b.n);
+	put_uint(&b, DW_CFA_def_cfa_offset, 1);
+	put_uint(&b, 24, 1);
+	put_uint(&b, DW_CFA_set_loc, 1);
+	put_enc(&b, PCREL4, FN + 0x08, EH_VADDR + b.n);
+	end_entry(&b, off, false);
+	put_uint(&b, 0, 4);
+	t = unwind_table__build_raw(&(struct unwind_input){ .eh_frame = b.d, .eh_frame_size = b.n,
+							    .eh_frame_vaddr = EH_VADDR },
+				    &st);
+	if (ASSERT_OK_PTR(t, "set_loc")) {
+		expect_rule(t, FN + 0xf, RSP(8), "set_loc");
+		expect_rule(t, FN + 0x10, RSP(16), "set_loc");
+		expect_cmd(t, FN + 0x20, PROFD_UNW_INVALID(PROFD_UNW_INVALID_BAD_LOC), "set_loc back");
+		ASSERT_EQ(st.invalid_rows[PROFD_UNW_INVALID_BAD_LOC], 1, "bad loc counted");
+	}
 	unwind_table__free(t);
+	free(b.d);
+}
+
+/* ---- table layout: gaps, overlaps, sources, dedup, limits ---------------- */
+
+static void add_simple_fde(struct buf *b, size_t cie, __u64 start, __u64 range, __u8 cfa_off)
+{
+	__u8 prog[] = { DW_CFA_advance_loc | 1, DW_CFA_def_cfa_offset, cfa_off };
+
+	add_fde(b, EH_VADDR,
+		&(struct fde_spec){ .cie = cie, .enc = PCREL4, .start = start, .range = range,
+				    .prog = prog, .prog_len = sizeof(prog), .z = true });
+}
+
+void test_unwind_layout(void)
+{
+	struct cie_spec cs = { .fde_enc = PCREL4 };
+	struct buf b = { 0 };
+	struct unwind_stats st;
+	struct unwind_table *t;
+	size_t cie = add_cie(&b, &cs), nrows;
+
+	/* out of order on purpose: the builder sorts */
+	add_simple_fde(&b, cie, 0x1040, 0x20, 40); /* gap of 0x20 before: marker */
+	add_simple_fde(&b, cie, 0x1000, 0x10, 16);
+	add_simple_fde(&b, cie, 0x1018, 0x08, 24); /* gap of 8: padding, no marker */
+	add_simple_fde(&b, cie, 0x1070, 0x20, 48); /* overlaps the next: cut here */
+	add_simple_fde(&b, cie, 0x1080, 0x20, 56);
+	add_simple_fde(&b, cie, 0x1080, 0x10, 64); /* duplicate start: dropped */
+	put_uint(&b, 0, 4);
+	t = unwind_table__build_raw(&(struct unwind_input){ .eh_frame = b.d, .eh_frame_size = b.n,
+							    .eh_frame_vaddr = EH_VADDR },
+				    &st);
+	if (!ASSERT_OK_PTR(t, "layout"))
+		goto cleanup;
+	expect_cmd(t, 0xfff, PROFD_UNW_FRAME_POINTER, "before first");
+	expect_rule(t, 0x1001, RSP(16), "fde 1");
+	expect_rule(t, 0x1014, RSP(16), "padding keeps the rule");
+	expect_rule(t, 0x1018, RSP(8), "fde 2");
+	expect_rule(t, 0x101f, RSP(24), "fde 2 end");
+	expect_cmd(t, 0x1020, PROFD_UNW_FRAME_POINTER, "gap marker");
+	expect_cmd(t, 0x103f, PROFD_UNW_FRAME_POINTER, "gap marker end");
+	expect_rule(t, 0x1040, RSP(8), "fde 3");
+	expect_cmd(t, 0x1060, PROFD_UNW_FRAME_POINTER, "gap before overlap");
+	expect_rule(t, 0x107f, RSP(48), "overlapped fde");
+	expect_rule(t, 0x1081, RSP(56), "overlapping fde wins");
+	expect_rule(t, 0x109f, RSP(56), "duplicate ignored");
+	expect_cmd(t, 0x10a0, PROFD_UNW_FRAME_POINTER, "end marker");
+	expect_cmd(t, ~0ULL, PROFD_UNW_FRAME_POINTER, "far away");
+	ASSERT_EQ(st.errors[UNWIND_ERR_OVERLAP], 2, "overlaps counted");
+	ASSERT_EQ(st.fdes, 5, "fdes");
+	ASSERT_EQ(st.gap_rows, 3, "gap rows");
+	ASSERT_EQ(st.rules, 6, "rules deduped, unused ones dropped");
+	unwind_table__rows(t, &nrows);
+	ASSERT_EQ(st.rows, nrows, "rows stat");
+	ASSERT_EQ(st.table_bytes, nrows * 8 + st.rules * 16, "table bytes");
+	ASSERT_EQ(unwind_table__vaddr_base(t), 0, "base");
+	table_sane(t, "layout");
+cleanup:
+	unwind_table__free(t);
+	free(b.d);
+}
+
+/* Code above 4 GiB is rebased so row.pc stays 32 bits. */
+void test_unwind_high_addresses(void)
+{
+	struct cie_spec cs = { .fde_enc = DW_EH_PE_udata8 };
+	static const __u8 prog[] = { DW_CFA_advance_loc | 1, DW_CFA_def_cfa_offset, 16 };
+	__u64 hi = 0x7f0000001000ULL;
+	struct buf b = { 0 };
+	struct unwind_stats st;
+	struct unwind_table *t;
+	size_t cie = add_cie(&b, &cs);
+
+	add_fde(&b, 0, &(struct fde_spec){ .cie = cie, .enc = DW_EH_PE_udata8, .start = hi,
+					   .range = 0x40, .prog = prog, .prog_len = 3, .z = true });
+	add_fde(&b, 0, &(struct fde_spec){ .cie = cie, .enc = DW_EH_PE_udata8,
+					   .start = hi + 0x100000000ULL, .range = 0x40, .prog = prog,
+					   .prog_len = 3, .z = true });
+	put_uint(&b, 0, 4);
+	t = unwind_table__build_raw(&(struct unwind_input){ .eh_frame = b.d, .eh_frame_size = b.n },
+				    &st);
+	if (ASSERT_OK_PTR(t, "high")) {
+		ASSERT_EQ(unwind_table__vaddr_base(t), hi, "base");
+		expect_rule(t, hi + 1, RSP(16), "high fde");
+		expect_cmd(t, hi + 0x100000001ULL, PROFD_UNW_FRAME_POINTER, "beyond 4 GiB");
+		ASSERT_EQ(st.errors[UNWIND_ERR_FDE_RANGE], 1, "dropped");
+	}
+	unwind_table__free(t);
+	free(b.d);
+}
+
+/* More distinct rules than the 15-bit index holds. */
+void test_unwind_rule_table_full(void)
+{
+	struct buf p = { 0 };
+	struct unwind_stats st;
+	struct unwind_table *t;
+	__u64 n = PROFD_UNW_MAX_RULES + 100;
+
+	for (__u64 i = 0; i < n; i++) {
+		put_uint(&p, DW_CFA_def_cfa_offset, 1);
+		put_uleb(&p, 16 + 8 * i);
+		put_uint(&p, DW_CFA_advance_loc | 1, 1);
+	}
+	{
+		struct cie_spec cs = { .fde_enc = PCREL4 };
+		struct buf b = { 0 };
+		size_t cie = add_cie(&b, &cs);
+
+		add_fde(&b, EH_VADDR,
+			&(struct fde_spec){ .cie = cie, .enc = PCREL4, .start = FN, .range = n + 1,
+					    .prog = p.d, .prog_len = p.n, .z = true });
+		put_uint(&b, 0, 4);
+		t = unwind_table__build_raw(&(struct unwind_input){ .eh_frame = b.d,
+								    .eh_frame_size = b.n,
+								    .eh_frame_vaddr = EH_VADDR },
+					    &st);
+		free(b.d);
+	}
+	if (ASSERT_OK_PTR(t, "full")) {
+		ASSERT_EQ(st.rules, PROFD_UNW_MAX_RULES, "rules capped");
+		expect_rule(t, FN + PROFD_UNW_MAX_RULES - 1, RSP(16 + 8 * (PROFD_UNW_MAX_RULES - 1)),
+			    "last rule");
+		expect_cmd(t, FN + PROFD_UNW_MAX_RULES,
+			   PROFD_UNW_INVALID(PROFD_UNW_INVALID_TABLE_FULL), "overflow");
+		ASSERT_EQ(st.invalid_rows[PROFD_UNW_INVALID_TABLE_FULL], 1, "counted once");
+		table_sane(t, "full");
+	}
+	unwind_table__free(t);
+	free(p.d);
+}
+
+/* .eh_frame and .debug_frame describing overlapping code: .eh_frame wins,
+ * .debug_frame fills what .eh_frame lacks. */
+void test_unwind_debug_frame_merge(void)
+{
+	struct cie_spec eh = { .fde_enc = PCREL4 };
+	struct cie_spec df = { .aug = "", .debug = true };
+	static const __u8 prog16[] = { DW_CFA_advance_loc | 1, DW_CFA_def_cfa_offset, 16 };
+	static const __u8 prog32[] = { DW_CFA_advance_loc | 1, DW_CFA_def_cfa_offset, 32 };
+	struct buf e = { 0 }, d = { 0 };
+	struct unwind_stats st;
+	struct unwind_table *t;
+	size_t ecie = add_cie(&e, &eh), dcie = add_cie(&d, &df);
+
+	add_fde(&e, EH_VADDR, &(struct fde_spec){ .cie = ecie, .enc = PCREL4, .start = 0x1000,
+						  .range = 0x40, .prog = prog16, .prog_len = 3,
+						  .z = true });
+	put_uint(&e, 0, 4);
+	for (__u64 s = 0x1000; s <= 0x1080; s += 0x40)
+		add_fde(&d, 0, &(struct fde_spec){ .cie = dcie, .start = s, .range = 0x40,
+						   .prog = prog32, .prog_len = 3, .debug = true });
+	t = unwind_table__build_raw(&(struct unwind_input){ .eh_frame = e.d, .eh_frame_size = e.n,
+							    .eh_frame_vaddr = EH_VADDR,
+							    .debug_frame = d.d,
+							    .debug_frame_size = d.n },
+				    &st);
+	if (ASSERT_OK_PTR(t, "merge")) {
+		expect_rule(t, 0x1001, RSP(16), "eh_frame wins");
+		expect_rule(t, 0x1041, RSP(32), "debug_frame fills");
+		expect_rule(t, 0x1081, RSP(32), "debug_frame fills 2");
+		expect_cmd(t, 0x10c0, PROFD_UNW_FRAME_POINTER, "end");
+		ASSERT_EQ(st.fdes, 3, "fdes");
+		ASSERT_EQ(st.fdes_debug_frame, 2, "from debug_frame");
+		ASSERT_EQ(st.fdes_debug_dup, 1, "duplicate skipped");
+		ASSERT_EQ(st.errors[UNWIND_ERR_OVERLAP], 0, "not an error");
+	}
+	unwind_table__free(t);
+	free(e.d);
+	free(d.d);
+}
+
+/* Signal trampolines: augmentation "S", the sigreturn bytes under an FDE
+ * without "S" (and one byte early, like glibc), and bytes with no FDE at all
+ * (musl). FDEs outside the code segments are dropped. */
+void test_unwind_signal_frames(void)
+{
+	static const __u8 prog[] = { DW_CFA_advance_loc | 1, DW_CFA_def_cfa_offset, 16 };
+	static const __u8 sigret[] = { 0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05 };
+	__u8 text[0x200];
+	struct cie_spec cs = { .fde_enc = PCREL4 };
+	struct unwind_segment seg = { .vaddr = 0x1000, .size = 0x300, .bytes = text,
+				      .nbytes = sizeof(text) };
+	struct buf b = { 0 };
+	struct unwind_stats st;
+	struct unwind_table *t;
+	size_t cie;
+
+	memset(text, 0xcc, sizeof(text));
+	memcpy(text + 0x10, sigret, sizeof(sigret));	     /* FDE at 0x1010 */
+	text[0x3f] = 0x90;				     /* nop, then */
+	memcpy(text + 0x40, sigret, sizeof(sigret));	     /* FDE at 0x103f */
+	memcpy(text + 0x101, sigret, sizeof(sigret));	     /* no FDE: 0x1101 */
+	cie = add_cie(&b, &cs);
+	add_simple_fde(&b, cie, 0x1000, 0x10, 16);
+	add_fde(&b, EH_VADDR, &(struct fde_spec){ .cie = cie, .enc = PCREL4, .start = 0x1010,
+						  .range = 0x9, .prog = prog, .prog_len = 3,
+						  .z = true });
+	add_fde(&b, EH_VADDR, &(struct fde_spec){ .cie = cie, .enc = PCREL4, .start = 0x103f,
+						  .range = 0xa, .prog = prog, .prog_len = 3,
+						  .z = true });
+	add_simple_fde(&b, cie, 0x1200, 0x10, 16);   /* past the segment's bytes: fine */
+	add_simple_fde(&b, cie, 0x12f8, 0x10, 16);   /* crosses the segment end */
+	add_simple_fde(&b, cie, 0x9000, 0x10, 16);   /* outside every segment */
+	put_uint(&b, 0, 4);
+	t = unwind_table__build_raw(&(struct unwind_input){ .eh_frame = b.d, .eh_frame_size = b.n,
+							    .eh_frame_vaddr = EH_VADDR,
+							    .segs = &seg, .nsegs = 1 },
+				    &st);
+	if (ASSERT_OK_PTR(t, "signal")) {
+		expect_rule(t, 0x1001, RSP(16), "plain fde");
+		expect_cmd(t, 0x1010, PROFD_UNW_SIGNAL, "sigreturn under fde");
+		expect_cmd(t, 0x1018, PROFD_UNW_SIGNAL, "sigreturn under fde end");
+		expect_cmd(t, 0x103f, PROFD_UNW_SIGNAL, "glibc-style nop first");
+		expect_cmd(t, 0x1100, PROFD_UNW_SIGNAL, "no fde: from the byte before");
+		expect_cmd(t, 0x1109, PROFD_UNW_SIGNAL, "no fde: last byte");
+		expect_cmd(t, 0x110a, PROFD_UNW_FRAME_POINTER, "no fde: after");
+		expect_cmd(t, 0x10ff, PROFD_UNW_FRAME_POINTER, "no fde: before");
+		expect_rule(t, 0x1201, RSP(16), "no bytes needed for a normal fde");
+		ASSERT_EQ(st.signal_ranges, 3, "signal ranges");
+		ASSERT_EQ(st.signal_by_bytes, 3, "by bytes");
+		ASSERT_EQ(st.errors[UNWIND_ERR_FDE_RANGE], 2, "outside segments");
+		ASSERT_EQ(st.fdes, 4, "fdes");
+		table_sane(t, "signal");
+	}
+	unwind_table__free(t);
+	free(b.d);
+}
+
+void test_unwind_find(void)
+{
+	struct profd_unw_row rows[64];
+	unsigned int seed = 7;
+
+	for (__u32 n = 0; n <= 64; n++) {
+		__u32 pc = 10;
+
+		for (__u32 i = 0; i < n; i++) {
+			pc += 1 + rand_r(&seed) % 5;
+			rows[i] = (struct profd_unw_row){ .pc = pc };
+		}
+		for (__u32 x = 0; x < pc + 10; x++) {
+			int want = -1;
+
+			for (__u32 i = 0; i < n; i++)
+				if (rows[i].pc <= x)
+					want = (int)i;
+			if (profd_unw_find(rows, n, x) != want) {
+				ASSERT_EQ(profd_unw_find(rows, n, x), want, "bsearch");
+				return;
+			}
+		}
+	}
+	ASSERT_EQ(profd_unw_find(rows, 0, 0), -1, "empty");
 }
