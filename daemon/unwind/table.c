@@ -291,17 +291,22 @@ static void cut(struct unwind_table *t, __u64 pc)
 		t->nrows--;
 }
 
-/* Moves the rules the rows use into the table, renumbered densely: rules
- * of dropped or overlapped FDEs are not worth map space. */
+/* Moves the rules the rows use into the table, renumbered in order of first
+ * use: rules of dropped or overlapped FDEs are not worth map space. */
 static int compact_rules(struct unw_builder *b, struct unwind_table *t)
 {
+	struct profd_unw_rule *rules = NULL;
 	__u16 *map = NULL;
 	size_t n = 0;
 
 	if (b->nrules) {
 		map = malloc(b->nrules * sizeof(*map));
-		if (!map)
+		rules = malloc(b->nrules * sizeof(*rules));
+		if (!map || !rules) {
+			free(map);
+			free(rules);
 			return -ENOMEM;
+		}
 		memset(map, 0xff, b->nrules * sizeof(*map));
 	}
 	for (size_t i = 0; i < t->nrows; i++) {
@@ -311,15 +316,13 @@ static int compact_rules(struct unw_builder *b, struct unwind_table *t)
 			continue;
 		if (map[id] == 0xffff) {
 			map[id] = (__u16)n;
-			b->rules[n++] = b->rules[id]; /* n <= id: never overwrites ahead */
+			rules[n++] = b->rules[id];
 		}
 		t->rows[i].rule = map[id];
 	}
 	free(map);
-	t->rules = b->rules;
+	t->rules = rules;
 	t->nrules = n;
-	b->rules = NULL;
-	b->nrules = b->rules_cap = 0;
 	return 0;
 }
 

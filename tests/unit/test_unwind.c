@@ -297,6 +297,11 @@ static bool expect_cmd(const struct unwind_table *t, __u64 pc, unsigned int want
 	return harness_check(id == want, __FILE__, __LINE__, name, d);
 }
 
+static int rule_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct profd_unw_rule));
+}
+
 /* Every table must satisfy the format's invariants, whatever the input. */
 static bool table_sane(const struct unwind_table *t, const char *name)
 {
@@ -319,6 +324,25 @@ static bool table_sane(const struct unwind_table *t, const char *name)
 	}
 	if (nrows)
 		ok &= ASSERT_EQ(rows[nrows - 1].rule, PROFD_UNW_FRAME_POINTER, name);
+	if (!ok)
+		return false;
+	/* rules are distinct, and neighbouring rows differ in content, not
+	 * just in index */
+	{
+		const struct profd_unw_rule *rules = unwind_table__rules(t, &nrules);
+		struct profd_unw_rule *copy = malloc((nrules + 1) * sizeof(*copy));
+
+		if (nrules)
+			memcpy(copy, rules, nrules * sizeof(*copy));
+		qsort(copy, nrules, sizeof(*copy), rule_cmp);
+		for (size_t i = 1; ok && i < nrules; i++)
+			ok = ASSERT_TRUE(rule_cmp(&copy[i - 1], &copy[i]) != 0, name);
+		free(copy);
+		for (size_t i = 1; ok && i < nrows; i++)
+			if (!PROFD_UNW_IS_CMD(rows[i].rule) && !PROFD_UNW_IS_CMD(rows[i - 1].rule))
+				ok = ASSERT_TRUE(rule_cmp(&rules[rows[i].rule],
+							  &rules[rows[i - 1].rule]) != 0, name);
+	}
 	return ok;
 }
 
@@ -1042,4 +1066,513 @@ void test_unwind_find(void)
 		}
 	}
 	ASSERT_EQ(profd_unw_find(rows, 0, 0), -1, "empty");
+}
+
+/* ---- differential test against elfutils -------------------------------- */
+
+enum { N_BREG, N_DEREF, N_CONST, N_AND, N_GE, N_SHL, N_PLUS, N_MINUS, N_PLUS_UCONST, N_CFA,
+       N_STACK_VALUE, N_REGX, N_OTHER };
+
+struct nop {
+	int op;
+	__s64 reg, n;
+};
+
+/* elfutils' decoded operations, normalised (all bregs alike, all constants). */
+static size_t eu_normalise(const Dwarf_Op *ops, size_t n, struct nop *out, size_t max)
+{
+	size_t k;
+
+	for (k = 0; k < n && k < max; k++) {
+		unsigned int a = ops[k].atom;
+		struct nop x = { .op = N_OTHER };
+
+		if (a >= DW_OP_breg0 && a <= DW_OP_breg31)
+			x = (struct nop){ N_BREG, a - DW_OP_breg0, (__s64)ops[k].number };
+		else if (a == DW_OP_bregx)
+			x = (struct nop){ N_BREG, (__s64)ops[k].number, (__s64)ops[k].number2 };
+		else if (a >= DW_OP_lit0 && a <= DW_OP_lit31)
+			x = (struct nop){ N_CONST, 0, a - DW_OP_lit0 };
+		else if (a == DW_OP_const1u || a == DW_OP_const2u || a == DW_OP_const4u ||
+			 a == DW_OP_constu)
+			x = (struct nop){ N_CONST, 0, (__s64)ops[k].number };
+		else if (a == DW_OP_deref)
+			x.op = N_DEREF;
+		else if (a == DW_OP_and)
+			x.op = N_AND;
+		else if (a == DW_OP_ge)
+			x.op = N_GE;
+		else if (a == DW_OP_shl)
+			x.op = N_SHL;
+		else if (a == DW_OP_plus)
+			x.op = N_PLUS;
+		else if (a == DW_OP_minus)
+			x.op = N_MINUS;
+		else if (a == DW_OP_plus_uconst)
+			x = (struct nop){ N_PLUS_UCONST, 0, (__s64)ops[k].number };
+		else if (a == DW_OP_call_frame_cfa)
+			x.op = N_CFA;
+		else if (a == DW_OP_stack_value)
+			x.op = N_STACK_VALUE;
+		else if (a == DW_OP_regx)
+			x = (struct nop){ N_REGX, (__s64)ops[k].number, 0 };
+		out[k] = x;
+	}
+	return n > max ? max + 1 : n;
+}
+
+static bool s32ok(__s64 v)
+{
+	return v >= INT32_MIN && v <= INT32_MAX;
+}
+
+static bool s16ok(__s64 v)
+{
+	return v >= INT16_MIN && v <= INT16_MAX;
+}
+
+/* What elfutils says the rule is, in our terms. */
+struct want {
+	unsigned int cmd; /* 0: a rule, in r */
+	bool unsupported; /* elfutils knows a rule our format cannot hold */
+	struct profd_unw_rule r;
+};
+
+static bool eu_cfa(Dwarf_Frame *fr, struct profd_unw_rule *r)
+{
+	Dwarf_Op *ops;
+	size_t n;
+	struct nop o[10];
+
+	if (dwarf_frame_cfa(fr, &ops, &n) != 0 || n == 0)
+		return false;
+	n = eu_normalise(ops, n, o, 10);
+	if (n == 9 && o[0].op == N_BREG && o[0].reg == 7 && o[1].op == N_BREG && o[1].reg == 16 &&
+	    o[1].n == 0 && o[2].op == N_CONST && o[2].n == 15 && o[3].op == N_AND &&
+	    o[4].op == N_CONST && o[4].n <= 15 && o[5].op == N_GE && o[6].op == N_CONST &&
+	    o[6].n == 3 && o[7].op == N_SHL && o[8].op == N_PLUS && s32ok(o[0].n)) {
+		r->cfa_kind = PROFD_UNW_CFA_PLT;
+		r->cfa_reg = 7;
+		r->cfa_off = (__s32)o[0].n;
+		r->cfa_aux = (__s32)o[4].n;
+		return true;
+	}
+	if (n < 1 || o[0].op != N_BREG || o[0].reg > 16 || !s32ok(o[0].n))
+		return false;
+	r->cfa_reg = (__u8)o[0].reg;
+	r->cfa_off = (__s32)o[0].n;
+	if (n == 1) {
+		r->cfa_kind = PROFD_UNW_CFA_REG;
+		return true;
+	}
+	r->cfa_kind = PROFD_UNW_CFA_DEREF;
+	if (n == 2 && o[1].op == N_DEREF)
+		return true;
+	if (n == 3 && o[1].op == N_DEREF && o[2].op == N_PLUS_UCONST && s32ok(o[2].n)) {
+		r->cfa_aux = (__s32)o[2].n;
+		return true;
+	}
+	if (n == 4 && o[1].op == N_DEREF && o[2].op == N_CONST &&
+	    (o[3].op == N_PLUS || o[3].op == N_MINUS) && s32ok(o[2].n)) {
+		r->cfa_aux = (__s32)(o[3].op == N_PLUS ? o[2].n : -o[2].n);
+		return true;
+	}
+	return false;
+}
+
+/* Offset rules come back as [call_frame_cfa, plus_uconst k], k == 0 as
+ * [call_frame_cfa]; val_ forms end in stack_value. */
+static bool eu_cfa_offset(const struct nop *o, size_t n, __s64 *k, bool *val)
+{
+	*val = n > 0 && o[n - 1].op == N_STACK_VALUE;
+	if (*val)
+		n--;
+	if (n == 1 && o[0].op == N_CFA) {
+		*k = 0;
+		return true;
+	}
+	if (n == 2 && o[0].op == N_CFA && o[1].op == N_PLUS_UCONST) {
+		*k = o[1].n;
+		return true;
+	}
+	return false;
+}
+
+static bool eu_ra(Dwarf_Frame *fr, int ra, struct profd_unw_rule *r)
+{
+	Dwarf_Op mem[3], *ops;
+	struct nop o[4];
+	size_t n;
+	__s64 k;
+	bool val;
+
+	if (dwarf_frame_register(fr, ra, mem, &ops, &n) != 0 || n == 0)
+		return false; /* undefined is handled by the caller; same_value */
+	n = eu_normalise(ops, n, o, 4);
+	if (eu_cfa_offset(o, n, &k, &val)) {
+		if (val || !s16ok(k))
+			return false;
+		r->ra_how = PROFD_UNW_RA_AT_CFA;
+		r->ra_off = (__s16)k;
+		return true;
+	}
+	if (n == 1 && o[0].op == N_REGX && o[0].reg != ra && o[0].reg <= 16) {
+		r->ra_how = PROFD_UNW_RA_REG;
+		r->ra_off = (__s16)o[0].reg;
+		return true;
+	}
+	return false;
+}
+
+static bool eu_rbp(Dwarf_Frame *fr, struct profd_unw_rule *r)
+{
+	Dwarf_Op mem[3], *ops;
+	struct nop o[4];
+	size_t n;
+	__s64 k;
+	bool val;
+
+	if (dwarf_frame_register(fr, 6, mem, &ops, &n) != 0)
+		return false;
+	if (n == 0) {
+		r->rbp_how = ops ? PROFD_UNW_RBP_UNDEF : PROFD_UNW_RBP_SAME;
+		return true;
+	}
+	n = eu_normalise(ops, n, o, 4);
+	if (eu_cfa_offset(o, n, &k, &val)) {
+		r->rbp_how = val ? PROFD_UNW_RBP_VAL_CFA : PROFD_UNW_RBP_AT_CFA;
+		r->rbp_off = (__s16)k;
+		return s16ok(k);
+	}
+	if (n == 1 && o[0].op == N_REGX && o[0].reg == 6) {
+		r->rbp_how = PROFD_UNW_RBP_SAME;
+		return true;
+	}
+	/* DW_CFA_expression: elfutils pushes the CFA first */
+	if (n == 2 && o[0].op == N_CFA && o[1].op == N_BREG && (o[1].reg == 6 || o[1].reg == 7)) {
+		r->rbp_how = o[1].reg == 6 ? PROFD_UNW_RBP_AT_RBP : PROFD_UNW_RBP_AT_RSP;
+		r->rbp_off = (__s16)o[1].n;
+		return s16ok(o[1].n);
+	}
+	return false;
+}
+
+/* 0: *w and the row [*start, *end) filled; -1: no FDE at pc; -2: elfutils
+ * failed (broken CFI). */
+static int eu_want(Dwarf_CFI *cfi, __u64 pc, struct want *w, __u64 *start, __u64 *end)
+{
+	static int no_match_errno = -1;
+	Dwarf_Frame *fr = NULL;
+	Dwarf_Addr s, e;
+	bool sig;
+	int ra, ret = 0;
+
+	if (no_match_errno < 0) { /* learn elfutils' "no matching address range" */
+		dwarf_cfi_addrframe(cfi, 0, &fr);
+		no_match_errno = dwarf_errno();
+		free(fr);
+		fr = NULL;
+	}
+	if (dwarf_cfi_addrframe(cfi, pc, &fr) != 0)
+		return dwarf_errno() == no_match_errno ? -1 : -2;
+	ra = dwarf_frame_info(fr, &s, &e, &sig);
+	*start = s;
+	*end = e;
+	memset(w, 0, sizeof(*w));
+	if (ra < 0) {
+		ret = -2;
+	} else if (sig) {
+		w->cmd = PROFD_UNW_SIGNAL;
+	} else {
+		Dwarf_Op mem[3], *ops;
+		size_t n;
+
+		if (dwarf_frame_register(fr, ra, mem, &ops, &n) == 0 && n == 0 && ops == mem)
+			w->cmd = PROFD_UNW_STOP; /* RA undefined: outermost frame */
+		else if (!eu_cfa(fr, &w->r) || !eu_ra(fr, ra, &w->r) || !eu_rbp(fr, &w->r))
+			w->unsupported = true;
+	}
+	free(fr);
+	return ret;
+}
+
+struct diff {
+	size_t fdes, rows, mismatches, eu_errors, gaps, fde_stride;
+	size_t invalid[PROFD_UNW_INVALID_MAX];
+};
+
+static void diff_report(struct diff *d, __u64 pc, unsigned int got, const struct profd_unw_rule *gr,
+			const struct want *w, const char *what)
+{
+	char a[160], b[160];
+
+	if (d->mismatches++ >= 5)
+		return;
+	rule_str(got, gr, a, sizeof(a));
+	if (w && w->unsupported)
+		snprintf(b, sizeof(b), "INVALID (unsupported)");
+	else if (w)
+		rule_str(w->cmd, &w->r, b, sizeof(b));
+	else
+		snprintf(b, sizeof(b), "%s", what);
+	printf("    mismatch at %#llx: ours %s, elfutils %s\n", (unsigned long long)pc, a, b);
+}
+
+static void diff_point(const struct unwind_table *t, __u64 pc, const struct want *w,
+		       struct diff *d)
+{
+	struct profd_unw_rule got = { 0 };
+	unsigned int id = unwind_table__lookup(t, pc, &got);
+	bool ok;
+
+	if (w->unsupported) {
+		ok = PROFD_UNW_IS_CMD(id) && PROFD_UNW_CMD_OF(id) == PROFD_UNW_CMD_INVALID;
+		if (ok)
+			d->invalid[PROFD_UNW_ARG_OF(id)]++;
+	} else if (w->cmd) {
+		ok = id == w->cmd;
+	} else {
+		ok = !PROFD_UNW_IS_CMD(id) && !memcmp(&got, &w->r, sizeof(got));
+	}
+	if (!ok)
+		diff_report(d, pc, id, &got, w, NULL);
+}
+
+/* The FDE start addresses listed in .eh_frame_hdr's search table, decoded
+ * here independently of the code under test (ld always writes udata4 count
+ * and datarel|sdata4 pairs). */
+static __u64 *hdr_fde_starts(Elf *elf, size_t *n)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	*n = 0;
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		Elf_Data *d;
+		const __u8 *p;
+		__u64 *out;
+		__u32 cnt;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || strcmp(name, ".eh_frame_hdr"))
+			continue;
+		d = elf_rawdata(scn, NULL);
+		if (!d || d->d_size < 12)
+			return NULL;
+		p = d->d_buf;
+		if (p[0] != 1 || p[2] != DW_EH_PE_udata4 || p[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
+			return NULL;
+		memcpy(&cnt, p + 8, 4);
+		if (12 + (size_t)cnt * 8 > d->d_size)
+			return NULL;
+		out = calloc(cnt + 1, sizeof(*out));
+		for (__u32 i = 0; i < cnt; i++) {
+			__s32 loc;
+
+			memcpy(&loc, p + 12 + 8 * i, 4);
+			out[i] = sh.sh_addr + (__s64)loc;
+		}
+		*n = cnt;
+		return out;
+	}
+	return NULL;
+}
+
+/* Compares every elfutils row of every FDE (or of every fde_stride-th FDE)
+ * with the table: at the first and last byte of the row, and requires that
+ * the table has no boundary inside it. Gaps between FDEs are checked too. */
+static bool diff_elfutils(const char *path, const struct unwind_table *t, struct diff *d,
+			  size_t *nhdr)
+{
+	size_t nrows, n = 0;
+	const struct profd_unw_row *rows = unwind_table__rows(t, &nrows);
+	__u64 base = unwind_table__vaddr_base(t), *starts = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf = NULL;
+	Dwarf_CFI *cfi = NULL;
+	bool ok = false;
+
+	elf_version(EV_CURRENT);
+	if (!ASSERT_TRUE(fd >= 0, path))
+		return false;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	cfi = elf ? dwarf_getcfi_elf(elf) : NULL;
+	starts = elf ? hdr_fde_starts(elf, &n) : NULL;
+	if (!ASSERT_OK_PTR(cfi, "dwarf_getcfi_elf") || !ASSERT_OK_PTR(starts, "eh_frame_hdr"))
+		goto cleanup;
+	*nhdr = n;
+	if (!d->fde_stride)
+		d->fde_stride = 1;
+	{
+		struct want w;
+		struct profd_unw_rule got;
+
+		if (unwind_table__lookup(t, starts[0] - 1, &got) != PROFD_UNW_FRAME_POINTER)
+			diff_report(d, starts[0] - 1, unwind_table__lookup(t, starts[0] - 1, &got),
+				    &got, NULL, "FRAME_POINTER (before the first FDE)");
+		(void)w;
+	}
+	for (size_t i = 0; i < n; i += d->fde_stride) {
+		__u64 lim = i + 1 < n ? starts[i + 1] : UINT64_MAX, pc = starts[i];
+		int r = 0;
+
+		d->fdes++;
+		while (pc < lim) {
+			struct want w;
+			__u64 s, e;
+
+			r = eu_want(cfi, pc, &w, &s, &e);
+			if (r == -1)
+				break;
+			if (r == -2) {
+				/* elfutils gives up on this part: so must we */
+				struct profd_unw_rule got;
+				unsigned int id = unwind_table__lookup(t, pc, &got);
+				int k = profd_unw_find(rows, (__u32)nrows, (__u32)(pc - base));
+
+				d->eu_errors++;
+				if (!PROFD_UNW_IS_CMD(id) || PROFD_UNW_CMD_OF(id) != PROFD_UNW_CMD_INVALID)
+					diff_report(d, pc, id, &got, NULL, "error");
+				if (k < 0 || (size_t)k + 1 >= nrows)
+					break;
+				pc = rows[k + 1].pc + base;
+				continue;
+			}
+			d->rows++;
+			diff_point(t, pc, &w, d);
+			if (e - 1 != pc)
+				diff_point(t, e - 1, &w, d);
+			if (profd_unw_find(rows, (__u32)nrows, (__u32)(pc - base)) !=
+			    profd_unw_find(rows, (__u32)nrows, (__u32)(e - 1 - base)))
+				diff_report(d, pc, 0, NULL, NULL, "no row boundary inside a row");
+			if (e <= pc)
+				break;
+			pc = e;
+		}
+		/* the gap after the FDE, if the next one does not start here */
+		if (r == -1 && lim != UINT64_MAX && pc < lim && d->fde_stride == 1) {
+			struct profd_unw_rule got;
+			unsigned int id = unwind_table__lookup(t, pc, &got);
+
+			d->gaps++;
+			if (lim - pc >= PROFD_UNW_MIN_GAP) {
+				if (id != PROFD_UNW_FRAME_POINTER && id != PROFD_UNW_SIGNAL)
+					diff_report(d, pc, id, &got, NULL, "FRAME_POINTER (gap)");
+			} else if (id != unwind_table__lookup(t, pc - 1, NULL)) {
+				diff_report(d, pc, id, &got, NULL, "previous rule (padding)");
+			}
+		}
+	}
+	ok = true;
+cleanup:
+	free(starts);
+	dwarf_cfi_end(cfi);
+	elf_end(elf);
+	close(fd);
+	return ok;
+}
+
+static void print_diff(const char *name, const struct diff *d)
+{
+	printf("    %s: compared %zu FDEs, %zu elfutils rows, %zu gaps; %zu mismatches, "
+	       "%zu elfutils errors",
+	       name, d->fdes, d->rows, d->gaps, d->mismatches, d->eu_errors);
+	for (int i = 0; i < PROFD_UNW_INVALID_MAX; i++)
+		if (d->invalid[i])
+			printf(", INVALID %s: %zu", unwind_invalid__str(i), d->invalid[i]);
+	printf("\n");
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void print_stats(const char *name, const struct unwind_stats *st, double ms)
+{
+	printf("    %s: %zu FDEs, %zu CIEs, %zu rows, %zu rules, %zu B at 8 B/row (+%zu B rules), "
+	       "%zu gap rows, %zu STOP rows, %zu SIGNAL ranges, built in %.1f ms",
+	       name, st->fdes, st->cies, st->rows, st->rules, st->rows * 8, st->rules * 16,
+	       st->gap_rows, st->stop_rows, st->signal_ranges, ms);
+	for (int i = 0; i < PROFD_UNW_INVALID_MAX; i++)
+		if (st->invalid_rows[i])
+			printf(", INVALID %s: %zu rows", unwind_invalid__str(i), st->invalid_rows[i]);
+	for (int i = 0; i < UNWIND_ERR_MAX; i++)
+		if (st->errors[i])
+			printf(", dropped %s: %zu", unwind_err__str(i), st->errors[i]);
+	printf("\n");
+}
+
+/* Builds path's table, compares it with elfutils and prints the numbers. */
+static void check_library(const char *path, size_t stride)
+{
+	struct unwind_stats st;
+	struct diff d = { .fde_stride = stride };
+	struct unwind_table *t;
+	size_t nhdr = 0;
+	double t0 = now_ms(), ms;
+
+	t = unwind_table__build(path, &st);
+	ms = now_ms() - t0;
+	if (!ASSERT_OK_PTR(t, path))
+		return;
+	print_stats(path, &st, ms);
+	table_sane(t, path);
+	t0 = now_ms();
+	if (diff_elfutils(path, t, &d, &nhdr)) {
+		print_diff(path, &d);
+		printf("    (compare took %.0f ms)\n", now_ms() - t0);
+		ASSERT_EQ(d.mismatches, 0, path);
+		ASSERT_EQ(st.fdes, nhdr, "every FDE of .eh_frame_hdr is in the table");
+		ASSERT_TRUE(d.rows > d.fdes, "rows compared");
+	}
+	unwind_table__free(t);
+}
+
+/* The largest library: libLLVM if present, else the largest .so here. */
+static bool largest_library(char *out, size_t len)
+{
+	static const char *const llvm[] = { "/usr/lib/llvm-14/lib/libLLVM-14.so.1",
+					    "/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1" };
+	char cmd[] = "ls -S /usr/lib/x86_64-linux-gnu/*.so* 2>/dev/null | head -1";
+	FILE *f;
+
+	for (size_t i = 0; i < 2; i++)
+		if (realpath(llvm[i], out))
+			return true;
+	f = popen(cmd, "r");
+	if (!f)
+		return false;
+	if (!fgets(out, (int)len, f)) {
+		pclose(f);
+		return false;
+	}
+	pclose(f);
+	out[strcspn(out, "\n")] = 0;
+	return true;
+}
+
+void test_unwind_system_libs(void)
+{
+	static const char *const libs[] = { "/usr/lib/x86_64-linux-gnu/libc.so.6",
+					    "/lib64/ld-linux-x86-64.so.2",
+					    "/usr/lib/x86_64-linux-gnu/libstdc++.so.6" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+		if (!ASSERT_OK_PTR(realpath(libs[i], path), libs[i]))
+			continue;
+		check_library(path, 1);
+	}
+	if (ASSERT_TRUE(largest_library(path, sizeof(path)), "large library"))
+		check_library(path, 1);
 }
