@@ -1576,3 +1576,870 @@ void test_unwind_system_libs(void)
 	if (ASSERT_TRUE(largest_library(path, sizeof(path)), "large library"))
 		check_library(path, 1);
 }
+
+/* ---- programs compiled by the tests ------------------------------------- */
+
+struct tmpdir {
+	char path[64];
+};
+
+static bool tmpdir__make(struct tmpdir *d)
+{
+	snprintf(d->path, sizeof(d->path), "/tmp/profd-unwind-XXXXXX");
+	return mkdtemp(d->path) != NULL;
+}
+
+static void tmpdir__remove(struct tmpdir *d)
+{
+	char cmd[128];
+
+	if (!d->path[0] || strncmp(d->path, "/tmp/profd-unwind-", 18))
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "  could not remove %s\n", d->path);
+}
+
+static bool write_file(const struct tmpdir *d, const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/%s", d->path, name);
+	f = fopen(path, "w");
+	if (!f)
+		return false;
+	ok = fputs(text, f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
+/* Runs cc in the directory; the command's output only shows on failure. */
+static bool cc(const struct tmpdir *d, const char *args)
+{
+	char cmd[512];
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && cc %s > cc.log 2>&1 || cat cc.log >&2", d->path,
+		 args);
+	rc = system(cmd);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && ! test -s cc.log || ! grep -q -i error cc.log",
+		 d->path);
+	return rc == 0 && system(cmd) == 0;
+}
+
+static void path_in(const struct tmpdir *d, const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", d->path, name);
+}
+
+/* Address (and size) of a symbol in .symtab, local labels included. */
+static bool sym_addr(const char *path, const char *name, __u64 *addr, __u64 *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	bool found = false;
+
+	if (fd < 0)
+		return false;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB)
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *s;
+
+			if (!gelf_getsym(data, (int)i, &sym))
+				continue;
+			s = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (s && !strcmp(s, name)) {
+				*addr = sym.st_value;
+				if (size)
+					*size = sym.st_size;
+				found = true;
+				break;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return found;
+}
+
+/* vaddr, size and file offset of a section. */
+static bool section_of(const char *path, const char *name, __u64 *addr, __u64 *size,
+		       __u64 *off)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	bool found = false;
+
+	if (fd < 0)
+		return false;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf && !elf_getshdrstrndx(elf, &shstrndx)) {
+		while (!found && (scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			const char *s;
+
+			if (!gelf_getshdr(scn, &sh))
+				continue;
+			s = elf_strptr(elf, shstrndx, sh.sh_name);
+			if (s && !strcmp(s, name)) {
+				*addr = sh.sh_addr;
+				*size = sh.sh_size;
+				if (off)
+					*off = sh.sh_offset;
+				found = true;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return found;
+}
+
+static __u8 *read_all(const char *path, size_t *size)
+{
+	FILE *f = fopen(path, "rb");
+	__u8 *p = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
+		p = malloc((size_t)n);
+		if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+			free(p);
+			p = NULL;
+		}
+		*size = (size_t)n;
+	}
+	fclose(f);
+	return p;
+}
+
+/* Hand-written CFI for every construct the walker cares about; labels mark
+ * where each rule starts. */
+static const char asm_src[] =
+	"	.text\n"
+	"	.globl	f_fp\n"
+	"	.type	f_fp, @function\n"
+	"f_fp:	.cfi_startproc\n"
+	"	pushq	%rbp\n"
+	"f_fp_1: .cfi_def_cfa_offset 16\n"
+	"	.cfi_offset %rbp, -16\n"
+	"	movq	%rsp, %rbp\n"
+	"f_fp_2: .cfi_def_cfa_register %rbp\n"
+	"	nop\n"
+	"	popq	%rbp\n"
+	"f_fp_3: .cfi_def_cfa %rsp, 8\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	"	.p2align 4\n"
+	"f_state: .cfi_startproc\n"
+	"	subq	$24, %rsp\n"
+	"f_state_1: .cfi_def_cfa_offset 32\n"
+	"	testq	%rdi, %rdi\n"
+	"	je	1f\n"
+	"	.cfi_remember_state\n"
+	"	addq	$24, %rsp\n"
+	"f_state_2: .cfi_def_cfa_offset 8\n"
+	"	ret\n"
+	"1:\n"
+	"f_state_3: .cfi_restore_state\n"
+	"	addq	$24, %rsp\n"
+	"f_state_4: .cfi_def_cfa_offset 8\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	"	.p2align 4\n"
+	"f_root:	.cfi_startproc\n"
+	"	.cfi_undefined rip\n"
+	"	xorl	%ebp, %ebp\n"
+	"	call	f_fp\n"
+	"	hlt\n"
+	"	.cfi_endproc\n"
+	"	.p2align 4\n"
+	"f_drap:	.cfi_startproc\n"
+	"	leaq	8(%rsp), %r10\n"
+	"f_drap_1: .cfi_def_cfa %r10, 0\n"
+	"	andq	$-64, %rsp\n"
+	"	pushq	-8(%r10)\n"
+	"	pushq	%rbp\n"
+	"	movq	%rsp, %rbp\n"
+	/* DW_CFA_expression rbp: DW_OP_breg6 0 */
+	"f_drap_2: .cfi_escape 0x10, 0x06, 0x02, 0x76, 0x00\n"
+	"	pushq	%r10\n"
+	/* DW_CFA_def_cfa_expression: DW_OP_breg6 -8; DW_OP_deref */
+	"f_drap_3: .cfi_escape 0x0f, 0x03, 0x76, 0x78, 0x06\n"
+	"	nop\n"
+	"	popq	%r10\n"
+	"	popq	%rbp\n"
+	"	leaq	-8(%r10), %rsp\n"
+	"f_drap_4: .cfi_def_cfa %rsp, 8\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	"	.p2align 4\n"
+	"f_plt:	.cfi_startproc\n"
+	"	.cfi_def_cfa_offset 16\n"
+	"	pushq	$0\n"
+	/* the PLT expression with threshold 10 (DW_OP_lit10) */
+	"f_plt_1: .cfi_escape 0x0f, 0x0b, 0x77, 0x08, 0x80, 0x00, 0x3f, 0x1a, 0x3a, 0x2a, 0x33, "
+	"0x24, 0x22\n"
+	"	jmp	*%rax\n"
+	"	.cfi_endproc\n"
+	"	.p2align 4\n"
+	"f_vfork: .cfi_startproc\n"
+	"	popq	%rdi\n"
+	"f_vfork_1: .cfi_adjust_cfa_offset -8\n"
+	"	.cfi_register rip, rdi\n"
+	"	nop\n"
+	"	pushq	%rdi\n"
+	"f_vfork_2: .cfi_adjust_cfa_offset 8\n"
+	"	.cfi_restore rip\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	"	.p2align 4\n"
+	"f_rbpreg: .cfi_startproc\n"
+	"	movq	%rbp, %r9\n"
+	"f_rbpreg_1: .cfi_register rbp, r9\n"
+	"	movq	%r9, %rbp\n"
+	"f_rbpreg_2: .cfi_restore rbp\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	"	.p2align 4\n"
+	"f_badexpr: .cfi_startproc\n"
+	"	nop\n"
+	/* DW_OP_breg7 8; DW_OP_neg */
+	"f_badexpr_1: .cfi_escape 0x0f, 0x03, 0x77, 0x08, 0x1f\n"
+	"	nop\n"
+	"f_badexpr_2: .cfi_def_cfa %rsp, 8\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	"	.p2align 4\n"
+	"f_val:	.cfi_startproc\n"
+	"	nop\n"
+	"f_val_1: .cfi_val_offset rbp, -16\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	"	.p2align 4\n"
+	"f_sig:	.cfi_startproc\n"
+	"	.cfi_signal_frame\n"
+	"	nop\n"
+	"	.cfi_def_cfa_offset 16\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	"	.p2align 4\n"
+	"f_pers: .cfi_startproc\n"
+	"	.cfi_personality 0x9b, DW.ref.pers\n"
+	"	.cfi_lsda 0x1b, .Llsda\n"
+	"	pushq	%rbx\n"
+	"f_pers_1: .cfi_def_cfa_offset 16\n"
+	"	.cfi_offset %rbx, -16\n"
+	"	popq	%rbx\n"
+	"f_pers_2: .cfi_def_cfa_offset 8\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	/* code without CFI, with a musl-style signal trampoline inside */
+	"	.p2align 4\n"
+	"f_nocfi: .fill	40, 1, 0x90\n"
+	"restorer: movq	$15, %rax\n"
+	"	syscall\n"
+	"	.fill	40, 1, 0x90\n"
+	"	.p2align 4\n"
+	"f_after: .cfi_startproc\n"
+	"	nop\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	"	.section .gcc_except_table,\"a\",@progbits\n"
+	".Llsda:	.byte	0xff, 0xff, 0x01, 0x00\n"
+	"	.hidden	DW.ref.pers\n"
+	"	.weak	DW.ref.pers\n"
+	"	.section .data.rel.local.DW.ref.pers,\"awG\",@progbits,DW.ref.pers,comdat\n"
+	"	.align	8\n"
+	"	.type	DW.ref.pers, @object\n"
+	"	.size	DW.ref.pers, 8\n"
+	"DW.ref.pers: .quad f_fp\n"
+	"	.section .note.GNU-stack,\"\",@progbits\n";
+
+static const struct {
+	const char *sym;
+	int delta;
+	unsigned int cmd;
+	struct profd_unw_rule r;
+} asm_expect[] = {
+	{ "f_fp", 0, 0, RSP(8) },
+	{ "f_fp_1", 0, 0, RSPR(16, AT_CFA(-16)) },
+	{ "f_fp_2", 0, 0, RBPR(16, AT_CFA(-16)) },
+	{ "f_fp_3", 0, 0, RSPR(8, AT_CFA(-16)) },
+	{ "f_state", 0, 0, RSP(8) },
+	{ "f_state_1", 0, 0, RSP(32) },
+	{ "f_state_2", 0, 0, RSP(8) },
+	{ "f_state_3", 0, 0, RSP(32) },
+	{ "f_state_4", 0, 0, RSP(8) },
+	{ "f_root", 0, PROFD_UNW_STOP, { 0 } },
+	{ "_start", 0, PROFD_UNW_STOP, { 0 } },
+	{ "f_drap", 0, 0, RSP(8) },
+	{ "f_drap_1", 0, 0, REGR(10, 0, SAME) },
+	{ "f_drap_2", 0, 0, REGR(10, 0, PROFD_UNW_RBP_AT_RBP, 0) },
+	{ "f_drap_3", 0, 0,
+	  RULE(PROFD_UNW_CFA_DEREF, 6, -8, 0, PROFD_UNW_RBP_AT_RBP, 0, PROFD_UNW_RA_AT_CFA, -8) },
+	{ "f_drap_4", 0, 0, RSPR(8, PROFD_UNW_RBP_AT_RBP, 0) },
+	{ "f_plt", 0, 0, RSP(16) },
+	{ "f_plt_1", 0, 0,
+	  RULE(PROFD_UNW_CFA_PLT, 7, 8, 10, SAME, PROFD_UNW_RA_AT_CFA, -8) },
+	{ "f_vfork_1", 0, 0, RULE(PROFD_UNW_CFA_REG, 7, 0, 0, SAME, PROFD_UNW_RA_REG, 5) },
+	{ "f_vfork_2", 0, 0, RSP(8) },
+	{ "f_rbpreg_1", 0, PROFD_UNW_INVALID(PROFD_UNW_INVALID_RBP_REG), { 0 } },
+	{ "f_rbpreg_2", 0, 0, RSP(8) },
+	{ "f_badexpr_1", 0, PROFD_UNW_INVALID(PROFD_UNW_INVALID_CFA_EXPR), { 0 } },
+	{ "f_badexpr_2", 0, 0, RSP(8) },
+	{ "f_val_1", 0, 0, RSPR(8, PROFD_UNW_RBP_VAL_CFA, -16) },
+	{ "f_sig", 0, PROFD_UNW_SIGNAL, { 0 } },
+	{ "f_sig", 1, PROFD_UNW_SIGNAL, { 0 } },
+	{ "f_pers", 0, 0, RSP(8) },
+	{ "f_pers_1", 0, 0, RSP(16) },
+	{ "f_pers_2", 0, 0, RSP(8) },
+	{ "f_nocfi", 0, PROFD_UNW_FRAME_POINTER, { 0 } },
+	{ "restorer", -2, PROFD_UNW_FRAME_POINTER, { 0 } },
+	{ "restorer", -1, PROFD_UNW_SIGNAL, { 0 } },
+	{ "restorer", 8, PROFD_UNW_SIGNAL, { 0 } },
+	{ "restorer", 9, PROFD_UNW_FRAME_POINTER, { 0 } },
+	{ "f_after", 0, 0, RSP(8) },
+};
+
+static bool build_asm_prog(struct tmpdir *d, char *prog, size_t len)
+{
+	if (!ASSERT_TRUE(tmpdir__make(d), "mkdtemp"))
+		return false;
+	if (!ASSERT_TRUE(write_file(d, "funcs.S", asm_src) &&
+				 write_file(d, "main.c", "void f_fp(void);\n"
+							 "int main(void) { f_fp(); return 0; }\n"),
+		 "write sources"))
+		return false;
+	if (!ASSERT_TRUE(cc(d, "-O1 -o prog main.c funcs.S"), "cc prog"))
+		return false;
+	path_in(d, "prog", prog, len);
+	return true;
+}
+
+void test_unwind_asm_program(void)
+{
+	struct tmpdir d = { 0 };
+	struct unwind_stats st;
+	struct unwind_table *t = NULL;
+	struct diff df = { 0 };
+	char prog[128];
+	size_t nhdr;
+
+	if (!build_asm_prog(&d, prog, sizeof(prog)))
+		goto cleanup;
+	t = unwind_table__build(prog, &st);
+	if (!ASSERT_OK_PTR(t, "build prog"))
+		goto cleanup;
+	for (size_t i = 0; i < sizeof(asm_expect) / sizeof(asm_expect[0]); i++) {
+		__u64 a;
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s%+d", asm_expect[i].sym, asm_expect[i].delta);
+		if (!ASSERT_TRUE(sym_addr(prog, asm_expect[i].sym, &a, NULL), name))
+			continue;
+		if (asm_expect[i].cmd)
+			expect_cmd(t, a + asm_expect[i].delta, asm_expect[i].cmd, name);
+		else
+			expect_rule(t, a + asm_expect[i].delta, asm_expect[i].r, name);
+	}
+	ASSERT_EQ(st.signal_by_bytes, 1, "trampoline found by bytes");
+	ASSERT_EQ(st.invalid_rows[PROFD_UNW_INVALID_RBP_REG], 1, "rbp-in-register row");
+	ASSERT_EQ(st.invalid_rows[PROFD_UNW_INVALID_CFA_EXPR], 1, "cfa-expression row");
+	ASSERT_TRUE(st.cies >= 3, "zR, zRS and zPLR CIEs");
+	table_sane(t, "prog");
+	/* elfutils agrees everywhere (the two INVALID rows are unsupported) */
+	if (diff_elfutils(prog, t, &df, &nhdr)) {
+		print_diff("asm prog", &df);
+		ASSERT_EQ(df.mismatches, 0, "asm prog vs elfutils");
+		ASSERT_EQ(st.fdes, nhdr, "asm prog FDEs");
+		ASSERT_EQ(df.invalid[PROFD_UNW_INVALID_RBP_REG] > 0 &&
+				  df.invalid[PROFD_UNW_INVALID_CFA_EXPR] > 0,
+			  1, "unsupported rows seen by the comparison");
+	}
+cleanup:
+	unwind_table__free(t);
+	tmpdir__remove(&d);
+}
+
+static const char c_src[] =
+	"#include <stdio.h>\n"
+	"#include <stdlib.h>\n"
+	"#include <string.h>\n"
+	"__attribute__((noinline)) int use(void *p, int n) { return ((char *)p)[n]; }\n"
+	"__attribute__((noinline)) int work(int n)\n"
+	"{\n"
+	"	int s = 0;\n"
+	"	for (int i = 0; i < n; i++)\n"
+	"		s += rand() % 7;\n"
+	"	return s;\n"
+	"}\n"
+	/* a variable-length array plus an over-aligned local: GCC realigns
+	 * the stack through a DRAP register */
+	"__attribute__((noinline)) int realign(int n)\n"
+	"{\n"
+	"	char buf[n];\n"
+	"	_Alignas(64) char big[64];\n"
+	"	memset(big, n, sizeof(big));\n"
+	"	memset(buf, 1, n);\n"
+	"	return use(big, 3) + use(buf, n - 1);\n"
+	"}\n"
+	"int main(int argc, char **argv)\n"
+	"{\n"
+	"	(void)argv;\n"
+	"	printf(\"%d\\n\", work(argc) + realign(argc + 10));\n"
+	"	return 0;\n"
+	"}\n";
+
+/* Real compiler output: frame-pointer code, DRAP realignment and the lazy
+ * PLT, each checked at known places and then against elfutils. */
+void test_unwind_compiled_c(void)
+{
+	static const struct {
+		const char *name, *flags;
+		bool fp;
+	} builds[] = {
+		{ "fp", "-O0 -fno-omit-frame-pointer -fcf-protection=none -Wl,-z,lazy", true },
+		{ "o2", "-O2 -Wl,-z,lazy", false },
+		{ "o2-nopie", "-O2 -no-pie -fno-pie -Wl,-z,lazy", false },
+	};
+	struct tmpdir d = { 0 };
+
+	if (!ASSERT_TRUE(tmpdir__make(&d), "mkdtemp") ||
+	    !ASSERT_TRUE(write_file(&d, "prog.c", c_src), "write"))
+		goto cleanup;
+	for (size_t i = 0; i < sizeof(builds) / sizeof(builds[0]); i++) {
+		struct unwind_table *t;
+		struct unwind_stats st;
+		struct diff df = { 0 };
+		char args[256], prog[128];
+		__u64 a, sz, plt, plt_size;
+		size_t nhdr;
+		bool deref = false;
+
+		snprintf(args, sizeof(args), "%s -o %s prog.c", builds[i].flags, builds[i].name);
+		if (!ASSERT_TRUE(cc(&d, args), builds[i].name))
+			continue;
+		path_in(&d, builds[i].name, prog, sizeof(prog));
+		t = unwind_table__build(prog, &st);
+		if (!ASSERT_OK_PTR(t, builds[i].name))
+			continue;
+		if (builds[i].fp && ASSERT_TRUE(sym_addr(prog, "work", &a, &sz), "work"))
+			expect_rule(t, a + sz / 2, RBPR(16, AT_CFA(-16)), "fp body");
+		/* the stack realignment shows up as CFA = *(rbp - k) */
+		if (ASSERT_TRUE(sym_addr(prog, "realign", &a, &sz), "realign")) {
+			for (__u64 pc = a; pc < a + sz; pc++) {
+				struct profd_unw_rule r;
+				unsigned int id = unwind_table__lookup(t, pc, &r);
+
+				if (!PROFD_UNW_IS_CMD(id) && r.cfa_kind == PROFD_UNW_CFA_DEREF &&
+				    r.cfa_reg == PROFD_UNW_REG_RBP && r.rbp_how == PROFD_UNW_RBP_AT_RBP)
+					deref = true;
+			}
+			ASSERT_TRUE(deref || builds[i].fp, "realign uses a DEREF CFA");
+		}
+		/* lazy binding: PLT entries after PLT0 use the PLT expression */
+		if (ASSERT_TRUE(section_of(prog, ".plt", &plt, &plt_size, NULL), ".plt") &&
+		    ASSERT_TRUE(plt_size >= 32, ".plt entries"))
+			expect_rule(t, plt + 16,
+				    RULE(PROFD_UNW_CFA_PLT, 7, 8, 11, SAME, PROFD_UNW_RA_AT_CFA, -8),
+				    "plt entry");
+		table_sane(t, builds[i].name);
+		if (diff_elfutils(prog, t, &df, &nhdr)) {
+			print_diff(builds[i].name, &df);
+			ASSERT_EQ(df.mismatches, 0, builds[i].name);
+			ASSERT_EQ(st.fdes, nhdr, builds[i].name);
+		}
+		unwind_table__free(t);
+	}
+cleanup:
+	tmpdir__remove(&d);
+}
+
+/* Code described only by .debug_frame (no asynchronous unwind tables),
+ * plain and compressed, checked byte by byte against elfutils' reading of
+ * .debug_frame. */
+void test_unwind_debug_frame_elf(void)
+{
+	static const char src[] =
+		"__attribute__((noinline)) long leaf(long x) { return x * 3 + 1; }\n"
+		"__attribute__((noinline)) long mid(long x)\n"
+		"{\n"
+		"	volatile long a[8];\n"
+		"	for (int i = 0; i < 8; i++)\n"
+		"		a[i] = leaf(x + i);\n"
+		"	return a[x & 7];\n"
+		"}\n"
+		"int main(int argc, char **argv) { (void)argv; return (int)mid(argc); }\n";
+	static const char *const syms[] = { "leaf", "mid", "main" };
+	static const char *const names[] = { "dbg", "dbgz" };
+	const char *flags = "-O1 -g -fno-asynchronous-unwind-tables -fno-unwind-tables";
+	struct unwind_table *t[2] = { 0 };
+	struct tmpdir d = { 0 };
+	char args[256];
+
+	if (!ASSERT_TRUE(tmpdir__make(&d), "mkdtemp") ||
+	    !ASSERT_TRUE(write_file(&d, "dbg.c", src), "write"))
+		goto cleanup;
+	snprintf(args, sizeof(args), "%s -o dbg dbg.c", flags);
+	if (!ASSERT_TRUE(cc(&d, args), "cc dbg"))
+		goto cleanup;
+	snprintf(args, sizeof(args), "%s -gz -o dbgz dbg.c", flags);
+	if (!ASSERT_TRUE(cc(&d, args), "cc dbgz"))
+		goto cleanup;
+
+	for (int k = 0; k < 2; k++) {
+		struct unwind_stats st;
+		char prog[128];
+		int fd;
+		Elf *elf;
+		Dwarf *dw;
+		Dwarf_CFI *cfi;
+		size_t compared = 0, mismatches = 0;
+
+		path_in(&d, names[k], prog, sizeof(prog));
+		t[k] = unwind_table__build(prog, &st);
+		if (!ASSERT_OK_PTR(t[k], names[k]))
+			goto cleanup;
+		ASSERT_TRUE(st.fdes_debug_frame >= 3, "FDEs from .debug_frame");
+		ASSERT_EQ(st.errors[UNWIND_ERR_DEBUG_FRAME], 0, "debug_frame readable");
+		table_sane(t[k], names[k]);
+
+		fd = open(prog, O_RDONLY | O_CLOEXEC);
+		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+		cfi = dw ? dwarf_getcfi(dw) : NULL;
+		if (ASSERT_OK_PTR(cfi, "dwarf_getcfi")) {
+			for (size_t i = 0; i < 3; i++) {
+				__u64 a, sz;
+
+				if (!ASSERT_TRUE(sym_addr(prog, syms[i], &a, &sz) && sz, syms[i]))
+					continue;
+				for (__u64 pc = a; pc < a + sz; pc++) {
+					struct want w;
+					struct diff df = { 0 };
+					__u64 s, e;
+
+					if (!ASSERT_EQ(eu_want(cfi, pc, &w, &s, &e), 0, syms[i]))
+						break;
+					diff_point(t[k], pc, &w, &df);
+					mismatches += df.mismatches;
+					compared++;
+				}
+			}
+		}
+		printf("    %s: %zu addresses compared with elfutils' .debug_frame, %zu mismatches\n",
+		       names[k], compared, mismatches);
+		ASSERT_EQ(mismatches, 0, "debug_frame vs elfutils");
+		ASSERT_TRUE(compared > 20, "compared");
+		dwarf_end(dw);
+		elf_end(elf);
+		close(fd);
+	}
+	/* compression changes nothing in the table */
+	{
+		size_t n0, n1, r0, r1;
+		const struct profd_unw_row *a = unwind_table__rows(t[0], &n0);
+		const struct profd_unw_row *b = unwind_table__rows(t[1], &n1);
+		const struct profd_unw_rule *ra = unwind_table__rules(t[0], &r0);
+		const struct profd_unw_rule *rb = unwind_table__rules(t[1], &r1);
+
+		ASSERT_TRUE(n0 == n1 && !memcmp(a, b, n0 * sizeof(*a)), "same rows");
+		ASSERT_TRUE(r0 == r1 && !memcmp(ra, rb, r0 * sizeof(*ra)), "same rules");
+	}
+cleanup:
+	unwind_table__free(t[0]);
+	unwind_table__free(t[1]);
+	tmpdir__remove(&d);
+}
+
+static bool tables_equal(const struct unwind_table *a, const struct unwind_table *b)
+{
+	size_t n0, n1, r0, r1;
+	const struct profd_unw_row *x = unwind_table__rows(a, &n0);
+	const struct profd_unw_row *y = unwind_table__rows(b, &n1);
+	const struct profd_unw_rule *rx = unwind_table__rules(a, &r0);
+	const struct profd_unw_rule *ry = unwind_table__rules(b, &r1);
+
+	return n0 == n1 && r0 == r1 && !memcmp(x, y, n0 * sizeof(*x)) &&
+	       (!r0 || !memcmp(rx, ry, r0 * sizeof(*rx)));
+}
+
+/* An ELF image whose section headers are gone (some packers, core-dump
+ * extracts, vDSO copies): .eh_frame is found through PT_GNU_EH_FRAME. */
+static void strip_section_headers(__u8 *img)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+
+	eh->e_shoff = 0;
+	eh->e_shnum = 0;
+	eh->e_shstrndx = 0;
+}
+
+void test_unwind_no_section_headers(void)
+{
+	struct unwind_table *a = NULL, *b = NULL, *c = NULL;
+	struct unwind_stats sa, sb, sc;
+	struct tmpdir d = { 0 };
+	char prog[128];
+	__u8 *img = NULL;
+	size_t size;
+
+	if (!build_asm_prog(&d, prog, sizeof(prog)))
+		goto cleanup;
+	img = read_all(prog, &size);
+	if (!ASSERT_OK_PTR(img, "read"))
+		goto cleanup;
+	a = unwind_table__build(prog, &sa);
+	b = unwind_table__build_mem(img, size, &sb);
+	strip_section_headers(img);
+	c = unwind_table__build_mem(img, size, &sc);
+	if (!ASSERT_OK_PTR(a, "file") || !ASSERT_OK_PTR(b, "mem") || !ASSERT_OK_PTR(c, "no shdrs"))
+		goto cleanup;
+	ASSERT_TRUE(tables_equal(a, b), "file == memory");
+	ASSERT_TRUE(tables_equal(a, c), "sections == PT_GNU_EH_FRAME");
+	ASSERT_EQ(sa.eh_frame_from_phdr, 0, "from sections");
+	ASSERT_EQ(sc.eh_frame_from_phdr, 1, "from phdr");
+	ASSERT_EQ(sc.fdes, sa.fdes, "same FDEs");
+cleanup:
+	unwind_table__free(a);
+	unwind_table__free(b);
+	unwind_table__free(c);
+	free(img);
+	tmpdir__remove(&d);
+}
+
+void test_unwind_not_elf(void)
+{
+	struct unwind_stats st;
+	struct tmpdir d = { 0 };
+	char path[128];
+	__u8 *img = NULL;
+	size_t size;
+
+	errno = 0;
+	ASSERT_TRUE(!unwind_table__build("/nonexistent/profd", &st) && errno == ENOENT, "ENOENT");
+	ASSERT_TRUE(!unwind_table__build_mem("hello", 5, &st) && errno == EINVAL, "not ELF");
+	ASSERT_TRUE(!unwind_table__build_mem(NULL, 0, &st) && errno == EINVAL, "empty");
+	if (!ASSERT_TRUE(tmpdir__make(&d), "mkdtemp"))
+		return;
+	if (!ASSERT_TRUE(write_file(&d, "o.c", "int f(int x) { return x + 1; }\n"
+					       "void _start(void) { for (;;) ; }\n") &&
+				 cc(&d, "-O1 -c -o o.o o.c") &&
+				 cc(&d, "-O1 -nostdlib -static -fno-asynchronous-unwind-tables "
+					"-fno-unwind-tables -o nocfi o.c") &&
+				 cc(&d, "-O1 -nostdlib -static -o withcfi o.c"),
+			 "cc"))
+		goto cleanup;
+	path_in(&d, "o.o", path, sizeof(path));
+	ASSERT_TRUE(!unwind_table__build(path, &st) && errno == EINVAL, "ET_REL refused");
+	path_in(&d, "nocfi", path, sizeof(path));
+	ASSERT_TRUE(!unwind_table__build(path, &st) && errno == ENODATA, "no CFI");
+	path_in(&d, "withcfi", path, sizeof(path));
+	img = read_all(path, &size);
+	if (ASSERT_OK_PTR(img, "read")) {
+		struct unwind_table *t = unwind_table__build_mem(img, size, &st);
+
+		ASSERT_OK_PTR(t, "x86-64 accepted");
+		unwind_table__free(t);
+		((Elf64_Ehdr *)img)->e_machine = EM_AARCH64;
+		ASSERT_TRUE(!unwind_table__build_mem(img, size, &st) && errno == EINVAL,
+			    "other machine refused");
+		((Elf64_Ehdr *)img)->e_machine = EM_X86_64;
+		img[EI_CLASS] = ELFCLASS32;
+		ASSERT_TRUE(!unwind_table__build_mem(img, size, &st) && errno == EINVAL,
+			    "32-bit refused");
+	}
+cleanup:
+	free(img);
+	tmpdir__remove(&d);
+}
+
+/* ---- corrupt input ------------------------------------------------------- */
+
+/* Builds from every truncation in [lo, hi) and a sample elsewhere, and from
+ * byte-flipped copies of [lo, hi); any table that comes out must be sane. */
+static size_t torture_image(const __u8 *img, size_t size, size_t lo, size_t hi,
+			    unsigned int *seed, int flips, const char *name)
+{
+	__u8 *copy = malloc(size);
+	size_t built = 0;
+
+	for (size_t len = 0; len <= size; len += (len >= lo && len < hi) ? 1 : 1 + size / 150) {
+		struct unwind_stats st;
+		struct unwind_table *t = unwind_table__build_mem(img, len, &st);
+
+		if (t) {
+			built++;
+			if (!table_sane(t, name)) {
+				printf("    %s: truncated at %zu\n", name, len);
+				unwind_table__free(t);
+				break;
+			}
+		}
+		unwind_table__free(t);
+	}
+	for (int i = 0; i < flips; i++) {
+		struct unwind_stats st;
+		struct unwind_table *t;
+		int n = 1 + rand_r(seed) % 4;
+
+		memcpy(copy, img, size);
+		for (int k = 0; k < n; k++)
+			copy[lo + (size_t)rand_r(seed) % (hi - lo)] = (__u8)rand_r(seed);
+		t = unwind_table__build_mem(copy, size, &st);
+		if (t) {
+			built++;
+			if (!table_sane(t, name)) {
+				printf("    %s: flip round %d\n", name, i);
+				unwind_table__free(t);
+				break;
+			}
+		}
+		unwind_table__free(t);
+	}
+	free(copy);
+	return built;
+}
+
+void test_unwind_corrupt_elf(void)
+{
+	unsigned int seed = 20260601;
+	struct tmpdir d = { 0 };
+	char prog[128];
+	__u8 *img = NULL;
+	size_t size, built;
+	__u64 ea, es, eo, ha, hs, ho;
+
+	if (!build_asm_prog(&d, prog, sizeof(prog)))
+		goto cleanup;
+	img = read_all(prog, &size);
+	if (!ASSERT_OK_PTR(img, "read") ||
+	    !ASSERT_TRUE(section_of(prog, ".eh_frame", &ea, &es, &eo) &&
+				 section_of(prog, ".eh_frame_hdr", &ha, &hs, &ho),
+			 "sections"))
+		goto cleanup;
+	built = torture_image(img, size, eo, eo + es, &seed, 1500, "eh_frame");
+	printf("    %zu tables built from truncated/flipped images with sections\n", built);
+	ASSERT_TRUE(built > 1000, "most flips still build");
+	/* without section headers the header table and the frame data both
+	 * steer the parser */
+	strip_section_headers(img);
+	built = torture_image(img, size, ho, eo + es, &seed, 1500, "no shdrs");
+	printf("    %zu tables built from truncated/flipped images without sections\n", built);
+	ASSERT_TRUE(built > 500, "most flips still build");
+cleanup:
+	free(img);
+	tmpdir__remove(&d);
+}
+
+/* Random bytes as .eh_frame/.debug_frame, alone and after a valid prefix. */
+void test_unwind_garbage(void)
+{
+	unsigned int seed = 42;
+	__u8 buf[600];
+	struct buf valid = { 0 };
+	struct cie_spec cs = { .fde_enc = PCREL4 };
+	size_t cie = add_cie(&valid, &cs), built = 0;
+
+	add_simple_fde(&valid, cie, FN, 0x40, 16);
+	add_simple_fde(&valid, cie, FN + 0x40, 0x40, 24);
+	for (int i = 0; i < 4000; i++) {
+		struct unwind_input in = { .eh_frame_vaddr = (__u64)rand_r(&seed) << 8 };
+		struct unwind_stats st;
+		struct unwind_table *t;
+		size_t len = (size_t)rand_r(&seed) % sizeof(buf);
+
+		for (size_t k = 0; k < len; k++)
+			buf[k] = (__u8)rand_r(&seed);
+		switch (i % 4) {
+		case 0: /* plausible small lengths make the parser go deeper */
+			if (len >= 8)
+				memcpy(buf, &(__u32){ (__u32)(len / 2) }, 4);
+			break;
+		case 1:
+		case 2: { /* a valid start, then garbage from a random point */
+			size_t cut = (size_t)rand_r(&seed) % valid.n;
+
+			memcpy(buf, valid.d, cut < len ? cut : len);
+			break;
+		}
+		}
+		if (i % 4 == 2) {
+			in.debug_frame = buf;
+			in.debug_frame_size = len;
+		} else {
+			in.eh_frame = buf;
+			in.eh_frame_size = len;
+		}
+		t = unwind_table__build_raw(&in, &st);
+		if (t) {
+			built++;
+			if (!table_sane(t, "garbage")) {
+				unwind_table__free(t);
+				break;
+			}
+		}
+		unwind_table__free(t);
+	}
+	printf("    %zu tables built from 4000 garbage inputs\n", built);
+	free(valid.d);
+}
+
+/* libc's real .eh_frame with bytes flipped: many CIE/FDE shapes at once. */
+void test_unwind_corrupt_libc(void)
+{
+	const char *libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+	unsigned int seed = 1234;
+	__u64 ea, es, eo;
+	__u8 *img, *frame;
+	size_t size, built = 0;
+
+	if (!ASSERT_TRUE(section_of(libc, ".eh_frame", &ea, &es, &eo), "libc .eh_frame"))
+		return;
+	img = read_all(libc, &size);
+	if (!ASSERT_OK_PTR(img, "read libc") || !ASSERT_TRUE(eo + es <= size, "in file")) {
+		free(img);
+		return;
+	}
+	frame = malloc(es);
+	for (int i = 0; i < 40; i++) {
+		struct unwind_stats st;
+		struct unwind_table *t;
+
+		memcpy(frame, img + eo, es);
+		for (int k = 0; k < 1 + i * 4; k++)
+			frame[(size_t)rand_r(&seed) % es] = (__u8)rand_r(&seed);
+		t = unwind_table__build_raw(&(struct unwind_input){ .eh_frame = frame,
+								    .eh_frame_size = es,
+								    .eh_frame_vaddr = ea },
+					    &st);
+		if (t) {
+			built++;
+			if (!table_sane(t, "libc flips")) {
+				unwind_table__free(t);
+				break;
+			}
+		}
+		unwind_table__free(t);
+	}
+	ASSERT_TRUE(built > 30, "flipped libc still builds");
+	free(frame);
+	free(img);
+}
