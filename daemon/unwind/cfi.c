@@ -241,6 +241,20 @@ static struct reg_rule *vm_reg(struct vm *m, __u64 reg)
 	return NULL;
 }
 
+/* Factored offsets: an overflow saturates, so the range checks reject it
+ * rather than garbage input reaching undefined behaviour. */
+static __s64 factored_s(__s64 v, __s64 factor)
+{
+	__s64 r;
+
+	return __builtin_mul_overflow(v, factor, &r) ? INT64_MAX : r;
+}
+
+static __s64 factored_u(__u64 v, __s64 factor)
+{
+	return v > INT64_MAX ? INT64_MAX : factored_s((__s64)v, factor);
+}
+
 static void vm_set(struct vm *m, __u64 reg, __u8 how, __s64 val, const __u8 *expr, size_t len)
 {
 	struct reg_rule *r = vm_reg(m, reg);
@@ -374,7 +388,7 @@ static __u8 cfa_expr_match(const __u8 *p, size_t len, struct profd_unw_rule *r)
 	} else if (n == 3 && o[2].op == DW_OP_plus_uconst) {
 		r->cfa_kind = PROFD_UNW_CFA_DEREF;
 		aux = o[2].n;
-	} else if (n == 4 && o[2].op == DW_OP_constu &&
+	} else if (n == 4 && o[2].op == DW_OP_constu && fits_s32(o[2].n) &&
 		   (o[3].op == DW_OP_plus || o[3].op == DW_OP_minus)) {
 		r->cfa_kind = PROFD_UNW_CFA_DEREF;
 		aux = o[3].op == DW_OP_plus ? o[2].n : -o[2].n;
@@ -554,7 +568,7 @@ static int vm_step(struct vm *m, struct cur *c)
 		return vm_advance_by(m, op & 0x3f);
 	case DW_CFA_offset:
 		u = cur_uleb(c);
-		vm_set(m, op & 0x3f, REG_OFFSET, (__s64)u * cie->daf, NULL, 0);
+		vm_set(m, op & 0x3f, REG_OFFSET, factored_u(u, cie->daf), NULL, 0);
 		return 0;
 	case DW_CFA_restore:
 		return vm_restore(m, op & 0x3f);
@@ -585,27 +599,27 @@ advance:
 	case DW_CFA_offset_extended:
 		reg = cur_uleb(c);
 		u = cur_uleb(c);
-		vm_set(m, reg, REG_OFFSET, (__s64)u * cie->daf, NULL, 0);
+		vm_set(m, reg, REG_OFFSET, factored_u(u, cie->daf), NULL, 0);
 		return 0;
 	case DW_CFA_offset_extended_sf:
 		reg = cur_uleb(c);
 		s = cur_sleb(c);
-		vm_set(m, reg, REG_OFFSET, s * cie->daf, NULL, 0);
+		vm_set(m, reg, REG_OFFSET, factored_s(s, cie->daf), NULL, 0);
 		return 0;
 	case DW_CFA_GNU_negative_offset_extended:
 		reg = cur_uleb(c);
 		u = cur_uleb(c);
-		vm_set(m, reg, REG_OFFSET, -(__s64)u * cie->daf, NULL, 0);
+		vm_set(m, reg, REG_OFFSET, u > INT64_MAX ? INT64_MAX : factored_s(-(__s64)u, cie->daf), NULL, 0);
 		return 0;
 	case DW_CFA_val_offset:
 		reg = cur_uleb(c);
 		u = cur_uleb(c);
-		vm_set(m, reg, REG_VAL_OFFSET, (__s64)u * cie->daf, NULL, 0);
+		vm_set(m, reg, REG_VAL_OFFSET, factored_u(u, cie->daf), NULL, 0);
 		return 0;
 	case DW_CFA_val_offset_sf:
 		reg = cur_uleb(c);
 		s = cur_sleb(c);
-		vm_set(m, reg, REG_VAL_OFFSET, s * cie->daf, NULL, 0);
+		vm_set(m, reg, REG_VAL_OFFSET, factored_s(s, cie->daf), NULL, 0);
 		return 0;
 	case DW_CFA_restore_extended:
 		reg = cur_uleb(c);
@@ -642,7 +656,7 @@ advance:
 		return 0;
 	case DW_CFA_def_cfa_sf:
 		m->st.cfa_reg = cur_uleb(c);
-		m->st.cfa_off = cur_sleb(c) * cie->daf;
+		m->st.cfa_off = factored_s(cur_sleb(c), cie->daf);
 		m->st.cfa_how = CFA_REGOFF;
 		return 0;
 	case DW_CFA_def_cfa_register:
@@ -653,7 +667,7 @@ advance:
 		else if (op == DW_CFA_def_cfa_offset)
 			m->st.cfa_off = (__s64)cur_uleb(c);
 		else
-			m->st.cfa_off = cur_sleb(c) * cie->daf;
+			m->st.cfa_off = factored_s(cur_sleb(c), cie->daf);
 		/* only defined on top of a register+offset CFA */
 		if (m->st.cfa_how != CFA_REGOFF)
 			m->st.cfa_how = CFA_BROKEN;

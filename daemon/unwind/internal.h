@@ -9,6 +9,10 @@
 
 #include "unwind/unwind.h"
 
+/* FDE records kept while building (24-32 B each). The largest library we
+ * know (libLLVM, 95k FDEs) is far below; adversarial input is not. */
+#define UNW_MAX_FDES (1u << 21)
+
 enum unw_source {
 	UNW_SRC_EH_FRAME,
 	UNW_SRC_DEBUG_FRAME,

@@ -84,7 +84,8 @@ int unw_builder__begin_fde(struct unw_builder *b, __u64 start, __u64 end, enum u
 	struct unw_fde *f;
 
 	/* Every FDE may add a gap row, so reserve one row per FDE. */
-	if (b->rows_full || b->nrows + b->nfdes + 2 >= PROFD_UNW_MAX_ROWS) {
+	if (b->rows_full || b->nrows + b->nfdes + 2 >= PROFD_UNW_MAX_ROWS ||
+	    b->nfdes >= UNW_MAX_FDES) {
 		b->rows_full = true;
 		if (b->st)
 			b->st->errors[UNWIND_ERR_ROWS_FULL]++;

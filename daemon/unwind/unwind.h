@@ -24,7 +24,8 @@ enum unwind_err {
 				  * executable segment, or > 4 GiB from vaddr_base */
 	UNWIND_ERR_OVERLAP,	 /* FDE overlaps an earlier one (same section): the
 				  * earlier one is cut, an exact duplicate dropped */
-	UNWIND_ERR_ROWS_FULL,	 /* PROFD_UNW_MAX_ROWS reached: later FDEs dropped */
+	UNWIND_ERR_ROWS_FULL,	 /* PROFD_UNW_MAX_ROWS rows or 2^21 FDEs reached:
+				  * later FDEs dropped */
 	UNWIND_ERR_DEBUG_FRAME,	 /* .debug_frame present but unreadable */
 	UNWIND_ERR_EH_FRAME_HDR, /* no .eh_frame section and PT_GNU_EH_FRAME unusable */
 	UNWIND_ERR_MAX
