@@ -957,7 +957,9 @@ static int fde_parse(struct cfi_ctx *x, const struct entry *e)
 		return err == -ENOSPC ? 0 : err;
 	m = (struct vm){ .x = x, .cie = cie, .init = &cie->init, .fde_start = start,
 			 .loc = start, .end = end };
-	if (cie->signal || unw_builder__is_sigreturn(b, start)) {
+	/* only short FDEs can be trampolines: reading the first bytes of every
+	 * function would page in the whole text of a large library */
+	if (cie->signal || (range <= UNW_SIGRETURN_MAX_FDE && unw_builder__is_sigreturn(b, start))) {
 		if (b->st) {
 			b->st->signal_ranges++;
 			if (!cie->signal)

@@ -96,7 +96,8 @@ static const void *debug_frame_data(Elf_Scn *scn, const GElf_Shdr *sh, size_t *s
 	return d->d_buf;
 }
 
-static struct unwind_table *build_elf(Elf *elf, struct unwind_stats *st)
+/* fd: the file behind elf, or -1 for an image in memory. */
+static struct unwind_table *build_elf(Elf *elf, int fd, struct unwind_stats *st)
 {
 	struct elf_image im = { .elf = elf };
 	struct unwind_segment *segs = NULL;
@@ -139,7 +140,11 @@ static struct unwind_table *build_elf(Elf *elf, struct unwind_stats *st)
 		s->vaddr = ph.p_vaddr;
 		s->size = ph.p_memsz;
 		if (ph.p_offset < im.rawsize) {
-			s->bytes = im.raw + ph.p_offset;
+			/* from a file, pread() the few code bytes we look at:
+			 * touching the mapping would fault in 64 KiB around each */
+			s->bytes = fd >= 0 ? NULL : im.raw + ph.p_offset;
+			s->fd = fd;
+			s->offset = ph.p_offset;
 			s->nbytes = ph.p_filesz < im.rawsize - ph.p_offset ?
 					    ph.p_filesz :
 					    im.rawsize - ph.p_offset;
@@ -195,7 +200,7 @@ cleanup:
 	return t;
 }
 
-static struct unwind_table *build_from(Elf *elf, struct unwind_stats *st)
+static struct unwind_table *build_from(Elf *elf, int fd, struct unwind_stats *st)
 {
 	struct unwind_table *t;
 	int err;
@@ -204,7 +209,7 @@ static struct unwind_table *build_from(Elf *elf, struct unwind_stats *st)
 		errno = EINVAL;
 		return NULL;
 	}
-	t = build_elf(elf, st);
+	t = build_elf(elf, fd, st);
 	err = errno;
 	elf_end(elf);
 	errno = err;
@@ -226,7 +231,7 @@ struct unwind_table *unwind_table__build_fd(int fd, struct unwind_stats *st)
 {
 	if (elf_init(st))
 		return NULL;
-	return build_from(elf_begin(fd, ELF_C_READ_MMAP, NULL), st);
+	return build_from(elf_begin(fd, ELF_C_READ_MMAP, NULL), fd, st);
 }
 
 struct unwind_table *unwind_table__build(const char *path, struct unwind_stats *st)
@@ -266,7 +271,7 @@ struct unwind_table *unwind_table__build_mem(const void *image, size_t size,
 	if (!copy)
 		return NULL;
 	memcpy(copy, image, size);
-	t = build_from(elf_memory(copy, size), st);
+	t = build_from(elf_memory(copy, size), -1, st);
 	err = errno;
 	free(copy);
 	errno = err;

@@ -76,6 +76,8 @@ int cfi__read_encoded(const __u8 **p, const __u8 *end, __u8 enc, __u64 at_vaddr,
 /* `mov $0xf,%rax; syscall`: the rt_sigreturn trampoline (glibc __restore_rt,
  * musl __restore_rt). */
 #define UNW_SIGRETURN_LEN 9
+/* FDEs longer than this are not checked for those bytes (glibc's covers 10). */
+#define UNW_SIGRETURN_MAX_FDE 16
 extern const __u8 unw_sigreturn_bytes[UNW_SIGRETURN_LEN];
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "unwind/internal.h"
 
@@ -13,6 +14,8 @@
 #define RULE_HASH_SIZE (2 * PROFD_UNW_MAX_RULES)
 /* Trampolines found by their bytes outside FDEs; a real file has 0 or 1. */
 #define MAX_SYNTHETIC_SIGNALS 64
+/* Bytes of FDE-less code searched for trampolines per file. */
+#define SIGNAL_SCAN_BUDGET (1u << 20)
 
 struct unwind_table {
 	struct profd_unw_row *rows;
@@ -155,16 +158,47 @@ void unw_builder__end_fde(struct unw_builder *b)
 	b->in_fde = false;
 }
 
+static bool seg_read(const struct unwind_segment *s, __u64 off, void *buf, size_t len)
+{
+	if (off > s->nbytes || s->nbytes - off < len)
+		return false;
+	if (s->bytes) {
+		memcpy(buf, (const __u8 *)s->bytes + off, len);
+		return true;
+	}
+	return pread(s->fd, buf, len, (off_t)(s->offset + off)) == (ssize_t)len;
+}
+
 bool unw_builder__read_text(const struct unw_builder *b, __u64 vaddr, void *buf, size_t len)
 {
 	for (size_t i = 0; i < b->in->nsegs; i++) {
 		const struct unwind_segment *s = &b->in->segs[i];
 
-		if (!s->bytes || vaddr < s->vaddr || vaddr - s->vaddr > s->nbytes ||
-		    s->nbytes - (vaddr - s->vaddr) < len)
-			continue;
-		memcpy(buf, (const __u8 *)s->bytes + (vaddr - s->vaddr), len);
-		return true;
+		if (vaddr >= s->vaddr && vaddr - s->vaddr < s->size)
+			return seg_read(s, vaddr - s->vaddr, buf, len);
+	}
+	return false;
+}
+
+/* Finds the sigreturn bytes in [pos, pos + len) of s, a chunk at a time. */
+static bool seg_find_sigreturn(const struct unwind_segment *s, __u64 pos, __u64 len, __u64 *at)
+{
+	__u8 chunk[4096];
+
+	for (__u64 done = 0; done + UNW_SIGRETURN_LEN <= len;) {
+		size_t n = len - done < sizeof(chunk) ? (size_t)(len - done) : sizeof(chunk);
+		const __u8 *hit;
+
+		if (!seg_read(s, pos - s->vaddr + done, chunk, n))
+			return false;
+		hit = memmem(chunk, n, unw_sigreturn_bytes, UNW_SIGRETURN_LEN);
+		if (hit) {
+			*at = pos + done + (__u64)(hit - chunk);
+			return true;
+		}
+		if (done + n == len)
+			break;
+		done += n - (UNW_SIGRETURN_LEN - 1); /* a match may straddle chunks */
 	}
 	return false;
 }
@@ -194,26 +228,40 @@ static int fde_cmp(const void *a, const void *b)
 
 /* Adds a SIGNAL range for each rt_sigreturn trampoline in code no FDE covers
  * (musl's __restore_rt has no CFI). The range starts one byte early for the
- * return-address-minus-one lookup. fdes must be sorted. */
+ * return-address-minus-one lookup. fdes must be sorted.
+ *
+ * Only gaps of PROFD_UNW_MIN_GAP or more between the first and the last FDE
+ * of a segment are searched, at most SIGNAL_SCAN_BUDGET bytes in all: single
+ * R+X segments (libLLVM) also hold .dynsym, .rela.dyn and .rodata, and
+ * reading them would page in most of the file. */
 static int add_synthetic_signals(struct unw_builder *b)
 {
-	size_t nfound = 0, nfdes = b->nfdes;
+	size_t nfound = 0, nfdes = b->nfdes, budget = SIGNAL_SCAN_BUDGET;
 	int err = 0;
 
 	for (size_t i = 0; i < b->in->nsegs && nfound < MAX_SYNTHETIC_SIGNALS; i++) {
 		const struct unwind_segment *s = &b->in->segs[i];
-		const __u8 *text = s->bytes;
-		__u64 seg_end = s->vaddr + (s->nbytes < s->size ? s->nbytes : s->size);
-		__u64 pos = s->vaddr;
+		__u64 seg_end = s->vaddr + s->size, pos, end = 0;
 		size_t f = 0;
 
-		if (!text)
+		if (!s->nbytes)
 			continue;
-		while (pos < seg_end && nfound < MAX_SYNTHETIC_SIGNALS) {
-			__u64 gap_end = seg_end, at, start;
-			const __u8 *hit;
+		while (f < nfdes && b->fdes[f].start < s->vaddr)
+			f++;
+		if (f == nfdes || b->fdes[f].start >= seg_end)
+			continue;
+		pos = b->fdes[f].start;
+		for (size_t k = f; k < nfdes && b->fdes[k].start < seg_end; k++)
+			if (b->fdes[k].end > end)
+				end = b->fdes[k].end;
+		if (end > s->vaddr + s->nbytes) /* only bytes we have */
+			end = s->vaddr + s->nbytes;
 
-			/* next FDE starting at or after pos; skip covered code */
+		while (pos < end && nfound < MAX_SYNTHETIC_SIGNALS && budget) {
+			__u64 gap_end = end, at, start, len;
+			bool hit = false;
+
+			/* skip code an FDE covers */
 			while (f < nfdes && b->fdes[f].end <= pos)
 				f++;
 			if (f < nfdes && b->fdes[f].start <= pos) {
@@ -222,15 +270,17 @@ static int add_synthetic_signals(struct unw_builder *b)
 			}
 			if (f < nfdes && b->fdes[f].start < gap_end)
 				gap_end = b->fdes[f].start;
-			hit = gap_end - pos >= UNW_SIGRETURN_LEN ?
-				      memmem(text + (pos - s->vaddr), gap_end - pos,
-					     unw_sigreturn_bytes, UNW_SIGRETURN_LEN) :
-				      NULL;
+			len = gap_end - pos;
+			if (len >= PROFD_UNW_MIN_GAP) {
+				if (len > budget)
+					len = budget;
+				budget -= len;
+				hit = seg_find_sigreturn(s, pos, len, &at);
+			}
 			if (!hit) {
 				pos = gap_end;
 				continue;
 			}
-			at = s->vaddr + (__u64)(hit - text);
 			start = at > pos ? at - 1 : at;
 
 			err = unw_builder__begin_fde(b, start, at + UNW_SIGRETURN_LEN,

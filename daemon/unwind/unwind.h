@@ -49,13 +49,17 @@ struct unwind_stats {
 };
 
 /* A code segment: FDEs must lie inside one (when any are given), and the parts
- * no FDE covers are searched for signal trampolines. bytes may be shorter than
- * size (or NULL); they are only read, and only during the build. */
+ * no FDE covers are searched for signal trampolines. Its first nbytes bytes
+ * of code are at bytes, or, when bytes is NULL, at offset in fd (read with
+ * pread(), so a large file's text is not mapped in); nbytes may be less than
+ * size, or 0. They are only read during the build. */
 struct unwind_segment {
 	__u64 vaddr;
 	__u64 size;
 	const void *bytes;
 	size_t nbytes;
+	int fd;
+	__u64 offset;
 };
 
 /* Raw CFI sections, for callers that have no ELF file (tests, synthetic

@@ -999,10 +999,12 @@ void test_unwind_signal_frames(void)
 {
 	static const __u8 prog[] = { DW_CFA_advance_loc | 1, DW_CFA_def_cfa_offset, 16 };
 	static const __u8 sigret[] = { 0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05 };
-	__u8 text[0x200];
+	static __u8 text[0x200], text2[0x3000];
 	struct cie_spec cs = { .fde_enc = PCREL4 };
-	struct unwind_segment seg = { .vaddr = 0x1000, .size = 0x300, .bytes = text,
-				      .nbytes = sizeof(text) };
+	struct unwind_segment segs[] = {
+		{ .vaddr = 0x1000, .size = 0x300, .bytes = text, .nbytes = sizeof(text) },
+		{ .vaddr = 0x10000, .size = sizeof(text2), .bytes = text2, .nbytes = sizeof(text2) },
+	};
 	struct buf b = { 0 };
 	struct unwind_stats st;
 	struct unwind_table *t;
@@ -1013,6 +1015,9 @@ void test_unwind_signal_frames(void)
 	text[0x3f] = 0x90;				     /* nop, then */
 	memcpy(text + 0x40, sigret, sizeof(sigret));	     /* FDE at 0x103f */
 	memcpy(text + 0x101, sigret, sizeof(sigret));	     /* no FDE: 0x1101 */
+	/* no FDE, straddling the 4 KiB chunks the gap is read in */
+	memset(text2, 0xcc, sizeof(text2));
+	memcpy(text2 + 0x10 + 4096 - 4, sigret, sizeof(sigret)); /* 0x1100c */
 	cie = add_cie(&b, &cs);
 	add_simple_fde(&b, cie, 0x1000, 0x10, 16);
 	add_fde(&b, EH_VADDR, &(struct fde_spec){ .cie = cie, .enc = PCREL4, .start = 0x1010,
@@ -1024,10 +1029,12 @@ void test_unwind_signal_frames(void)
 	add_simple_fde(&b, cie, 0x1200, 0x10, 16);   /* past the segment's bytes: fine */
 	add_simple_fde(&b, cie, 0x12f8, 0x10, 16);   /* crosses the segment end */
 	add_simple_fde(&b, cie, 0x9000, 0x10, 16);   /* outside every segment */
+	add_simple_fde(&b, cie, 0x10000, 0x10, 16);
+	add_simple_fde(&b, cie, 0x12f00, 0x10, 16);
 	put_uint(&b, 0, 4);
 	t = unwind_table__build_raw(&(struct unwind_input){ .eh_frame = b.d, .eh_frame_size = b.n,
 							    .eh_frame_vaddr = EH_VADDR,
-							    .segs = &seg, .nsegs = 1 },
+							    .segs = segs, .nsegs = 2 },
 				    &st);
 	if (ASSERT_OK_PTR(t, "signal")) {
 		expect_rule(t, 0x1001, RSP(16), "plain fde");
@@ -1039,10 +1046,13 @@ void test_unwind_signal_frames(void)
 		expect_cmd(t, 0x110a, PROFD_UNW_FRAME_POINTER, "no fde: after");
 		expect_cmd(t, 0x10ff, PROFD_UNW_FRAME_POINTER, "no fde: before");
 		expect_rule(t, 0x1201, RSP(16), "no bytes needed for a normal fde");
-		ASSERT_EQ(st.signal_ranges, 3, "signal ranges");
-		ASSERT_EQ(st.signal_by_bytes, 3, "by bytes");
+		expect_cmd(t, 0x1100b, PROFD_UNW_SIGNAL, "across chunks");
+		expect_cmd(t, 0x11014, PROFD_UNW_SIGNAL, "across chunks: last byte");
+		expect_cmd(t, 0x1100a, PROFD_UNW_FRAME_POINTER, "across chunks: before");
+		ASSERT_EQ(st.signal_ranges, 4, "signal ranges");
+		ASSERT_EQ(st.signal_by_bytes, 4, "by bytes");
 		ASSERT_EQ(st.errors[UNWIND_ERR_FDE_RANGE], 2, "outside segments");
-		ASSERT_EQ(st.fdes, 4, "fdes");
+		ASSERT_EQ(st.fdes, 6, "fdes");
 		table_sane(t, "signal");
 	}
 	unwind_table__free(t);
