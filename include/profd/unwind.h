@@ -26,6 +26,34 @@
  *
  * row.rule < PROFD_UNW_CMD_FLAG is an index into the rule array. Otherwise it
  * is a command: bits 8..14 the command, bits 0..7 its argument.
+ *
+ * Rows are emitted only where the CFA, rbp or RA rule changes. FDEs further
+ * apart than PROFD_UNW_MIN_GAP get a FRAME_POINTER row at the end of the
+ * first, so code between functions does not inherit a function's rule; the
+ * end of the last FDE gets one too.
+ *
+ * One step of the walker with rule r at frame (pc, rsp, rbp):
+ *   CFA  = per r.cfa_kind (REG: reg + cfa_off; DEREF: *(reg + cfa_off) +
+ *          cfa_aux; PLT: rsp + cfa_off + ((pc & 15) >= cfa_aux ? 8 : 0))
+ *   RA   = *(CFA + ra_off)          (RA_REG: register ra_off, frame 0 only)
+ *   rbp' = per r.rbp_how
+ *   next frame: pc = RA, rsp = CFA, rbp = rbp'
+ *
+ * Unsupported cases (INVALID rows, reason in the argument; the builder and
+ * its differential test against elfutils agree on every other row):
+ *   - CFA expressions other than reg+k, *(reg+k)[+/-c] and the PLT form;
+ *     CFA registers above 16; def_cfa_offset/_register after an expression;
+ *     CFA offsets beyond s32
+ *   - caller's rbp in another register, or an rbp (val_)expression other
+ *     than *(rbp+k) or *(rsp+k); rbp offsets beyond s16
+ *   - RA "same value", val_offset or (val_)expression (outside signal
+ *     frames), RA offsets beyond s16
+ *   - malformed programs: unknown opcodes, truncated operands,
+ *     remember/restore_state misuse, set_loc going backwards, and more than
+ *     PROFD_UNW_MAX_RULES distinct rules; the rest of that FDE is INVALID
+ * Representable but only usable in frame 0 (profd_unw_rule_frame0_only()):
+ * CFA based on a register other than rsp/rbp (setcontext, DRAP prologues,
+ * _dl_runtime_resolve's rbx) and RA kept in a register (vfork).
  */
 struct profd_unw_row {
 	__u32 pc;   /* vaddr - vaddr_base; strictly increasing */
@@ -148,7 +176,8 @@ static inline int profd_unw_rule_frame0_only(const struct profd_unw_rule *r)
 }
 
 /* Index of the last row with rows[i].pc <= pc, or -1 if pc is below the first
- * row. The loop has a constant bound so the same code verifies in BPF. */
+ * row. For userspace and tests; the BPF walker runs the same bounded search
+ * with one array-map lookup per step. */
 static inline int profd_unw_find(const struct profd_unw_row *rows, __u32 nrows, __u32 pc)
 {
 	__u32 lo = 0, hi = nrows; /* answer is in [lo - 1, hi - 1] */
