@@ -1427,14 +1427,13 @@ static bool diff_elfutils(const char *path, const struct unwind_table *t, struct
 	*nhdr = n;
 	if (!d->fde_stride)
 		d->fde_stride = 1;
-	{
-		struct want w;
+	if (n) {
 		struct profd_unw_rule got;
+		unsigned int id = unwind_table__lookup(t, starts[0] - 1, &got);
 
-		if (unwind_table__lookup(t, starts[0] - 1, &got) != PROFD_UNW_FRAME_POINTER)
-			diff_report(d, starts[0] - 1, unwind_table__lookup(t, starts[0] - 1, &got),
-				    &got, NULL, "FRAME_POINTER (before the first FDE)");
-		(void)w;
+		if (id != PROFD_UNW_FRAME_POINTER)
+			diff_report(d, starts[0] - 1, id, &got, NULL,
+				    "FRAME_POINTER (before the first FDE)");
 	}
 	for (size_t i = 0; i < n; i += d->fde_stride) {
 		__u64 lim = i + 1 < n ? starts[i + 1] : UINT64_MAX, pc = starts[i];
@@ -1518,7 +1517,7 @@ static double now_ms(void)
 static void print_stats(const char *name, const struct unwind_stats *st, double ms)
 {
 	printf("    %s: %zu FDEs, %zu CIEs, %zu rows, %zu rules, %zu B at 8 B/row (+%zu B rules), "
-	       "%zu gap rows, %zu STOP rows, %zu SIGNAL ranges, built in %.1f ms",
+	       "%zu gap rows, %zu STOP rows, %zu SIGNAL ranges, built in %.1f ms (ASan build)",
 	       name, st->fdes, st->cies, st->rows, st->rules, st->rows * 8, st->rules * 16,
 	       st->gap_rows, st->stop_rows, st->signal_ranges, ms);
 	for (int i = 0; i < PROFD_UNW_INVALID_MAX; i++)
