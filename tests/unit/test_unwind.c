@@ -1631,18 +1631,15 @@ static bool write_file(const struct tmpdir *d, const char *name, const char *tex
 	return fclose(f) == 0 && ok;
 }
 
-/* Runs cc in the directory; the command's output only shows on failure. */
+/* Runs cc in the directory; its output only shows on failure. */
 static bool cc(const struct tmpdir *d, const char *args)
 {
 	char cmd[512];
-	int rc;
 
-	snprintf(cmd, sizeof(cmd), "cd '%s' && cc %s > cc.log 2>&1 || cat cc.log >&2", d->path,
-		 args);
-	rc = system(cmd);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && ! test -s cc.log || ! grep -q -i error cc.log",
-		 d->path);
-	return rc == 0 && system(cmd) == 0;
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && { cc %s > cc.log 2>&1; rc=$?; [ $rc = 0 ] || cat cc.log >&2; exit $rc; }",
+		 d->path, args);
+	return system(cmd) == 0;
 }
 
 static void path_in(const struct tmpdir *d, const char *name, char *out, size_t len)
