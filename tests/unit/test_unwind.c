@@ -2457,3 +2457,51 @@ void test_unwind_corrupt_libc(void)
 	free(frame);
 	free(img);
 }
+
+/* The vDSO, copied out of our own address space the way the loader copies it
+ * out of a target process, and compared with elfutils. */
+void test_unwind_vdso(void)
+{
+	struct unwind_stats st;
+	struct unwind_table *t = NULL;
+	struct tmpdir d = { 0 };
+	struct diff df = { 0 };
+	unsigned long lo = 0, hi = 0;
+	char line[256], path[128];
+	size_t nhdr;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+			break;
+	if (f)
+		fclose(f);
+	if (!lo) {
+		printf("    SKIP: no [vdso] mapping\n");
+		return;
+	}
+	t = unwind_table__build_mem((const void *)lo, hi - lo, &st);
+	if (!ASSERT_OK_PTR(t, "vdso"))
+		return;
+	ASSERT_TRUE(st.fdes > 0, "vdso FDEs");
+	table_sane(t, "vdso");
+	print_stats("[vdso]", &st, 0);
+	if (ASSERT_TRUE(tmpdir__make(&d), "mkdtemp")) {
+		FILE *out;
+		bool written = false;
+
+		path_in(&d, "vdso.so", path, sizeof(path));
+		out = fopen(path, "wb");
+		if (ASSERT_OK_PTR(out, "write vdso")) {
+			written = fwrite((const void *)lo, 1, hi - lo, out) == hi - lo;
+			written &= fclose(out) == 0;
+		}
+		if (ASSERT_TRUE(written, "vdso written") && diff_elfutils(path, t, &df, &nhdr)) {
+			print_diff("[vdso]", &df);
+			ASSERT_EQ(df.mismatches, 0, "vdso vs elfutils");
+			ASSERT_EQ(st.fdes, nhdr, "vdso FDEs");
+		}
+	}
+	unwind_table__free(t);
+	tmpdir__remove(&d);
+}
