@@ -439,8 +439,9 @@ static int finalize(struct unw_builder *b, struct unwind_table *t)
 		}
 		prev = f;
 	}
-	if (prev)
-		emit(t, prev->end - base, PROFD_UNW_FRAME_POINTER);
+	if (!prev)
+		return -ENODATA; /* every FDE was out of range */
+	emit(t, prev->end - base, PROFD_UNW_FRAME_POINTER);
 
 	err = compact_rules(b, t);
 	if (err)
