@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* table: collects per-FDE rows from cfi.c, dedups rules, then sorts FDEs and
  * lays out the final rows with gap markers; lookups and accessors. */
-#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -3,7 +3,6 @@
  * and CFA opcode; programs compiled here (hand-written CFI, frame-pointer
  * prologues, stack realignment, lazy PLT, .debug_frame); corrupt input; and a
  * differential test against elfutils on system libraries. */
-#define _GNU_SOURCE
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
