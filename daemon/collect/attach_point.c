@@ -321,11 +321,14 @@ int x86_insn_decode(const void *code, size_t len, struct x86_insn *in)
 					return len < 15 ? -ENODATA : -EOPNOTSUPP;
 				if (mod == 0 && (p[i] & 7) == 5)
 					disp = 4;
-				i++;
+				in->sib = p[i++];
+				in->has_sib = 1;
 			} else if (mod == 0 && rm == 5) {
 				disp = 4;
 				in->rip_rel = 1;
 			}
+			if (disp && i + disp <= max)
+				in->disp = (int32_t)read_le(p + i, disp);
 			i += disp;
 		}
 		if (!in->map && (in->opcode == 0xf6 || in->opcode == 0xf7) &&
@@ -367,6 +370,8 @@ int x86_insn_decode(const void *code, size_t len, struct x86_insn *in)
 		return len < 15 && i + imm > len ? -ENODATA : -EOPNOTSUPP;
 	if (rel)
 		in->rel = read_le(p + i + imm - rel, rel);
+	else if (imm)
+		in->imm = read_le(p + i, imm == 3 ? 2 : imm);
 	i += imm;
 	in->len = (uint8_t)i;
 	in->flow = flow_of(in);
@@ -602,6 +607,36 @@ static long first_internal_target(const uint8_t *p, size_t len)
 	return first;
 }
 
+/* How an instruction that writes %rsp moves it: the change in bytes pushed
+ * since entry (push: +8), or INT32_MIN when the walk cannot tell. */
+static int32_t rsp_push_delta(const struct x86_insn *in)
+{
+	unsigned int ext = (in->modrm >> 3) & 7;
+	int rm_is_rsp = in->has_modrm && (in->modrm >> 6) == 3 && (in->modrm & 7) == X86_RSP &&
+			!(in->rex & 1);
+
+	if (in->vex || in->p66)
+		return INT32_MIN;
+	if (!in->map) {
+		if ((in->opcode >= 0x50 && in->opcode <= 0x57) || in->opcode == 0x68 ||
+		    in->opcode == 0x6a || in->opcode == 0x9c || (in->opcode == 0xff && ext == 6))
+			return 8;
+		if (in->opcode >= 0x58 && in->opcode <= 0x5f) /* pop %rsp is a load */
+			return (in->opcode & 7) == X86_RSP && !(in->rex & 1) ? INT32_MIN : -8;
+		if (in->opcode == 0x9d)
+			return -8;
+		if ((in->opcode == 0x81 || in->opcode == 0x83) && rm_is_rsp && (in->rex & 8) &&
+		    (ext == 0 || ext == 5))
+			return (int32_t)(ext == 5 ? in->imm : -in->imm);
+		/* lea disp(%rsp),%rsp: SIB 0x24 is base %rsp, no index */
+		if (in->opcode == 0x8d && (in->rex & 8) && !(in->rex & 7) &&
+		    ((in->modrm >> 3) & 7) == X86_RSP && (in->modrm >> 6) != 3 &&
+		    (in->modrm & 7) == 4 && in->sib == 0x24)
+			return -in->disp;
+	}
+	return INT32_MIN;
+}
+
 static int8_t arg_location(const int8_t vals[X86_NR_GPRS], int arg_reg)
 {
 	if (vals[arg_reg] == arg_reg)
@@ -623,6 +658,7 @@ int attach_point__find(const void *code, size_t len, uint64_t addr, unsigned int
 	unsigned int reason = ATTACH_POINT_TOO_FAR;
 	size_t off = 0;
 	int rsp_moved = 0;
+	int32_t pushed = 0; /* bytes between %rsp and the return address; <0: unknown */
 
 	if (!ap)
 		return -EINVAL;
@@ -686,6 +722,9 @@ int attach_point__find(const void *code, size_t len, uint64_t addr, unsigned int
 			ap->insn_len = in.len;
 			ap->skipped = (uint8_t)n;
 			ap->stack_intact = !rsp_moved;
+			ap->rbp_intact = vals[X86_RBP] == X86_RBP;
+			ap->kernel_adds_caller = p[off] == 0x55;
+			ap->ra_offset = pushed >= 0 && pushed <= INT16_MAX ? (int16_t)pushed : -1;
 			if (kind == ATTACH_POINT_JCC || kind == ATTACH_POINT_JMP ||
 			    kind == ATTACH_POINT_CALL)
 				ap->target = (int64_t)(off + in.len) + in.rel;
@@ -706,8 +745,12 @@ int attach_point__find(const void *code, size_t len, uint64_t addr, unsigned int
 				if (writes & BIT(r))
 					vals[r] = -1;
 		}
-		if (writes & BIT(X86_RSP))
+		if (writes & BIT(X86_RSP)) {
+			int32_t d = rsp_push_delta(&in);
+
 			rsp_moved = 1;
+			pushed = pushed < 0 || d == INT32_MIN ? -1 : pushed + d;
+		}
 		off += (size_t)ret;
 		if (off >= len) {
 			reason = ATTACH_POINT_UNDECODABLE;
@@ -719,6 +762,8 @@ int attach_point__find(const void *code, size_t len, uint64_t addr, unsigned int
 	ap->offset = 0;
 	ap->reason = reason;
 	ap->stack_intact = 1;
+	ap->rbp_intact = 1;
+	ap->kernel_adds_caller = p[0] == 0x55 || (len >= 4 && !memcmp(p, "\xf3\x0f\x1e\xfa", 4));
 	{
 		struct x86_insn in;
 		int ret = x86_insn_decode(p, len, &in);

@@ -67,6 +67,15 @@ struct attach_point {
 	uint8_t insn_len;	/* length of the instruction at offset (0 if undecodable) */
 	uint8_t skipped;	/* instructions executed before the probe */
 	uint8_t stack_intact;	/* 1: %rsp at offset equals %rsp at entry */
+	uint8_t rbp_intact;	/* 1: %rbp still holds the caller's frame pointer */
+	/* The kernel's user callchain at a uprobe on `push %rbp` or endbr64
+	 * (perf_callchain_user, 6.11+) adds *(%rsp) as the caller; at any
+	 * other instruction the direct caller is missing from a frame-pointer
+	 * stack and the BPF side must add it itself (see ra_offset). */
+	uint8_t kernel_adds_caller;
+	/* The return address is at *(u64 *)(%rsp + ra_offset) when the probe
+	 * hits; -1 if %rsp moved in a way the walk does not track. */
+	int16_t ra_offset;
 	/* For JCC/JMP/CALL: the branch target relative to the function start
 	 * (a JMP at the probe of a `[endbr64;] jmp` thunk such as libstdc++'s
 	 * operator delete → free@plt says the function is a forwarder, which
@@ -111,6 +120,8 @@ struct x86_insn {
 	uint8_t opcode;	   /* the opcode byte within its map */
 	uint8_t modrm;	   /* valid if has_modrm */
 	uint8_t has_modrm;
+	uint8_t sib;	   /* valid if has_sib */
+	uint8_t has_sib;
 	uint8_t rex;	   /* REX byte in effect, 0 if none */
 	uint8_t vex;	   /* 0, 2 (c5), 3 (c4) or 4 (62 = EVEX) */
 	uint8_t vex_w;	   /* VEX/EVEX W bit */
@@ -118,6 +129,8 @@ struct x86_insn {
 	uint8_t rip_rel;   /* ModRM addresses [rip + disp32] */
 	uint8_t flow;	   /* enum x86_flow */
 	int64_t rel;	   /* branch displacement from the end of the insn, if direct */
+	int64_t imm;	   /* the (first) immediate, sign-extended; 0 if none */
+	int32_t disp;	   /* ModRM displacement, sign-extended; 0 if none */
 };
 
 /* Decode one instruction at code[0, len) in 64-bit mode. Returns its length

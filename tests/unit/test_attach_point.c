@@ -681,6 +681,45 @@ void test_attach_point_prologues(void)
 			ASSERT_TRUE(ap.offset + ap.insn_len <= c->len, c->name);
 		free(buf);
 	}
+	/* Where the return address is, and whether the kernel's callchain
+	 * already has the caller, for the BPF side's stack fix-up. */
+	{
+		static const struct {
+			const char *name;
+			uint8_t bytes[24];
+			size_t len;
+			int ret, offset, ra, rbp, kadds;
+		} fr[] = {
+			{ "push %rbp at entry", { 0x55, 0x48, 0x89, 0xe5, 0xc3 }, 5, 0, 0, 0, 1, 1 },
+			{ "push %r12 at entry", { 0x41, 0x54, 0xc3 }, 3, 0, 0, 0, 1, 0 },
+			{ "after sub $0x18,%rsp", { 0x48, 0x83, 0xec, 0x18, 0xe8, 0, 0, 0, 0, 0xc3 }, 10,
+			  0, 4, 0x18, 1, 0 },
+			{ "after sub; pushw (untracked)",
+			  { 0x48, 0x83, 0xec, 0x18, 0x66, 0x50, 0x74, 0x00, 0xc3 }, 9, 0, 6, -1, 1, 0 },
+			{ "after lea -0x28(%rsp),%rsp, rbp clobbered",
+			  { 0x48, 0x8d, 0x64, 0x24, 0xd8, 0x48, 0x89, 0xfd, 0x55, 0xc3 }, 10,
+			  0, 8, 0x28, 0, 1 },
+			{ "lea with an index is not tracked",
+			  { 0x48, 0x8d, 0x64, 0x04, 0xd8, 0x74, 0x00, 0xc3 }, 8, 0, 5, -1, 1, 0 },
+			{ "after add $8,%rsp (a tail after a call-free sub)",
+			  { 0x48, 0x83, 0xec, 0x10, 0x48, 0x83, 0xc4, 0x08, 0xeb, 0x00 }, 10,
+			  0, 8, 8, 1, 0 },
+		};
+		for (size_t i = 0; i < ARRAY_SIZE(fr); i++) {
+			struct attach_point ap;
+			uint8_t *buf = malloc(fr[i].len);
+
+			if (!ASSERT_OK_PTR(buf, "malloc"))
+				return;
+			memcpy(buf, fr[i].bytes, fr[i].len);
+			ASSERT_EQ(attach_point__find(buf, fr[i].len, 0, 0, 0, &ap), fr[i].ret, fr[i].name);
+			ASSERT_EQ(ap.offset, fr[i].offset, fr[i].name);
+			ASSERT_EQ(ap.ra_offset, fr[i].ra, fr[i].name);
+			ASSERT_EQ(ap.rbp_intact, fr[i].rbp, fr[i].name);
+			ASSERT_EQ(ap.kernel_adds_caller, fr[i].kadds, fr[i].name);
+			free(buf);
+		}
+	}
 	/* The branch target of a thunk is reported relative to the function. */
 	{
 		static const uint8_t thunk[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0xe9, 0x10, 0, 0, 0 };
@@ -817,11 +856,12 @@ static int split_ops(const char *ops, const char *out[4], size_t outn[4])
  * holds, -1 when unknown. Returns -1 if a control transfer or a mnemonic
  * with implicit writes this reader does not model appears. */
 static int text_simulate(const struct dline *lines, uint64_t start, uint64_t stop,
-			 int vals[16], int *rsp_moved)
+			 int vals[16], int *rsp_moved, long *ra)
 {
 	for (int r = 0; r < 16; r++)
 		vals[r] = r;
 	*rsp_moved = 0;
+	*ra = 0;
 	for (const struct dline *l = lines; l->addr; l++) {
 		const char *m, *ops[4], *sp;
 		size_t opn[4], mlen;
@@ -844,6 +884,18 @@ static int text_simulate(const struct dline *lines, uint64_t start, uint64_t sto
 			continue;
 		if (!strncmp(m, "push", 4)) {
 			*rsp_moved = 1;
+			if (*ra >= 0)
+				*ra += 8;
+			continue;
+		}
+		/* sub/add $imm,%rsp: objdump prints the immediate in hex */
+		if ((!strncmp(m, "sub ", 4) || !strncmp(m, "add ", 4)) && nops == 2 &&
+		    reg_family(ops[1], opn[1]) == X86_RSP && opn[1] == 4 && ops[0][0] == '$') {
+			long v = strtol(ops[0] + 1, NULL, 16);
+
+			*rsp_moved = 1;
+			if (*ra >= 0)
+				*ra += m[0] == 's' ? v : -v;
 			continue;
 		}
 		if (!strncmp(m, "cpuid", 5) || !strncmp(m, "rdtsc", 5) || !strncmp(m, "stos", 4) ||
@@ -852,6 +904,7 @@ static int text_simulate(const struct dline *lines, uint64_t start, uint64_t sto
 			for (int r = 0; r < 16; r++)
 				vals[r] = -1;
 			*rsp_moved = 1;
+			*ra = -1;
 			continue;
 		}
 		if (!strncmp(m, "cqto", 4) || !strncmp(m, "cltd", 4)) {
@@ -869,6 +922,8 @@ static int text_simulate(const struct dline *lines, uint64_t start, uint64_t sto
 		}
 		if (!strncmp(m, "pop", 3)) {
 			*rsp_moved = 1;
+			if (*ra >= 0)
+				*ra -= 8;
 			if (nops == 1 && (dst = reg_family(ops[0], opn[0])) >= 0)
 				vals[dst] = -1;
 			continue;
@@ -881,7 +936,7 @@ static int text_simulate(const struct dline *lines, uint64_t start, uint64_t sto
 			if (b >= 0)
 				vals[b] = -1;
 			if (a == X86_RSP || b == X86_RSP)
-				*rsp_moved = 1;
+				*rsp_moved = 1, *ra = -1;
 			continue;
 		}
 		if (!nops)
@@ -889,8 +944,10 @@ static int text_simulate(const struct dline *lines, uint64_t start, uint64_t sto
 		dst = reg_family(ops[nops - 1], opn[nops - 1]);
 		if (dst < 0)
 			continue;
-		if (dst == X86_RSP)
+		if (dst == X86_RSP) {
 			*rsp_moved = 1;
+			*ra = -1;
+		}
 		/* A 64-bit register-to-register mov keeps the value. */
 		if (nops == 2 && (mlen == 3 || mlen == 4) && !strncmp(m, "mov", 3) &&
 		    (mlen == 3 || m[3] == 'q')) {
@@ -972,6 +1029,7 @@ static int check_library(const char *path, const struct func_spec *specs, size_t
 		uint64_t addr, size;
 		uint8_t *code;
 		int ret, vals[16], moved, boundary = 0;
+		long ra;
 
 		if (image_func(&im, fs->name, &addr, &size) || !size)
 			continue;
@@ -984,7 +1042,7 @@ static int check_library(const char *path, const struct func_spec *specs, size_t
 		for (int a = 0; a < ATTACH_NR_ARGS; a++)
 			if (fs->args & ATTACH_ARG(a))
 				printf(" arg%d=%s", a, x86_reg_name(ap.arg_reg[a]));
-		printf("\n");
+		printf(" ra=rsp+%d%s\n", ap.ra_offset, ap.kernel_adds_caller ? " (kernel adds caller)" : "");
 		checked++;
 		if (!ret)
 			(*ok)++;
@@ -1005,7 +1063,8 @@ static int check_library(const char *path, const struct func_spec *specs, size_t
 		ASSERT_TRUE(boundary, fs->name);
 		/* Nothing before it branches, moves the stack (if asked) or
 		 * loses an argument, by objdump's own account. */
-		if (ASSERT_OK(text_simulate(lines, addr, addr + ap.offset, vals, &moved), fs->name)) {
+		if (ASSERT_OK(text_simulate(lines, addr, addr + ap.offset, vals, &moved, &ra),
+			      fs->name)) {
 			for (int a = 0; a < ATTACH_NR_ARGS; a++)
 				if (fs->args & ATTACH_ARG(a)) {
 					ASSERT_TRUE(ap.arg_reg[a] >= 0, fs->name);
@@ -1015,6 +1074,9 @@ static int check_library(const char *path, const struct func_spec *specs, size_t
 			if (fs->flags & ATTACH_POINT_F_STACK)
 				ASSERT_FALSE(moved, fs->name);
 			ASSERT_EQ(ap.stack_intact, !moved, fs->name);
+			ASSERT_EQ(ap.ra_offset, ra, fs->name);
+			ASSERT_EQ(ap.rbp_intact, vals[X86_RBP] == X86_RBP, fs->name);
+			ASSERT_EQ(ap.kernel_adds_caller, code[ap.offset] == 0x55, fs->name);
 		}
 		/* No direct branch anywhere in .text lands in (addr, addr+offset]:
 		 * not even from cold parts or other functions. */

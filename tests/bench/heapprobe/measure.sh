@@ -6,7 +6,9 @@
 # would slow every process on the machine), then prints one row per
 # configuration: median ns per op bare and probed, and the difference.
 #   OUT=dir RUNS=5 ITERS=200000 bash tests/bench/heapprobe/measure.sh [section...]
-# Sections: stubs ret libc alloc (default: all).
+# Sections: stubs ret libc alloc preload (default: all). preload runs the
+# naive and the designed probe sets against each of jemalloc, tcmalloc and
+# mimalloc that is installed, LD_PRELOAD'ed into heapbench.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 OUT=${OUT:-.output/bench/heapprobe}
@@ -54,7 +56,7 @@ row() {
 		"$label" "$b" "$p" "$pmin" "$(echo "$pmin - $b" | bc -l)" "$hits"
 }
 
-SECTIONS=${*:-stubs ret libc alloc}
+SECTIONS=${*:-stubs ret libc alloc preload}
 uname -r
 for s in $SECTIONS; do
 	case $s in
@@ -99,6 +101,23 @@ for s in $SECTIONS; do
 			row "operator delete entry (endbr64)" "-p $X:_ZdlPv" new "$ITERS"
 			row "operator delete+auto (jmp free@plt)" "-p $X:_ZdlPv+auto" new "$ITERS"
 		fi ;;
+	preload)
+		for lib in libjemalloc.so.2 libtcmalloc_minimal.so.4 libmimalloc.so.2; do
+			src=/usr/lib/x86_64-linux-gnu/$lib
+			[ -r "$src" ] || { echo "## $lib not installed, skipped"; continue; }
+			cp -f "$src" "$OUT/lib/$lib"
+			A=$LD_LIBRARY_PATH/$lib
+			echo "## $lib malloc(64)+free pairs (LD_PRELOAD)"
+			export LD_PRELOAD=$A
+			row "$lib malloc+0" "-p $A:malloc" pair "$ITERS"
+			row "$lib free+0" "-p $A:free" pair "$ITERS"
+			row "$lib malloc+auto" "-p $A:malloc+auto" pair "$ITERS"
+			row "$lib free+auto" "-p $A:free+auto" pair "$ITERS"
+			row "$lib NAIVE" "-m both -p $A:malloc -m entry -p $A:free" pair "$ITERS"
+			row "$lib DESIGN n=8192" \
+				"-n 8192 -m session -p $A:malloc+auto -m multi -p $A:free+auto" pair "$ITERS"
+			unset LD_PRELOAD
+		done ;;
 	*) echo "unknown section $s" >&2; exit 2 ;;
 	esac
 done

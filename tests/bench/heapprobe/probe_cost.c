@@ -11,8 +11,8 @@
  * multi uses one BPF_TRACE_UPROBE_MULTI link; session uses a
  * BPF_TRACE_UPROBE_SESSION link whose entry half requests the return half on
  * one call in N (-n; 0 = never). OFFSET may be "auto": the offset that
- * attach_point__find() picks for the function (no argument registers needed,
- * stack left intact, so it is valid for the return half too). */
+ * attach_point__find() picks for the function, keeping the first argument
+ * and, for modes with a return half, the stack pointer intact. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -60,7 +60,7 @@ struct link_create_uprobe_multi {
 
 /* Resolve SYMBOL[+OFFSET|+auto] in PATH to a file offset (what the kernel's
  * uprobe API takes). */
-static int resolve(const char *spec, struct probe *p)
+static int resolve(const char *spec, struct probe *p, int need_stack)
 {
 	char sym[256], *plus, *colon;
 	unsigned long add = 0, vaddr = 0, size = 0;
@@ -131,9 +131,12 @@ static int resolve(const char *spec, struct probe *p)
 				free(buf);
 				goto out;
 			}
-			/* First argument kept, stack intact: valid for both halves. */
+			/* First argument kept; stack intact when a return half
+			 * shares the offset. */
 			r = attach_point__find(buf, n, p->file_off, ATTACH_ARG(0),
-					       ATTACH_POINT_F_STACK | (size ? 0 : ATTACH_POINT_F_PARTIAL), &ap);
+					       (need_stack ? ATTACH_POINT_F_STACK : 0) |
+						       (size ? 0 : ATTACH_POINT_F_PARTIAL),
+					       &ap);
 			free(buf);
 			add = ap.offset;
 			fprintf(stderr, "probe_cost: %s+%u: %s%s\n", sym, ap.offset,
@@ -202,7 +205,9 @@ int main(int argc, char **argv)
 			obj_path = optarg;
 			break;
 		case 'p':
-			if (nprobes == MAX_PROBES || resolve(optarg, &probes[nprobes])) {
+			if (nprobes == MAX_PROBES ||
+			    resolve(optarg, &probes[nprobes],
+				    mode == M_RET || mode == M_BOTH || mode == M_SESSION)) {
 				fprintf(stderr, "probe_cost: cannot resolve '%s'\n", optarg);
 				return 2;
 			}
