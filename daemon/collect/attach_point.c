@@ -396,17 +396,20 @@ static const uint8_t kernel_nops[9][8] = {
 /* Does the kernel emulate this instruction (no single-step), and how?
  * Mirrors arch_uprobe_analyze_insn(): cs/ds/es/ss/lock prefixes are refused
  * outright, branch and nop emulation come first, push second. */
-static unsigned int kernel_emulation(const struct x86_insn *in, const uint8_t *p, uint64_t addr)
+static unsigned int kernel_emulation(const struct x86_insn *in, const uint8_t *p, uint64_t addr,
+				     unsigned int flags)
 {
+	int recent = !(flags & ATTACH_POINT_F_OLD_KERNEL);
+
 	if (in->pseg || in->plock || in->vex)
 		return NOT_EMULATED;
-	if (in->len == 5 && ((!in->map && in->opcode == 0x90 && !(in->rex & 1)) ||
+	if (recent && in->len == 5 && ((!in->map && in->opcode == 0x90 && !(in->rex & 1)) ||
 			     (in->map == 1 && in->opcode == 0x1f && !((in->modrm >> 3) & 7)))) {
 		/* can_optimize(): a 5-byte nop that does not cross a page. */
 		if ((addr & 4095) <= 4096 - 5)
 			return ATTACH_POINT_NOP5;
 	}
-	if (in->len <= 8 && !memcmp(p, kernel_nops[in->len], in->len))
+	if (recent && in->len <= 8 && !memcmp(p, kernel_nops[in->len], in->len))
 		return ATTACH_POINT_NOP;
 	if (!in->map && in->opcode == 0x90 && !(in->rex & 1))
 		return ATTACH_POINT_NOP; /* prefixed nop, pause; 41 90 is xchg %eax,%r8d */
@@ -692,7 +695,7 @@ int attach_point__find(const void *code, size_t len, uint64_t addr, unsigned int
 			reason = ATTACH_POINT_STACK_MOVED;
 			break;
 		}
-		kind = kernel_emulation(&in, p + off, addr + off);
+		kind = kernel_emulation(&in, p + off, addr + off, flags);
 		if (kind != NOT_EMULATED) {
 			if (off && !(flags & ATTACH_POINT_F_PARTIAL)) {
 				if (first_target == -2)

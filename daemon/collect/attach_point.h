@@ -39,6 +39,12 @@ enum {
 	/* `code` is only a prefix of the function (its size is unknown): do not
 	 * insist on sweeping the whole body for branches into the prologue. */
 	ATTACH_POINT_F_PARTIAL = 1u << 1,
+	/* The kernel predates multi-byte nop emulation and the 5-byte-nop
+	 * optimisation (both arrive with 6.18's uprobe trampoline; probe for
+	 * `arch_uprobe_optimize` in /proc/kallsyms): only 0x90 nops count as
+	 * emulated. push/jmp/jcc/call emulation is older than any kernel
+	 * profd runs on (4.18+). */
+	ATTACH_POINT_F_OLD_KERNEL = 1u << 2,
 };
 
 enum attach_point_reason {
