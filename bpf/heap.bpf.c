@@ -116,38 +116,60 @@ static __always_inline bool should_sample(__u64 size)
 	return true;
 }
 
-/* The stack of the allocation: the allocator's caller first, recovered
- * from the return address at *(rsp) (probes sit where rsp is as at entry),
- * or from a forwarder's frame; then the frame-pointer chain above it. */
-static __always_inline int build_key(struct pt_regs *ctx, struct profd_heap_key *key)
+/* Who called the allocator: the return address at *(rsp) (probes sit where
+ * rsp is as at entry), followed through forwarders (operator new → malloc).
+ * Returns 0 and the caller, or 1 for the allocator's internal calls. */
+static __always_inline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *raw, __u64 *caller)
+{
+	__u64 loc = PT_REGS_SP(ctx), ra = 0;
+	struct profd_heap_proc *proc;
+
+	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)loc))
+		ra = 0;
+	*raw = ra;
+	*caller = ra;
+	proc = bpf_map_lookup_elem(&heap_procs, &pid);
+	if (!proc)
+		return 0;
+	/* Two levels cover operator new[] → operator new → malloc. */
+	for (int level = 0; level < 2; level++) {
+		int hit = -1;
+
+		for (int i = 0; i < PROFD_HEAP_MAX_RANGES; i++) {
+			if (i >= proc->nranges)
+				break;
+			if (ra >= proc->r[i].start && ra < proc->r[i].end) {
+				hit = i;
+				break;
+			}
+		}
+		if (hit < 0 || hit >= PROFD_HEAP_MAX_RANGES)
+			break;
+		if (proc->r[hit].ra_offset < 0)
+			return 1;
+		loc += proc->r[hit].ra_offset;
+		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)loc))
+			ra = 0;
+		*caller = ra;
+	}
+	return 0;
+}
+
+/* The stack of the allocation: the caller first, then the frame-pointer
+ * chain above it, interned in heap_stacks by hash. */
+static __always_inline int build_key(struct pt_regs *ctx, __u64 raw, __u64 caller,
+				     struct profd_heap_key *key)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 sp = PT_REGS_SP(ctx), caller = 0, hash = 14695981039346656037ULL;
-	struct profd_heap_proc *proc;
-	struct scratch *s;
+	__u64 hash = 14695981039346656037ULL;
 	__u32 zero = 0, n = 0, skip = 1;
+	struct scratch *s;
 	long got;
 
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s) /* verifier: never NULL */
 		return -1;
-	key->pid = bpf_get_current_pid_tgid() >> 32;
 	BPF_CORE_READ_STR_INTO(&key->comm, task, group_leader, comm);
-	if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp))
-		caller = 0;
-	proc = bpf_map_lookup_elem(&heap_procs, &key->pid);
-	if (proc) {
-		for (int i = 0; i < PROFD_HEAP_MAX_FORWARDERS; i++) {
-			if (i >= proc->nforwarders)
-				break;
-			if (caller >= proc->f[i].start && caller < proc->f[i].end) {
-				if (bpf_probe_read_user(&caller, sizeof(caller),
-							(void *)(sp + proc->f[i].ra_offset)))
-					caller = 0;
-				break;
-			}
-		}
-	}
 	got = bpf_get_stack(ctx, s->ips, sizeof(s->ips), BPF_F_USER_STACK);
 	if (got < 0) {
 		metric_inc(PROFD_HEAP_STACK_LOST);
@@ -156,7 +178,7 @@ static __always_inline int build_key(struct pt_regs *ctx, struct profd_heap_key 
 	got /= sizeof(__u64);
 	/* ips[0] is the probe address in the allocator. Kernels that add the
 	 * return address at a probe on a prologue (6.11+) put it at ips[1]. */
-	if (got > 1 && s->ips[1] == caller)
+	if (got > 1 && s->ips[1] == raw)
 		skip = 2;
 	if (caller)
 		s->st.frames[n++] = caller;
@@ -184,13 +206,19 @@ static __always_inline int build_key(struct pt_regs *ctx, struct profd_heap_key 
 
 static __always_inline void on_alloc_entry(struct pt_regs *ctx, __u64 size, __u64 memptr)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid(), raw, caller;
 	struct pending p = { .size = size, .memptr = memptr };
+	__u32 tid = (__u32)id;
 
+	p.key.pid = id >> 32;
+	if (find_caller(ctx, p.key.pid, &raw, &caller)) {
+		metric_inc(PROFD_HEAP_INTERNAL);
+		return;
+	}
 	if (!should_sample(size))
 		return;
 	metric_inc(PROFD_HEAP_SAMPLED);
-	if (build_key(ctx, &p.key))
+	if (build_key(ctx, raw, caller, &p.key))
 		return;
 	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
 		metric_inc(PROFD_HEAP_PENDING_LOST);

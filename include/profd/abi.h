@@ -52,7 +52,7 @@ struct profd_cpu_config {
 /* Entries of the table of exponential sampling intervals (a power of 2). */
 #define PROFD_HEAP_EXP_TABLE 1024
 /* Most allocator functions one process gets probes on (forwarders too). */
-#define PROFD_HEAP_MAX_FORWARDERS 8
+#define PROFD_HEAP_MAX_RANGES 24
 
 /* What a sampled allocation is counted under: the process and a stack
  * (hash into heap_stacks, whose first frame is the allocator's caller). */
@@ -90,19 +90,23 @@ struct profd_heap_live {
 	struct profd_heap_key key;
 };
 
-/* A function that calls the allocator and is itself an allocator entry
- * point (operator new → malloc): when the allocator's return address falls
- * in [start, end), the real caller is read at *(rsp_at_entry + ra_offset). */
-struct profd_heap_forwarder {
+/* An allocator function calling a probed one, by the address range of its
+ * code in one process. When a probed call returns into [start, end):
+ * - ra_offset < 0: the call is the allocator's own business (realloc calling
+ *   malloc): it is neither counted nor sampled;
+ * - ra_offset >= 0: the function forwards an allocation (operator new →
+ *   malloc): the allocation is counted and its real caller is the return
+ *   address found ra_offset bytes above the forwarder's one. */
+struct profd_heap_range {
 	__u64 start;
 	__u64 end;
 	__s32 ra_offset;
 	__u32 pad;
 };
 struct profd_heap_proc {
-	__u32 nforwarders;
+	__u32 nranges;
 	__u32 pad;
-	struct profd_heap_forwarder f[PROFD_HEAP_MAX_FORWARDERS];
+	struct profd_heap_range r[PROFD_HEAP_MAX_RANGES];
 };
 
 enum profd_heap_metric {
@@ -115,6 +119,7 @@ enum profd_heap_metric {
 	PROFD_HEAP_STACK_LOST,       /* user stack could not be read */
 	PROFD_HEAP_PENDING_LOST,     /* return seen without its entry (or map full) */
 	PROFD_HEAP_FAILED_ALLOCS,    /* sampled call returned NULL / error */
+	PROFD_HEAP_INTERNAL,         /* calls made by the allocator itself, ignored */
 	PROFD_HEAP_METRIC_MAX,
 };
 
