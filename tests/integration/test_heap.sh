@@ -114,3 +114,28 @@ test_heap_bad_input() {
 	out=$("$PROFD" --type heap --heap-sample-rate abc -p 1 -o "$T/x.pb.gz" 2>&1) && fail "rate abc exited 0"
 	assert_contains "$out" "invalid --heap-sample-rate 'abc'" "rate abc"
 }
+
+# Eight threads allocating at once at rate 1: no accounting lost.
+test_heap_multithreaded() {
+	require_root
+	start_gated_workload heap_threads 8 2000
+	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate 1 --duration 60s -o "$T/t.pb.gz"
+	release_workload
+	wait_profd
+	# Each thread also allocates its keep[] array from thread_alloc: 2001 each.
+	top=$(pprof -top -sample_index=alloc_objects "$T/t.pb.gz")
+	assert_near "$(flat_value thread_alloc <<<"$top")" 16008 0 "thread_alloc alloc_objects over 8 threads"
+	assert_contains "$(cat "$T/profd.err")" "lost: 0 live-map full, 0 counts-map full, 0 stack-map full, 0 stacks unreadable, 0 unmatched returns" "no losses"
+	# The process exited during the run: the profile was still written.
+	assert_contains "$(cat "$T/profd.err")" "every target process exited" "target exit"
+}
+
+# A process without any allocator: a clear error naming it, non-zero exit.
+test_heap_no_allocator() {
+	require_root
+	start_workload noalloc
+	out=$("$PROFD" --pid "$WL_PID" --type heap -d 2s -o "$T/n.pb.gz" 2>&1) && fail "profd exited 0"
+	assert_contains "$out" "pid $WL_PID: no allocator found" "error names the process"
+	assert_contains "$out" "defines malloc" "error says what was searched"
+	[ ! -e "$T/n.pb.gz" ] || fail "a profile was written"
+}
