@@ -1350,6 +1350,8 @@ void test_symbolize_cache_sharing(void)
 	ASSERT_EQ(st2.pids, 2, "pids");
 	ASSERT_EQ(st2.unused_files, 0, "all referenced");
 	expect_user(s, b.pid, child_sym(&b, "gamma"), "profd_fxlib_gamma", fx("libfx.so"), "b");
+	/* after the lookup, which sets up the result cache */
+	symbolizer__stats(s, &st2);
 
 	symbolizer__forget_pid(s, a.pid);
 	symbolizer__stats(s, &st3);
