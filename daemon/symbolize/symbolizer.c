@@ -717,6 +717,28 @@ static struct procmaps_entry map_entry(const struct sym_map *m)
 	};
 }
 
+/* The mangled symbol covering vaddr if it names the function DWARF calls
+ * name ("(anonymous namespace)::hidden" for "hidden"), else NULL. */
+static const struct elf_sym *cxx_symbol(const struct elf_image *img, uint64_t vaddr,
+					const char *name)
+{
+	const struct elf_sym *sym = elf_image__find(img, vaddr);
+	size_t nl = strlen(name), dl;
+	bool same;
+	char *d;
+
+	if (!sym || strncmp(elf_image__name(img, sym), "_Z", 2))
+		return NULL;
+	d = sym_demangle(elf_image__name(img, sym), SYM_DEMANGLE_SIMPLE);
+	if (!d)
+		return NULL;
+	dl = strlen(d);
+	same = !strcmp(d, name) || (dl > nl + 2 && !strcmp(d + dl - nl, name) &&
+				    d[dl - nl - 1] == ':' && d[dl - nl - 2] == ':');
+	free(d);
+	return same ? sym : NULL;
+}
+
 /* DWARF lines for vaddr into out; 0 lines leaves out alone. */
 static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_map *m,
 			 struct debuginfo *di, uint64_t vaddr, struct sym_frame *out)
@@ -746,6 +768,10 @@ static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_ma
 			sys = pool(s, sys, &err);
 			if (!err)
 				err = set_names(s, sys, l);
+		} else if (i == n - 1 && (sym = cxx_symbol(m->img, vaddr, dl[i].name))) {
+			/* C++ with internal linkage: GCC writes no linkage
+			 * name; the symbol table's is the qualified one */
+			err = set_names(s, elf_image__name(m->img, sym), l);
 		} else {
 			/* C, Go: the name as the source has it */
 			l->name = l->system_name = pool(s, sys, &err);
