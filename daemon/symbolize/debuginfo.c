@@ -359,6 +359,9 @@ static int try_both(pid_t pid, bool same_root, const char *path, const struct el
 	return fd;
 }
 
+/* Does pid see the files we see? Same root directory and same mount
+ * namespace (a private tmpfs on a debug directory changes what a path
+ * names without changing the root). */
 static bool same_root_as_ours(pid_t pid)
 {
 	struct stat a, b;
@@ -367,6 +370,11 @@ static bool same_root_as_ours(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
 	if (stat(path, &a) || stat("/", &b))
 		return true; /* cannot tell: the host is all there is */
+	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	if (stat(path, &a) || stat("/proc/self/ns/mnt", &b))
+		return true;
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
