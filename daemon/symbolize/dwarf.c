@@ -528,7 +528,8 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 	struct dw_unit *u;
 	Dwarf_Die cudie, die;
 	Dwarf_Line *row;
-	const char *file = NULL;
+	const char *file = NULL, *comp_dir;
+	Dwarf_Attribute a;
 	int line = 0, err;
 	size_t k = 0, n = 0;
 
@@ -543,6 +544,7 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 	}
 	if (u->state < 0 || !dwarf_offdie(df->dw, u->die, &cudie))
 		return 0;
+	comp_dir = dwarf_formstring(dwarf_attr(&cudie, DW_AT_comp_dir, &a));
 	row = dwarf_getsrc_die(&cudie, vaddr);
 	if (row) {
 		file = dwarf_linesrc(row, NULL, NULL);
@@ -553,7 +555,7 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 	if (!f) {
 		if (!row)
 			return 0;
-		out[0] = (struct dwarf_line){ .file = file, .line = line };
+		out[0] = (struct dwarf_line){ .file = file, .line = line, .comp_dir = comp_dir };
 		return 1;
 	}
 	chain[k++] = f->die;
@@ -563,7 +565,7 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 	/* Innermost first: each function's line is where the next inner
 	 * call was made, the innermost one's is the line table's. */
 	for (size_t j = k; j-- > 0;) {
-		struct dwarf_line l = { .file = file, .line = line };
+		struct dwarf_line l = { .file = file, .line = line, .comp_dir = comp_dir };
 		bool keep = n < max - 1 || j == 0;
 
 		if (!dwarf_offdie(df->dw, chain[j], &die))

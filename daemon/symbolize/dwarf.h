@@ -27,6 +27,7 @@ struct dwarf_line {
 	int line;              /* 0 if unknown */
 	const char *decl_file; /* where the function is declared, NULL if unknown */
 	int decl_line;
+	const char *comp_dir;  /* the unit's DW_AT_comp_dir, base of relative files */
 };
 
 /* Open the DWARF of the ELF file on fd. The file is mapped; fd is not

@@ -717,6 +717,53 @@ static struct procmaps_entry map_entry(const struct sym_map *m)
 	};
 }
 
+/* dir/file for a relative file, cleaned lexically ("./", "x/../") the way
+ * Go's filepath.Clean does, so that pprof -source_path finds it; file
+ * itself when absolute or when the result does not fit. */
+static const char *source_path(const char *dir, const char *file, char *buf, size_t len)
+{
+	char *seg[512];
+	size_t nseg = 0, o = 0, up = 0;
+	char tmp[PATH_MAX];
+	char *save = NULL, *t;
+	bool abs;
+
+	if (!file || file[0] == '/' || !dir || !dir[0])
+		return file;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/%s", dir, file) >= sizeof(tmp))
+		return file;
+	abs = tmp[0] == '/';
+	for (t = strtok_r(tmp, "/", &save); t && nseg < sizeof(seg) / sizeof(seg[0]);
+	     t = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(t, "."))
+			continue;
+		if (!strcmp(t, "..")) {
+			if (nseg > up) {
+				nseg--;
+				continue;
+			}
+			if (abs)
+				continue; /* "/.." is "/" */
+			up++;
+		}
+		seg[nseg++] = t;
+	}
+	if (abs)
+		buf[o++] = '/';
+	for (size_t i = 0; i < nseg; i++) {
+		size_t l = strlen(seg[i]);
+
+		if (o + l + 2 > len)
+			return file;
+		memcpy(buf + o, seg[i], l);
+		o += l;
+		if (i + 1 < nseg)
+			buf[o++] = '/';
+	}
+	buf[o] = '\0';
+	return o ? buf : file;
+}
+
 /* The mangled symbol covering vaddr if it names the function DWARF calls
  * name ("(anonymous namespace)::hidden" for "hidden"), else NULL. */
 static const struct elf_sym *cxx_symbol(const struct elf_image *img, uint64_t vaddr,
@@ -745,6 +792,7 @@ static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_ma
 {
 	struct dwarf_line dl[SYM_MAX_INLINE];
 	struct procmaps_entry e = map_entry(m);
+	char path[PATH_MAX];
 	const struct elf_sym *sym;
 	int n, err = 0;
 
@@ -776,7 +824,7 @@ static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_ma
 			/* C, Go: the name as the source has it */
 			l->name = l->system_name = pool(s, sys, &err);
 		}
-		l->file = pool(s, dl[i].file, &err);
+		l->file = pool(s, source_path(dl[i].comp_dir, dl[i].file, path, sizeof(path)), &err);
 		if (dl[i].file && dl[i].decl_file && !strcmp(dl[i].file, dl[i].decl_file))
 			l->start_line = dl[i].decl_line;
 	}

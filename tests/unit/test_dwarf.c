@@ -709,3 +709,50 @@ out:
 	free(buf);
 	free(orig);
 }
+
+/* Distro builds record relative paths (-fdebug-prefix-map: DW_AT_comp_dir
+ * "./sub", file "../sub/rel.c"): joined with the unit's directory and
+ * cleaned, like addr2line's answer without the "./" and "x/..". */
+void test_dwarf_relative_paths(void)
+{
+	static const char rel_src[] =
+		"#include <stdio.h>\n"
+		"__attribute__((noinline)) int rel_fn(int x) { return x * 5 + 1; }\n"
+		"int main(void)\n"
+		"{\n"
+		"	char cmd[16];\n"
+		"	printf(\"fn %lx\\nready\\n\", (unsigned long)&rel_fn);\n"
+		"	fflush(stdout);\n"
+		"	while (fgets(cmd, sizeof(cmd), stdin))\n"
+		"		;\n"
+		"	return rel_fn(2) == 3;\n"
+		"}\n";
+	struct symbolizer *s = NULL;
+	struct fxchild c = { .pid = -1 };
+	struct sym_frame fr;
+	char a2l[512], want[512];
+
+	if (!fixtures())
+		return;
+	if (fx_run("mkdir -p %s/sub", fx.dir) || fx_write(P("sub/rel.c"), rel_src, strlen(rel_src)) ||
+	    fx_run("cd %s && cc -O1 -g -fdebug-prefix-map=%s=. ../sub/rel.c -o ../rel",
+		   P("sub"), fx.dir))
+		return;
+	/* addr2line's own reading: "./sub/../sub/rel.c:2" */
+	if (!ASSERT_TRUE(fx_capture(a2l, sizeof(a2l), "addr2line -e %s $(nm %s | awk '$3 == \"rel_fn\" { print $1 }')",
+				    P("rel"), P("rel")), "addr2line") ||
+	    !ASSERT_TRUE(strstr(a2l, "sub/../sub/rel.c:") != NULL, a2l))
+		return;
+	snprintf(want, sizeof(want), "sub/rel.c");
+	s = symbolizer__new();
+	if (!ASSERT_OK_PTR(s, "new") || !fx_start1(&c, P("rel")))
+		goto out;
+	if (ASSERT_OK(symbolizer__user(s, c.pid, fx_sym(&c, "fn"), &fr), "lookup") &&
+	    ASSERT_EQ(fr.nlines, 1, "one line")) {
+		ASSERT_STREQ(fr.lines[0].file, want, "joined with comp_dir, cleaned");
+		ASSERT_EQ(fr.lines[0].line, atoi(strrchr(a2l, ':') + 1), "addr2line's line");
+	}
+out:
+	fx_stop(&c);
+	symbolizer__free(s);
+}
