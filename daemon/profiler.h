@@ -27,6 +27,23 @@ struct profiler_opts {
 
 struct profiler;
 
+/* One number a profile type reports for /metrics (see profiler_type.stats). */
+enum profiler_stat_kind {
+	PROFILER_STAT_SAMPLES,  /* counter: samples collected (name unused) */
+	PROFILER_STAT_DROPPED,  /* counter: samples lost; name says why */
+	PROFILER_STAT_MAP,      /* gauge: BPF map name; value = entries at the last
+				 * drain, max = capacity */
+};
+
+struct profiler_stat {
+	enum profiler_stat_kind kind;
+	const char *name;       /* static string, snake_case */
+	uint64_t value;
+	uint64_t max;
+};
+
+#define PROFILER_MAX_STATS 16
+
 struct profiler_type {
 	const char *name;         /* --type value */
 	const char *description;  /* one line for --help */
@@ -42,6 +59,9 @@ struct profiler_type {
 	/* Log what was lost and why (stderr summary). */
 	void (*summary)(struct profiler *pr);
 	void (*free)(struct profiler *pr);
+	/* Optional (NULL: nothing to report): fill up to max counters, totals
+	 * since start, and return how many. Called by the draining thread. */
+	size_t (*stats)(struct profiler *pr, struct profiler_stat *out, size_t max);
 };
 
 /* Where a drained sample of pid goes: NULL drops it (counted by caller). */
