@@ -77,7 +77,7 @@ static void cpu_add(const struct cpu_sample *s, void *ctx)
 	struct pprof *p;
 	int n;
 
-	p = profiler__sink(pr, s->key->pid);
+	p = profiler__sink_named(pr, s->key->pid, s->key->pcomm);
 	if (!p) {
 		pr->sink_drops += s->count;
 		return;

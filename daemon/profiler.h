@@ -75,6 +75,9 @@ struct profiler {
 	void *sink_ctx;
 	void *priv;
 	uint64_t sink_drops;   /* samples with no builder (ENOMEM, limits) */
+	/* During profiler__sink_named(): the process name that came with the
+	 * sample (16 bytes, NUL-terminated or not); NULL otherwise. */
+	const char *sink_comm;
 };
 
 const struct profiler_type *profiler_type_find(const char *name);
@@ -86,6 +89,20 @@ const struct profiler_type *profiler_type_at(size_t i);
 static inline struct pprof *profiler__sink(struct profiler *pr, pid_t pid)
 {
 	return pr->sink(pr->sink_ctx, pr, pid);
+}
+
+/* profiler__sink() for types whose samples carry the process name (comm16,
+ * the kernel's 16 bytes): a continuous run names a process by it when the
+ * process exited before /proc/PID/comm could be read. */
+static inline struct pprof *profiler__sink_named(struct profiler *pr, pid_t pid,
+						 const char *comm16)
+{
+	struct pprof *p;
+
+	pr->sink_comm = comm16;
+	p = pr->sink(pr->sink_ctx, pr, pid);
+	pr->sink_comm = NULL;
+	return p;
 }
 
 extern const struct profiler_type profiler_cpu;
