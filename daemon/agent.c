@@ -61,7 +61,7 @@ static struct agent_proc **proc_slot(struct agent *a, pid_t pid)
 	return pp;
 }
 
-static struct agent_proc *proc_new(struct agent *a, pid_t pid)
+static struct agent_proc *proc_new(struct agent *a, pid_t pid, const char *comm16)
 {
 	static int64_t last_full_log;
 	char unit[PROCINFO_UNIT_LEN];
@@ -86,8 +86,11 @@ static struct agent_proc *proc_new(struct agent *a, pid_t pid)
 	/* Samples in this drain were taken since the previous one. */
 	p->start_ns = a->last_drain_ns > a->interval_start_ns ? a->last_drain_ns
 							      : a->interval_start_ns;
-	/* A process that exited before its first drain has no name left. */
-	if (procinfo__comm(pid, p->comm, sizeof(p->comm)) || !p->comm[0])
+	/* The name the sample came with saves a read, and is the only one
+	 * left when the process exited before this drain. */
+	if (comm16 && comm16[0])
+		snprintf(p->comm, sizeof(p->comm), "%.*s", PROCINFO_COMM_LEN - 1, comm16);
+	else if (procinfo__comm(pid, p->comm, sizeof(p->comm)) || !p->comm[0])
 		snprintf(p->comm, sizeof(p->comm), "unknown");
 	has_unit = !procinfo__unit(pid, unit, sizeof(unit));
 	svc = config__service_for(&a->cfg, p->comm, has_unit ? unit : NULL);
@@ -110,7 +113,7 @@ static struct pprof *agent_sink(void *ctx, struct profiler *pr, pid_t pid)
 	struct pprof *b;
 
 	if (!p)
-		p = proc_new(a, pid);
+		p = proc_new(a, pid, pr->sink_comm);
 	if (!p)
 		return NULL;
 	if (p->prof[t->pt])
