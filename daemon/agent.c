@@ -67,6 +67,7 @@ static struct agent_proc *proc_new(struct agent *a, pid_t pid, const char *comm1
 	char unit[PROCINFO_UNIT_LEN];
 	struct agent_proc *p;
 	const char *svc;
+	int64_t boot_ns;
 	bool has_unit;
 
 	if (a->nprocs >= AGENT_MAX_PROCS) {
@@ -83,9 +84,15 @@ static struct agent_proc *proc_new(struct agent *a, pid_t pid, const char *comm1
 	if (!p)
 		return NULL;
 	p->pid = pid;
-	/* Samples in this drain were taken since the previous one. */
-	p->start_ns = a->last_drain_ns > a->interval_start_ns ? a->last_drain_ns
-							      : a->interval_start_ns;
+	/* The profile covers the interval, or the process's life since it
+	 * started in it; if it is gone already, its samples were at least
+	 * taken after the previous drain. */
+	if (!procinfo__start_boottime(pid, &boot_ns))
+		p->start_ns = agent_now_ns(CLOCK_REALTIME) - (agent_now_ns(CLOCK_BOOTTIME) - boot_ns);
+	else
+		p->start_ns = a->last_drain_ns;
+	if (p->start_ns < a->interval_start_ns)
+		p->start_ns = a->interval_start_ns;
 	/* The name the sample came with saves a read, and is the only one
 	 * left when the process exited before this drain. */
 	if (comm16 && comm16[0])
@@ -204,12 +211,14 @@ static size_t flush_exited(struct agent *a, int64_t now_ns)
 
 			if (p->exited) {
 				*pp = p->next;
-				proc_finish_free(a, p, now_ns);
+				proc_finish_free(a, p, p->exit_ns);
 				n++;
 				continue;
 			}
-			if (kill(p->pid, 0) && errno == ESRCH)
+			if (kill(p->pid, 0) && errno == ESRCH) {
 				p->exited = true;
+				p->exit_ns = now_ns;
+			}
 			pp = &p->next;
 		}
 	}
@@ -223,7 +232,7 @@ static void flush_all(struct agent *a, int64_t now_ns)
 			struct agent_proc *p = a->buckets[i];
 
 			a->buckets[i] = p->next;
-			proc_finish_free(a, p, now_ns);
+			proc_finish_free(a, p, p->exited ? p->exit_ns : now_ns);
 		}
 	}
 }
@@ -640,17 +649,24 @@ static int apply(struct agent *a, const struct profd_config *to, const struct pr
 
 /* ---- intervals, snapshot, reload ---- */
 
-static void interval_begin(struct agent *a)
+/* Start an interval at CLOCK_MONOTONIC time `at` (the previous one's end,
+ * so intervals keep a fixed cadence whatever a flush costs), or now when
+ * `at` is 0 or long past. Ticks are counted from that start, so that the
+ * interval's last tick falls on its end rather than up to a tick later. */
+static void interval_begin(struct agent *a, int64_t at)
 {
-	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	int64_t now = agent_now_ns(CLOCK_MONOTONIC);
+	struct itimerspec its = { .it_interval = { 1, 0 } };
 
-	/* Ticks counted from the interval's start, so that its last one falls
-	 * on its end rather than up to a tick later. */
+	if (!at || now - at >= AGENT_TICK_NS)
+		at = now;
+	its.it_value.tv_sec = (at + AGENT_TICK_NS) / 1000000000;
+	its.it_value.tv_nsec = (at + AGENT_TICK_NS) % 1000000000;
 	if (a->tfd >= 0)
-		timerfd_settime(a->tfd, 0, &its, NULL);
-	a->interval_start_ns = agent_now_ns(CLOCK_REALTIME);
+		timerfd_settime(a->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+	a->interval_start_ns = agent_now_ns(CLOCK_REALTIME) - (now - at);
 	a->last_drain_ns = a->interval_start_ns;
-	a->interval_end_mono = agent_now_ns(CLOCK_MONOTONIC) + (int64_t)a->cfg.interval_ns;
+	a->interval_end_mono = at + (int64_t)a->cfg.interval_ns;
 }
 
 static void snapshot_update(struct agent *a)
@@ -704,16 +720,21 @@ static void notify_status(struct agent *a)
 			(unsigned long long)a->profiles);
 }
 
-static void interval_end(struct agent *a)
+/* End the interval at now (CLOCK_REALTIME, taken before the last drain). */
+static void interval_end(struct agent *a, int64_t now)
 {
-	int64_t now = agent_now_ns(CLOCK_REALTIME);
+	int64_t t0 = agent_now_ns(CLOCK_MONOTONIC);
+	uint64_t before = a->profiles;
 
 	flush_all(a, now);
+	log_debug("interval %llu: %llu profiles finished in %.1f ms", (unsigned long long)a->intervals,
+		  (unsigned long long)(a->profiles - before),
+		  (agent_now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 	symbolizer__prune(a->sym);
 	if (a->disk)
 		disk_store__retain(a->disk, now);
 	a->intervals++;
-	interval_begin(a);
+	interval_begin(a, a->interval_end_mono);
 	profilers_retarget(a);
 	notify_status(a);
 }
@@ -721,7 +742,8 @@ static void interval_end(struct agent *a)
 static void tick(struct agent *a)
 {
 	static int64_t last_log;
-	int64_t now = agent_now_ns(CLOCK_REALTIME);
+	/* Before the drains: their generation switch is where this tick cuts. */
+	int64_t now = agent_now_ns(CLOCK_REALTIME), mono = agent_now_ns(CLOCK_MONOTONIC);
 
 	for (size_t i = 0; i < a->ntypes; i++) {
 		struct agent_ptype *t = &a->types[i];
@@ -740,8 +762,8 @@ static void tick(struct agent *a)
 	 * let them go now, not at the interval's end, so churn stays cheap. */
 	if (flush_exited(a, now))
 		symbolizer__prune(a->sym);
-	if (agent_now_ns(CLOCK_MONOTONIC) >= a->interval_end_mono)
-		interval_end(a);
+	if (mono >= a->interval_end_mono)
+		interval_end(a, now);
 	snapshot_update(a);
 }
 
@@ -784,7 +806,8 @@ static void reload(struct agent *a)
 		goto out;
 	}
 	/* The interval so far is written with the settings it was taken with. */
-	interval_end(a);
+	tick(a);
+	interval_end(a, agent_now_ns(CLOCK_REALTIME));
 	ret = apply(a, &nc, &a->cfg, err, sizeof(err));
 	if (ret) {
 		a->reload_errors++;
@@ -797,7 +820,7 @@ static void reload(struct agent *a)
 	config__done(&a->cfg);
 	a->cfg = nc;
 	a->reloads++;
-	interval_begin(a);
+	interval_begin(a, 0);
 	log_info("configuration reloaded");
 out:
 	snapshot_update(a);
@@ -867,7 +890,7 @@ int agent_run(const struct agent_opts *o)
 		log_err("out of memory");
 		goto out;
 	}
-	interval_begin(a);
+	interval_begin(a, 0);
 	if (disk_start(a, &a->cfg, err, sizeof(err)) || upload_start(a, &a->cfg, err, sizeof(err)) ||
 	    http_start(a, &a->cfg, err, sizeof(err)) ||
 	    profilers_start(a, &a->cfg, err, sizeof(err))) {

@@ -59,13 +59,13 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	unsigned gen;
 	int pidfd = -1, err;
 
+	if (!pid && strcmp(req->type, "cpu")) {
+		reply_msg(rep, 400, "bad pid: ?pid=N is required for %s profiles", req->type);
+		return;
+	}
 	if (!type) {
 		reply_msg(rep, 501, "profile type '%s' is not available in this build (available: %s)",
 			  req->type, profiler_type_names());
-		return;
-	}
-	if (!pid && strcmp(type->name, "cpu")) {
-		reply_msg(rep, 400, "bad pid: ?pid=N is required for %s profiles", type->name);
 		return;
 	}
 	if (pid && kill(pid, 0) && errno == ESRCH) {

@@ -60,7 +60,8 @@ struct agent_proc {
 	struct agent_proc *next;        /* hash bucket chain */
 	pid_t pid;
 	bool exited;                    /* seen gone: flushed at the next tick */
-	int64_t start_ns;               /* CLOCK_REALTIME: the profiles' start */
+	int64_t start_ns;               /* CLOCK_REALTIME: the profiles' start ... */
+	int64_t exit_ns;                /* ... and end, for a process seen gone */
 	char comm[PROCINFO_COMM_LEN];
 	char service[AGENT_SERVICE_LEN];
 	struct pprof *prof[PROFD_PT_MAX];

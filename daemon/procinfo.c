@@ -58,6 +58,58 @@ int procinfo__comm(pid_t pid, char *buf, size_t size)
 	return 0;
 }
 
+int procinfo__parse_stat_starttime(const char *text, size_t len, unsigned long long *ticks)
+{
+	const char *p = NULL, *end = text + len;
+	unsigned long long v = 0;
+	int field = 2;          /* the comm; fields count from 1 */
+
+	/* The comm ends at the last ')': it may itself hold ")" and spaces. */
+	for (const char *c = text; c < end; c++)
+		if (*c == ')')
+			p = c;
+	if (!p)
+		return -EINVAL;
+	for (p++; p < end && field < 22;) {
+		if (*p != ' ')
+			return -EINVAL;
+		p++;
+		field++;
+		if (field < 22) {
+			while (p < end && *p != ' ')
+				p++;
+		}
+	}
+	if (field != 22 || p >= end || *p < '0' || *p > '9')
+		return -EINVAL;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (v > (~0ULL - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	/* Field 23 follows: a number cut by the end of the buffer is no number. */
+	if (p >= end || (*p != ' ' && *p != '\n'))
+		return -EINVAL;
+	*ticks = v;
+	return 0;
+}
+
+int procinfo__start_boottime(pid_t pid, int64_t *ns)
+{
+	char text[1024];
+	unsigned long long ticks;
+	long hz = sysconf(_SC_CLK_TCK);
+	ssize_t n;
+
+	n = read_proc(pid, "stat", text, sizeof(text));
+	if (n < 0)
+		return (int)n;
+	if (hz <= 0 || procinfo__parse_stat_starttime(text, n, &ticks))
+		return -EINVAL;
+	*ns = (int64_t)(ticks / hz) * 1000000000 + (int64_t)(ticks % hz) * (1000000000 / hz);
+	return 0;
+}
+
 static bool unit_char(unsigned char c)
 {
 	return c > 0x20 && c < 0x7f;

@@ -7,6 +7,7 @@
 #define PROFD_PROCINFO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define PROCINFO_COMM_LEN 16    /* TASK_COMM_LEN, NUL included */
@@ -15,6 +16,15 @@
 /* The process name of pid (/proc/PID/comm without the newline) into buf
  * (size >= PROCINFO_COMM_LEN keeps it whole). 0, -ESRCH (gone) or -errno. */
 int procinfo__comm(pid_t pid, char *buf, size_t size);
+
+/* When pid started, in CLOCK_BOOTTIME nanoseconds (field 22 of
+ * /proc/PID/stat). 0, -ESRCH (gone), -EINVAL (unparsable) or -errno. */
+int procinfo__start_boottime(pid_t pid, int64_t *ns);
+
+/* Field 22 (starttime, clock ticks since boot) of a /proc/PID/stat text
+ * (len bytes; the comm in parentheses may hold any byte, ')' included).
+ * 0 or -EINVAL. */
+int procinfo__parse_stat_starttime(const char *text, size_t len, unsigned long long *ticks);
 
 /* The systemd service unit pid runs in ("nginx.service"), from
  * /proc/PID/cgroup. 0, -ENOENT (no .service unit: session scope, container,

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* churn: many short-lived processes, for the agent's bounded-memory test.
- * Usage: churn COUNT SPIN_MS PARALLEL. Forks COUNT children in total, at
- * most PARALLEL at a time; each burns SPIN_MS of CPU in child_work() and
- * exits. Prints "ready" first and "done N" when every child was reaped. */
+ * Usage: churn COUNT SPIN_MS PARALLEL [LINGER_MS]. Forks COUNT children in
+ * total, at most PARALLEL at a time; each burns SPIN_MS of CPU in
+ * child_work(), sleeps LINGER_MS (so that it is still alive when a profiler
+ * looks it up) and exits. Prints "ready" first and "done N" when every
+ * child was reaped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -35,6 +37,7 @@ int main(int argc, char **argv)
 	long count = argc > 1 ? atol(argv[1]) : 1000;
 	double ms = argc > 2 ? atof(argv[2]) : 5;
 	long par = argc > 3 ? atol(argv[3]) : 2, running = 0, done = 0;
+	long linger_ms = argc > 4 ? atol(argv[4]) : 0;
 
 	printf("ready\n");
 	fflush(stdout);
@@ -43,7 +46,10 @@ int main(int argc, char **argv)
 			pid_t pid = fork();
 
 			if (pid == 0) {
+				struct timespec ts = { linger_ms / 1000, linger_ms % 1000 * 1000000 };
+
 				child_work(ms);
+				nanosleep(&ts, NULL);
 				_exit(0);
 			}
 			if (pid > 0) {
