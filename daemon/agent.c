@@ -604,7 +604,8 @@ static bool http_differs(struct agent *a, const struct profd_config *x,
 	char token[SECRET_MAX_LEN + 1], err[CONFIG_ERR_LEN];
 	bool differ;
 
-	if (!str_eq(x->http.listen, y->http.listen) || !str_eq(x->http.token_file, y->http.token_file) ||
+	if (!str_eq(x->http.listen, y->http.listen) ||
+	    !str_eq(x->http.token_file, y->http.token_file) ||
 	    x->http.max_concurrent != y->http.max_concurrent)
 		return true;
 	if (!*y->http.listen || !*y->http.token_file)
@@ -908,7 +909,10 @@ int agent_run(const struct agent_opts *o)
 	notify_status(a);
 
 	for (;;) {
-		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN }, { .fd = tfd, .events = POLLIN } };
+		struct pollfd pfd[2] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = tfd, .events = POLLIN },
+		};
 		int timeout = -1;
 
 		if (wd_usec) {

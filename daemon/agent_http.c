@@ -112,7 +112,8 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	start = agent_now_ns(CLOCK_MONOTONIC);
 	wall = agent_now_ns(CLOCK_REALTIME);
 	next_drain = start + DRAIN_EVERY_NS;
-	for (now = start; now - start < (int64_t)secs * 1000000000; now = agent_now_ns(CLOCK_MONOTONIC)) {
+	for (now = start; now - start < (int64_t)secs * 1000000000;
+	     now = agent_now_ns(CLOCK_MONOTONIC)) {
 		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 
 		if (atomic_load(&a->stopping) || atomic_load(&a->http_gen) != gen) {
@@ -258,7 +259,8 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	value(f, "profd_processes_tracked", s.procs);
 	metric(f, "profd_intervals_total", "counter", "Profiling intervals completed.");
 	value(f, "profd_intervals_total", s.intervals);
-	metric(f, "profd_profiles_total", "counter", "Profiles finished (one per process, type and interval).");
+	metric(f, "profd_profiles_total", "counter",
+	       "Profiles finished (one per process, type and interval).");
 	value(f, "profd_profiles_total", s.profiles);
 	metric(f, "profd_profiles_failed_total", "counter", "Profiles lost, by stage.");
 	fprintf(f, "profd_profiles_failed_total{stage=\"encode\"} %llu\n",
@@ -272,7 +274,8 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 
 	metric(f, "profd_profiles_written_total", "counter", "Profiles written under output_dir.");
 	value(f, "profd_profiles_written_total", s.disk.written);
-	metric(f, "profd_disk_full_total", "counter", "Profile writes that failed on a full disk or quota.");
+	metric(f, "profd_disk_full_total", "counter",
+	       "Profile writes that failed on a full disk or quota.");
 	value(f, "profd_disk_full_total", s.disk.enospc);
 	metric(f, "profd_disk_removed_total", "counter", "Profiles removed by retention.");
 	value(f, "profd_disk_removed_total", s.disk.removed);
@@ -286,7 +289,8 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	metric(f, "profd_profiles_uploaded_total", "counter",
 	       "Profiles the store accepted, replayed ones included.");
 	value(f, "profd_profiles_uploaded_total", us.up.delivered);
-	metric(f, "profd_profiles_replayed_total", "counter", "Of those, profiles sent from the spool.");
+	metric(f, "profd_profiles_replayed_total", "counter",
+	       "Of those, profiles sent from the spool.");
 	value(f, "profd_profiles_replayed_total", us.up.replayed);
 	metric(f, "profd_upload_bytes_total", "counter", "Bytes the store accepted.");
 	value(f, "profd_upload_bytes_total", us.up.delivered_bytes);
@@ -299,7 +303,8 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	value(f, "profd_profiles_spooled_total", us.up.spooled);
 	metric(f, "profd_upload_queue_length", "gauge", "Profiles waiting in memory for the uploader.");
 	value(f, "profd_upload_queue_length", us.queued);
-	metric(f, "profd_upload_last_status", "gauge", "HTTP status of the store's last answer (0: none).");
+	metric(f, "profd_upload_last_status", "gauge",
+	       "HTTP status of the store's last answer (0: none).");
 	value(f, "profd_upload_last_status", (uint64_t)(us.up.last_status > 0 ? us.up.last_status : 0));
 	metric(f, "profd_spool_bytes", "gauge", "Bytes waiting in the spool.");
 	value(f, "profd_spool_bytes", us.spool.bytes);
