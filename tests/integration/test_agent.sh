@@ -564,3 +564,45 @@ test_agent_config_errors() {
 	[ "$rc" = 1 ] || fail "--set checked: exit status $rc"
 	assert_contains "$(cat "$T/err")" "unknown profile type 'nosuch'" "--set message"
 }
+
+# The sd_notify protocol on a socket the test binds (as systemd would:
+# NOTIFY_SOCKET, WATCHDOG_USEC), and syslog priority prefixes on stderr
+# when it is the journal (JOURNAL_STREAM).
+test_agent_sd_notify_and_journal() {
+	require_root
+	local sock=$T/notify.sock fifo=$T/notify.fifo line
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+interval = 1s
+output_dir = $T/out
+[http]
+listen =
+EOF2
+	mkfifo "$fifo"
+	python3 - "$sock" "$T/notify.log" >"$fifo" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("ready", flush=True)
+with open(sys.argv[2], "a", buffering=1) as log:
+    while True:
+        log.write(s.recv(4096).decode().replace("\n", " ") + "\n")
+PY
+	WL_PIDS+=("$!")
+	read -r -t 10 line <"$fifo" || fail "notify listener did not start"
+	NOTIFY_SOCKET=$sock WATCHDOG_USEC=1000000 JOURNAL_STREAM=8:1234 agent_start "$T/profd.ini"
+	wait_for 5 "READY=1" grep -q "^READY=1" "$T/notify.log"
+	sleep 1.5
+	[ "$(grep -c "^WATCHDOG=1" "$T/notify.log")" -ge 2 ] || fail "no watchdog pings every 0.5 s"
+	kill -HUP "$AG_PID"
+	wait_for 5 "RELOADING=1" grep -q "^RELOADING=1 MONOTONIC_USEC=[0-9]" "$T/notify.log"
+	wait_for 5 "READY=1 after the reload" eval '[ "$(grep -c "^READY=1" "$T/notify.log")" -ge 2 ]'
+	agent_stop
+	wait_for 2 "STOPPING=1" grep -q "^STOPPING=1" "$T/notify.log"
+	assert_contains "$(grep -v '^STATUS' "$T/notify.log" | tr '\n' ' ')" \
+		"READY=1 .*RELOADING=1 .*READY=1 .*STOPPING=1" "order"
+	assert_contains "$(cat "$T/notify.log")" "^STATUS=" "status line"
+	# Journal prefixes: info <6>, and never the plain "profd:" prefix.
+	assert_contains "$(cat "$AG_ERR")" "^<6>profiling continuously" "priority prefix"
+	assert_not_contains "$(cat "$AG_ERR")" "^profd:" "plain prefix under the journal"
+}
