@@ -473,6 +473,35 @@ static void disk_stop(struct agent *a)
 	a->disk = NULL;
 }
 
+/* The content of the uploader's secret files, to tell on reload whether
+ * they changed. NULL with a message in err when one cannot be read. */
+static char *upload_secrets(const struct profd_config *cfg, char *err, size_t errlen)
+{
+	char tok[SECRET_MAX_LEN + 1] = "", pw[SECRET_MAX_LEN + 1] = "", *all = NULL;
+
+	if ((*cfg->upload.bearer_token_file &&
+	     secret__read(cfg->upload.bearer_token_file, tok, sizeof(tok), err, errlen)) ||
+	    (*cfg->upload.basic_auth_password_file &&
+	     secret__read(cfg->upload.basic_auth_password_file, pw, sizeof(pw), err, errlen)))
+		goto out;
+	if (asprintf(&all, "%s\n%s", tok, pw) < 0) {
+		snprintf(err, errlen, "out of memory");
+		all = NULL;
+	}
+out:
+	memset(tok, 0, sizeof(tok));
+	memset(pw, 0, sizeof(pw));
+	return all;
+}
+
+static void free_secret(char **s)
+{
+	if (*s)
+		memset(*s, 0, strlen(*s));
+	free(*s);
+	*s = NULL;
+}
+
 static int upload_start(struct agent *a, const struct profd_config *cfg, char *err,
 			size_t errlen)
 {
@@ -480,9 +509,14 @@ static int upload_start(struct agent *a, const struct profd_config *cfg, char *e
 
 	if (!*cfg->upload.url)
 		return 0;
+	a->up_secrets = upload_secrets(cfg, err, errlen);
+	if (!a->up_secrets)
+		return -EINVAL;
 	w = upload_worker__start(cfg, err, errlen);
-	if (!w)
+	if (!w) {
+		free_secret(&a->up_secrets);
 		return errno ? -errno : -EINVAL;
+	}
 	pthread_mutex_lock(&a->lock);
 	a->up = w;
 	pthread_mutex_unlock(&a->lock);
@@ -490,7 +524,7 @@ static int upload_start(struct agent *a, const struct profd_config *cfg, char *e
 	return 0;
 }
 
-static void upload_stop(struct agent *a)
+static void upload_stop(struct agent *a, uint64_t timeout_ns)
 {
 	struct upload_worker *w;
 
@@ -498,7 +532,8 @@ static void upload_stop(struct agent *a)
 	w = a->up;
 	a->up = NULL;
 	pthread_mutex_unlock(&a->lock);
-	upload_worker__stop(w, AGENT_UPLOAD_FLUSH_NS);
+	upload_worker__stop(w, timeout_ns);
+	free_secret(&a->up_secrets);
 }
 
 static int read_token(const struct profd_config *cfg, char *buf, size_t size, char *err,
@@ -591,11 +626,35 @@ static bool disk_differs(const struct profd_config *x, const struct profd_config
 	       x->retention_age_ns != y->retention_age_ns;
 }
 
-/* Any upload setting may be a secret file whose content changed (token
- * rotation is a reason to send SIGHUP): a running uploader always restarts. */
-static bool upload_differs(const struct profd_config *x, const struct profd_config *y)
+/* A setting changed, or the content of a secret file (token rotation is a
+ * reason to send SIGHUP). */
+static bool upload_differs(struct agent *a, const struct profd_config *x,
+			   const struct profd_config *y)
 {
-	return *x->upload.url || *y->upload.url;
+	char err[CONFIG_ERR_LEN];
+	char *now;
+	bool differ;
+
+	if (!str_eq(x->upload.url, y->upload.url) || x->upload.mode != y->upload.mode ||
+	    !str_eq(x->upload.tenant_id, y->upload.tenant_id) ||
+	    !str_eq(x->upload.bearer_token_file, y->upload.bearer_token_file) ||
+	    !str_eq(x->upload.basic_auth_user, y->upload.basic_auth_user) ||
+	    !str_eq(x->upload.basic_auth_password_file, y->upload.basic_auth_password_file) ||
+	    x->upload.timeout_ns != y->upload.timeout_ns || x->upload.retries != y->upload.retries ||
+	    x->upload.backoff_initial_ns != y->upload.backoff_initial_ns ||
+	    x->upload.backoff_max_ns != y->upload.backoff_max_ns ||
+	    !str_eq(x->upload.spool_dir, y->upload.spool_dir) ||
+	    x->upload.spool_max_bytes != y->upload.spool_max_bytes ||
+	    !str_eq(x->upload.tls_ca_file, y->upload.tls_ca_file) ||
+	    x->upload.tls_insecure_skip_verify != y->upload.tls_insecure_skip_verify)
+		return true;
+	if (!*y->upload.url)
+		return false;
+	/* Unreadable now: restart, and fail there with its message. */
+	now = upload_secrets(y, err, sizeof(err));
+	differ = !now || !str_eq(now, a->up_secrets);
+	free_secret(&now);
+	return differ;
 }
 
 static bool http_differs(struct agent *a, const struct profd_config *x,
@@ -626,7 +685,7 @@ static int apply(struct agent *a, const struct profd_config *to, const struct pr
 		 char *err, size_t errlen)
 {
 	bool prof = profilers_differ(from, to), disk = disk_differs(from, to),
-	     up = upload_differs(from, to), http = http_differs(a, from, to);
+	     up = upload_differs(a, from, to), http = http_differs(a, from, to);
 	int ret = 0;
 
 	if (prof)
@@ -634,7 +693,7 @@ static int apply(struct agent *a, const struct profd_config *to, const struct pr
 	if (disk)
 		disk_stop(a);
 	if (up)
-		upload_stop(a);
+		upload_stop(a, AGENT_UPLOAD_RELOAD_NS);
 	if (http)
 		http_stop(a);
 	if (disk)
@@ -838,7 +897,7 @@ static void shutdown_all(struct agent *a)
 	profilers_stop(a);
 	flush_all(a, agent_now_ns(CLOCK_REALTIME));
 	http_stop(a);
-	upload_stop(a);
+	upload_stop(a, AGENT_UPLOAD_FLUSH_NS);
 	disk_stop(a);
 }
 

@@ -37,6 +37,8 @@
 /* Time SIGTERM gives the profile store to take what is queued before the
  * rest goes to the spool. */
 #define AGENT_UPLOAD_FLUSH_NS (3ULL * 1000000000)
+/* The same when a reload restarts the uploader: the loop waits meanwhile. */
+#define AGENT_UPLOAD_RELOAD_NS (1ULL * 1000000000)
 /* /debug/pprof/heap and friends without ?seconds= (a BPF profiler sees only
  * what happens after it attaches: there is no instant snapshot). */
 #define AGENT_HTTP_DEFAULT_SECONDS 10
@@ -107,6 +109,7 @@ struct agent {
 	struct upload_worker *up;       /* main writes it under lock */
 	struct http_server *http;       /* idem */
 	char *http_token;               /* the token the server runs with */
+	char *up_secrets;               /* the uploader's secret files' content */
 	int tfd;                        /* the tick timerfd, re-armed at each interval start */
 	int64_t interval_start_ns;      /* CLOCK_REALTIME */
 	int64_t interval_end_mono;      /* CLOCK_MONOTONIC */
