@@ -134,6 +134,13 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 		goto out;
 	}
 	pprof__set_time(p, wall, agent_now_ns(CLOCK_MONOTONIC) - start);
+	/* go tool pprof asks /debug/pprof/symbol about every mapping of a
+	 * fetched profile not marked symbolized, and gives up on the whole
+	 * profile when that does not answer 200. Nothing could answer better
+	 * than profd already did (the request would not even say which pid):
+	 * mark them all, so what profd could not name stays an address. */
+	for (uint64_t id = 1; !pprof__mapping_mark(p, id, PPROF_HAS_FUNCTIONS); id++)
+		;
 	err = pprof__encode(p, &rep->body, &rep->len);
 	if (err) {
 		reply_msg(rep, 500, "cannot encode the profile: %s", strerror(-err));

@@ -415,6 +415,16 @@ EOF
 	assert_contains "$top" "Type: cpu" "HTTP profile type"
 	assert_contains "$top" "File: cpu_split" "HTTP profile main binary"
 	assert_near "$(flat_ratio burn_main lib_burn <<<"$top")" 70 10 "burn_main share over HTTP"
+	# A binary without a symbol table: go tool pprof must still take the
+	# profile (it would ask /debug/pprof/symbol about unnamed mappings).
+	mkdir "$T/stripped"
+	cp "$WORKLOADS/cpu_split" "$WORKLOADS/libburn.so" "$T/stripped/"
+	strip --strip-all "$T/stripped/cpu_split"
+	"$T/stripped/cpu_split" 10 70 >/dev/null &
+	local s=$!
+	WL_PIDS+=("$s")
+	top=$(pprof -top -nodecount=10 "$base/profile?pid=$s&seconds=1")
+	assert_contains "$top" "lib_burn" "named frames of a process with a stripped executable"
 	for q in "profile?pid=abc&seconds=1:400" "profile?pid=$w&seconds=abc:400" \
 		"profile?pid=$w&seconds=0:400" "profile?pid=$w&pid=$w:400" "heap:400" \
 		"profile?pid=4000000&seconds=1:404" "nosuch:404"; do
