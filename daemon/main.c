@@ -31,6 +31,7 @@ static uint64_t arg_duration_ns = 30ULL * 1000000000ULL;
 static uint64_t arg_frequency = 99;
 static char arg_output[PATH_MAX];
 static int arg_verbose;
+static enum profiler_unwind arg_unwind = PROFILER_UNWIND_AUTO;
 
 static void usage(FILE *f)
 {
@@ -44,6 +45,9 @@ static void usage(FILE *f)
 		"  -d, --duration D      how long to profile: 30s, 2m, 500ms (default 30s)\n"
 		"  -F, --frequency HZ    CPU samples per second per CPU (default 99)\n"
 		"  -o, --output PATH     profile file (default <type>-<pid|host>-<time>.pb.gz)\n"
+		"  -u, --unwind MODE     user stacks: dwarf (.eh_frame tables, complete without\n"
+		"                        frame pointers; default when the kernel allows, 5.17+)\n"
+		"                        or fp (frame pointers only)\n"
 		"  -v, --verbose         debug messages (libbpf included)\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n"
@@ -113,6 +117,7 @@ static int parse_args(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "frequency", required_argument, NULL, 'F' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "unwind", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -121,7 +126,7 @@ static int parse_args(int argc, char **argv)
 	uint64_t v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:t:d:F:o:vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:t:d:F:o:u:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_u64(optarg, 1, INT_MAX, &v))
@@ -145,6 +150,14 @@ static int parse_args(int argc, char **argv)
 			if (!*optarg || strlen(optarg) >= sizeof(arg_output))
 				return fail("invalid --output '%s'", optarg);
 			snprintf(arg_output, sizeof(arg_output), "%s", optarg);
+			break;
+		case 'u':
+			if (!strcmp(optarg, "fp"))
+				arg_unwind = PROFILER_UNWIND_FP;
+			else if (!strcmp(optarg, "dwarf"))
+				arg_unwind = PROFILER_UNWIND_DWARF;
+			else
+				return fail("invalid --unwind '%s': expected fp or dwarf", optarg);
 			break;
 		case 'v':
 			arg_verbose = 1;
@@ -212,6 +225,7 @@ int main(int argc, char **argv)
 		.pids = arg_pids,
 		.npids = arg_npids,
 		.frequency = arg_frequency,
+		.unwind = arg_unwind,
 	};
 	o.duration_ns = arg_duration_ns;
 	o.output = arg_output;
