@@ -582,9 +582,10 @@ static struct unw_file *file_get(struct unwind_loader *l, pid_t pid,
 	f = file_new(l, &sb, false);
 	if (!f)
 		goto cleanup;
-	if (unwind_elf_loads(fd, NULL, 0, f->loads, &f->nloads))
-		f->err = -EINVAL;
-	else
+	if (unwind_elf_loads(fd, NULL, 0, f->loads, &f->nloads)) {
+		f->err = -EINVAL; /* not an ELF file we can place */
+		l->st.no_cfi++;
+	} else
 		file_load(l, f, fd, NULL, 0);
 cleanup:
 	if (fd >= 0)
