@@ -114,6 +114,9 @@ struct unw_state {
 	__u32 n;     /* frames recorded */
 	__u32 flags; /* UNW_F_* */
 	__u32 done;  /* walk over (complete or stopped) */
+	__u32 have_map; /* map holds the mapping of the previous frame */
+	__u32 pad;
+	struct profd_unw_mapping map;
 	__u64 tmp[UNW_PT_REGS_WORDS + 2];	   /* register dumps read in */
 	__u64 frames[PROFD_UNW_MAX_FRAMES + 1]; /* frames[n..] are 0 */
 };
@@ -279,14 +282,23 @@ static __always_inline long unw_step(struct unw_state *st)
 	st->hash ^= st->hash >> 29;
 	unw_metric(PROFD_UNW_M_FRAMES);
 
-	key.prefixlen = PROFD_UNW_MAP_KEY_BITS;
-	key.pid_be = bpf_htonl(st->pid);
-	key.addr_be = bpf_cpu_to_be64(pc);
-	m = bpf_map_lookup_elem(&unw_mappings, &key);
-	if (!m) {
-		unw_metric(PROFD_UNW_M_UNKNOWN_MAP);
-		unw_event(st);
-		return unw_fp_step(st);
+	/* Callers are mostly in the same file as their callee: skip the trie
+	 * while frames stay in the previous frame's mapping. */
+	m = &st->map;
+	if (!st->have_map || pc < m->start || pc >= m->end) {
+		key.prefixlen = PROFD_UNW_MAP_KEY_BITS;
+		key.pid_be = bpf_htonl(st->pid);
+		key.addr_be = bpf_cpu_to_be64(pc);
+		m = bpf_map_lookup_elem(&unw_mappings, &key);
+		if (!m) {
+			st->have_map = 0;
+			unw_metric(PROFD_UNW_M_UNKNOWN_MAP);
+			unw_event(st);
+			return unw_fp_step(st);
+		}
+		st->map = *m;
+		st->have_map = 1;
+		m = &st->map;
 	}
 	if (m->kind != PROFD_UNW_MAP_TABLE || pc < m->bias)
 		return unw_fp_step(st);
@@ -429,6 +441,7 @@ static __always_inline struct unw_state *unw_begin(void)
 	st->hash = 0xcbf29ce484222325ULL;
 	st->flags = UNW_F_BP_VALID | UNW_F_REGS_EXACT;
 	st->done = 0;
+	st->have_map = 0;
 	return st;
 }
 

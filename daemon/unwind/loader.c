@@ -678,6 +678,8 @@ static int scan_cb(const struct procmaps_entry *e, void *data)
 	}
 	r = &c->ranges[c->n];
 	*r = (struct unw_range){ .start = e->start, .end = e->end };
+	r->val.start = e->start;
+	r->val.end = e->end;
 	r->val.kind = PROFD_UNW_MAP_FP;
 	if (!strcmp(e->path, "[vsyscall]"))
 		return 0; /* kernel half: never a user PC */

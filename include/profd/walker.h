@@ -37,13 +37,15 @@ _Static_assert(sizeof(struct profd_unw_map_key) == 16, "LPM key layout");
 			       * the memory cap): frame-pointer steps only */
 
 struct profd_unw_mapping {
+	__u64 start;   /* the whole mapping [start, end): the walker reuses the */
+	__u64 end;     /* last value while frames stay inside it */
 	__u64 bias;    /* table pc = runtime pc - bias (load bias + vaddr_base) */
 	__u32 file_id; /* key in unw_tables (TABLE only) */
 	__u32 nrows;   /* rows in that table */
 	__u32 kind;    /* PROFD_UNW_MAP_* */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct profd_unw_mapping) == 24, "mapping value layout");
+_Static_assert(sizeof(struct profd_unw_mapping) == 40, "mapping value layout");
 
 /*
  * unw_tables: HASH_OF_MAPS, file_id (u32) → ARRAY of struct profd_unw_row,
