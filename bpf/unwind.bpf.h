@@ -80,12 +80,14 @@ struct {
 	__type(value, struct profd_unw_rule);
 } unw_rules SEC(".maps");
 
-/* Unknown-mapping events to the loader, rate-limited per CPU by
- * unw_cfg.event_interval_ms. 64 KiB = 4k events between two polls. Shared. */
+/* Unknown-mapping events to the loader, at most one per CPU every
+ * UNW_EVENT_MIN_GAP_NS, and per pid every unw_cfg.event_interval_ms. Sized
+ * by the loader (256 KiB: 10k events between two polls). Shared. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
+	__uint(max_entries, 256 * 1024);
 } unw_events SEC(".maps");
+#define UNW_EVENT_MIN_GAP_NS (2 * 1000 * 1000)
 
 /* Per-CPU walking state. */
 #define UNW_F_IS_RET 1	   /* pc is a return address: look up pc - 1 */
@@ -110,12 +112,12 @@ struct unw_state {
 	__u64 pc, sp, bp;
 	__u64 hash;
 	__u64 last_event_ns; /* per-CPU event rate limit */
+	__u32 last_event_pid;
 	__u32 pid;
 	__u32 n;     /* frames recorded */
 	__u32 flags; /* UNW_F_* */
 	__u32 done;  /* walk over (complete or stopped) */
 	__u32 have_map; /* map holds the mapping of the previous frame */
-	__u32 pad;
 	struct profd_unw_mapping map;
 	__u64 tmp[UNW_PT_REGS_WORDS + 2];	   /* register dumps read in */
 	__u64 frames[PROFD_UNW_MAX_FRAMES + 1]; /* frames[n..] are 0 */
@@ -166,10 +168,16 @@ static __always_inline void unw_event(struct unw_state *st)
 
 	if (!unw_cfg.event_interval_ms)
 		return;
+	/* A pid just reported waits event_interval_ms; another one only
+	 * UNW_EVENT_MIN_GAP_NS, so one busy unknown process cannot hide the
+	 * others from the loader. */
 	now = bpf_ktime_get_ns();
-	if (now - st->last_event_ns < (__u64)unw_cfg.event_interval_ms * 1000000)
+	if (now - st->last_event_ns < UNW_EVENT_MIN_GAP_NS ||
+	    (st->pid == st->last_event_pid &&
+	     now - st->last_event_ns < (__u64)unw_cfg.event_interval_ms * 1000000))
 		return;
 	st->last_event_ns = now;
+	st->last_event_pid = st->pid;
 	e = bpf_ringbuf_reserve(&unw_events, sizeof(*e), 0);
 	if (!e) {
 		unw_metric(PROFD_UNW_M_EVENTS_LOST);

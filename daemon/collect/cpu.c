@@ -18,9 +18,9 @@
 
 #define DEFAULT_MAX_STACKS 16384
 #define DEFAULT_MAX_KEYS 32768
-/* Minimum time between two unknown-mapping events of one CPU: at most 100
- * a second per CPU; the loader rescans a pid at most once a second anyway. */
-#define UNW_EVENT_INTERVAL_MS 10
+/* Minimum time between two unknown-mapping events of one pid from one CPU:
+ * the loader rescans a pid at most once a second anyway. */
+#define UNW_EVENT_INTERVAL_MS 100
 
 /* A program that read the old generation before the switch finishes in
  * microseconds (it runs with interrupts off); wait well past that. */

@@ -38,6 +38,8 @@
  * cap, the rest (verdicts, unused tables) are evicted LRU past this. */
 #define MAX_FILE_ENTRIES 8192
 #define REAP_INTERVAL_NS 1000000000ULL
+/* Unknown-mapping ring buffer: 10k events of 24 bytes between two polls. */
+#define EVENTS_BYTES (256 * 1024)
 /* Kernel overhead of one inner array beyond its rows, when fdinfo says
  * nothing (struct bpf_array and the map's bookkeeping). */
 #define INNER_MAP_OVERHEAD 1024
@@ -236,7 +238,7 @@ static int create_maps(struct unwind_loader *l)
 				     sizeof(struct profd_unw_rule), PROFD_UNW_MAX_RULES, NULL);
 	if (l->rules_fd < 0)
 		return -errno;
-	l->events_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "unw_events", 0, 0, 64 * 1024, NULL);
+	l->events_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "unw_events", 0, 0, EVENTS_BYTES, NULL);
 	if (l->events_fd < 0)
 		return -errno;
 	return 0;

@@ -94,8 +94,8 @@ enum profd_unw_metric {
 /* Load-time knobs of the walker (part of each including object's .rodata). */
 struct profd_unw_config {
 	__u32 enabled;		  /* 0: the walker is compiled in but never runs */
-	__u32 event_interval_ms;  /* min time between unknown-mapping events per
-				   * CPU; 0 disables the events */
+	__u32 event_interval_ms;  /* min time between two unknown-mapping events
+				   * of one pid from one CPU; 0 disables them */
 };
 
 #endif
