@@ -119,31 +119,15 @@ static __always_inline void count(void *counts, struct profd_cpu_key *key)
 /* The walker's frames → an id in ustacks (same id for the same frames). */
 static __always_inline __s32 ustack_store(void *ustacks, struct unw_state *st)
 {
-	__u32 id = (__u32)(st->hash ^ (st->hash >> 32)) & 0x7fffffff;
-	__u64 *old;
-	long err;
+	long id = unwind_store(ustacks, st);
 
-	if (!st->n) {
-		metric_inc(PROFD_METRIC_USTACK_LOST);
-		return PROFD_STACK_LOST;
-	}
-	err = bpf_map_update_elem(ustacks, &id, st->frames, BPF_NOEXIST);
-	if (!err)
+	if (id >= 0)
 		return id;
-	old = bpf_map_lookup_elem(ustacks, &id);
-	if (!old) { /* map full */
+	if (id == -UNW_EEXIST)
+		metric_inc(PROFD_METRIC_STACK_COLLISION);
+	else
 		metric_inc(PROFD_METRIC_USTACK_LOST);
-		return PROFD_STACK_LOST;
-	}
-	for (__u32 i = 0; i < PROFD_UNW_MAX_FRAMES; i++) {
-		if (old[i] != st->frames[i]) {
-			metric_inc(PROFD_METRIC_STACK_COLLISION);
-			return PROFD_STACK_LOST;
-		}
-		if (!old[i])
-			break;
-	}
-	return id;
+	return PROFD_STACK_LOST;
 }
 
 /* Everything but the user stack: filter, key, kernel stack. Returns false

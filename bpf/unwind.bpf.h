@@ -18,7 +18,7 @@
  *                                        the task's saved user registers
  *   if (st)  → st->frames[0 .. st->n), leaf first, zero after n;
  *              st->frames[0] is the exact PC, the others return addresses;
- *              st->hash identifies the frame sequence (for a stack id).
+ *              unwind_store(&my_stacks, st) interns them → a stack id.
  *   NULL     → no user stack (kernel thread, compat task, walker disabled).
  *
  * User side: before loading the object call unwind_loader__reuse_maps()
@@ -478,6 +478,37 @@ static __always_inline struct unw_state *unw_run(struct unw_state *st)
 	bpf_loop(PROFD_UNW_MAX_FRAMES + 1, unw_step_cb, NULL, 0);
 	bpf_loop(PROFD_UNW_MAX_FRAMES, unw_clear_cb, NULL, 0);
 	return st;
+}
+
+#define UNW_EEXIST 17 /* errno values (vmlinux.h has no macros) */
+#define UNW_E2BIG 7
+#define UNW_ENODATA 61
+
+/* Store a walk's frames in a HASH map (key __u32, value
+ * __u64[PROFD_UNW_MAX_FRAMES], preallocated) under an id derived from their
+ * hash, so identical stacks share one entry, like a stack map. Returns the
+ * id (>= 0), -UNW_EEXIST when the id holds other frames (a collision: never
+ * overwritten), -UNW_E2BIG when the map is full, -UNW_ENODATA for an empty
+ * walk. */
+static __always_inline long unwind_store(void *stacks, struct unw_state *st)
+{
+	__u32 id = (__u32)(st->hash ^ (st->hash >> 32)) & 0x7fffffff;
+	__u64 *old;
+
+	if (!st->n)
+		return -UNW_ENODATA;
+	if (!bpf_map_update_elem(stacks, &id, st->frames, BPF_NOEXIST))
+		return id;
+	old = bpf_map_lookup_elem(stacks, &id);
+	if (!old)
+		return -UNW_E2BIG;
+	for (__u32 i = 0; i < PROFD_UNW_MAX_FRAMES; i++) {
+		if (old[i] != st->frames[i])
+			return -UNW_EEXIST;
+		if (!old[i])
+			break;
+	}
+	return id;
 }
 
 /* Fill regs[] (DWARF order) from a struct pt_regs pointer of any kind the
