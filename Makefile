@@ -127,11 +127,12 @@ $(OUTPUT)/unit-tests: $(UNIT_OBJS) $(SAN_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
-# Test workloads: built the way their tests need (see each file's header).
+# Test workloads: built the way their tests need (see each file's header);
+# a `// cflags: ...` line adds flags after WL_CFLAGS (e.g. -fomit-frame-pointer).
 WL_CFLAGS := -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -Wall -Werror
 $(OUTPUT)/workloads/lib%.so: tests/workloads/lib%.c | $(OUTPUT)/workloads
 	$(call msg,WL,$@)
-	$(Q)$(CC) $(WL_CFLAGS) -shared -fPIC $< -o $@
+	$(Q)$(CC) $(WL_CFLAGS) $(shell sed -n 's|^// cflags: ||p' $<) -shared -fPIC $< -o $@
 
 # A workload may add flags with `// cflags: ...` and `// link: ...` lines.
 $(OUTPUT)/workloads/%: tests/workloads/%.c $(WORKLOAD_LIBS) | $(OUTPUT)/workloads

@@ -16,6 +16,7 @@ pkgs=(
 	linux-perf                                           # reference in make bench
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0     # allocators the attach-point tests cover
 	libc6-dbg                                            # glibc debug info: named libc frames
+	gdb python3                                          # oracles of the unwinding tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
