@@ -34,6 +34,7 @@ static size_t arg_npids;
 static const char *arg_type = "cpu";
 static uint64_t arg_duration_ns = 30ULL * 1000000000ULL;
 static uint64_t arg_frequency = 99;
+static uint64_t arg_heap_rate = 524288;
 static char arg_output[PATH_MAX];
 static int arg_verbose;
 /* Continuous mode: the file, and the command line's settings over it. */
@@ -54,23 +55,29 @@ static void usage(FILE *f)
 		"  -d, --duration D      how long to profile: 30s, 2m, 500ms (default 30s)\n"
 		"  -F, --frequency HZ    CPU samples per second per CPU (default 99)\n"
 		"  -o, --output PATH     profile file (default <type>-<pid|host>-<time>.pb.gz)\n"
+		"      --heap-sample-rate BYTES\n"
+		"                        heap/allocs: mean bytes between samples (default 524288,\n"
+		"                        Go's default); 1 records every allocation\n"
 		"  -v, --verbose         debug messages (libbpf included)\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         print the version\n"
 		"\n"
 		"Continuous mode (the systemd service):\n"
 		"  -c, --config PATH     run continuously with this INI file (see config/profd.ini):\n"
 		"                        every interval one profile per process per type, written\n"
 		"                        to output_dir and/or uploaded; /debug/pprof/ and /metrics\n"
 		"                        over HTTP. SIGHUP reloads the file; SIGTERM flushes, stops.\n"
-		"  -s, --set SEC.KEY=VAL override a file setting, e.g. --set http.listen=:6061\n"
+		"  -s, --set SEC.KEY=VAL override a file setting, e.g. --set http.listen=[::1]:6061\n"
 		"      --check-config    validate the file (and overrides), print it is fine, exit\n"
-		"  With --config, --type (a comma list), --frequency, --duration (the interval),\n"
-		"  --output (the output directory) and --pid override the file.\n"
-		"  -h, --help            this help\n"
-		"  -V, --version         print the version\n"
+		"  With --config, --type (a comma list), --frequency, --heap-sample-rate,\n"
+		"  --duration (the interval), --output (the output directory) and --pid\n"
+		"  override the file.\n"
 		"\n"
 		"Ctrl-C (SIGINT) or SIGTERM stops early; the profile is still written.\n"
 		"Without --pid, samples carry pid, tid, comm and thread labels:\n"
 		"  go tool pprof -tagfocus=pid=1234 -top cpu-host-*.pb.gz\n"
+		"heap/allocs need --pid; they see only allocations made after profd\n"
+		"attached (frees of older blocks are ignored).\n"
 		"Needs root, or CAP_BPF + CAP_PERFMON, and a kernel with BTF (>= 5.8).\n"
 		"\nProfile types:\n");
 	for (size_t i = 0; profiler_type_at(i); i++)
@@ -158,6 +165,7 @@ static int parse_args(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "frequency", required_argument, NULL, 'F' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "heap-sample-rate", required_argument, NULL, 'R' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, 's' },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
@@ -188,6 +196,7 @@ static int parse_args(int argc, char **argv)
 		case 'd':
 		case 'F':
 		case 'o':
+		case 'R':
 		case 's':
 			if (nseen == sizeof(seen) / sizeof(seen[0]))
 				return fail("too many options");
@@ -226,7 +235,7 @@ static int parse_args(int argc, char **argv)
 			const char *key;
 		} map[] = {
 			{ 't', "profd.types" }, { 'd', "profd.interval" }, { 'F', "cpu.frequency" },
-			{ 'o', "profd.output_dir" }, { 's', "" },
+			{ 'o', "profd.output_dir" }, { 'R', "heap.sample_rate" }, { 's', "" },
 		};
 
 		for (size_t i = 0; i < nseen; i++)
@@ -259,10 +268,17 @@ static int parse_args(int argc, char **argv)
 				return fail("invalid --output '%s'", val);
 			snprintf(arg_output, sizeof(arg_output), "%s", val);
 			break;
+		case 'R':
+			if (parse_u64(val, 1, 1ULL << 40, &arg_heap_rate))
+				return fail("invalid --heap-sample-rate '%s': expected bytes, 1..2^40",
+					    val);
+			break;
 		}
 	}
 	if (!profiler_type_find(arg_type))
 		return fail("unknown --type '%s': valid types are: %s", arg_type, profiler_type_names());
+	if (profiler_type_find(arg_type)->needs_pid && !arg_npids)
+		return fail("--type %s needs --pid: its probes are attached per process", arg_type);
 	return 0;
 }
 
@@ -353,6 +369,7 @@ int main(int argc, char **argv)
 		.pids = arg_pids,
 		.npids = arg_npids,
 		.frequency = arg_frequency,
+		.heap_sample_rate = arg_heap_rate,
 	};
 	o.duration_ns = arg_duration_ns;
 	o.output = arg_output;
