@@ -28,7 +28,7 @@ CFLAGS    ?= -g -O2
 WARN      := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CPPFLAGS  := -D_GNU_SOURCE -Iinclude -Idaemon -I$(OUTPUT) -I$(OUTPUT)/skel -I$(OUTPUT)/pb -DPROFD_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP
-LDLIBS    := $(PKG_LIBS) -lpthread -lm
+LDLIBS    := $(PKG_LIBS) -llzma -lstdc++ -lpthread -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # BPF: CO-RE objects from bpf/*.bpf.c against the committed vmlinux.h.
