@@ -203,7 +203,7 @@ static void proc_finish_free(struct agent *a, struct agent_proc *p, int64_t end_
  * came in with this tick's drain) and mark those gone now. kill(pid, 0)
  * needs no privilege: EPERM still means alive. Returns how many were
  * flushed. */
-static size_t flush_exited(struct agent *a, int64_t now_ns)
+static size_t flush_exited(struct agent *a)
 {
 	size_t n = 0;
 
@@ -219,9 +219,11 @@ static size_t flush_exited(struct agent *a, int64_t now_ns)
 				n++;
 				continue;
 			}
+			/* The time of the check, not the tick's: the drains
+			 * before it can take a while on a busy host. */
 			if (kill(p->pid, 0) && errno == ESRCH) {
 				p->exited = true;
-				p->exit_ns = now_ns;
+				p->exit_ns = agent_now_ns(CLOCK_REALTIME);
 			}
 			pp = &p->next;
 		}
@@ -873,7 +875,7 @@ static void tick(struct agent *a)
 	a->last_drain_ns = now;
 	/* Exited processes hold the symbolizer's records of their mappings:
 	 * let them go now, not at the interval's end, so churn stays cheap. */
-	if (flush_exited(a, now))
+	if (flush_exited(a))
 		symbolizer__prune(a->sym);
 	if (mono >= a->interval_end_mono)
 		interval_end(a, now);

@@ -208,7 +208,9 @@ EOF
 	local w=$WL_PID f
 	wait "$w" || true
 	wait_for 5 "the exited process's profile" have_profiles 1 "$T/out" "$w"
+	sleep 2         # nothing more may come for it
 	f=$(ls "$T/out/cpu_split/$w/"cpu-*.pb.gz)
+	[ "$(wc -w <<<"$f")" = 1 ] || fail "more than one profile for the exited process: $f"
 	assert_near "$(duration_of "$f")" 2 1 "duration of the exited process's profile"
 	assert_near "$(pprof -top "$f" | flat_ratio burn_main lib_burn)" 50 10 "burn_main share"
 	agent_stop
