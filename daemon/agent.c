@@ -119,6 +119,10 @@ static struct pprof *agent_sink(void *ctx, struct profiler *pr, pid_t pid)
 	struct agent_proc *p = *proc_slot(a, pid);
 	struct pprof *b;
 
+	/* A snapshot holds what a process that exited since left behind (its
+	 * in-use memory is meaningless now): no profile for it. */
+	if (!p && t->type->snapshot && kill(pid, 0) && errno == ESRCH)
+		return NULL;
 	if (!p)
 		p = proc_new(a, pid, pr->sink_comm);
 	if (!p)
@@ -199,7 +203,7 @@ static void proc_finish_free(struct agent *a, struct agent_proc *p, int64_t end_
  * came in with this tick's drain) and mark those gone now. kill(pid, 0)
  * needs no privilege: EPERM still means alive. Returns how many were
  * flushed. */
-static size_t flush_exited(struct agent *a, int64_t now_ns)
+static size_t flush_exited(struct agent *a)
 {
 	size_t n = 0;
 
@@ -215,9 +219,11 @@ static size_t flush_exited(struct agent *a, int64_t now_ns)
 				n++;
 				continue;
 			}
+			/* The time of the check, not the tick's: the drains
+			 * before it can take a while on a busy host. */
 			if (kill(p->pid, 0) && errno == ESRCH) {
 				p->exited = true;
-				p->exit_ns = now_ns;
+				p->exit_ns = agent_now_ns(CLOCK_REALTIME);
 			}
 			pp = &p->next;
 		}
@@ -254,11 +260,12 @@ static bool name_wanted(const struct profd_config *cfg, const char *comm)
 	return false;
 }
 
-/* The processes a continuous profiler of pt targets now, sorted: --pid if
- * given, else for heap/allocs the [heap] processes that exist (by pid, or
- * by name matched against comm), else none (NULL: every process). */
-static int targets_for(struct agent *a, const struct profd_config *cfg, enum profd_ptype pt,
-		       pid_t **out, size_t *n)
+/* The processes a continuous profiler of type t targets now, sorted:
+ * --pid if given, else for heap/allocs the [heap] processes that exist (by
+ * pid, or by name matched against comm), else none (NULL: every process,
+ * unless the type needs pids). */
+static int targets_for(struct agent *a, const struct profd_config *cfg,
+		       const struct agent_ptype *t, pid_t **out, size_t *n)
 {
 	pid_t *pids = NULL;
 	size_t cnt = 0;
@@ -267,8 +274,10 @@ static int targets_for(struct agent *a, const struct profd_config *cfg, enum pro
 
 	*out = NULL;
 	*n = 0;
-	if (!a->o->npids && !is_heap(pt))
+	if (!a->o->npids && !t->type->needs_pid)
 		return 0;
+	if (!a->o->npids && !is_heap(t->pt))
+		return 0;       /* no setting names its processes: --pid only */
 	pids = calloc(AGENT_MAX_TARGETS, sizeof(*pids));
 	if (!pids)
 		return -ENOMEM;
@@ -338,15 +347,34 @@ static int type_start(struct agent *a, struct agent_ptype *t, const struct profd
 	return 0;
 }
 
-/* Stop sampling; what was counted goes to this interval's builders. */
+/* Stop sampling; what was counted goes to this interval's builders. A
+ * snapshot type is drained at the interval's end instead (drain_snapshots),
+ * never here: its profile is the state at that moment, taken once. */
 static void type_stop(struct agent_ptype *t)
 {
 	if (!t->running)
 		return;
 	t->type->stop(&t->pr);
-	t->type->drain(&t->pr);
+	if (!t->type->snapshot)
+		t->type->drain(&t->pr);
 	t->type->free(&t->pr);
 	t->running = false;
+}
+
+/* The state of every snapshot type (heap: what is in use now; allocs: what
+ * was allocated since it started) into this interval's builders. */
+static void drain_snapshots(struct agent *a)
+{
+	for (size_t i = 0; i < a->ntypes; i++) {
+		struct agent_ptype *t = &a->types[i];
+		int n;
+
+		if (!t->running || !t->type->snapshot)
+			continue;
+		n = t->type->drain(&t->pr);
+		if (n < 0)
+			log_warn("%s: snapshot failed: %s", t->type->name, strerror(-n));
+	}
 }
 
 static void profilers_stop(struct agent *a)
@@ -369,9 +397,11 @@ static void log_targets(const struct agent_ptype *t)
 	if (t->npids)
 		log_info("%s: profiling %zu process(es): %s%s", t->type->name, t->npids, list,
 			 len >= sizeof(list) - 16 ? ",..." : "");
-	else
+	else if (is_heap(t->pt))
 		log_info("%s: no process to profile continuously (see [heap] processes)",
 			 t->type->name);
+	else
+		log_info("%s: profiles processes given with --pid only", t->type->name);
 }
 
 static int profilers_start(struct agent *a, const struct profd_config *cfg, char *err,
@@ -386,6 +416,14 @@ static int profilers_start(struct agent *a, const struct profd_config *cfg, char
 
 		if (!(cfg->types & (1u << pt)))
 			continue;
+		/* Two heap collectors probing one process's allocator both see
+		 * nothing: heap alone, whose profiles carry alloc_* as well. */
+		if (pt == PROFD_PT_ALLOCS && (cfg->types & (1u << PROFD_PT_HEAP))) {
+			log_warn("allocs: not collected continuously next to heap (one allocator "
+				 "probe per process); heap profiles hold alloc_objects and "
+				 "alloc_space too, counted since profd attached");
+			continue;
+		}
 		t->a = a;
 		t->pt = pt;
 		t->type = profiler_type_find(ptype__name(pt));
@@ -396,29 +434,35 @@ static int profilers_start(struct agent *a, const struct profd_config *cfg, char
 			break;
 		}
 		a->ntypes++;
-		ret = targets_for(a, cfg, pt, &t->pids, &t->npids);
+		ret = targets_for(a, cfg, t, &t->pids, &t->npids);
 		if (ret) {
 			snprintf(err, errlen, "%s: out of memory", t->type->name);
 			break;
 		}
-		if (is_heap(pt) || a->o->npids)
+		/* A per-process profiler is never host-wide: it waits for a target. */
+		if (!t->npids && (t->type->needs_pid || a->o->npids)) {
 			log_targets(t);
-		/* A heap profiler is never host-wide: it waits for a target. */
-		if (!t->npids && (is_heap(pt) || a->o->npids))
 			continue;
+		}
 		ret = type_start(a, t, cfg);
 		if (ret) {
 			snprintf(err, errlen, "cannot start the %s profiler: %s", t->type->name,
 				 strerror(-ret));
 			break;
 		}
+		/* After the start: from now on the probes are in place. */
+		if (t->type->needs_pid || a->o->npids)
+			log_targets(t);
 	}
 	if (ret)
 		profilers_stop(a);
 	return ret;
 }
 
-/* At an interval's end: follow [heap] processes that started or exited. */
+/* At an interval's end, after its profiles are out: follow [heap]
+ * processes that started or exited. A heap collector cannot add or drop one
+ * process, so a change restarts it (attaching takes a while: the loop waits)
+ * and what it counted so far starts again from zero. */
 static void profilers_retarget(struct agent *a)
 {
 	for (size_t i = 0; i < a->ntypes; i++) {
@@ -429,7 +473,7 @@ static void profilers_retarget(struct agent *a)
 
 		if (!is_heap(t->pt) || a->o->npids)
 			continue;
-		if (targets_for(a, &a->cfg, t->pt, &pids, &n))
+		if (targets_for(a, &a->cfg, t, &pids, &n))
 			continue;
 		if (n == t->npids && (!n || !memcmp(pids, t->pids, n * sizeof(*pids)))) {
 			free(pids);
@@ -439,13 +483,16 @@ static void profilers_retarget(struct agent *a)
 		free(t->pids);
 		t->pids = pids;
 		t->npids = n;
-		log_targets(t);
-		if (!n)
+		if (!n) {
+			log_targets(t);
 			continue;
+		}
 		err = type_start(a, t, &a->cfg);
 		if (err)
 			log_err("cannot restart the %s profiler: %s; trying again next interval",
 				t->type->name, strerror(-err));
+		else
+			log_targets(t);
 	}
 }
 
@@ -762,6 +809,13 @@ static void snapshot_update(struct agent *a)
 		s.disk.files = d->files;
 	}
 	symbolizer__stats(a->sym, &s.sym);
+	for (size_t i = 0; i < a->ntypes; i++) {
+		const struct agent_ptype *t = &a->types[i];
+
+		for (size_t j = 0; is_heap(t->pt) && t->running && j < t->npids &&
+				   s.nheap_pids < AGENT_MAX_TARGETS; j++)
+			s.heap_pids[s.nheap_pids++] = t->pids[j];
+	}
 	s.cpu_frequency = a->cfg.cpu_frequency;
 	s.heap_sample_rate = a->cfg.heap_sample_rate;
 	pthread_mutex_lock(&a->lock);
@@ -786,6 +840,7 @@ static void interval_end(struct agent *a, int64_t now)
 	int64_t t0 = agent_now_ns(CLOCK_MONOTONIC);
 	uint64_t before = a->profiles;
 
+	drain_snapshots(a);
 	flush_all(a, now);
 	log_debug("interval %llu: %llu profiles finished in %.1f ms", (unsigned long long)a->intervals,
 		  (unsigned long long)(a->profiles - before),
@@ -809,7 +864,7 @@ static void tick(struct agent *a)
 		struct agent_ptype *t = &a->types[i];
 		int n;
 
-		if (!t->running)
+		if (!t->running || t->type->snapshot)
 			continue;
 		n = t->type->drain(&t->pr);
 		if (n < 0 && (!last_log || agent_now_ns(CLOCK_MONOTONIC) - last_log > LOG_EVERY_NS)) {
@@ -820,7 +875,7 @@ static void tick(struct agent *a)
 	a->last_drain_ns = now;
 	/* Exited processes hold the symbolizer's records of their mappings:
 	 * let them go now, not at the interval's end, so churn stays cheap. */
-	if (flush_exited(a, now))
+	if (flush_exited(a))
 		symbolizer__prune(a->sym);
 	if (mono >= a->interval_end_mono)
 		interval_end(a, now);
@@ -894,6 +949,7 @@ static void shutdown_all(struct agent *a)
 {
 	atomic_store(&a->stopping, true);
 	/* Stopping drains what the collectors still hold into the builders. */
+	drain_snapshots(a);
 	profilers_stop(a);
 	flush_all(a, agent_now_ns(CLOCK_REALTIME));
 	http_stop(a);
@@ -950,13 +1006,14 @@ int agent_run(const struct agent_opts *o)
 		log_err("out of memory");
 		goto out;
 	}
-	interval_begin(a, 0);
 	if (disk_start(a, &a->cfg, err, sizeof(err)) || upload_start(a, &a->cfg, err, sizeof(err)) ||
 	    http_start(a, &a->cfg, err, sizeof(err)) ||
 	    profilers_start(a, &a->cfg, err, sizeof(err))) {
 		log_err("%s", err);
 		goto out;
 	}
+	/* After the profilers attached (per-process probes take a while). */
+	interval_begin(a, 0);
 	if (!continuous(&a->cfg))
 		log_info("no output_dir and no upload url: continuous profiling off, serving "
 			 "on-demand profiles only");

@@ -46,6 +46,46 @@ static void reply_msg(struct http_reply *r, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
+static bool is_heap_type(const char *name)
+{
+	return !strcmp(name, "heap") || !strcmp(name, "allocs");
+}
+
+/* Claim pid for an on-demand heap/allocs profile: two allocator probes on
+ * one process both see nothing, so a process probed continuously or by
+ * another request is refused. Returns the claimed slot or -1. */
+static int heap_claim(struct agent *a, pid_t pid)
+{
+	int slot = -1;
+
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < a->snap.nheap_pids; i++)
+		if (a->snap.heap_pids[i] == pid)
+			goto out;
+	for (int i = 0; i < HTTP_MAX_CONNECTIONS_AGENT; i++) {
+		if (a->http_heap_pids[i] == pid) {
+			slot = -1;
+			goto out;
+		}
+		if (!a->http_heap_pids[i] && slot < 0)
+			slot = i;
+	}
+	if (slot >= 0)
+		a->http_heap_pids[slot] = pid;
+out:
+	pthread_mutex_unlock(&a->lock);
+	return slot;
+}
+
+static void heap_release(struct agent *a, int slot)
+{
+	if (slot < 0)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->http_heap_pids[slot] = 0;
+	pthread_mutex_unlock(&a->lock);
+}
+
 static void on_profile(void *ctx, const struct http_profile_req *req, struct http_reply *rep)
 {
 	struct agent *a = ctx;
@@ -57,7 +97,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	int64_t start, wall, now, next_drain;
 	bool aborted = false;
 	unsigned gen;
-	int pidfd = -1, err;
+	int pidfd = -1, slot = -1, err;
 
 	if (!pid && strcmp(req->type, "cpu")) {
 		reply_msg(rep, 400, "bad pid: ?pid=N is required for %s profiles", req->type);
@@ -75,6 +115,15 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	if (atomic_load(&a->stopping)) {
 		reply_msg(rep, 503, "profd is stopping");
 		return;
+	}
+	if (is_heap_type(type->name)) {
+		slot = heap_claim(a, pid);
+		if (slot < 0) {
+			reply_msg(rep, 409, "pid %d is heap-profiled already (continuously, see "
+				  "output_dir, or by another request): one allocator probe per "
+				  "process", pid);
+			return;
+		}
 	}
 	gen = atomic_load(&a->http_gen);
 	pthread_mutex_lock(&a->lock);
@@ -122,7 +171,8 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 		}
 		if (poll(&pfd, 1, POLL_MS) > 0 && (pfd.revents & POLLIN))
 			break;
-		if (agent_now_ns(CLOCK_MONOTONIC) >= next_drain) {
+		/* A snapshot type is read once, at the end. */
+		if (!type->snapshot && agent_now_ns(CLOCK_MONOTONIC) >= next_drain) {
 			type->drain(&pr);
 			next_drain += DRAIN_EVERY_NS;
 		}
@@ -148,6 +198,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	}
 	rep->status = 200;
 out:
+	heap_release(a, slot);
 	if (pidfd >= 0)
 		close(pidfd);
 	type->free(&pr);

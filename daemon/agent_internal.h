@@ -43,6 +43,9 @@
  * what happens after it attaches: there is no instant snapshot). */
 #define AGENT_HTTP_DEFAULT_SECONDS 10
 #define AGENT_SERVICE_LEN 128
+/* Bound on on-demand heap requests in flight (the server allows at most
+ * http.max_concurrent <= 64 profile requests at once). */
+#define HTTP_MAX_CONNECTIONS_AGENT 64
 
 struct agent;
 
@@ -94,6 +97,9 @@ struct agent_snapshot {
 	/* settings on-demand profiles use */
 	uint64_t cpu_frequency;
 	uint64_t heap_sample_rate;
+	/* processes a continuous heap/allocs profiler probes now */
+	size_t nheap_pids;
+	pid_t heap_pids[AGENT_MAX_TARGETS];
 };
 
 struct agent {
@@ -120,6 +126,8 @@ struct agent {
 	atomic_uint http_gen;           /* ... and when it changes (server restart) */
 	pthread_mutex_t lock;
 	struct agent_snapshot snap;     /* under lock */
+	/* under lock: processes an on-demand heap/allocs request probes now */
+	pid_t http_heap_pids[HTTP_MAX_CONNECTIONS_AGENT];
 };
 
 /* agent_http.c */

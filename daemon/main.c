@@ -63,18 +63,19 @@ static void usage(FILE *f)
 		"                        frame pointers; default when the kernel allows, 5.17+)\n"
 		"                        or fp (frame pointers only)\n"
 		"  -v, --verbose         debug messages (libbpf included)\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         print the version\n"
 		"\n"
 		"Continuous mode (the systemd service):\n"
 		"  -c, --config PATH     run continuously with this INI file (see config/profd.ini):\n"
 		"                        every interval one profile per process per type, written\n"
 		"                        to output_dir and/or uploaded; /debug/pprof/ and /metrics\n"
 		"                        over HTTP. SIGHUP reloads the file; SIGTERM flushes, stops.\n"
-		"  -s, --set SEC.KEY=VAL override a file setting, e.g. --set http.listen=:6061\n"
+		"  -s, --set SEC.KEY=VAL override a file setting, e.g. --set http.listen=[::1]:6061\n"
 		"      --check-config    validate the file (and overrides), print it is fine, exit\n"
-		"  With --config, --type (a comma list), --frequency, --duration (the interval),\n"
-		"  --output (the output directory) and --pid override the file.\n"
-		"  -h, --help            this help\n"
-		"  -V, --version         print the version\n"
+		"  With --config, --type (a comma list), --frequency, --heap-sample-rate,\n"
+		"  --duration (the interval), --output (the output directory) and --pid\n"
+		"  override the file.\n"
 		"\n"
 		"Ctrl-C (SIGINT) or SIGTERM stops early; the profile is still written.\n"
 		"Without --pid, samples carry pid, tid, comm and thread labels:\n"
@@ -200,6 +201,7 @@ static int parse_args(int argc, char **argv)
 		case 'd':
 		case 'F':
 		case 'o':
+		case 'R':
 		case 's':
 			if (nseen == sizeof(seen) / sizeof(seen[0]))
 				return fail("too many options");
@@ -213,11 +215,6 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_CHECK_CONFIG:
 			arg_check_config = true;
-			break;
-		case 'R':
-			if (parse_u64(optarg, 1, 1ULL << 40, &arg_heap_rate))
-				return fail("invalid --heap-sample-rate '%s': expected bytes, 1..2^40",
-					    optarg);
 			break;
 		case 'u':
 			if (!strcmp(optarg, "fp"))
@@ -251,7 +248,7 @@ static int parse_args(int argc, char **argv)
 			const char *key;
 		} map[] = {
 			{ 't', "profd.types" }, { 'd', "profd.interval" }, { 'F', "cpu.frequency" },
-			{ 'o', "profd.output_dir" }, { 's', "" },
+			{ 'o', "profd.output_dir" }, { 'R', "heap.sample_rate" }, { 's', "" },
 		};
 
 		for (size_t i = 0; i < nseen; i++)
@@ -283,6 +280,11 @@ static int parse_args(int argc, char **argv)
 			if (!*val || strlen(val) >= sizeof(arg_output))
 				return fail("invalid --output '%s'", val);
 			snprintf(arg_output, sizeof(arg_output), "%s", val);
+			break;
+		case 'R':
+			if (parse_u64(val, 1, 1ULL << 40, &arg_heap_rate))
+				return fail("invalid --heap-sample-rate '%s': expected bytes, 1..2^40",
+					    val);
 			break;
 		}
 	}

@@ -115,7 +115,7 @@ static void heap_add(const struct heap_sample *s, void *ctx)
 	struct pprof *p;
 	int n;
 
-	p = profiler__sink(pr, s->key->pid);
+	p = profiler__sink_named(pr, s->key->pid, s->key->comm);
 	if (!p) {
 		pr->sink_drops++;
 		return;
@@ -180,6 +180,30 @@ static void heap_summary(struct profiler *pr)
 		 (unsigned long long)st.metrics[PROFD_HEAP_FAILED_ALLOCS]);
 }
 
+static size_t heap_stats(struct profiler *pr, struct profiler_stat *out, size_t max)
+{
+	struct prof_heap *ph = pr->priv;
+	struct heap_stats st;
+	size_t n = 0;
+
+	if (!ph || !ph->col)
+		return 0;
+	heap_collector__stats(ph->col, &st);
+	const struct profiler_stat all[] = {
+		{ PROFILER_STAT_SAMPLES, "", st.metrics[PROFD_HEAP_SAMPLED], 0 },
+		{ PROFILER_STAT_DROPPED, "live_map_full", st.metrics[PROFD_HEAP_LIVE_FULL], 0 },
+		{ PROFILER_STAT_DROPPED, "counts_map_full", st.metrics[PROFD_HEAP_COUNTS_FULL], 0 },
+		{ PROFILER_STAT_DROPPED, "stack_map_full", st.metrics[PROFD_HEAP_STACKS_FULL], 0 },
+		{ PROFILER_STAT_DROPPED, "stack_lost", st.metrics[PROFD_HEAP_STACK_LOST], 0 },
+		{ PROFILER_STAT_DROPPED, "unmatched_return", st.metrics[PROFD_HEAP_PENDING_LOST], 0 },
+		{ PROFILER_STAT_DROPPED, "stack_missing", st.stacks_missing, 0 },
+		{ PROFILER_STAT_DROPPED, "not_encoded", ph->errors, 0 },
+	};
+	for (; n < max && n < sizeof(all) / sizeof(all[0]); n++)
+		out[n] = all[n];
+	return n;
+}
+
 static void heap_free(struct profiler *pr)
 {
 	struct prof_heap *ph = pr->priv;
@@ -202,6 +226,7 @@ const struct profiler_type profiler_heap = {
 	.stop = heap_stop,
 	.summary = heap_summary,
 	.free = heap_free,
+	.stats = heap_stats,
 };
 
 const struct profiler_type profiler_allocs = {
@@ -215,4 +240,5 @@ const struct profiler_type profiler_allocs = {
 	.stop = heap_stop,
 	.summary = heap_summary,
 	.free = heap_free,
+	.stats = heap_stats,
 };

@@ -52,10 +52,10 @@ agent_stop() {
 
 # wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds.
 wait_for() {
-	local deadline=$(($(date +%s) + $1)) what=$2
+	local secs=$1 deadline=$(($(date +%s) + $1)) what=$2
 	shift 2
 	until "$@"; do
-		[ "$(date +%s)" -lt "$deadline" ] || fail "timed out after ${deadline}s waiting for $what"
+		[ "$(date +%s)" -lt "$deadline" ] || fail "timed out after ${secs}s waiting for $what"
 		sleep 0.2
 	done
 }
@@ -208,7 +208,9 @@ EOF
 	local w=$WL_PID f
 	wait "$w" || true
 	wait_for 5 "the exited process's profile" have_profiles 1 "$T/out" "$w"
+	sleep 2         # nothing more may come for it
 	f=$(ls "$T/out/cpu_split/$w/"cpu-*.pb.gz)
+	[ "$(wc -w <<<"$f")" = 1 ] || fail "more than one profile for the exited process: $f"
 	assert_near "$(duration_of "$f")" 2 1 "duration of the exited process's profile"
 	assert_near "$(pprof -top "$f" | flat_ratio burn_main lib_burn)" 50 10 "burn_main share"
 	agent_stop
@@ -469,12 +471,13 @@ EOF
 	agent_stop
 }
 
-# Thousands of short-lived processes: each is profiled and flushed, and
-# profd's memory stays flat (the plain build, so that ASan's quarantine does
-# not hide what the agent holds).
+# Thousands of short-lived processes: each is profiled and flushed, the
+# symbolizer lets them go, and profd's memory outside its symbol cache (whose
+# size follows the binaries on the host, not the processes) stays flat. The
+# plain build, so that ASan's quarantine does not hide what the agent holds.
 test_agent_churn_memory_bounded() {
 	require_root
-	local out rss1 rss2 m n1 n2
+	local out m rss1 rss2 sym1 sym2 n1 n2
 	out=$(mktemp -d /dev/shm/profd-churn.XXXXXX)
 	cat >"$T/profd.ini" <<EOF
 [profd]
@@ -489,25 +492,29 @@ EOF
 	AG_PROFD=$PROFD
 	[ -x "${PROFD%-san}" ] && AG_PROFD=${PROFD%-san}
 	agent_start "$T/profd.ini"
+	# Past the first intervals, which read every binary on the host.
+	wait_for 30 "two intervals" eval '[ "$(metrics | metric profd_intervals_total)" -ge 2 ]'
 	# Each child lingers past a drain, so the symbolizer reads its maps.
 	"$WORKLOADS/churn" 500 3 150 1100 >/dev/null
-	sleep 3
+	wait_for 30 "the first 500 flushed" eval '[ "$(ls "$out/churn" | wc -l)" -ge 400 ] &&
+		[ "$(metrics | metric profd_processes_tracked)" -le 100 ]'
 	m=$(metrics)
 	rss1=$(metric process_resident_memory_bytes <<<"$m")
-	n1=$(ls "$out/churn" 2>/dev/null | wc -l)
+	sym1=$(metric profd_symbol_cache_bytes <<<"$m")
+	n1=$(ls "$out/churn" | wc -l)
 	"$WORKLOADS/churn" 1500 3 150 1100 >/dev/null
-	sleep 3
+	wait_for 30 "the next 1500 flushed" eval '[ "$(ls "$out/churn" | wc -l)" -ge $((n1 + 1200)) ] &&
+		[ "$(metrics | metric profd_processes_tracked)" -le 100 ]'
 	m=$(metrics)
 	rss2=$(metric process_resident_memory_bytes <<<"$m")
-	n2=$(ls "$out/churn" 2>/dev/null | wc -l)
-	note "churn processes profiled: $n1 after 500, $n2 after 2000; RSS $((rss1 >> 20)) MiB -> $((rss2 >> 20)) MiB"
-	note "tracked now: $(metric profd_processes_tracked <<<"$m"), symbolizer holds $(metric profd_symbol_cache_processes <<<"$m") processes"
-	assert_ge "$n1" 400 "short-lived processes profiled in phase 1"
-	assert_ge "$((n2 - n1))" 1200 "short-lived processes profiled in phase 2"
-	[ "$(metric profd_processes_tracked <<<"$m")" -le 100 ] || fail "exited processes still tracked"
+	sym2=$(metric profd_symbol_cache_bytes <<<"$m")
+	n2=$(ls "$out/churn" | wc -l)
+	note "churn processes profiled: $n1 after 500, $n2 after 2000"
+	note "RSS $((rss1 >> 20)) -> $((rss2 >> 20)) MiB, of which symbol cache $((sym1 >> 20)) -> $((sym2 >> 20)) MiB"
+	note "symbolizer holds $(metric profd_symbol_cache_processes <<<"$m") processes"
 	[ "$(metric profd_symbol_cache_processes <<<"$m")" -le 300 ] || fail "symbolizer not pruned"
-	[ "$rss2" -le $((rss1 + 8 * 1024 * 1024)) ] ||
-		fail "RSS grew from $((rss1 >> 20)) to $((rss2 >> 20)) MiB over 1500 more processes"
+	[ $((rss2 - sym2)) -le $((rss1 - sym1 + 8 * 1024 * 1024)) ] ||
+		fail "memory outside the symbol cache grew by $(((rss2 - sym2 - rss1 + sym1) >> 20)) MiB over 1500 processes"
 	agent_stop
 	rm -rf "$out"
 }
@@ -615,4 +622,85 @@ PY
 	# Journal prefixes: info <6>, and never the plain "profd:" prefix.
 	assert_contains "$(cat "$AG_ERR")" "^<6>profiling continuously" "priority prefix"
 	assert_not_contains "$(cat "$AG_ERR")" "^profd:" "plain prefix under the journal"
+}
+
+# heap continuously for the processes [heap] names: a process of that name
+# started after profd is picked up at the next interval, and each
+# interval's heap profile is the memory in use at its end (exact at
+# sample_rate 1). allocs next to heap is refused with a warning (one
+# allocator probe per process), and so is an on-demand heap profile of a
+# process probed continuously.
+test_agent_heap_continuous() {
+	require_root
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+interval = 2s
+types = cpu, heap, allocs
+output_dir = $T/out
+[heap]
+sample_rate = 1
+processes = heap_mix
+[http]
+listen = 127.0.0.1:0
+EOF2
+	agent_start "$T/profd.ini"
+	assert_contains "$(cat "$AG_ERR")" "heap: no process to profile" "no target yet"
+	assert_contains "$(cat "$AG_ERR")" "allocs: not collected continuously next to heap" "warning"
+	start_gated_workload heap_mix 4 8 60     # 1024 live 4 KiB, 1024 churned 8 KiB
+	local w=$WL_PID f top n=0 code before
+	# Logged once the probes are in place (attaching can take seconds).
+	wait_for 40 "heap_mix picked up" grep -q "heap: profiling 1 process(es): $w" "$AG_ERR"
+	release_workload
+	wait_for 10 "the allocations" grep -q "^truth" "$T/wl.err"
+	before=$(ls "$T/out/heap_mix/$w/" 2>/dev/null | grep -c "^heap-" || true)
+	wait_for 15 "two heap profiles after the allocations" \
+		eval '[ "$(ls "$T/out/heap_mix/$w/" | grep -c "^heap-")" -ge $((before + 2)) ]'
+	code=$(curl -s -o "$T/body" -w '%{http_code}' \
+		"http://127.0.0.1:$AG_PORT/debug/pprof/heap?pid=$w&seconds=1")
+	[ "$code" = 409 ] || fail "on-demand heap of a probed process: HTTP $code ($(cat "$T/body"))"
+	agent_stop
+	# Every heap profile taken after the allocations shows them in use.
+	for f in $(ls "$T/out/heap_mix/$w/"heap-*.pb.gz | tail -n +$((before + 1))); do
+		top=$(pprof -top -unit=B -sample_index=inuse_space "$f")
+		assert_near "$(to_bytes "$(flat_value keep_live <<<"$top")")" 4194304 0 \
+			"keep_live in use at the end of $(basename "$f")"
+		assert_near "$(to_bytes "$(flat_value churn <<<"$top")")" 0 0 "churn in use"
+		n=$((n + 1))
+	done
+	assert_ge "$n" 2 "heap profiles checked"
+	[ -z "$(ls "$T/out/heap_mix/$w/" | grep '^allocs-')" ] || fail "allocs written next to heap"
+}
+
+# allocs alone: the profile of each interval holds what was allocated since
+# profd attached (cumulative, like Go's allocs profile): the allocations
+# show in every profile after them, exactly.
+test_agent_allocs_continuous() {
+	require_root
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+interval = 2s
+types = allocs
+output_dir = $T/out
+[heap]
+sample_rate = 1
+[http]
+listen =
+EOF2
+	start_gated_workload heap_mix 4 8 60
+	local w=$WL_PID f n=0 before
+	agent_start "$T/profd.ini" --set "heap.processes=$w"
+	assert_contains "$(cat "$AG_ERR")" "allocs: profiling 1 process(es): $w" "target by pid"
+	release_workload
+	wait_for 10 "the allocations" grep -q "^truth" "$T/wl.err"
+	before=$(ls "$T/out/heap_mix/$w/" 2>/dev/null | wc -l)
+	wait_for 15 "two allocs profiles after the allocations" \
+		eval '[ "$(ls "$T/out/heap_mix/$w/" 2>/dev/null | wc -l)" -ge $((before + 2)) ]'
+	agent_stop
+	for f in $(ls "$T/out/heap_mix/$w/"allocs-*.pb.gz | tail -n +$((before + 1))); do
+		assert_contains "$(pprof -top "$f")" "Type: alloc_space" "allocs default type"
+		assert_near "$(flat_value churn < <(pprof -top -sample_index=alloc_objects "$f"))" \
+			1024 0 "churn allocations in $(basename "$f")"
+		n=$((n + 1))
+	done
+	assert_ge "$n" 2 "allocs profiles checked"
 }
