@@ -18,6 +18,7 @@
  * Prints one line per phase; asserts nothing. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -180,11 +181,13 @@ static void print_phase(const char *name, const struct phase *ph, const struct s
 	struct symbolizer_stats st;
 
 	symbolizer__stats(s, &st);
-	printf("%-7s %8.3f s  %8.2f us/frame  peak RSS %7.1f MiB  RSS %7.1f MiB  "
-	       "held %6.1f MiB (DWARF %5.1f MiB, %zu open, %zu evicted)  cache hits %zu\n",
-	       name, ph->secs, ph->secs * 1e6 / (double)frames, ph->peak_mib, ph->rss_mib,
-	       (double)st.bytes / 1048576.0, (double)st.dwarf_bytes / 1048576.0, st.dwarf_open,
-	       st.dwarf_evictions, st.frame_cache_hits);
+	struct mallinfo2 mi = mallinfo2();
+
+	printf("%-7s %7.3f s %6.2f us/frame  peak RSS %6.1f MiB  heap %6.1f MiB  "
+	       "accounted %6.1f MiB (DWARF %6.1f)  result cache hits %zu\n",
+	       name, ph->secs, ph->secs * 1e6 / (double)frames, ph->peak_mib,
+	       (double)(mi.uordblks + mi.hblkhd) / 1048576.0, (double)st.bytes / 1048576.0,
+	       (double)st.dwarf_bytes / 1048576.0, st.frame_cache_hits);
 }
 
 int main(int argc, char **argv)
