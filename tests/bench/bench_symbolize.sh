@@ -87,5 +87,5 @@ if [ "${BENCH_DROP_CACHES:-0}" = 1 ]; then
 	echo 3 >/proc/sys/vm/drop_caches
 	echo "-- page cache dropped"
 fi
-echo "-- symbolizing $SAMPLES samples x $DEPTH frames (us/frame = time / all frames)"
+echo "-- symbolizing $SAMPLES samples x $DEPTH frames (us/frame = CPU time / all frames)"
 "$D/bench_symbolize" "$D/big" "$D/big_copy" "$SAMPLES" "$DEPTH"
