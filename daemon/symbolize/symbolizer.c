@@ -863,7 +863,8 @@ static int cxx_symbol(struct symbolizer *s, const struct elf_image *img, uint64_
 	return 1;
 }
 
-/* DWARF lines for vaddr into out; 0 lines leaves out alone. */
+/* Lines for vaddr (DWARF, or Go's table) into out; 0 lines leaves out
+ * alone. */
 static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_map *m,
 			 struct debuginfo *di, uint64_t vaddr, struct sym_frame *out)
 {
@@ -871,9 +872,10 @@ static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_ma
 	struct procmaps_entry e = map_entry(m);
 	char path[PATH_MAX];
 	const struct elf_sym *sym;
+	bool inlines;
 	int n, err = 0;
 
-	n = dbgcache__lines(s->dbg, di, p->pid, &e, vaddr, dl, SYM_MAX_INLINE);
+	n = dbgcache__lines(s->dbg, di, p->pid, &e, vaddr, dl, SYM_MAX_INLINE, &inlines);
 	if (n <= 0)
 		return 0;
 	for (int i = 0; i < n && !err; i++) {
@@ -906,7 +908,8 @@ static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_ma
 	if (err)
 		return err;
 	out->nlines = (size_t)n;
-	out->flags |= SYM_FRAME_DEBUG_INFO;
+	if (inlines)
+		out->flags |= SYM_FRAME_DEBUG_INFO;
 	return 0;
 }
 
