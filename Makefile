@@ -7,7 +7,7 @@
 #   make demo       profile a bundled workload and show `go tool pprof -top`
 #   make deps       install the Debian 12 packages profd needs to build and test
 #   make vmlinux    refresh bpf/vmlinux/x86/vmlinux.h from the running kernel's BTF
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, systemd unit, /etc/profd/profd.ini)
 
 OUTPUT    ?= .output
 CC        ?= cc
@@ -16,6 +16,8 @@ BPFTOOL   ?= bpftool
 PROTOC_C  ?= protoc-c
 ARCH      := x86
 PREFIX    ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 PKGS      := libbpf libelf libdw zlib libprotobuf-c libcurl inih libmicrohttpd
@@ -26,7 +28,7 @@ CFLAGS    ?= -g -O2
 WARN      := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CPPFLAGS  := -D_GNU_SOURCE -Iinclude -Idaemon -I$(OUTPUT) -I$(OUTPUT)/skel -I$(OUTPUT)/pb -DPROFD_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP
-LDLIBS    := $(PKG_LIBS) -llzma -lstdc++ -lpthread
+LDLIBS    := $(PKG_LIBS) -llzma -lstdc++ -lpthread -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # BPF: CO-RE objects from bpf/*.bpf.c against the committed vmlinux.h.
@@ -47,7 +49,8 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_OBJS := $(patsubst %.c,$(OUTPUT)/san/%.o,$(UNIT_SRCS) tests/unit/runner.c)
 
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
-WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(filter-out tests/workloads/lib%.c,$(WORKLOAD_SRCS)))
+WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(filter-out tests/workloads/lib%.c,$(WORKLOAD_SRCS))) \
+	$(patsubst tests/workloads/%.cc,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.cc))
 WORKLOAD_LIBS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%.so,$(filter tests/workloads/lib%.c,$(WORKLOAD_SRCS)))
 
 ifeq ($(V),1)
@@ -58,7 +61,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all test test-unit test-integration bench demo deps vmlinux install clean format
+.PHONY: FORCE all test test-unit test-integration bench demo deps vmlinux install clean format
 all: $(OUTPUT)/profd
 
 $(OUTPUT)/bpf $(OUTPUT)/skel $(OUTPUT)/pb $(OUTPUT)/workloads:
@@ -109,9 +112,14 @@ $(OUTPUT)/profd-san: $(OUTPUT)/san/daemon/main.o $(SAN_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
 # Unit tests: every `void test_NAME(void)` in tests/unit/test_*.c is collected by sed.
-$(OUTPUT)/tests.h: $(UNIT_SRCS)
+# Regenerated every time (cheap), replaced only when the list changed, so a
+# removed test file drops out too.
+$(OUTPUT)/tests.h: FORCE
 	$(Q)mkdir -p $(@D)
-	$(Q)sed -n 's/^void \(test_[a-z0-9_]*\)(void)$$/TEST(\1)/p' $^ > $@.tmp && mv $@.tmp $@
+	$(Q)sed -n 's/^void \(test_[a-z0-9_]*\)(void)$$/TEST(\1)/p' $(UNIT_SRCS) > $@.tmp
+	$(Q)cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+FORCE:
 
 $(OUTPUT)/san/tests/unit/runner.o: $(OUTPUT)/tests.h
 
@@ -125,10 +133,15 @@ $(OUTPUT)/workloads/lib%.so: tests/workloads/lib%.c | $(OUTPUT)/workloads
 	$(call msg,WL,$@)
 	$(Q)$(CC) $(WL_CFLAGS) -shared -fPIC $< -o $@
 
+# A workload may add flags with `// cflags: ...` and `// link: ...` lines.
 $(OUTPUT)/workloads/%: tests/workloads/%.c $(WORKLOAD_LIBS) | $(OUTPUT)/workloads
 	$(call msg,WL,$@)
-	$(Q)$(CC) $(WL_CFLAGS) $< -o $@ -L$(OUTPUT)/workloads -Wl,-rpath,'$$ORIGIN' \
-		$(shell sed -n 's|^// link: ||p' $<) -lpthread
+	$(Q)$(CC) $(WL_CFLAGS) $(shell sed -n 's|^// cflags: ||p' $<) $< -o $@ \
+		-L$(OUTPUT)/workloads -Wl,-rpath,'$$ORIGIN' $(shell sed -n 's|^// link: ||p' $<) -lpthread
+
+$(OUTPUT)/workloads/%: tests/workloads/%.cc | $(OUTPUT)/workloads
+	$(call msg,WL,$@)
+	$(Q)$(CXX) $(WL_CFLAGS) $< -o $@ -lpthread
 
 workloads: $(WORKLOADS) $(WORKLOAD_LIBS)
 
@@ -154,10 +167,19 @@ deps:
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(ARCH)/vmlinux.h
 
+# The unit goes where systemd looks for this prefix ($(PREFIX)/lib/systemd/system
+# is on its search path for /usr and /usr/local), with ExecStart naming the
+# installed binary and configuration. An existing profd.ini is kept.
 install: $(OUTPUT)/profd
 	install -D -m 0755 $(OUTPUT)/profd $(DESTDIR)$(PREFIX)/bin/profd
-	install -D -m 0644 systemd/profd.service $(DESTDIR)/lib/systemd/system/profd.service
-	install -D -m 0644 config/profd.ini $(DESTDIR)/etc/profd/profd.ini
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/bin/profd|$(PREFIX)/bin/profd|' \
+	    -e 's|/etc/profd/profd.ini|$(SYSCONFDIR)/profd/profd.ini|g' \
+	    systemd/profd.service > $(DESTDIR)$(UNITDIR)/profd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/profd.service
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/profd
+	test -e $(DESTDIR)$(SYSCONFDIR)/profd/profd.ini || \
+		install -m 0644 config/profd.ini $(DESTDIR)$(SYSCONFDIR)/profd/profd.ini
 
 format:
 	clang-format -i $(shell find daemon include bpf tests -name '*.[ch]' -not -path '*/vmlinux/*')

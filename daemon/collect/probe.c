@@ -23,14 +23,19 @@ static int has_cap(const struct __user_cap_data_struct *d, int cap)
 
 int probe_environment(char *msg, size_t len)
 {
+	return probe_environment_at("/sys/kernel/btf/vmlinux", msg, len);
+}
+
+int probe_environment_at(const char *btf_path, char *msg, size_t len)
+{
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {};
 
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+	if (access(btf_path, R_OK)) {
 		snprintf(msg, len,
-			 "kernel BTF is missing (/sys/kernel/btf/vmlinux: %s): profd needs a kernel "
+			 "kernel BTF is missing (%s: %s): profd needs a kernel "
 			 "built with CONFIG_DEBUG_INFO_BTF=y (Debian 11+, kernel >= 5.8)",
-			 strerror(errno));
+			 btf_path, strerror(errno));
 		return -ENOENT;
 	}
 	if (syscall(SYS_capget, &hdr, data)) {
