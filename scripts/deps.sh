@@ -17,6 +17,7 @@ pkgs=(
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0     # allocators the attach-point tests cover
 	libc6-dbg                                            # glibc debug info: named libc frames
 	gdb python3                                          # oracles of the unwinding tests
+	g++ xz-utils libdebuginfod1                          # C++, MiniDebugInfo, debuginfod tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
