@@ -29,6 +29,7 @@ static size_t arg_npids;
 static const char *arg_type = "cpu";
 static uint64_t arg_duration_ns = 30ULL * 1000000000ULL;
 static uint64_t arg_frequency = 99;
+static uint64_t arg_min_block_ns;
 static char arg_output[PATH_MAX];
 static int arg_verbose;
 
@@ -43,6 +44,8 @@ static void usage(FILE *f)
 		"  -t, --type TYPE       profile type (default cpu), see below\n"
 		"  -d, --duration D      how long to profile: 30s, 2m, 500ms (default 30s)\n"
 		"  -F, --frequency HZ    CPU samples per second per CPU (default 99)\n"
+		"      --min-block D     block: shortest off-CPU time recorded, e.g. 1ms\n"
+		"                        (default 0: every blocking)\n"
 		"  -o, --output PATH     profile file (default <type>-<pid|host>-<time>.pb.gz)\n"
 		"  -v, --verbose         debug messages (libbpf included)\n"
 		"  -h, --help            this help\n"
@@ -112,6 +115,7 @@ static int parse_args(int argc, char **argv)
 		{ "type", required_argument, NULL, 't' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "frequency", required_argument, NULL, 'F' },
+		{ "min-block", required_argument, NULL, 'B' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -140,6 +144,12 @@ static int parse_args(int argc, char **argv)
 		case 'F':
 			if (parse_u64(optarg, 1, 100000, &arg_frequency))
 				return fail("invalid --frequency '%s': expected 1..100000 Hz", optarg);
+			break;
+		case 'B':
+			if (!strcmp(optarg, "0"))
+				arg_min_block_ns = 0;
+			else if (parse_duration_ns(optarg, &arg_min_block_ns))
+				return fail("invalid --min-block '%s': expected e.g. 1ms, 50us, 0", optarg);
 			break;
 		case 'o':
 			if (!*optarg || strlen(optarg) >= sizeof(arg_output))
@@ -212,6 +222,7 @@ int main(int argc, char **argv)
 		.pids = arg_pids,
 		.npids = arg_npids,
 		.frequency = arg_frequency,
+		.min_block_ns = arg_min_block_ns,
 	};
 	o.duration_ns = arg_duration_ns;
 	o.output = arg_output;

@@ -6,6 +6,9 @@
 
 static const struct profiler_type *const types[] = {
 	&profiler_cpu,
+	&profiler_mutex,
+	&profiler_block,
+	&profiler_threadcreate,
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))

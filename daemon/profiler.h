@@ -69,5 +69,8 @@ static inline struct pprof *profiler__sink(struct profiler *pr, pid_t pid)
 }
 
 extern const struct profiler_type profiler_cpu;
+extern const struct profiler_type profiler_mutex;
+extern const struct profiler_type profiler_block;
+extern const struct profiler_type profiler_threadcreate;
 
 #endif
