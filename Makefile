@@ -26,7 +26,7 @@ CFLAGS    ?= -g -O2
 WARN      := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CPPFLAGS  := -D_GNU_SOURCE -Iinclude -Idaemon -I$(OUTPUT) -I$(OUTPUT)/skel -I$(OUTPUT)/pb -DPROFD_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP
-LDLIBS    := $(PKG_LIBS) -lpthread
+LDLIBS    := $(PKG_LIBS) -lpthread -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # BPF: CO-RE objects from bpf/*.bpf.c against the committed vmlinux.h.
@@ -47,7 +47,8 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_OBJS := $(patsubst %.c,$(OUTPUT)/san/%.o,$(UNIT_SRCS) tests/unit/runner.c)
 
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
-WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(filter-out tests/workloads/lib%.c,$(WORKLOAD_SRCS)))
+WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(filter-out tests/workloads/lib%.c,$(WORKLOAD_SRCS))) \
+	$(patsubst tests/workloads/%.cc,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.cc))
 WORKLOAD_LIBS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%.so,$(filter tests/workloads/lib%.c,$(WORKLOAD_SRCS)))
 
 ifeq ($(V),1)
@@ -125,10 +126,15 @@ $(OUTPUT)/workloads/lib%.so: tests/workloads/lib%.c | $(OUTPUT)/workloads
 	$(call msg,WL,$@)
 	$(Q)$(CC) $(WL_CFLAGS) -shared -fPIC $< -o $@
 
+# A workload may add flags with `// cflags: ...` and `// link: ...` lines.
 $(OUTPUT)/workloads/%: tests/workloads/%.c $(WORKLOAD_LIBS) | $(OUTPUT)/workloads
 	$(call msg,WL,$@)
-	$(Q)$(CC) $(WL_CFLAGS) $< -o $@ -L$(OUTPUT)/workloads -Wl,-rpath,'$$ORIGIN' \
-		$(shell sed -n 's|^// link: ||p' $<) -lpthread
+	$(Q)$(CC) $(WL_CFLAGS) $(shell sed -n 's|^// cflags: ||p' $<) $< -o $@ \
+		-L$(OUTPUT)/workloads -Wl,-rpath,'$$ORIGIN' $(shell sed -n 's|^// link: ||p' $<) -lpthread
+
+$(OUTPUT)/workloads/%: tests/workloads/%.cc | $(OUTPUT)/workloads
+	$(call msg,WL,$@)
+	$(Q)$(CXX) $(WL_CFLAGS) $< -o $@ -lpthread
 
 workloads: $(WORKLOADS) $(WORKLOAD_LIBS)
 

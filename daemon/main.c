@@ -30,6 +30,7 @@ static const char *arg_type = "cpu";
 static uint64_t arg_duration_ns = 30ULL * 1000000000ULL;
 static uint64_t arg_frequency = 99;
 static uint64_t arg_min_block_ns;
+static uint64_t arg_heap_rate = 524288;
 static char arg_output[PATH_MAX];
 static int arg_verbose;
 
@@ -47,6 +48,9 @@ static void usage(FILE *f)
 		"      --min-block D     block: shortest off-CPU time recorded, e.g. 1ms\n"
 		"                        (default 0: every blocking)\n"
 		"  -o, --output PATH     profile file (default <type>-<pid|host>-<time>.pb.gz)\n"
+		"      --heap-sample-rate BYTES\n"
+		"                        heap/allocs: mean bytes between samples (default 524288,\n"
+		"                        Go's default); 1 records every allocation\n"
 		"  -v, --verbose         debug messages (libbpf included)\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n"
@@ -54,6 +58,8 @@ static void usage(FILE *f)
 		"Ctrl-C (SIGINT) or SIGTERM stops early; the profile is still written.\n"
 		"Without --pid, samples carry pid, tid, comm and thread labels:\n"
 		"  go tool pprof -tagfocus=pid=1234 -top cpu-host-*.pb.gz\n"
+		"heap/allocs need --pid; they see only allocations made after profd\n"
+		"attached (frees of older blocks are ignored).\n"
 		"Needs root, or CAP_BPF + CAP_PERFMON, and a kernel with BTF (>= 5.8).\n"
 		"\nProfile types:\n");
 	for (size_t i = 0; profiler_type_at(i); i++)
@@ -117,6 +123,7 @@ static int parse_args(int argc, char **argv)
 		{ "frequency", required_argument, NULL, 'F' },
 		{ "min-block", required_argument, NULL, 'B' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "heap-sample-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -156,6 +163,11 @@ static int parse_args(int argc, char **argv)
 				return fail("invalid --output '%s'", optarg);
 			snprintf(arg_output, sizeof(arg_output), "%s", optarg);
 			break;
+		case 'R':
+			if (parse_u64(optarg, 1, 1ULL << 40, &arg_heap_rate))
+				return fail("invalid --heap-sample-rate '%s': expected bytes, 1..2^40",
+					    optarg);
+			break;
 		case 'v':
 			arg_verbose = 1;
 			log_set_level(LOG_LVL_DEBUG);
@@ -175,6 +187,8 @@ static int parse_args(int argc, char **argv)
 		return fail("unexpected argument '%s' (see --help)", argv[optind]);
 	if (!profiler_type_find(arg_type))
 		return fail("unknown --type '%s': valid types are: %s", arg_type, profiler_type_names());
+	if (profiler_type_find(arg_type)->needs_pid && !arg_npids)
+		return fail("--type %s needs --pid: its probes are attached per process", arg_type);
 	return 0;
 }
 
@@ -223,6 +237,7 @@ int main(int argc, char **argv)
 		.npids = arg_npids,
 		.frequency = arg_frequency,
 		.min_block_ns = arg_min_block_ns,
+		.heap_sample_rate = arg_heap_rate,
 	};
 	o.duration_ns = arg_duration_ns;
 	o.output = arg_output;

@@ -122,7 +122,8 @@ int oneshot_run(const struct oneshot_opts *o)
 
 			if (read(tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 				log_warn("timerfd read: %s", strerror(errno));
-			o->type->drain(&pr);
+			if (!o->type->snapshot)
+				o->type->drain(&pr);
 		}
 		alive = 0;
 		for (int i = 2; i < npfds; i++) {

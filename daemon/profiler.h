@@ -30,6 +30,12 @@ struct profiler;
 struct profiler_type {
 	const char *name;         /* --type value */
 	const char *description;  /* one line for --help */
+	/* 1: drain() returns everything since start (a heap snapshot), so a
+	 * one-shot run drains once, at the end; 0: drain() returns what came
+	 * since the last drain (cpu). */
+	int snapshot;
+	/* 1: needs --pid (probes are attached per process). */
+	int needs_pid;
 	/* Load and attach; fill pr->priv. 0 or -errno (message already logged). */
 	int (*start)(struct profiler *pr);
 	/* Write the header of a new profile: sample types, period, default. */
@@ -69,6 +75,8 @@ static inline struct pprof *profiler__sink(struct profiler *pr, pid_t pid)
 }
 
 extern const struct profiler_type profiler_cpu;
+extern const struct profiler_type profiler_heap;
+extern const struct profiler_type profiler_allocs;
 extern const struct profiler_type profiler_mutex;
 extern const struct profiler_type profiler_block;
 extern const struct profiler_type profiler_threadcreate;

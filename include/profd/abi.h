@@ -47,4 +47,86 @@ struct profd_cpu_config {
 	__u32 pad;
 };
 
+/* ---- heap.bpf.c ---- */
+
+/* Entries of the table of exponential sampling intervals (a power of 2). */
+#define PROFD_HEAP_EXP_TABLE 1024
+/* Most allocator functions one process gets probes on (forwarders too). */
+#define PROFD_HEAP_MAX_RANGES 24
+
+/* What a sampled allocation is counted under: the process and a stack
+ * (hash into heap_stacks, whose first frame is the allocator's caller). */
+struct profd_heap_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 stack_hash;
+	char comm[PROFD_COMM_LEN];
+};
+_Static_assert(sizeof(struct profd_heap_key) == 32, "profd_heap_key layout");
+
+/* Cumulative counters per key since profd attached. */
+struct profd_heap_counts {
+	__u64 alloc_count;
+	__u64 alloc_bytes;
+	__u64 free_count;
+	__u64 free_bytes;
+};
+
+/* A user stack in heap_stacks: frames[0] is the allocator's caller. */
+struct profd_heap_stack {
+	__u32 nframes;
+	__u32 pad;
+	__u64 frames[PROFD_MAX_STACK_DEPTH];
+};
+
+/* A live sampled allocation. */
+struct profd_heap_live_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 addr;
+};
+struct profd_heap_live {
+	__u64 size;
+	struct profd_heap_key key;
+};
+
+/* An allocator function calling a probed one, by the address range of its
+ * code in one process. When a probed call returns into [start, end):
+ * - ra_offset < 0: the call is the allocator's own business (realloc calling
+ *   malloc): it is neither counted nor sampled;
+ * - ra_offset >= 0: the function forwards an allocation (operator new →
+ *   malloc): the allocation is counted and its real caller is the return
+ *   address found ra_offset bytes above the forwarder's one. */
+struct profd_heap_range {
+	__u64 start;
+	__u64 end;
+	__s32 ra_offset;
+	__u32 pad;
+};
+struct profd_heap_proc {
+	__u32 nranges;
+	__u32 pad;
+	struct profd_heap_range r[PROFD_HEAP_MAX_RANGES];
+};
+
+enum profd_heap_metric {
+	PROFD_HEAP_CALLS = 0,        /* allocation calls seen */
+	PROFD_HEAP_SAMPLED,          /* of which sampled */
+	PROFD_HEAP_FREES_MATCHED,    /* frees of a tracked sampled block */
+	PROFD_HEAP_LIVE_FULL,        /* live map full: sampled block not tracked */
+	PROFD_HEAP_COUNTS_FULL,      /* counts map full: sample dropped */
+	PROFD_HEAP_STACKS_FULL,      /* stack map full: sample dropped */
+	PROFD_HEAP_STACK_LOST,       /* user stack could not be read */
+	PROFD_HEAP_PENDING_LOST,     /* return seen without its entry (or map full) */
+	PROFD_HEAP_FAILED_ALLOCS,    /* sampled call returned NULL / error */
+	PROFD_HEAP_INTERNAL,         /* calls made by the allocator itself, ignored */
+	PROFD_HEAP_METRIC_MAX,
+};
+
+struct profd_heap_config {
+	__u64 sample_rate;   /* mean bytes between samples; <= 1: every call */
+	__u64 exp_table[PROFD_HEAP_EXP_TABLE]; /* intervals: -ln(u) * rate */
+};
+
+
 #endif

@@ -95,3 +95,54 @@ assert_contains() {
 assert_not_contains() {
 	if grep -q -- "$2" <<<"$1"; then echo "$1" | head -40 >&2; fail "$3: '$2' found"; fi
 }
+
+# start_gated_workload NAME ARGS...: like start_workload, for workloads that
+# wait for a line on stdin before doing their work (so profd can attach
+# first); release_workload sends it. The workload's stderr goes to $T/wl.err.
+start_gated_workload() {
+	local name=$1 fifo gate
+	shift
+	fifo=$T/ready.$RANDOM
+	gate=$T/gate.$RANDOM
+	mkfifo "$fifo" "$gate"
+	"$WORKLOADS/$name" "$@" <"$gate" >"$fifo" 2>"$T/wl.err" &
+	WL_PID=$!
+	WL_PIDS+=("$WL_PID")
+	exec 8>"$gate"
+	read -r -t 10 line <"$fifo" || fail "workload $name did not start"
+	rm -f "$fifo" "$gate"
+	[ "$line" = ready ] || fail "workload $name said '$line', not ready"
+}
+
+release_workload() {
+	echo go >&8
+	exec 8>&-
+}
+
+# value_of FUNC < top-output: the flat value of FUNC as pprof printed it.
+flat_value() {
+	awk -v f="$1" '$NF == f { print $1; found = 1; exit } END { if (!found) print 0 }'
+}
+
+# to_bytes 60002607B → 60002607 (use -unit=B with pprof).
+to_bytes() {
+	sed 's/B$//' <<<"$1"
+}
+
+# run_profd_bg ARGS...: profd in the background; returns once its probes
+# are in place (it said "profiling").
+run_profd_bg() {
+	"$PROFD" "$@" 2>"$T/profd.err" &
+	PROFD_PID=$!
+	local i
+	for i in $(seq 100); do
+		grep -q "profiling" "$T/profd.err" 2>/dev/null && return 0
+		kill -0 $PROFD_PID 2>/dev/null || { cat "$T/profd.err" >&2; fail "profd exited early"; }
+		sleep 0.1
+	done
+	fail "profd did not start profiling"
+}
+
+wait_profd() {
+	wait $PROFD_PID || { cat "$T/profd.err" >&2; fail "profd exited non-zero"; }
+}

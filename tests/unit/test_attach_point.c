@@ -4,7 +4,6 @@
  * chosen for the malloc family of glibc (shared and static), libstdc++ and
  * any other allocator installed, checked by an independent reading of
  * objdump's text; garbage and truncated input. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>

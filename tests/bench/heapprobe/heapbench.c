@@ -13,7 +13,6 @@
  * Calls go through volatile function pointers so the compiler cannot elide a
  * malloc/free pair, and so LD_PRELOAD'ed allocators are measured the same way.
  * Build: cc -O2 -o heapbench heapbench.c -ldl */
-#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>

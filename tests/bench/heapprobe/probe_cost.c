@@ -13,7 +13,6 @@
  * one call in N (-n; 0 = never). OFFSET may be "auto": the offset that
  * attach_point__find() picks for the function, keeping the first argument
  * and, for modes with a return half, the stack pointer intact. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>

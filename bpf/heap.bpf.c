@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+/* heap.bpf.c: sampled allocation profiling through uprobes on the
+ * allocator a process uses (malloc family; operator new through malloc).
+ *
+ * Hot path, every call: one per-CPU counter update (Poisson sampling by
+ * bytes, like tcmalloc and Go). A sampled call also takes its stack, and its
+ * return probe records the block in `live`; every free does one hash lookup.
+ * All counters are cumulative since attach; the agent reads snapshots. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "profd/abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set during load time: the rate and its table of exponential intervals. */
+const volatile struct profd_heap_config cfg = {};
+
+/* Bytes until the next sample, per CPU. A Poisson process split across
+ * CPUs (and the threads running on them) is still Poisson: memoryless. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} countdown SEC(".maps");
+
+/* A sampled call between its entry and its return, by thread id. */
+struct pending {
+	__u64 size;
+	__u64 memptr;   /* posix_memalign: where the block's address is stored */
+	struct profd_heap_key key;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct pending);
+} pending SEC(".maps");
+
+/* Live sampled blocks: (pid, address) → size and key. max_entries is set
+ * at load time; a full map is counted (PROFD_HEAP_LIVE_FULL). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct profd_heap_live_key);
+	__type(value, struct profd_heap_live);
+} live SEC(".maps");
+
+/* Cumulative counts per key, read (not cleared) by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct profd_heap_key);
+	__type(value, struct profd_heap_counts);
+} heap_counts SEC(".maps");
+
+/* Stacks by 64-bit hash of their frames. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct profd_heap_stack);
+} heap_stacks SEC(".maps");
+
+/* Per-process allocator forwarders (operator new → malloc), by tgid.
+ * Written by the agent when it attaches. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct profd_heap_proc);
+} heap_procs SEC(".maps");
+
+/* Scratch for building a stack: too big for the 512-byte BPF stack. */
+struct scratch {
+	__u64 ips[PROFD_MAX_STACK_DEPTH];
+	struct profd_heap_stack st;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PROFD_HEAP_METRIC_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} metrics SEC(".maps");
+
+#include "common.bpf.h"
+
+/* Go's rule: sample when the call reaches the countdown, then draw the
+ * next interval. Every call when the rate is <= 1. */
+static __always_inline bool should_sample(__u64 size)
+{
+	__u32 zero = 0;
+	__s64 *cd;
+
+	metric_inc(PROFD_HEAP_CALLS);
+	if (cfg.sample_rate <= 1)
+		return true;
+	cd = bpf_map_lookup_elem(&countdown, &zero);
+	if (!cd) /* verifier: never NULL */
+		return false;
+	if (*cd > (__s64)size) {
+		*cd -= size;
+		return false;
+	}
+	*cd = cfg.exp_table[bpf_get_prandom_u32() & (PROFD_HEAP_EXP_TABLE - 1)];
+	return true;
+}
+
+/* Who called the allocator: the return address at *(rsp) (probes sit where
+ * rsp is as at entry), followed through forwarders (operator new → malloc).
+ * Returns 0 and the caller, or 1 for the allocator's internal calls. */
+static __always_inline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *raw, __u64 *caller)
+{
+	__u64 loc = PT_REGS_SP(ctx), ra = 0;
+	struct profd_heap_proc *proc;
+
+	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)loc))
+		ra = 0;
+	*raw = ra;
+	*caller = ra;
+	proc = bpf_map_lookup_elem(&heap_procs, &pid);
+	if (!proc)
+		return 0;
+	/* Two levels cover operator new[] → operator new → malloc. */
+	for (int level = 0; level < 2; level++) {
+		int hit = -1;
+
+		for (int i = 0; i < PROFD_HEAP_MAX_RANGES; i++) {
+			if (i >= proc->nranges)
+				break;
+			if (ra >= proc->r[i].start && ra < proc->r[i].end) {
+				hit = i;
+				break;
+			}
+		}
+		if (hit < 0 || hit >= PROFD_HEAP_MAX_RANGES)
+			break;
+		if (proc->r[hit].ra_offset < 0)
+			return 1;
+		loc += proc->r[hit].ra_offset;
+		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)loc))
+			ra = 0;
+		*caller = ra;
+	}
+	return 0;
+}
+
+/* The stack of the allocation: the caller first, then the frame-pointer
+ * chain above it, interned in heap_stacks by hash. */
+static __always_inline int build_key(struct pt_regs *ctx, __u64 raw, __u64 caller,
+				     struct profd_heap_key *key)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 hash = 14695981039346656037ULL;
+	__u32 zero = 0, n = 0, skip = 1;
+	struct scratch *s;
+	long got;
+
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s) /* verifier: never NULL */
+		return -1;
+	BPF_CORE_READ_STR_INTO(&key->comm, task, group_leader, comm);
+	got = bpf_get_stack(ctx, s->ips, sizeof(s->ips), BPF_F_USER_STACK);
+	if (got < 0) {
+		metric_inc(PROFD_HEAP_STACK_LOST);
+		got = 0;
+	}
+	got /= sizeof(__u64);
+	/* ips[0] is the probe address in the allocator. Kernels that add the
+	 * return address at a probe on a prologue (6.11+) put it at ips[1]. */
+	if (got > 1 && s->ips[1] == raw)
+		skip = 2;
+	if (caller)
+		s->st.frames[n++] = caller;
+	for (__u32 i = 1; i < PROFD_MAX_STACK_DEPTH; i++) {
+		__u32 j = i - 1 + skip;
+
+		if (j >= got || j >= PROFD_MAX_STACK_DEPTH || n >= PROFD_MAX_STACK_DEPTH)
+			break;
+		s->st.frames[n++] = s->ips[j];
+	}
+	s->st.nframes = n;
+	for (__u32 i = 0; i < PROFD_MAX_STACK_DEPTH; i++) {
+		if (i >= n)
+			break;
+		hash = (hash ^ s->st.frames[i]) * 1099511628211ULL;
+	}
+	key->stack_hash = hash;
+	if (bpf_map_update_elem(&heap_stacks, &hash, &s->st, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&heap_stacks, &hash)) {
+		metric_inc(PROFD_HEAP_STACKS_FULL);
+		return -1;
+	}
+	return 0;
+}
+
+static __always_inline void on_alloc_entry(struct pt_regs *ctx, __u64 size, __u64 memptr)
+{
+	__u64 id = bpf_get_current_pid_tgid(), raw, caller;
+	struct pending p = { .size = size, .memptr = memptr };
+	__u32 tid = (__u32)id;
+
+	p.key.pid = id >> 32;
+	if (find_caller(ctx, p.key.pid, &raw, &caller)) {
+		metric_inc(PROFD_HEAP_INTERNAL);
+		return;
+	}
+	if (!should_sample(size))
+		return;
+	metric_inc(PROFD_HEAP_SAMPLED);
+	if (build_key(ctx, raw, caller, &p.key))
+		return;
+	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
+		metric_inc(PROFD_HEAP_PENDING_LOST);
+}
+
+static __always_inline void on_free(__u64 addr)
+{
+	struct profd_heap_live_key lk = { .pid = bpf_get_current_pid_tgid() >> 32, .addr = addr };
+	struct profd_heap_counts *c;
+	struct profd_heap_live *l;
+
+	if (!addr)
+		return;
+	l = bpf_map_lookup_elem(&live, &lk);
+	if (!l)
+		return;
+	c = bpf_map_lookup_elem(&heap_counts, &l->key);
+	if (c) {
+		__sync_fetch_and_add(&c->free_count, 1);
+		__sync_fetch_and_add(&c->free_bytes, l->size);
+	}
+	metric_inc(PROFD_HEAP_FREES_MATCHED);
+	bpf_map_delete_elem(&live, &lk);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(malloc_enter, __u64 size)
+{
+	on_alloc_entry(ctx, size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(calloc_enter, __u64 n, __u64 size)
+{
+	on_alloc_entry(ctx, n * size, 0);
+	return 0;
+}
+
+/* aligned_alloc(align, size), memalign(align, size) */
+SEC("uprobe")
+int BPF_KPROBE(memalign_enter, __u64 align, __u64 size)
+{
+	on_alloc_entry(ctx, size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
+{
+	on_alloc_entry(ctx, size, memptr);
+	return 0;
+}
+
+/* realloc(p, n): the old block is gone (if the call succeeds, which is
+ * assumed), a new one of n bytes exists; realloc(p, 0) frees. */
+SEC("uprobe")
+int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
+{
+	on_free(ptr);
+	if (size)
+		on_alloc_entry(ctx, size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(reallocarray_enter, __u64 ptr, __u64 n, __u64 size)
+{
+	on_free(ptr);
+	if (n * size)
+		on_alloc_entry(ctx, n * size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(free_enter, __u64 ptr)
+{
+	on_free(ptr);
+	return 0;
+}
+
+/* Return of any allocation function: completes a sampled call. */
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_exit, __u64 ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct profd_heap_live_key lk = { .pid = bpf_get_current_pid_tgid() >> 32 };
+	struct profd_heap_counts *c, zero = {};
+	struct profd_heap_live l = {};
+	struct pending *p;
+
+	p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p)
+		return 0;
+	lk.addr = ret;
+	if (p->memptr) {
+		lk.addr = 0;
+		if (ret == 0 && bpf_probe_read_user(&lk.addr, sizeof(lk.addr), (void *)p->memptr))
+			lk.addr = 0;
+	}
+	if (!lk.addr) {
+		metric_inc(PROFD_HEAP_FAILED_ALLOCS);
+		bpf_map_delete_elem(&pending, &tid);
+		return 0;
+	}
+	c = bpf_map_lookup_elem(&heap_counts, &p->key);
+	if (!c) {
+		bpf_map_update_elem(&heap_counts, &p->key, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&heap_counts, &p->key);
+	}
+	if (!c) {
+		metric_inc(PROFD_HEAP_COUNTS_FULL);
+		bpf_map_delete_elem(&pending, &tid);
+		return 0;
+	}
+	__sync_fetch_and_add(&c->alloc_count, 1);
+	__sync_fetch_and_add(&c->alloc_bytes, p->size);
+	l.size = p->size;
+	l.key = p->key;
+	if (bpf_map_update_elem(&live, &lk, &l, BPF_ANY))
+		metric_inc(PROFD_HEAP_LIVE_FULL);
+	bpf_map_delete_elem(&pending, &tid);
+	return 0;
+}

@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: Apache-2.0
+/* heap collector: allocator discovery, attach points, snapshots. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collect/attach_point.h"
+#include "collect/heap.h"
+#include "heap.skel.h"
+#include "log.h"
+#include "symbolize/procmaps.h"
+
+#define DEFAULT_MAX_LIVE 65536
+#define DEFAULT_MAX_STACKS 16384
+#define MAX_OBJECTS 64
+#define MAX_LINKS 256
+/* Function bytes read to choose an attach point: the prologue walk needs
+ * 64, the sweep for branches back into the prologue wants the body. */
+#define MAX_FUNC_READ (64u << 10)
+
+enum prog_kind { P_MALLOC, P_CALLOC, P_REALLOC, P_REALLOCARRAY, P_MEMALIGN, P_POSIX_MEMALIGN, P_FREE };
+
+/* The malloc family: what each takes and which program handles it. */
+static const struct family_fn {
+	const char *name;
+	enum prog_kind kind;
+	unsigned args;    /* argument registers the program reads */
+	int ret;          /* needs the return probe */
+} family[] = {
+	{ "malloc", P_MALLOC, ATTACH_ARG(0), 1 },
+	{ "calloc", P_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1 },
+	{ "realloc", P_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1 },
+	{ "reallocarray", P_REALLOCARRAY, ATTACH_ARG(0) | ATTACH_ARG(1) | ATTACH_ARG(2), 1 },
+	{ "aligned_alloc", P_MEMALIGN, ATTACH_ARG(0) | ATTACH_ARG(1), 1 },
+	{ "memalign", P_MEMALIGN, ATTACH_ARG(0) | ATTACH_ARG(1), 1 },
+	{ "posix_memalign", P_POSIX_MEMALIGN, ATTACH_ARG(0) | ATTACH_ARG(1) | ATTACH_ARG(2), 1 },
+	{ "valloc", P_MALLOC, ATTACH_ARG(0), 1 },
+	{ "pvalloc", P_MALLOC, ATTACH_ARG(0), 1 },
+	{ "free", P_FREE, ATTACH_ARG(0), 0 },
+};
+#define NFAMILY (sizeof(family) / sizeof(family[0]))
+
+/* C++ allocation functions that forward to the malloc family. */
+static const char *const forwarders[] = {
+	"_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t",
+	"_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
+	"_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnamSt11align_val_tRKSt9nothrow_t",
+};
+#define NFORWARDERS (sizeof(forwarders) / sizeof(forwarders[0]))
+
+struct heap_collector {
+	struct heap_bpf *skel;
+	struct bpf_link *links[MAX_LINKS];
+	size_t nlinks;
+	uint64_t probes, emulated;
+	uint64_t stacks_missing;
+	struct profd_heap_key *keys;
+	uint32_t max_keys;
+	struct profd_heap_stack stack;
+};
+
+/* A defined function symbol found by name. */
+struct fsym {
+	uint64_t vaddr;
+	uint64_t size;
+	uint64_t file_off;
+	int found;
+};
+
+/* A mapped ELF object of the target: its executable mapping and path. */
+struct object {
+	char path[512];     /* what /proc/PID/maps says */
+	char open_path[600];/* how we open it: map_files or root-relative */
+	uint64_t start, end, offset;
+};
+
+struct objects {
+	struct object o[MAX_OBJECTS];
+	size_t n;
+	pid_t pid;
+};
+
+static int collect_object(const struct procmaps_entry *e, void *ctx)
+{
+	struct objects *objs = ctx;
+	struct object *o;
+
+	if (e->flags || !e->path[0] || objs->n == MAX_OBJECTS)
+		return 0;
+	for (size_t i = 0; i < objs->n; i++)
+		if (!strcmp(objs->o[i].path, e->path))
+			return 0;
+	o = &objs->o[objs->n++];
+	snprintf(o->path, sizeof(o->path), "%s", e->path);
+	snprintf(o->open_path, sizeof(o->open_path), "/proc/%d/map_files/%llx-%llx", objs->pid,
+		 (unsigned long long)e->start, (unsigned long long)e->end);
+	if (access(o->open_path, R_OK))
+		snprintf(o->open_path, sizeof(o->open_path), "/proc/%d/root%s", objs->pid, e->path);
+	o->start = e->start;
+	o->end = e->end;
+	o->offset = e->offset;
+	return 0;
+}
+
+/* Look up defined function symbols by name in .symtab, then .dynsym;
+ * fills file offsets through the PT_LOAD segments. Returns how many of the
+ * names were found, or -errno. */
+static int find_functions(const char *path, const char *const *names, size_t n, struct fsym *out)
+{
+	Elf *elf = NULL;
+	size_t nphdr, found = 0;
+	Elf_Scn *scn = NULL;
+	int fd, err = 0;
+
+	memset(out, 0, n * sizeof(*out));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &nphdr)) {
+		err = -ENOEXEC;
+		goto out;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		Elf64_Word want = pass ? SHT_DYNSYM : SHT_SYMTAB;
+
+		scn = NULL;
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			Elf_Data *data;
+
+			if (!gelf_getshdr(scn, &sh) || sh.sh_type != want || !sh.sh_entsize)
+				continue;
+			data = elf_getdata(scn, NULL);
+			if (!data)
+				continue;
+			for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+				GElf_Sym sym;
+				const char *name;
+
+				if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF ||
+				    (GELF_ST_TYPE(sym.st_info) != STT_FUNC &&
+				     GELF_ST_TYPE(sym.st_info) != STT_GNU_IFUNC))
+					continue;
+				name = elf_strptr(elf, sh.sh_link, sym.st_name);
+				if (!name)
+					continue;
+				for (size_t k = 0; k < n; k++) {
+					if (out[k].found || strcmp(name, names[k]))
+						continue;
+					out[k].vaddr = sym.st_value;
+					out[k].size = sym.st_size;
+					out[k].found = 1;
+					found++;
+				}
+			}
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		out[k].found = 0;
+		for (size_t i = 0; i < nphdr && out[k].vaddr; i++) {
+			GElf_Phdr ph;
+
+			if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+				continue;
+			if (out[k].vaddr >= ph.p_vaddr && out[k].vaddr < ph.p_vaddr + ph.p_filesz) {
+				out[k].file_off = out[k].vaddr - ph.p_vaddr + ph.p_offset;
+				out[k].found = 1;
+			}
+		}
+	}
+	found = 0;
+	for (size_t k = 0; k < n; k++)
+		found += out[k].found;
+	err = found;
+out:
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
+static const char *family_name(size_t i)
+{
+	return family[i].name;
+}
+
+/* Which object provides malloc to the process: the executable (static or
+ * linked-in allocator), else a library other than libc (jemalloc, tcmalloc,
+ * mimalloc, preloaded or linked), else libc. */
+static int pick_allocator(const struct objects *objs)
+{
+	static const char *const name[] = { "malloc" };
+	int exe = -1, other = -1, libc = -1;
+	struct fsym s;
+
+	for (size_t i = 0; i < objs->n; i++) {
+		if (find_functions(objs->o[i].open_path, name, 1, &s) != 1)
+			continue;
+		if (i == 0 || !strstr(objs->o[i].path, ".so"))
+			exe = exe < 0 ? (int)i : exe;
+		else if (strstr(objs->o[i].path, "/libc.so") || strstr(objs->o[i].path, "/libc-"))
+			libc = libc < 0 ? (int)i : libc;
+		else if (!strstr(objs->o[i].path, "/ld-linux"))
+			other = other < 0 ? (int)i : other;
+	}
+	return exe >= 0 ? exe : other >= 0 ? other : libc;
+}
+
+static struct bpf_program *prog_for(struct heap_bpf *skel, enum prog_kind k)
+{
+	switch (k) {
+	case P_MALLOC: return skel->progs.malloc_enter;
+	case P_CALLOC: return skel->progs.calloc_enter;
+	case P_REALLOC: return skel->progs.realloc_enter;
+	case P_REALLOCARRAY: return skel->progs.reallocarray_enter;
+	case P_MEMALIGN: return skel->progs.memalign_enter;
+	case P_POSIX_MEMALIGN: return skel->progs.posix_memalign_enter;
+	case P_FREE: return skel->progs.free_enter;
+	}
+	return NULL;
+}
+
+static int read_code(const char *path, uint64_t off, uint64_t size, uint8_t **buf, size_t *len)
+{
+	ssize_t got;
+	int fd;
+
+	*len = size && size < MAX_FUNC_READ ? size : (size ? MAX_FUNC_READ : ATTACH_POINT_MAX_BYTES);
+	*buf = malloc(*len);
+	if (!*buf)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(*buf);
+		return -errno;
+	}
+	got = pread(fd, *buf, *len, off);
+	close(fd);
+	if (got <= 0) {
+		free(*buf);
+		return -EIO;
+	}
+	*len = got;
+	return 0;
+}
+
+/* The first instruction of fn the kernel emulates with the stack and the
+ * needed arguments as at entry, else the entry itself. */
+static uint32_t attach_offset(const char *path, const struct fsym *fs, unsigned args, int *emulated)
+{
+	static const int argreg[ATTACH_NR_ARGS] = { X86_RDI, X86_RSI, X86_RDX, X86_RCX, X86_R8, X86_R9 };
+	struct attach_point ap;
+	unsigned flags = ATTACH_POINT_F_STACK;
+	uint8_t *code;
+	size_t len;
+
+	*emulated = 0;
+	if (read_code(path, fs->file_off, fs->size, &code, &len))
+		return 0;
+	if (!fs->size || len < fs->size)
+		flags |= ATTACH_POINT_F_PARTIAL;
+	if (attach_point__find(code, len, fs->vaddr, args, flags, &ap)) {
+		free(code);
+		return 0;
+	}
+	free(code);
+	for (int i = 0; i < ATTACH_NR_ARGS; i++)
+		if ((args & ATTACH_ARG(i)) && ap.arg_reg[i] != argreg[i])
+			return 0;   /* the programs read arguments from their ABI registers */
+	if (!ap.stack_intact || ap.ra_offset != 0)
+		return 0;
+	*emulated = 1;
+	return ap.offset;
+}
+
+static int attach_one(struct heap_collector *c, struct bpf_program *prog, pid_t pid,
+		      const char *path, uint64_t off, int retprobe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+	struct bpf_link *l;
+
+	if (c->nlinks == MAX_LINKS)
+		return -E2BIG;
+	l = bpf_program__attach_uprobe_opts(prog, pid, path, off, &opts);
+	if (!l)
+		return -errno;
+	c->links[c->nlinks++] = l;
+	c->probes++;
+	return 0;
+}
+
+/* Runtime address of a file offset of obj (its executable mapping). */
+static uint64_t runtime_addr(const struct object *o, uint64_t file_off)
+{
+	return o->start + (file_off - o->offset);
+}
+
+/* The CFA offset at the return address of every call in a forwarder: the
+ * return address of the forwarder itself sits that many bytes above the
+ * one its callee's probe sees. -1 if calls disagree or none is found. */
+static int forwarder_ra_offset(const char *path, const struct fsym *fs)
+{
+	uint8_t *code;
+	size_t len, off = 0;
+	int depth = 0, result = -1;
+
+	/* Track rsp through the straight-line prologue and body: pushes and
+	 * sub/add of rsp by an immediate, until the first call. */
+	if (!fs->size || read_code(path, fs->file_off, fs->size, &code, &len))
+		return -1;
+	while (off < len) {
+		struct x86_insn in;
+		int n = x86_insn_decode(code + off, len - off, &in);
+
+		if (n <= 0)
+			break;
+		if (in.flow == X86_FLOW_CALL) {
+			result = depth + 8;
+			break;
+		}
+		if (in.flow != X86_FLOW_NEXT)
+			break;
+		if (in.map == 0 && in.opcode >= 0x50 && in.opcode <= 0x57)
+			depth += 8;                      /* push reg */
+		else if (in.map == 0 && in.opcode >= 0x58 && in.opcode <= 0x5f)
+			depth -= 8;                      /* pop reg */
+		else if (in.map == 0 && (in.opcode == 0x83 || in.opcode == 0x81) && in.has_modrm &&
+			 (in.modrm & 0xc7) == 0xc4 && (in.rex & 8)) {
+			int reg = (in.modrm >> 3) & 7;   /* /5 sub, /0 add on rsp */
+
+			if (reg == 5)
+				depth += in.imm;
+			else if (reg == 0)
+				depth -= in.imm;
+			else
+				break;
+		} else if (in.has_modrm && (in.modrm & 0xc7) == 0xc4 && in.map == 0 &&
+			   in.opcode != 0x89 && in.opcode != 0x8b && in.opcode != 0x39 &&
+			   in.opcode != 0x85) {
+			break;                           /* something else writes rsp */
+		}
+		off += n;
+	}
+	free(code);
+	return result;
+}
+
+int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, size_t errlen)
+{
+	const char *names[NFAMILY];
+	struct fsym fs[NFAMILY], fw[NFORWARDERS];
+	struct profd_heap_proc proc = {};
+	struct objects *objs;
+	const struct object *alloc;
+	uint64_t seen[NFAMILY];
+	size_t nseen = 0;
+	__u32 key = pid;
+	int idx, ret, emulated;
+
+	objs = calloc(1, sizeof(*objs));
+	if (!objs)
+		return -ENOMEM;
+	objs->pid = pid;
+	ret = procmaps__read(pid, collect_object, objs, NULL);
+	if (ret) {
+		snprintf(err, errlen, "cannot read the mappings of pid %d: %s", pid, strerror(-ret));
+		goto out;
+	}
+	idx = pick_allocator(objs);
+	if (idx < 0) {
+		snprintf(err, errlen,
+			 "pid %d: no allocator found: none of its %zu mapped objects (executable and "
+			 "libraries) defines malloc in .symtab or .dynsym",
+			 pid, objs->n);
+		ret = -ENOENT;
+		goto out;
+	}
+	alloc = &objs->o[idx];
+	for (size_t i = 0; i < NFAMILY; i++)
+		names[i] = family_name(i);
+	ret = find_functions(alloc->open_path, names, NFAMILY, fs);
+	if (ret <= 0) {
+		snprintf(err, errlen, "pid %d: cannot read the allocator symbols of %s", pid,
+			 alloc->path);
+		ret = ret ? ret : -ENOENT;
+		goto out;
+	}
+	for (size_t i = 0; i < NFAMILY; i++) {
+		uint32_t off;
+		int dup = 0;
+
+		if (!fs[i].found)
+			continue;
+		/* Aliases (memalign = aligned_alloc in some builds) are probed once. */
+		for (size_t k = 0; k < nseen; k++)
+			dup |= seen[k] == fs[i].file_off;
+		if (dup)
+			continue;
+		seen[nseen++] = fs[i].file_off;
+		off = attach_offset(alloc->open_path, &fs[i], family[i].args, &emulated);
+		ret = attach_one(c, prog_for(c->skel, family[i].kind), pid, alloc->open_path,
+				 fs[i].file_off + off, 0);
+		if (!ret && family[i].ret)
+			ret = attach_one(c, c->skel->progs.alloc_exit, pid, alloc->open_path,
+					 fs[i].file_off + off, 1);
+		if (ret) {
+			snprintf(err, errlen, "pid %d: cannot attach to %s in %s: %s", pid,
+				 family[i].name, alloc->path, strerror(-ret));
+			goto out;
+		}
+		c->emulated += emulated;
+		log_debug("pid %d: %s in %s probed at +%u (%s)", pid, family[i].name, alloc->path,
+			  off, emulated ? "emulated" : "entry, single-stepped");
+		/* Calls the allocator makes to itself are its own business. */
+		if (fs[i].size && proc.nranges < PROFD_HEAP_MAX_RANGES)
+			proc.r[proc.nranges++] = (struct profd_heap_range){
+				.start = runtime_addr(alloc, fs[i].file_off),
+				.end = runtime_addr(alloc, fs[i].file_off + fs[i].size),
+				.ra_offset = -1,
+			};
+	}
+	/* C++ operator new forwards to malloc: count at malloc, attribute to
+	 * operator new's caller. */
+	for (size_t i = 0; i < objs->n; i++) {
+		if (find_functions(objs->o[i].open_path, forwarders, NFORWARDERS, fw) <= 0)
+			continue;
+		for (size_t k = 0; k < NFORWARDERS; k++) {
+			int ra;
+
+			if (!fw[k].found || !fw[k].size || proc.nranges == PROFD_HEAP_MAX_RANGES)
+				continue;
+			ra = forwarder_ra_offset(objs->o[i].open_path, &fw[k]);
+			if (ra < 0)
+				continue;
+			proc.r[proc.nranges++] = (struct profd_heap_range){
+				.start = runtime_addr(&objs->o[i], fw[k].file_off),
+				.end = runtime_addr(&objs->o[i], fw[k].file_off + fw[k].size),
+				.ra_offset = ra,
+			};
+		}
+	}
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.heap_procs), &key, &proc, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errlen, "pid %d: cannot configure allocator ranges: %s", pid,
+			 strerror(-ret));
+		goto out;
+	}
+	log_debug("pid %d: allocator %s, %u internal/forwarder ranges", pid, alloc->path,
+		  proc.nranges);
+	ret = 0;
+out:
+	free(objs);
+	return ret;
+}
+
+void heap_collector__free(struct heap_collector *c)
+{
+	if (!c)
+		return;
+	heap_collector__detach(c);
+	heap_bpf__destroy(c->skel);
+	free(c->keys);
+	free(c);
+}
+
+struct heap_collector *heap_collector__new(const struct heap_opts *opts)
+{
+	uint32_t max_live = opts->max_live ? opts->max_live : DEFAULT_MAX_LIVE;
+	uint32_t max_stacks = opts->max_stacks ? opts->max_stacks : DEFAULT_MAX_STACKS;
+	struct heap_collector *c;
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->max_keys = max_stacks;
+	c->keys = calloc(c->max_keys, sizeof(*c->keys));
+	c->skel = heap_bpf__open();
+	if (!c->keys || !c->skel) {
+		err = c->keys ? -errno : -ENOMEM;
+		goto cleanup;
+	}
+	c->skel->rodata->cfg.sample_rate = opts->sample_rate;
+	/* Quantized exponential: -ln of the midpoints of 1024 equal slices of
+	 * (0, 1], times the rate. Mean within 0.1% of the rate. */
+	for (int i = 0; i < PROFD_HEAP_EXP_TABLE; i++)
+		c->skel->rodata->cfg.exp_table[i] =
+			(__u64)(-log((i + 0.5) / PROFD_HEAP_EXP_TABLE) * (double)opts->sample_rate) + 1;
+	bpf_map__set_max_entries(c->skel->maps.live, max_live);
+	bpf_map__set_max_entries(c->skel->maps.heap_counts, max_stacks);
+	bpf_map__set_max_entries(c->skel->maps.heap_stacks, max_stacks);
+	err = heap_bpf__load(c->skel);
+	if (err)
+		goto cleanup;
+	return c;
+cleanup:
+	heap_collector__free(c);
+	errno = -err;
+	return NULL;
+}
+
+void heap_collector__detach(struct heap_collector *c)
+{
+	for (size_t i = 0; i < c->nlinks; i++)
+		bpf_link__destroy(c->links[i]);
+	c->nlinks = 0;
+}
+
+int heap_collector__snapshot(struct heap_collector *c, heap_sample_fn fn, void *ctx)
+{
+	int counts_fd = bpf_map__fd(c->skel->maps.heap_counts);
+	int stacks_fd = bpf_map__fd(c->skel->maps.heap_stacks);
+	void *prev = NULL;
+	int n = 0;
+
+	while (n < (int)c->max_keys && !bpf_map_get_next_key(counts_fd, prev, &c->keys[n])) {
+		prev = &c->keys[n];
+		n++;
+	}
+	for (int i = 0; i < n; i++) {
+		struct heap_sample s = { .key = &c->keys[i] };
+
+		if (bpf_map_lookup_elem(counts_fd, &c->keys[i], &s.counts))
+			continue;
+		if (bpf_map_lookup_elem(stacks_fd, &c->keys[i].stack_hash, &c->stack)) {
+			c->stacks_missing++;
+			continue;
+		}
+		s.frames = (const uint64_t *)c->stack.frames;
+		s.nframes = c->stack.nframes < PROFD_MAX_STACK_DEPTH ? c->stack.nframes
+								     : PROFD_MAX_STACK_DEPTH;
+		fn(&s, ctx);
+	}
+	return n;
+}
+
+void heap_collector__stats(const struct heap_collector *c, struct heap_stats *st)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(c->skel->maps.metrics);
+
+	memset(st, 0, sizeof(*st));
+	st->stacks_missing = c->stacks_missing;
+	st->probes = c->probes;
+	st->emulated = c->emulated;
+	if (ncpus <= 0)
+		return;
+	uint64_t vals[ncpus];
+	for (__u32 m = 0; m < PROFD_HEAP_METRIC_MAX; m++) {
+		if (bpf_map_lookup_elem(fd, &m, vals))
+			continue;
+		for (int i = 0; i < ncpus; i++)
+			st->metrics[m] += vals[i];
+	}
+}

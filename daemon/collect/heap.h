@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* heap collector: finds the allocator a process uses, attaches heap.bpf.c's
+ * uprobes to it at instructions the kernel emulates, and reads cumulative
+ * snapshots of sampled allocations. */
+#ifndef PROFD_COLLECT_HEAP_H
+#define PROFD_COLLECT_HEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "profd/abi.h"
+
+struct heap_collector;
+
+struct heap_opts {
+	uint64_t sample_rate;   /* mean bytes between samples; 1 = every call */
+	uint32_t max_live;      /* live sampled blocks tracked (0 = default) */
+	uint32_t max_stacks;    /* distinct stacks (0 = default) */
+};
+
+/* One key of a snapshot: cumulative counts and the stack (caller first). */
+struct heap_sample {
+	const struct profd_heap_key *key;
+	struct profd_heap_counts counts;
+	const uint64_t *frames;
+	size_t nframes;
+};
+
+typedef void (*heap_sample_fn)(const struct heap_sample *s, void *ctx);
+
+struct heap_stats {
+	uint64_t metrics[PROFD_HEAP_METRIC_MAX];
+	uint64_t stacks_missing;   /* key whose stack was not found */
+	uint64_t probes;           /* uprobes attached */
+	uint64_t emulated;         /* of which at an emulated instruction */
+};
+
+struct heap_collector *heap_collector__new(const struct heap_opts *opts);
+/* Attach to pid's allocator. On failure err names the process and what was
+ * searched. Returns 0 or -errno. */
+int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, size_t errlen);
+/* Hand every key's cumulative counts to fn. Returns the number of keys. */
+int heap_collector__snapshot(struct heap_collector *c, heap_sample_fn fn, void *ctx);
+void heap_collector__detach(struct heap_collector *c);
+void heap_collector__stats(const struct heap_collector *c, struct heap_stats *st);
+void heap_collector__free(struct heap_collector *c);
+
+#endif

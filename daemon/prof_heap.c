@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: Apache-2.0
+/* prof_heap: the `heap` and `allocs` profile types. Sampled allocations
+ * from heap.bpf.c, in Go's heap profile conventions: alloc_objects/count,
+ * alloc_space/bytes, inuse_objects/count, inuse_space/bytes, period type
+ * space/bytes with the sampling rate as period, values unsampled the way
+ * Go scales its heap samples. `heap` shows inuse_space by default, `allocs`
+ * alloc_space. Only allocations made after profd attached are seen. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collect/heap.h"
+#include "collect/probe.h"
+#include "frames.h"
+#include "log.h"
+#include "pprof/pprof.h"
+#include "profiler.h"
+
+struct prof_heap {
+	struct heap_collector *col;
+	uint64_t samples;       /* keys added */
+	uint64_t errors;
+	struct frames_stats fst;
+};
+
+static int heap_init_common(struct profiler *pr, struct pprof *p, const char *dflt)
+{
+	int err;
+
+	err = pprof__add_sample_type(p, "alloc_objects", "count");
+	if (!err)
+		err = pprof__add_sample_type(p, "alloc_space", "bytes");
+	if (!err)
+		err = pprof__add_sample_type(p, "inuse_objects", "count");
+	if (!err)
+		err = pprof__add_sample_type(p, "inuse_space", "bytes");
+	if (!err)
+		err = pprof__set_period(p, "space", "bytes", (int64_t)pr->opts.heap_sample_rate);
+	if (!err && dflt)
+		err = pprof__set_default_sample_type(p, dflt);
+	return err;
+}
+
+static int heap_init_profile(struct profiler *pr, struct pprof *p)
+{
+	return heap_init_common(pr, p, NULL); /* Go: unset, the last type (inuse_space) */
+}
+
+static int allocs_init_profile(struct profiler *pr, struct pprof *p)
+{
+	return heap_init_common(pr, p, "alloc_space");
+}
+
+static int heap_start(struct profiler *pr)
+{
+	struct heap_opts opts = { .sample_rate = pr->opts.heap_sample_rate };
+	struct prof_heap *ph;
+	char msg[512];
+	int err;
+
+	ph = calloc(1, sizeof(*ph));
+	if (!ph)
+		return -ENOMEM;
+	pr->priv = ph;
+	ph->col = heap_collector__new(&opts);
+	if (!ph->col) {
+		err = -errno;
+		log_err("cannot load the heap BPF program: %s", probe_explain(err));
+		return err;
+	}
+	for (size_t i = 0; i < pr->opts.npids; i++) {
+		err = heap_collector__attach_pid(ph->col, pr->opts.pids[i], msg, sizeof(msg));
+		if (err) {
+			log_err("%s", msg);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Go's unsampling (runtime/pprof scaleHeapSample): a sample stands for
+ * 1/(1-exp(-avg/rate)) allocations of its average size. */
+static void scale(uint64_t count, uint64_t bytes, uint64_t rate, int64_t *c, int64_t *b)
+{
+	double avg, s;
+
+	if (!count || !bytes) {
+		*c = 0;
+		*b = 0;
+		return;
+	}
+	if (rate <= 1) {
+		*c = count;
+		*b = bytes;
+		return;
+	}
+	avg = (double)bytes / count;
+	s = 1 / (1 - exp(-avg / rate));
+	*c = (int64_t)(count * s);
+	*b = (int64_t)(bytes * s);
+}
+
+static void heap_add(const struct heap_sample *s, void *ctx)
+{
+	struct profiler *pr = ctx;
+	struct prof_heap *ph = pr->priv;
+	uint64_t locs[PROFD_MAX_STACK_DEPTH];
+	const struct profd_heap_counts *k = &s->counts;
+	uint64_t inuse_n = k->alloc_count > k->free_count ? k->alloc_count - k->free_count : 0;
+	uint64_t inuse_b = k->alloc_bytes > k->free_bytes ? k->alloc_bytes - k->free_bytes : 0;
+	uint64_t rate = pr->opts.heap_sample_rate;
+	char comm[PROFD_COMM_LEN + 1];
+	int64_t v[4];
+	struct pprof *p;
+	int n;
+
+	p = profiler__sink(pr, s->key->pid);
+	if (!p) {
+		pr->sink_drops++;
+		return;
+	}
+	scale(k->alloc_count, k->alloc_bytes, rate, &v[0], &v[1]);
+	scale(inuse_n, inuse_b, rate, &v[2], &v[3]);
+	memcpy(comm, s->key->comm, PROFD_COMM_LEN);
+	comm[PROFD_COMM_LEN] = '\0';
+	struct pprof_label labels[] = {
+		{ .key = "bytes", .num = (int64_t)(k->alloc_bytes / (k->alloc_count ? k->alloc_count : 1)) },
+		{ .key = "pid", .num = s->key->pid },
+		{ .key = "comm", .str = comm[0] ? comm : "?" },
+	};
+	/* Every frame is a return address: the allocator's caller first. */
+	n = frames__locations(p, pr->sym, s->key->pid, NULL, 0, s->frames, s->nframes,
+			      FRAMES_LEAF_RETURN, locs, PROFD_MAX_STACK_DEPTH, &ph->fst);
+	if (n < 0 || pprof__add_sample(p, locs, n, v, labels, 3)) {
+		ph->errors++;
+		return;
+	}
+	ph->samples++;
+}
+
+static int heap_drain(struct profiler *pr)
+{
+	struct prof_heap *ph = pr->priv;
+
+	return heap_collector__snapshot(ph->col, heap_add, pr);
+}
+
+static void heap_stop(struct profiler *pr)
+{
+	struct prof_heap *ph = pr->priv;
+
+	heap_collector__detach(ph->col);
+}
+
+static void heap_summary(struct profiler *pr)
+{
+	struct prof_heap *ph = pr->priv;
+	struct heap_stats st;
+
+	heap_collector__stats(ph->col, &st);
+	log_info("%llu allocator calls, %llu sampled (rate %llu B), %llu frees of sampled blocks; "
+		 "%llu/%llu probes at emulated instructions; %llu allocator-internal calls ignored",
+		 (unsigned long long)st.metrics[PROFD_HEAP_CALLS],
+		 (unsigned long long)st.metrics[PROFD_HEAP_SAMPLED],
+		 (unsigned long long)pr->opts.heap_sample_rate,
+		 (unsigned long long)st.metrics[PROFD_HEAP_FREES_MATCHED],
+		 (unsigned long long)st.emulated, (unsigned long long)st.probes,
+		 (unsigned long long)st.metrics[PROFD_HEAP_INTERNAL]);
+	log_info("lost: %llu live-map full, %llu counts-map full, %llu stack-map full, "
+		 "%llu stacks unreadable, %llu unmatched returns, %llu stacks missing, %llu not encoded; "
+		 "%llu failed allocations",
+		 (unsigned long long)st.metrics[PROFD_HEAP_LIVE_FULL],
+		 (unsigned long long)st.metrics[PROFD_HEAP_COUNTS_FULL],
+		 (unsigned long long)st.metrics[PROFD_HEAP_STACKS_FULL],
+		 (unsigned long long)st.metrics[PROFD_HEAP_STACK_LOST],
+		 (unsigned long long)st.metrics[PROFD_HEAP_PENDING_LOST],
+		 (unsigned long long)st.stacks_missing,
+		 (unsigned long long)(ph->errors + pr->sink_drops),
+		 (unsigned long long)st.metrics[PROFD_HEAP_FAILED_ALLOCS]);
+}
+
+static void heap_free(struct profiler *pr)
+{
+	struct prof_heap *ph = pr->priv;
+
+	if (!ph)
+		return;
+	heap_collector__free(ph->col);
+	free(ph);
+	pr->priv = NULL;
+}
+
+const struct profiler_type profiler_heap = {
+	.name = "heap",
+	.description = "live sampled allocations, inuse_space by default (Go's heap profile)",
+	.snapshot = 1,
+	.needs_pid = 1,
+	.start = heap_start,
+	.init_profile = heap_init_profile,
+	.drain = heap_drain,
+	.stop = heap_stop,
+	.summary = heap_summary,
+	.free = heap_free,
+};
+
+const struct profiler_type profiler_allocs = {
+	.name = "allocs",
+	.description = "sampled allocations, alloc_space by default (Go's allocs profile)",
+	.snapshot = 1,
+	.needs_pid = 1,
+	.start = heap_start,
+	.init_profile = allocs_init_profile,
+	.drain = heap_drain,
+	.stop = heap_stop,
+	.summary = heap_summary,
+	.free = heap_free,
+};

@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: Apache-2.0
+# heap and allocs profiles (issue 3): uprobes on the allocator of a running
+# process, checked against workloads that know what they allocated.
+
+# keep_live keeps 512 MiB live in 4 KiB blocks; churn allocates and frees
+# 2 GiB in 8 KiB blocks. At the default rate (512 KiB) that is ~1000 and
+# ~4000 samples: ±15% is several standard deviations.
+test_heap_default_rate_accuracy() {
+	require_root
+	start_gated_workload heap_mix 512 2048 1
+	run_profd_bg --pid "$WL_PID" --type heap --duration 60s -o "$T/heap.pb.gz"
+	release_workload
+	wait_profd
+	cat "$T/wl.err" >&2
+	top=$(pprof -top -unit=B "$T/heap.pb.gz")
+	echo "$top" | head -9 | sed 's/^/    | /' >&2
+	assert_contains "$top" "Type: inuse_space" "heap default sample type"
+	live=$(to_bytes "$(flat_value keep_live <<<"$top")")
+	assert_near "$live" 536870912 80530636 "keep_live inuse_space (bytes, truth 512 MiB ±15%)"
+	churn_inuse=$(to_bytes "$(flat_value churn <<<"$top")")
+	assert_near "$churn_inuse" 0 10737418 "churn inuse_space (near zero: < 1% of its 1 GiB)"
+	atop=$(pprof -top -unit=B -sample_index=alloc_space "$T/heap.pb.gz")
+	churn=$(to_bytes "$(flat_value churn <<<"$atop")")
+	assert_near "$churn" 2147483648 322122547 "churn alloc_space (bytes, truth 2 GiB ±15%)"
+	raw=$(pprof -raw "$T/heap.pb.gz")
+	assert_contains "$raw" "PeriodType: space bytes" "period type"
+	assert_contains "$raw" "Period: 524288" "period = sampling rate"
+	assert_contains "$raw" "alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes" "sample types"
+	assert_contains "$(cat "$T/profd.err")" "lost: 0 live-map full" "no live-map losses"
+	# The leaf is the function that called malloc, as in Go heap profiles.
+	traces=$(pprof -traces -sample_index=alloc_space "$T/heap.pb.gz")
+	# Each trace: labels ("key:  value"), then "VALUE  leaf", then callers.
+	leaves=$(awk '/^-+\+-+$/ { want = 1; next } want && $1 !~ /:$/ { print $2; want = 0 }' <<<"$traces" | sort -u | tr '\n' ' ')
+	[ "$leaves" = "churn keep_live " ] || { echo "$traces" | head -30 >&2; fail "leaves are '$leaves', not the allocating functions"; }
+	assert_contains "$traces" "bytes:  8kB" "Go's bytes label (average size)"
+}
+
+# At rate 1 every allocation is recorded: exact object counts.
+test_heap_rate1_exact_counts() {
+	require_root
+	start_gated_workload heap_mix 4 8 1      # 1024 live 4 KiB, 1024 churned 8 KiB
+	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate 1 --duration 60s -o "$T/h1.pb.gz"
+	release_workload
+	wait_profd
+	top=$(pprof -top -sample_index=alloc_objects "$T/h1.pb.gz")
+	assert_near "$(flat_value keep_live <<<"$top")" 1024 0 "keep_live alloc_objects"
+	assert_near "$(flat_value churn <<<"$top")" 1024 0 "churn alloc_objects"
+	top=$(pprof -top -sample_index=inuse_objects "$T/h1.pb.gz")
+	assert_near "$(flat_value keep_live <<<"$top")" 1024 0 "keep_live inuse_objects"
+	assert_near "$(flat_value churn <<<"$top")" 0 0 "churn inuse_objects"
+	top=$(pprof -top -unit=B -sample_index=inuse_space "$T/h1.pb.gz")
+	assert_near "$(to_bytes "$(flat_value keep_live <<<"$top")")" 4194304 0 "keep_live inuse_space (bytes)"
+}
+
+# --type allocs: same collection, alloc_space by default.
+test_heap_allocs_type() {
+	require_root
+	start_gated_workload heap_mix 16 64 1
+	run_profd_bg --pid "$WL_PID" --type allocs --duration 60s -o "$T/a.pb.gz"
+	release_workload
+	wait_profd
+	top=$(pprof -top "$T/a.pb.gz")
+	assert_contains "$top" "Type: alloc_space" "allocs default sample type"
+	assert_contains "$top" "churn" "churn in the allocs profile"
+}
+
+# calloc, realloc (grow, shrink), posix_memalign, aligned_alloc: each
+# attributed to its caller, with exact counts at rate 1.
+test_heap_family_attribution() {
+	require_root
+	start_gated_workload heap_family 200
+	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate 1 --duration 60s -o "$T/f.pb.gz"
+	release_workload
+	wait_profd
+	top=$(pprof -top -sample_index=alloc_objects -nodecount=20 "$T/f.pb.gz")
+	echo "$top" | sed -n '/flat%/,$p' | sed 's/^/    | /' >&2
+	for f in use_calloc use_realloc_grow use_realloc_shrink use_posix_memalign use_aligned_alloc; do
+		assert_near "$(flat_value $f <<<"$top")" 200 0 "$f alloc_objects"
+	done
+	assert_near "$(flat_value alloc_for_realloc <<<"$top")" 400 0 "alloc_for_realloc (malloc) alloc_objects"
+	itop=$(pprof -top -unit=B -sample_index=inuse_space -nodecount=20 "$T/f.pb.gz")
+	# realloc moved or resized the first blocks: nothing of them stays live.
+	assert_near "$(flat_value alloc_for_realloc <<<"$itop")" 0 0 "realloc'ed blocks are not live at their first caller"
+	assert_near "$(to_bytes "$(flat_value use_realloc_grow <<<"$itop")")" 1638400 0 "grown blocks live: 200 × 8192 B"
+	assert_near "$(to_bytes "$(flat_value use_realloc_shrink <<<"$itop")")" 409600 0 "shrunk blocks live: 200 × 2048 B"
+	assert_near "$(to_bytes "$(flat_value use_calloc <<<"$itop")")" 819200 0 "calloc blocks live: 200 × 4096 B"
+	assert_near "$(to_bytes "$(flat_value use_posix_memalign <<<"$itop")")" 614400 0 "posix_memalign blocks live: 200 × 3072 B"
+	assert_near "$(to_bytes "$(flat_value use_aligned_alloc <<<"$itop")")" 1024000 0 "aligned_alloc blocks live: 200 × 5120 B"
+}
+
+# C++ new / new[] / delete: attributed to the function that called new.
+test_heap_cxx_new_delete() {
+	require_root
+	start_gated_workload heap_cxx 500
+	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate 1 --duration 60s -o "$T/x.pb.gz"
+	release_workload
+	wait_profd
+	top=$(pprof -top -sample_index=alloc_objects -nodecount=20 "$T/x.pb.gz")
+	echo "$top" | sed -n '/flat%/,$p' | sed 's/^/    | /' >&2
+	assert_near "$(flat_value make_objects <<<"$top")" 500 0 "make_objects (new) alloc_objects"
+	assert_near "$(flat_value make_arrays <<<"$top")" 500 0 "make_arrays (new[]) alloc_objects"
+	assert_near "$(flat_value churn_objects <<<"$top")" 500 0 "churn_objects alloc_objects"
+	itop=$(pprof -top -sample_index=inuse_objects -nodecount=20 "$T/x.pb.gz")
+	assert_near "$(flat_value churn_objects <<<"$itop")" 0 0 "deleted objects are not live"
+	assert_near "$(flat_value make_objects <<<"$itop")" 500 0 "kept objects are live"
+}
+
+test_heap_bad_input() {
+	require_root
+	out=$("$PROFD" --type heap -d 1s -o "$T/x.pb.gz" 2>&1) && fail "heap without --pid exited 0"
+	assert_contains "$out" "needs --pid" "heap without --pid"
+	out=$("$PROFD" --type heap --heap-sample-rate 0 -p 1 -d 1s -o "$T/x.pb.gz" 2>&1) && fail "rate 0 exited 0"
+	assert_contains "$out" "invalid --heap-sample-rate" "rate 0"
+	out=$("$PROFD" --type heap --heap-sample-rate abc -p 1 -o "$T/x.pb.gz" 2>&1) && fail "rate abc exited 0"
+	assert_contains "$out" "invalid --heap-sample-rate 'abc'" "rate abc"
+}
+
+# Eight threads allocating at once at rate 1: no accounting lost.
+test_heap_multithreaded() {
+	require_root
+	start_gated_workload heap_threads 8 2000
+	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate 1 --duration 60s -o "$T/t.pb.gz"
+	release_workload
+	wait_profd
+	# Each thread also allocates its keep[] array from thread_alloc: 2001 each.
+	top=$(pprof -top -sample_index=alloc_objects "$T/t.pb.gz")
+	assert_near "$(flat_value thread_alloc <<<"$top")" 16008 0 "thread_alloc alloc_objects over 8 threads"
+	assert_contains "$(cat "$T/profd.err")" "lost: 0 live-map full, 0 counts-map full, 0 stack-map full, 0 stacks unreadable, 0 unmatched returns" "no losses"
+	# The process exited during the run: the profile was still written.
+	assert_contains "$(cat "$T/profd.err")" "every target process exited" "target exit"
+}
+
+# A process without any allocator: a clear error naming it, non-zero exit.
+test_heap_no_allocator() {
+	require_root
+	start_workload noalloc
+	out=$("$PROFD" --pid "$WL_PID" --type heap -d 2s -o "$T/n.pb.gz" 2>&1) && fail "profd exited 0"
+	assert_contains "$out" "pid $WL_PID: no allocator found" "error names the process"
+	assert_contains "$out" "defines malloc" "error says what was searched"
+	[ ! -e "$T/n.pb.gz" ] || fail "a profile was written"
+}
