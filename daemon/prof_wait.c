@@ -22,6 +22,7 @@
 #include "pprof/pprof.h"
 #include "profiler.h"
 #include "symbolize/symbolizer.h"
+#include "waitclass.h"
 
 /* User stacks unwound from an exemplar, reused by the other threads' keys
  * of the same drain (direct-mapped by hash). */
@@ -119,27 +120,6 @@ static int wait_start(struct profiler *pr)
 	return err;
 }
 
-/* Is name (a glibc/musl/C11 symbol) a function that waits for a lock? */
-static int lock_function(const char *name)
-{
-	static const char *const exact[] = { "mtx_lock", "mtx_timedlock", "lll_lock_wait",
-					     "lll_lock_wait_private", "pthread_mutex_cond_lock" };
-	size_t len;
-
-	while (*name == '_')
-		name++;
-	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-		if (!strcmp(name, exact[i]))
-			return 1;
-	len = strlen(name);
-	if (len < 4 || strcmp(name + len - 4, "lock") || strstr(name, "unlock") ||
-	    strstr(name, "trylock"))
-		return 0;
-	/* pthread_mutex_{lock,timedlock,clocklock}, pthread_rwlock_{rd,wr,
-	 * timedrd,timedwr,clockrd,clockwr}lock */
-	return !strncmp(name, "pthread_mutex_", 14) || !strncmp(name, "pthread_rwlock_", 15);
-}
-
 static int is_lock_wait(struct profiler *pr, pid_t pid, uint32_t flags, const uint64_t *frames,
 			size_t n)
 {
@@ -156,12 +136,28 @@ static int is_lock_wait(struct profiler *pr, pid_t pid, uint32_t flags, const ui
 		if (symbolizer__user(pr->sym, pid, frames[i] - 1, &f) || !f.nlines)
 			continue;
 		named++;
-		if (lock_function(f.lines[f.nlines - 1].name))
+		if (waitclass_is_lock_function(f.lines[f.nlines - 1].name))
 			return 1;
 	}
 	/* Nothing named (stripped static binary): glibc's lll_lock waits
 	 * for the value 2, its condition variables do not. */
 	return !named && (flags & PROFD_WAIT_EV_FUTEX_VAL2);
+}
+
+/* Leading kernel frames that belong to the tracepoint and BPF program
+ * the stack was taken from (at most a few). */
+static size_t tracing_frames(struct symbolizer *sym, const uint64_t *k, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < 4; i++) {
+		struct sym_frame f;
+
+		if (symbolizer__kernel(sym, i ? k[i] - 1 : k[i], &f) || !f.nlines ||
+		    !waitclass_is_tracing_glue(f.lines[f.nlines - 1].name))
+			break;
+	}
+	return i;
 }
 
 static void learn(void *ctx, const struct profd_wait_rule_key *key, const struct profd_wait_rule *r)
@@ -253,6 +249,9 @@ static void wait_add(const struct wait_sample *s, void *ctx)
 	if (s->kstack) {
 		kfr = (const uint64_t *)s->kstack->ips;
 		nk = s->kstack->nframes;
+		n = tracing_frames(pr->sym, kfr, nk);
+		kfr += n;
+		nk -= n;
 	}
 	p = profiler__sink(pr, pid);
 	if (!p) {
