@@ -363,16 +363,26 @@ size_t gapwalk__unwind(struct gapwalk *g, pid_t pid, const struct profd_wait_exe
 		return n;
 	}
 	/* rbp differs from where BPF followed frame pointers: follow them here,
-	 * as far as the window holds the frames. */
+	 * as far as the window holds the frames. The chain ends where BPF's
+	 * would (GAPWALK_FP_END); a frame outside the window truncates. */
+	*end = GAPWALK_FP_END;
 	while (n < cap) {
 		__u64 next_bp, ra;
 
-		if (!w.bp || (w.bp & 7) || w.bp < w.sp || window_read((void *)ex, w.bp, &next_bp) ||
-		    window_read((void *)ex, w.bp + 8, &ra) || !ra)
+		if (!w.bp || (w.bp & 7) || w.bp < w.sp)
+			break;
+		if (window_read((void *)ex, w.bp, &next_bp) ||
+		    window_read((void *)ex, w.bp + 8, &ra)) {
+			*end = GAPWALK_TRUNC;
+			break;
+		}
+		if (!ra)
 			break;
 		out[n++] = ra;
 		w.sp = w.bp + 16;
 		w.bp = next_bp;
 	}
+	if (n == cap)
+		*end = GAPWALK_TRUNC;
 	return n;
 }

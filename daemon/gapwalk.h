@@ -43,6 +43,8 @@ enum gapwalk_end {
 	GAPWALK_SPLICE,  /* reached a frame-pointer function whose rbp is splice_bp:
 			  * the frames BPF followed from there continue the stack */
 	GAPWALK_ROOT,    /* reached the outermost frame: the stack is complete */
+	GAPWALK_FP_END,  /* followed frame pointers in the window to where they end
+			  * (as a walk in BPF would) */
 	GAPWALK_TRUNC,   /* ran out of window, rules or frames: the stack ends here */
 };
 
@@ -55,7 +57,8 @@ typedef void (*gapwalk_learn_fn)(void *ctx, const struct profd_wait_rule_key *ke
  * return addresses of the frames above ex->regs.pc to out (at most cap) and
  * returns how many. When a frame-pointer function is reached with rbp ==
  * splice_bp the walk ends GAPWALK_SPLICE; with another rbp it follows frame
- * pointers as far as the window holds them. learn (may be NULL) gets each
+ * pointers within the window (GAPWALK_FP_END where the chain ends,
+ * GAPWALK_TRUNC where it leaves the window). learn (may be NULL) gets each
  * rule used. pid is the process the exemplar came from.
  */
 size_t gapwalk__unwind(struct gapwalk *g, pid_t pid, const struct profd_wait_exemplar *ex,

@@ -202,6 +202,10 @@ static size_t user_frames(struct prof_wait *pw, pid_t pid, const struct profd_wa
 			out[n++] = us->ips[i];
 	} else if (end == GAPWALK_TRUNC) {
 		pw->truncated++;
+		log_debug("pid %d: stack unwound from a stack copy ends after %zu frames (miss at "
+			  "%zu, pc %#llx, sp %#llx, bp %#llx, %u bytes copied)", pid, n, m,
+			  (unsigned long long)ex->regs.pc, (unsigned long long)ex->regs.sp,
+			  (unsigned long long)ex->regs.bp, ex->len);
 	}
 	return n;
 }
@@ -309,14 +313,14 @@ static void wait_summary(struct profiler *pr)
 	if (pw->kind == PROFD_WAIT_KIND_BLOCK)
 		log_info("%llu off-CPU intervals shorter than --min-block not counted",
 			 (unsigned long long)st.metrics[PROFD_WAIT_METRIC_SHORT]);
-	log_info("unwinding: %llu rules learned, %llu stacks completed in the agent, %llu "
-		 "truncated, %llu ended by an unusable rule",
-		 (unsigned long long)st.rules_added, (unsigned long long)pw->exemplars,
-		 (unsigned long long)pw->truncated,
+	log_info("unwinding: %llu rules learned, %llu events met a PC without a rule (%llu "
+		 "stacks completed in the agent, %llu truncated), %llu ended by an unusable rule",
+		 (unsigned long long)st.rules_added,
+		 (unsigned long long)st.metrics[PROFD_WAIT_METRIC_RULE_MISS],
+		 (unsigned long long)pw->exemplars, (unsigned long long)pw->truncated,
 		 (unsigned long long)st.metrics[PROFD_WAIT_METRIC_BAD_RULE]);
-	log_debug("%llu rule misses in BPF, %llu unwind tables, %llu table errors, %llu PCs in no "
-		  "file; %llu frames, %llu without a symbol",
-		  (unsigned long long)st.metrics[PROFD_WAIT_METRIC_RULE_MISS],
+	log_debug("%llu unwind tables, %llu table errors, %llu PCs in no file; %llu frames, "
+		  "%llu without a symbol",
 		  (unsigned long long)gs.tables, (unsigned long long)gs.table_errors,
 		  (unsigned long long)gs.no_file, (unsigned long long)pw->fst.frames,
 		  (unsigned long long)pw->fst.unsymbolized);
