@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* wait.bpf.c: mutex, block and threadcreate events of wanted processes,
  * each counted with its duration per (thread, user stack, kernel stack) in
- * kernel maps. One object runs one kind (cfg.kind; the agent turns the
- * other programs' autoload off):
+ * kernel maps. One object runs one kind (the agent turns the other
+ * programs' autoload off):
  *   mutex:        futex waits, raw_tp sys_enter → sys_exit
  *   block:        voluntary switch-out → switch-in, raw_tp sched_switch
  *   threadcreate: CLONE_THREAD clones, raw_tp task_newtask

@@ -75,7 +75,6 @@ struct wait_collector *wait_collector__new(const struct wait_opts *opts)
 		goto cleanup;
 	}
 	c->skel->rodata->cfg.filter_pids = opts->npids > 0;
-	c->skel->rodata->cfg.kind = opts->kind;
 	c->skel->rodata->cfg.min_block_ns = opts->min_block_ns;
 	c->skel->rodata->cfg.task_pt_regs = have_task_pt_regs();
 	bpf_program__set_autoload(c->skel->progs.sys_enter, opts->kind == PROFD_WAIT_KIND_MUTEX);

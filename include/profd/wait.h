@@ -24,7 +24,8 @@
 
 #include "profd/abi.h"
 
-/* Which programs an object runs: one profile type per object. */
+/* Which programs an object runs: one profile type per object (the agent
+ * turns the other programs' autoload off). */
 #define PROFD_WAIT_KIND_MUTEX 1        /* futex waits (sys_enter/sys_exit) */
 #define PROFD_WAIT_KIND_BLOCK 2        /* off-CPU intervals (sched_switch) */
 #define PROFD_WAIT_KIND_THREADCREATE 3 /* CLONE_THREAD clones (task_newtask) */
@@ -189,10 +190,8 @@ enum profd_wait_metric {
 /* Load-time knobs of wait.bpf.c. */
 struct profd_wait_config {
 	__u32 filter_pids;          /* 1: only tgids present in pid_filter */
-	__u32 kind;                 /* PROFD_WAIT_KIND_* */
-	__u64 min_block_ns;         /* block: shorter intervals are not counted */
 	__u32 task_pt_regs;         /* 1: bpf_task_pt_regs() exists (5.15+) */
-	__u32 pad;
+	__u64 min_block_ns;         /* block: shorter intervals are not counted */
 };
 
 #ifndef __always_inline
