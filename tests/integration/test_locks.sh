@@ -82,8 +82,8 @@ test_mutex_contention_accuracy() {
 	assert_contains "$(cat "$T/profd.err")" "lost: 0 user stacks" "no stack lost"
 }
 
-# rwlock writers are lock waits; a condition-variable wait is not (it is in
-# the block profile instead).
+# rwlock writers and a priority-inheritance mutex (FUTEX_LOCK_PI) are lock
+# waits; a condition-variable wait is not (it is in the block profile).
 test_mutex_rwlock_not_condvar() {
 	require_root
 	start_workload lock_kinds 2
@@ -92,7 +92,11 @@ test_mutex_rwlock_not_condvar() {
 	wait_profd
 	top=$(pprof -top -cum "$T/mutex.pb.gz")
 	echo "$top" | sed -n '/flat%/,+4p' | sed 's/^/    | /' >&2
-	assert_ge "$(cum_pct rw_contend <<<"$top")" 99 "rw_contend (rwlock writers) cum%"
+	rw=$(cum_pct rw_contend <<<"$top")
+	pi=$(cum_pct pi_contend <<<"$top")
+	assert_ge "$(awk -v a="$rw" -v b="$pi" 'BEGIN { print a + b }')" 99 "rw_contend + pi_contend cum%"
+	assert_ge "$rw" 10 "rw_contend (rwlock writers) cum%"
+	assert_ge "$pi" 10 "pi_contend (PI mutex) cum%"
 	assert_contains "$top" "pthread_rwlock_wrlock" "rwlock function in the stacks"
 	assert_not_contains "$top" "cond_waiter" "condition variable wait in the mutex profile"
 	assert_not_contains "$top" "pthread_cond_wait" "pthread_cond_wait in the mutex profile"

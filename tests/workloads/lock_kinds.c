@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* lock_kinds: futex waits that are lock waits and one that is not.
  * rw_contend(): three threads take one pthread rwlock for writing, each
- * holding it ~1 ms per turn. cond_waiter(): one thread waits on a condition
+ * holding it ~1 ms per turn. pi_contend(): two threads do the same with a
+ * priority-inheritance mutex (FUTEX_LOCK_PI). cond_waiter(): one thread waits on a condition
  * variable that cond_signaller() signals every 10 ms, after unlocking its
  * mutex (so the waiter never contends for the mutex). Usage: lock_kinds
  * SECONDS. Prints "ready", waits for SIGUSR1, runs SECONDS, exits. */
@@ -13,6 +14,7 @@
 
 static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t pi;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static unsigned long long end_ns;
 static int ticks, done;
@@ -34,6 +36,25 @@ __attribute__((noinline)) void rw_contend(void)
 	while (now_ns() < until)
 		;
 	pthread_rwlock_unlock(&rw);
+}
+
+__attribute__((noinline)) void pi_contend(void)
+{
+	unsigned long long until;
+
+	pthread_mutex_lock(&pi);
+	until = now_ns() + 1000000;
+	while (now_ns() < until)
+		;
+	pthread_mutex_unlock(&pi);
+}
+
+static void *pi_worker(void *arg)
+{
+	(void)arg;
+	while (now_ns() < end_ns)
+		pi_contend();
+	return NULL;
 }
 
 static void *rw_worker(void *arg)
@@ -83,7 +104,8 @@ __attribute__((noinline)) void cond_signaller(void)
 
 int main(int argc, char **argv)
 {
-	pthread_t rwt[3], ct;
+	pthread_t rwt[3], pit[2], ct;
+	pthread_mutexattr_t attr;
 	sigset_t set;
 	int sig;
 
@@ -91,6 +113,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: lock_kinds SECONDS\n");
 		return 2;
 	}
+	pthread_mutexattr_init(&attr);
+	if (pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT) ||
+	    pthread_mutex_init(&pi, &attr))
+		return 1;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
@@ -101,9 +127,13 @@ int main(int argc, char **argv)
 	pthread_create(&ct, NULL, cond_thread, NULL);
 	for (int i = 0; i < 3; i++)
 		pthread_create(&rwt[i], NULL, rw_worker, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&pit[i], NULL, pi_worker, NULL);
 	cond_signaller();
 	for (int i = 0; i < 3; i++)
 		pthread_join(rwt[i], NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(pit[i], NULL);
 	pthread_join(ct, NULL);
 	return 0;
 }
