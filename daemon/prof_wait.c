@@ -34,7 +34,7 @@
 struct ucache {
 	uint64_t hash;
 	uint64_t drain;
-	int lock;               /* mutex: -1 unknown, 0 no, 1 yes */
+	int frames_class;       /* mutex: STACK_* below, -1 not yet known */
 	size_t n;
 	uint64_t frames[PROFD_MAX_STACK_DEPTH];
 };
@@ -120,15 +120,17 @@ static int wait_start(struct profiler *pr)
 	return err;
 }
 
-static int is_lock_wait(struct profiler *pr, pid_t pid, uint32_t flags, const uint64_t *frames,
-			size_t n)
+/* What the first frames of a user stack say about a futex wait. */
+enum {
+	STACK_LOCK,      /* a lock-acquire function is among them */
+	STACK_NAMED,     /* named frames, none of them a lock function */
+	STACK_UNNAMED,   /* no frame could be named */
+};
+
+static int stack_class(struct profiler *pr, pid_t pid, const uint64_t *frames, size_t n)
 {
 	size_t named = 0;
 
-	if (flags & PROFD_WAIT_EV_FUTEX_PI)
-		return 1;
-	if (flags & PROFD_WAIT_EV_FUTEX_REQUEUE_PI)
-		return 0;
 	for (size_t i = 0; i < n && i < LOCK_SEARCH_FRAMES; i++) {
 		struct sym_frame f;
 
@@ -137,11 +139,22 @@ static int is_lock_wait(struct profiler *pr, pid_t pid, uint32_t flags, const ui
 			continue;
 		named++;
 		if (waitclass_is_lock_function(f.lines[f.nlines - 1].name))
-			return 1;
+			return STACK_LOCK;
 	}
+	return named ? STACK_NAMED : STACK_UNNAMED;
+}
+
+static int is_lock_wait(uint32_t flags, int frames_class)
+{
+	if (flags & PROFD_WAIT_EV_FUTEX_PI)
+		return 1;
+	if (flags & PROFD_WAIT_EV_FUTEX_REQUEUE_PI)
+		return 0;
+	if (frames_class == STACK_LOCK)
+		return 1;
 	/* Nothing named (stripped static binary): glibc's lll_lock waits
 	 * for the value 2, its condition variables do not. */
-	return !named && (flags & PROFD_WAIT_EV_FUTEX_VAL2);
+	return frames_class == STACK_UNNAMED && (flags & PROFD_WAIT_EV_FUTEX_VAL2);
 }
 
 /* Leading kernel frames that belong to the tracepoint and BPF program
@@ -222,30 +235,28 @@ static void wait_add(const struct wait_sample *s, void *ctx)
 	struct task_labels tl;
 	struct pprof *p;
 	pid_t pid = s->key->pid;
-	int n, lock = -1;
+	int n;
 
 	if (s->ustack) {
 		uc = &pw->cache[s->key->ustack % CACHE_SLOTS];
 		if (uc->drain != pw->drain || uc->hash != s->key->ustack) {
 			uc->hash = s->key->ustack;
 			uc->drain = pw->drain;
-			uc->lock = -1;
+			uc->frames_class = -1;
 			uc->n = user_frames(pw, pid, s->ustack, s->exemplar, uc->frames);
 		}
 		ufr = uc->frames;
 		nu = uc->n;
 	}
 	if (pw->kind == PROFD_WAIT_KIND_MUTEX) {
-		/* Classify per stack and event flags; cache only the usual
-		 * flags-independent answer. */
-		if (uc && uc->lock >= 0 && !(s->key->flags & PROFD_WAIT_EV_FUTEX_PI))
-			lock = uc->lock;
-		if (lock < 0) {
-			lock = is_lock_wait(pr, pid, s->key->flags, ufr, nu);
-			if (uc && !(s->key->flags & PROFD_WAIT_EV_FUTEX_PI))
-				uc->lock = lock;
+		int cls = uc ? uc->frames_class : -1;
+
+		if (cls < 0) {
+			cls = stack_class(pr, pid, ufr, nu);
+			if (uc)
+				uc->frames_class = cls;
 		}
-		if (!lock) {
+		if (!is_lock_wait(s->key->flags, cls)) {
 			pw->not_lock += s->count;
 			return;
 		}
