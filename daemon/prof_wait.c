@@ -24,8 +24,9 @@
 #include "symbolize/symbolizer.h"
 #include "waitclass.h"
 
-/* User stacks unwound from an exemplar, reused by the other threads' keys
- * of the same drain (direct-mapped by hash). */
+/* User stacks as written to the profile (completed from their exemplar
+ * when BPF met a PC without a rule) and what their frames say, reused by
+ * the other threads' keys of the same drain (direct-mapped by hash). */
 #define CACHE_SLOTS 64
 /* Frames searched for a lock function: glibc needs 2-4 above the futex
  * call; a few more for wrappers (C11 mtx_lock, libstdc++). */
