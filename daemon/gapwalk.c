@@ -128,7 +128,8 @@ void gapwalk_rule_from_unw(unsigned int row_rule, const struct profd_unw_rule *r
 		return;
 	switch (r->cfa_kind) {
 	case PROFD_UNW_CFA_REG:
-		out->cfa_how = r->cfa_reg == PROFD_UNW_REG_RSP ? PROFD_WAIT_CFA_RSP : PROFD_WAIT_CFA_RBP;
+		out->cfa_how = r->cfa_reg == PROFD_UNW_REG_RSP ? PROFD_WAIT_CFA_RSP
+							       : PROFD_WAIT_CFA_RBP;
 		break;
 	case PROFD_UNW_CFA_DEREF:
 		out->cfa_how = r->cfa_reg == PROFD_UNW_REG_RSP ? PROFD_WAIT_CFA_DEREF_RSP

@@ -117,7 +117,8 @@ static int wait_start(struct profiler *pr)
 	}
 	err = wait_collector__start(pw->col);
 	if (err)
-		log_err("cannot attach to the %s tracepoints: %s", pr->type->name, probe_explain(err));
+		log_err("cannot attach to the %s tracepoints: %s", pr->type->name,
+			probe_explain(err));
 	return err;
 }
 
@@ -363,7 +364,7 @@ const struct profiler_type profiler_mutex = {
 
 const struct profiler_type profiler_block = {
 	.name = "block",
-	.description = "where threads block off-CPU: I/O, futexes, poll, sleep (Go's block profile)",
+	.description = "where threads block off-CPU: I/O, futexes, sleeps (Go's block profile)",
 	.start = wait_start,
 	.init_profile = wait_init_profile,
 	.drain = wait_drain,

@@ -43,9 +43,10 @@ void wait_collector__free(struct wait_collector *c)
  * needed to find a task's user registers without knowing THREAD_SIZE. */
 static int have_task_pt_regs(void)
 {
-	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) > 0 &&
-	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_get_current_task_btf,
-				       NULL) > 0;
+	enum bpf_prog_type t = BPF_PROG_TYPE_RAW_TRACEPOINT;
+
+	return libbpf_probe_bpf_helper(t, BPF_FUNC_task_pt_regs, NULL) > 0 &&
+	       libbpf_probe_bpf_helper(t, BPF_FUNC_get_current_task_btf, NULL) > 0;
 }
 
 struct wait_collector *wait_collector__new(const struct wait_opts *opts)
@@ -99,8 +100,8 @@ struct wait_collector *wait_collector__new(const struct wait_opts *opts)
 		__u32 pid = opts->pids[i];
 		__u8 one = 1;
 
-		err = bpf_map_update_elem(bpf_map__fd(c->skel->maps.pid_filter), &pid, &one, BPF_ANY);
-		if (err) {
+		if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.pid_filter), &pid, &one,
+					BPF_ANY)) {
 			err = -errno;
 			goto cleanup;
 		}

@@ -28,7 +28,8 @@ void test_gapwalk_rule_from_unw(void)
 		struct profd_unw_rule in;
 		struct profd_wait_rule want;
 	} cases[] = {
-		{ "no CFI: frame pointers", PROFD_UNW_FRAME_POINTER, {}, { .cmd = PROFD_WAIT_RULE_FP } },
+		{ "no CFI: frame pointers", PROFD_UNW_FRAME_POINTER, {},
+		  { .cmd = PROFD_WAIT_RULE_FP } },
 		{ "outermost", PROFD_UNW_STOP, {}, { .cmd = PROFD_WAIT_RULE_STOP } },
 		{ "signal frame", PROFD_UNW_SIGNAL, {}, { .cmd = PROFD_WAIT_RULE_INVALID } },
 		{ "invalid row", PROFD_UNW_INVALID(PROFD_UNW_INVALID_CFA_EXPR), {},
@@ -89,8 +90,9 @@ void test_gapwalk_rule_from_unw(void)
 		memset(&got, 0xa5, sizeof(got));
 		gapwalk_rule_from_unw(cases[i].row, &cases[i].in, &got);
 		if (!ASSERT_EQ(memcmp(&got, &cases[i].want, sizeof(got)), 0, cases[i].name))
-			fprintf(stderr, "    got cmd %u cfa_how %u off %d rbp %u/%d ra %d\n", got.cmd,
-				got.cfa_how, got.cfa_off, got.rbp_how, got.rbp_off, got.ra_off);
+			fprintf(stderr, "    got cmd %u cfa_how %u off %d rbp %u/%d ra %d\n",
+				got.cmd, got.cfa_how, got.cfa_off, got.rbp_how, got.rbp_off,
+				got.ra_off);
 	}
 }
 
@@ -401,7 +403,8 @@ void test_gapwalk_garbage(void)
 		ex.tgid = getpid();
 		ex.regs.pc = round % 3 ? libc_pc + rand_r(&seed) % 65536 : (__u64)rand_r(&seed);
 		ex.regs.sp = 0x10000 + (__u64)(rand_r(&seed) % 64) * 8;
-		ex.regs.bp = round % 5 ? 0x10000 + (__u64)(rand_r(&seed) % 256) * 8 : (__u64)rand_r(&seed);
+		ex.regs.bp = round % 5 ? 0x10000 + (__u64)(rand_r(&seed) % 256) * 8
+				       : (__u64)rand_r(&seed);
 		ex.regs.leaf = round & 2;
 		n = gapwalk__unwind(gw, getpid(), &ex, 0, frames, PROFD_MAX_STACK_DEPTH, &end, NULL,
 				    NULL);
