@@ -14,6 +14,7 @@ pkgs=(
 	libcurl4-openssl-dev libinih-dev libmicrohttpd-dev   # upload, config, HTTP
 	golang-go                                            # go tool pprof, used by the tests
 	linux-perf                                           # reference in make bench
+	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0     # allocators the attach-point tests cover
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -204,7 +204,7 @@ int x86_insn_decode(const void *code, size_t len, struct x86_insn *in)
 {
 	const uint8_t *p = code;
 	size_t max = len < 15 ? len : 15, i = 0;
-	unsigned int attr, imm = 0, rel = 0;
+	unsigned int attr, imm = 0, rel = 0, addr32 = 0;
 	uint8_t b;
 
 	if (!p || !in)
@@ -216,38 +216,37 @@ int x86_insn_decode(const void *code, size_t len, struct x86_insn *in)
 		if (i >= max)
 			return len < 15 ? -ENODATA : -EOPNOTSUPP;
 		b = p[i];
-		if (b == 0x66)
-			in->p66 = 1;
-		else if (b == 0xf2)
-			in->pf2 = 1, in->pf3 = 0;
-		else if (b == 0xf3)
-			in->pf3 = 1, in->pf2 = 0;
-		else if (b == 0xf0)
-			in->plock = 1;
-		else if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e)
-			in->pseg = 1;
-		else if (b == 0x64 || b == 0x65 || b == 0x67)
-			; /* fs/gs, address size: no effect on length in 64-bit mode */
-		else if (b >= 0x40 && b <= 0x4f) {
+		if (b >= 0x40 && b <= 0x4f) {
 			in->rex = b;
 			continue;
-		} else
+		}
+		if (b == 0x66) {
+			in->p66 = 1;
+		} else if (b == 0xf2) {
+			in->pf2 = 1;
+			in->pf3 = 0;
+		} else if (b == 0xf3) {
+			in->pf3 = 1;
+			in->pf2 = 0;
+		} else if (b == 0xf0) {
+			in->plock = 1;
+		} else if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e) {
+			in->pseg = 1;
+		} else if (b == 0x67) {
+			addr32 = 1; /* only moffs changes length in 64-bit mode */
+		} else if (b != 0x64 && b != 0x65) { /* fs/gs: no effect on length */
 			break;
+		}
 		in->rex = 0; /* a REX followed by a legacy prefix is ignored */
 	}
-	int addr32 = 0;
-
-	for (size_t k = 0; k < i; k++)
-		if (p[k] == 0x67)
-			addr32 = 1;
 
 	b = p[i++];
 	if (b == 0xc4 || b == 0xc5 || b == 0x62) {
 		/* VEX/EVEX: no REX, 66, f2, f3 or lock may precede them. */
-		if (in->rex || in->p66 || in->pf2 || in->pf3 || in->plock)
-			return -EOPNOTSUPP;
 		unsigned int nbytes = b == 0xc5 ? 1 : b == 0xc4 ? 2 : 3, pp;
 
+		if (in->rex || in->p66 || in->pf2 || in->pf3 || in->plock)
+			return -EOPNOTSUPP;
 		if (i + nbytes >= max)
 			return len < 15 && i + nbytes >= len ? -ENODATA : -EOPNOTSUPP;
 		in->vex = b == 0xc5 ? 2 : b == 0xc4 ? 3 : 4;
@@ -751,8 +750,12 @@ int attach_point__find(const void *code, size_t len, uint64_t addr, unsigned int
 		if (writes & BIT(X86_RSP)) {
 			int32_t d = rsp_push_delta(&in);
 
+			int64_t sum = (int64_t)pushed + d;
+
 			rsp_moved = 1;
-			pushed = pushed < 0 || d == INT32_MIN ? -1 : pushed + d;
+			/* Frames beyond 1 MiB are not prologues: give up on them. */
+			pushed = pushed < 0 || d == INT32_MIN || sum < 0 || sum > (1 << 20) ? -1
+											   : (int32_t)sum;
 		}
 		off += (size_t)ret;
 		if (off >= len) {

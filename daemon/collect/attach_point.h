@@ -43,7 +43,7 @@ enum {
 	 * optimisation (both arrive with 6.18's uprobe trampoline; probe for
 	 * `arch_uprobe_optimize` in /proc/kallsyms): only 0x90 nops count as
 	 * emulated. push/jmp/jcc/call emulation is older than any kernel
-	 * profd runs on (4.18+). */
+	 * profd runs on (4.x). */
 	ATTACH_POINT_F_OLD_KERNEL = 1u << 2,
 };
 

@@ -55,8 +55,8 @@ test_cpu_kernel_frames() {
 # label, and -tagfocus selects it.
 test_cpu_host_wide() {
 	require_root
-	start_workload cpu_split 10 50
-	"$PROFD" --duration 5s --frequency 199 --output "$T/host.pb.gz" 2>"$T/profd.err" ||
+	start_workload cpu_split 12 50
+	"$PROFD" --duration 6s --frequency 499 --output "$T/host.pb.gz" 2>"$T/profd.err" ||
 		{ cat "$T/profd.err" >&2; fail "profd failed"; }
 	tags=$(pprof -tags "$T/host.pb.gz")
 	assert_contains "$tags" "pid:" "pid label key"

@@ -53,7 +53,7 @@ row() {
 	hits=$("$OUT/probe_cost" -o "$OUT/probe_cost.bpf.o" $pargs -- "$B" "$@" 2>&1 |
 		sed -n 's/^probe_cost: //p' | tr '\n' ' ')
 	printf '%-44s bare %6.1f  probed median %8.1f min %8.1f  delta(min) %8.1f ns/op  %s\n' \
-		"$label" "$b" "$p" "$pmin" "$(echo "$pmin - $b" | bc -l)" "$hits"
+		"$label" "$b" "$p" "$pmin" "$(awk -v a="$pmin" -v b="$b" 'BEGIN {print a - b}')" "$hits"
 }
 
 SECTIONS=${*:-stubs ret libc alloc preload}
