@@ -15,7 +15,7 @@ LOCK_ITERS=${BENCH_LOCK_ITERS:-40000000}
 SYSCALL_ITERS=${BENCH_SYSCALL_ITERS:-2000000}
 PINGPONG=${BENCH_PINGPONG:-200000}
 T=$(mktemp -d /tmp/profd-bench.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$T"' EXIT
 
 # wait_for FILE PATTERN: until FILE has a line matching PATTERN (10 s).
 wait_for() {
