@@ -422,11 +422,19 @@ int sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
 	struct profd_wait_start *s;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now, nr;
 	__u32 tid;
 
-	if (BPF_CORE_READ(regs, orig_ax) != NR_FUTEX)
+	/* This runs after every syscall of the host: read the syscall number
+	 * with a plain load through the trusted pointer bpf_task_pt_regs()
+	 * returns (it is the same pt_regs), cheaper than a probe_read call. */
+	if (cfg.task_pt_regs)
+		nr = ((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()))->orig_ax;
+	else
+		nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr != NR_FUTEX)
 		return 0;
+	now = bpf_ktime_get_ns();
 	tid = (__u32)bpf_get_current_pid_tgid();
 	s = bpf_map_lookup_elem(&starts, &tid);
 	if (!s)
