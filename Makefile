@@ -7,7 +7,7 @@
 #   make demo       profile a bundled workload and show `go tool pprof -top`
 #   make deps       install the Debian 12 packages profd needs to build and test
 #   make vmlinux    refresh bpf/vmlinux/x86/vmlinux.h from the running kernel's BTF
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, systemd unit, /etc/profd/profd.ini)
 
 OUTPUT    ?= .output
 CC        ?= cc
@@ -16,6 +16,8 @@ BPFTOOL   ?= bpftool
 PROTOC_C  ?= protoc-c
 ARCH      := x86
 PREFIX    ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 PKGS      := libbpf libelf libdw zlib libprotobuf-c libcurl inih libmicrohttpd
@@ -26,7 +28,7 @@ CFLAGS    ?= -g -O2
 WARN      := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CPPFLAGS  := -D_GNU_SOURCE -Iinclude -Idaemon -I$(OUTPUT) -I$(OUTPUT)/skel -I$(OUTPUT)/pb -DPROFD_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP
-LDLIBS    := $(PKG_LIBS) -lpthread -lm
+LDLIBS    := $(PKG_LIBS) -llzma -lstdc++ -lpthread -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # BPF: CO-RE objects from bpf/*.bpf.c against the committed vmlinux.h.
@@ -160,10 +162,19 @@ deps:
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(ARCH)/vmlinux.h
 
+# The unit goes where systemd looks for this prefix ($(PREFIX)/lib/systemd/system
+# is on its search path for /usr and /usr/local), with ExecStart naming the
+# installed binary and configuration. An existing profd.ini is kept.
 install: $(OUTPUT)/profd
 	install -D -m 0755 $(OUTPUT)/profd $(DESTDIR)$(PREFIX)/bin/profd
-	install -D -m 0644 systemd/profd.service $(DESTDIR)/lib/systemd/system/profd.service
-	install -D -m 0644 config/profd.ini $(DESTDIR)/etc/profd/profd.ini
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/bin/profd|$(PREFIX)/bin/profd|' \
+	    -e 's|/etc/profd/profd.ini|$(SYSCONFDIR)/profd/profd.ini|g' \
+	    systemd/profd.service > $(DESTDIR)$(UNITDIR)/profd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/profd.service
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/profd
+	test -e $(DESTDIR)$(SYSCONFDIR)/profd/profd.ini || \
+		install -m 0644 config/profd.ini $(DESTDIR)$(SYSCONFDIR)/profd/profd.ini
 
 format:
 	clang-format -i $(shell find daemon include bpf tests -name '*.[ch]' -not -path '*/vmlinux/*')

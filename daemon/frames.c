@@ -33,7 +33,8 @@ static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint6
 	for (size_t i = 0; i < f->nlines; i++) {
 		const struct sym_line *l = &f->lines[i];
 
-		lines[i].function_id = pprof__function(p, l->name, l->system_name, l->file, 0);
+		lines[i].function_id =
+			pprof__function(p, l->name, l->system_name, l->file, l->start_line);
 		if (!lines[i].function_id)
 			return 0;
 		lines[i].line = l->line;
@@ -42,7 +43,9 @@ static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint6
 		if (l->line)
 			flags |= PPROF_HAS_LINE_NUMBERS;
 	}
-	if (f->nlines > 1)
+	/* DWARF describes inlining: a single line from it is a truthful
+	 * "not inlined". */
+	if (f->nlines > 1 || (f->flags & SYM_FRAME_DEBUG_INFO))
 		flags |= PPROF_HAS_INLINE_FRAMES;
 	if (mapping_id && f->nlines)
 		pprof__mapping_mark(p, mapping_id, flags | PPROF_HAS_FUNCTIONS);

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-/* profd: command line, validation, signals and the one-shot profiling run.
+/* profd: command line and validation; then either the one-shot profiling
+ * run (oneshot.c) or, with --config, the continuous agent (agent.c).
  * Everything else lives in modules; this file wires them together. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +18,16 @@
 
 #include <bpf/libbpf.h>
 
+#include "agent.h"
 #include "collect/probe.h"
+#include "config.h"
 #include "log.h"
 #include "oneshot.h"
 #include "profiler.h"
 #include "util/parse.h"
 
 #define MAX_PIDS 1024
+#define MAX_OVERRIDES 64
 
 static pid_t arg_pids[MAX_PIDS];
 static size_t arg_npids;
@@ -33,6 +38,11 @@ static uint64_t arg_min_block_ns;
 static uint64_t arg_heap_rate = 524288;
 static char arg_output[PATH_MAX];
 static int arg_verbose;
+/* Continuous mode: the file, and the command line's settings over it. */
+static const char *arg_config;
+static bool arg_check_config;
+static char *arg_overrides[MAX_OVERRIDES];
+static size_t arg_noverrides;
 
 static void usage(FILE *f)
 {
@@ -52,6 +62,16 @@ static void usage(FILE *f)
 		"                        heap/allocs: mean bytes between samples (default 524288,\n"
 		"                        Go's default); 1 records every allocation\n"
 		"  -v, --verbose         debug messages (libbpf included)\n"
+		"\n"
+		"Continuous mode (the systemd service):\n"
+		"  -c, --config PATH     run continuously with this INI file (see config/profd.ini):\n"
+		"                        every interval one profile per process per type, written\n"
+		"                        to output_dir and/or uploaded; /debug/pprof/ and /metrics\n"
+		"                        over HTTP. SIGHUP reloads the file; SIGTERM flushes, stops.\n"
+		"  -s, --set SEC.KEY=VAL override a file setting, e.g. --set http.listen=:6061\n"
+		"      --check-config    validate the file (and overrides), print it is fine, exit\n"
+		"  With --config, --type (a comma list), --frequency, --duration (the interval),\n"
+		"  --output (the output directory) and --pid override the file.\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n"
 		"\n"
@@ -114,8 +134,33 @@ static int check_output(const char *path)
 	return 0;
 }
 
+/* Queue "section.key=value" for continuous mode; a relative --output is
+ * made absolute (the configuration wants absolute paths). */
+static int add_override(const char *key, const char *value)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (arg_noverrides == MAX_OVERRIDES)
+		return fail("too many settings on the command line (at most %d)", MAX_OVERRIDES);
+	if (!strcmp(key, "profd.output_dir") && value[0] && value[0] != '/') {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return fail("cannot resolve --output '%s': %s", value, strerror(errno));
+		n = asprintf(&arg_overrides[arg_noverrides], "%s=%s/%s", key, cwd, value);
+	} else if (key[0]) {
+		n = asprintf(&arg_overrides[arg_noverrides], "%s=%s", key, value);
+	} else {
+		n = asprintf(&arg_overrides[arg_noverrides], "%s", value);
+	}
+	if (n < 0)
+		return fail("out of memory");
+	arg_noverrides++;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv)
 {
+	enum { OPT_CHECK_CONFIG = 256 };
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "type", required_argument, NULL, 't' },
@@ -124,15 +169,24 @@ static int parse_args(int argc, char **argv)
 		{ "min-block", required_argument, NULL, 'B' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "heap-sample-rate", required_argument, NULL, 'R' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
+	/* Flags in command-line order, checked once the mode is known. */
+	struct {
+		int opt;
+		const char *val;
+	} seen[MAX_OVERRIDES + 8];
+	size_t nseen = 0;
 	uint64_t v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:t:d:F:o:vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:t:d:F:o:c:s:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_u64(optarg, 1, INT_MAX, &v))
@@ -142,26 +196,28 @@ static int parse_args(int argc, char **argv)
 			arg_pids[arg_npids++] = (pid_t)v;
 			break;
 		case 't':
-			arg_type = optarg;
-			break;
 		case 'd':
-			if (parse_duration_ns(optarg, &arg_duration_ns))
-				return fail("invalid --duration '%s': expected e.g. 30s, 2m, 500ms", optarg);
-			break;
 		case 'F':
-			if (parse_u64(optarg, 1, 100000, &arg_frequency))
-				return fail("invalid --frequency '%s': expected 1..100000 Hz", optarg);
+		case 'o':
+		case 's':
+			if (nseen == sizeof(seen) / sizeof(seen[0]))
+				return fail("too many options");
+			seen[nseen].opt = c;
+			seen[nseen++].val = optarg;
+			break;
+		case 'c':
+			if (!*optarg)
+				return fail("--config needs a path");
+			arg_config = optarg;
+			break;
+		case OPT_CHECK_CONFIG:
+			arg_check_config = true;
 			break;
 		case 'B':
 			if (!strcmp(optarg, "0"))
 				arg_min_block_ns = 0;
 			else if (parse_duration_ns(optarg, &arg_min_block_ns))
 				return fail("invalid --min-block '%s': expected e.g. 1ms, 50us, 0", optarg);
-			break;
-		case 'o':
-			if (!*optarg || strlen(optarg) >= sizeof(arg_output))
-				return fail("invalid --output '%s'", optarg);
-			snprintf(arg_output, sizeof(arg_output), "%s", optarg);
 			break;
 		case 'R':
 			if (parse_u64(optarg, 1, 1ULL << 40, &arg_heap_rate))
@@ -185,6 +241,48 @@ static int parse_args(int argc, char **argv)
 	}
 	if (optind < argc)
 		return fail("unexpected argument '%s' (see --help)", argv[optind]);
+
+	if (arg_config) {
+		static const struct {
+			int opt;
+			const char *key;
+		} map[] = {
+			{ 't', "profd.types" }, { 'd', "profd.interval" }, { 'F', "cpu.frequency" },
+			{ 'o', "profd.output_dir" }, { 's', "" },
+		};
+
+		for (size_t i = 0; i < nseen; i++)
+			for (size_t j = 0; j < sizeof(map) / sizeof(map[0]); j++)
+				if (seen[i].opt == map[j].opt && add_override(map[j].key, seen[i].val))
+					return EXIT_FAILURE;
+		return 0;
+	}
+	if (arg_check_config)
+		return fail("--check-config needs --config PATH");
+	for (size_t i = 0; i < nseen; i++) {
+		const char *val = seen[i].val;
+
+		switch (seen[i].opt) {
+		case 's':
+			return fail("--set '%s' needs --config PATH (continuous mode)", val);
+		case 't':
+			arg_type = val;
+			break;
+		case 'd':
+			if (parse_duration_ns(val, &arg_duration_ns))
+				return fail("invalid --duration '%s': expected e.g. 30s, 2m, 500ms", val);
+			break;
+		case 'F':
+			if (parse_u64(val, 1, 100000, &arg_frequency))
+				return fail("invalid --frequency '%s': expected 1..100000 Hz", val);
+			break;
+		case 'o':
+			if (!*val || strlen(val) >= sizeof(arg_output))
+				return fail("invalid --output '%s'", val);
+			snprintf(arg_output, sizeof(arg_output), "%s", val);
+			break;
+		}
+	}
 	if (!profiler_type_find(arg_type))
 		return fail("unknown --type '%s': valid types are: %s", arg_type, profiler_type_names());
 	if (profiler_type_find(arg_type)->needs_pid && !arg_npids)
@@ -205,6 +303,39 @@ static void default_output(const struct timespec *start)
 		snprintf(arg_output, sizeof(arg_output), "%s-host-%s.pb.gz", arg_type, when);
 }
 
+static int run_continuous(void)
+{
+	struct agent_opts ao = {
+		.config_path = arg_config,
+		.overrides = (const char *const *)arg_overrides,
+		.n_overrides = arg_noverrides,
+		.pids = arg_pids,
+		.npids = arg_npids,
+	};
+	char msg[512];
+
+	if (arg_check_config) {
+		struct profd_config cfg;
+		char err[CONFIG_ERR_LEN];
+
+		if (config__load(&cfg, arg_config, ao.overrides, ao.n_overrides, err, sizeof(err)))
+			return fail("%s", err);
+		config__done(&cfg);
+		printf("%s: configuration is valid\n", arg_config);
+		return EXIT_SUCCESS;
+	}
+	for (size_t i = 0; i < arg_npids; i++) {
+		char proc[64];
+
+		snprintf(proc, sizeof(proc), "/proc/%d", arg_pids[i]);
+		if (access(proc, F_OK))
+			return fail("no process with pid %d", arg_pids[i]);
+	}
+	if (probe_environment(msg, sizeof(msg)))
+		return fail("%s", msg);
+	libbpf_set_print(libbpf_print);
+	return agent_run(&ao);
+}
 
 int main(int argc, char **argv)
 {
@@ -214,21 +345,31 @@ int main(int argc, char **argv)
 
 	ret = parse_args(argc, argv);
 	if (ret)
-		return ret;
+		goto out;
+	if (arg_config) {
+		ret = run_continuous();
+		goto out;
+	}
 	for (size_t i = 0; i < arg_npids; i++) {
 		char proc[64];
 
 		snprintf(proc, sizeof(proc), "/proc/%d", arg_pids[i]);
-		if (access(proc, F_OK))
-			return fail("no process with pid %d", arg_pids[i]);
+		if (access(proc, F_OK)) {
+			ret = fail("no process with pid %d", arg_pids[i]);
+			goto out;
+		}
 	}
 	clock_gettime(CLOCK_REALTIME, &o.wall_start);
 	if (!arg_output[0])
 		default_output(&o.wall_start);
-	if (check_output(arg_output))
-		return EXIT_FAILURE;
-	if (probe_environment(msg, sizeof(msg)))
-		return fail("%s", msg);
+	if (check_output(arg_output)) {
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	if (probe_environment(msg, sizeof(msg))) {
+		ret = fail("%s", msg);
+		goto out;
+	}
 	libbpf_set_print(libbpf_print);
 
 	o.type = profiler_type_find(arg_type);
@@ -241,5 +382,9 @@ int main(int argc, char **argv)
 	};
 	o.duration_ns = arg_duration_ns;
 	o.output = arg_output;
-	return oneshot_run(&o);
+	ret = oneshot_run(&o);
+out:
+	for (size_t i = 0; i < arg_noverrides; i++)
+		free(arg_overrides[i]);
+	return ret;
 }

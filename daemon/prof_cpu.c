@@ -13,8 +13,13 @@
 #include "pprof/pprof.h"
 #include "profiler.h"
 
+/* Aggregates one drain can hold: the collector's default, named here so
+ * /metrics can report occupancy against it. */
+#define PROF_CPU_MAX_KEYS 32768
+
 struct prof_cpu {
 	struct cpu_collector *col;
+	uint64_t last_drain;    /* aggregates in the last drained generation */
 	int64_t period_ns;
 	uint64_t samples;
 	uint64_t errors;        /* aggregates that could not be added */
@@ -41,6 +46,7 @@ static int cpu_start(struct profiler *pr)
 		.frequency = pr->opts.frequency,
 		.pids = pr->opts.pids,
 		.npids = pr->opts.npids,
+		.max_keys = PROF_CPU_MAX_KEYS,
 	};
 	int err;
 
@@ -71,7 +77,7 @@ static void cpu_add(const struct cpu_sample *s, void *ctx)
 	struct pprof *p;
 	int n;
 
-	p = profiler__sink(pr, s->key->pid);
+	p = profiler__sink_named(pr, s->key->pid, s->key->pcomm);
 	if (!p) {
 		pr->sink_drops += s->count;
 		return;
@@ -90,8 +96,11 @@ static void cpu_add(const struct cpu_sample *s, void *ctx)
 static int cpu_drain(struct profiler *pr)
 {
 	struct prof_cpu *pc = pr->priv;
+	int n = cpu_collector__drain(pc->col, cpu_add, pr);
 
-	return cpu_collector__drain(pc->col, cpu_add, pr);
+	if (n >= 0)
+		pc->last_drain = n;
+	return n;
 }
 
 static void cpu_stop(struct profiler *pr)
@@ -122,6 +131,31 @@ static void cpu_summary(struct profiler *pr)
 		  (unsigned long long)pc->fst.unsymbolized);
 }
 
+static size_t cpu_stats(struct profiler *pr, struct profiler_stat *out, size_t max)
+{
+	struct prof_cpu *pc = pr->priv;
+	struct cpu_stats st;
+	size_t n = 0;
+
+	if (!pc || !pc->col)
+		return 0;
+	cpu_collector__stats(pc->col, &st);
+	const struct profiler_stat all[] = {
+		{ PROFILER_STAT_SAMPLES, "", pc->samples, 0 },
+		{ PROFILER_STAT_DROPPED, "user_stack_lost", st.metrics[PROFD_METRIC_USTACK_LOST], 0 },
+		{ PROFILER_STAT_DROPPED, "kernel_stack_lost", st.metrics[PROFD_METRIC_KSTACK_LOST], 0 },
+		{ PROFILER_STAT_DROPPED, "stack_map_collision",
+		  st.metrics[PROFD_METRIC_STACK_COLLISION], 0 },
+		{ PROFILER_STAT_DROPPED, "counts_map_full", st.metrics[PROFD_METRIC_COUNTS_FULL], 0 },
+		{ PROFILER_STAT_DROPPED, "stack_gone_before_read", st.stack_lookup_lost, 0 },
+		{ PROFILER_STAT_DROPPED, "not_encoded", pc->errors, 0 },
+		{ PROFILER_STAT_MAP, "counts", pc->last_drain, PROF_CPU_MAX_KEYS },
+	};
+	for (; n < max && n < sizeof(all) / sizeof(all[0]); n++)
+		out[n] = all[n];
+	return n;
+}
+
 static void cpu_free(struct profiler *pr)
 {
 	struct prof_cpu *pc = pr->priv;
@@ -142,4 +176,5 @@ const struct profiler_type profiler_cpu = {
 	.stop = cpu_stop,
 	.summary = cpu_summary,
 	.free = cpu_free,
+	.stats = cpu_stats,
 };

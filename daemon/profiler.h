@@ -27,6 +27,23 @@ struct profiler_opts {
 
 struct profiler;
 
+/* One number a profile type reports for /metrics (see profiler_type.stats). */
+enum profiler_stat_kind {
+	PROFILER_STAT_SAMPLES,  /* counter: samples collected (name unused) */
+	PROFILER_STAT_DROPPED,  /* counter: samples lost; name says why */
+	PROFILER_STAT_MAP,      /* gauge: BPF map name; value = entries at the last
+				 * drain, max = capacity */
+};
+
+struct profiler_stat {
+	enum profiler_stat_kind kind;
+	const char *name;       /* static string, snake_case */
+	uint64_t value;
+	uint64_t max;
+};
+
+#define PROFILER_MAX_STATS 16
+
 struct profiler_type {
 	const char *name;         /* --type value */
 	const char *description;  /* one line for --help */
@@ -48,6 +65,9 @@ struct profiler_type {
 	/* Log what was lost and why (stderr summary). */
 	void (*summary)(struct profiler *pr);
 	void (*free)(struct profiler *pr);
+	/* Optional (NULL: nothing to report): fill up to max counters, totals
+	 * since start, and return how many. Called by the draining thread. */
+	size_t (*stats)(struct profiler *pr, struct profiler_stat *out, size_t max);
 };
 
 /* Where a drained sample of pid goes: NULL drops it (counted by caller). */
@@ -61,6 +81,9 @@ struct profiler {
 	void *sink_ctx;
 	void *priv;
 	uint64_t sink_drops;   /* samples with no builder (ENOMEM, limits) */
+	/* During profiler__sink_named(): the process name that came with the
+	 * sample (16 bytes, NUL-terminated or not); NULL otherwise. */
+	const char *sink_comm;
 };
 
 const struct profiler_type *profiler_type_find(const char *name);
@@ -72,6 +95,20 @@ const struct profiler_type *profiler_type_at(size_t i);
 static inline struct pprof *profiler__sink(struct profiler *pr, pid_t pid)
 {
 	return pr->sink(pr->sink_ctx, pr, pid);
+}
+
+/* profiler__sink() for types whose samples carry the process name (comm16,
+ * the kernel's 16 bytes): a continuous run names a process by it when the
+ * process exited before /proc/PID/comm could be read. */
+static inline struct pprof *profiler__sink_named(struct profiler *pr, pid_t pid,
+						 const char *comm16)
+{
+	struct pprof *p;
+
+	pr->sink_comm = comm16;
+	p = pr->sink(pr->sink_ctx, pr, pid);
+	pr->sink_comm = NULL;
+	return p;
 }
 
 extern const struct profiler_type profiler_cpu;

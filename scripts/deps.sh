@@ -15,6 +15,7 @@ pkgs=(
 	golang-go                                            # go tool pprof, used by the tests
 	linux-perf                                           # reference in make bench
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0     # allocators the attach-point tests cover
+	libc6-dbg                                            # glibc debug info: named libc frames
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -19,6 +19,9 @@
 /* Section headers beyond this are not consulted for symbol extents. */
 #define ELF_MAX_SECTIONS 65536
 
+/* A .gnu_debuglink's CRC sits at the next 4-byte boundary after the name. */
+#define DEBUGLINK_CRC_ALIGN 4
+
 struct sym_cand {
 	uint64_t addr;
 	uint64_t size;
@@ -315,7 +318,65 @@ static int finish_syms(struct elf_image *img, struct sym_cand *c, size_t n)
 	return 0;
 }
 
-static int parse(Elf *elf, struct elf_image **out)
+/* .gnu_debuglink: a base name, NUL, padding to 4, then the CRC32 of the
+ * debug file in the ELF's byte order. Anything else is ignored. */
+static void read_debuglink(Elf_Scn *scn, unsigned char ei_data, struct elf_image *img)
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+	const unsigned char *b;
+	size_t len, crc_off;
+
+	if (!d || !d->d_buf)
+		return;
+	b = d->d_buf;
+	len = strnlen((const char *)b, d->d_size);
+	if (!len || len >= sizeof(img->debuglink) || len == d->d_size)
+		return;
+	crc_off = (len + 1 + DEBUGLINK_CRC_ALIGN - 1) & ~(size_t)(DEBUGLINK_CRC_ALIGN - 1);
+	if (crc_off + 4 > d->d_size || memchr(b, '/', len) || !strcmp((const char *)b, ".") ||
+	    !strcmp((const char *)b, ".."))
+		return;
+	memcpy(img->debuglink, b, len + 1);
+	b += crc_off;
+	if (ei_data == ELFDATA2MSB)
+		img->debuglink_crc = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+				     (uint32_t)b[2] << 8 | b[3];
+	else
+		img->debuglink_crc = (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 |
+				     (uint32_t)b[1] << 8 | b[0];
+	img->sections |= ELF_IMAGE_DEBUGLINK;
+}
+
+/* Note which sections exist that point at more names or lines. */
+static void read_sections(Elf *elf, const GElf_Ehdr *eh, struct elf_image *img)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx, n = 0;
+	const char *name;
+	GElf_Shdr sh;
+
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return;
+	while ((scn = elf_nextscn(elf, scn)) && n++ < ELF_MAX_SECTIONS) {
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS || !sh.sh_size)
+			continue;
+		if (sh.sh_type == SHT_SYMTAB)
+			img->sections |= ELF_IMAGE_SYMTAB;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name)
+			continue;
+		if (!strcmp(name, ".debug_info") || !strcmp(name, ".zdebug_info"))
+			img->sections |= ELF_IMAGE_DEBUG_INFO;
+		else if (!strcmp(name, ".gnu_debugdata"))
+			img->sections |= ELF_IMAGE_DEBUGDATA;
+		else if (!strcmp(name, ".gopclntab") || !strcmp(name, ".data.rel.ro.gopclntab"))
+			img->sections |= ELF_IMAGE_GOPCLNTAB;
+		else if (!strcmp(name, ".gnu_debuglink"))
+			read_debuglink(scn, eh->e_ident[EI_DATA], img);
+	}
+}
+
+static int parse(Elf *elf, unsigned flags, struct elf_image **out)
 {
 	struct elf_image *img = NULL;
 	struct sym_cand *c = NULL;
@@ -343,6 +404,9 @@ static int parse(Elf *elf, struct elf_image **out)
 	err = read_loads(elf, img);
 	if (err)
 		goto cleanup;
+	read_sections(elf, &eh, img);
+	if (flags & ELF_IMAGE_NO_SYMS)
+		goto done;
 	/* .symtab is a superset of .dynsym when present; stripped files
 	 * still export their dynamic symbols. */
 	err = collect_syms(elf, SHT_SYMTAB, &c, &n);
@@ -361,6 +425,7 @@ static int parse(Elf *elf, struct elf_image **out)
 	err = finish_syms(img, c, n);
 	if (err)
 		goto cleanup;
+done:
 	*out = img;
 	img = NULL;
 cleanup:
@@ -369,7 +434,7 @@ cleanup:
 	return err;
 }
 
-int elf_image__open_fd(int fd, struct elf_image **out)
+int elf_image__open_fd_opts(int fd, unsigned flags, struct elf_image **out)
 {
 	Elf *elf;
 	int err;
@@ -380,9 +445,14 @@ int elf_image__open_fd(int fd, struct elf_image **out)
 	/* ELF_C_READ reads with pread() on demand: no mmap, so a file
 	 * truncated under us gives short reads, not SIGBUS. */
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	err = parse(elf, out);
+	err = parse(elf, flags, out);
 	elf_end(elf);
 	return err;
+}
+
+int elf_image__open_fd(int fd, struct elf_image **out)
+{
+	return elf_image__open_fd_opts(fd, 0, out);
 }
 
 int elf_image__open_mem(const void *buf, size_t len, struct elf_image **out)
@@ -402,7 +472,7 @@ int elf_image__open_mem(const void *buf, size_t len, struct elf_image **out)
 		return -ENOMEM;
 	memcpy(copy, buf, len);
 	elf = elf_memory(copy, len);
-	err = parse(elf, out);
+	err = parse(elf, 0, out);
 	elf_end(elf);
 	free(copy);
 	return err;
@@ -468,4 +538,148 @@ const struct elf_sym *elf_image__find(const struct elf_image *img, uint64_t vadd
 size_t elf_image__bytes(const struct elf_image *img)
 {
 	return img ? sizeof(*img) + img->nsyms * sizeof(*img->syms) + img->names_len : 0;
+}
+
+int elf_image__add_syms(struct elf_image *img, const struct elf_sym_in *in, size_t n)
+{
+	struct elf_image old = *img;
+	size_t m = 0, room = old.nsyms < ELF_IMAGE_MAX_SYMS ? ELF_IMAGE_MAX_SYMS - old.nsyms : 0;
+	struct sym_cand *c;
+	int err;
+
+	if (n > room)
+		n = room;
+	if (!n)
+		return 0;
+	c = calloc(old.nsyms + n + 1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	/* The names already chosen keep the rank of a global. */
+	for (size_t i = 0; i < old.nsyms; i++) {
+		const char *name = old.names + old.syms[i].name;
+
+		c[m++] = (struct sym_cand){ .addr = old.syms[i].addr, .size = old.syms[i].size,
+					    .name = name, .name_len = strlen(name),
+					    .bind = STB_GLOBAL };
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!in[i].name || !in[i].name[0] || !in[i].addr)
+			continue;
+		c[m++] = (struct sym_cand){ .addr = in[i].addr, .size = in[i].size,
+					    .name = in[i].name,
+					    .name_len = strnlen(in[i].name, ELF_IMAGE_MAX_NAME),
+					    .bind = in[i].global ? STB_GLOBAL : STB_LOCAL };
+	}
+	img->syms = NULL;
+	img->names = NULL;
+	img->nsyms = 0;
+	img->names_len = 0;
+	err = finish_syms(img, c, m);
+	free(c);
+	if (err) {
+		free(img->syms);
+		free(img->names);
+		img->syms = old.syms;
+		img->names = old.names;
+		img->nsyms = old.nsyms;
+		img->names_len = old.names_len;
+		return err;
+	}
+	free(old.syms);
+	free(old.names);
+	return 0;
+}
+
+int elf_image__merge(struct elf_image *img, const struct elf_image *from)
+{
+	struct elf_sym_in *in;
+	int err;
+
+	if (!from || !from->nsyms)
+		return 0;
+	in = calloc(from->nsyms, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	for (size_t i = 0; i < from->nsyms; i++)
+		in[i] = (struct elf_sym_in){ .addr = from->syms[i].addr,
+					     .size = from->syms[i].size,
+					     .name = from->names + from->syms[i].name,
+					     .global = 1 };
+	err = elf_image__add_syms(img, in, from->nsyms);
+	free(in);
+	return err;
+}
+
+int elf_file__section(int fd, const char *name, size_t max, void **buf, size_t *len,
+		      uint64_t *addr)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx, n = 0;
+	Elf *elf = NULL;
+	Elf_Data *d;
+	GElf_Shdr sh;
+	int err;
+
+	err = elf_init();
+	if (err)
+		return err;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		err = -ENOEXEC;
+		goto cleanup;
+	}
+	if (elf_getshdrstrndx(elf, &shstrndx)) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	err = -ENOENT;
+	while ((scn = elf_nextscn(elf, scn)) && n++ < ELF_MAX_SECTIONS) {
+		const char *sn;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		sn = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (sn && !strcmp(sn, name))
+			break;
+	}
+	if (!scn)
+		goto cleanup;
+	if (!buf) {
+		if (len)
+			*len = sh.sh_size;
+		if (addr)
+			*addr = sh.sh_addr;
+		err = 0;
+		goto cleanup;
+	}
+	if (sh.sh_type == SHT_NOBITS)
+		goto cleanup;
+	if ((sh.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	/* libelf refuses data that lies beyond the end of the file. */
+	d = elf_getdata(scn, NULL);
+	if (!d || (!d->d_buf && d->d_size)) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	if (d->d_size > max) {
+		err = -EFBIG;
+		goto cleanup;
+	}
+	*buf = malloc(d->d_size ? d->d_size : 1);
+	if (!*buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (d->d_size)
+		memcpy(*buf, d->d_buf, d->d_size);
+	*len = d->d_size;
+	if (addr)
+		*addr = sh.sh_addr;
+	err = 0;
+cleanup:
+	elf_end(elf);
+	return err;
 }

@@ -15,6 +15,21 @@
 #define ELF_IMAGE_MAX_NAMES (256u << 20) /* bytes of names kept per file */
 #define ELF_IMAGE_MAX_LOADS 64
 #define ELF_IMAGE_MAX_BUILD_ID 64     /* bytes; GNU ld writes 20, lld --build-id=fast 8 */
+#define ELF_IMAGE_MAX_DEBUGLINK 256   /* .gnu_debuglink file name, NUL included */
+
+/* Sections that say where else names and lines may be found. */
+enum {
+	ELF_IMAGE_DEBUG_INFO = 1 << 0, /* .debug_info (or .zdebug_info) with content */
+	ELF_IMAGE_SYMTAB = 1 << 1,     /* .symtab with content */
+	ELF_IMAGE_DEBUGDATA = 1 << 2,  /* .gnu_debugdata: MiniDebugInfo (xz ELF) */
+	ELF_IMAGE_GOPCLNTAB = 1 << 3,  /* .gopclntab: Go's function table */
+	ELF_IMAGE_DEBUGLINK = 1 << 4,  /* a well-formed .gnu_debuglink */
+};
+
+/* elf_image__open_fd_opts() flags. */
+enum {
+	ELF_IMAGE_NO_SYMS = 1 << 0, /* headers, build id and sections only */
+};
 
 /* A function covering [addr, addr + size) in ELF virtual addresses. */
 struct elf_sym {
@@ -38,18 +53,47 @@ struct elf_image {
 	size_t names_len;
 	struct elf_load loads[ELF_IMAGE_MAX_LOADS];
 	size_t nloads;
-	int from_symtab; /* 1: .symtab, 0: .dynsym or none */
+	int from_symtab; /* 1: a full .symtab (own or merged), 0: .dynsym or none */
 	char build_id[2 * ELF_IMAGE_MAX_BUILD_ID + 1]; /* lowercase hex or "" */
+	unsigned sections; /* ELF_IMAGE_* */
+	char debuglink[ELF_IMAGE_MAX_DEBUGLINK]; /* base name, "" without ELF_IMAGE_DEBUGLINK */
+	uint32_t debuglink_crc;
+};
+
+/* A symbol to merge into an image; name is copied. */
+struct elf_sym_in {
+	uint64_t addr;
+	uint64_t size; /* 0: up to the next symbol (bounded by the segment) */
+	const char *name;
+	int global;    /* preferred over a local name at the same address */
 };
 
 /* Parse the ELF file open on fd (not closed, offset not used). Returns 0 and
  * a new image (possibly with no symbols), or -ENOEXEC (not an ELF
  * executable or shared object), -EINVAL (corrupt headers), -ENOMEM. */
 int elf_image__open_fd(int fd, struct elf_image **out);
+int elf_image__open_fd_opts(int fd, unsigned flags, struct elf_image **out);
 /* Same for an image in memory; buf is copied by nothing and only read
  * during the call. */
 int elf_image__open_mem(const void *buf, size_t len, struct elf_image **out);
 void elf_image__free(struct elf_image *img);
+
+/* Add symbols to img (MiniDebugInfo, a separate debug file's .symtab, Go's
+ * function table). Symbols at an address img already names compete by the
+ * usual preference; the image stays sorted with one symbol per address.
+ * Returns 0 or -ENOMEM (img unchanged). Invalidates elf_sym pointers. */
+int elf_image__add_syms(struct elf_image *img, const struct elf_sym_in *in, size_t n);
+/* elf_image__add_syms() of every symbol of from. */
+int elf_image__merge(struct elf_image *img, const struct elf_image *from);
+
+/* Copy the contents of the section called name out of the ELF file on fd
+ * into *buf (malloc'ed, caller frees); *addr gets its sh_addr (may be
+ * NULL). Compressed (SHF_COMPRESSED) sections are inflated first. With
+ * buf NULL only *len (sh_size) and *addr are set, for any section type.
+ * Returns 0, -ENOENT (no such section, or SHT_NOBITS), -EFBIG (more than
+ * max bytes), -ENOEXEC/-EINVAL (not ELF, corrupt), -ENOMEM. */
+int elf_file__section(int fd, const char *name, size_t max, void **buf, size_t *len,
+		      uint64_t *addr);
 
 /* File offset → ELF virtual address through the PT_LOAD that holds it:
  * p_vaddr + (off - p_offset). -ENOENT when no segment maps off. */

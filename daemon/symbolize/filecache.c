@@ -5,7 +5,9 @@
  * a later get takes it back off the list. When the list is longer than
  * max_unused, its tail is unhashed and freed. An entry found stale (same
  * inode number, different size or mtime) is unhashed at once and freed by
- * its last put. */
+ * its last put. A freed entry puts its debuginfo, which may then wait on
+ * the debuginfo LRU; the two lists share max_unused, so that at most that
+ * many parsed files are kept for no process. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "symbolize/debuginfo.h"
 #include "symbolize/elf.h"
 #include "symbolize/filecache.h"
 #include "symbolize/procmaps.h"
@@ -28,8 +31,10 @@ struct filecache {
 	struct filecache_entry *lru_head, *lru_tail; /* head: most recently unused */
 	size_t nunused;
 	size_t max_unused;
+	struct dbgcache *dc;
+	struct dbgcache *own_dc; /* made by filecache__new() */
 	/* totals over every live entry, hashed or not */
-	size_t nentries, nfiles, nsyms, bytes, parses;
+	size_t nentries, nfiles, bytes, parses;
 };
 
 static uint64_t key_hash(uint64_t dev, uint64_t ino)
@@ -43,7 +48,7 @@ static uint64_t key_hash(uint64_t dev, uint64_t ino)
 	return x ^ (x >> 31);
 }
 
-struct filecache *filecache__new(size_t max_unused)
+struct filecache *filecache__new_dbg(size_t max_unused, struct dbgcache *dc)
 {
 	struct filecache *fc = calloc(1, sizeof(*fc));
 
@@ -54,6 +59,7 @@ struct filecache *filecache__new(size_t max_unused)
 	if (!fc->buckets)
 		goto err;
 	fc->max_unused = max_unused;
+	fc->dc = dc;
 	return fc;
 err:
 	free(fc);
@@ -61,16 +67,34 @@ err:
 	return NULL;
 }
 
+struct filecache *filecache__new(size_t max_unused)
+{
+	struct dbgcache_opts o = {
+		.max_unused = max_unused,
+		.max_dwarf_bytes = 64u << 20,
+		.max_dwarf_open = 16,
+	};
+	struct dbgcache *dc = dbgcache__new(&o);
+	struct filecache *fc;
+
+	if (!dc)
+		return NULL;
+	fc = filecache__new_dbg(max_unused, dc);
+	if (!fc) {
+		dbgcache__free(dc);
+		return NULL;
+	}
+	fc->own_dc = dc;
+	return fc;
+}
+
 static void entry_free(struct filecache *fc, struct filecache_entry *fe)
 {
 	fc->nentries--;
-	if (fe->img) {
+	if (fe->img)
 		fc->nfiles--;
-		fc->nsyms -= fe->img->nsyms;
-		fc->bytes -= elf_image__bytes(fe->img);
-	}
 	fc->bytes -= sizeof(*fe);
-	elf_image__free(fe->img);
+	dbgcache__put(fc->dc, fe->di);
 	free(fe);
 }
 
@@ -103,8 +127,17 @@ static void lru_unlink(struct filecache *fc, struct filecache_entry *fe)
 	fc->nunused--;
 }
 
+/* Lend the debuginfo cache what our LRU does not use of max_unused. */
+static void share_bound(struct filecache *fc)
+{
+	if (fc->dc)
+		dbgcache__set_max_unused(fc->dc, fc->max_unused > fc->nunused ?
+							 fc->max_unused - fc->nunused : 0);
+}
+
 static void lru_trim(struct filecache *fc)
 {
+	share_bound(fc);
 	while (fc->nunused > fc->max_unused) {
 		struct filecache_entry *fe = fc->lru_tail;
 
@@ -112,6 +145,7 @@ static void lru_trim(struct filecache *fc)
 		unhash(fc, fe);
 		entry_free(fc, fe);
 	}
+	share_bound(fc);
 }
 
 void filecache__free(struct filecache *fc)
@@ -131,6 +165,7 @@ void filecache__free(struct filecache *fc)
 		}
 	}
 	free(fc->buckets);
+	dbgcache__free(fc->own_dc);
 	free(fc);
 }
 
@@ -197,7 +232,7 @@ static void map_files_path(char *buf, size_t len, pid_t pid, const struct procma
 /* map_files is the mapped file itself, even deleted or in another mount
  * namespace, but needs CAP_SYS_ADMIN; /proc/PID/root/PATH is a fallback
  * that may name a different file by now, hence the inode check. */
-static int open_mapped(pid_t pid, const struct procmaps_entry *e, struct stat *st)
+int open_mapped_file(pid_t pid, const struct procmaps_entry *e, struct stat *st)
 {
 	char path[PATH_MAX + 64];
 	int fd;
@@ -243,8 +278,10 @@ static bool entry_matches(const struct filecache_entry *fe, pid_t pid,
 
 static void take(struct filecache *fc, struct filecache_entry *fe)
 {
-	if (!fe->refcnt++)
+	if (!fe->refcnt++) {
 		lru_unlink(fc, fe);
+		share_bound(fc);
+	}
 }
 
 int filecache__get(struct filecache *fc, pid_t pid, const struct procmaps_entry *e,
@@ -252,7 +289,7 @@ int filecache__get(struct filecache *fc, pid_t pid, const struct procmaps_entry 
 {
 	uint64_t dev = procmaps_entry__dev(e);
 	struct filecache_entry *fe;
-	struct elf_image *img = NULL;
+	struct debuginfo *di = NULL;
 	struct stat st;
 	int fd, err;
 
@@ -270,13 +307,13 @@ int filecache__get(struct filecache *fc, pid_t pid, const struct procmaps_entry 
 		}
 	}
 
-	fd = open_mapped(pid, e, &st);
+	fd = open_mapped_file(pid, e, &st);
 	if (fd == -ENOEXEC) {
 		err = -ENOEXEC; /* not a regular file: cache that verdict */
 	} else if (fd < 0) {
 		return fd;
 	} else {
-		err = elf_image__open_fd(fd, &img);
+		err = dbgcache__get(fc->dc, pid, e, fd, &di);
 		close(fd);
 		fc->parses++;
 		if (err == -ENOMEM || err == -ENOTSUP)
@@ -285,12 +322,13 @@ int filecache__get(struct filecache *fc, pid_t pid, const struct procmaps_entry 
 
 	fe = calloc(1, sizeof(*fe));
 	if (!fe) {
-		elf_image__free(img);
+		dbgcache__put(fc->dc, di);
 		return -ENOMEM;
 	}
 	fe->dev = dev;
 	fe->ino = e->inode;
-	fe->img = img;
+	fe->di = di;
+	fe->img = di ? di->img : NULL;
 	fe->err = err;
 	if (fd >= 0) {
 		fe->size = st.st_size;
@@ -310,11 +348,8 @@ int filecache__get(struct filecache *fc, pid_t pid, const struct procmaps_entry 
 	fc->nhashed++;
 	fc->nentries++;
 	fc->bytes += sizeof(*fe);
-	if (img) {
+	if (fe->img)
 		fc->nfiles++;
-		fc->nsyms += img->nsyms;
-		fc->bytes += elf_image__bytes(img);
-	}
 	*out = fe;
 	return 0;
 }
@@ -343,7 +378,6 @@ void filecache__stats(const struct filecache *fc, struct filecache_stats *st)
 	st->files = fc->nfiles;
 	st->entries = fc->nentries;
 	st->unused = fc->nunused;
-	st->symbols = fc->nsyms;
 	st->bytes = fc->bytes + fc->nbuckets * sizeof(*fc->buckets);
 	st->parses = fc->parses;
 }

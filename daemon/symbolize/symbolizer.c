@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-/* symbolizer: the facade. Holds per-process mapping records (a pid hash),
- * the shared file cache, the vDSO image and the kallsyms table, and turns
- * an address into a mapping plus a function name. */
+/* symbolizer: the facade. Holds per-process mapping records (a pid hash)
+ * and perf maps, the shared file and debug-info caches, the vDSO image and
+ * the kallsyms table, and turns an address into a mapping plus an inline
+ * chain of functions with files and lines. Results for file-backed code
+ * are cached per (binary, address) with their names pooled, until the
+ * next prune. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,12 +15,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "symbolize/debuginfo.h"
+#include "symbolize/demangle.h"
+#include "symbolize/dwarf.h"
 #include "symbolize/elf.h"
 #include "symbolize/filecache.h"
 #include "symbolize/kallsyms.h"
+#include "symbolize/perfmap.h"
 #include "symbolize/procmaps.h"
+#include "symbolize/strpool.h"
 #include "symbolize/symbolizer.h"
 #include "symbolize/vdso.h"
+#include "util/hashmap.h"
 
 #define SYM_DEFAULT_MAX_PIDS 32768
 #define SYM_DEFAULT_MAX_MAPS_PER_PID 8192
@@ -28,6 +37,18 @@
 #define SYM_KERNEL_MAP_NAME "[kernel.kallsyms]"
 #define SYM_VDSO_NAME "[vdso]"
 #define SYM_PROC_MIN_BUCKETS 256
+#define SYM_DEFAULT_DEBUG_DIRS "/usr/lib/debug"
+#define SYM_DEFAULT_MAX_DEBUG_BYTES (256u << 20)
+#define SYM_DEFAULT_MAX_DEBUG_OPEN 64
+#define SYM_DEFAULT_MAX_CACHED_FRAMES 65536
+#define SYM_DEFAULT_MAX_PERFMAP_BYTES (64u << 20)
+/* Frame cache: slots probed per lookup, and lines stored per slot on
+ * average before the cache starts over. */
+#define SYM_FC_PROBES 8
+#define SYM_FC_MIN_SLOTS 1024
+#define SYM_FC_LINES_PER_SLOT 2
+/* Name of an inlined function DWARF does not name (addr2line's). */
+#define SYM_UNKNOWN_NAME "??"
 
 /* One executable VMA as seen at some maps read. Records are never changed
  * in place once handed out (except gaining a file that failed to open
@@ -55,6 +76,27 @@ struct sym_proc {
 	uint64_t starttime;   /* /proc/PID/stat field 22, tells pid reuse */
 	uint64_t loaded_ns;
 	size_t bytes;
+	struct perfmap *pm;   /* the process's perf map, NULL until found */
+	uint64_t pm_checked_ns; /* when the map file was last looked at */
+	bool pm_tried;
+};
+
+/* One cached lookup: lines[line .. line + nlines) of the line store. */
+struct fc_slot {
+	uint64_t id;    /* debuginfo id, 0: empty */
+	uint64_t vaddr;
+	uint32_t line;
+	uint16_t nlines;
+	uint16_t flags;
+};
+
+struct frame_cache {
+	struct fc_slot *slots;
+	size_t cap;  /* power of two; 0 until first use */
+	size_t used;
+	struct sym_line *lines;
+	size_t nlines, lines_cap;
+	size_t hits, misses;
 };
 
 struct symbolizer {
@@ -79,7 +121,15 @@ struct symbolizer {
 	struct kallsyms *ksyms;
 	struct sym_mapping kmap;
 	char kbuild_id[2 * ELF_IMAGE_MAX_BUILD_ID + 1];
+
+	char *debug_dirs;
+	struct dbgcache *dbg;
+	struct strpool names;
+	struct frame_cache fc;
+	size_t perfmap_loads;
 };
+
+static void fc_clear(struct frame_cache *fc);
 
 static uint64_t now_ns(void)
 {
@@ -97,6 +147,13 @@ void symbolizer__default_opts(struct symbolizer_opts *opts)
 		.max_unused_files = SYM_DEFAULT_MAX_UNUSED_FILES,
 		.maps_reload_ms = SYM_DEFAULT_MAPS_RELOAD_MS,
 		.kallsyms_path = SYM_KALLSYMS_PATH,
+		.debug_dirs = SYM_DEFAULT_DEBUG_DIRS,
+		.max_debug_bytes = SYM_DEFAULT_MAX_DEBUG_BYTES,
+		.max_debug_open = SYM_DEFAULT_MAX_DEBUG_OPEN,
+		.max_cached_frames = SYM_DEFAULT_MAX_CACHED_FRAMES,
+		.max_perfmap_bytes = SYM_DEFAULT_MAX_PERFMAP_BYTES,
+		.demangle = SYM_DEMANGLE_SIMPLE,
+		.debuginfod = 1,
 	};
 }
 
@@ -114,10 +171,23 @@ struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
 	s->kallsyms_path =
 		strdup(s->opts.kallsyms_path ? s->opts.kallsyms_path : SYM_KALLSYMS_PATH);
 	s->opts.kallsyms_path = s->kallsyms_path;
-	s->files = filecache__new(s->opts.max_unused_files);
+	s->debug_dirs = strdup(s->opts.debug_dirs ? s->opts.debug_dirs : SYM_DEFAULT_DEBUG_DIRS);
+	s->opts.debug_dirs = s->debug_dirs;
+	if (!s->kallsyms_path || !s->debug_dirs)
+		goto err;
+	s->dbg = dbgcache__new(&(struct dbgcache_opts){
+		.debug_dirs = s->debug_dirs,
+		.max_unused = s->opts.max_unused_files,
+		.max_dwarf_bytes = s->opts.max_debug_bytes,
+		.max_dwarf_open = s->opts.max_debug_open,
+		.debuginfod = s->opts.debuginfod,
+	});
+	if (!s->dbg)
+		goto err;
+	s->files = filecache__new_dbg(s->opts.max_unused_files, s->dbg);
 	s->nbuckets = SYM_PROC_MIN_BUCKETS;
 	s->procs = calloc(s->nbuckets, sizeof(*s->procs));
-	if (!s->kallsyms_path || !s->files || !s->procs)
+	if (!s->files || !s->procs)
 		goto err;
 	return s;
 err:
@@ -158,6 +228,7 @@ static void proc_free(struct symbolizer *s, struct sym_proc *p)
 	}
 	s->nrecords -= p->nall;
 	s->proc_bytes -= p->bytes;
+	perfmap__free(p->pm);
 	free(p->cur);
 	free(p);
 }
@@ -505,6 +576,8 @@ size_t symbolizer__prune(struct symbolizer *s)
 			pp = &p->hnext;
 		}
 	}
+	fc_clear(&s->fc);
+	strpool__reset(&s->names);
 	return forgotten;
 }
 
@@ -514,17 +587,349 @@ static void frame_set(struct sym_frame *out, const char *name, const char *syste
 	out->lines[0] = (struct sym_line){ .name = name, .system_name = system_name };
 }
 
+/* --- cached results -------------------------------------------------------- */
+
+static void fc_clear(struct frame_cache *fc)
+{
+	if (fc->slots)
+		memset(fc->slots, 0, fc->cap * sizeof(*fc->slots));
+	fc->used = 0;
+	fc->nlines = 0;
+}
+
+static void fc_free(struct frame_cache *fc)
+{
+	free(fc->slots);
+	free(fc->lines);
+	fc->slots = NULL;
+	fc->lines = NULL;
+	fc->cap = fc->lines_cap = fc->used = fc->nlines = 0;
+}
+
+
+static bool fc_find(struct symbolizer *s, uint64_t id, uint64_t vaddr, struct sym_frame *out)
+{
+	struct frame_cache *fc = &s->fc;
+	size_t h;
+
+	if (!fc->cap)
+		return false;
+	h = hash_combine(id, vaddr) & (fc->cap - 1);
+	for (size_t k = 0; k < SYM_FC_PROBES; k++) {
+		const struct fc_slot *sl = &fc->slots[(h + k) & (fc->cap - 1)];
+
+		if (!sl->id)
+			break;
+		if (sl->id == id && sl->vaddr == vaddr) {
+			out->nlines = sl->nlines;
+			out->flags = sl->flags;
+			memcpy(out->lines, &fc->lines[sl->line], sl->nlines * sizeof(out->lines[0]));
+			fc->hits++;
+			return true;
+		}
+	}
+	fc->misses++;
+	return false;
+}
+
+/* Remember out for (id, vaddr). A full cache starts over: its names live
+ * in the pool regardless, so nothing handed out is invalidated. */
+static void fc_put(struct symbolizer *s, uint64_t id, uint64_t vaddr, const struct sym_frame *out)
+{
+	struct frame_cache *fc = &s->fc;
+	struct fc_slot *sl = NULL;
+	size_t h;
+
+	if (!s->opts.max_cached_frames)
+		return;
+	/* Start small and double up to the limit; growing starts over. */
+	if (!fc->cap || (fc->used >= fc->cap / 4 * 3 && fc->cap < s->opts.max_cached_frames)) {
+		size_t cap = fc->cap ? fc->cap * 2 : SYM_FC_MIN_SLOTS;
+		struct fc_slot *slots = calloc(cap, sizeof(*slots));
+		struct sym_line *lines = calloc(cap * SYM_FC_LINES_PER_SLOT, sizeof(*lines));
+
+		if (!slots || !lines) {
+			free(slots);
+			free(lines);
+			if (!fc->cap)
+				return;
+		} else {
+			fc_free(fc);
+			fc->slots = slots;
+			fc->lines = lines;
+			fc->cap = cap;
+			fc->lines_cap = cap * SYM_FC_LINES_PER_SLOT;
+		}
+	}
+	if (fc->used >= fc->cap / 4 * 3 || fc->nlines + out->nlines > fc->lines_cap)
+		fc_clear(fc);
+	h = hash_combine(id, vaddr) & (fc->cap - 1);
+	for (size_t k = 0; k < SYM_FC_PROBES && !sl; k++)
+		if (!fc->slots[(h + k) & (fc->cap - 1)].id)
+			sl = &fc->slots[(h + k) & (fc->cap - 1)];
+	if (!sl) {
+		sl = &fc->slots[h]; /* its old lines become garbage until a clear */
+		fc->used--;
+	}
+	*sl = (struct fc_slot){ .id = id, .vaddr = vaddr, .line = (uint32_t)fc->nlines,
+				.nlines = (uint16_t)out->nlines, .flags = (uint16_t)out->flags };
+	memcpy(&fc->lines[fc->nlines], out->lines, out->nlines * sizeof(out->lines[0]));
+	fc->nlines += out->nlines;
+	fc->used++;
+}
+
+/* --- names ------------------------------------------------------------------ */
+
+static const char *pool(struct symbolizer *s, const char *str, int *err)
+{
+	const char *r = strpool__intern(&s->names, str);
+
+	if (str && !r)
+		*err = -ENOMEM;
+	return r;
+}
+
+/* name and system_name of a mangled (or plain) symbol. system_name must
+ * outlive the result already, or be pooled by the caller. */
+static int set_names(struct symbolizer *s, const char *sys, struct sym_line *l)
+{
+	char *d = sym_demangle(sys, s->opts.demangle);
+	int err = 0;
+
+	l->system_name = sys;
+	l->name = d ? pool(s, d, &err) : sys;
+	free(d);
+	return err;
+}
+
+static struct procmaps_entry map_entry(const struct sym_map *m)
+{
+	return (struct procmaps_entry){
+		.start = m->pub.start,
+		.end = m->pub.limit,
+		.offset = m->pub.offset,
+		.inode = m->ino,
+		.dev_major = (uint32_t)(m->dev >> 32),
+		.dev_minor = (uint32_t)m->dev,
+		.perms = "r-xp",
+		.flags = m->pub.flags & (SYM_MAP_SPECIAL | SYM_MAP_DELETED),
+		.path = m->path,
+	};
+}
+
+/* dir/file for a relative file, cleaned lexically ("./", "x/../") the way
+ * Go's filepath.Clean does, so that pprof -source_path finds it; file
+ * itself when absolute or when the result does not fit. */
+static const char *source_path(const char *dir, const char *file, char *buf, size_t len)
+{
+	char *seg[512];
+	size_t nseg = 0, o = 0, up = 0;
+	char tmp[PATH_MAX];
+	char *save = NULL, *t;
+	bool abs;
+
+	if (!file || file[0] == '/' || !dir || !dir[0])
+		return file;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/%s", dir, file) >= sizeof(tmp))
+		return file;
+	abs = tmp[0] == '/';
+	for (t = strtok_r(tmp, "/", &save); t && nseg < sizeof(seg) / sizeof(seg[0]);
+	     t = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(t, "."))
+			continue;
+		if (!strcmp(t, "..")) {
+			if (nseg > up) {
+				nseg--;
+				continue;
+			}
+			if (abs)
+				continue; /* "/.." is "/" */
+			up++;
+		}
+		seg[nseg++] = t;
+	}
+	if (abs)
+		buf[o++] = '/';
+	for (size_t i = 0; i < nseg; i++) {
+		size_t l = strlen(seg[i]);
+
+		if (o + l + 2 > len)
+			return file;
+		memcpy(buf + o, seg[i], l);
+		o += l;
+		if (i + 1 < nseg)
+			buf[o++] = '/';
+	}
+	buf[o] = '\0';
+	return o ? buf : file;
+}
+
+/* The mangled symbol covering vaddr if it names the function DWARF calls
+ * name ("(anonymous namespace)::hidden" for "hidden"), else NULL. */
+static const struct elf_sym *cxx_symbol(const struct elf_image *img, uint64_t vaddr,
+					const char *name)
+{
+	const struct elf_sym *sym = elf_image__find(img, vaddr);
+	size_t nl = strlen(name), dl;
+	bool same;
+	char *d;
+
+	if (!sym || strncmp(elf_image__name(img, sym), "_Z", 2))
+		return NULL;
+	d = sym_demangle(elf_image__name(img, sym), SYM_DEMANGLE_SIMPLE);
+	if (!d)
+		return NULL;
+	dl = strlen(d);
+	same = !strcmp(d, name) || (dl > nl + 2 && !strcmp(d + dl - nl, name) &&
+				    d[dl - nl - 1] == ':' && d[dl - nl - 2] == ':');
+	free(d);
+	return same ? sym : NULL;
+}
+
+/* DWARF lines for vaddr into out; 0 lines leaves out alone. */
+static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_map *m,
+			 struct debuginfo *di, uint64_t vaddr, struct sym_frame *out)
+{
+	struct dwarf_line dl[SYM_MAX_INLINE];
+	struct procmaps_entry e = map_entry(m);
+	char path[PATH_MAX];
+	const struct elf_sym *sym;
+	int n, err = 0;
+
+	n = dbgcache__lines(s->dbg, di, p->pid, &e, vaddr, dl, SYM_MAX_INLINE);
+	if (n <= 0)
+		return 0;
+	for (int i = 0; i < n && !err; i++) {
+		struct sym_line *l = &out->lines[i];
+		const char *sys = dl[i].linkage ? dl[i].linkage : dl[i].name;
+
+		*l = (struct sym_line){ .line = dl[i].line };
+		if (!sys && i == n - 1) {
+			/* assembly: a line table but no subprogram */
+			sym = elf_image__find(m->img, vaddr);
+			if (!sym)
+				return 0;
+			err = set_names(s, elf_image__name(m->img, sym), l);
+		} else if (!sys) {
+			l->name = l->system_name = SYM_UNKNOWN_NAME;
+		} else if (dl[i].linkage) {
+			sys = pool(s, sys, &err);
+			if (!err)
+				err = set_names(s, sys, l);
+		} else if (i == n - 1 && (sym = cxx_symbol(m->img, vaddr, dl[i].name))) {
+			/* C++ with internal linkage: GCC writes no linkage
+			 * name; the symbol table's is the qualified one */
+			err = set_names(s, elf_image__name(m->img, sym), l);
+		} else {
+			/* C, Go: the name as the source has it */
+			l->name = l->system_name = pool(s, sys, &err);
+		}
+		l->file = pool(s, source_path(dl[i].comp_dir, dl[i].file, path, sizeof(path)), &err);
+		if (dl[i].file && dl[i].decl_file && !strcmp(dl[i].file, dl[i].decl_file))
+			l->start_line = dl[i].decl_line;
+	}
+	if (err)
+		return err;
+	out->nlines = (size_t)n;
+	out->flags |= SYM_FRAME_DEBUG_INFO;
+	return 0;
+}
+
+static int resolve_file(struct symbolizer *s, struct sym_proc *p, struct sym_map *m,
+			uint64_t addr, struct sym_frame *out)
+{
+	struct debuginfo *di = m->file ? m->file->di : NULL;
+	const struct elf_sym *sym;
+	uint64_t vaddr;
+	int err;
+
+	/* runtime → file offset (maps) → ELF vaddr (PT_LOAD). Right for
+	 * PIE, non-PIE and shared objects alike: no load bias guessing. */
+	if (elf_image__file_to_vaddr(m->img, addr - m->pub.start + m->pub.offset, &vaddr))
+		return 0;
+	if (di && fc_find(s, di->id, vaddr, out))
+		return 0;
+	err = di ? resolve_dwarf(s, p, m, di, vaddr, out) : 0;
+	if (err)
+		return err;
+	if (!out->nlines && m->img->nsyms && (sym = elf_image__find(m->img, vaddr))) {
+		out->lines[0] = (struct sym_line){ 0 };
+		err = set_names(s, elf_image__name(m->img, sym), &out->lines[0]);
+		if (err)
+			return err;
+		out->nlines = 1;
+	}
+	if (di)
+		fc_put(s, di->id, vaddr, out);
+	return 0;
+}
+
+/* --- JIT code -------------------------------------------------------------- */
+
+/* Anonymous executable memory (and memfd, as .NET double-maps its code)
+ * is where JITs put code; the vDSO family is the kernel's. */
+static bool perfmap_applies(const struct sym_map *m)
+{
+	if (!(m->pub.flags & SYM_MAP_SPECIAL))
+		return !strncmp(m->path, "/memfd:", 7);
+	return strcmp(m->path, "[vdso]") && strcmp(m->path, "[vsyscall]") &&
+	       strcmp(m->path, "[vvar]");
+}
+
+static void perfmap_reload(struct symbolizer *s, struct sym_proc *p, uint64_t now)
+{
+	struct perfmap *pm = NULL;
+
+	p->pm_checked_ns = now;
+	if (p->pm_tried && p->pm && !perfmap__changed(p->pid, p->pm))
+		return;
+	p->pm_tried = true;
+	if (perfmap__load(p->pid, s->opts.max_perfmap_bytes, &pm))
+		return; /* keep what was read while the process lived */
+	s->perfmap_loads++;
+	p->bytes += perfmap__bytes(pm) - perfmap__bytes(p->pm);
+	s->proc_bytes += perfmap__bytes(pm) - perfmap__bytes(p->pm);
+	perfmap__free(p->pm);
+	p->pm = pm;
+}
+
+static int resolve_jit(struct symbolizer *s, struct sym_proc *p, uint64_t addr,
+		       struct sym_frame *out)
+{
+	const struct perfmap_sym *sym;
+	uint64_t now = now_ns();
+	const char *name;
+	int err = 0;
+
+	if (!p->pm_tried)
+		perfmap_reload(s, p, now);
+	sym = perfmap__find(p->pm, addr);
+	/* code newer than the map read: the JIT appended lines since */
+	if (!sym && now - p->pm_checked_ns >= (uint64_t)s->opts.maps_reload_ms * 1000000ULL) {
+		perfmap_reload(s, p, now);
+		sym = perfmap__find(p->pm, addr);
+	}
+	if (!sym)
+		return 0;
+	/* pooled: the table is replaced when the file grows */
+	name = pool(s, perfmap__name(p->pm, sym), &err);
+	if (err)
+		return err;
+	frame_set(out, name, name);
+	out->flags |= SYM_FRAME_JIT;
+	return 0;
+}
+
 int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_frame *out)
 {
-	const struct elf_sym *sym;
 	struct sym_proc *p;
 	struct sym_map *m;
-	uint64_t vaddr;
 	int err;
 
 	if (!s || !out || pid <= 0)
 		return -EINVAL;
 	out->map = NULL;
+	out->flags = 0;
 	out->nlines = 0;
 	p = proc_find(s, pid);
 	if (!p) {
@@ -541,16 +946,9 @@ int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_
 	if (!m)
 		return 0;
 	out->map = &m->pub;
-	if (!m->img || !m->img->nsyms)
-		return 0;
-	/* runtime → file offset (maps) → ELF vaddr (PT_LOAD). Right for
-	 * PIE, non-PIE and shared objects alike: no load bias guessing. */
-	if (elf_image__file_to_vaddr(m->img, addr - m->pub.start + m->pub.offset, &vaddr))
-		return 0;
-	sym = elf_image__find(m->img, vaddr);
-	if (sym)
-		frame_set(out, elf_image__name(m->img, sym), elf_image__name(m->img, sym));
-	return 0;
+	if (!m->img)
+		return perfmap_applies(m) ? resolve_jit(s, p, addr, out) : 0;
+	return resolve_file(s, p, m, addr, out);
 }
 
 /* --- kernel --------------------------------------------------------------- */
@@ -584,6 +982,7 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *ou
 	if (!s->kernel_tried)
 		kernel_load(s);
 	out->map = &s->kmap;
+	out->flags = 0;
 	out->nlines = 0;
 	if (!s->ksyms)
 		return s->kernel_err;
@@ -619,22 +1018,45 @@ void symbolizer__free(struct symbolizer *s)
 	}
 	free(s->procs);
 	filecache__free(s->files);
+	dbgcache__free(s->dbg);
+	strpool__done(&s->names);
+	fc_free(&s->fc);
 	elf_image__free(s->vdso);
 	kallsyms__free(s->ksyms);
 	free(s->kallsyms_path);
+	free(s->debug_dirs);
 	free(s);
 }
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 {
 	struct filecache_stats fs;
+	struct dbgcache_stats ds;
+	size_t perfmap_syms = 0;
 
 	memset(st, 0, sizeof(*st));
 	if (!s)
 		return;
 	filecache__stats(s->files, &fs);
+	dbgcache__stats(s->dbg, &ds);
+	for (size_t i = 0; i < s->nbuckets; i++)
+		for (const struct sym_proc *p = s->procs[i]; p; p = p->hnext)
+			perfmap_syms += p->pm ? p->pm->nsyms : 0;
 	st->files = fs.files;
-	st->symbols = fs.symbols;
+	st->symbols = ds.symbols;
+	st->buildid_hits = ds.shared_hits;
+	st->debug_infos = ds.infos;
+	st->with_dwarf = ds.with_dwarf;
+	st->separate_debug = ds.separate;
+	st->dwarf_open = ds.dwarf_open;
+	st->dwarf_bytes = ds.dwarf_bytes;
+	st->dwarf_opens = ds.dwarf_opens;
+	st->dwarf_evictions = ds.dwarf_evictions;
+	st->frame_cache_hits = s->fc.hits;
+	st->frame_cache_misses = s->fc.misses;
+	st->perfmap_loads = s->perfmap_loads;
+	st->perfmap_symbols = perfmap_syms;
+	st->name_bytes = s->names.bytes;
 	st->unused_files = fs.unused;
 	st->file_parses = fs.parses;
 	st->pids = s->nprocs;
@@ -643,7 +1065,9 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 	st->mappings_dropped = s->dropped;
 	st->kernel_symbols = s->ksyms ? s->ksyms->nsyms : 0;
 	st->bytes = sizeof(*s) + s->nbuckets * sizeof(*s->procs) + s->proc_bytes + fs.bytes +
-		    elf_image__bytes(s->vdso) + kallsyms__bytes(s->ksyms);
+		    ds.bytes + s->names.bytes + s->fc.cap * sizeof(*s->fc.slots) +
+		    s->fc.lines_cap * sizeof(*s->fc.lines) + elf_image__bytes(s->vdso) +
+		    kallsyms__bytes(s->ksyms);
 }
 
 const struct sym_mapping *symbolizer__main_mapping(struct symbolizer *s, pid_t pid)

@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* symbolizer: turns (pid, address) and kernel addresses into mappings and
- * function names.
+/* symbolizer: turns (pid, address) and kernel addresses into mappings,
+ * function names, source files and lines, and inlined frames.
  *
  * User addresses go through the process's /proc/PID/maps to the ELF file it
  * mapped, opened through the process's own view of the filesystem
  * (/proc/PID/map_files/START-END, else /proc/PID/root/PATH), so containers
- * and deleted-but-running binaries work. Names come from .symtab, else
- * .dynsym. Each file is parsed once and cached by (dev, inode) of the maps
- * line, shared by every process that maps it. Kernel addresses go through
+ * and deleted-but-running binaries work. Lines and inlined frames come from
+ * DWARF (libdw): in the file, or in a separate debug file found by build id
+ * or .gnu_debuglink under the debug directories (in the process's root and
+ * on the host), or from debuginfod. Names come from DWARF, else .symtab
+ * (the file's or its debug file's), else .dynsym plus MiniDebugInfo
+ * (.gnu_debugdata) or Go's .gopclntab; C++ and Rust names are demangled.
+ * Anonymous executable memory is named from the process's
+ * /tmp/perf-PID.map (JITs). Each file is parsed once and cached by (dev,
+ * inode), and what it yields is shared by build id, so the same binary in
+ * many processes or containers costs once. Kernel addresses go through
  * /proc/kallsyms. The symbolizer knows nothing about BPF and never logs
  * above debug level. It is not thread-safe: one thread uses it at a time.
  */
@@ -43,18 +50,36 @@ struct sym_mapping {
 /* One function of an inline chain. file is NULL and line 0 when unknown. */
 struct sym_line {
 	const char *name;         /* human-readable (demangled when known) */
-	const char *system_name;  /* as in the symbol table */
-	const char *file;
+	const char *system_name;  /* as in the symbol table (mangled) */
+	const char *file;         /* source file of line */
 	int line;
+	int start_line;           /* the function's first line in file, 0 unknown */
+};
+
+enum {
+	/* Lines come from DWARF, which describes inlining: one line means
+	 * the code was not inlined. */
+	SYM_FRAME_DEBUG_INFO = 1 << 0,
+	SYM_FRAME_JIT = 1 << 1, /* named by the process's perf map */
 };
 
 /* The result of one lookup. map is NULL when the address is in no known
  * executable mapping; nlines is 0 when no symbol covers it. lines[0] is the
- * innermost inlined function, lines[nlines-1] the one containing the code. */
+ * innermost inlined function, lines[nlines-1] the one containing the code;
+ * a deeper chain keeps its innermost SYM_MAX_INLINE - 1 and the outermost. */
 struct sym_frame {
 	const struct sym_mapping *map;
+	unsigned flags; /* SYM_FRAME_* */
 	size_t nlines;
 	struct sym_line lines[SYM_MAX_INLINE];
+};
+
+/* How C++ names are shown in sym_line.name (Rust legacy names lose their
+ * hash in every style but NONE). */
+enum sym_demangle_style {
+	SYM_DEMANGLE_SIMPLE, /* pprof's default: "ns::Class::method" */
+	SYM_DEMANGLE_FULL,   /* "ns::Class::method(int) const" */
+	SYM_DEMANGLE_NONE,   /* the mangled name (pprof demangles it itself) */
 };
 
 struct symbolizer_stats {
@@ -68,6 +93,19 @@ struct symbolizer_stats {
 	size_t kernel_symbols; /* text symbols from kallsyms, 0 until loaded */
 	size_t mappings;     /* mapping records held over all pids */
 	size_t mappings_dropped; /* maps lines not recorded (max_maps_per_pid) */
+	size_t buildid_hits; /* files whose symbols came from the build-id cache */
+	size_t debug_infos;  /* per-build-id entries held */
+	size_t with_dwarf;   /* of which have DWARF (in the file or separate) */
+	size_t separate_debug; /* of which got DWARF or names from a debug file */
+	size_t dwarf_open;   /* DWARF files open (mapped) now */
+	size_t dwarf_bytes;  /* heap of their indexes (part of bytes) */
+	size_t dwarf_opens;  /* DWARF files opened since creation */
+	size_t dwarf_evictions; /* closed for the budget, reopened on demand */
+	size_t frame_cache_hits;
+	size_t frame_cache_misses;
+	size_t perfmap_loads;   /* perf maps (re)read */
+	size_t perfmap_symbols; /* JIT symbols held */
+	size_t name_bytes;   /* names kept for callers until the next prune */
 };
 
 /* Limits; symbolizer__default_opts() fills the defaults in brackets. */
@@ -78,8 +116,19 @@ struct symbolizer_opts {
 	size_t max_unused_files; /* parsed files kept after the last process
 				  * mapping them is forgotten (LRU) [64] */
 	unsigned maps_reload_ms; /* minimum time between two re-reads of one
-				  * process's maps on a miss [1000] */
+				  * process's maps (or perf map) on a miss [1000] */
 	const char *kallsyms_path; /* copied; ["/proc/kallsyms"] */
+	const char *debug_dirs;  /* colon-separated roots of separate debug
+				  * files, each looked up in the process's root
+				  * and on the host; copied ["/usr/lib/debug"] */
+	size_t max_debug_bytes;  /* heap of open DWARF indexes, LRU [256 MiB] */
+	size_t max_debug_open;   /* DWARF files mapped at once, LRU [64] */
+	size_t max_cached_frames; /* lookup results kept per (binary, address);
+				   * 0 disables [65536] */
+	size_t max_perfmap_bytes; /* largest /tmp/perf-PID.map read [64 MiB] */
+	int demangle;            /* enum sym_demangle_style [SIMPLE] */
+	int debuginfod;          /* ask libdebuginfod when DEBUGINFOD_URLS is
+				  * set; blocks while it fetches [1] */
 };
 
 void symbolizer__default_opts(struct symbolizer_opts *opts);
@@ -101,10 +150,11 @@ int symbolizer__add_pid(struct symbolizer *s, pid_t pid);
  * the address to look up: the sampled PC for a leaf, return address - 1
  * for callers. An unknown pid is added on first use; an address outside
  * every known mapping makes the maps be re-read (dlopen), at most once per
- * maps_reload_ms per pid. name == system_name (no demangling here; pprof
- * demangles such names itself).
+ * maps_reload_ms per pid. Anonymous executable mappings (and memfd ones)
+ * are named from the process's perf map, read again at most every
+ * maps_reload_ms when an address misses it.
  * Returns 0 (out filled, possibly with map NULL / nlines 0) or -errno
- * (-ESRCH unknown and gone, -ENOSPC past max_pids, -EINVAL).
+ * (-ESRCH unknown and gone, -ENOSPC past max_pids, -EINVAL, -ENOMEM).
  * Pointers in *out stay valid until symbolizer__forget_pid(pid),
  * symbolizer__prune() or symbolizer__free(). */
 int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_frame *out);
@@ -132,10 +182,13 @@ void symbolizer__forget_pid(struct symbolizer *s, pid_t pid);
 
 /* Housekeeping for the end of a profile interval, once no pointer from a
  * lookup is held any more: forget every pid whose process exited or whose
- * pid now belongs to another process (start time changed), and free the
+ * pid now belongs to another process (start time changed), free the
  * records of mappings that later maps reads replaced (dlclose, exec, JIT
- * churn), which otherwise count against max_maps_per_pid. Invalidates
- * pointers into those. Returns the number of pids forgotten. */
+ * churn), which otherwise count against max_maps_per_pid, and drop the
+ * names kept for callers (DWARF, demangled, JIT names) with the cached
+ * results. Invalidates every pointer a lookup returned. Returns the number
+ * of pids forgotten. Call it once per interval: the kept names grow with
+ * the distinct names looked up until then. */
 size_t symbolizer__prune(struct symbolizer *s);
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);

@@ -1350,6 +1350,8 @@ void test_symbolize_cache_sharing(void)
 	ASSERT_EQ(st2.pids, 2, "pids");
 	ASSERT_EQ(st2.unused_files, 0, "all referenced");
 	expect_user(s, b.pid, child_sym(&b, "gamma"), "profd_fxlib_gamma", fx("libfx.so"), "b");
+	/* after the lookup, which sets up the result cache */
+	symbolizer__stats(s, &st2);
 
 	symbolizer__forget_pid(s, a.pid);
 	symbolizer__stats(s, &st3);
@@ -1547,5 +1549,47 @@ void test_symbolize_limits(void)
 out:
 	child_stop(&a);
 	child_stop(&b);
+	symbolizer__free(s);
+}
+
+/* Symbols of modules in the real /proc/kallsyms (loadable modules, BPF
+ * programs, ftrace trampolines: whatever this kernel has): named, with
+ * the module kept in the system name "name [module]". */
+void test_symbolize_kernel_modules(void)
+{
+	struct symbolizer *s = symbolizer__new();
+	char line[1024], name[512], mod[256], want[800];
+	unsigned long long addr;
+	size_t checked = 0;
+	struct sym_frame fr;
+	FILE *f = fopen("/proc/kallsyms", "re");
+	char type;
+
+	if (!ASSERT_OK_PTR(s, "new") || !ASSERT_OK_PTR(f, "kallsyms"))
+		goto out;
+	while (checked < 64 && fgets(line, sizeof(line), f)) {
+		bool alias_ok;
+		uint64_t alias;
+
+		if (sscanf(line, "%llx %c %511s [%255[^]]]", &addr, &type, name, mod) != 4 || !addr ||
+		    !strchr("tTwW", type))
+			continue;
+		checked++;
+		if (!ASSERT_OK(symbolizer__kernel(s, addr, &fr), name) ||
+		    !ASSERT_EQ(fr.nlines, 1, name))
+			continue;
+		/* the name, or another at the same address */
+		alias = kallsyms_addr(fr.lines[0].name, &alias_ok);
+		ASSERT_TRUE(!strcmp(fr.lines[0].name, name) || (alias_ok && alias == addr), name);
+		snprintf(want, sizeof(want), "%s [%s]", fr.lines[0].name, mod);
+		ASSERT_STREQ(fr.lines[0].system_name, want, "module in the system name");
+	}
+	if (!checked)
+		printf("  SKIP: no module symbols in /proc/kallsyms (no modules, no BPF programs)\n");
+	else
+		printf("  %zu module symbols checked\n", checked);
+out:
+	if (f)
+		fclose(f);
 	symbolizer__free(s);
 }

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* agent: `profd --config PATH`, the continuous mode. Every interval it writes
+ * (disk) and/or uploads (profile store) one profile per process per type,
+ * serves /debug/pprof/ and /metrics over HTTP, reloads its configuration on
+ * SIGHUP and flushes what it holds on SIGTERM/SIGINT. */
+#ifndef PROFD_AGENT_H
+#define PROFD_AGENT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct agent_opts {
+	const char *config_path;        /* re-read on SIGHUP */
+	const char *const *overrides;   /* "section.key=value" from the command line:
+					 * applied over the file, at start and on reload */
+	size_t n_overrides;
+	const pid_t *pids;              /* --pid: only these processes; npids 0 = all */
+	size_t npids;
+};
+
+/* Run until SIGTERM/SIGINT. A bad configuration or a component that cannot
+ * start is an error at start (logged). Returns EXIT_SUCCESS/EXIT_FAILURE. */
+int agent_run(const struct agent_opts *o);
+
+#endif

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: Apache-2.0
+/* agent_http: what the HTTP server's callbacks answer. An on-demand profile
+ * runs its own profiler instance and symbolizer on the request's thread
+ * (the continuous ones belong to the main thread), so requests never touch
+ * the main loop's state; /metrics reads the snapshot the loop publishes. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent_internal.h"
+#include "frames.h"
+#include "http/server.h"
+#include "pprof/pprof.h"
+#include "upload_worker.h"
+
+/* Drain an on-demand profiler this often, as the main loop does. */
+#define DRAIN_EVERY_NS 1000000000LL
+/* How quickly a request notices a stop, a reload or its target's exit. */
+#define POLL_MS 100
+
+static struct pprof *single_sink(void *ctx, struct profiler *pr, pid_t pid)
+{
+	(void)pr;
+	(void)pid;
+	return ctx;
+}
+
+static void reply_msg(struct http_reply *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void reply_msg(struct http_reply *r, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = status;
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+}
+
+static void on_profile(void *ctx, const struct http_profile_req *req, struct http_reply *rep)
+{
+	struct agent *a = ctx;
+	const struct profiler_type *type = profiler_type_find(req->type);
+	struct profiler pr = { 0 };
+	struct pprof *p = NULL;
+	pid_t pid = req->pid;
+	uint64_t secs = req->seconds ? req->seconds : AGENT_HTTP_DEFAULT_SECONDS;
+	int64_t start, wall, now, next_drain;
+	bool aborted = false;
+	unsigned gen;
+	int pidfd = -1, err;
+
+	if (!pid && strcmp(req->type, "cpu")) {
+		reply_msg(rep, 400, "bad pid: ?pid=N is required for %s profiles", req->type);
+		return;
+	}
+	if (!type) {
+		reply_msg(rep, 501, "profile type '%s' is not available in this build (available: %s)",
+			  req->type, profiler_type_names());
+		return;
+	}
+	if (pid && kill(pid, 0) && errno == ESRCH) {
+		reply_msg(rep, 404, "no process with pid %d", pid);
+		return;
+	}
+	if (atomic_load(&a->stopping)) {
+		reply_msg(rep, 503, "profd is stopping");
+		return;
+	}
+	gen = atomic_load(&a->http_gen);
+	pthread_mutex_lock(&a->lock);
+	pr.opts.frequency = a->snap.cpu_frequency;
+	pr.opts.heap_sample_rate = a->snap.heap_sample_rate;
+	pthread_mutex_unlock(&a->lock);
+	pr.type = type;
+	if (pid) {
+		pr.opts.pids = &pid;
+		pr.opts.npids = 1;
+	}
+	pr.sym = symbolizer__new();
+	p = pprof__new();
+	if (!pr.sym || !p) {
+		reply_msg(rep, 500, "out of memory");
+		goto out;
+	}
+	pr.sink = single_sink;
+	pr.sink_ctx = p;
+	err = type->init_profile(&pr, p);
+	if (err) {
+		reply_msg(rep, 500, "cannot create the profile: %s", strerror(-err));
+		goto out;
+	}
+	if (pid) {
+		symbolizer__add_pid(pr.sym, pid);
+		frames__main_mapping(p, pr.sym, pid);
+		/* Readable when the target exits: the profile ends there. */
+		pidfd = syscall(SYS_pidfd_open, pid, 0);
+	}
+	if (type->start(&pr)) {
+		reply_msg(rep, 503, "cannot start the %s profiler (see profd's log)", type->name);
+		goto out;
+	}
+	start = agent_now_ns(CLOCK_MONOTONIC);
+	wall = agent_now_ns(CLOCK_REALTIME);
+	next_drain = start + DRAIN_EVERY_NS;
+	for (now = start; now - start < (int64_t)secs * 1000000000;
+	     now = agent_now_ns(CLOCK_MONOTONIC)) {
+		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+		if (atomic_load(&a->stopping) || atomic_load(&a->http_gen) != gen) {
+			aborted = true;
+			break;
+		}
+		if (poll(&pfd, 1, POLL_MS) > 0 && (pfd.revents & POLLIN))
+			break;
+		if (agent_now_ns(CLOCK_MONOTONIC) >= next_drain) {
+			type->drain(&pr);
+			next_drain += DRAIN_EVERY_NS;
+		}
+	}
+	type->stop(&pr);
+	type->drain(&pr);
+	if (aborted) {
+		reply_msg(rep, 503, "profd is stopping or reloading; try again");
+		goto out;
+	}
+	pprof__set_time(p, wall, agent_now_ns(CLOCK_MONOTONIC) - start);
+	/* go tool pprof asks /debug/pprof/symbol about every mapping of a
+	 * fetched profile not marked symbolized, and gives up on the whole
+	 * profile when that does not answer 200. Nothing could answer better
+	 * than profd already did (the request would not even say which pid):
+	 * mark them all, so what profd could not name stays an address. */
+	for (uint64_t id = 1; !pprof__mapping_mark(p, id, PPROF_HAS_FUNCTIONS); id++)
+		;
+	err = pprof__encode(p, &rep->body, &rep->len);
+	if (err) {
+		reply_msg(rep, 500, "cannot encode the profile: %s", strerror(-err));
+		goto out;
+	}
+	rep->status = 200;
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+	type->free(&pr);
+	pprof__free(p);
+	symbolizer__free(pr.sym);
+}
+
+static size_t on_processes(void *ctx, struct http_proc *out, size_t max)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	(void)ctx;
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while (n < max && (de = readdir(d))) {
+		char comm[PROCINFO_COMM_LEN];
+		long pid;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = strtol(de->d_name, NULL, 10);
+		if (pid <= 0 || procinfo__comm((pid_t)pid, comm, sizeof(comm)))
+			continue;
+		out[n].pid = (int)pid;
+		snprintf(out[n].name, sizeof(out[n].name), "%s", comm);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Resident set size from /proc/self/statm (pages). */
+static uint64_t own_rss_bytes(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void metric(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void value(FILE *f, const char *name, uint64_t v)
+{
+	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static int on_metrics(void *ctx, char **text, size_t *len)
+{
+	struct agent *a = ctx;
+	struct upload_worker_stats us = { 0 };
+	struct http_stats hs = { 0 };
+	struct agent_snapshot s;
+	bool up_on, http_on;
+	struct rusage ru;
+	FILE *f;
+
+	pthread_mutex_lock(&a->lock);
+	s = a->snap;
+	up_on = a->up != NULL;
+	if (a->up)
+		upload_worker__stats(a->up, &us);
+	http_on = a->http != NULL;
+	if (a->http)
+		http_server__stats(a->http, &hs);
+	pthread_mutex_unlock(&a->lock);
+
+	f = open_memstream(text, len);
+	if (!f)
+		return -ENOMEM;
+
+	metric(f, "profd_samples_total", "counter", "Samples collected, by profile type.");
+	for (size_t i = 0; i < s.ntypes; i++)
+		for (size_t j = 0; j < s.types[i].n; j++)
+			if (s.types[i].st[j].kind == PROFILER_STAT_SAMPLES)
+				fprintf(f, "profd_samples_total{type=\"%s\"} %llu\n", s.types[i].name,
+					(unsigned long long)s.types[i].st[j].value);
+	metric(f, "profd_samples_dropped_total", "counter",
+	       "Samples lost, by profile type and reason (no_profile: process limit or out of memory).");
+	for (size_t i = 0; i < s.ntypes; i++) {
+		fprintf(f, "profd_samples_dropped_total{type=\"%s\",reason=\"no_profile\"} %llu\n",
+			s.types[i].name, (unsigned long long)s.types[i].no_builder);
+		for (size_t j = 0; j < s.types[i].n; j++)
+			if (s.types[i].st[j].kind == PROFILER_STAT_DROPPED)
+				fprintf(f, "profd_samples_dropped_total{type=\"%s\",reason=\"%s\"} %llu\n",
+					s.types[i].name, s.types[i].st[j].name,
+					(unsigned long long)s.types[i].st[j].value);
+	}
+	metric(f, "profd_bpf_map_entries", "gauge", "Entries of a BPF map at the last drain.");
+	for (size_t i = 0; i < s.ntypes; i++)
+		for (size_t j = 0; j < s.types[i].n; j++)
+			if (s.types[i].st[j].kind == PROFILER_STAT_MAP)
+				fprintf(f, "profd_bpf_map_entries{type=\"%s\",map=\"%s\"} %llu\n",
+					s.types[i].name, s.types[i].st[j].name,
+					(unsigned long long)s.types[i].st[j].value);
+	metric(f, "profd_bpf_map_capacity", "gauge", "Entries a BPF map can hold.");
+	for (size_t i = 0; i < s.ntypes; i++)
+		for (size_t j = 0; j < s.types[i].n; j++)
+			if (s.types[i].st[j].kind == PROFILER_STAT_MAP)
+				fprintf(f, "profd_bpf_map_capacity{type=\"%s\",map=\"%s\"} %llu\n",
+					s.types[i].name, s.types[i].st[j].name,
+					(unsigned long long)s.types[i].st[j].max);
+
+	metric(f, "profd_processes_tracked", "gauge", "Processes with a profile in progress.");
+	value(f, "profd_processes_tracked", s.procs);
+	metric(f, "profd_intervals_total", "counter", "Profiling intervals completed.");
+	value(f, "profd_intervals_total", s.intervals);
+	metric(f, "profd_profiles_total", "counter",
+	       "Profiles finished (one per process, type and interval).");
+	value(f, "profd_profiles_total", s.profiles);
+	metric(f, "profd_profiles_failed_total", "counter", "Profiles lost, by stage.");
+	fprintf(f, "profd_profiles_failed_total{stage=\"encode\"} %llu\n",
+		(unsigned long long)s.encode_errors);
+	fprintf(f, "profd_profiles_failed_total{stage=\"write\"} %llu\n",
+		(unsigned long long)s.disk.errors);
+	fprintf(f, "profd_profiles_failed_total{stage=\"upload_rejected\"} %llu\n",
+		(unsigned long long)us.up.rejected);
+	fprintf(f, "profd_profiles_failed_total{stage=\"upload_dropped\"} %llu\n",
+		(unsigned long long)(us.up.dropped + us.queue_dropped + us.errors));
+
+	metric(f, "profd_profiles_written_total", "counter", "Profiles written under output_dir.");
+	value(f, "profd_profiles_written_total", s.disk.written);
+	metric(f, "profd_disk_full_total", "counter",
+	       "Profile writes that failed on a full disk or quota.");
+	value(f, "profd_disk_full_total", s.disk.enospc);
+	metric(f, "profd_disk_removed_total", "counter", "Profiles removed by retention.");
+	value(f, "profd_disk_removed_total", s.disk.removed);
+	metric(f, "profd_disk_bytes", "gauge", "Bytes of profiles under output_dir.");
+	value(f, "profd_disk_bytes", s.disk.bytes_used);
+	metric(f, "profd_disk_files", "gauge", "Profiles under output_dir.");
+	value(f, "profd_disk_files", s.disk.files);
+
+	metric(f, "profd_upload_enabled", "gauge", "1 when profiles are uploaded.");
+	value(f, "profd_upload_enabled", up_on);
+	metric(f, "profd_profiles_uploaded_total", "counter",
+	       "Profiles the store accepted, replayed ones included.");
+	value(f, "profd_profiles_uploaded_total", us.up.delivered);
+	metric(f, "profd_profiles_replayed_total", "counter",
+	       "Of those, profiles sent from the spool.");
+	value(f, "profd_profiles_replayed_total", us.up.replayed);
+	metric(f, "profd_upload_bytes_total", "counter", "Bytes the store accepted.");
+	value(f, "profd_upload_bytes_total", us.up.delivered_bytes);
+	metric(f, "profd_upload_attempts_total", "counter", "HTTP requests to the store.");
+	value(f, "profd_upload_attempts_total", us.up.attempts);
+	metric(f, "profd_upload_failures_total", "counter",
+	       "Requests that failed retryably (no connection, timeout, 5xx, 429).");
+	value(f, "profd_upload_failures_total", us.up.failures);
+	metric(f, "profd_profiles_spooled_total", "counter", "Profiles put in the spool.");
+	value(f, "profd_profiles_spooled_total", us.up.spooled);
+	metric(f, "profd_upload_queue_length", "gauge", "Profiles waiting in memory for the uploader.");
+	value(f, "profd_upload_queue_length", us.queued);
+	metric(f, "profd_upload_last_status", "gauge",
+	       "HTTP status of the store's last answer (0: none).");
+	value(f, "profd_upload_last_status", (uint64_t)(us.up.last_status > 0 ? us.up.last_status : 0));
+	metric(f, "profd_spool_bytes", "gauge", "Bytes waiting in the spool.");
+	value(f, "profd_spool_bytes", us.spool.bytes);
+	metric(f, "profd_spool_items", "gauge", "Profiles waiting in the spool.");
+	value(f, "profd_spool_items", us.spool.items);
+	metric(f, "profd_spool_dropped_total", "counter", "Profiles the spool had no room for.");
+	value(f, "profd_spool_dropped_total", us.spool.dropped);
+	metric(f, "profd_spool_corrupt_total", "counter", "Unreadable spool files removed.");
+	value(f, "profd_spool_corrupt_total", us.spool.corrupt);
+
+	metric(f, "profd_symbol_cache_bytes", "gauge", "Approximate memory of the symbol cache.");
+	value(f, "profd_symbol_cache_bytes", s.sym.bytes);
+	metric(f, "profd_symbol_cache_files", "gauge", "ELF files parsed and cached.");
+	value(f, "profd_symbol_cache_files", s.sym.files);
+	metric(f, "profd_symbol_cache_symbols", "gauge", "Symbols held by the cached files.");
+	value(f, "profd_symbol_cache_symbols", s.sym.symbols);
+	metric(f, "profd_symbol_cache_processes", "gauge", "Processes whose mappings are held.");
+	value(f, "profd_symbol_cache_processes", s.sym.pids);
+	metric(f, "profd_symbol_cache_mappings", "gauge", "Mapping records held.");
+	value(f, "profd_symbol_cache_mappings", s.sym.mappings);
+	metric(f, "profd_symbol_file_parses_total", "counter", "ELF files opened and parsed.");
+	value(f, "profd_symbol_file_parses_total", s.sym.file_parses);
+
+	metric(f, "profd_config_reloads_total", "counter", "SIGHUP reloads, by result.");
+	fprintf(f, "profd_config_reloads_total{result=\"ok\"} %llu\n",
+		(unsigned long long)s.reloads);
+	fprintf(f, "profd_config_reloads_total{result=\"error\"} %llu\n",
+		(unsigned long long)s.reload_errors);
+
+	if (http_on) {
+		metric(f, "profd_http_requests_total", "counter", "HTTP requests, by outcome.");
+		fprintf(f, "profd_http_requests_total{outcome=\"all\"} %llu\n",
+			(unsigned long long)hs.requests);
+		fprintf(f, "profd_http_requests_total{outcome=\"profile\"} %llu\n",
+			(unsigned long long)hs.profiles);
+		fprintf(f, "profd_http_requests_total{outcome=\"busy\"} %llu\n",
+			(unsigned long long)hs.busy);
+		fprintf(f, "profd_http_requests_total{outcome=\"bad\"} %llu\n",
+			(unsigned long long)hs.bad);
+		fprintf(f, "profd_http_requests_total{outcome=\"unauthorized\"} %llu\n",
+			(unsigned long long)hs.unauthorized);
+	}
+
+	getrusage(RUSAGE_SELF, &ru);
+	metric(f, "process_cpu_seconds_total", "counter", "CPU time profd used (user + system).");
+	fprintf(f, "process_cpu_seconds_total %.3f\n",
+		ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+			(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	metric(f, "process_resident_memory_bytes", "gauge", "profd's resident set size.");
+	value(f, "process_resident_memory_bytes", own_rss_bytes());
+	metric(f, "process_max_resident_memory_bytes", "gauge", "profd's peak resident set size.");
+	value(f, "process_max_resident_memory_bytes", (uint64_t)ru.ru_maxrss * 1024);
+
+	if (fclose(f)) {
+		free(*text);
+		*text = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void agent_http__callbacks(struct agent *a, struct http_callbacks *cb)
+{
+	*cb = (struct http_callbacks){
+		.profile = on_profile,
+		.processes = on_processes,
+		.metrics = on_metrics,
+		.ctx = a,
+	};
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* agent internals shared by agent.c (the run loop, processes, intervals,
+ * reload) and agent_http.c (the HTTP callbacks: on-demand profiles, the
+ * process index, /metrics). Not a public interface.
+ *
+ * Threads: the main thread owns everything except what `lock` guards,
+ * which the HTTP threads read: the metrics snapshot, the http and upload
+ * worker pointers (swapped on reload), and the settings an on-demand profile
+ * uses. */
+#ifndef PROFD_AGENT_INTERNAL_H
+#define PROFD_AGENT_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "config.h"
+#include "procinfo.h"
+#include "profiler.h"
+#include "symbolize/symbolizer.h"
+#include "util/ptype.h"
+
+/* Drain every BPF collector this often: the maps are sized for about a
+ * second of samples, and an exiting process is flushed one tick after it
+ * is seen gone (so its last samples are in). */
+#define AGENT_TICK_NS 1000000000LL
+/* Processes with a profile in progress at once; samples of more are
+ * dropped and counted ("process_limit"). Each holds a pprof builder per
+ * type, so this bounds the agent's memory under churn. */
+#define AGENT_MAX_PROCS 4096
+#define AGENT_PROC_BUCKETS 4096
+/* Processes one continuous heap/allocs profiler targets. */
+#define AGENT_MAX_TARGETS 1024
+/* Time SIGTERM gives the profile store to take what is queued before the
+ * rest goes to the spool. */
+#define AGENT_UPLOAD_FLUSH_NS (3ULL * 1000000000)
+/* The same when a reload restarts the uploader: the loop waits meanwhile. */
+#define AGENT_UPLOAD_RELOAD_NS (1ULL * 1000000000)
+/* /debug/pprof/heap and friends without ?seconds= (a BPF profiler sees only
+ * what happens after it attaches: there is no instant snapshot). */
+#define AGENT_HTTP_DEFAULT_SECONDS 10
+#define AGENT_SERVICE_LEN 128
+
+struct agent;
+
+/* One profile type collected continuously. */
+struct agent_ptype {
+	struct agent *a;
+	const struct profiler_type *type;
+	enum profd_ptype pt;
+	struct profiler pr;
+	bool running;
+	pid_t *pids;                    /* owned target set; NULL = every process */
+	size_t npids;
+};
+
+/* A process with a profile in progress this interval. */
+struct agent_proc {
+	struct agent_proc *next;        /* hash bucket chain */
+	pid_t pid;
+	bool exited;                    /* seen gone: flushed at the next tick */
+	int64_t start_ns;               /* CLOCK_REALTIME: the profiles' start ... */
+	int64_t exit_ns;                /* ... and end, for a process seen gone */
+	char comm[PROCINFO_COMM_LEN];
+	char service[AGENT_SERVICE_LEN];
+	struct pprof *prof[PROFD_PT_MAX];
+};
+
+struct agent_type_stats {
+	const char *name;
+	size_t n;
+	struct profiler_stat st[PROFILER_MAX_STATS];
+	uint64_t no_builder;            /* profiler.sink_drops */
+};
+
+/* What /metrics shows from the main thread; copied under lock each tick. */
+struct agent_snapshot {
+	size_t ntypes;
+	struct agent_type_stats types[PROFD_PT_MAX];
+	uint64_t procs;                 /* processes with a profile in progress */
+	uint64_t intervals;
+	uint64_t profiles;              /* profiles finished (encoded) */
+	uint64_t encode_errors;
+	uint64_t process_limit_drops;   /* samples of processes over AGENT_MAX_PROCS */
+	uint64_t reloads, reload_errors;
+	bool disk_on;
+	struct {
+		uint64_t written, errors, enospc, removed, bytes_used, files;
+	} disk;
+	struct symbolizer_stats sym;
+	/* settings on-demand profiles use */
+	uint64_t cpu_frequency;
+	uint64_t heap_sample_rate;
+};
+
+struct agent {
+	const struct agent_opts *o;
+	struct profd_config cfg;
+	char host[HOST_NAME_MAX + 1];
+	struct symbolizer *sym;
+	struct agent_ptype types[PROFD_PT_MAX];
+	size_t ntypes;
+	struct agent_proc *buckets[AGENT_PROC_BUCKETS];
+	size_t nprocs;
+	struct disk_store *disk;
+	struct upload_worker *up;       /* main writes it under lock */
+	struct http_server *http;       /* idem */
+	char *http_token;               /* the token the server runs with */
+	char *up_secrets;               /* the uploader's secret files' content */
+	int tfd;                        /* the tick timerfd, re-armed at each interval start */
+	int64_t interval_start_ns;      /* CLOCK_REALTIME */
+	int64_t interval_end_mono;      /* CLOCK_MONOTONIC */
+	int64_t last_drain_ns;          /* CLOCK_REALTIME of the last drain */
+	uint64_t intervals, profiles, encode_errors, process_limit_drops;
+	uint64_t reloads, reload_errors;
+	atomic_bool stopping;           /* HTTP profile requests end early ... */
+	atomic_uint http_gen;           /* ... and when it changes (server restart) */
+	pthread_mutex_t lock;
+	struct agent_snapshot snap;     /* under lock */
+};
+
+/* agent_http.c */
+struct http_callbacks;
+void agent_http__callbacks(struct agent *a, struct http_callbacks *cb);
+
+int64_t agent_now_ns(int clock);
+
+#endif

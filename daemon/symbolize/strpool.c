@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+/* strpool: strings are packed into 64 KiB chunks (a longer one gets a
+ * chunk of its own); the hash table indexes the dense pointer array. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "symbolize/strpool.h"
+
+static bool str_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	return !strcmp(((const struct strpool *)ctx)->strs[idx], key);
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem, size_t *bytes)
+{
+	size_t ncap;
+	void *a;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 64;
+	while (ncap < need)
+		ncap *= 2;
+	a = realloc(*arr, ncap * elem);
+	if (!a)
+		return -ENOMEM;
+	*bytes += (ncap - *cap) * elem;
+	*arr = a;
+	*cap = ncap;
+	return 0;
+}
+
+/* Room for len bytes; NULL when out of memory. */
+static char *pool_alloc(struct strpool *sp, size_t len)
+{
+	size_t size = len > STRPOOL_CHUNK ? len : STRPOOL_CHUNK;
+	char *c;
+
+	if (sp->nchunks && len <= STRPOOL_CHUNK - sp->chunk_used) {
+		c = sp->chunks[sp->nchunks - 1] + sp->chunk_used;
+		sp->chunk_used += len;
+		return c;
+	}
+	if (grow((void **)&sp->chunks, &sp->chunks_cap, sp->nchunks + 1, sizeof(char *), &sp->bytes))
+		return NULL;
+	c = malloc(size);
+	if (!c)
+		return NULL;
+	sp->bytes += size;
+	/* an oversized string fills its chunk; keep packing into the last
+	 * regular one otherwise */
+	if (len > STRPOOL_CHUNK && sp->nchunks) {
+		char *last = sp->chunks[sp->nchunks - 1];
+
+		sp->chunks[sp->nchunks - 1] = c;
+		sp->chunks[sp->nchunks++] = last;
+		return c;
+	}
+	sp->chunks[sp->nchunks++] = c;
+	sp->chunk_used = len;
+	return c;
+}
+
+const char *strpool__intern(struct strpool *sp, const char *s)
+{
+	size_t len;
+	uint64_t h;
+	uint32_t idx;
+	char *copy;
+
+	if (!s)
+		return NULL;
+	len = strlen(s) + 1;
+	h = hash_bytes(s, len - 1, 0);
+	idx = hashmap__find(&sp->map, h, str_eq, sp, s);
+	if (idx != HASHMAP_NONE)
+		return sp->strs[idx];
+	if (grow((void **)&sp->strs, &sp->strs_cap, sp->nstrs + 1, sizeof(char *), &sp->bytes) ||
+	    hashmap__reserve(&sp->map, 1))
+		goto nomem;
+	copy = pool_alloc(sp, len);
+	if (!copy)
+		goto nomem;
+	memcpy(copy, s, len);
+	sp->strs[sp->nstrs] = copy;
+	hashmap__insert(&sp->map, h, (uint32_t)sp->nstrs++);
+	return copy;
+nomem:
+	errno = ENOMEM;
+	return NULL;
+}
+
+void strpool__reset(struct strpool *sp)
+{
+	for (size_t i = 0; i < sp->nchunks; i++)
+		free(sp->chunks[i]);
+	free(sp->chunks);
+	free(sp->strs);
+	hashmap__done(&sp->map);
+	memset(sp, 0, sizeof(*sp));
+}
+
+void strpool__done(struct strpool *sp)
+{
+	if (sp)
+		strpool__reset(sp);
+}

@@ -1,0 +1,618 @@
+# SPDX-License-Identifier: Apache-2.0
+# Continuous mode (issue 5): `profd --config` with a temporary configuration
+# against workloads: per-process profiles per interval on disk, Pyroscope
+# push upload (contract checked by a loopback receiver), spool and replay,
+# SIGHUP reload, SIGTERM flush, /debug/pprof/ and /metrics, memory under
+# process churn, and the systemd unit's capability set as a non-root user.
+
+AGENT_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# agent_start CONFIG [ARGS...]: run the agent, wait until it profiles, and
+# set AG_PID, AG_ERR and AG_PORT (the HTTP port it logged, if any).
+agent_start() {
+	local cfg=$1 i
+	shift
+	AG_ERR=$T/agent.$RANDOM.err
+	# AG_WRAP: a command profd runs under (setpriv ...), word-split.
+	${AG_WRAP:-} "${AG_PROFD:-$PROFD}" --config "$cfg" "$@" 2>"$AG_ERR" &
+	AG_PID=$!
+	WL_PIDS+=("$AG_PID")
+	for i in $(seq 300); do
+		grep -qs "profiling continuously\|on-demand profiles only" "$AG_ERR" && break
+		alive "$AG_PID" || { cat "$AG_ERR" >&2; fail "profd exited at start"; }
+		sleep 0.1
+	done
+	grep -q "profiling continuously\|on-demand profiles only" "$AG_ERR" ||
+		{ cat "$AG_ERR" >&2; fail "profd did not start within 30s"; }
+	AG_PORT=$(sed -n 's|.*serving /debug/pprof/ and /metrics on http://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' \
+		"$AG_ERR" | tail -1)
+}
+
+# alive PID: running (a zombie is not).
+alive() {
+	[ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null
+}
+
+# agent_stop: SIGTERM, then require exit status 0 within 10 s; AG_STOP_MS
+# is how long it took.
+agent_stop() {
+	local start rc i
+	start=$(date +%s%N)
+	kill -TERM "$AG_PID"
+	for i in $(seq 100); do alive "$AG_PID" || break; sleep 0.1; done
+	if alive "$AG_PID"; then
+		kill -KILL "$AG_PID"
+		fail "profd still running 10s after SIGTERM"
+	fi
+	rc=0
+	wait "$AG_PID" || rc=$?
+	AG_STOP_MS=$((($(date +%s%N) - start) / 1000000))
+	[ "$rc" = 0 ] || { tail -30 "$AG_ERR" >&2; fail "profd exited with status $rc"; }
+}
+
+# wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds.
+wait_for() {
+	local deadline=$(($(date +%s) + $1)) what=$2
+	shift 2
+	until "$@"; do
+		[ "$(date +%s)" -lt "$deadline" ] || fail "timed out after ${deadline}s waiting for $what"
+		sleep 0.2
+	done
+}
+
+# nfiles DIR: profiles under DIR (recursively).
+nfiles() {
+	find "$1" -name '*.pb.gz' 2>/dev/null | wc -l
+}
+
+# have_profiles N DIR PID...: at least N cpu profiles of each cpu_split pid.
+have_profiles() {
+	local n=$1 dir=$2 p
+	shift 2
+	for p; do
+		[ "$(ls "$dir/cpu_split/$p/"cpu-*.pb.gz 2>/dev/null | wc -l)" -ge "$n" ] || return 1
+	done
+}
+
+metrics() {
+	curl -sf "http://127.0.0.1:$AG_PORT/metrics" || fail "GET /metrics failed"
+}
+
+# metric NAME{LABELS} < /metrics text: its value (fails when absent).
+metric() {
+	awk -v m="$1" '$1 == m { print $2; found = 1 } END { if (!found) exit 1 }' ||
+		fail "metric $1 missing"
+}
+
+duration_of() {
+	pprof -raw "$1" | awk '/^Duration:/ { print $2; exit }'
+}
+
+# The service name profd derives without rules: the process's systemd
+# service unit without ".service", else its name.
+default_service() {
+	local unit
+	unit=$(sed -n 's|^0::||p' "/proc/$1/cgroup" | tr '/' '\n' | grep '\.service$' | tail -1 || true)
+	if [ -n "$unit" ]; then echo "${unit%.service}"; else cat "/proc/$1/comm"; fi
+}
+
+receiver_start() {
+	local port=$1 dir=$2 fifo=$T/recv.$RANDOM line
+	mkfifo "$fifo"
+	python3 "$AGENT_HERE/pyroscope_receiver.py" --port "$port" --dir "$dir" >"$fifo" &
+	RECV_PID=$!
+	WL_PIDS+=("$RECV_PID")
+	read -r -t 10 line <"$fifo" || fail "receiver did not start"
+	rm -f "$fifo"
+	RECV_PORT=${line#listening }
+}
+
+receiver_stop() {
+	kill "$RECV_PID" 2>/dev/null || true
+	wait "$RECV_PID" 2>/dev/null || true
+}
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# requests_of DIR PID: received requests for that pid.
+requests_of() {
+	[ -f "$1/requests.jsonl" ] || { echo 0; return; }
+	python3 -c '
+import json, sys
+n = sum(1 for l in open(sys.argv[1]) if json.loads(l).get("labels", {}).get("pid") == sys.argv[2])
+print(n)' "$1/requests.jsonl" "$2"
+}
+
+# exactly_once RECEIVER_DIR DISK_DIR: every profile written to disk reached
+# the receiver exactly once, and nothing else did.
+exactly_once() {
+	python3 - "$1" "$2" <<'EOF' || fail "profiles not delivered exactly once"
+import hashlib, json, os, sys
+recv, disk = sys.argv[1], sys.argv[2]
+reqs = [json.loads(l) for l in open(os.path.join(recv, "requests.jsonl"))]
+got = [r.get("sha256") for r in reqs]
+ids = [r.get("id") for r in reqs]
+want = []
+for d, _, files in os.walk(disk):
+    for f in files:
+        if f.endswith(".pb.gz"):
+            want.append(hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest())
+dup = len(got) - len(set(got))
+dup_ids = len(ids) - len(set(ids))
+missing = set(want) - set(got)
+extra = set(got) - set(want)
+print(f"    {len(want)} profiles on disk, {len(got)} received, {dup} duplicates, "
+      f"{dup_ids} repeated IDs, {len(missing)} missing, {len(extra)} unknown", file=sys.stderr)
+sys.exit(1 if dup or dup_ids or missing or extra or not want else 0)
+EOF
+}
+
+# Profiles appear per process per interval under output_dir/<name>/<pid>/,
+# for a process running before profd and one started after; each is a
+# whole interval of that process only, and go tool pprof reads it.
+test_agent_profiles_per_process() {
+	require_root
+	cat >"$T/profd.ini" <<EOF
+[profd]
+interval = 2s
+output_dir = $T/out
+[cpu]
+frequency = 499
+[http]
+listen =
+EOF
+	start_workload cpu_split 30 70
+	local w1=$WL_PID w2 f top
+	agent_start "$T/profd.ini"
+	start_workload cpu_split 30 40
+	w2=$WL_PID
+	wait_for 20 "3 profiles of each workload" have_profiles 3 "$T/out" "$w1" "$w2"
+	for p in "$w1:70" "$w2:40"; do
+		# The second file is a whole interval.
+		f=$(ls "$T/out/cpu_split/${p%:*}/"cpu-*.pb.gz | sed -n 2p)
+		top=$(pprof -top -nodecount=10 "$f")
+		assert_contains "$top" "Type: cpu" "profile type"
+		assert_contains "$top" "File: cpu_split" "main binary is mapping 1"
+		assert_near "$(flat_ratio burn_main lib_burn <<<"$top")" "${p#*:}" 10 \
+			"burn_main share in pid ${p%:*}"
+		assert_near "$(duration_of "$f")" 2 0.3 "interval length of pid ${p%:*}"
+		# One process per file.
+		tags=$(pprof -tags "$f")
+		n=$(awk '/^ *pid:/ { on = 1; next } /^ *[a-z]+:/ { on = 0 } on && NF' <<<"$tags" | wc -l)
+		[ "$n" = 1 ] || fail "$f holds $n pids"
+		assert_contains "$tags" "${p%:*}" "pid label"
+	done
+	# Other processes get their own files (profd itself runs, at least).
+	[ "$(ls "$T/out" | wc -l)" -ge 2 ] || fail "only $(ls "$T/out") under output_dir"
+	agent_stop
+	[ -z "$(find "$T/out" -name '.*')" ] || fail "temporary files left: $(find "$T/out" -name '.*')"
+}
+
+# A process that exits mid-interval is written within about a tick of its
+# exit, long before the 60 s interval ends, with what it ran.
+test_agent_exit_flush() {
+	require_root
+	cat >"$T/profd.ini" <<EOF
+[profd]
+interval = 60s
+output_dir = $T/out
+[cpu]
+frequency = 199
+[http]
+listen =
+EOF
+	agent_start "$T/profd.ini"
+	start_workload cpu_split 2 50
+	local w=$WL_PID f
+	wait "$w" || true
+	wait_for 5 "the exited process's profile" have_profiles 1 "$T/out" "$w"
+	f=$(ls "$T/out/cpu_split/$w/"cpu-*.pb.gz)
+	assert_near "$(duration_of "$f")" 2 1 "duration of the exited process's profile"
+	assert_near "$(pprof -top "$f" | flat_ratio burn_main lib_burn)" 50 10 "burn_main share"
+	agent_stop
+}
+
+# SIGTERM mid-interval: the partial interval is written, exit 0, quickly.
+test_agent_sigterm_flush() {
+	require_root
+	cat >"$T/profd.ini" <<EOF
+[profd]
+interval = 60s
+output_dir = $T/out
+[http]
+listen =
+EOF
+	start_workload cpu_split 30 70
+	local w=$WL_PID f
+	agent_start "$T/profd.ini"
+	sleep 3
+	! have_profiles 1 "$T/out" "$w" || fail "a profile of the workload before the interval's end"
+	agent_stop
+	note "exit $AG_STOP_MS ms after SIGTERM"
+	[ "$AG_STOP_MS" -lt 5000 ] || fail "took ${AG_STOP_MS} ms to stop"
+	have_profiles 1 "$T/out" "$w" || fail "no profile of pid $w after SIGTERM"
+	f=$(ls "$T/out/cpu_split/$w/"cpu-*.pb.gz)
+	assert_near "$(duration_of "$f")" 3 1 "flushed interval length"
+	assert_near "$(pprof -top "$f" | flat_ratio burn_main lib_burn)" 70 8 "burn_main share"
+	assert_contains "$(cat "$AG_ERR")" "flushing the current interval" "log"
+}
+
+# Upload to a loopback Pyroscope stand-in: the push contract (method, path,
+# content type, PushRequest shape, labels, UUID, the profile inside), a
+# [service] rule and the default service name, and every profile on disk
+# delivered exactly once.
+test_agent_upload_push() {
+	require_root
+	receiver_start 0 "$T/recv"
+	cat >"$T/profd.ini" <<EOF
+[profd]
+interval = 2s
+output_dir = $T/out
+[upload]
+url = http://127.0.0.1:$RECV_PORT
+spool_dir = $T/spool
+timeout = 2s
+retries = 1
+backoff_initial = 100ms
+backoff_max = 200ms
+[http]
+listen =
+[service]
+cpu_spl* = billing
+EOF
+	start_workload cpu_split 30 70
+	local w=$WL_PID k
+	start_workload syscalls 30
+	k=$WL_PID
+	agent_start "$T/profd.ini"
+	wait_for 20 "two uploads of each workload" \
+		eval '[ "$(requests_of "$T/recv" "$w")" -ge 2 ] && [ "$(requests_of "$T/recv" "$k")" -ge 2 ]'
+	agent_stop
+	python3 - "$T/recv/requests.jsonl" "$w" "$k" "$(hostname)" "$(default_service "$k")" <<'EOF' ||
+import json, sys
+path, w, k, host, ksvc = sys.argv[1:]
+bad = 0
+reqs = [json.loads(l) for l in open(path)]
+for r in reqs:
+    if r["method"] != "POST" or r["errors"]:
+        print("    bad request:", r, file=sys.stderr)
+        bad += 1
+    l = r.get("labels", {})
+    if l.get("__name__") != "process_cpu" or l.get("host") != host:
+        print("    bad labels:", l, file=sys.stderr)
+        bad += 1
+    if r.get("sample_types") != [["samples", "count"], ["cpu", "nanoseconds"]]:
+        print("    bad sample types:", r.get("sample_types"), file=sys.stderr)
+        bad += 1
+    if l.get("pid") == w and (l.get("service_name") != "billing" or l.get("process_name") != "cpu_split"):
+        print("    rule not applied:", l, file=sys.stderr)
+        bad += 1
+    if l.get("pid") == k and (l.get("service_name") != ksvc or l.get("process_name") != "syscalls"):
+        print(f"    default service name not {ksvc}:", l, file=sys.stderr)
+        bad += 1
+print(f"    {len(reqs)} push requests checked", file=sys.stderr)
+sys.exit(1 if bad or not reqs else 0)
+EOF
+		fail "push contract violated"
+	# The profile inside a push is the workload's.
+	sha=$(python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["labels"]["pid"] == sys.argv[2]:
+        print(r["sha256"]); break' "$T/recv/requests.jsonl" "$w")
+	assert_near "$(pprof -top "$T/recv/$sha.pb.gz" | flat_ratio burn_main lib_burn)" 70 10 \
+		"burn_main share in the pushed profile"
+	exactly_once "$T/recv" "$T/out"
+}
+
+# The store is down: profiles go to the spool; it comes back on the same
+# port: the spool is replayed and every profile arrives exactly once.
+test_agent_spool_replay() {
+	require_root
+	local port
+	port=$(free_port)
+	cat >"$T/profd.ini" <<EOF
+[profd]
+interval = 1s
+output_dir = $T/out
+[upload]
+url = http://127.0.0.1:$port
+spool_dir = $T/spool
+timeout = 1s
+retries = 0
+[http]
+listen = 127.0.0.1:0
+EOF
+	start_workload cpu_split 30 70
+	agent_start "$T/profd.ini"
+	wait_for 15 "profiles in the spool" eval '[ "$(ls "$T/spool" | grep -c "\.req$")" -ge 4 ]'
+	local spooled
+	spooled=$(metrics | metric profd_profiles_spooled_total)
+	assert_ge "$spooled" 4 "profd_profiles_spooled_total"
+	assert_ge "$(metrics | metric profd_spool_bytes)" 1 "profd_spool_bytes"
+	note "$spooled profiles spooled while the store was down"
+	receiver_start "$port" "$T/recv"
+	wait_for 20 "the spool to drain" eval '[ "$(ls "$T/spool" | grep -c "\.req$")" = 0 ]'
+	assert_ge "$(metrics | metric profd_profiles_replayed_total)" "$spooled" "replayed"
+	agent_stop
+	exactly_once "$T/recv" "$T/out"
+	receiver_stop
+}
+
+# SIGHUP: a bad file is refused with file:line:key and the old settings
+# stay; a good one is applied (new output_dir, new frequency), HTTP stays.
+test_agent_sighup_reload() {
+	require_root
+	local cfg=$T/profd.ini n
+	cat >"$cfg" <<EOF
+[profd]
+interval = 1s
+output_dir = $T/out1
+[cpu]
+frequency = 199
+[http]
+listen = 127.0.0.1:0
+EOF
+	start_workload cpu_split 30 70
+	local w=$WL_PID
+	agent_start "$cfg"
+	wait_for 10 "first profiles" have_profiles 1 "$T/out1" "$w"
+	cat >"$cfg" <<EOF
+[profd]
+interval = 1s
+bogus = 1
+output_dir = $T/out2
+EOF
+	kill -HUP "$AG_PID"
+	wait_for 5 "the reload error" grep -q "reload failed" "$AG_ERR"
+	assert_contains "$(cat "$AG_ERR")" "profd.ini:3: \[profd\] unknown key 'bogus'.*keeping the current configuration" \
+		"error names file, line and key"
+	alive "$AG_PID" || fail "profd died on a bad reload"
+	n=$(ls "$T/out1/cpu_split/$w" | wc -l)
+	wait_for 5 "profiles still in out1" eval '[ "$(ls "$T/out1/cpu_split/$w" | wc -l)" -gt "$n" ]'
+	[ ! -e "$T/out2" ] || fail "the bad file's output_dir was used"
+	cat >"$cfg" <<EOF
+[profd]
+interval = 1s
+output_dir = $T/out2
+[cpu]
+frequency = 299
+[http]
+listen = 127.0.0.1:0
+EOF
+	kill -HUP "$AG_PID"
+	wait_for 10 "profiles in the new output_dir" have_profiles 2 "$T/out2" "$w"
+	# 1e9 / 299 Hz: the new frequency is in force.
+	assert_contains "$(pprof -raw "$(ls "$T/out2/cpu_split/$w/"* | sed -n 2p)")" "Period: 3344481" \
+		"period after reload"
+	local m
+	m=$(metrics)
+	assert_near "$(metric 'profd_config_reloads_total{result="ok"}' <<<"$m")" 1 0 "good reloads"
+	assert_near "$(metric 'profd_config_reloads_total{result="error"}' <<<"$m")" 1 0 "bad reloads"
+	agent_stop
+}
+
+# /debug/pprof/ as Go users use it: go tool pprof over HTTP, the 400/404
+# answers, the index, 429 past max_concurrent; /metrics parsed.
+test_agent_http_pprof_and_metrics() {
+	require_root
+	cat >"$T/profd.ini" <<EOF
+[profd]
+interval = 2s
+output_dir = $T/out
+[http]
+listen = 127.0.0.1:0
+max_concurrent = 1
+EOF
+	start_workload cpu_split 30 70
+	local w=$WL_PID base top code m
+	agent_start "$T/profd.ini"
+	base="http://127.0.0.1:$AG_PORT/debug/pprof"
+	top=$(pprof -top -nodecount=10 "$base/profile?pid=$w&seconds=2")
+	assert_contains "$top" "Type: cpu" "HTTP profile type"
+	assert_contains "$top" "File: cpu_split" "HTTP profile main binary"
+	assert_near "$(flat_ratio burn_main lib_burn <<<"$top")" 70 10 "burn_main share over HTTP"
+	# A binary without a symbol table: go tool pprof must still take the
+	# profile (it would ask /debug/pprof/symbol about unnamed mappings).
+	mkdir "$T/stripped"
+	cp "$WORKLOADS/cpu_split" "$WORKLOADS/libburn.so" "$T/stripped/"
+	strip --strip-all "$T/stripped/cpu_split"
+	"$T/stripped/cpu_split" 10 70 >/dev/null &
+	local s=$!
+	WL_PIDS+=("$s")
+	top=$(pprof -top -nodecount=10 "$base/profile?pid=$s&seconds=1")
+	assert_contains "$top" "lib_burn" "named frames of a process with a stripped executable"
+	for q in "profile?pid=abc&seconds=1:400" "profile?pid=$w&seconds=abc:400" \
+		"profile?pid=$w&seconds=0:400" "profile?pid=$w&pid=$w:400" "heap:400" \
+		"profile?pid=4000000&seconds=1:404" "nosuch:404"; do
+		code=$(curl -s -o "$T/body" -w '%{http_code}' "$base/${q%:*}")
+		[ "$code" = "${q##*:}" ] || fail "GET ${q%:*}: HTTP $code ($(cat "$T/body")), want ${q##*:}"
+	done
+	curl -s "$base/profile?pid=4000000&seconds=1" | grep -q "no process with pid 4000000" ||
+		fail "404 message"
+	# The index lists the types and the processes.
+	idx=$(curl -sf "$base/")
+	assert_contains "$idx" 'href="profile"' "index: profile"
+	assert_contains "$idx" 'href="threadcreate"' "index: threadcreate"
+	assert_contains "$idx" "<td>$w</td><td>cpu_split</td>" "index: the workload"
+	# One profile at a time: a second one is refused while the first runs.
+	curl -s -o /dev/null "$base/profile?pid=$w&seconds=3" &
+	local bg=$!
+	sleep 0.5
+	code=$(curl -s -o /dev/null -w '%{http_code}' "$base/profile?pid=$w&seconds=1")
+	wait "$bg"
+	[ "$code" = 429 ] || fail "second concurrent profile: HTTP $code, want 429"
+	# /metrics: every line is a comment or `name{labels} value`, every
+	# name has a TYPE, and the numbers are plausible.
+	wait_for 10 "profiles written" eval '[ "$(nfiles "$T/out")" -ge 1 ]'
+	m=$(metrics)
+	awk '/^#/ { if ($2 == "TYPE") typed[$3] = 1; next }
+	     !/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9][0-9.e+]*$/ { print "bad line: " $0; bad = 1 }
+	     { n = $1; sub(/\{.*/, "", n); if (!typed[n]) { print "untyped: " n; bad = 1 } }
+	     END { exit bad }' <<<"$m" >&2 || fail "/metrics is not Prometheus text"
+	assert_ge "$(metric 'profd_samples_total{type="cpu"}' <<<"$m")" 100 "samples"
+	metric 'profd_samples_dropped_total{type="cpu",reason="counts_map_full"}' <<<"$m" >/dev/null
+	assert_ge "$(metric 'profd_bpf_map_capacity{type="cpu",map="counts"}' <<<"$m")" 1 "map capacity"
+	assert_ge "$(metric profd_profiles_written_total <<<"$m")" 1 "profiles written"
+	[ "$(metric profd_profiles_written_total <<<"$m")" -le "$(nfiles "$T/out")" ] ||
+		fail "more profiles counted than written"
+	assert_ge "$(metric profd_symbol_cache_bytes <<<"$m")" 1 "symbol cache bytes"
+	assert_ge "$(metric process_resident_memory_bytes <<<"$m")" 1000000 "RSS"
+	assert_ge "$(metric process_cpu_seconds_total <<<"$m")" 0.01 "own CPU time"
+	assert_ge "$(metric 'profd_http_requests_total{outcome="profile"}' <<<"$m")" 1 "HTTP profiles"
+	assert_ge "$(metric 'profd_http_requests_total{outcome="busy"}' <<<"$m")" 1 "HTTP 429s"
+	metric profd_processes_tracked <<<"$m" >/dev/null
+	metric profd_spool_bytes <<<"$m" >/dev/null
+	agent_stop
+}
+
+# Thousands of short-lived processes: each is profiled and flushed, and
+# profd's memory stays flat (the plain build, so that ASan's quarantine does
+# not hide what the agent holds).
+test_agent_churn_memory_bounded() {
+	require_root
+	local out rss1 rss2 m n1 n2
+	out=$(mktemp -d /dev/shm/profd-churn.XXXXXX)
+	cat >"$T/profd.ini" <<EOF
+[profd]
+interval = 2s
+output_dir = $out
+retention_size = 64MiB
+[cpu]
+frequency = 997
+[http]
+listen = 127.0.0.1:0
+EOF
+	AG_PROFD=$PROFD
+	[ -x "${PROFD%-san}" ] && AG_PROFD=${PROFD%-san}
+	agent_start "$T/profd.ini"
+	# Each child lingers past a drain, so the symbolizer reads its maps.
+	"$WORKLOADS/churn" 500 3 150 1100 >/dev/null
+	sleep 3
+	m=$(metrics)
+	rss1=$(metric process_resident_memory_bytes <<<"$m")
+	n1=$(ls "$out/churn" 2>/dev/null | wc -l)
+	"$WORKLOADS/churn" 1500 3 150 1100 >/dev/null
+	sleep 3
+	m=$(metrics)
+	rss2=$(metric process_resident_memory_bytes <<<"$m")
+	n2=$(ls "$out/churn" 2>/dev/null | wc -l)
+	note "churn processes profiled: $n1 after 500, $n2 after 2000; RSS $((rss1 >> 20)) MiB -> $((rss2 >> 20)) MiB"
+	note "tracked now: $(metric profd_processes_tracked <<<"$m"), symbolizer holds $(metric profd_symbol_cache_processes <<<"$m") processes"
+	assert_ge "$n1" 400 "short-lived processes profiled in phase 1"
+	assert_ge "$((n2 - n1))" 1200 "short-lived processes profiled in phase 2"
+	[ "$(metric profd_processes_tracked <<<"$m")" -le 100 ] || fail "exited processes still tracked"
+	[ "$(metric profd_symbol_cache_processes <<<"$m")" -le 300 ] || fail "symbolizer not pruned"
+	[ "$rss2" -le $((rss1 + 8 * 1024 * 1024)) ] ||
+		fail "RSS grew from $((rss1 >> 20)) to $((rss2 >> 20)) MiB over 1500 more processes"
+	agent_stop
+	rm -rf "$out"
+}
+
+# The unit's capability set is enough as a non-root user: a root-owned
+# workload in a 0700 directory, spending its time in the kernel, gets user
+# and kernel frames named; without CAP_PERFMON profd refuses to start.
+test_agent_capabilities_nonroot() {
+	require_root
+	local caps=+bpf,+perfmon,+syslog,+sys_ptrace,+dac_read_search top f
+	chmod 755 "$T"
+	mkdir -m 700 "$T/priv"
+	cp "$WORKLOADS/syscalls" "$T/priv/"
+	mkdir -m 755 "$T/out" && chown nobody "$T/out"
+	cat >"$T/profd.ini" <<EOF
+[profd]
+interval = 1s
+output_dir = $T/out
+[http]
+listen =
+EOF
+	chmod 644 "$T/profd.ini"
+	# Leak checking needs ptrace rights over itself, which nobody lacks.
+	ASAN_OPTIONS=detect_leaks=0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		--inh-caps=-all,+bpf,+syslog,+sys_ptrace,+dac_read_search \
+		--ambient-caps=-all,+bpf,+syslog,+sys_ptrace,+dac_read_search \
+		"$PROFD" --config "$T/profd.ini" 2>"$T/noperf.err" && fail "started without CAP_PERFMON"
+	assert_contains "$(cat "$T/noperf.err")" "CAP_PERFMON" "missing capability named"
+	"$T/priv/syscalls" 30 >/dev/null &
+	local k=$!
+	WL_PIDS+=("$k")
+	AG_WRAP="setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all,$caps --ambient-caps=-all,$caps"
+	ASAN_OPTIONS=detect_leaks=0 agent_start "$T/profd.ini"
+	wait_for 10 "a profile of the workload" eval '[ -n "$(ls "$T/out/syscalls/$k/" 2>/dev/null)" ]'
+	[ "$(stat -c %U "$(ls "$T/out/syscalls/$k/"* | head -1)")" = nobody ] || fail "not written as nobody"
+	wait_for 10 "a second profile" eval '[ "$(ls "$T/out/syscalls/$k/" | wc -l)" -ge 2 ]'
+	f=$(ls "$T/out/syscalls/$k/"* | sed -n 2p)
+	top=$(pprof -top -cum -nodecount=40 "$f")
+	assert_contains "$top" "read_zeros" "user frame of a 0700 binary"
+	assert_contains "$top" "vfs_read" "kernel frame (kallsyms)"
+	agent_stop
+}
+
+# Start-up errors: a bad file names file, line and key, exit status 1;
+# --check-config accepts a good file; command-line flags override the file.
+test_agent_config_errors() {
+	local rc=0
+	printf '[profd]\ninterval = abc\n' >"$T/bad.ini"
+	"$PROFD" --config "$T/bad.ini" 2>"$T/err" || rc=$?
+	[ "$rc" = 1 ] || fail "bad file: exit status $rc"
+	assert_contains "$(cat "$T/err")" "bad.ini:2: \[profd\] interval: invalid duration 'abc'" "message"
+	rc=0
+	"$PROFD" --config "$T/missing.ini" 2>"$T/err" || rc=$?
+	[ "$rc" = 1 ] || fail "missing file: exit status $rc"
+	assert_contains "$(cat "$T/err")" "missing.ini" "missing file named"
+	printf '[profd]\ninterval = 5s\noutput_dir = %s/out\n' "$T" >"$T/good.ini"
+	"$PROFD" --config "$T/good.ini" --check-config >/dev/null || fail "--check-config on a good file"
+	rc=0
+	"$PROFD" --config "$T/good.ini" --check-config --frequency 0 2>"$T/err" || rc=$?
+	[ "$rc" = 1 ] || fail "override checked: exit status $rc"
+	assert_contains "$(cat "$T/err")" "command line: \[cpu\] frequency" "override named"
+	rc=0
+	"$PROFD" --config "$T/good.ini" --check-config --set profd.types=cpu,nosuch 2>"$T/err" || rc=$?
+	[ "$rc" = 1 ] || fail "--set checked: exit status $rc"
+	assert_contains "$(cat "$T/err")" "unknown profile type 'nosuch'" "--set message"
+}
+
+# The sd_notify protocol on a socket the test binds (as systemd would:
+# NOTIFY_SOCKET, WATCHDOG_USEC), and syslog priority prefixes on stderr
+# when it is the journal (JOURNAL_STREAM).
+test_agent_sd_notify_and_journal() {
+	require_root
+	local sock=$T/notify.sock fifo=$T/notify.fifo line
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+interval = 1s
+output_dir = $T/out
+[http]
+listen =
+EOF2
+	mkfifo "$fifo"
+	python3 - "$sock" "$T/notify.log" >"$fifo" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("ready", flush=True)
+with open(sys.argv[2], "a", buffering=1) as log:
+    while True:
+        log.write(s.recv(4096).decode().replace("\n", " ") + "\n")
+PY
+	WL_PIDS+=("$!")
+	read -r -t 10 line <"$fifo" || fail "notify listener did not start"
+	NOTIFY_SOCKET=$sock WATCHDOG_USEC=1000000 JOURNAL_STREAM=8:1234 agent_start "$T/profd.ini"
+	wait_for 5 "READY=1" grep -q "^READY=1" "$T/notify.log"
+	sleep 1.5
+	[ "$(grep -c "^WATCHDOG=1" "$T/notify.log")" -ge 2 ] || fail "no watchdog pings every 0.5 s"
+	kill -HUP "$AG_PID"
+	wait_for 5 "RELOADING=1" grep -q "^RELOADING=1 MONOTONIC_USEC=[0-9]" "$T/notify.log"
+	wait_for 5 "READY=1 after the reload" eval '[ "$(grep -c "^READY=1" "$T/notify.log")" -ge 2 ]'
+	agent_stop
+	wait_for 2 "STOPPING=1" grep -q "^STOPPING=1" "$T/notify.log"
+	assert_contains "$(grep -v '^STATUS' "$T/notify.log" | tr '\n' ' ')" \
+		"READY=1 .*RELOADING=1 .*READY=1 .*STOPPING=1" "order"
+	assert_contains "$(cat "$T/notify.log")" "^STATUS=" "status line"
+	# Journal prefixes: info <6>, and never the plain "profd:" prefix.
+	assert_contains "$(cat "$AG_ERR")" "^<6>profiling continuously" "priority prefix"
+	assert_not_contains "$(cat "$AG_ERR")" "^profd:" "plain prefix under the journal"
+}
