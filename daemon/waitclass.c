@@ -17,6 +17,13 @@ int waitclass_is_lock_function(const char *name)
 	};
 	size_t len;
 
+	/* glibc names one function several ways: pthread_mutex_lock,
+	 * __pthread_mutex_lock, ___pthread_mutex_lock, __GI___lll_lock_wait
+	 * (its internal alias, named so in its debug info). */
+	while (*name == '_')
+		name++;
+	if (starts_with(name, "GI_"))
+		name += 3;
 	while (*name == '_')
 		name++;
 	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)

@@ -7,8 +7,9 @@
 
 /* 1 if name is a libc function that waits to acquire a lock: pthread
  * mutex and rwlock lock/timedlock/clocklock (with or without glibc's
- * underscores), glibc's internal lll_lock waits, C11 mtx_lock. Unlock and
- * trylock functions, condition variables and the like are not. */
+ * underscores and __GI_ alias prefix), glibc's internal lll_lock waits,
+ * C11 mtx_lock. Unlock and trylock functions, condition variables and the
+ * like are not. */
 int waitclass_is_lock_function(const char *name);
 
 /* 1 if name is part of the tracing path into a BPF program (the program

@@ -435,6 +435,8 @@ void test_waitclass_lock_functions(void)
 		{ "pthread_rwlock_rdlock", 1 },     { "pthread_rwlock_wrlock", 1 },
 		{ "pthread_rwlock_timedwrlock", 1 }, { "pthread_rwlock_clockrdlock", 1 },
 		{ "__lll_lock_wait", 1 },           { "__lll_lock_wait_private", 1 },
+		{ "__GI___lll_lock_wait", 1 },      { "__GI___pthread_mutex_lock", 1 },
+		{ "__GI___pthread_mutex_unlock", 0 }, { "__GI_", 0 },
 		{ "mtx_lock", 1 },                  { "mtx_timedlock", 1 },
 		{ "pthread_mutex_unlock", 0 },      { "pthread_mutex_trylock", 0 },
 		{ "pthread_rwlock_unlock", 0 },     { "pthread_rwlock_tryrdlock", 0 },
