@@ -34,6 +34,7 @@ static size_t arg_npids;
 static const char *arg_type = "cpu";
 static uint64_t arg_duration_ns = 30ULL * 1000000000ULL;
 static uint64_t arg_frequency = 99;
+static uint64_t arg_min_block_ns;
 static uint64_t arg_heap_rate = 524288;
 static char arg_output[PATH_MAX];
 static int arg_verbose;
@@ -55,6 +56,8 @@ static void usage(FILE *f)
 		"  -t, --type TYPE       profile type (default cpu), see below\n"
 		"  -d, --duration D      how long to profile: 30s, 2m, 500ms (default 30s)\n"
 		"  -F, --frequency HZ    CPU samples per second per CPU (default 99)\n"
+		"      --min-block D     block: shortest off-CPU time recorded, e.g. 1ms\n"
+		"                        (default 0: every blocking)\n"
 		"  -o, --output PATH     profile file (default <type>-<pid|host>-<time>.pb.gz)\n"
 		"      --heap-sample-rate BYTES\n"
 		"                        heap/allocs: mean bytes between samples (default 524288,\n"
@@ -168,6 +171,7 @@ static int parse_args(int argc, char **argv)
 		{ "type", required_argument, NULL, 't' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "frequency", required_argument, NULL, 'F' },
+		{ "min-block", required_argument, NULL, 'B' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "heap-sample-rate", required_argument, NULL, 'R' },
 		{ "config", required_argument, NULL, 'c' },
@@ -215,6 +219,12 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_CHECK_CONFIG:
 			arg_check_config = true;
+			break;
+		case 'B':
+			if (!strcmp(optarg, "0"))
+				arg_min_block_ns = 0;
+			else if (parse_duration_ns(optarg, &arg_min_block_ns))
+				return fail("invalid --min-block '%s': expected e.g. 1ms, 50us, 0", optarg);
 			break;
 		case 'u':
 			if (!strcmp(optarg, "fp"))
@@ -382,6 +392,7 @@ int main(int argc, char **argv)
 		.pids = arg_pids,
 		.npids = arg_npids,
 		.frequency = arg_frequency,
+		.min_block_ns = arg_min_block_ns,
 		.heap_sample_rate = arg_heap_rate,
 		.unwind = arg_unwind,
 	};

@@ -8,6 +8,9 @@ static const struct profiler_type *const types[] = {
 	&profiler_cpu,
 	&profiler_heap,
 	&profiler_allocs,
+	&profiler_mutex,
+	&profiler_block,
+	&profiler_threadcreate,
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))

@@ -124,5 +124,8 @@ static inline struct pprof *profiler__sink_named(struct profiler *pr, pid_t pid,
 extern const struct profiler_type profiler_cpu;
 extern const struct profiler_type profiler_heap;
 extern const struct profiler_type profiler_allocs;
+extern const struct profiler_type profiler_mutex;
+extern const struct profiler_type profiler_block;
+extern const struct profiler_type profiler_threadcreate;
 
 #endif

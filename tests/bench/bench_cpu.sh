@@ -10,7 +10,7 @@ SECS=${BENCH_SECS:-20}
 ROUNDS=${BENCH_ROUNDS:-5}
 WORK=${BENCH_WORK:-2500}          # spin millions: ~3.5 s per run here
 T=$(mktemp -d /tmp/profd-bench.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$T"' EXIT
 ncpu=$(nproc)
 
 busy() { for _ in $(seq "$ncpu"); do "$WORKLOADS/spin" 1000000 >/dev/null & done; }

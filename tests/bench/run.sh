@@ -7,7 +7,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "make bench loads BPF programs: run it as root" >&2; exit 1; }
 for b in "$here"/bench_*.sh; do
-	[ -n "${BENCH:-}" ] && [[ $b != *"$BENCH"* ]] && continue
+	[ -n "${BENCH:-}" ] && [[ $(basename "$b") != *"$BENCH"* ]] && continue
 	echo "== $(basename "$b" .sh)"
 	bash "$b"
 done

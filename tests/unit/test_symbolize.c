@@ -1574,6 +1574,10 @@ void test_symbolize_kernel_modules(void)
 		if (sscanf(line, "%llx %c %511s [%255[^]]]", &addr, &type, name, mod) != 4 || !addr ||
 		    !strchr("tTwW", type))
 			continue;
+		/* BPF programs come and go while this runs (other tests, other
+		 * profilers): the symbolizer's copy and this read may differ. */
+		if (!strcmp(mod, "bpf"))
+			continue;
 		checked++;
 		if (!ASSERT_OK(symbolizer__kernel(s, addr, &fr), name) ||
 		    !ASSERT_EQ(fr.nlines, 1, name))

@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: Apache-2.0
+/* gapwalk: unwind rules for wait.bpf.c from .eh_frame, and exemplar
+ * unwinding in the agent. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gapwalk.h"
+#include "symbolize/symbolizer.h"
+#include "unwind/unwind.h"
+
+static int window_read(void *ctx, __u64 addr, __u64 *out);
+#define PROFD_WAIT_READ(ctx, addr, out) window_read(ctx, addr, out)
+#define PROFD_WAIT_STEP_IMPL
+#include "profd/wait.h"
+
+#define DEFAULT_MAX_FILES 32
+#define MAX_LOADS 16
+/* A file whose table could not be built is not retried before this. */
+#define RETRY_NS (10ULL * 1000000000ULL)
+
+struct gw_load {
+	uint64_t offset;
+	uint64_t filesz;
+	uint64_t vaddr;
+};
+
+/* One ELF file: its table (NULL: no CFI, frame pointers everywhere) and
+ * the PT_LOAD segments that turn a file offset into a vaddr. */
+struct gw_file {
+	char *key;                /* "b:<build id>" or "p:<path>" */
+	struct unwind_table *t;
+	struct gw_load loads[MAX_LOADS];
+	size_t nloads;
+	int failed;               /* could not be opened or parsed */
+	uint64_t failed_at;       /* CLOCK_MONOTONIC ns */
+	uint64_t used;            /* LRU stamp */
+};
+
+struct gapwalk {
+	struct symbolizer *sym;
+	struct gw_file *files;
+	size_t nfiles;
+	size_t max_files;
+	uint64_t clock;
+	struct gapwalk_stats st;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void gw_file__done(struct gw_file *f)
+{
+	free(f->key);
+	unwind_table__free(f->t);
+	memset(f, 0, sizeof(*f));
+}
+
+struct gapwalk *gapwalk__new(struct symbolizer *sym, size_t max_files)
+{
+	struct gapwalk *g;
+
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->sym = sym;
+	g->max_files = max_files ? max_files : DEFAULT_MAX_FILES;
+	g->files = calloc(g->max_files, sizeof(*g->files));
+	if (!g->files) {
+		free(g);
+		return NULL;
+	}
+	return g;
+}
+
+void gapwalk__free(struct gapwalk *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->nfiles; i++)
+		gw_file__done(&g->files[i]);
+	free(g->files);
+	free(g);
+}
+
+void gapwalk__stats(const struct gapwalk *g, struct gapwalk_stats *st)
+{
+	*st = g->st;
+}
+
+void gapwalk_rule_from_unw(unsigned int row_rule, const struct profd_unw_rule *r,
+			   struct profd_wait_rule *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (PROFD_UNW_IS_CMD(row_rule)) {
+		switch (PROFD_UNW_CMD_OF(row_rule)) {
+		case PROFD_UNW_CMD_FRAME_POINTER:
+			out->cmd = PROFD_WAIT_RULE_FP;
+			break;
+		case PROFD_UNW_CMD_STOP:
+			out->cmd = PROFD_WAIT_RULE_STOP;
+			break;
+		default: /* SIGNAL (a handler blocking is rare), INVALID */
+			out->cmd = PROFD_WAIT_RULE_INVALID;
+			break;
+		}
+		return;
+	}
+	out->cmd = PROFD_WAIT_RULE_INVALID;
+	/* BPF knows rsp and rbp of every frame; other registers only of the
+	 * first one, and it does not read them. */
+	if (profd_unw_rule_frame0_only(r) || r->ra_how != PROFD_UNW_RA_AT_CFA)
+		return;
+	switch (r->cfa_kind) {
+	case PROFD_UNW_CFA_REG:
+		out->cfa_how = r->cfa_reg == PROFD_UNW_REG_RSP ? PROFD_WAIT_CFA_RSP
+							       : PROFD_WAIT_CFA_RBP;
+		break;
+	case PROFD_UNW_CFA_DEREF:
+		out->cfa_how = r->cfa_reg == PROFD_UNW_REG_RSP ? PROFD_WAIT_CFA_DEREF_RSP
+							       : PROFD_WAIT_CFA_DEREF_RBP;
+		break;
+	case PROFD_UNW_CFA_PLT:
+		out->cfa_how = PROFD_WAIT_CFA_PLT;
+		break;
+	default:
+		return;
+	}
+	switch (r->rbp_how) {
+	case PROFD_UNW_RBP_SAME:
+		out->rbp_how = PROFD_WAIT_RBP_SAME;
+		break;
+	case PROFD_UNW_RBP_UNDEF:
+		out->rbp_how = PROFD_WAIT_RBP_UNDEF;
+		break;
+	case PROFD_UNW_RBP_AT_CFA:
+		out->rbp_how = PROFD_WAIT_RBP_AT_CFA;
+		break;
+	case PROFD_UNW_RBP_VAL_CFA:
+		out->rbp_how = PROFD_WAIT_RBP_VAL_CFA;
+		break;
+	case PROFD_UNW_RBP_AT_RBP:
+		out->rbp_how = PROFD_WAIT_RBP_AT_RBP;
+		break;
+	case PROFD_UNW_RBP_AT_RSP:
+		out->rbp_how = PROFD_WAIT_RBP_AT_RSP;
+		break;
+	default:
+		return;
+	}
+	out->cfa_off = r->cfa_off;
+	out->cfa_aux = r->cfa_aux;
+	out->rbp_off = r->rbp_off;
+	out->ra_off = r->ra_off;
+	out->cmd = PROFD_WAIT_RULE_STEP;
+	/* A frame-pointer frame: BPF follows rbp from here, no more lookups. */
+	if (out->cfa_how == PROFD_WAIT_CFA_RBP && out->cfa_off == 16 &&
+	    out->rbp_how == PROFD_WAIT_RBP_AT_CFA && out->rbp_off == -16 && out->ra_off == -8) {
+		memset(out, 0, sizeof(*out));
+		out->cmd = PROFD_WAIT_RULE_FP;
+	}
+}
+
+/* Open the file of mapping m in pid the way the process sees it. */
+static int open_mapping(pid_t pid, const struct sym_mapping *m)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
+		 (unsigned long long)m->start, (unsigned long long)m->limit);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	/* The process is gone: the path as the agent sees it. */
+	return open(m->path, O_RDONLY | O_CLOEXEC);
+}
+
+static int read_loads(int fd, struct gw_file *f)
+{
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	size_t phnum = 0;
+	int err = 0;
+
+	if (!elf)
+		return -EINVAL;
+	if (elf_getphdrnum(elf, &phnum)) {
+		err = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < phnum && i < 65536 && f->nloads < MAX_LOADS; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		f->loads[f->nloads++] = (struct gw_load){
+			.offset = ph.p_offset,
+			.filesz = ph.p_filesz,
+			.vaddr = ph.p_vaddr,
+		};
+	}
+	if (!f->nloads)
+		err = -ENODATA;
+out:
+	elf_end(elf);
+	return err;
+}
+
+/* The cached file of mapping m, loading it on first use; NULL when it
+ * cannot be read (recently failed included). */
+static struct gw_file *file_get(struct gapwalk *g, pid_t pid, const struct sym_mapping *m)
+{
+	char key[4200];
+	struct gw_file *f = NULL;
+	int fd;
+
+	if (m->build_id && m->build_id[0])
+		snprintf(key, sizeof(key), "b:%s", m->build_id);
+	else
+		snprintf(key, sizeof(key), "p:%s", m->path);
+	for (size_t i = 0; i < g->nfiles; i++) {
+		if (!strcmp(g->files[i].key, key)) {
+			f = &g->files[i];
+			break;
+		}
+	}
+	if (f && f->failed && now_ns() - f->failed_at > RETRY_NS) {
+		gw_file__done(f);
+		*f = g->files[--g->nfiles];
+		f = NULL;
+	}
+	if (f) {
+		f->used = ++g->clock;
+		return f->failed ? NULL : f;
+	}
+	if (g->nfiles == g->max_files) {
+		size_t lru = 0;
+
+		for (size_t i = 1; i < g->nfiles; i++)
+			if (g->files[i].used < g->files[lru].used)
+				lru = i;
+		gw_file__done(&g->files[lru]);
+		g->files[lru] = g->files[--g->nfiles];
+	}
+	f = &g->files[g->nfiles];
+	memset(f, 0, sizeof(*f));
+	f->key = strdup(key);
+	if (!f->key)
+		return NULL;
+	g->nfiles++;
+	f->used = ++g->clock;
+	fd = open_mapping(pid, m);
+	if (fd < 0 || read_loads(fd, f)) {
+		f->failed = 1;
+		f->failed_at = now_ns();
+		g->st.table_errors++;
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	f->t = unwind_table__build_fd(fd, NULL);
+	close(fd);
+	if (f->t)
+		g->st.tables++;
+	else if (errno != ENODATA)
+		g->st.table_errors++;
+	return f;
+}
+
+void gapwalk__rule(struct gapwalk *g, pid_t pid, uint64_t pc, bool leaf,
+		   struct profd_wait_rule *out)
+{
+	uint64_t addr = leaf ? pc : pc - 1, off;
+	struct profd_unw_rule r;
+	struct sym_frame fr;
+	struct gw_file *f;
+	unsigned int row;
+
+	memset(out, 0, sizeof(*out));
+	out->cmd = PROFD_WAIT_RULE_FP;
+	g->st.rules++;
+	if (symbolizer__user(g->sym, pid, addr, &fr) || !fr.map ||
+	    (fr.map->flags & (SYM_MAP_SPECIAL | SYM_MAP_KERNEL))) {
+		g->st.no_file++;
+		return;
+	}
+	f = file_get(g, pid, fr.map);
+	if (!f || !f->t)
+		return;
+	off = addr - fr.map->start + fr.map->offset;
+	for (size_t i = 0; i < f->nloads; i++) {
+		const struct gw_load *l = &f->loads[i];
+
+		if (off < l->offset || off - l->offset >= l->filesz)
+			continue;
+		row = unwind_table__lookup(f->t, off - l->offset + l->vaddr, &r);
+		gapwalk_rule_from_unw(row, &r, out);
+		return;
+	}
+}
+
+static int window_read(void *ctx, __u64 addr, __u64 *out)
+{
+	const struct profd_wait_exemplar *ex = ctx;
+
+	if (addr < ex->base || addr - ex->base > ex->len || ex->len - (addr - ex->base) < 8)
+		return -1;
+	memcpy(out, ex->bytes + (addr - ex->base), 8);
+	return 0;
+}
+
+size_t gapwalk__unwind(struct gapwalk *g, pid_t pid, const struct profd_wait_exemplar *ex,
+		       uint64_t splice_bp, uint64_t *out, size_t cap, enum gapwalk_end *end,
+		       gapwalk_learn_fn learn, void *ctx)
+{
+	struct profd_wait_regs w = ex->regs;
+	struct profd_wait_rule_key key = { .tgid = ex->tgid, .asid = ex->asid };
+	struct profd_wait_rule r;
+	size_t n = 0;
+
+	*end = GAPWALK_TRUNC;
+	if (ex->len > sizeof(ex->bytes))
+		return 0;
+	while (n < cap) {
+		gapwalk__rule(g, pid, w.pc, w.leaf, &r);
+		key.pc = w.pc;
+		key.leaf = w.leaf;
+		if (learn)
+			learn(ctx, &key, &r);
+		if (r.cmd == PROFD_WAIT_RULE_FP)
+			break;
+		if (r.cmd == PROFD_WAIT_RULE_STOP) {
+			*end = GAPWALK_ROOT;
+			return n;
+		}
+		if (r.cmd != PROFD_WAIT_RULE_STEP ||
+		    profd_wait_step(&r, &w, (void *)ex))
+			return n;
+		out[n++] = w.pc;
+	}
+	if (n == cap)
+		return n;
+	if (w.bp == splice_bp) {
+		*end = GAPWALK_SPLICE;
+		return n;
+	}
+	/* rbp differs from where BPF followed frame pointers: follow them here,
+	 * as far as the window holds the frames. The chain ends where BPF's
+	 * would (GAPWALK_FP_END); a frame outside the window truncates. */
+	*end = GAPWALK_FP_END;
+	while (n < cap) {
+		__u64 next_bp, ra;
+
+		if (!w.bp || (w.bp & 7) || w.bp < w.sp)
+			break;
+		if (window_read((void *)ex, w.bp, &next_bp) ||
+		    window_read((void *)ex, w.bp + 8, &ra)) {
+			*end = GAPWALK_TRUNC;
+			break;
+		}
+		if (!ra)
+			break;
+		out[n++] = ra;
+		w.sp = w.bp + 16;
+		w.bp = next_bp;
+	}
+	if (n == cap)
+		*end = GAPWALK_TRUNC;
+	return n;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* waitclass: names of the functions that tell what a wait was, for the
+ * mutex profile (which futex waits are lock waits) and for dropping the
+ * tracing glue at the top of kernel stacks taken in a tracepoint. Pure. */
+#ifndef PROFD_WAITCLASS_H
+#define PROFD_WAITCLASS_H
+
+/* 1 if name is a libc function that waits to acquire a lock: pthread
+ * mutex and rwlock lock/timedlock/clocklock (with or without glibc's
+ * underscores and __GI_ alias prefix), glibc's internal lll_lock waits,
+ * C11 mtx_lock. Unlock and trylock functions, condition variables and the
+ * like are not. */
+int waitclass_is_lock_function(const char *name);
+
+/* 1 if name is part of the tracing path into a BPF program (the program
+ * itself, bpf_trace_run*, __bpf_trace_*, __traceiter_*), not of the code
+ * that was traced. */
+int waitclass_is_tracing_glue(const char *name);
+
+#endif
