@@ -61,7 +61,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all test test-unit test-integration bench demo deps vmlinux install clean format
+.PHONY: FORCE all test test-unit test-integration bench demo deps vmlinux install clean format
 all: $(OUTPUT)/profd
 
 $(OUTPUT)/bpf $(OUTPUT)/skel $(OUTPUT)/pb $(OUTPUT)/workloads:
@@ -112,9 +112,14 @@ $(OUTPUT)/profd-san: $(OUTPUT)/san/daemon/main.o $(SAN_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
 # Unit tests: every `void test_NAME(void)` in tests/unit/test_*.c is collected by sed.
-$(OUTPUT)/tests.h: $(UNIT_SRCS)
+# Regenerated every time (cheap), replaced only when the list changed, so a
+# removed test file drops out too.
+$(OUTPUT)/tests.h: FORCE
 	$(Q)mkdir -p $(@D)
-	$(Q)sed -n 's/^void \(test_[a-z0-9_]*\)(void)$$/TEST(\1)/p' $^ > $@.tmp && mv $@.tmp $@
+	$(Q)sed -n 's/^void \(test_[a-z0-9_]*\)(void)$$/TEST(\1)/p' $(UNIT_SRCS) > $@.tmp
+	$(Q)cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+FORCE:
 
 $(OUTPUT)/san/tests/unit/runner.o: $(OUTPUT)/tests.h
 
@@ -122,11 +127,12 @@ $(OUTPUT)/unit-tests: $(UNIT_OBJS) $(SAN_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
-# Test workloads: built the way their tests need (see each file's header).
+# Test workloads: built the way their tests need (see each file's header);
+# a `// cflags: ...` line adds flags after WL_CFLAGS (e.g. -fomit-frame-pointer).
 WL_CFLAGS := -g -O1 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-inline -Wall -Werror
 $(OUTPUT)/workloads/lib%.so: tests/workloads/lib%.c | $(OUTPUT)/workloads
 	$(call msg,WL,$@)
-	$(Q)$(CC) $(WL_CFLAGS) -shared -fPIC $< -o $@
+	$(Q)$(CC) $(WL_CFLAGS) $(shell sed -n 's|^// cflags: ||p' $<) -shared -fPIC $< -o $@
 
 # A workload may add flags with `// cflags: ...` and `// link: ...` lines.
 $(OUTPUT)/workloads/%: tests/workloads/%.c $(WORKLOAD_LIBS) | $(OUTPUT)/workloads

@@ -11,6 +11,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "profd/abi.h"
+#include "unwind.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -41,6 +42,23 @@ struct {
 	} name SEC(".maps")
 STACK_MAP(stacks_0);
 STACK_MAP(stacks_1);
+
+/* User stacks found by the .eh_frame walker (on_cpu_sample_dwarf), one map
+ * per generation: id (31 bits of the frames' hash) → frames, leaf first,
+ * zero-terminated like a stack-map value. An id taken by different frames
+ * is a collision (PROFD_METRIC_STACK_COLLISION), never an overwrite.
+ * Preallocated (perf_event programs need it); sized like stacks_N by the
+ * agent, 1 entry when the walker is off. */
+#define USTACK_MAP(name)                                                         \
+	struct {                                                                 \
+		__uint(type, BPF_MAP_TYPE_HASH);                                 \
+		__uint(max_entries, 16384);                                      \
+		__type(key, __u32);                                              \
+		__uint(value_size, PROFD_MAX_STACK_DEPTH * sizeof(__u64));        \
+	} name SEC(".maps")
+USTACK_MAP(ustacks_0);
+USTACK_MAP(ustacks_1);
+_Static_assert(PROFD_UNW_MAX_FRAMES == PROFD_MAX_STACK_DEPTH, "walker fills a whole stack");
 
 /* Sample counts per profd_cpu_key, one map per generation; drained and
  * cleared by the agent every interval. */
@@ -98,35 +116,61 @@ static __always_inline void count(void *counts, struct profd_cpu_key *key)
 	}
 }
 
+/* The walker's frames → an id in ustacks (same id for the same frames). */
+static __always_inline __s32 ustack_store(void *ustacks, struct unw_state *st)
+{
+	long id = unwind_store(ustacks, st);
+
+	if (id >= 0)
+		return id;
+	if (id == -UNW_EEXIST)
+		metric_inc(PROFD_METRIC_STACK_COLLISION);
+	else
+		metric_inc(PROFD_METRIC_USTACK_LOST);
+	return PROFD_STACK_LOST;
+}
+
+/* Everything but the user stack: filter, key, kernel stack. Returns false
+ * when the sample is not wanted. */
+static __always_inline bool sample_begin(struct bpf_perf_event_data *ctx, struct profd_cpu_key *key,
+					 struct task_struct **task, bool *in_kernel)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	key->pid = id >> 32;
+	key->tid = (__u32)id;
+	/* Pid 0 is the per-CPU idle task (swapper/N): idle time is no one's. */
+	if (key->tid == 0) {
+		metric_inc(PROFD_METRIC_IDLE);
+		return false;
+	}
+	if (cfg.filter_pids && !bpf_map_lookup_elem(&pid_filter, &key->pid))
+		return false;
+	metric_inc(PROFD_METRIC_SAMPLES);
+
+	*task = (struct task_struct *)bpf_get_current_task();
+	bpf_get_current_comm(key->comm, sizeof(key->comm));
+	BPF_CORE_READ_STR_INTO(&key->pcomm, *task, group_leader, comm);
+
+	/* A sample that interrupted user mode has no kernel stack to take.
+	 * verifier: context fields are read whole (the kernel's cs is a u16
+	 * inside a u64 slot, so read the slot). */
+	*in_kernel = !(*(__u64 *)((void *)ctx + offsetof(struct bpf_perf_event_data, regs.cs)) & 3);
+	key->kern_stack_id = PROFD_STACK_NONE;
+	return true;
+}
+
+/* User stacks by frame pointers (the kernel's bpf_get_stackid walk). */
 SEC("perf_event")
 int on_cpu_sample(struct bpf_perf_event_data *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct profd_cpu_key key = {};
 	struct task_struct *task;
 	__u32 g = gen;
 	bool in_kernel;
 
-	key.pid = id >> 32;
-	key.tid = (__u32)id;
-	/* Pid 0 is the per-CPU idle task (swapper/N): idle time is no one's. */
-	if (key.tid == 0) {
-		metric_inc(PROFD_METRIC_IDLE);
+	if (!sample_begin(ctx, &key, &task, &in_kernel))
 		return 0;
-	}
-	if (cfg.filter_pids && !bpf_map_lookup_elem(&pid_filter, &key.pid))
-		return 0;
-	metric_inc(PROFD_METRIC_SAMPLES);
-
-	task = (struct task_struct *)bpf_get_current_task();
-	bpf_get_current_comm(key.comm, sizeof(key.comm));
-	BPF_CORE_READ_STR_INTO(&key.pcomm, task, group_leader, comm);
-
-	/* A sample that interrupted user mode has no kernel stack to take.
-	 * verifier: context fields are read whole (the kernel's cs is a u16
-	 * inside a u64 slot, so read the slot). */
-	in_kernel = !(*(__u64 *)((void *)ctx + offsetof(struct bpf_perf_event_data, regs.cs)) & 3);
-	key.kern_stack_id = PROFD_STACK_NONE;
 	if (g & 1) {
 		if (in_kernel)
 			key.kern_stack_id = stack_id(bpf_get_stackid(ctx, &stacks_1, 0), false, task);
@@ -138,5 +182,33 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 		key.user_stack_id = stack_id(bpf_get_stackid(ctx, &stacks_0, BPF_F_USER_STACK), true, task);
 		count(&counts_0, &key);
 	}
+	return 0;
+}
+
+/* User stacks by the .eh_frame walker (unwind.bpf.h); needs 5.17. The
+ * agent loads one of the two programs (set_autoload). */
+SEC("perf_event")
+int on_cpu_sample_dwarf(struct bpf_perf_event_data *ctx)
+{
+	struct profd_cpu_key key = {};
+	struct task_struct *task;
+	struct unw_state *st;
+	__u32 g = gen;
+	bool in_kernel;
+
+	if (!sample_begin(ctx, &key, &task, &in_kernel))
+		return 0;
+	if (in_kernel) {
+		key.kern_stack_id = stack_id(bpf_get_stackid(ctx, (g & 1) ? (void *)&stacks_1 : (void *)&stacks_0, 0),
+					     false, task);
+		st = unwind_user_task();
+	} else {
+		st = unwind_user_regs(&ctx->regs);
+	}
+	if (!st)
+		key.user_stack_id = PROFD_STACK_NONE;
+	else
+		key.user_stack_id = ustack_store((g & 1) ? (void *)&ustacks_1 : (void *)&ustacks_0, st);
+	count((g & 1) ? (void *)&counts_1 : (void *)&counts_0, &key);
 	return 0;
 }

@@ -42,6 +42,7 @@ static const char *arg_config;
 static bool arg_check_config;
 static char *arg_overrides[MAX_OVERRIDES];
 static size_t arg_noverrides;
+static enum profiler_unwind arg_unwind = PROFILER_UNWIND_AUTO;
 
 static void usage(FILE *f)
 {
@@ -58,6 +59,9 @@ static void usage(FILE *f)
 		"      --heap-sample-rate BYTES\n"
 		"                        heap/allocs: mean bytes between samples (default 524288,\n"
 		"                        Go's default); 1 records every allocation\n"
+		"  -u, --unwind MODE     user stacks: dwarf (.eh_frame tables, complete without\n"
+		"                        frame pointers; default when the kernel allows, 5.17+)\n"
+		"                        or fp (frame pointers only)\n"
 		"  -v, --verbose         debug messages (libbpf included)\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n"
@@ -169,6 +173,7 @@ static int parse_args(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, 's' },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+		{ "unwind", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -183,7 +188,7 @@ static int parse_args(int argc, char **argv)
 	uint64_t v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:t:d:F:o:c:s:vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:t:d:F:o:c:s:u:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_u64(optarg, 1, INT_MAX, &v))
@@ -210,6 +215,14 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_CHECK_CONFIG:
 			arg_check_config = true;
+			break;
+		case 'u':
+			if (!strcmp(optarg, "fp"))
+				arg_unwind = PROFILER_UNWIND_FP;
+			else if (!strcmp(optarg, "dwarf"))
+				arg_unwind = PROFILER_UNWIND_DWARF;
+			else
+				return fail("invalid --unwind '%s': expected fp or dwarf", optarg);
 			break;
 		case 'v':
 			arg_verbose = 1;
@@ -370,6 +383,7 @@ int main(int argc, char **argv)
 		.npids = arg_npids,
 		.frequency = arg_frequency,
 		.heap_sample_rate = arg_heap_rate,
+		.unwind = arg_unwind,
 	};
 	o.duration_ns = arg_duration_ns;
 	o.output = arg_output;

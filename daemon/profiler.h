@@ -17,12 +17,22 @@
 struct pprof;
 struct symbolizer;
 
+/* How user stacks are walked. */
+enum profiler_unwind {
+	PROFILER_UNWIND_AUTO = 0, /* .eh_frame walker when the kernel has what it
+				   * needs (5.17+), else frame pointers */
+	PROFILER_UNWIND_FP,	  /* frame pointers only (the kernel's walk) */
+	PROFILER_UNWIND_DWARF,	  /* .eh_frame walker; fails if unavailable */
+};
+
 struct profiler_opts {
 	const pid_t *pids;          /* wanted processes; npids 0 = every process */
 	size_t npids;
 	uint64_t frequency;         /* cpu: Hz */
 	uint64_t heap_sample_rate;  /* heap/allocs: mean bytes between samples */
 	uint64_t min_block_ns;      /* block: shortest off-CPU time recorded */
+	enum profiler_unwind unwind; /* user stack walk */
+	uint64_t unwind_max_bytes;  /* kernel memory for unwind tables (0: 64 MiB) */
 };
 
 struct profiler;

@@ -15,6 +15,9 @@ pkgs=(
 	golang-go                                            # go tool pprof, used by the tests
 	linux-perf                                           # reference in make bench
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0     # allocators the attach-point tests cover
+	libc6-dbg                                            # glibc debug info: named libc frames
+	gdb python3                                          # oracles of the unwinding tests
+	g++ xz-utils libdebuginfod1                          # C++, MiniDebugInfo, debuginfod tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -10,12 +10,18 @@
 #include <bpf/libbpf.h>
 
 #include "profd/abi.h"
+#include "profd/walker.h" /* before the skeleton: its .rodata has unw_cfg */
 #include "cpu.skel.h"
 #include "collect/cpu.h"
 #include "collect/perf_events.h"
+#include "unwind/loader.h"
 
 #define DEFAULT_MAX_STACKS 16384
 #define DEFAULT_MAX_KEYS 32768
+/* Minimum time between two unknown-mapping events of one pid from one CPU:
+ * the loader rescans a pid at most once a second anyway. */
+#define UNW_EVENT_INTERVAL_MS 100
+
 /* A program that read the old generation before the switch finishes in
  * microseconds (it runs with interrupts off); wait well past that. */
 #define GEN_SWITCH_GRACE_NS (5 * 1000 * 1000)
@@ -25,6 +31,7 @@ struct cpu_collector {
 	struct perf_events pe;
 	uint64_t frequency;
 	uint32_t gen;
+	bool dwarf;             /* user stacks from the walker (ustacks_N) */
 	uint64_t stack_lookup_lost;
 	struct profd_cpu_key *keys;   /* drain scratch, max_keys entries */
 	uint32_t max_keys;
@@ -68,6 +75,26 @@ struct cpu_collector *cpu_collector__new(const struct cpu_opts *opts)
 	bpf_map__set_max_entries(c->skel->maps.stacks_1, max_stacks);
 	bpf_map__set_max_entries(c->skel->maps.counts_0, c->max_keys);
 	bpf_map__set_max_entries(c->skel->maps.counts_1, c->max_keys);
+	c->dwarf = opts->unw != NULL;
+	if (c->dwarf) {
+		bpf_program__set_autoload(c->skel->progs.on_cpu_sample, false);
+		c->skel->rodata->unw_cfg.enabled = 1;
+		c->skel->rodata->unw_cfg.event_interval_ms = UNW_EVENT_INTERVAL_MS;
+		bpf_map__set_max_entries(c->skel->maps.ustacks_0, max_stacks);
+		bpf_map__set_max_entries(c->skel->maps.ustacks_1, max_stacks);
+		err = unwind_loader__reuse_maps(opts->unw, c->skel->obj);
+		if (err)
+			goto cleanup;
+	} else {
+		/* The walker's maps exist but stay unused: make them tiny. */
+		bpf_program__set_autoload(c->skel->progs.on_cpu_sample_dwarf, false);
+		bpf_map__set_max_entries(c->skel->maps.ustacks_0, 1);
+		bpf_map__set_max_entries(c->skel->maps.ustacks_1, 1);
+		bpf_map__set_max_entries(c->skel->maps.unw_mappings, 1);
+		bpf_map__set_max_entries(c->skel->maps.unw_tables, 1);
+		bpf_map__set_max_entries(c->skel->maps.unw_rules, 1);
+		bpf_map__set_max_entries(c->skel->maps.unw_events, 4096);
+	}
 	err = cpu_bpf__load(c->skel);
 	if (err)
 		goto cleanup;
@@ -90,7 +117,9 @@ cleanup:
 
 int cpu_collector__start(struct cpu_collector *c)
 {
-	return perf_events__attach_all(&c->pe, c->skel->progs.on_cpu_sample, c->frequency);
+	return perf_events__attach_all(&c->pe, c->dwarf ? c->skel->progs.on_cpu_sample_dwarf
+							: c->skel->progs.on_cpu_sample,
+				       c->frequency);
 }
 
 void cpu_collector__stop(struct cpu_collector *c)
@@ -119,7 +148,7 @@ int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
 {
 	uint64_t ustack[PROFD_MAX_STACK_DEPTH], kstack[PROFD_MAX_STACK_DEPTH];
 	struct timespec grace = { 0, GEN_SWITCH_GRACE_NS };
-	int counts_fd, stacks_fd, nkeys = 0;
+	int counts_fd, stacks_fd, ustacks_fd, nkeys = 0;
 	uint32_t done = c->gen;
 	__u32 sid, next_sid;
 	void *prev = NULL;
@@ -131,6 +160,8 @@ int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
 
 	counts_fd = bpf_map__fd(done ? c->skel->maps.counts_1 : c->skel->maps.counts_0);
 	stacks_fd = bpf_map__fd(done ? c->skel->maps.stacks_1 : c->skel->maps.stacks_0);
+	ustacks_fd = c->dwarf ? bpf_map__fd(done ? c->skel->maps.ustacks_1 : c->skel->maps.ustacks_0)
+			      : stacks_fd;
 
 	/* Collect the keys first: deleting while walking a hash map restarts
 	 * the walk. The map holds at most max_keys entries. */
@@ -144,7 +175,7 @@ int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
 
 		if (bpf_map_lookup_elem(counts_fd, &c->keys[i], &s.count))
 			continue;
-		s.nustack = read_stack(c, stacks_fd, c->keys[i].user_stack_id, ustack);
+		s.nustack = read_stack(c, ustacks_fd, c->keys[i].user_stack_id, ustack);
 		s.ustack = ustack;
 		s.nkstack = read_stack(c, stacks_fd, c->keys[i].kern_stack_id, kstack);
 		s.kstack = kstack;
@@ -157,6 +188,12 @@ int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
 		if (bpf_map_delete_elem(stacks_fd, &sid))
 			break;
 	}
+	if (c->dwarf)
+		while (!bpf_map_get_next_key(ustacks_fd, NULL, &next_sid)) {
+			sid = next_sid;
+			if (bpf_map_delete_elem(ustacks_fd, &sid))
+				break;
+		}
 	return nkeys;
 }
 
@@ -175,5 +212,14 @@ void cpu_collector__stats(const struct cpu_collector *c, struct cpu_stats *st)
 			continue;
 		for (int i = 0; i < ncpus; i++)
 			st->metrics[m] += vals[i];
+	}
+	if (!c->dwarf)
+		return;
+	fd = bpf_map__fd(c->skel->maps.unw_metrics);
+	for (__u32 m = 0; m < PROFD_UNW_M_MAX; m++) {
+		if (bpf_map_lookup_elem(fd, &m, vals))
+			continue;
+		for (int i = 0; i < ncpus; i++)
+			st->unw[m] += vals[i];
 	}
 }

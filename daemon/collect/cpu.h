@@ -9,8 +9,10 @@
 #include <sys/types.h>
 
 #include "profd/abi.h"
+#include "profd/walker.h"
 
 struct cpu_collector;
+struct unwind_loader;
 
 struct cpu_opts {
 	uint64_t frequency;     /* Hz per CPU */
@@ -18,6 +20,10 @@ struct cpu_opts {
 	size_t npids;
 	uint32_t max_stacks;    /* stack map buckets per generation (0 = default) */
 	uint32_t max_keys;      /* count map entries per generation (0 = default) */
+	/* User stacks by the .eh_frame walker with this loader's tables
+	 * (borrowed, must outlive the collector); NULL: frame pointers only
+	 * (the kernel's bpf_get_stackid walk). */
+	struct unwind_loader *unw;
 };
 
 /* One drained aggregate. Stacks are leaf first; n* is 0 when absent. */
@@ -36,6 +42,7 @@ typedef void (*cpu_sample_fn)(const struct cpu_sample *s, void *ctx);
 struct cpu_stats {
 	uint64_t metrics[PROFD_METRIC_MAX];
 	uint64_t stack_lookup_lost;   /* stack id vanished before it was read */
+	uint64_t unw[PROFD_UNW_M_MAX]; /* walker counters (0 without the walker) */
 };
 
 /* Open, configure and load the BPF object. NULL with errno on failure. */

@@ -175,15 +175,22 @@ static void open_unlink(struct dbgcache *dc, struct debuginfo *di)
 	di->open_prev = di->open_next = NULL;
 }
 
+static size_t lines_bytes(const struct debuginfo *di)
+{
+	return dwarf_file__bytes(di->dw) + gopclntab__bytes(di->go);
+}
+
 static void dwarf_close(struct dbgcache *dc, struct debuginfo *di)
 {
-	if (!di->dw)
+	if (!di->dw && !di->go)
 		return;
 	open_unlink(dc, di);
 	dc->nopen--;
-	dc->dwarf_bytes -= dwarf_file__bytes(di->dw);
+	dc->dwarf_bytes -= lines_bytes(di);
 	dwarf_file__free(di->dw);
+	gopclntab__free(di->go);
 	di->dw = NULL;
+	di->go = NULL;
 }
 
 static void info_free(struct dbgcache *dc, struct debuginfo *di)
@@ -193,7 +200,7 @@ static void info_free(struct dbgcache *dc, struct debuginfo *di)
 	dc->bytes -= di->bytes;
 	if (di->img)
 		dc->nsyms -= di->img->nsyms;
-	if (di->src != DBG_SRC_NONE)
+	if (di->src != DBG_SRC_NONE && di->src != DBG_SRC_GOPCLNTAB)
 		dc->with_dwarf--;
 	if (di->syms_from & DBG_SYMS_DEBUGFILE || di->src == DBG_SRC_ROOT ||
 	    di->src == DBG_SRC_HOST)
@@ -615,8 +622,11 @@ static int discover(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
 	}
 	if (!img->from_symtab && (sec & ELF_IMAGE_GOPCLNTAB)) {
 		err = go_syms(fd, img);
-		if (!err)
+		if (!err) {
 			di->syms_from |= DBG_SYMS_GOPCLNTAB;
+			if (di->src == DBG_SRC_NONE)
+				di->src = DBG_SRC_GOPCLNTAB;
+		}
 		if (err == -ENOMEM)
 			return err;
 	}
@@ -681,7 +691,7 @@ int dbgcache__get(struct dbgcache *dc, pid_t pid, const struct procmaps_entry *e
 	dc->ninfos++;
 	dc->nsyms += img->nsyms;
 	dc->bytes += di->bytes;
-	dc->with_dwarf += di->src != DBG_SRC_NONE;
+	dc->with_dwarf += di->src != DBG_SRC_NONE && di->src != DBG_SRC_GOPCLNTAB;
 	dc->separate += (di->syms_from & DBG_SYMS_DEBUGFILE) || di->src == DBG_SRC_ROOT ||
 			di->src == DBG_SRC_HOST;
 	if (key[0]) {
@@ -735,6 +745,7 @@ static int dwarf_source(struct debuginfo *di, pid_t pid, const struct procmaps_e
 
 	switch (di->src) {
 	case DBG_SRC_SELF:
+	case DBG_SRC_GOPCLNTAB:
 		fd = open_mapped_file(pid, e, &st);
 		/* the process is gone: the path on the host, if it is the
 		 * same binary */
@@ -752,7 +763,8 @@ static int dwarf_source(struct debuginfo *di, pid_t pid, const struct procmaps_e
 	}
 	if (fd < 0)
 		return fd;
-	if (di->src == DBG_SRC_SELF && e->inode == (uint64_t)st.st_ino)
+	if ((di->src == DBG_SRC_SELF || di->src == DBG_SRC_GOPCLNTAB) &&
+	    e->inode == (uint64_t)st.st_ino)
 		return fd;
 	/* A different file than the one checked when found: it must still
 	 * carry the build id (without one, it must be the same inode). */
@@ -794,16 +806,37 @@ static void budget(struct dbgcache *dc, struct debuginfo *keep)
 	}
 }
 
+/* Open di's line source from fd (closed by the caller). */
+static int lines_open(struct debuginfo *di, int fd)
+{
+	static const char *const names[] = { ".gopclntab", ".data.rel.ro.gopclntab" };
+	uint8_t *tab = NULL;
+	uint64_t text = 0;
+	size_t len = 0;
+	int err = -ENOENT;
+
+	if (di->src != DBG_SRC_GOPCLNTAB)
+		return dwarf_file__open(fd, &di->dw);
+	for (size_t i = 0; i < 2 && err == -ENOENT; i++)
+		err = elf_file__section(fd, names[i], DBG_MAX_GOPCLNTAB, (void **)&tab, &len, NULL);
+	if (err)
+		return err;
+	if (elf_file__section(fd, ".text", 0, NULL, NULL, &text))
+		text = 0;
+	return gopclntab__open(tab, len, text, &di->go);
+}
+
 int dbgcache__lines(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
 		    const struct procmaps_entry *e, uint64_t vaddr, struct dwarf_line *out,
-		    size_t max)
+		    size_t max, bool *inlines)
 {
 	size_t before;
 	int fd, err, n;
 
-	if (!dc || !di || di->src == DBG_SRC_NONE || di->dw_err)
+	*inlines = false;
+	if (!dc || !di || !max || di->src == DBG_SRC_NONE || di->dw_err)
 		return 0;
-	if (!di->dw) {
+	if (!di->dw && !di->go) {
 		fd = dwarf_source(di, pid, e);
 		if (fd < 0) {
 			/* gone or unreachable from this pid: try again later;
@@ -812,25 +845,38 @@ int dbgcache__lines(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
 				di->dw_err = fd;
 			return 0;
 		}
-		err = dwarf_file__open(fd, &di->dw);
+		err = lines_open(di, fd);
 		close(fd);
 		if (err) {
 			di->dw = NULL;
+			di->go = NULL;
 			if (err != -ENOMEM)
 				di->dw_err = err;
 			return 0;
 		}
 		dc->nopen++;
 		dc->dwarf_opens++;
-		dc->dwarf_bytes += dwarf_file__bytes(di->dw);
+		dc->dwarf_bytes += lines_bytes(di);
 		open_push_front(dc, di);
 	} else if (dc->open_head != di) {
 		open_unlink(dc, di);
 		open_push_front(dc, di);
 	}
-	before = dwarf_file__bytes(di->dw);
-	n = dwarf_file__lookup(di->dw, vaddr, out, max);
-	dc->dwarf_bytes += dwarf_file__bytes(di->dw) - before;
+	if (di->go) {
+		const char *func, *file;
+		int line;
+
+		n = 0;
+		if (!gopclntab__line(di->go, vaddr, &func, &file, &line) && func) {
+			out[0] = (struct dwarf_line){ .name = func, .file = file, .line = line };
+			n = 1;
+		}
+	} else {
+		before = dwarf_file__bytes(di->dw);
+		n = dwarf_file__lookup(di->dw, vaddr, out, max);
+		dc->dwarf_bytes += dwarf_file__bytes(di->dw) - before;
+		*inlines = n > 0;
+	}
 	budget(dc, di);
 	return n;
 }

@@ -32,6 +32,7 @@ enum dbg_src {
 	DBG_SRC_SELF, /* the mapped file itself */
 	DBG_SRC_ROOT, /* debug_path, inside the target process's root */
 	DBG_SRC_HOST, /* debug_path, on the host (debug dir, debuginfod cache) */
+	DBG_SRC_GOPCLNTAB, /* no DWARF: Go's table in the mapped file (no inlining) */
 };
 
 /* Where symbol names come from (bits). */
@@ -55,6 +56,7 @@ struct debuginfo {
 	bool hashed;
 	struct debuginfo *hnext, *lru_prev, *lru_next;
 	struct dwarf_file *dw;                /* open DWARF or NULL */
+	struct gopclntab *go;                 /* or the open Go table */
 	int dw_err;                           /* a lasting reason it cannot open */
 	struct debuginfo *open_prev, *open_next; /* LRU of open DWARF */
 	uint64_t dbg_dev, dbg_ino;           /* the debug file, to know it again */
@@ -87,13 +89,15 @@ void dbgcache__put(struct dbgcache *dc, struct debuginfo *di);
  * use of the one bound they share. */
 void dbgcache__set_max_unused(struct dbgcache *dc, size_t max_unused);
 
-/* DWARF lines at vaddr (dwarf_file__lookup()), opening the DWARF first if
- * needed, through pid's mapping e when it is in the file itself. The
- * strings stay valid only until the next call on dc: copy them. Returns
- * the number of lines, 0 when there is no DWARF or it says nothing. */
+/* Lines at vaddr (dwarf_file__lookup(), or Go's table for a Go binary
+ * without DWARF), opening the source first if needed, through pid's
+ * mapping e when it is the file itself. *inlines says whether the source
+ * describes inlining (DWARF does, Go's table here does not). The strings
+ * stay valid only until the next call on dc: copy them. Returns the number
+ * of lines, 0 when there is no source or it says nothing. */
 int dbgcache__lines(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
 		    const struct procmaps_entry *e, uint64_t vaddr, struct dwarf_line *out,
-		    size_t max);
+		    size_t max, bool *inlines);
 
 struct dbgcache_stats {
 	size_t infos;        /* debuginfo entries held */

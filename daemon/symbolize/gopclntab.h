@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* gopclntab: function names from the table Go keeps in every binary for its
- * own tracebacks (.gopclntab), so that a Go program linked with
- * -ldflags='-s -w' (no .symtab, no DWARF) still names its functions.
- * Internal to symbolize/. */
+/* gopclntab: function names, files and lines from the table Go keeps in
+ * every binary for its own tracebacks (.gopclntab), so that a Go program
+ * linked with -ldflags='-s -w' (no .symtab, no DWARF) still names its
+ * functions and source lines. It holds no inlining information (Go's inline
+ * tree lives in funcdata not read here). Internal to symbolize/. */
 #ifndef PROFD_SYMBOLIZE_GOPCLNTAB_H
 #define PROFD_SYMBOLIZE_GOPCLNTAB_H
 
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 struct elf_sym_in;
+struct gopclntab;
 
 /* Table magics (little-endian uint32 at offset 0), by Go release. */
 #define GOPCLNTAB_MAGIC_12 0xfffffffbu  /* Go 1.2 - 1.15 */
@@ -28,5 +30,17 @@ struct elf_sym_in;
  * that points outside itself), -ENOMEM. */
 int gopclntab__symbols(const uint8_t *tab, size_t len, uint64_t text, struct elf_sym_in **out,
 		       size_t *n);
+
+/* A table kept for line lookups; takes tab (malloc'ed) in every case.
+ * Returns 0, -ENOEXEC, -EINVAL or -ENOMEM like gopclntab__symbols(). */
+int gopclntab__open(uint8_t *tab, size_t len, uint64_t text, struct gopclntab **out);
+void gopclntab__free(struct gopclntab *t);
+size_t gopclntab__bytes(const struct gopclntab *t);
+
+/* Function, file and line of pc (an address in the binary's own terms).
+ * Strings point into the table (NULL when unknown), line is 0 when
+ * unknown. Returns 0, -ENOENT (pc in no function) or -EINVAL. */
+int gopclntab__line(const struct gopclntab *t, uint64_t pc, const char **func,
+		    const char **file, int *line);
 
 #endif

@@ -63,7 +63,7 @@ static char *pool_alloc(struct strpool *sp, size_t len)
 	return c;
 }
 
-const char *strpool__intern(struct strpool *sp, const char *s)
+const char *strpool__intern_idx(struct strpool *sp, const char *s, uint32_t *out_idx)
 {
 	size_t len;
 	uint64_t h;
@@ -75,9 +75,12 @@ const char *strpool__intern(struct strpool *sp, const char *s)
 	len = strlen(s) + 1;
 	h = hash_bytes(s, len - 1, 0);
 	idx = hashmap__find(&sp->map, h, str_eq, sp, s);
-	if (idx != HASHMAP_NONE)
+	if (idx != HASHMAP_NONE) {
+		*out_idx = idx;
 		return sp->strs[idx];
+	}
 	if (grow((void **)&sp->strs, &sp->strs_cap, sp->nstrs + 1, sizeof(char *), &sp->bytes) ||
+	    grow((void **)&sp->aux, &sp->aux_cap, sp->nstrs + 1, sizeof(char *), &sp->bytes) ||
 	    hashmap__reserve(&sp->map, 1))
 		goto nomem;
 	copy = pool_alloc(sp, len);
@@ -85,11 +88,20 @@ const char *strpool__intern(struct strpool *sp, const char *s)
 		goto nomem;
 	memcpy(copy, s, len);
 	sp->strs[sp->nstrs] = copy;
+	sp->aux[sp->nstrs] = NULL;
+	*out_idx = (uint32_t)sp->nstrs;
 	hashmap__insert(&sp->map, h, (uint32_t)sp->nstrs++);
 	return copy;
 nomem:
 	errno = ENOMEM;
 	return NULL;
+}
+
+const char *strpool__intern(struct strpool *sp, const char *s)
+{
+	uint32_t idx;
+
+	return strpool__intern_idx(sp, s, &idx);
 }
 
 void strpool__reset(struct strpool *sp)
@@ -98,6 +110,7 @@ void strpool__reset(struct strpool *sp)
 		free(sp->chunks[i]);
 	free(sp->chunks);
 	free(sp->strs);
+	free(sp->aux);
 	hashmap__done(&sp->map);
 	memset(sp, 0, sizeof(*sp));
 }

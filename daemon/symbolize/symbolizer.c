@@ -90,12 +90,20 @@ struct fc_slot {
 	uint16_t flags;
 };
 
-struct frame_cache {
+/* One generation: open addressing over slots, lines appended. */
+struct fc_gen {
 	struct fc_slot *slots;
 	size_t cap;  /* power of two; 0 until first use */
 	size_t used;
 	struct sym_line *lines;
 	size_t nlines, lines_cap;
+};
+
+/* Two generations approximate LRU without per-entry links: inserts go to
+ * gen[0]; when it is full, it becomes gen[1] and the old gen[1] is
+ * emptied to be the new gen[0]; a hit in gen[1] is copied into gen[0]. */
+struct frame_cache {
+	struct fc_gen gen[2];
 	size_t hits, misses;
 };
 
@@ -589,93 +597,142 @@ static void frame_set(struct sym_frame *out, const char *name, const char *syste
 
 /* --- cached results -------------------------------------------------------- */
 
+static void gen_clear(struct fc_gen *g)
+{
+	if (g->slots)
+		memset(g->slots, 0, g->cap * sizeof(*g->slots));
+	g->used = 0;
+	g->nlines = 0;
+}
+
+static void gen_free(struct fc_gen *g)
+{
+	free(g->slots);
+	free(g->lines);
+	memset(g, 0, sizeof(*g));
+}
+
+static int gen_alloc(struct fc_gen *g, size_t cap)
+{
+	struct fc_slot *slots = calloc(cap, sizeof(*slots));
+	struct sym_line *lines = calloc(cap * SYM_FC_LINES_PER_SLOT, sizeof(*lines));
+
+	if (!slots || !lines) {
+		free(slots);
+		free(lines);
+		return -ENOMEM;
+	}
+	gen_free(g);
+	g->slots = slots;
+	g->lines = lines;
+	g->cap = cap;
+	g->lines_cap = cap * SYM_FC_LINES_PER_SLOT;
+	return 0;
+}
+
+static size_t gen_bytes(const struct fc_gen *g)
+{
+	return g->cap * sizeof(*g->slots) + g->lines_cap * sizeof(*g->lines);
+}
+
 static void fc_clear(struct frame_cache *fc)
 {
-	if (fc->slots)
-		memset(fc->slots, 0, fc->cap * sizeof(*fc->slots));
-	fc->used = 0;
-	fc->nlines = 0;
+	gen_clear(&fc->gen[0]);
+	gen_clear(&fc->gen[1]);
 }
 
 static void fc_free(struct frame_cache *fc)
 {
-	free(fc->slots);
-	free(fc->lines);
-	fc->slots = NULL;
-	fc->lines = NULL;
-	fc->cap = fc->lines_cap = fc->used = fc->nlines = 0;
+	gen_free(&fc->gen[0]);
+	gen_free(&fc->gen[1]);
 }
 
+static const struct fc_slot *gen_find(const struct fc_gen *g, uint64_t id, uint64_t vaddr)
+{
+	size_t h;
+
+	if (!g->cap)
+		return NULL;
+	h = hash_combine(id, vaddr) & (g->cap - 1);
+	for (size_t k = 0; k < SYM_FC_PROBES; k++) {
+		const struct fc_slot *sl = &g->slots[(h + k) & (g->cap - 1)];
+
+		if (!sl->id)
+			return NULL;
+		if (sl->id == id && sl->vaddr == vaddr)
+			return sl;
+	}
+	return NULL;
+}
+
+static void fc_put(struct symbolizer *s, uint64_t id, uint64_t vaddr, const struct sym_frame *out);
 
 static bool fc_find(struct symbolizer *s, uint64_t id, uint64_t vaddr, struct sym_frame *out)
 {
 	struct frame_cache *fc = &s->fc;
-	size_t h;
+	const struct fc_slot *sl;
+	int g;
 
-	if (!fc->cap)
-		return false;
-	h = hash_combine(id, vaddr) & (fc->cap - 1);
-	for (size_t k = 0; k < SYM_FC_PROBES; k++) {
-		const struct fc_slot *sl = &fc->slots[(h + k) & (fc->cap - 1)];
-
-		if (!sl->id)
+	for (g = 0; g < 2; g++) {
+		sl = gen_find(&fc->gen[g], id, vaddr);
+		if (sl)
 			break;
-		if (sl->id == id && sl->vaddr == vaddr) {
-			out->nlines = sl->nlines;
-			out->flags = sl->flags;
-			memcpy(out->lines, &fc->lines[sl->line], sl->nlines * sizeof(out->lines[0]));
-			fc->hits++;
-			return true;
-		}
 	}
-	fc->misses++;
-	return false;
+	if (!sl) {
+		fc->misses++;
+		return false;
+	}
+	out->nlines = sl->nlines;
+	out->flags = sl->flags;
+	memcpy(out->lines, &fc->gen[g].lines[sl->line], sl->nlines * sizeof(out->lines[0]));
+	fc->hits++;
+	if (g == 1)
+		fc_put(s, id, vaddr, out); /* still in use: into the young generation */
+	return true;
 }
 
-/* Remember out for (id, vaddr). A full cache starts over: its names live
- * in the pool regardless, so nothing handed out is invalidated. */
+/* Remember out for (id, vaddr). Names live in the pool regardless, so
+ * dropping a generation invalidates nothing handed out. */
 static void fc_put(struct symbolizer *s, uint64_t id, uint64_t vaddr, const struct sym_frame *out)
 {
 	struct frame_cache *fc = &s->fc;
+	size_t max = s->opts.max_cached_frames / 2, h;
+	struct fc_gen *g = &fc->gen[0];
 	struct fc_slot *sl = NULL;
-	size_t h;
 
+	if (max < SYM_FC_MIN_SLOTS)
+		max = SYM_FC_MIN_SLOTS;
 	if (!s->opts.max_cached_frames)
 		return;
-	/* Start small and double up to the limit; growing starts over. */
-	if (!fc->cap || (fc->used >= fc->cap / 4 * 3 && fc->cap < s->opts.max_cached_frames)) {
-		size_t cap = fc->cap ? fc->cap * 2 : SYM_FC_MIN_SLOTS;
-		struct fc_slot *slots = calloc(cap, sizeof(*slots));
-		struct sym_line *lines = calloc(cap * SYM_FC_LINES_PER_SLOT, sizeof(*lines));
-
-		if (!slots || !lines) {
-			free(slots);
-			free(lines);
-			if (!fc->cap)
+	/* Start small and double up to the limit (growing starts over);
+	 * a full generation at the limit is rotated out. */
+	if (!g->cap || g->used >= g->cap / 4 * 3 || g->nlines + out->nlines > g->lines_cap) {
+		if (!g->cap || g->cap < max) {
+			if (gen_alloc(g, g->cap ? g->cap * 2 : SYM_FC_MIN_SLOTS) && !g->cap)
 				return;
 		} else {
-			fc_free(fc);
-			fc->slots = slots;
-			fc->lines = lines;
-			fc->cap = cap;
-			fc->lines_cap = cap * SYM_FC_LINES_PER_SLOT;
+			struct fc_gen old = fc->gen[1];
+
+			fc->gen[1] = *g;
+			*g = old;
+			if (g->cap != fc->gen[1].cap && gen_alloc(g, fc->gen[1].cap))
+				return;
 		}
+		gen_clear(g);
 	}
-	if (fc->used >= fc->cap / 4 * 3 || fc->nlines + out->nlines > fc->lines_cap)
-		fc_clear(fc);
-	h = hash_combine(id, vaddr) & (fc->cap - 1);
+	h = hash_combine(id, vaddr) & (g->cap - 1);
 	for (size_t k = 0; k < SYM_FC_PROBES && !sl; k++)
-		if (!fc->slots[(h + k) & (fc->cap - 1)].id)
-			sl = &fc->slots[(h + k) & (fc->cap - 1)];
+		if (!g->slots[(h + k) & (g->cap - 1)].id)
+			sl = &g->slots[(h + k) & (g->cap - 1)];
 	if (!sl) {
-		sl = &fc->slots[h]; /* its old lines become garbage until a clear */
-		fc->used--;
+		sl = &g->slots[h]; /* its old lines stay unused until a clear */
+		g->used--;
 	}
-	*sl = (struct fc_slot){ .id = id, .vaddr = vaddr, .line = (uint32_t)fc->nlines,
+	*sl = (struct fc_slot){ .id = id, .vaddr = vaddr, .line = (uint32_t)g->nlines,
 				.nlines = (uint16_t)out->nlines, .flags = (uint16_t)out->flags };
-	memcpy(&fc->lines[fc->nlines], out->lines, out->nlines * sizeof(out->lines[0]));
-	fc->nlines += out->nlines;
-	fc->used++;
+	memcpy(&g->lines[g->nlines], out->lines, out->nlines * sizeof(out->lines[0]));
+	g->nlines += out->nlines;
+	g->used++;
 }
 
 /* --- names ------------------------------------------------------------------ */
@@ -689,17 +746,29 @@ static const char *pool(struct symbolizer *s, const char *str, int *err)
 	return r;
 }
 
-/* name and system_name of a mangled (or plain) symbol. system_name must
- * outlive the result already, or be pooled by the caller. */
+/* name and system_name of a mangled (or plain) symbol, both pooled; the
+ * demangled form is derived once per distinct name until the next prune. */
 static int set_names(struct symbolizer *s, const char *sys, struct sym_line *l)
 {
-	char *d = sym_demangle(sys, s->opts.demangle);
-	int err = 0;
+	const char *psys, *name;
+	uint32_t idx, didx;
+	char *d;
 
-	l->system_name = sys;
-	l->name = d ? pool(s, d, &err) : sys;
-	free(d);
-	return err;
+	psys = strpool__intern_idx(&s->names, sys, &idx);
+	if (!psys)
+		return -ENOMEM;
+	name = *strpool__aux(&s->names, idx);
+	if (!name) {
+		d = sym_demangle(psys, s->opts.demangle);
+		name = d ? strpool__intern_idx(&s->names, d, &didx) : psys;
+		free(d);
+		if (!name)
+			return -ENOMEM;
+		*strpool__aux(&s->names, idx) = name;
+	}
+	l->system_name = psys;
+	l->name = name;
+	return 0;
 }
 
 static struct procmaps_entry map_entry(const struct sym_map *m)
@@ -764,29 +833,38 @@ static const char *source_path(const char *dir, const char *file, char *buf, siz
 	return o ? buf : file;
 }
 
-/* The mangled symbol covering vaddr if it names the function DWARF calls
- * name ("(anonymous namespace)::hidden" for "hidden"), else NULL. */
-static const struct elf_sym *cxx_symbol(const struct elf_image *img, uint64_t vaddr,
-					const char *name)
+/* When the symbol covering vaddr is a mangled name for the function DWARF
+ * calls name ("(anonymous namespace)::hidden" for "hidden"), name l after
+ * it and return 1; 0 if it is not; -ENOMEM. */
+static int cxx_symbol(struct symbolizer *s, const struct elf_image *img, uint64_t vaddr,
+		      const char *name, struct sym_line *l)
 {
 	const struct elf_sym *sym = elf_image__find(img, vaddr);
-	size_t nl = strlen(name), dl;
-	bool same;
-	char *d;
+	size_t nl = strlen(name);
+	struct sym_line t;
+	const char *p;
+	bool same = false;
+	int err;
 
 	if (!sym || strncmp(elf_image__name(img, sym), "_Z", 2))
-		return NULL;
-	d = sym_demangle(elf_image__name(img, sym), SYM_DEMANGLE_SIMPLE);
-	if (!d)
-		return NULL;
-	dl = strlen(d);
-	same = !strcmp(d, name) || (dl > nl + 2 && !strcmp(d + dl - nl, name) &&
-				    d[dl - nl - 1] == ':' && d[dl - nl - 2] == ':');
-	free(d);
-	return same ? sym : NULL;
+		return 0;
+	err = set_names(s, elf_image__name(img, sym), &t);
+	if (err)
+		return err;
+	/* name as the last component, before any parameters or template
+	 * arguments (the full style keeps them) */
+	for (p = strstr(t.name, name); p && !same; p = strstr(p + 1, name))
+		same = (p == t.name || (p - t.name >= 2 && p[-1] == ':' && p[-2] == ':')) &&
+		       (!p[nl] || p[nl] == '(' || p[nl] == '<' || p[nl] == ' ');
+	if (!same)
+		return 0;
+	l->name = t.name;
+	l->system_name = t.system_name;
+	return 1;
 }
 
-/* DWARF lines for vaddr into out; 0 lines leaves out alone. */
+/* Lines for vaddr (DWARF, or Go's table) into out; 0 lines leaves out
+ * alone. */
 static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_map *m,
 			 struct debuginfo *di, uint64_t vaddr, struct sym_frame *out)
 {
@@ -794,9 +872,10 @@ static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_ma
 	struct procmaps_entry e = map_entry(m);
 	char path[PATH_MAX];
 	const struct elf_sym *sym;
+	bool inlines;
 	int n, err = 0;
 
-	n = dbgcache__lines(s->dbg, di, p->pid, &e, vaddr, dl, SYM_MAX_INLINE);
+	n = dbgcache__lines(s->dbg, di, p->pid, &e, vaddr, dl, SYM_MAX_INLINE, &inlines);
 	if (n <= 0)
 		return 0;
 	for (int i = 0; i < n && !err; i++) {
@@ -813,13 +892,11 @@ static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_ma
 		} else if (!sys) {
 			l->name = l->system_name = SYM_UNKNOWN_NAME;
 		} else if (dl[i].linkage) {
-			sys = pool(s, sys, &err);
-			if (!err)
-				err = set_names(s, sys, l);
-		} else if (i == n - 1 && (sym = cxx_symbol(m->img, vaddr, dl[i].name))) {
+			err = set_names(s, sys, l);
+		} else if (i == n - 1 && (err = cxx_symbol(s, m->img, vaddr, dl[i].name, l))) {
 			/* C++ with internal linkage: GCC writes no linkage
 			 * name; the symbol table's is the qualified one */
-			err = set_names(s, elf_image__name(m->img, sym), l);
+			err = err < 0 ? err : 0;
 		} else {
 			/* C, Go: the name as the source has it */
 			l->name = l->system_name = pool(s, sys, &err);
@@ -831,7 +908,8 @@ static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_ma
 	if (err)
 		return err;
 	out->nlines = (size_t)n;
-	out->flags |= SYM_FRAME_DEBUG_INFO;
+	if (inlines)
+		out->flags |= SYM_FRAME_DEBUG_INFO;
 	return 0;
 }
 
@@ -1065,8 +1143,8 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 	st->mappings_dropped = s->dropped;
 	st->kernel_symbols = s->ksyms ? s->ksyms->nsyms : 0;
 	st->bytes = sizeof(*s) + s->nbuckets * sizeof(*s->procs) + s->proc_bytes + fs.bytes +
-		    ds.bytes + s->names.bytes + s->fc.cap * sizeof(*s->fc.slots) +
-		    s->fc.lines_cap * sizeof(*s->fc.lines) + elf_image__bytes(s->vdso) +
+		    ds.bytes + s->names.bytes + gen_bytes(&s->fc.gen[0]) + gen_bytes(&s->fc.gen[1]) +
+		    elf_image__bytes(s->vdso) +
 		    kallsyms__bytes(s->ksyms);
 }
 

@@ -43,43 +43,56 @@ static int split_number(const char *s, double *num, const char **unit)
 	return 0;
 }
 
-int parse_duration_ns(const char *s, uint64_t *ns)
+struct unit {
+	const char *name;
+	double mult;
+};
+
+/* "<number><unit>" with unit from the table (case-insensitive if asked);
+ * the product must fit in a u64. */
+static int parse_scaled(const char *s, const struct unit *units, size_t n, int icase,
+			uint64_t *out)
 {
-	static const struct {
-		const char *unit;
-		double ns;
-	} units[] = {
-		{ "", 1e9 },  { "ns", 1 },   { "us", 1e3 },     { "ms", 1e6 },
-		{ "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 },
-	};
 	const char *unit;
 	double num, v;
-	size_t i;
 	int err;
 
 	err = split_number(s, &num, &unit);
 	if (err)
 		return err;
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(unit, units[i].unit))
+	for (size_t i = 0; i < n; i++) {
+		if (icase ? strcasecmp(unit, units[i].name) : strcmp(unit, units[i].name))
 			continue;
-		v = num * units[i].ns;
+		v = num * units[i].mult;
 		if (v >= 1.8e19)
 			return -ERANGE;
-		if (v < 1)
-			return -EINVAL;
-		*ns = (uint64_t)v;
+		*out = (uint64_t)v;
 		return 0;
 	}
 	return -EINVAL;
 }
 
+int parse_duration_ns(const char *s, uint64_t *ns)
+{
+	static const struct unit units[] = {
+		{ "", 1e9 },  { "ns", 1 },   { "us", 1e3 },     { "ms", 1e6 },
+		{ "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 },
+	};
+	uint64_t v;
+	int err;
+
+	err = parse_scaled(s, units, sizeof(units) / sizeof(units[0]), 0, &v);
+	if (err)
+		return err;
+	if (v < 1)
+		return -EINVAL;
+	*ns = v;
+	return 0;
+}
+
 int parse_size(const char *s, uint64_t *bytes)
 {
-	static const struct {
-		const char *unit;
-		double mult;
-	} units[] = {
+	static const struct unit units[] = {
 		{ "", 1 },
 		{ "b", 1 },
 		{ "k", 1024.0 },
@@ -92,22 +105,6 @@ int parse_size(const char *s, uint64_t *bytes)
 		{ "gb", 1024.0 * 1024 * 1024 },
 		{ "gib", 1024.0 * 1024 * 1024 },
 	};
-	const char *unit;
-	double num, v;
-	size_t i;
-	int err;
 
-	err = split_number(s, &num, &unit);
-	if (err)
-		return err;
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcasecmp(unit, units[i].unit))
-			continue;
-		v = num * units[i].mult;
-		if (v >= 1.8e19)
-			return -ERANGE;
-		*bytes = (uint64_t)v;
-		return 0;
-	}
-	return -EINVAL;
+	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), 1, bytes);
 }

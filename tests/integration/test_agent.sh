@@ -239,7 +239,9 @@ EOF
 	[ "$AG_STOP_MS" -lt 5000 ] || fail "took ${AG_STOP_MS} ms to stop"
 	have_profiles 1 "$T/out" "$w" || fail "no profile of pid $w after SIGTERM"
 	f=$(ls "$T/out/cpu_split/$w/"cpu-*.pb.gz)
-	assert_near "$(duration_of "$f")" 3 1 "flushed interval length"
+	# A partial interval: from the agent's start (BPF load included, slower on
+	# a loaded host) to SIGTERM 3 s later, far shorter than the interval.
+	assert_near "$(duration_of "$f")" 4 2 "flushed interval length"
 	assert_near "$(pprof -top "$f" | flat_ratio burn_main lib_burn)" 70 8 "burn_main share"
 	assert_contains "$(cat "$AG_ERR")" "flushing the current interval" "log"
 }

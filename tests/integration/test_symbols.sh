@@ -299,4 +299,15 @@ test_symbols_go_stripped() {
 	top=$(pprof -top -nodecount=10 "$T/go.pb.gz")
 	echo "$top" | sed -n '/flat%/,+3p' | sed 's/^/    | /' >&2
 	assert_ge "$(flat_pct main.burn <<<"$top")" 70 "main.burn flat% (named from .gopclntab)"
+	# lines from the same table: -list works, no inline frames claimed
+	list=$(pprof -list '^main.burn$' "$T/go.pb.gz")
+	assert_contains "$list" "ROUTINE =* main.burn in $T/gosrc/main.go" "Go -list"
+	line=$(grep -n 's += i\*i%7' "$T/gosrc/main.go" | cut -d: -f1)
+	echo "$list" | awk -v l="$line" '$3 == l":" || $3 == l { if ($1 != ".") ok = 1 } END { exit !ok }' ||
+		{ echo "$list" >&2; fail "no flat value on the loop line $line"; }
+	raw=$(pprof -raw "$T/go.pb.gz")
+	m=$(awk '/^Mappings/ { on = 1 } on && /gostripped/' <<<"$raw")
+	grep -q "\[FN\]\[FL\]\[LN\]" <<<"$m" || fail "Go mapping flags: $m"
+	grep -q "\[IN\]" <<<"$m" && fail "Go table has no inlining, yet [IN]: $m"
+	true
 }

@@ -251,6 +251,18 @@ static inline void fx_stop(struct fxchild *c)
 	c->pid = -1;
 }
 
+/* A tool that may be missing anywhere (rustc): SKIP loudly, even in CI. */
+static inline bool fx_have_optional(const char *tool)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", tool);
+	if (!system(cmd))
+		return true;
+	printf("  SKIP: %s is not installed (optional)\n", tool);
+	return false;
+}
+
 /* SKIP loudly when a tool is missing, but fail under CI=true. */
 static inline bool fx_have(const char *tool)
 {

@@ -1,0 +1,1031 @@
+// SPDX-License-Identifier: Apache-2.0
+/* unwind loader: tables per file, (pid, address) trie per process, and the
+ * lifecycle events of the BPF walker's maps. See loader.h. */
+#include <elf.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "symbolize/procmaps.h"
+#include "symbolize/readfile.h"
+#include "unwind/loader.h"
+#include "unwind/unwind.h"
+#include "util/hashmap.h"
+
+#define DEFAULT_MAX_TABLE_BYTES (64u << 20)
+#define DEFAULT_MAX_FILES 4096
+#define DEFAULT_MAX_PIDS 4096
+#define DEFAULT_MAX_MAP_ENTRIES (1u << 18)
+#define DEFAULT_RESCAN_MS 1000
+/* Executable mappings of one process we mirror; more is not a process. */
+#define MAX_RANGES_PER_PID 4096
+/* Pids waiting for a scan after an event, between two polls. */
+#define MAX_PENDING 256
+/* Files remembered, with or without a table: loaded ones are bounded by the
+ * cap, the rest (verdicts, unused tables) are evicted LRU past this. */
+#define MAX_FILE_ENTRIES 8192
+#define REAP_INTERVAL_NS 1000000000ULL
+/* Unknown-mapping ring buffer: 10k events of 24 bytes between two polls. */
+#define EVENTS_BYTES (256 * 1024)
+/* Kernel overhead of one inner array beyond its rows, when fdinfo says
+ * nothing (struct bpf_array and the map's bookkeeping). */
+#define INNER_MAP_OVERHEAD 1024
+
+struct unw_file {
+	uint64_t dev, ino, size;
+	struct timespec mtime;
+	bool vdso;
+	int err;	     /* 0: table loaded (id != 0); else why not (-errno) */
+	uint32_t id;	     /* key in unw_tables */
+	uint32_t nrows;
+	uint64_t vaddr_base;
+	size_t kbytes;	     /* kernel memory charged */
+	unsigned refcnt;     /* ranges using it */
+	uint64_t last_used;  /* LRU clock */
+	struct unwind_load loads[UNWIND_MAX_LOADS];
+	size_t nloads;
+};
+
+struct unw_range {
+	uint64_t start, end;
+	struct unw_file *file; /* NULL for anonymous code */
+	struct profd_unw_mapping val;
+};
+
+struct unw_proc {
+	pid_t pid;
+	unsigned long long starttime;
+	uint64_t exe_dev, exe_ino;
+	uint64_t last_scan_ns;
+	struct unw_range *ranges;
+	size_t nranges;
+};
+
+struct unwind_loader {
+	struct unwind_loader_opts o;
+	int mappings_fd, tables_fd, rules_fd, events_fd, inner_tmpl_fd;
+	struct ring_buffer *rb;
+	struct unw_file **files;
+	size_t nfiles;
+	struct unw_proc **procs;
+	size_t nprocs;
+	/* global rule interning: rules[i] is rule index i in unw_rules */
+	struct profd_unw_rule *rules;
+	size_t nrules;
+	struct hashmap rule_index;
+	pid_t pending[MAX_PENDING];
+	size_t npending;
+	uint32_t next_id;
+	uint64_t clock;
+	uint64_t last_reap_ns;
+	struct unwind_loader_stats st;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ---- pure helpers --------------------------------------------------------- */
+
+size_t unwind_lpm_split(uint64_t start, uint64_t end, struct unwind_block *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (start < end) {
+		unsigned k = start ? (unsigned)__builtin_ctzll(start) : 64;
+
+		/* the largest aligned block at start that fits */
+		while (k > 0 && (k >= 64 || end - start < (1ULL << k)))
+			k--;
+		if (n < cap)
+			out[n] = (struct unwind_block){ .addr = start, .bits = 64 - k };
+		n++;
+		if (k == 64 || start + (1ULL << k) < start)
+			break;
+		start += 1ULL << k;
+	}
+	return n;
+}
+
+static int parse_loads(const Elf64_Ehdr *eh, const Elf64_Phdr *ph, struct unwind_load *loads,
+		       size_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD)
+			continue;
+		if (*n == UNWIND_MAX_LOADS)
+			break;
+		loads[(*n)++] = (struct unwind_load){
+			.offset = ph[i].p_offset,
+			.vaddr = ph[i].p_vaddr,
+			.filesz = ph[i].p_filesz,
+			.flags = ph[i].p_flags,
+		};
+	}
+	return *n ? 0 : -EINVAL;
+}
+
+int unwind_elf_loads(int fd, const void *image, size_t size, struct unwind_load *loads, size_t *n)
+{
+	Elf64_Phdr ph[64];
+	Elf64_Ehdr eh;
+	size_t phsz;
+
+	*n = 0;
+	if (image) {
+		if (size < sizeof(eh))
+			return -EINVAL;
+		memcpy(&eh, image, sizeof(eh));
+	} else if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh)) {
+		return -EINVAL;
+	}
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 64)
+		return -EINVAL;
+	phsz = (size_t)eh.e_phnum * sizeof(Elf64_Phdr);
+	if (image) {
+		if (eh.e_phoff > size || size - eh.e_phoff < phsz)
+			return -EINVAL;
+		memcpy(ph, (const char *)image + eh.e_phoff, phsz);
+	} else if (eh.e_phoff > INT64_MAX ||
+		   pread(fd, ph, phsz, (off_t)eh.e_phoff) != (ssize_t)phsz) {
+		return -EINVAL;
+	}
+	return parse_loads(&eh, ph, loads, n);
+}
+
+int unwind_bias(const struct unwind_load *loads, size_t n, uint64_t vm_start, uint64_t pgoff,
+		uint64_t *bias)
+{
+	/* The mapping starts at the segment's offset rounded down to a page:
+	 * the covering segment has pgoff in [p_offset & ~4095, end). Prefer an
+	 * executable one when two share a page. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			const struct unwind_load *s = &loads[i];
+			uint64_t lo = s->offset & ~4095ULL;
+
+			if (pass == 0 && !(s->flags & PF_X))
+				continue;
+			if (pgoff < lo || pgoff >= s->offset + (s->filesz ? s->filesz : 1))
+				continue;
+			*bias = vm_start - pgoff + s->offset - s->vaddr;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* ---- BPF maps --------------------------------------------------------------- */
+
+static int memlock_of(int fd)
+{
+	char path[64], line[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v > 0 && v < INT32_MAX ? (int)v : -1;
+}
+
+static int create_maps(struct unwind_loader *l)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, lpm_opts, .map_flags = BPF_F_NO_PREALLOC);
+	LIBBPF_OPTS(bpf_map_create_opts, inner_opts, .map_flags = BPF_F_INNER_MAP);
+	LIBBPF_OPTS(bpf_map_create_opts, outer_opts);
+
+	l->mappings_fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "unw_mappings",
+					sizeof(struct profd_unw_map_key),
+					sizeof(struct profd_unw_mapping), l->o.max_map_entries,
+					&lpm_opts);
+	if (l->mappings_fd < 0)
+		return -errno;
+	l->inner_tmpl_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "unw_rows_tmpl", 4,
+					  sizeof(struct profd_unw_row), 1, &inner_opts);
+	if (l->inner_tmpl_fd < 0)
+		return -errno;
+	outer_opts.inner_map_fd = l->inner_tmpl_fd;
+	l->tables_fd = bpf_map_create(BPF_MAP_TYPE_HASH_OF_MAPS, "unw_tables", 4, 4,
+				      l->o.max_files, &outer_opts);
+	if (l->tables_fd < 0)
+		return -errno;
+	l->rules_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "unw_rules", 4,
+				     sizeof(struct profd_unw_rule), PROFD_UNW_MAX_RULES, NULL);
+	if (l->rules_fd < 0)
+		return -errno;
+	l->events_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "unw_events", 0, 0, EVENTS_BYTES, NULL);
+	if (l->events_fd < 0)
+		return -errno;
+	return 0;
+}
+
+int unwind_loader__reuse_maps(struct unwind_loader *l, struct bpf_object *obj)
+{
+	static const char *const names[] = { "unw_mappings", "unw_tables", "unw_rules",
+					     "unw_events" };
+	int fds[] = { l->mappings_fd, l->tables_fd, l->rules_fd, l->events_fd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, names[i]);
+		int err;
+
+		if (!m)
+			return -ENOENT;
+		if (fds[i] < 0)
+			return -EBADF;
+		err = bpf_map__reuse_fd(m, fds[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ---- rules ------------------------------------------------------------------ */
+
+static bool rule_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	const struct unwind_loader *l = ctx;
+
+	return !memcmp(&l->rules[idx], key, sizeof(struct profd_unw_rule));
+}
+
+/* Global index of r, adding it to unw_rules. -ENOSPC when full. */
+static int rule_intern(struct unwind_loader *l, const struct profd_unw_rule *r)
+{
+	uint64_t h = hash_bytes(r, sizeof(*r), 0);
+	uint32_t idx = hashmap__find(&l->rule_index, h, rule_eq, l, r);
+	__u32 key;
+
+	if (idx != HASHMAP_NONE)
+		return (int)idx;
+	if (l->nrules >= PROFD_UNW_MAX_RULES)
+		return -ENOSPC;
+	if (hashmap__reserve(&l->rule_index, 1))
+		return -ENOMEM;
+	key = (__u32)l->nrules;
+	if (!l->o.dry_run && bpf_map_update_elem(l->rules_fd, &key, r, BPF_ANY))
+		return -errno;
+	l->rules[l->nrules] = *r;
+	hashmap__insert(&l->rule_index, h, key);
+	l->nrules++;
+	return (int)key;
+}
+
+/* ---- files -------------------------------------------------------------------- */
+
+static void file_unload(struct unwind_loader *l, struct unw_file *f)
+{
+	if (!f->id)
+		return;
+	if (!l->o.dry_run)
+		bpf_map_delete_elem(l->tables_fd, &f->id);
+	l->st.tables--;
+	l->st.table_bytes -= f->kbytes;
+	l->st.rows -= f->nrows;
+	f->id = 0;
+	f->kbytes = 0;
+	f->err = -ESTALE;
+}
+
+static void file_free(struct unwind_loader *l, struct unw_file *f)
+{
+	file_unload(l, f);
+	free(f);
+}
+
+/* Drop the least recently used file nobody maps; true if one went. With
+ * need_bytes only files holding a table count. */
+static bool evict_unused(struct unwind_loader *l, bool need_table)
+{
+	size_t victim = SIZE_MAX;
+
+	for (size_t i = 0; i < l->nfiles; i++) {
+		struct unw_file *f = l->files[i];
+
+		if (f->refcnt || (need_table && !f->id))
+			continue;
+		if (victim == SIZE_MAX || f->last_used < l->files[victim]->last_used)
+			victim = i;
+	}
+	if (victim == SIZE_MAX)
+		return false;
+	file_free(l, l->files[victim]);
+	l->files[victim] = l->files[--l->nfiles];
+	return true;
+}
+
+/* Rows with global rule indexes; -ENOSPC when the rule array is full. */
+static int remap_rules(struct unwind_loader *l, const struct unwind_table *t,
+		       struct profd_unw_row **out, size_t *nrows)
+{
+	const struct profd_unw_row *rows = unwind_table__rows(t, nrows);
+	const struct profd_unw_rule *rules;
+	struct profd_unw_row *copy;
+	size_t nrules;
+	int *map = NULL, err = 0;
+
+	rules = unwind_table__rules(t, &nrules);
+	copy = malloc(*nrows * sizeof(*copy) + 1);
+	map = malloc(nrules * sizeof(*map) + 1);
+	if (!copy || !map) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < nrules; i++)
+		map[i] = -1;
+	for (size_t i = 0; i < *nrows; i++) {
+		__u16 r = rows[i].rule;
+
+		copy[i] = rows[i];
+		if (PROFD_UNW_IS_CMD(r))
+			continue;
+		if (r >= nrules) { /* the builder never does this */
+			err = -EINVAL;
+			goto cleanup;
+		}
+		if (map[r] < 0) {
+			map[r] = rule_intern(l, &rules[r]);
+			if (map[r] < 0) {
+				err = map[r];
+				goto cleanup;
+			}
+		}
+		copy[i].rule = (__u16)map[r];
+	}
+	*out = copy;
+	copy = NULL;
+cleanup:
+	free(copy);
+	free(map);
+	return err;
+}
+
+/* Put t's rows into a new inner array under a new file id. */
+static int file_upload(struct unwind_loader *l, struct unw_file *f, const struct unwind_table *t)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, inner_opts, .map_flags = BPF_F_INNER_MAP);
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	struct profd_unw_row *rows = NULL;
+	__u32 *keys = NULL, id;
+	size_t nrows, bytes;
+	int fd = -1, err, mem;
+
+	err = remap_rules(l, t, &rows, &nrows);
+	if (err) {
+		if (err == -ENOSPC)
+			l->st.refused_rules++;
+		goto cleanup;
+	}
+	if (!nrows) {
+		err = -ENODATA;
+		goto cleanup;
+	}
+	bytes = nrows * sizeof(*rows) + INNER_MAP_OVERHEAD;
+	while (l->st.table_bytes + bytes > l->o.max_table_bytes || l->st.tables >= l->o.max_files) {
+		if (!evict_unused(l, true)) {
+			l->st.refused_cap++;
+			err = -E2BIG;
+			goto cleanup;
+		}
+	}
+	id = l->next_id++;
+	if (!l->o.dry_run) {
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "unw_rows", 4, sizeof(*rows), (__u32)nrows,
+				    &inner_opts);
+		if (fd < 0) {
+			err = -errno;
+			l->st.load_errors++;
+			goto cleanup;
+		}
+		keys = malloc(nrows * sizeof(*keys));
+		if (!keys) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		for (size_t i = 0; i < nrows; i++)
+			keys[i] = (__u32)i;
+		for (size_t done = 0; done < nrows;) {
+			__u32 count = (__u32)(nrows - done);
+
+			if (bpf_map_update_batch(fd, keys + done, rows + done, &count, &bopts)) {
+				/* Batch ops on arrays are 5.6+; fall back per element. */
+				for (size_t i = done; i < nrows; i++)
+					if (bpf_map_update_elem(fd, &keys[i], &rows[i], BPF_ANY)) {
+						err = -errno;
+						l->st.load_errors++;
+						goto cleanup;
+					}
+				break;
+			}
+			done += count;
+		}
+		mem = memlock_of(fd);
+		if (mem > 0)
+			bytes = (size_t)mem;
+		if (bpf_map_update_elem(l->tables_fd, &id, &fd, BPF_ANY)) {
+			err = -errno;
+			l->st.load_errors++;
+			goto cleanup;
+		}
+	}
+	f->id = id;
+	f->nrows = (uint32_t)nrows;
+	f->vaddr_base = unwind_table__vaddr_base(t);
+	f->kbytes = bytes;
+	f->err = 0;
+	l->st.tables++;
+	l->st.table_bytes += bytes;
+	l->st.rows += nrows;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	free(keys);
+	free(rows);
+	return err;
+}
+
+/* Build and load the table of the file open at fd (or the image). */
+static void file_load(struct unwind_loader *l, struct unw_file *f, int fd, const void *image,
+		      size_t size)
+{
+	struct unwind_table *t;
+	uint64_t t0 = now_ns();
+
+	t = image ? unwind_table__build_mem(image, size, NULL) : unwind_table__build_fd(fd, NULL);
+	l->st.builds++;
+	l->st.build_ns += now_ns() - t0;
+	if (!t) {
+		f->err = -errno;
+		l->st.no_cfi++;
+		return;
+	}
+	f->err = file_upload(l, f, t);
+	unwind_table__free(t);
+}
+
+static struct unw_file *file_find(struct unwind_loader *l, const struct stat *sb, bool vdso)
+{
+	for (size_t i = 0; i < l->nfiles; i++) {
+		struct unw_file *f = l->files[i];
+
+		if (f->vdso != vdso || f->dev != (uint64_t)sb->st_dev || f->ino != (uint64_t)sb->st_ino ||
+		    f->size != (uint64_t)sb->st_size || f->mtime.tv_sec != sb->st_mtim.tv_sec ||
+		    f->mtime.tv_nsec != sb->st_mtim.tv_nsec)
+			continue;
+		return f;
+	}
+	return NULL;
+}
+
+static struct unw_file *file_new(struct unwind_loader *l, const struct stat *sb, bool vdso)
+{
+	struct unw_file *f, **files;
+
+	while (l->nfiles >= MAX_FILE_ENTRIES)
+		if (!evict_unused(l, false))
+			return NULL;
+	files = realloc(l->files, (l->nfiles + 1) * sizeof(*files));
+	if (!files)
+		return NULL;
+	l->files = files;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->dev = sb->st_dev;
+	f->ino = sb->st_ino;
+	f->size = sb->st_size;
+	f->mtime = sb->st_mtim;
+	f->vdso = vdso;
+	l->files[l->nfiles++] = f;
+	return f;
+}
+
+/* The vDSO is the same image in every process of this kernel: read ours. */
+static struct unw_file *file_vdso(struct unwind_loader *l)
+{
+	const void *image = (const void *)getauxval(AT_SYSINFO_EHDR);
+	struct stat sb = {};
+	struct unw_file *f;
+	Elf64_Ehdr eh;
+	size_t size;
+
+	if (!image)
+		return NULL;
+	memcpy(&eh, image, sizeof(eh));
+	/* Section headers come last in the vDSO image. */
+	size = eh.e_shoff + (size_t)eh.e_shnum * eh.e_shentsize;
+	if (size < sizeof(eh) || size > (1u << 20))
+		return NULL;
+	sb.st_size = (off_t)size;
+	f = file_find(l, &sb, true);
+	if (f)
+		return f;
+	f = file_new(l, &sb, true);
+	if (!f)
+		return NULL;
+	if (unwind_elf_loads(-1, image, size, f->loads, &f->nloads))
+		f->err = -EINVAL;
+	else
+		file_load(l, f, -1, image, size);
+	return f;
+}
+
+/* The file behind an executable mapping of pid, built and loaded on first
+ * sight; NULL when it cannot be opened (counted). */
+static struct unw_file *file_get(struct unwind_loader *l, pid_t pid,
+				 const struct procmaps_entry *e)
+{
+	char path[PATH_MAX + 64];
+	struct unw_file *f = NULL;
+	struct stat sb;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid,
+		 e->start, e->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		/* map_files needs CAP_SYS_ADMIN; the path may name a newer
+		 * file, so check the inode. */
+		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, e->path);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0 || fstat(fd, &sb) || (uint64_t)sb.st_ino != e->inode) {
+		l->st.open_errors++;
+		goto cleanup;
+	}
+	f = file_find(l, &sb, false);
+	if (f)
+		goto cleanup;
+	f = file_new(l, &sb, false);
+	if (!f)
+		goto cleanup;
+	if (unwind_elf_loads(fd, NULL, 0, f->loads, &f->nloads)) {
+		f->err = -EINVAL; /* not an ELF file we can place */
+		l->st.no_cfi++;
+	} else
+		file_load(l, f, fd, NULL, 0);
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	return f;
+}
+
+/* ---- processes ---------------------------------------------------------------- */
+
+static struct unw_proc *proc_find(const struct unwind_loader *l, pid_t pid, size_t *idx)
+{
+	for (size_t i = 0; i < l->nprocs; i++)
+		if (l->procs[i]->pid == pid) {
+			if (idx)
+				*idx = i;
+			return l->procs[i];
+		}
+	return NULL;
+}
+
+/* Insert or delete the trie blocks of a range. Inserting counts failures. */
+static void range_apply(struct unwind_loader *l, pid_t pid, const struct unw_range *r, bool insert)
+{
+	struct unwind_block b[128];
+	size_t n = unwind_lpm_split(r->start, r->end, b, 128);
+
+	if (n > 128)
+		n = 128;
+	for (size_t i = 0; i < n; i++) {
+		struct profd_unw_map_key key = {
+			.prefixlen = 32 + b[i].bits,
+			.pid_be = htobe32((uint32_t)pid),
+			.addr_be = htobe64(b[i].addr),
+		};
+
+		if (insert) {
+			if (!l->o.dry_run &&
+			    bpf_map_update_elem(l->mappings_fd, &key, &r->val, BPF_ANY)) {
+				l->st.map_full++;
+				continue;
+			}
+			l->st.map_entries++;
+		} else {
+			if (!l->o.dry_run)
+				bpf_map_delete_elem(l->mappings_fd, &key);
+			l->st.map_entries--;
+		}
+	}
+}
+
+static void file_put(struct unwind_loader *l, struct unw_file *f)
+{
+	if (f && f->refcnt)
+		f->refcnt--;
+	(void)l;
+}
+
+static void ranges_release(struct unwind_loader *l, struct unw_range *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		file_put(l, r[i].file);
+	free(r);
+}
+
+struct scan_ctx {
+	struct unwind_loader *l;
+	pid_t pid;
+	struct unw_range *ranges;
+	size_t n, cap;
+};
+
+static int scan_cb(const struct procmaps_entry *e, void *data)
+{
+	struct scan_ctx *c = data;
+	struct unwind_loader *l = c->l;
+	struct unw_file *f = NULL;
+	struct unw_range *r;
+	uint64_t bias;
+
+	if (c->n == MAX_RANGES_PER_PID)
+		return -E2BIG;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 32;
+		struct unw_range *nr = realloc(c->ranges, cap * sizeof(*nr));
+
+		if (!nr)
+			return -ENOMEM;
+		c->ranges = nr;
+		c->cap = cap;
+	}
+	r = &c->ranges[c->n];
+	*r = (struct unw_range){ .start = e->start, .end = e->end };
+	r->val.start = e->start;
+	r->val.end = e->end;
+	r->val.kind = PROFD_UNW_MAP_FP;
+	if (!strcmp(e->path, "[vsyscall]"))
+		return 0; /* kernel half: never a user PC */
+	if (!strcmp(e->path, "[vdso]"))
+		f = file_vdso(l);
+	else if (e->path[0] == '/' && e->inode)
+		f = file_get(l, c->pid, e);
+	if (f) {
+		f->refcnt++;
+		f->last_used = ++l->clock;
+		r->file = f;
+		if (f->id && !unwind_bias(f->loads, f->nloads, e->start,
+					  e->offset, &bias)) {
+			r->val.kind = PROFD_UNW_MAP_TABLE;
+			r->val.file_id = f->id;
+			r->val.nrows = f->nrows;
+			r->val.bias = bias + f->vaddr_base;
+		}
+	}
+	c->n++;
+	return 0;
+}
+
+static bool range_same(const struct unw_range *a, const struct unw_range *b)
+{
+	return a->start == b->start && a->end == b->end &&
+	       !memcmp(&a->val, &b->val, sizeof(a->val));
+}
+
+/* /proc/PID/stat field 22 (start time) and the identity of /proc/PID/exe. */
+static int proc_identity(pid_t pid, unsigned long long *start, uint64_t *dev, uint64_t *ino)
+{
+	char path[64], *buf = NULL, *p;
+	struct stat sb;
+	size_t len;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	err = read_file_all(path, 4096, &buf, &len);
+	if (err)
+		return err == -ENOENT ? -ESRCH : err;
+	/* comm may contain spaces and parentheses: fields resume after the last ')'. */
+	p = memrchr(buf, ')', len);
+	err = -EINVAL;
+	if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+			       "%*d %*d %*d %llu", start) == 1)
+		err = 0;
+	free(buf);
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	*dev = *ino = 0;
+	if (!stat(path, &sb)) {
+		*dev = sb.st_dev;
+		*ino = sb.st_ino;
+	}
+	return err;
+}
+
+static void proc_free(struct unwind_loader *l, struct unw_proc *p)
+{
+	for (size_t i = 0; i < p->nranges; i++)
+		range_apply(l, p->pid, &p->ranges[i], false);
+	l->st.mappings -= p->nranges;
+	ranges_release(l, p->ranges, p->nranges);
+	free(p);
+}
+
+static int proc_scan(struct unwind_loader *l, struct unw_proc *p)
+{
+	struct scan_ctx c = { .l = l, .pid = p->pid };
+	int err;
+
+	l->st.scans++;
+	p->last_scan_ns = now_ns();
+	err = procmaps__read(p->pid, scan_cb, &c, NULL);
+	if (err) {
+		ranges_release(l, c.ranges, c.n);
+		return err;
+	}
+	/* Delete what went away before inserting what is new: a block both
+	 * lists share (same key) is then re-inserted, not lost. */
+	for (size_t i = 0; i < p->nranges; i++) {
+		bool kept = false;
+
+		for (size_t j = 0; j < c.n && !kept; j++)
+			kept = range_same(&p->ranges[i], &c.ranges[j]);
+		if (!kept)
+			range_apply(l, p->pid, &p->ranges[i], false);
+	}
+	for (size_t j = 0; j < c.n; j++) {
+		bool had = false;
+
+		for (size_t i = 0; i < p->nranges && !had; i++)
+			had = range_same(&p->ranges[i], &c.ranges[j]);
+		if (!had)
+			range_apply(l, p->pid, &c.ranges[j], true);
+	}
+	l->st.mappings += c.n;
+	l->st.mappings -= p->nranges;
+	ranges_release(l, p->ranges, p->nranges);
+	p->ranges = c.ranges;
+	p->nranges = c.n;
+	return 0;
+}
+
+int unwind_loader__add_pid(struct unwind_loader *l, pid_t pid)
+{
+	struct unw_proc *p, **procs;
+	int err;
+
+	if (pid <= 0)
+		return -EINVAL;
+	p = proc_find(l, pid, NULL);
+	if (p)
+		return proc_scan(l, p);
+	if (l->nprocs >= l->o.max_pids) {
+		l->st.pids_refused++;
+		return -ENOSPC;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->pid = pid;
+	err = proc_identity(pid, &p->starttime, &p->exe_dev, &p->exe_ino);
+	if (!err)
+		err = proc_scan(l, p);
+	if (err)
+		goto cleanup;
+	procs = realloc(l->procs, (l->nprocs + 1) * sizeof(*procs));
+	if (!procs) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	l->procs = procs;
+	l->procs[l->nprocs++] = p;
+	l->st.pids = l->nprocs;
+	return 0;
+cleanup:
+	proc_free(l, p);
+	return err;
+}
+
+void unwind_loader__remove_pid(struct unwind_loader *l, pid_t pid)
+{
+	size_t i;
+	struct unw_proc *p = proc_find(l, pid, &i);
+
+	if (!p)
+		return;
+	proc_free(l, p);
+	l->procs[i] = l->procs[--l->nprocs];
+	l->st.pids = l->nprocs;
+}
+
+int unwind_loader__lookup(const struct unwind_loader *l, pid_t pid, uint64_t addr,
+			  struct profd_unw_mapping *out)
+{
+	const struct unw_proc *p = proc_find(l, pid, NULL);
+
+	for (size_t i = 0; p && i < p->nranges; i++)
+		if (addr >= p->ranges[i].start && addr < p->ranges[i].end) {
+			*out = p->ranges[i].val;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* ---- events and lifecycle ------------------------------------------------------- */
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct unwind_loader *l = ctx;
+	const struct profd_unw_event *e = data;
+
+	if (size < sizeof(*e))
+		return 0;
+	l->st.events++;
+	for (size_t i = 0; i < l->npending; i++)
+		if (l->pending[i] == (pid_t)e->pid)
+			return 0;
+	if (l->npending < MAX_PENDING)
+		l->pending[l->npending++] = (pid_t)e->pid;
+	return 0;
+}
+
+/* Drop processes that exited or whose pid now names another process;
+ * rescan those that exec'd. */
+static int reap(struct unwind_loader *l)
+{
+	int scans = 0;
+
+	for (size_t i = 0; i < l->nprocs;) {
+		struct unw_proc *p = l->procs[i];
+		unsigned long long start;
+		uint64_t dev, ino;
+		int err = proc_identity(p->pid, &start, &dev, &ino);
+
+		if (err || start != p->starttime) {
+			l->st.exits++;
+			unwind_loader__remove_pid(l, p->pid);
+			continue;
+		}
+		if (dev != p->exe_dev || ino != p->exe_ino) {
+			p->exe_dev = dev;
+			p->exe_ino = ino;
+			proc_scan(l, p);
+			scans++;
+		}
+		i++;
+	}
+	return scans;
+}
+
+int unwind_loader__poll(struct unwind_loader *l)
+{
+	uint64_t now = now_ns();
+	int scans = 0;
+
+	if (l->rb)
+		ring_buffer__consume(l->rb);
+	for (size_t i = 0; i < l->npending; i++) {
+		struct unw_proc *p = proc_find(l, l->pending[i], NULL);
+
+		if (p && now - p->last_scan_ns < (uint64_t)l->o.rescan_ms * 1000000ULL)
+			continue;
+		if (p ? !proc_scan(l, p) : !unwind_loader__add_pid(l, l->pending[i]))
+			scans++;
+	}
+	l->npending = 0;
+	if (now - l->last_reap_ns >= REAP_INTERVAL_NS) {
+		l->last_reap_ns = now;
+		scans += reap(l);
+	}
+	return scans;
+}
+
+void unwind_loader__stats(const struct unwind_loader *l, struct unwind_loader_stats *st)
+{
+	*st = l->st;
+	st->files = l->nfiles;
+	st->rules = l->nrules;
+}
+
+int unwind_loader__probe(char *why, size_t len)
+{
+	static const struct {
+		enum bpf_func_id id;
+		const char *what;
+	} helpers[] = {
+		{ BPF_FUNC_loop, "bpf_loop (5.17)" },
+		{ BPF_FUNC_task_pt_regs, "bpf_task_pt_regs (5.15)" },
+		{ BPF_FUNC_get_current_task_btf, "bpf_get_current_task_btf (5.11)" },
+	};
+	static const struct {
+		enum bpf_map_type type;
+		const char *what;
+	} maps[] = {
+		{ BPF_MAP_TYPE_LPM_TRIE, "LPM trie maps" },
+		{ BPF_MAP_TYPE_HASH_OF_MAPS, "hash-of-maps" },
+		{ BPF_MAP_TYPE_RINGBUF, "ring buffers (5.8)" },
+	};
+
+	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++)
+		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, helpers[i].id, NULL) != 1) {
+			snprintf(why, len, "the kernel lacks the BPF helper %s", helpers[i].what);
+			return -EOPNOTSUPP;
+		}
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		if (libbpf_probe_bpf_map_type(maps[i].type, NULL) != 1) {
+			snprintf(why, len, "the kernel lacks %s", maps[i].what);
+			return -EOPNOTSUPP;
+		}
+	return 0;
+}
+
+/* ---- lifetime ------------------------------------------------------------------ */
+
+static int close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+void unwind_loader__free(struct unwind_loader *l)
+{
+	if (!l)
+		return;
+	while (l->nprocs)
+		unwind_loader__remove_pid(l, l->procs[0]->pid);
+	for (size_t i = 0; i < l->nfiles; i++)
+		file_free(l, l->files[i]);
+	free(l->files);
+	free(l->procs);
+	free(l->rules);
+	hashmap__done(&l->rule_index);
+	ring_buffer__free(l->rb);
+	l->mappings_fd = close_fd(l->mappings_fd);
+	l->tables_fd = close_fd(l->tables_fd);
+	l->rules_fd = close_fd(l->rules_fd);
+	l->events_fd = close_fd(l->events_fd);
+	l->inner_tmpl_fd = close_fd(l->inner_tmpl_fd);
+	free(l);
+}
+
+struct unwind_loader *unwind_loader__new(const struct unwind_loader_opts *o)
+{
+	struct unwind_loader *l;
+	int err;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->mappings_fd = l->tables_fd = l->rules_fd = l->events_fd = l->inner_tmpl_fd = -1;
+	l->o = *o;
+	if (!l->o.max_table_bytes)
+		l->o.max_table_bytes = DEFAULT_MAX_TABLE_BYTES;
+	if (!l->o.max_files)
+		l->o.max_files = DEFAULT_MAX_FILES;
+	if (!l->o.max_pids)
+		l->o.max_pids = DEFAULT_MAX_PIDS;
+	if (!l->o.max_map_entries)
+		l->o.max_map_entries = DEFAULT_MAX_MAP_ENTRIES;
+	if (!l->o.rescan_ms)
+		l->o.rescan_ms = DEFAULT_RESCAN_MS;
+	l->next_id = 1;
+	l->last_reap_ns = now_ns();
+	l->rules = calloc(PROFD_UNW_MAX_RULES, sizeof(*l->rules));
+	if (!l->rules) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (!l->o.dry_run) {
+		err = create_maps(l);
+		if (err)
+			goto cleanup;
+		l->rb = ring_buffer__new(l->events_fd, on_event, l, NULL);
+		if (!l->rb) {
+			err = -errno;
+			goto cleanup;
+		}
+	}
+	return l;
+cleanup:
+	unwind_loader__free(l);
+	errno = -err;
+	return NULL;
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Symbolization cost (issue 6): time and peak RSS to symbolize a CPU profile
+# that touches a large C++ binary with full debug info, first with a new
+# symbolizer (cold: symbols parsed, DWARF found, mapped and indexed), then
+# cached, then for a second process running a copy of the binary (shared by
+# build id), then under a 16 MiB DWARF budget.
+#
+# The binary is built once into $BENCH_DIR (default .output/bench-symbolize):
+# two generated translation units (one heavy on the STL, one with
+# always-inline chains) compiled with -O2 -g, each copied $COPIES times with
+# its global symbols renamed (objcopy --redefine-syms), then linked: many
+# compile units, ~10^5 functions and a few hundred MB of DWARF without
+# compiling for an hour. Knobs: BENCH_SYM_COPIES, BENCH_SYM_SAMPLES,
+# BENCH_SYM_DEPTH. The page cache is left warm (this machine is shared);
+# BENCH_DROP_CACHES=1 drops it before the cold run.
+set -eu
+: "${PROFD:?}"
+OUT=$(cd "$(dirname "$PROFD")" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+COPIES=${BENCH_SYM_COPIES:-32}
+SAMPLES=${BENCH_SYM_SAMPLES:-20000}
+DEPTH=${BENCH_SYM_DEPTH:-8}
+D=${BENCH_DIR:-$OUT/bench-symbolize}
+mkdir -p "$D"
+
+gen_heavy() {
+	echo '#include <algorithm>'
+	echo '#include <map>'
+	echo '#include <string>'
+	echo '#include <vector>'
+	echo 'template <typename T> struct Acc { std::map<std::string, T> m;'
+	echo '  __attribute__((always_inline)) inline void add(const std::string &s, T v) { m[s] += v; } };'
+	awk 'BEGIN { for (i = 0; i < 150; i++)
+		printf "extern \"C\" int heavy_f%d(int x) { Acc<int> a; std::vector<int> v(x %% 7 + 1, x + %d);" \
+		       " std::sort(v.begin(), v.end()); a.add(std::to_string(x + %d), v[0]);" \
+		       " return (int)a.m.size() + %d; }\n", i, i, i, i }'
+}
+
+gen_light() {
+	echo '#include <map>'
+	echo '#include <string>'
+	echo 'static inline __attribute__((always_inline)) unsigned leaf(unsigned x) { return x * 2654435761u ^ (x >> 7); }'
+	echo 'static inline __attribute__((always_inline)) unsigned mid(unsigned x) { return leaf(x + 1) + leaf(x ^ 3); }'
+	echo 'std::map<std::string, int> light_table;'
+	awk 'BEGIN { for (i = 0; i < 400; i++)
+		printf "extern \"C\" __attribute__((noinline)) unsigned light_f%d(unsigned x) { unsigned s = %d;" \
+		       " for (unsigned i = 0; i < x; i++) s += mid(i + s); light_table[\"k\"] += s; return s; }\n", i, i }'
+}
+
+if [ ! -x "$D/big" ] || [ ! -x "$D/big_copy" ]; then
+	echo "-- building the test binary in $D (once)"
+	t0=$(date +%s)
+	gen_heavy >"$D/heavy.cc"
+	gen_light >"$D/light.cc"
+	printf '%s\n' '#include <cstdio>' \
+		'int main() { char b[16]; std::printf("ready\n"); std::fflush(stdout);' \
+		'  while (std::fgets(b, sizeof(b), stdin)) {} return 0; }' >"$D/main.cc"
+	for u in heavy light main; do g++ -O2 -g -fno-pie -c "$D/$u.cc" -o "$D/$u.o"; done
+	objs=()
+	for u in heavy light; do
+		for i in $(seq 1 "$COPIES"); do
+			nm --defined-only -g "$D/$u.o" | awk -v s="_c$i" '$2 == "T" || $2 == "B" || $2 == "D" { print $3, $3 s }' >"$D/$u.map"
+			objcopy --redefine-syms="$D/$u.map" "$D/$u.o" "$D/${u}_$i.o"
+			objs+=("$D/${u}_$i.o")
+		done
+	done
+	g++ -no-pie "$D/main.o" "${objs[@]}" -o "$D/big"
+	rm -f "${objs[@]}"
+	cp "$D/big" "$D/big_copy"
+	echo "   built in $(($(date +%s) - t0)) s"
+fi
+size -A -d "$D/big" | awk '$1 ~ /^\.debug_/ { s += $2 } $1 == ".text" { t = $2 }
+	END { printf "-- binary: .text %.1f MiB, DWARF %.1f MiB, ", t / 1048576, s / 1048576 }'
+readelf --debug-dump=info "$D/big" 2>/dev/null | grep -c "DW_TAG_compile_unit" | awk '{ printf "%d compile units\n", $1 }'
+
+# The driver goes through the objects `make` built for profd.
+objs=$(find "$OUT/obj/daemon/symbolize" "$OUT/obj/daemon/pprof" "$OUT/obj/daemon/util" -name '*.o')
+cc -O2 -g -D_GNU_SOURCE -I"$root/include" -I"$root/daemon" -I"$OUT" -I"$OUT/pb" -I"$OUT/skel" \
+	$(pkg-config --cflags libelf libdw libprotobuf-c) \
+	"$here/bench_symbolize.c" "$OUT/obj/daemon/frames.o" $objs "$OUT/obj/pb/profile.pb-c.o" \
+	$(pkg-config --libs libelf libdw zlib libprotobuf-c) -llzma -lstdc++ -lm -o "$D/bench_symbolize"
+
+if [ "${BENCH_DROP_CACHES:-0}" = 1 ]; then
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	echo "-- page cache dropped"
+fi
+echo "-- symbolizing $SAMPLES samples x $DEPTH frames (us/frame = CPU time / all frames)"
+"$D/bench_symbolize" "$D/big" "$D/big_copy" "$SAMPLES" "$DEPTH"

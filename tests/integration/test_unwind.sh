@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: Apache-2.0
+# .eh_frame unwinding (issue 7): workloads built with -fomit-frame-pointer -O2
+# (tests/workloads/unwind.c, calling through glibc and a frame-pointer
+# library) are profiled, and every user stack of the profile, read back with
+# `go tool pprof -raw`, is checked against gdb's backtrace of the same
+# process (unwind_oracle.py, unwind_check.py): >= 99% of the samples must
+# carry gdb's chain down to the root, and no sample may have a frame gdb
+# would not name in that chain.
+
+UNW_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# unwind_profile MODE SECONDS [PROFD ARGS...]: start the workload, profile
+# it into $T/u.pb.gz and its raw dump $T/u.raw.
+unwind_profile() {
+	local mode=$1 secs=$2
+	shift 2
+	start_workload unwind "$mode"
+	sleep 0.3
+	"$PROFD" --pid "$WL_PID" --duration "${secs}s" --frequency 499 --output "$T/u.pb.gz" "$@" \
+		2>"$T/profd.err" || { cat "$T/profd.err" >&2; fail "profd failed"; }
+	pprof -raw "$T/u.pb.gz" >"$T/u.raw"
+}
+
+# unwind_check ANCHOR EXTRA_RE THREAD [MIN_PCT]: ask gdb about the running
+# workload and compare.
+unwind_check() {
+	local anchor=$1 extra=$2 thread=$3 min=${4:-99} out
+	python3 "$UNW_DIR/unwind_check.py" addrs "$T/u.raw" "$WL_PID" >"$T/addrs"
+	UNW_ADDRS=$T/addrs UNW_OUT=$T/oracle UNW_THREAD=$thread \
+		timeout 60 gdb -p "$WL_PID" -batch -nx -x "$UNW_DIR/unwind_oracle.py" >"$T/gdb.out" 2>&1 ||
+		{ tail -5 "$T/gdb.out" >&2; fail "gdb could not attach"; }
+	if out=$(python3 "$UNW_DIR/unwind_check.py" check "$T/u.raw" "$WL_PID" "$T/oracle" \
+		"$anchor" "$extra" "$min"); then
+		echo "$out" | sed 's/^/    | /' >&2
+	else
+		echo "$out" | sed 's/^/    | /' >&2
+		grep "unwinding:" "$T/profd.err" >&2 || true
+		fail "stacks differ from gdb's"
+	fi
+}
+
+# A hot comparator under glibc's qsort: the merge recursion, qsort_r, and
+# everything down to _start (glibc has no frame pointers).
+test_unwind_qsort_comparator() {
+	require_root
+	unwind_profile qsort 3
+	unwind_check sort_loop 'cmp_spin|msort_with_tmp|__mem|mix$' main
+	assert_contains "$(cat "$T/profd.err")" "unwinding: .* walks" "walker summary"
+}
+
+# The frame-pointer walk loses the same chain: the check above can fail.
+test_unwind_fp_mode_loses_qsort_callers() {
+	require_root
+	unwind_profile qsort 2 --unwind=fp
+	python3 "$UNW_DIR/unwind_check.py" addrs "$T/u.raw" "$WL_PID" >"$T/addrs"
+	UNW_ADDRS=$T/addrs UNW_OUT=$T/oracle UNW_THREAD=main \
+		timeout 60 gdb -p "$WL_PID" -batch -nx -x "$UNW_DIR/unwind_oracle.py" >/dev/null 2>&1
+	if python3 "$UNW_DIR/unwind_check.py" check "$T/u.raw" "$WL_PID" "$T/oracle" sort_loop \
+		'cmp_spin|msort_with_tmp|__mem|mix$' 50 >"$T/check.out"; then
+		cat "$T/check.out" >&2
+		fail "frame pointers unwound qsort's callers: the oracle does not discriminate"
+	fi
+	note "frame pointers only: $(grep samples "$T/check.out")"
+}
+
+# 60 frames of recursion, hot in the deepest one.
+test_unwind_deep_recursion() {
+	require_root
+	unwind_profile recurse 3
+	unwind_check main 'deep_leaf|recurse|mix$' main
+	n=$(pprof -traces "$T/u.pb.gz" | awk '/^-+\+/ { if (c > max) max = c; c = 0 } $NF == "recurse" { c++ } END { if (c > max) max = c; print max + 0 }')
+	[ "$n" = 60 ] || fail "expected 60 recurse frames in a trace, got $n"
+}
+
+# Through a PLT into a shared library built with frame pointers, and back
+# into code without them.
+test_unwind_shared_library() {
+	require_root
+	unwind_profile lib 3
+	unwind_check lib_loop 'cb_spin|mix$|unw_lib_outer|lib_inner' main
+	top=$(pprof -top -cum -nodecount=40 "$T/u.pb.gz")
+	assert_ge "$(cum_pct unw_lib_outer <<<"$top")" 95 "unw_lib_outer cum%"
+}
+
+# A SIGPROF handler spinning on top of main_spin: across __restore_rt.
+test_unwind_signal_handler() {
+	require_root
+	unwind_profile signal 3
+	unwind_check main 'on_signal|main_spin|mix$|__restore_rt' main
+	top=$(pprof -top -cum -nodecount=40 "$T/u.pb.gz")
+	assert_ge "$(cum_pct on_signal <<<"$top")" 3 "on_signal cum%"
+	assert_ge "$(cum_pct main_spin <<<"$top")" 99 "main_spin cum% (under the handler too)"
+}
+
+# Threads: the chain ends at the thread start (start_thread, clone3).
+test_unwind_threads() {
+	require_root
+	unwind_profile threads 3
+	unwind_check worker 'thread_spin|mix$' other
+	top=$(pprof -top -cum -nodecount=40 "$T/u.pb.gz")
+	assert_ge "$(cum_pct worker <<<"$top")" 99 "worker cum%"
+}
+
+# Host-wide: a process started after profd is picked up by the walker's
+# unknown-mapping events. Until the next drain tick (1 s) its samples are
+# walked by frame pointers; of 5.5 s, at least 40% must be complete even on
+# a loaded machine (typically 80%).
+test_unwind_new_process_picked_up() {
+	require_root
+	"$PROFD" --duration 7s --frequency 199 --output "$T/u.pb.gz" 2>"$T/profd.err" &
+	local pp=$!
+	sleep 1.5
+	start_workload unwind qsort
+	wait $pp || { cat "$T/profd.err" >&2; fail "profd failed"; }
+	pprof -raw "$T/u.pb.gz" >"$T/u.raw"
+	unwind_check sort_loop 'cmp_spin|msort_with_tmp|__mem|mix$' main 40
+}
