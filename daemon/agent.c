@@ -345,6 +345,7 @@ static int inst_start(struct agent *a, struct agent_ptype *t, const struct profd
 		.npids = pid ? 1 : npids,
 		.frequency = cfg->cpu_frequency,
 		.heap_sample_rate = cfg->heap_sample_rate,
+		.unwind = a->o->unwind,
 	};
 	in->pr.sym = a->sym;
 	in->pr.sink = agent_sink;
