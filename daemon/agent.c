@@ -323,58 +323,92 @@ done:
 	return 0;
 }
 
-static int type_start(struct agent *a, struct agent_ptype *t, const struct profd_config *cfg)
+/* Start one instance of t over pids (for a per-process type, the one
+ * process pid). 0 or -errno (the type logged why). */
+static int inst_start(struct agent *a, struct agent_ptype *t, const struct profd_config *cfg,
+		      const pid_t *pids, size_t npids, pid_t pid)
 {
+	struct agent_inst *in, **grown;
 	int err;
 
-	memset(&t->pr, 0, sizeof(t->pr));
-	t->pr.type = t->type;
-	t->pr.opts = (struct profiler_opts){
-		.pids = t->pids,
-		.npids = t->npids,
+	grown = realloc(t->inst, (t->ninst + 1) * sizeof(*t->inst));
+	if (!grown)
+		return -ENOMEM;
+	t->inst = grown;
+	in = calloc(1, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	in->pid = pid;
+	in->pr.type = t->type;
+	in->pr.opts = (struct profiler_opts){
+		.pids = pid ? &in->pid : pids,
+		.npids = pid ? 1 : npids,
 		.frequency = cfg->cpu_frequency,
 		.heap_sample_rate = cfg->heap_sample_rate,
+		.unwind = a->o->unwind,
 	};
-	t->pr.sym = a->sym;
-	t->pr.sink = agent_sink;
-	t->pr.sink_ctx = t;
-	err = t->type->start(&t->pr);
+	in->pr.sym = a->sym;
+	in->pr.sink = agent_sink;
+	in->pr.sink_ctx = t;
+	err = t->type->start(&in->pr);
 	if (err) {
-		t->type->free(&t->pr);
+		t->type->free(&in->pr);
+		free(in);
 		return err;
 	}
-	t->running = true;
+	t->inst[t->ninst++] = in;
 	return 0;
 }
 
 /* Stop sampling; what was counted goes to this interval's builders. A
  * snapshot type is drained at the interval's end instead (drain_snapshots),
  * never here: its profile is the state at that moment, taken once. */
+static void inst_stop(struct agent_ptype *t, struct agent_inst *in)
+{
+	t->type->stop(&in->pr);
+	if (!t->type->snapshot)
+		t->type->drain(&in->pr);
+	t->type->free(&in->pr);
+}
+
+static void inst_remove(struct agent_ptype *t, size_t i)
+{
+	inst_stop(t, t->inst[i]);
+	free(t->inst[i]);
+	memmove(&t->inst[i], &t->inst[i + 1], (t->ninst - i - 1) * sizeof(*t->inst));
+	t->ninst--;
+}
+
 static void type_stop(struct agent_ptype *t)
 {
-	if (!t->running)
-		return;
-	t->type->stop(&t->pr);
-	if (!t->type->snapshot)
-		t->type->drain(&t->pr);
-	t->type->free(&t->pr);
-	t->running = false;
+	while (t->ninst)
+		inst_remove(t, t->ninst - 1);
+	free(t->inst);
+	t->inst = NULL;
+}
+
+/* Drain every instance of t; errors are logged at most once a minute. */
+static void type_drain(struct agent_ptype *t)
+{
+	static int64_t last_log;
+
+	for (size_t i = 0; i < t->ninst; i++) {
+		int n = t->type->drain(&t->inst[i]->pr);
+
+		if (n < 0 && (!last_log || agent_now_ns(CLOCK_MONOTONIC) - last_log > LOG_EVERY_NS)) {
+			log_warn("%s: drain failed: %s", t->type->name, strerror(-n));
+			last_log = agent_now_ns(CLOCK_MONOTONIC);
+		}
+	}
 }
 
 /* The state of every snapshot type (heap: what is in use now; allocs: what
  * was allocated since it started) into this interval's builders. */
 static void drain_snapshots(struct agent *a)
 {
-	for (size_t i = 0; i < a->ntypes; i++) {
-		struct agent_ptype *t = &a->types[i];
-		int n;
-
-		if (!t->running || !t->type->snapshot)
-			continue;
-		n = t->type->drain(&t->pr);
-		if (n < 0)
-			log_warn("%s: snapshot failed: %s", t->type->name, strerror(-n));
-	}
+	for (size_t i = 0; i < a->ntypes; i++)
+		if (a->types[i].type->snapshot)
+			type_drain(&a->types[i]);
 }
 
 static void profilers_stop(struct agent *a)
@@ -390,18 +424,59 @@ static void profilers_stop(struct agent *a)
 static void log_targets(const struct agent_ptype *t)
 {
 	char list[256] = "";
-	size_t len = 0;
+	size_t len = 0, n = t->per_pid ? t->ninst : t->npids;
 
-	for (size_t i = 0; i < t->npids && len < sizeof(list) - 16; i++)
-		len += snprintf(list + len, sizeof(list) - len, "%s%d", i ? "," : "", t->pids[i]);
-	if (t->npids)
-		log_info("%s: profiling %zu process(es): %s%s", t->type->name, t->npids, list,
+	for (size_t i = 0; i < n && len < sizeof(list) - 16; i++)
+		len += snprintf(list + len, sizeof(list) - len, "%s%d", i ? "," : "",
+				t->per_pid ? t->inst[i]->pid : t->pids[i]);
+	if (n)
+		log_info("%s: profiling %zu process(es): %s%s", t->type->name, n, list,
 			 len >= sizeof(list) - 16 ? ",..." : "");
 	else if (is_heap(t->pt))
 		log_info("%s: no process to profile continuously (see [heap] processes)",
 			 t->type->name);
 	else
 		log_info("%s: profiles processes given with --pid only", t->type->name);
+}
+
+/* Bring t's instances in line with t->pids: per process, stop those whose
+ * target went away and start those for new targets (a process that cannot
+ * be profiled, e.g. gone or without a known allocator, is logged and
+ * tried again next interval); else start the one instance. Returns 0, or
+ * the single instance's start error. */
+static int type_sync(struct agent *a, struct agent_ptype *t, const struct profd_config *cfg)
+{
+	bool changed = false;
+	int err;
+
+	if (!t->per_pid) {
+		if (t->ninst || (!t->npids && a->o->npids))
+			return 0;
+		return inst_start(a, t, cfg, t->pids, t->npids, 0);
+	}
+	for (size_t i = t->ninst; i-- > 0;) {
+		if (!bsearch(&t->inst[i]->pid, t->pids, t->npids, sizeof(*t->pids), cmp_pid)) {
+			inst_remove(t, i);
+			changed = true;
+		}
+	}
+	for (size_t i = 0; i < t->npids; i++) {
+		bool have = false;
+
+		for (size_t j = 0; j < t->ninst && !have; j++)
+			have = t->inst[j]->pid == t->pids[i];
+		if (have)
+			continue;
+		err = inst_start(a, t, cfg, NULL, 0, t->pids[i]);
+		if (err)
+			log_warn("%s: cannot profile pid %d: %s; trying again next interval",
+				 t->type->name, t->pids[i], strerror(-err));
+		else
+			changed = true;
+	}
+	if (changed)
+		log_targets(t);
+	return 0;
 }
 
 static int profilers_start(struct agent *a, const struct profd_config *cfg, char *err,
@@ -433,25 +508,21 @@ static int profilers_start(struct agent *a, const struct profd_config *cfg, char
 			ret = -EINVAL;
 			break;
 		}
+		t->per_pid = t->type->needs_pid;
 		a->ntypes++;
 		ret = targets_for(a, cfg, t, &t->pids, &t->npids);
 		if (ret) {
 			snprintf(err, errlen, "%s: out of memory", t->type->name);
 			break;
 		}
-		/* A per-process profiler is never host-wide: it waits for a target. */
-		if (!t->npids && (t->type->needs_pid || a->o->npids)) {
-			log_targets(t);
-			continue;
-		}
-		ret = type_start(a, t, cfg);
+		ret = type_sync(a, t, cfg);
 		if (ret) {
 			snprintf(err, errlen, "cannot start the %s profiler: %s", t->type->name,
 				 strerror(-ret));
 			break;
 		}
-		/* After the start: from now on the probes are in place. */
-		if (t->type->needs_pid || a->o->npids)
+		/* Once started: from now on the probes are in place. */
+		if ((t->per_pid && !t->ninst) || (!t->per_pid && a->o->npids))
 			log_targets(t);
 	}
 	if (ret)
@@ -460,39 +531,23 @@ static int profilers_start(struct agent *a, const struct profd_config *cfg, char
 }
 
 /* At an interval's end, after its profiles are out: follow [heap]
- * processes that started or exited. A heap collector cannot add or drop one
- * process, so a change restarts it (attaching takes a while: the loop waits)
- * and what it counted so far starts again from zero. */
+ * processes that started or exited (and retry those that failed).
+ * Attaching to a new process takes a while: the loop waits. */
 static void profilers_retarget(struct agent *a)
 {
 	for (size_t i = 0; i < a->ntypes; i++) {
 		struct agent_ptype *t = &a->types[i];
 		pid_t *pids;
 		size_t n;
-		int err;
 
-		if (!is_heap(t->pt) || a->o->npids)
+		if (!t->per_pid)
 			continue;
 		if (targets_for(a, &a->cfg, t, &pids, &n))
 			continue;
-		if (n == t->npids && (!n || !memcmp(pids, t->pids, n * sizeof(*pids)))) {
-			free(pids);
-			continue;
-		}
-		type_stop(t);
 		free(t->pids);
 		t->pids = pids;
 		t->npids = n;
-		if (!n) {
-			log_targets(t);
-			continue;
-		}
-		err = type_start(a, t, &a->cfg);
-		if (err)
-			log_err("cannot restart the %s profiler: %s; trying again next interval",
-				t->type->name, strerror(-err));
-		else
-			log_targets(t);
+		type_sync(a, t, &a->cfg);
 	}
 }
 
@@ -785,11 +840,26 @@ static void snapshot_update(struct agent *a)
 		struct agent_type_stats *ts = &s.types[s.ntypes++];
 
 		ts->name = t->type->name;
-		if (!t->running)
-			continue;
-		ts->no_builder = t->pr.sink_drops;
-		if (t->type->stats)
-			ts->n = t->type->stats(&t->pr, ts->st, PROFILER_MAX_STATS);
+		/* Instances of one type report the same list: add them up. */
+		for (size_t j = 0; j < t->ninst; j++) {
+			struct profiler_stat st[PROFILER_MAX_STATS];
+			size_t n;
+
+			ts->no_builder += t->inst[j]->pr.sink_drops;
+			if (!t->type->stats)
+				continue;
+			n = t->type->stats(&t->inst[j]->pr, st, PROFILER_MAX_STATS);
+			if (!j)
+				ts->n = n;
+			for (size_t k = 0; k < n && k < ts->n; k++) {
+				if (!j)
+					ts->st[k] = st[k];
+				else if (st[k].kind == ts->st[k].kind) {
+					ts->st[k].value += st[k].value;
+					ts->st[k].max += st[k].max;
+				}
+			}
+		}
 	}
 	s.procs = a->nprocs;
 	s.intervals = a->intervals;
@@ -812,9 +882,9 @@ static void snapshot_update(struct agent *a)
 	for (size_t i = 0; i < a->ntypes; i++) {
 		const struct agent_ptype *t = &a->types[i];
 
-		for (size_t j = 0; is_heap(t->pt) && t->running && j < t->npids &&
+		for (size_t j = 0; is_heap(t->pt) && j < t->ninst &&
 				   s.nheap_pids < AGENT_MAX_TARGETS; j++)
-			s.heap_pids[s.nheap_pids++] = t->pids[j];
+			s.heap_pids[s.nheap_pids++] = t->inst[j]->pid ? t->inst[j]->pid : -1;
 	}
 	s.cpu_frequency = a->cfg.cpu_frequency;
 	s.heap_sample_rate = a->cfg.heap_sample_rate;
@@ -828,7 +898,7 @@ static void notify_status(struct agent *a)
 	size_t running = 0;
 
 	for (size_t i = 0; i < a->ntypes; i++)
-		running += a->types[i].running;
+		running += a->types[i].ninst;
 	sdnotify__sendf("STATUS=%zu profiler(s) running, %zu process(es) this interval, "
 			"%llu profiles so far", running, a->nprocs,
 			(unsigned long long)a->profiles);
@@ -856,22 +926,12 @@ static void interval_end(struct agent *a, int64_t now)
 
 static void tick(struct agent *a)
 {
-	static int64_t last_log;
 	/* Before the drains: their generation switch is where this tick cuts. */
 	int64_t now = agent_now_ns(CLOCK_REALTIME), mono = agent_now_ns(CLOCK_MONOTONIC);
 
-	for (size_t i = 0; i < a->ntypes; i++) {
-		struct agent_ptype *t = &a->types[i];
-		int n;
-
-		if (!t->running || t->type->snapshot)
-			continue;
-		n = t->type->drain(&t->pr);
-		if (n < 0 && (!last_log || agent_now_ns(CLOCK_MONOTONIC) - last_log > LOG_EVERY_NS)) {
-			log_warn("%s: drain failed: %s", t->type->name, strerror(-n));
-			last_log = agent_now_ns(CLOCK_MONOTONIC);
-		}
-	}
+	for (size_t i = 0; i < a->ntypes; i++)
+		if (!a->types[i].type->snapshot)
+			type_drain(&a->types[i]);
 	a->last_drain_ns = now;
 	/* Exited processes hold the symbolizer's records of their mappings:
 	 * let them go now, not at the interval's end, so churn stays cheap. */

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "profiler.h"
+
 struct agent_opts {
 	const char *config_path;        /* re-read on SIGHUP */
 	const char *const *overrides;   /* "section.key=value" from the command line:
@@ -16,6 +18,7 @@ struct agent_opts {
 	size_t n_overrides;
 	const pid_t *pids;              /* --pid: only these processes; npids 0 = all */
 	size_t npids;
+	enum profiler_unwind unwind;    /* --unwind: how cpu walks user stacks */
 };
 
 /* Run until SIGTERM/SIGINT. A bad configuration or a component that cannot

@@ -130,6 +130,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	pr.opts.frequency = a->snap.cpu_frequency;
 	pr.opts.heap_sample_rate = a->snap.heap_sample_rate;
 	pthread_mutex_unlock(&a->lock);
+	pr.opts.unwind = a->o->unwind;
 	pr.type = type;
 	if (pid) {
 		pr.opts.pids = &pid;

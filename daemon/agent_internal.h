@@ -49,13 +49,24 @@
 
 struct agent;
 
-/* One profile type collected continuously. */
+/* One running profiler instance of a type. */
+struct agent_inst {
+	pid_t pid;                      /* its one process (per-process types), else 0 */
+	struct profiler pr;
+};
+
+/* One profile type collected continuously: a single instance for every
+ * process (or the --pid ones), or, for types that attach per process
+ * (needs_pid: heap, allocs), one instance per target, so that a target
+ * coming or going leaves the others' state alone. */
 struct agent_ptype {
 	struct agent *a;
 	const struct profiler_type *type;
 	enum profd_ptype pt;
-	struct profiler pr;
-	bool running;
+	bool per_pid;
+	struct agent_inst **inst;       /* running instances (a type may keep
+					 * pointers to its struct profiler) */
+	size_t ninst;
 	pid_t *pids;                    /* owned target set; NULL = every process */
 	size_t npids;
 };

@@ -77,8 +77,8 @@ static void usage(FILE *f)
 		"  -s, --set SEC.KEY=VAL override a file setting, e.g. --set http.listen=[::1]:6061\n"
 		"      --check-config    validate the file (and overrides), print it is fine, exit\n"
 		"  With --config, --type (a comma list), --frequency, --heap-sample-rate,\n"
-		"  --duration (the interval), --output (the output directory) and --pid\n"
-		"  override the file.\n"
+		"  --duration (the interval) and --output (the output directory) override\n"
+		"  the file; --pid and --unwind apply as in one-shot mode.\n"
 		"\n"
 		"Ctrl-C (SIGINT) or SIGTERM stops early; the profile is still written.\n"
 		"Without --pid, samples carry pid, tid, comm and thread labels:\n"
@@ -326,6 +326,7 @@ static int run_continuous(void)
 		.n_overrides = arg_noverrides,
 		.pids = arg_pids,
 		.npids = arg_npids,
+		.unwind = arg_unwind,
 	};
 	char msg[512];
 

@@ -191,7 +191,7 @@ EOF
 }
 
 # A process that exits mid-interval is written within about a tick of its
-# exit, long before the 60 s interval ends, with what it ran.
+# exit, long before the 60 s interval ends, with what it ran, once.
 test_agent_exit_flush() {
 	require_root
 	cat >"$T/profd.ini" <<EOF
@@ -204,14 +204,17 @@ frequency = 199
 listen =
 EOF
 	agent_start "$T/profd.ini"
-	start_workload cpu_split 2 50
+	# Long enough to be symbolized while it runs, even when a busy host
+	# slows the drains down.
+	start_workload cpu_split 4 50
 	local w=$WL_PID f
 	wait "$w" || true
 	wait_for 5 "the exited process's profile" have_profiles 1 "$T/out" "$w"
 	sleep 2         # nothing more may come for it
 	f=$(ls "$T/out/cpu_split/$w/"cpu-*.pb.gz)
 	[ "$(wc -w <<<"$f")" = 1 ] || fail "more than one profile for the exited process: $f"
-	assert_near "$(duration_of "$f")" 2 1 "duration of the exited process's profile"
+	# Its 4 s, plus up to a tick (and a drain) until the exit is seen.
+	assert_near "$(duration_of "$f")" 5.25 1.25 "duration of the exited process's profile"
 	assert_near "$(pprof -top "$f" | flat_ratio burn_main lib_burn)" 50 10 "burn_main share"
 	agent_stop
 }
@@ -300,15 +303,17 @@ print(f"    {len(reqs)} push requests checked", file=sys.stderr)
 sys.exit(1 if bad or not reqs else 0)
 EOF
 		fail "push contract violated"
-	# The profile inside a push is the workload's.
-	sha=$(python3 -c '
+	# The profiles inside the pushes are the workload's (all of them merged:
+	# enough samples for the share on a busy host).
+	files=$(python3 -c '
 import json, sys
 for l in open(sys.argv[1]):
     r = json.loads(l)
     if r["labels"]["pid"] == sys.argv[2]:
-        print(r["sha256"]); break' "$T/recv/requests.jsonl" "$w")
-	assert_near "$(pprof -top "$T/recv/$sha.pb.gz" | flat_ratio burn_main lib_burn)" 70 10 \
-		"burn_main share in the pushed profile"
+        print(sys.argv[3] + "/" + r["sha256"] + ".pb.gz")' "$T/recv/requests.jsonl" "$w" "$T/recv")
+	# shellcheck disable=SC2086
+	assert_near "$(pprof -top $files | flat_ratio burn_main lib_burn)" 70 8 \
+		"burn_main share in the pushed profiles"
 	exactly_once "$T/recv" "$T/out"
 }
 
@@ -515,7 +520,9 @@ EOF
 	note "RSS $((rss1 >> 20)) -> $((rss2 >> 20)) MiB, of which symbol cache $((sym1 >> 20)) -> $((sym2 >> 20)) MiB"
 	note "symbolizer holds $(metric profd_symbol_cache_processes <<<"$m") processes"
 	[ "$(metric profd_symbol_cache_processes <<<"$m")" -le 300 ] || fail "symbolizer not pruned"
-	[ $((rss2 - sym2)) -le $((rss1 - sym1 + 8 * 1024 * 1024)) ] ||
+	# Without pruning this grows by about 28 KiB a process (42 MiB here);
+	# allocator arenas and libdw's own caches move it by ~10 MiB either way.
+	[ $((rss2 - sym2)) -le $((rss1 - sym1 + 20 * 1024 * 1024)) ] ||
 		fail "memory outside the symbol cache grew by $(((rss2 - sym2 - rss1 + sym1) >> 20)) MiB over 1500 processes"
 	agent_stop
 	rm -rf "$out"
@@ -626,14 +633,17 @@ PY
 	assert_not_contains "$(cat "$AG_ERR")" "^profd:" "plain prefix under the journal"
 }
 
-# heap continuously for the processes [heap] names: a process of that name
-# started after profd is picked up at the next interval, and each
-# interval's heap profile is the memory in use at its end (exact at
-# sample_rate 1). allocs next to heap is refused with a warning (one
-# allocator probe per process), and so is an on-demand heap profile of a
-# process probed continuously.
+# heap continuously for the processes [heap] names (a name no other test
+# uses): a process of that name started after profd is picked up at the next
+# interval, and each interval's heap profile is the memory in use at its end
+# (exact at sample_rate 1); a second such process gets its own probe and
+# leaves the first one's counts alone. allocs next to heap is refused with a
+# warning (one allocator probe per process), and so is an on-demand heap
+# profile of a process probed continuously.
 test_agent_heap_continuous() {
 	require_root
+	local name=hmix$$ w w2 f top n=0 code before
+	cp "$WORKLOADS/heap_mix" "$T/$name"
 	cat >"$T/profd.ini" <<EOF2
 [profd]
 interval = 2s
@@ -641,36 +651,42 @@ types = cpu, heap, allocs
 output_dir = $T/out
 [heap]
 sample_rate = 1
-processes = heap_mix
+processes = $name
 [http]
 listen = 127.0.0.1:0
 EOF2
 	agent_start "$T/profd.ini"
 	assert_contains "$(cat "$AG_ERR")" "heap: no process to profile" "no target yet"
 	assert_contains "$(cat "$AG_ERR")" "allocs: not collected continuously next to heap" "warning"
-	start_gated_workload heap_mix 4 8 60     # 1024 live 4 KiB, 1024 churned 8 KiB
-	local w=$WL_PID f top n=0 code before
+	WORKLOADS=$T start_gated_workload "$name" 4 8 60   # 1024 live 4 KiB, 1024 churned 8 KiB
+	w=$WL_PID
 	# Logged once the probes are in place (attaching can take seconds).
-	wait_for 40 "heap_mix picked up" grep -q "heap: profiling 1 process(es): $w" "$AG_ERR"
+	wait_for 40 "$name picked up" grep -q "heap: profiling 1 process(es): $w" "$AG_ERR"
 	release_workload
 	wait_for 10 "the allocations" grep -q "^truth" "$T/wl.err"
-	before=$(ls "$T/out/heap_mix/$w/" 2>/dev/null | grep -c "^heap-" || true)
-	wait_for 15 "two heap profiles after the allocations" \
-		eval '[ "$(ls "$T/out/heap_mix/$w/" | grep -c "^heap-")" -ge $((before + 2)) ]'
+	before=$(ls "$T/out/$name/$w/" 2>/dev/null | grep -c "^heap-" || true)
+	# A second process of that name: its own probe, the first keeps its counts.
+	WORKLOADS=$T start_gated_workload "$name" 1 1 60
+	w2=$WL_PID
+	wait_for 40 "the second $name picked up" grep -q "heap: profiling 2 process(es)" "$AG_ERR"
+	release_workload
+	wait_for 15 "two heap profiles after the second process came" \
+		eval '[ "$(ls "$T/out/$name/$w/" | grep -c "^heap-")" -ge $((before + 3)) ]'
 	code=$(curl -s -o "$T/body" -w '%{http_code}' \
 		"http://127.0.0.1:$AG_PORT/debug/pprof/heap?pid=$w&seconds=1")
 	[ "$code" = 409 ] || fail "on-demand heap of a probed process: HTTP $code ($(cat "$T/body"))"
 	agent_stop
 	# Every heap profile taken after the allocations shows them in use.
-	for f in $(ls "$T/out/heap_mix/$w/"heap-*.pb.gz | tail -n +$((before + 1))); do
+	for f in $(ls "$T/out/$name/$w/"heap-*.pb.gz | tail -n +$((before + 1))); do
 		top=$(pprof -top -unit=B -sample_index=inuse_space "$f")
 		assert_near "$(to_bytes "$(flat_value keep_live <<<"$top")")" 4194304 0 \
 			"keep_live in use at the end of $(basename "$f")"
 		assert_near "$(to_bytes "$(flat_value churn <<<"$top")")" 0 0 "churn in use"
 		n=$((n + 1))
 	done
-	assert_ge "$n" 2 "heap profiles checked"
-	[ -z "$(ls "$T/out/heap_mix/$w/" | grep '^allocs-')" ] || fail "allocs written next to heap"
+	assert_ge "$n" 3 "heap profiles checked"
+	[ -n "$(ls "$T/out/$name/$w2/" | grep '^heap-')" ] || fail "no heap profile of the second process"
+	[ -z "$(ls "$T/out/$name/$w/" | grep '^allocs-')" ] || fail "allocs written next to heap"
 }
 
 # allocs alone: the profile of each interval holds what was allocated since
