@@ -12,6 +12,7 @@
 #include "profd/abi.h"
 #include "profd/walker.h" /* before the skeleton: its .rodata has unw_cfg */
 #include "cpu.skel.h"
+#include "collect/metrics.h"
 #include "collect/cpu.h"
 #include "collect/perf_events.h"
 #include "unwind/loader.h"
@@ -199,27 +200,9 @@ int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
 
 void cpu_collector__stats(const struct cpu_collector *c, struct cpu_stats *st)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	int fd = bpf_map__fd(c->skel->maps.metrics);
-
 	memset(st, 0, sizeof(*st));
 	st->stack_lookup_lost = c->stack_lookup_lost;
-	if (ncpus <= 0)
-		return;
-	uint64_t vals[ncpus];
-	for (__u32 m = 0; m < PROFD_METRIC_MAX; m++) {
-		if (bpf_map_lookup_elem(fd, &m, vals))
-			continue;
-		for (int i = 0; i < ncpus; i++)
-			st->metrics[m] += vals[i];
-	}
-	if (!c->dwarf)
-		return;
-	fd = bpf_map__fd(c->skel->maps.unw_metrics);
-	for (__u32 m = 0; m < PROFD_UNW_M_MAX; m++) {
-		if (bpf_map_lookup_elem(fd, &m, vals))
-			continue;
-		for (int i = 0; i < ncpus; i++)
-			st->unw[m] += vals[i];
-	}
+	metrics__sum(bpf_map__fd(c->skel->maps.metrics), st->metrics, PROFD_METRIC_MAX);
+	if (c->dwarf)
+		metrics__sum(bpf_map__fd(c->skel->maps.unw_metrics), st->unw, PROFD_UNW_M_MAX);
 }

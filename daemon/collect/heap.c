@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "collect/metrics.h"
 #include "collect/attach_point.h"
 #include "collect/heap.h"
 #include "heap.skel.h"
@@ -546,20 +547,9 @@ int heap_collector__snapshot(struct heap_collector *c, heap_sample_fn fn, void *
 
 void heap_collector__stats(const struct heap_collector *c, struct heap_stats *st)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	int fd = bpf_map__fd(c->skel->maps.metrics);
-
 	memset(st, 0, sizeof(*st));
 	st->stacks_missing = c->stacks_missing;
 	st->probes = c->probes;
 	st->emulated = c->emulated;
-	if (ncpus <= 0)
-		return;
-	uint64_t vals[ncpus];
-	for (__u32 m = 0; m < PROFD_HEAP_METRIC_MAX; m++) {
-		if (bpf_map_lookup_elem(fd, &m, vals))
-			continue;
-		for (int i = 0; i < ncpus; i++)
-			st->metrics[m] += vals[i];
-	}
+	metrics__sum(bpf_map__fd(c->skel->maps.metrics), st->metrics, PROFD_HEAP_METRIC_MAX);
 }

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "collect/metrics.h"
 #include "collect/wait.h"
 #include "wait.skel.h"
 
@@ -194,21 +195,10 @@ int wait_collector__drain(struct wait_collector *c, wait_sample_fn fn, void *ctx
 
 void wait_collector__stats(const struct wait_collector *c, struct wait_stats *st)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	int fd = bpf_map__fd(c->skel->maps.metrics);
-
 	memset(st, 0, sizeof(*st));
 	st->ustacks_gone = c->ustacks_gone;
 	st->kstacks_gone = c->kstacks_gone;
 	st->rules_added = c->rules_added;
 	st->rules_failed = c->rules_failed;
-	if (ncpus <= 0)
-		return;
-	uint64_t vals[ncpus];
-	for (__u32 m = 0; m < PROFD_WAIT_METRIC_MAX; m++) {
-		if (bpf_map_lookup_elem(fd, &m, vals))
-			continue;
-		for (int i = 0; i < ncpus; i++)
-			st->metrics[m] += vals[i];
-	}
+	metrics__sum(bpf_map__fd(c->skel->maps.metrics), st->metrics, PROFD_WAIT_METRIC_MAX);
 }
