@@ -43,22 +43,33 @@ struct {
 STACK_MAP(stacks_0);
 STACK_MAP(stacks_1);
 
-/* User stacks found by the .eh_frame walker (on_cpu_sample_dwarf), one map
+/* Stacks of the .eh_frame walker's program (on_cpu_sample_dwarf), one map
  * per generation: id (31 bits of the frames' hash) → frames, leaf first,
- * zero-terminated like a stack-map value. An id taken by different frames
- * is a collision (PROFD_METRIC_STACK_COLLISION), never an overwrite.
- * Preallocated (perf_event programs need it); sized like stacks_N by the
- * agent, 1 entry when the walker is off. */
-#define USTACK_MAP(name)                                                         \
+ * zero-terminated like a stack-map value. User stacks from the walker and
+ * kernel stacks from bpf_get_stack() share it (the stack maps above then
+ * stay empty, 1 entry each). Unlike a stack map's buckets, ids collide only
+ * on equal 31-bit hashes, so the map is sized for the stacks of one drain
+ * interval (frequency x CPUs), not for hash spread; a taken id is a
+ * collision (PROFD_METRIC_STACK_COLLISION), never an overwrite.
+ * Preallocated (perf_event programs need it); 1 entry without the walker. */
+#define FRAMES_MAP(name)                                                         \
 	struct {                                                                 \
 		__uint(type, BPF_MAP_TYPE_HASH);                                 \
 		__uint(max_entries, 16384);                                      \
 		__type(key, __u32);                                              \
-		__uint(value_size, PROFD_MAX_STACK_DEPTH * sizeof(__u64));        \
+		__type(value, __u64[PROFD_MAX_STACK_DEPTH]);                     \
 	} name SEC(".maps")
-USTACK_MAP(ustacks_0);
-USTACK_MAP(ustacks_1);
+FRAMES_MAP(frames_0);
+FRAMES_MAP(frames_1);
 _Static_assert(PROFD_UNW_MAX_FRAMES == PROFD_MAX_STACK_DEPTH, "walker fills a whole stack");
+
+/* Per-CPU buffer for a kernel stack of on_cpu_sample_dwarf. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64[PROFD_MAX_STACK_DEPTH]);
+} kscratch SEC(".maps");
 
 /* Sample counts per profd_cpu_key, one map per generation; drained and
  * cleared by the agent every interval. */
@@ -116,18 +127,38 @@ static __always_inline void count(void *counts, struct profd_cpu_key *key)
 	}
 }
 
-/* The walker's frames → an id in ustacks (same id for the same frames). */
-static __always_inline __s32 ustack_store(void *ustacks, struct unw_state *st)
+/* unwind_store_frames() result → key field, counting failures. */
+static __always_inline __s32 frames_id(long id, bool user)
 {
-	long id = unwind_store(ustacks, st);
-
 	if (id >= 0)
 		return id;
 	if (id == -UNW_EEXIST)
 		metric_inc(PROFD_METRIC_STACK_COLLISION);
 	else
-		metric_inc(PROFD_METRIC_USTACK_LOST);
+		metric_inc(user ? PROFD_METRIC_USTACK_LOST : PROFD_METRIC_KSTACK_LOST);
 	return PROFD_STACK_LOST;
+}
+
+/* The kernel stack of the sample → an id in frames (same id, same frames). */
+static __always_inline __s32 kstack_store(struct bpf_perf_event_data *ctx, void *frames)
+{
+	__u64 *ips, h = 0xcbf29ce484222325ULL;
+	__u32 zero = 0;
+	long sz;
+
+	ips = bpf_map_lookup_elem(&kscratch, &zero);
+	if (!ips) /* verifier: never NULL */
+		return PROFD_STACK_LOST;
+	/* The rest of the buffer is zeroed: hash every slot, no branch. */
+	sz = bpf_get_stack(ctx, ips, PROFD_MAX_STACK_DEPTH * sizeof(__u64), 0);
+	if (sz <= 0) {
+		metric_inc(PROFD_METRIC_KSTACK_LOST);
+		return PROFD_STACK_LOST;
+	}
+	for (__u32 i = 0; i < PROFD_MAX_STACK_DEPTH; i++)
+		h = (h ^ ips[i]) * 0x100000001b3ULL;
+	h ^= h >> 29;
+	return frames_id(unwind_store_frames(frames, ips, sz / sizeof(__u64), h), false);
 }
 
 /* Everything but the user stack: filter, key, kernel stack. Returns false
@@ -195,20 +226,18 @@ int on_cpu_sample_dwarf(struct bpf_perf_event_data *ctx)
 	struct unw_state *st;
 	__u32 g = gen;
 	bool in_kernel;
+	void *frames;
 
 	if (!sample_begin(ctx, &key, &task, &in_kernel))
 		return 0;
+	frames = (g & 1) ? (void *)&frames_1 : (void *)&frames_0;
 	if (in_kernel) {
-		key.kern_stack_id = stack_id(bpf_get_stackid(ctx, (g & 1) ? (void *)&stacks_1 : (void *)&stacks_0, 0),
-					     false, task);
+		key.kern_stack_id = kstack_store(ctx, frames);
 		st = unwind_user_task();
 	} else {
 		st = unwind_user_regs(&ctx->regs);
 	}
-	if (!st)
-		key.user_stack_id = PROFD_STACK_NONE;
-	else
-		key.user_stack_id = ustack_store((g & 1) ? (void *)&ustacks_1 : (void *)&ustacks_0, st);
+	key.user_stack_id = st ? frames_id(unwind_store(frames, st), true) : PROFD_STACK_NONE;
 	count((g & 1) ? (void *)&counts_1 : (void *)&counts_0, &key);
 	return 0;
 }

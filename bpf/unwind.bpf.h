@@ -484,31 +484,38 @@ static __always_inline struct unw_state *unw_run(struct unw_state *st)
 #define UNW_E2BIG 7
 #define UNW_ENODATA 61
 
-/* Store a walk's frames in a HASH map (key __u32, value
- * __u64[PROFD_UNW_MAX_FRAMES], preallocated) under an id derived from their
- * hash, so identical stacks share one entry, like a stack map. Returns the
- * id (>= 0), -UNW_EEXIST when the id holds other frames (a collision: never
- * overwritten), -UNW_E2BIG when the map is full, -UNW_ENODATA for an empty
- * walk. */
-static __always_inline long unwind_store(void *stacks, struct unw_state *st)
+/* Store frames (n of them, zero after n up to PROFD_UNW_MAX_FRAMES) in a
+ * HASH map (key __u32, value __u64[PROFD_UNW_MAX_FRAMES], preallocated)
+ * under an id derived from their hash, so identical stacks share one entry,
+ * like a stack map. Returns the id (>= 0), -UNW_EEXIST when the id holds
+ * other frames (a collision: never overwritten), -UNW_E2BIG when the map is
+ * full, -UNW_ENODATA for no frames. */
+static __always_inline long unwind_store_frames(void *stacks, const __u64 *frames, __u32 n,
+						__u64 hash)
 {
-	__u32 id = (__u32)(st->hash ^ (st->hash >> 32)) & 0x7fffffff;
+	__u32 id = (__u32)(hash ^ (hash >> 32)) & 0x7fffffff;
 	__u64 *old;
 
-	if (!st->n)
+	if (!n)
 		return -UNW_ENODATA;
-	if (!bpf_map_update_elem(stacks, &id, st->frames, BPF_NOEXIST))
+	if (!bpf_map_update_elem(stacks, &id, frames, BPF_NOEXIST))
 		return id;
 	old = bpf_map_lookup_elem(stacks, &id);
 	if (!old)
 		return -UNW_E2BIG;
 	for (__u32 i = 0; i < PROFD_UNW_MAX_FRAMES; i++) {
-		if (old[i] != st->frames[i])
+		if (old[i] != frames[i])
 			return -UNW_EEXIST;
 		if (!old[i])
 			break;
 	}
 	return id;
+}
+
+/* A walk's frames → unwind_store_frames(). */
+static __always_inline long unwind_store(void *stacks, struct unw_state *st)
+{
+	return unwind_store_frames(stacks, st->frames, st->n, st->hash);
 }
 
 /* Fill regs[] (DWARF order) from a struct pt_regs pointer of any kind the

@@ -13,16 +13,12 @@
 #include "log.h"
 #include "pprof/pprof.h"
 #include "profiler.h"
-#include "unwind/loader.h"
-
-/* Aggregates one drain can hold: the collector's default, named here so
- * /metrics can report occupancy against it. */
-#define PROF_CPU_MAX_KEYS 32768
+#include "unwinder.h"
 
 struct prof_cpu {
 	struct cpu_collector *col;
 	uint64_t last_drain;    /* aggregates in the last drained generation */
-	struct unwind_loader *unw; /* NULL: frame-pointer stacks */
+	struct unwinder *unw;   /* NULL: frame-pointer stacks */
 	int64_t period_ns;
 	uint64_t samples;
 	uint64_t errors;        /* aggregates that could not be added */
@@ -42,37 +38,6 @@ static int cpu_init_profile(struct profiler *pr, struct pprof *p)
 	return err;
 }
 
-/* The .eh_frame walker's loader, or NULL for frame-pointer stacks (logged
- * why). -errno only when --unwind=dwarf was asked for and is impossible. */
-static int cpu_unwinder(struct profiler *pr, struct unwind_loader **out)
-{
-	struct unwind_loader_opts uo = { .max_table_bytes = pr->opts.unwind_max_bytes };
-	enum profiler_unwind mode = pr->opts.unwind;
-	char why[256];
-	int err;
-
-	*out = NULL;
-	if (mode == PROFILER_UNWIND_FP)
-		return 0;
-	err = unwind_loader__probe(why, sizeof(why));
-	if (!err) {
-		*out = unwind_loader__new(&uo);
-		if (!*out) {
-			err = -errno;
-			snprintf(why, sizeof(why), "cannot create the unwinder's maps: %s",
-				 probe_explain(err));
-		}
-	}
-	if (!err)
-		return 0;
-	if (mode == PROFILER_UNWIND_DWARF) {
-		log_err("--unwind=dwarf is not possible here: %s", why);
-		return err;
-	}
-	log_info("user stacks by frame pointers only: %s", why);
-	return 0;
-}
-
 static int cpu_start(struct profiler *pr)
 {
 	struct prof_cpu *pc;
@@ -80,7 +45,6 @@ static int cpu_start(struct profiler *pr)
 		.frequency = pr->opts.frequency,
 		.pids = pr->opts.pids,
 		.npids = pr->opts.npids,
-		.max_keys = PROF_CPU_MAX_KEYS,
 	};
 	int err;
 
@@ -89,7 +53,7 @@ static int cpu_start(struct profiler *pr)
 		return -ENOMEM;
 	pr->priv = pc;
 	pc->period_ns = 1000000000LL / (int64_t)pr->opts.frequency;
-	err = cpu_unwinder(pr, &pc->unw);
+	err = unwinder__get(&pr->opts, "cpu", &pc->unw);
 	if (err)
 		return err;
 	opts.unw = pc->unw;
@@ -98,7 +62,7 @@ static int cpu_start(struct profiler *pr)
 		/* E.g. a verifier that rejects the walker: keep profiling. */
 		log_warn("the .eh_frame stack walker did not load (%s): user stacks by frame "
 			 "pointers only", probe_explain(-errno));
-		unwind_loader__free(pc->unw);
+		unwinder__put(pc->unw);
 		pc->unw = opts.unw = NULL;
 		pc->col = cpu_collector__new(&opts);
 	}
@@ -109,12 +73,8 @@ static int cpu_start(struct profiler *pr)
 	}
 	/* Targets get their tables before the first sample; any other process
 	 * is picked up by its first samples (unknown-mapping events). */
-	for (size_t i = 0; pc->unw && i < pr->opts.npids; i++) {
-		err = unwind_loader__add_pid(pc->unw, pr->opts.pids[i]);
-		if (err)
-			log_warn("cannot read the mappings of pid %d for unwinding: %s, retrying on "
-				 "its samples", pr->opts.pids[i], strerror(-err));
-	}
+	for (size_t i = 0; pc->unw && i < pr->opts.npids; i++)
+		unwinder__add_pid(pc->unw, pr->opts.pids[i]);
 	if (pc->unw)
 		log_debug("user stacks by the .eh_frame walker");
 	err = cpu_collector__start(pc->col);
@@ -156,7 +116,7 @@ static int cpu_drain(struct profiler *pr)
 
 	/* New processes and libraries first: their next samples unwind. */
 	if (pc->unw)
-		unwind_loader__poll(pc->unw);
+		unwinder__poll(pc->unw);
 	n = cpu_collector__drain(pc->col, cpu_add, pr);
 	if (n >= 0)
 		pc->last_drain = n;
@@ -187,35 +147,8 @@ static void cpu_summary(struct profiler *pr)
 		 (unsigned long long)st.stack_lookup_lost,
 		 (unsigned long long)(pc->errors + pr->sink_drops),
 		 (unsigned long long)st.metrics[PROFD_METRIC_IDLE]);
-	if (pc->unw) {
-		struct unwind_loader_stats us;
-		const uint64_t *u = st.unw;
-
-		unwind_loader__stats(pc->unw, &us);
-		log_info("unwinding: %llu walks, %llu reached the stack root; stopped early: %llu "
-			 "unsupported CFI, %llu unreadable stack, %llu bad CFA, %llu bad PC, %llu "
-			 "frame-pointer dead ends, %llu frame-0-only rules, %llu too deep; %llu frames "
-			 "(%llu CFI, %llu frame-pointer, %llu signal), %llu in unknown mappings",
-			 (unsigned long long)u[PROFD_UNW_M_WALKS],
-			 (unsigned long long)u[PROFD_UNW_M_COMPLETE],
-			 (unsigned long long)u[PROFD_UNW_M_STOP_INVALID],
-			 (unsigned long long)u[PROFD_UNW_M_STOP_READ],
-			 (unsigned long long)u[PROFD_UNW_M_STOP_BAD_CFA],
-			 (unsigned long long)u[PROFD_UNW_M_STOP_BAD_PC],
-			 (unsigned long long)u[PROFD_UNW_M_STOP_FP],
-			 (unsigned long long)u[PROFD_UNW_M_STOP_FRAME0],
-			 (unsigned long long)u[PROFD_UNW_M_STOP_DEPTH],
-			 (unsigned long long)u[PROFD_UNW_M_FRAMES],
-			 (unsigned long long)u[PROFD_UNW_M_TABLE_STEPS],
-			 (unsigned long long)u[PROFD_UNW_M_FP_STEPS],
-			 (unsigned long long)u[PROFD_UNW_M_SIGNAL_STEPS],
-			 (unsigned long long)u[PROFD_UNW_M_UNKNOWN_MAP]);
-		log_info("unwind tables: %zu loaded (%zu rows, %zu KiB kernel memory), %zu files "
-			 "without CFI, %zu refused by the memory cap, %zu by the rule limit, %zu "
-			 "failed to load; %zu processes, %zu scans, built in %.3fs",
-			 us.tables, us.rows, us.table_bytes >> 10, us.no_cfi, us.refused_cap,
-			 us.refused_rules, us.load_errors, us.pids, us.scans, us.build_ns / 1e9);
-	}
+	if (pc->unw)
+		unwinder__log_summary(pc->unw, st.unw);
 	log_debug("%llu frames, %llu without a symbol", (unsigned long long)pc->fst.frames,
 		  (unsigned long long)pc->fst.unsymbolized);
 }
@@ -238,7 +171,7 @@ static size_t cpu_stats(struct profiler *pr, struct profiler_stat *out, size_t m
 		{ PROFILER_STAT_DROPPED, "counts_map_full", st.metrics[PROFD_METRIC_COUNTS_FULL], 0 },
 		{ PROFILER_STAT_DROPPED, "stack_gone_before_read", st.stack_lookup_lost, 0 },
 		{ PROFILER_STAT_DROPPED, "not_encoded", pc->errors, 0 },
-		{ PROFILER_STAT_MAP, "counts", pc->last_drain, PROF_CPU_MAX_KEYS },
+		{ PROFILER_STAT_MAP, "counts", pc->last_drain, cpu_collector__capacity(pc->col) },
 	};
 	for (; n < max && n < sizeof(all) / sizeof(all[0]); n++)
 		out[n] = all[n];
@@ -252,7 +185,7 @@ static void cpu_free(struct profiler *pr)
 	if (!pc)
 		return;
 	cpu_collector__free(pc->col);
-	unwind_loader__free(pc->unw);
+	unwinder__put(pc->unw);
 	free(pc);
 	pr->priv = NULL;
 }

@@ -15,13 +15,10 @@
 #include "collect/metrics.h"
 #include "collect/cpu.h"
 #include "collect/perf_events.h"
-#include "unwind/loader.h"
+#include "unwinder.h"
 
 #define DEFAULT_MAX_STACKS 16384
 #define DEFAULT_MAX_KEYS 32768
-/* Minimum time between two unknown-mapping events of one pid from one CPU:
- * the loader rescans a pid at most once a second anyway. */
-#define UNW_EVENT_INTERVAL_MS 100
 
 /* A program that read the old generation before the switch finishes in
  * microseconds (it runs with interrupts off); wait well past that. */
@@ -32,7 +29,7 @@ struct cpu_collector {
 	struct perf_events pe;
 	uint64_t frequency;
 	uint32_t gen;
-	bool dwarf;             /* user stacks from the walker (ustacks_N) */
+	bool dwarf;             /* stacks from the walker's program (frames_N) */
 	uint64_t stack_lookup_lost;
 	struct profd_cpu_key *keys;   /* drain scratch, max_keys entries */
 	uint32_t max_keys;
@@ -48,6 +45,21 @@ void cpu_collector__free(struct cpu_collector *c)
 	free(c);
 }
 
+/* Entries for what one drain interval (1 s) can bring: every sample a new
+ * aggregate with a new user and kernel stack, times 2 for late drains; at
+ * least 1024, at most cap. For frames_N (about 1 KiB each, preallocated):
+ * 2 MiB for 2 CPUs at 99 Hz instead of 33 MiB sized for the largest host. */
+static uint32_t entries_for(uint64_t frequency, uint32_t cap)
+{
+	int cpus = libbpf_num_possible_cpus();
+	uint64_t need = 4 * frequency * (uint64_t)(cpus > 0 ? cpus : 1);
+	uint32_t n = 1024;
+
+	while (n < need && n < cap)
+		n <<= 1;
+	return n;
+}
+
 struct cpu_collector *cpu_collector__new(const struct cpu_opts *opts)
 {
 	uint32_t max_stacks = opts->max_stacks ? opts->max_stacks : DEFAULT_MAX_STACKS;
@@ -58,7 +70,7 @@ struct cpu_collector *cpu_collector__new(const struct cpu_opts *opts)
 	if (!c)
 		return NULL;
 	c->frequency = opts->frequency;
-	c->max_keys = opts->max_keys ? opts->max_keys : DEFAULT_MAX_KEYS;
+	c->max_keys = opts->max_keys ? opts->max_keys : entries_for(opts->frequency, DEFAULT_MAX_KEYS);
 	c->keys = calloc(c->max_keys, sizeof(*c->keys));
 	if (!c->keys) {
 		err = -ENOMEM;
@@ -72,29 +84,27 @@ struct cpu_collector *cpu_collector__new(const struct cpu_opts *opts)
 	c->skel->rodata->cfg.filter_pids = opts->npids > 0;
 	if (opts->npids > 0)
 		bpf_map__set_max_entries(c->skel->maps.pid_filter, opts->npids);
-	bpf_map__set_max_entries(c->skel->maps.stacks_0, max_stacks);
-	bpf_map__set_max_entries(c->skel->maps.stacks_1, max_stacks);
 	bpf_map__set_max_entries(c->skel->maps.counts_0, c->max_keys);
 	bpf_map__set_max_entries(c->skel->maps.counts_1, c->max_keys);
 	c->dwarf = opts->unw != NULL;
 	if (c->dwarf) {
+		/* Both kinds of stacks go to frames_N. */
 		bpf_program__set_autoload(c->skel->progs.on_cpu_sample, false);
-		c->skel->rodata->unw_cfg.enabled = 1;
-		c->skel->rodata->unw_cfg.event_interval_ms = UNW_EVENT_INTERVAL_MS;
-		bpf_map__set_max_entries(c->skel->maps.ustacks_0, max_stacks);
-		bpf_map__set_max_entries(c->skel->maps.ustacks_1, max_stacks);
-		err = unwind_loader__reuse_maps(opts->unw, c->skel->obj);
+		bpf_map__set_max_entries(c->skel->maps.stacks_0, 1);
+		bpf_map__set_max_entries(c->skel->maps.stacks_1, 1);
+		bpf_map__set_max_entries(c->skel->maps.frames_0, entries_for(opts->frequency, max_stacks));
+		bpf_map__set_max_entries(c->skel->maps.frames_1, entries_for(opts->frequency, max_stacks));
+		err = unwinder__prepare(opts->unw, c->skel->obj, &c->skel->rodata->unw_cfg);
 		if (err)
 			goto cleanup;
 	} else {
 		/* The walker's maps exist but stay unused: make them tiny. */
 		bpf_program__set_autoload(c->skel->progs.on_cpu_sample_dwarf, false);
-		bpf_map__set_max_entries(c->skel->maps.ustacks_0, 1);
-		bpf_map__set_max_entries(c->skel->maps.ustacks_1, 1);
-		bpf_map__set_max_entries(c->skel->maps.unw_mappings, 1);
-		bpf_map__set_max_entries(c->skel->maps.unw_tables, 1);
-		bpf_map__set_max_entries(c->skel->maps.unw_rules, 1);
-		bpf_map__set_max_entries(c->skel->maps.unw_events, 4096);
+		bpf_map__set_max_entries(c->skel->maps.stacks_0, max_stacks);
+		bpf_map__set_max_entries(c->skel->maps.stacks_1, max_stacks);
+		bpf_map__set_max_entries(c->skel->maps.frames_0, 1);
+		bpf_map__set_max_entries(c->skel->maps.frames_1, 1);
+		unwinder__disable(c->skel->obj);
 	}
 	err = cpu_bpf__load(c->skel);
 	if (err)
@@ -149,7 +159,7 @@ int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
 {
 	uint64_t ustack[PROFD_MAX_STACK_DEPTH], kstack[PROFD_MAX_STACK_DEPTH];
 	struct timespec grace = { 0, GEN_SWITCH_GRACE_NS };
-	int counts_fd, stacks_fd, ustacks_fd, nkeys = 0;
+	int counts_fd, stacks_fd, nkeys = 0;
 	uint32_t done = c->gen;
 	__u32 sid, next_sid;
 	void *prev = NULL;
@@ -161,8 +171,8 @@ int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
 
 	counts_fd = bpf_map__fd(done ? c->skel->maps.counts_1 : c->skel->maps.counts_0);
 	stacks_fd = bpf_map__fd(done ? c->skel->maps.stacks_1 : c->skel->maps.stacks_0);
-	ustacks_fd = c->dwarf ? bpf_map__fd(done ? c->skel->maps.ustacks_1 : c->skel->maps.ustacks_0)
-			      : stacks_fd;
+	if (c->dwarf) /* user and kernel stacks */
+		stacks_fd = bpf_map__fd(done ? c->skel->maps.frames_1 : c->skel->maps.frames_0);
 
 	/* Collect the keys first: deleting while walking a hash map restarts
 	 * the walk. The map holds at most max_keys entries. */
@@ -176,7 +186,7 @@ int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
 
 		if (bpf_map_lookup_elem(counts_fd, &c->keys[i], &s.count))
 			continue;
-		s.nustack = read_stack(c, ustacks_fd, c->keys[i].user_stack_id, ustack);
+		s.nustack = read_stack(c, stacks_fd, c->keys[i].user_stack_id, ustack);
 		s.ustack = ustack;
 		s.nkstack = read_stack(c, stacks_fd, c->keys[i].kern_stack_id, kstack);
 		s.kstack = kstack;
@@ -189,12 +199,6 @@ int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
 		if (bpf_map_delete_elem(stacks_fd, &sid))
 			break;
 	}
-	if (c->dwarf)
-		while (!bpf_map_get_next_key(ustacks_fd, NULL, &next_sid)) {
-			sid = next_sid;
-			if (bpf_map_delete_elem(ustacks_fd, &sid))
-				break;
-		}
 	return nkeys;
 }
 
@@ -205,4 +209,9 @@ void cpu_collector__stats(const struct cpu_collector *c, struct cpu_stats *st)
 	metrics__sum(bpf_map__fd(c->skel->maps.metrics), st->metrics, PROFD_METRIC_MAX);
 	if (c->dwarf)
 		metrics__sum(bpf_map__fd(c->skel->maps.unw_metrics), st->unw, PROFD_UNW_M_MAX);
+}
+
+uint32_t cpu_collector__capacity(const struct cpu_collector *c)
+{
+	return c->max_keys;
 }

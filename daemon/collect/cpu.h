@@ -12,18 +12,19 @@
 #include "profd/walker.h"
 
 struct cpu_collector;
-struct unwind_loader;
+struct unwinder;
 
 struct cpu_opts {
 	uint64_t frequency;     /* Hz per CPU */
 	const pid_t *pids;      /* wanted tgids; NULL/0 = every process */
 	size_t npids;
 	uint32_t max_stacks;    /* stack map buckets per generation (0 = default) */
-	uint32_t max_keys;      /* count map entries per generation (0 = default) */
-	/* User stacks by the .eh_frame walker with this loader's tables
-	 * (borrowed, must outlive the collector); NULL: frame pointers only
-	 * (the kernel's bpf_get_stackid walk). */
-	struct unwind_loader *unw;
+	uint32_t max_keys;      /* count map entries per generation (0: sized for
+				 * the samples of a drain interval) */
+	/* User stacks by the .eh_frame walker (borrowed, must outlive the
+	 * collector); NULL: frame pointers only (the kernel's bpf_get_stackid
+	 * walk). */
+	struct unwinder *unw;
 };
 
 /* One drained aggregate. Stacks are leaf first; n* is 0 when absent. */
@@ -55,6 +56,8 @@ void cpu_collector__stop(struct cpu_collector *c);
  * then clear it. Returns the number of aggregates or -errno. */
 int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx);
 void cpu_collector__stats(const struct cpu_collector *c, struct cpu_stats *st);
+/* Entries of each generation's count map. */
+uint32_t cpu_collector__capacity(const struct cpu_collector *c);
 void cpu_collector__free(struct cpu_collector *c);
 
 #endif

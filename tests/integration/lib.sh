@@ -7,6 +7,7 @@
 : "${WORKLOADS:?WORKLOADS must name the workload directory}"
 PROFD=$(realpath "$PROFD")
 WORKLOADS=$(realpath "$WORKLOADS")
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 T=$(mktemp -d /tmp/profd-test.XXXXXX)
 export HOME=$T PPROF_TMPDIR=$T   # go tool pprof writes nothing outside
@@ -145,4 +146,26 @@ run_profd_bg() {
 
 wait_profd() {
 	wait $PROFD_PID || { cat "$T/profd.err" >&2; fail "profd exited non-zero"; }
+}
+
+# unwind_check ANCHOR EXTRA_RE THREAD [MIN_PCT]: the user stacks of $WL_PID
+# in $T/u.raw (`go tool pprof -raw` of any profile type) against gdb's
+# backtrace of thread THREAD (main|other) of the running workload, taken
+# now (unwind_oracle.py, unwind_check.py): at least MIN_PCT% (99) of the
+# samples must carry gdb's chain from a frame in ANCHOR down to the root,
+# and every frame must be one gdb names in its backtrace or matches EXTRA_RE.
+unwind_check() {
+	local anchor=$1 extra=$2 thread=$3 min=${4:-99} out
+	python3 "$LIB_DIR/unwind_check.py" addrs "$T/u.raw" "$WL_PID" >"$T/addrs"
+	UNW_ADDRS=$T/addrs UNW_OUT=$T/oracle UNW_THREAD=$thread \
+		timeout 60 gdb -p "$WL_PID" -batch -nx -x "$LIB_DIR/unwind_oracle.py" >"$T/gdb.out" 2>&1 ||
+		{ tail -5 "$T/gdb.out" >&2; fail "gdb could not attach"; }
+	if out=$(python3 "$LIB_DIR/unwind_check.py" check "$T/u.raw" "$WL_PID" "$T/oracle" \
+		"$anchor" "$extra" "$min"); then
+		echo "$out" | sed 's/^/    | /' >&2
+	else
+		echo "$out" | sed 's/^/    | /' >&2
+		grep "unwinding:" "$T/profd.err" >&2 || true
+		fail "stacks differ from gdb's"
+	fi
 }

@@ -7,8 +7,6 @@
 # carry gdb's chain down to the root, and no sample may have a frame gdb
 # would not name in that chain.
 
-UNW_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-
 # unwind_profile MODE SECONDS [PROFD ARGS...]: start the workload, profile
 # it into $T/u.pb.gz and its raw dump $T/u.raw.
 unwind_profile() {
@@ -19,24 +17,6 @@ unwind_profile() {
 	"$PROFD" --pid "$WL_PID" --duration "${secs}s" --frequency 499 --output "$T/u.pb.gz" "$@" \
 		2>"$T/profd.err" || { cat "$T/profd.err" >&2; fail "profd failed"; }
 	pprof -raw "$T/u.pb.gz" >"$T/u.raw"
-}
-
-# unwind_check ANCHOR EXTRA_RE THREAD [MIN_PCT]: ask gdb about the running
-# workload and compare.
-unwind_check() {
-	local anchor=$1 extra=$2 thread=$3 min=${4:-99} out
-	python3 "$UNW_DIR/unwind_check.py" addrs "$T/u.raw" "$WL_PID" >"$T/addrs"
-	UNW_ADDRS=$T/addrs UNW_OUT=$T/oracle UNW_THREAD=$thread \
-		timeout 60 gdb -p "$WL_PID" -batch -nx -x "$UNW_DIR/unwind_oracle.py" >"$T/gdb.out" 2>&1 ||
-		{ tail -5 "$T/gdb.out" >&2; fail "gdb could not attach"; }
-	if out=$(python3 "$UNW_DIR/unwind_check.py" check "$T/u.raw" "$WL_PID" "$T/oracle" \
-		"$anchor" "$extra" "$min"); then
-		echo "$out" | sed 's/^/    | /' >&2
-	else
-		echo "$out" | sed 's/^/    | /' >&2
-		grep "unwinding:" "$T/profd.err" >&2 || true
-		fail "stacks differ from gdb's"
-	fi
 }
 
 # A hot comparator under glibc's qsort: the merge recursion, qsort_r, and
@@ -52,10 +32,10 @@ test_unwind_qsort_comparator() {
 test_unwind_fp_mode_loses_qsort_callers() {
 	require_root
 	unwind_profile qsort 2 --unwind=fp
-	python3 "$UNW_DIR/unwind_check.py" addrs "$T/u.raw" "$WL_PID" >"$T/addrs"
+	python3 "$LIB_DIR/unwind_check.py" addrs "$T/u.raw" "$WL_PID" >"$T/addrs"
 	UNW_ADDRS=$T/addrs UNW_OUT=$T/oracle UNW_THREAD=main \
-		timeout 60 gdb -p "$WL_PID" -batch -nx -x "$UNW_DIR/unwind_oracle.py" >/dev/null 2>&1
-	if python3 "$UNW_DIR/unwind_check.py" check "$T/u.raw" "$WL_PID" "$T/oracle" sort_loop \
+		timeout 60 gdb -p "$WL_PID" -batch -nx -x "$LIB_DIR/unwind_oracle.py" >/dev/null 2>&1
+	if python3 "$LIB_DIR/unwind_check.py" check "$T/u.raw" "$WL_PID" "$T/oracle" sort_loop \
 		'cmp_spin|msort_with_tmp|__mem|mix$' 50 >"$T/check.out"; then
 		cat "$T/check.out" >&2
 		fail "frame pointers unwound qsort's callers: the oracle does not discriminate"

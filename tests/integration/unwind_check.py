@@ -55,7 +55,7 @@ def parse_raw(path, pid):
             state = "maps"
             continue
         if state == "samples":
-            m = re.match(r"^\s+(\d+)\s+\d+:\s+([\d ]+)$", line)
+            m = re.match(r"^\s+(\d+)(?:\s+\d+)*:\s+([\d ]+)$", line)
             if m:
                 cur = [int(m.group(1)), [int(x) for x in m.group(2).split()], None]
                 samples.append(cur)

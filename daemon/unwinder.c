@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+/* unwinder: one shared, reference-counted unwind loader per process. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "collect/probe.h"
+#include "log.h"
+#include "profiler.h"
+#include "unwind/loader.h"
+#include "unwinder.h"
+
+/* Minimum time between two unknown-mapping events of one pid from one CPU:
+ * the loader rescans a pid at most once a second anyway. */
+#define EVENT_INTERVAL_MS 100
+
+struct unwinder {
+	struct unwind_loader *l;
+	unsigned refs;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct unwinder shared;
+static bool said_why; /* "frame pointers only" logged once per process */
+
+int unwinder__get(const struct profiler_opts *o, const char *who, struct unwinder **out)
+{
+	struct unwind_loader_opts uo = { .max_table_bytes = o->unwind_max_bytes };
+	char why[256];
+	int err = 0;
+
+	*out = NULL;
+	if (o->unwind == PROFILER_UNWIND_FP)
+		return 0;
+	pthread_mutex_lock(&lock);
+	if (shared.l) {
+		shared.refs++;
+		*out = &shared;
+		goto out;
+	}
+	err = unwind_loader__probe(why, sizeof(why));
+	if (!err) {
+		shared.l = unwind_loader__new(&uo);
+		if (!shared.l) {
+			err = -errno;
+			snprintf(why, sizeof(why), "cannot create the unwinder's maps: %s",
+				 probe_explain(err));
+		}
+	}
+	if (!err) {
+		shared.refs = 1;
+		*out = &shared;
+		goto out;
+	}
+	if (o->unwind == PROFILER_UNWIND_DWARF) {
+		log_err("--unwind=dwarf is not possible here (%s): %s", who, why);
+		goto out;
+	}
+	if (!said_why)
+		log_info("user stacks by frame pointers only: %s", why);
+	said_why = true;
+	err = 0;
+out:
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+void unwinder__put(struct unwinder *u)
+{
+	if (!u)
+		return;
+	pthread_mutex_lock(&lock);
+	if (!--u->refs) {
+		unwind_loader__free(u->l);
+		u->l = NULL;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+int unwinder__prepare(struct unwinder *u, struct bpf_object *obj, struct profd_unw_config *cfg)
+{
+	int err;
+
+	pthread_mutex_lock(&lock);
+	err = unwind_loader__reuse_maps(u->l, obj);
+	pthread_mutex_unlock(&lock);
+	cfg->enabled = 1;
+	cfg->event_interval_ms = EVENT_INTERVAL_MS;
+	return err;
+}
+
+void unwinder__disable(struct bpf_object *obj)
+{
+	static const struct {
+		const char *name;
+		uint32_t entries;
+	} maps[] = {
+		{ "unw_mappings", 1 }, { "unw_tables", 1 }, { "unw_rules", 1 },
+		{ "unw_events", 4096 }, /* a ring buffer is at least a page */
+	};
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, maps[i].name);
+
+		if (m)
+			bpf_map__set_max_entries(m, maps[i].entries);
+	}
+}
+
+void unwinder__add_pid(struct unwinder *u, pid_t pid)
+{
+	int err;
+
+	pthread_mutex_lock(&lock);
+	err = unwind_loader__add_pid(u->l, pid);
+	pthread_mutex_unlock(&lock);
+	if (err)
+		log_warn("cannot read the mappings of pid %d for unwinding: %s, retrying on its "
+			 "samples", pid, strerror(-err));
+}
+
+void unwinder__poll(struct unwinder *u)
+{
+	pthread_mutex_lock(&lock);
+	unwind_loader__poll(u->l);
+	pthread_mutex_unlock(&lock);
+}
+
+void unwinder__log_summary(struct unwinder *u, const uint64_t unw[PROFD_UNW_M_MAX])
+{
+	struct unwind_loader_stats us;
+
+	pthread_mutex_lock(&lock);
+	unwind_loader__stats(u->l, &us);
+	pthread_mutex_unlock(&lock);
+	log_info("unwinding: %llu walks, %llu reached the stack root; stopped early: %llu "
+		 "unsupported CFI, %llu unreadable stack, %llu bad CFA, %llu bad PC, %llu "
+		 "frame-pointer dead ends, %llu frame-0-only rules, %llu too deep; %llu frames "
+		 "(%llu CFI, %llu frame-pointer, %llu signal), %llu in unknown mappings",
+		 (unsigned long long)unw[PROFD_UNW_M_WALKS],
+		 (unsigned long long)unw[PROFD_UNW_M_COMPLETE],
+		 (unsigned long long)unw[PROFD_UNW_M_STOP_INVALID],
+		 (unsigned long long)unw[PROFD_UNW_M_STOP_READ],
+		 (unsigned long long)unw[PROFD_UNW_M_STOP_BAD_CFA],
+		 (unsigned long long)unw[PROFD_UNW_M_STOP_BAD_PC],
+		 (unsigned long long)unw[PROFD_UNW_M_STOP_FP],
+		 (unsigned long long)unw[PROFD_UNW_M_STOP_FRAME0],
+		 (unsigned long long)unw[PROFD_UNW_M_STOP_DEPTH],
+		 (unsigned long long)unw[PROFD_UNW_M_FRAMES],
+		 (unsigned long long)unw[PROFD_UNW_M_TABLE_STEPS],
+		 (unsigned long long)unw[PROFD_UNW_M_FP_STEPS],
+		 (unsigned long long)unw[PROFD_UNW_M_SIGNAL_STEPS],
+		 (unsigned long long)unw[PROFD_UNW_M_UNKNOWN_MAP]);
+	log_info("unwind tables: %zu loaded (%zu rows, %zu KiB kernel memory), %zu files "
+		 "without CFI, %zu refused by the memory cap, %zu by the rule limit, %zu "
+		 "failed to load; %zu processes, %zu scans, built in %.3fs",
+		 us.tables, us.rows, us.table_bytes >> 10, us.no_cfi, us.refused_cap,
+		 us.refused_rules, us.load_errors, us.pids, us.scans, us.build_ns / 1e9);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* unwinder: the one .eh_frame walker loader of a profd process, shared by
+ * every profile type that walks user stacks in BPF (cpu, heap, mutex, block,
+ * threadcreate) and by every thread that runs one (the agent's loop, its
+ * HTTP handlers): libc's table is loaded once however many profiles run.
+ * Reference counted; calls are serialized by a mutex. */
+#ifndef PROFD_UNWINDER_H
+#define PROFD_UNWINDER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "profd/walker.h"
+
+struct bpf_object;
+struct profiler_opts;
+struct unwinder;
+
+/* A reference to the process's walker for a run with options o, or *out =
+ * NULL for frame-pointer stacks (--unwind=fp, or a kernel without what the
+ * walker needs: logged once with the reason). -errno only when
+ * --unwind=dwarf was asked for and is impossible (logged). who names the
+ * profile type in messages. */
+int unwinder__get(const struct profiler_opts *o, const char *who, struct unwinder **out);
+/* Drop a reference; the last one frees the loader and its maps. NULL-safe. */
+void unwinder__put(struct unwinder *u);
+
+/* Point obj's walker maps (opened, not loaded; it includes bpf/unwind.bpf.h)
+ * at the shared ones and fill the walker's .rodata config cfg. 0 or -errno. */
+int unwinder__prepare(struct unwinder *u, struct bpf_object *obj, struct profd_unw_config *cfg);
+/* For an object that includes bpf/unwind.bpf.h but runs without the walker:
+ * shrink its walker maps to nothing. */
+void unwinder__disable(struct bpf_object *obj);
+
+/* Load pid's tables now (targets, before their first event); failures are
+ * logged as warnings, the walker retries on the pid's events. */
+void unwinder__add_pid(struct unwinder *u, pid_t pid);
+/* New processes and libraries reported by any walker, exits: call from each
+ * profile type's drain (cheap when nothing happened). */
+void unwinder__poll(struct unwinder *u);
+
+/* Log a collector's walker counters (its own unw_metrics, summed over CPUs)
+ * and the shared tables' state. */
+void unwinder__log_summary(struct unwinder *u, const uint64_t unw[PROFD_UNW_M_MAX]);
+
+#endif
