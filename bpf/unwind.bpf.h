@@ -117,8 +117,9 @@ struct unw_state {
 	__u32 n;     /* frames recorded */
 	__u32 flags; /* UNW_F_* */
 	__u32 done;  /* walk over (complete or stopped) */
-	__u32 have_map; /* map holds the mapping of the previous frame */
-	struct profd_unw_mapping map;
+	__u32 have_map; /* 1: map holds the last mapping looked up, 2: and
+			 * map_prev the one before */
+	struct profd_unw_mapping map, map_prev, tmp_map;
 	__u64 tmp[UNW_PT_REGS_WORDS + 2];	   /* register dumps read in */
 	__u64 frames[PROFD_UNW_MAX_FRAMES + 1]; /* frames[n..] are 0 */
 };
@@ -274,9 +275,10 @@ static __always_inline long unw_step(struct unw_state *st)
 	struct profd_unw_map_key key;
 	struct profd_unw_mapping *m;
 	struct profd_unw_rule *r;
+	struct profd_unw_index *idx;
 	struct profd_unw_row *row;
 	__u64 pc = st->pc, cfa, ra, bp, base;
-	__u32 lo, hi, rule, n = st->n, file_id, nrows;
+	__u32 lo, hi, rule, n = st->n, file_id, nrows, page, idx_key;
 	__u64 tpc;
 	void *rows;
 
@@ -290,22 +292,29 @@ static __always_inline long unw_step(struct unw_state *st)
 	st->hash ^= st->hash >> 29;
 	unw_metric(PROFD_UNW_M_FRAMES);
 
-	/* Callers are mostly in the same file as their callee: skip the trie
-	 * while frames stay in the previous frame's mapping. */
+	/* Callers are mostly in the file of their callee or of the frame
+	 * before (an executable calling libc calling back): skip the trie
+	 * while frames stay in the last two mappings seen. */
 	m = &st->map;
 	if (!st->have_map || pc < m->start || pc >= m->end) {
-		key.prefixlen = PROFD_UNW_MAP_KEY_BITS;
-		key.pid_be = bpf_htonl(st->pid);
-		key.addr_be = bpf_cpu_to_be64(pc);
-		m = bpf_map_lookup_elem(&unw_mappings, &key);
-		if (!m) {
-			st->have_map = 0;
-			unw_metric(PROFD_UNW_M_UNKNOWN_MAP);
-			unw_event(st);
-			return unw_fp_step(st);
+		if (st->have_map > 1 && pc >= st->map_prev.start && pc < st->map_prev.end) {
+			st->tmp_map = st->map;
+			st->map = st->map_prev;
+			st->map_prev = st->tmp_map;
+		} else {
+			key.prefixlen = PROFD_UNW_MAP_KEY_BITS;
+			key.pid_be = bpf_htonl(st->pid);
+			key.addr_be = bpf_cpu_to_be64(pc);
+			m = bpf_map_lookup_elem(&unw_mappings, &key);
+			if (!m) {
+				unw_metric(PROFD_UNW_M_UNKNOWN_MAP);
+				unw_event(st);
+				return unw_fp_step(st);
+			}
+			st->map_prev = st->map;
+			st->map = *m;
+			st->have_map = st->have_map ? 2 : 1;
 		}
-		st->map = *m;
-		st->have_map = 1;
 		m = &st->map;
 	}
 	if (m->kind != PROFD_UNW_MAP_TABLE || pc < m->bias)
@@ -323,9 +332,19 @@ static __always_inline long unw_step(struct unw_state *st)
 	if (!rows)
 		return unw_fp_step(st);
 
-	/* Last row with row.pc <= tpc: rows[lo - 1]. */
-	lo = 0;
-	hi = nrows;
+	/* Last row with row.pc <= tpc: rows[lo - 1], searched among the rows
+	 * of tpc's page (walker.h: page index). */
+	page = (__u32)tpc >> PROFD_UNW_PAGE_SHIFT;
+	if (page < m->npages) {
+		idx_key = nrows + page;
+		idx = bpf_map_lookup_elem(rows, &idx_key);
+		if (!idx)
+			return unw_stop(st, PROFD_UNW_M_STOP_NO_TABLE);
+		lo = idx->first;
+		hi = idx->end;
+	} else {
+		lo = hi = nrows;
+	}
 	for (int i = 0; i < PROFD_UNW_BSEARCH_STEPS && lo < hi; i++) {
 		__u32 mid = lo + (hi - lo) / 2;
 

@@ -51,6 +51,7 @@ struct unw_file {
 	int err;	     /* 0: table loaded (id != 0); else why not (-errno) */
 	uint32_t id;	     /* key in unw_tables */
 	uint32_t nrows;
+	uint32_t npages;     /* page index entries after the rows */
 	uint64_t vaddr_base;
 	size_t kbytes;	     /* kernel memory charged */
 	unsigned refcnt;     /* ranges using it */
@@ -385,14 +386,15 @@ cleanup:
 	return err;
 }
 
-/* Put t's rows into a new inner array under a new file id. */
+/* Put t's rows and their page index into a new inner array under a new
+ * file id. */
 static int file_upload(struct unwind_loader *l, struct unw_file *f, const struct unwind_table *t)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, inner_opts, .map_flags = BPF_F_INNER_MAP);
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
-	struct profd_unw_row *rows = NULL;
-	__u32 *keys = NULL, id;
-	size_t nrows, bytes;
+	struct profd_unw_row *rows = NULL, *grown;
+	__u32 *keys = NULL, id, npages;
+	size_t nrows, nrows_only, bytes;
 	int fd = -1, err, mem;
 
 	err = remap_rules(l, t, &rows, &nrows);
@@ -405,6 +407,16 @@ static int file_upload(struct unwind_loader *l, struct unw_file *f, const struct
 		err = -ENODATA;
 		goto cleanup;
 	}
+	npages = profd_unw_pages(rows, (__u32)nrows);
+	grown = realloc(rows, (nrows + npages) * sizeof(*rows));
+	if (!grown) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	rows = grown;
+	profd_unw_index_build(rows, (__u32)nrows, (struct profd_unw_index *)(rows + nrows));
+	nrows_only = nrows;
+	nrows += npages;
 	bytes = nrows * sizeof(*rows) + INNER_MAP_OVERHEAD;
 	while (l->st.table_bytes + bytes > l->o.max_table_bytes || l->st.tables >= l->o.max_files) {
 		if (!evict_unused(l, true)) {
@@ -454,13 +466,14 @@ static int file_upload(struct unwind_loader *l, struct unw_file *f, const struct
 		}
 	}
 	f->id = id;
-	f->nrows = (uint32_t)nrows;
+	f->nrows = (uint32_t)nrows_only;
+	f->npages = npages;
 	f->vaddr_base = unwind_table__vaddr_base(t);
 	f->kbytes = bytes;
 	f->err = 0;
 	l->st.tables++;
 	l->st.table_bytes += bytes;
-	l->st.rows += nrows;
+	l->st.rows += nrows_only;
 cleanup:
 	if (fd >= 0)
 		close(fd);
@@ -698,6 +711,7 @@ static int scan_cb(const struct procmaps_entry *e, void *data)
 			r->val.kind = PROFD_UNW_MAP_TABLE;
 			r->val.file_id = f->id;
 			r->val.nrows = f->nrows;
+			r->val.npages = f->npages;
 			r->val.bias = bias + f->vaddr_base;
 		}
 	}

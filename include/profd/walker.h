@@ -43,7 +43,7 @@ struct profd_unw_mapping {
 	__u32 file_id; /* key in unw_tables (TABLE only) */
 	__u32 nrows;   /* rows in that table */
 	__u32 kind;    /* PROFD_UNW_MAP_* */
-	__u32 pad;
+	__u32 npages;  /* entries of its page index (after the rows) */
 };
 _Static_assert(sizeof(struct profd_unw_mapping) == 40, "mapping value layout");
 
@@ -55,6 +55,43 @@ _Static_assert(sizeof(struct profd_unw_mapping) == 40, "mapping value layout");
  *
  * unw_rules: ARRAY of PROFD_UNW_MAX_RULES struct profd_unw_rule.
  */
+
+/*
+ * Page index: after a table's nrows rows its inner array holds npages
+ * entries of struct profd_unw_index, one per 2^PROFD_UNW_PAGE_SHIFT bytes of
+ * table pcs. The row of a pc in page p is among rows[first - 1 .. end - 1]:
+ * the walker's binary search starts from the rows of one page (~15 in libc)
+ * instead of all of them, 4 array lookups a frame instead of 15. A pc past
+ * the last page belongs to the last row. Costs npages * 8 bytes (6% of
+ * libc's rows).
+ */
+#define PROFD_UNW_PAGE_SHIFT 11
+struct profd_unw_index {
+	__u32 first; /* rows with pc < page start */
+	__u32 end;   /* rows with pc < next page start */
+};
+_Static_assert(sizeof(struct profd_unw_index) == sizeof(struct profd_unw_row),
+	       "index entries share the rows' array");
+
+/* Entries of the page index of rows (sorted, nrows >= 1). */
+static inline __u32 profd_unw_pages(const struct profd_unw_row *rows, __u32 nrows)
+{
+	return (rows[nrows - 1].pc >> PROFD_UNW_PAGE_SHIFT) + 1;
+}
+
+/* Fill idx[0 .. profd_unw_pages()) for rows. */
+static inline void profd_unw_index_build(const struct profd_unw_row *rows, __u32 nrows,
+					 struct profd_unw_index *idx)
+{
+	__u32 npages = profd_unw_pages(rows, nrows), r = 0;
+
+	for (__u32 p = 0; p < npages; p++) {
+		idx[p].first = r;
+		while (r < nrows && (rows[r].pc >> PROFD_UNW_PAGE_SHIFT) <= p)
+			r++;
+		idx[p].end = r;
+	}
+}
 
 /* "unknown mapping" event (ring buffer unw_events): a sampled PC of pid was
  * in no known mapping. Rate-limited per CPU; the loader rescans the pid. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "profd/walker.h"
 #include "unwind/unwind.h"
 
 /* ---- byte buffers for hand-built CFI ------------------------------------ */
@@ -1083,6 +1084,56 @@ void test_unwind_find(void)
 		}
 	}
 	ASSERT_EQ(profd_unw_find(rows, 0, 0), -1, "empty");
+}
+
+/* The walker's search through the page index (bpf/unwind.bpf.h, unw_step),
+ * written again here: the last row at or below pc, or -1. */
+static int find_paged(const struct profd_unw_row *rows, __u32 nrows,
+		      const struct profd_unw_index *idx, __u32 npages, __u32 pc)
+{
+	__u32 page = pc >> PROFD_UNW_PAGE_SHIFT, lo = nrows, hi = nrows;
+
+	if (page < npages) {
+		lo = idx[page].first;
+		hi = idx[page].end;
+	}
+	for (int i = 0; i < PROFD_UNW_BSEARCH_STEPS && lo < hi; i++) {
+		__u32 mid = lo + (hi - lo) / 2;
+
+		if (rows[mid].pc <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (int)lo - 1;
+}
+
+/* Rows from dense to pages apart: the page-bounded search finds what the
+ * whole-table search finds, for every pc. */
+void test_unwind_page_index(void)
+{
+	static struct profd_unw_row rows[256];
+	static struct profd_unw_index idx[256 * 8];
+	unsigned int seed = 11;
+
+	for (__u32 n = 1; n <= 256; n += 17) {
+		__u32 pc = rand_r(&seed) % 5000, np;
+
+		for (__u32 i = 0; i < n; i++) {
+			rows[i] = (struct profd_unw_row){ .pc = pc };
+			pc += 1 + rand_r(&seed) % (i % 3 ? 40 : 9000);
+		}
+		np = profd_unw_pages(rows, n);
+		if (!ASSERT_TRUE(np <= sizeof(idx) / sizeof(idx[0]), "index fits"))
+			return;
+		profd_unw_index_build(rows, n, idx);
+		for (__u32 x = 0; x < pc + 5000; x++)
+			if (find_paged(rows, n, idx, np, x) != profd_unw_find(rows, n, x)) {
+				ASSERT_EQ(find_paged(rows, n, idx, np, x), profd_unw_find(rows, n, x),
+					  "paged search");
+				return;
+			}
+	}
 }
 
 /* ---- differential test against elfutils -------------------------------- */
