@@ -345,7 +345,7 @@ static __always_inline long unw_step(struct unw_state *st)
 	} else {
 		lo = hi = nrows;
 	}
-	for (int i = 0; i < PROFD_UNW_BSEARCH_STEPS && lo < hi; i++) {
+	for (int i = 0; i < PROFD_UNW_PAGE_BSEARCH_STEPS && lo < hi; i++) {
 		__u32 mid = lo + (hi - lo) / 2;
 
 		row = bpf_map_lookup_elem(rows, &mid);

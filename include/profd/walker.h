@@ -66,6 +66,11 @@ _Static_assert(sizeof(struct profd_unw_mapping) == 40, "mapping value layout");
  * libc's rows).
  */
 #define PROFD_UNW_PAGE_SHIFT 11
+/* Row pcs are distinct, so a page has at most 2^PROFD_UNW_PAGE_SHIFT rows:
+ * this many binary-search steps always reach the answer. */
+#define PROFD_UNW_PAGE_BSEARCH_STEPS (PROFD_UNW_PAGE_SHIFT + 1)
+_Static_assert((1u << PROFD_UNW_PAGE_BSEARCH_STEPS) > (1u << PROFD_UNW_PAGE_SHIFT),
+	       "binary search must reach every row of a page");
 struct profd_unw_index {
 	__u32 first; /* rows with pc < page start */
 	__u32 end;   /* rows with pc < next page start */

@@ -1097,7 +1097,7 @@ static int find_paged(const struct profd_unw_row *rows, __u32 nrows,
 		lo = idx[page].first;
 		hi = idx[page].end;
 	}
-	for (int i = 0; i < PROFD_UNW_BSEARCH_STEPS && lo < hi; i++) {
+	for (int i = 0; i < PROFD_UNW_PAGE_BSEARCH_STEPS && lo < hi; i++) {
 		__u32 mid = lo + (hi - lo) / 2;
 
 		if (rows[mid].pc <= pc)
@@ -1112,16 +1112,17 @@ static int find_paged(const struct profd_unw_row *rows, __u32 nrows,
  * whole-table search finds, for every pc. */
 void test_unwind_page_index(void)
 {
-	static struct profd_unw_row rows[256];
-	static struct profd_unw_index idx[256 * 8];
+	static struct profd_unw_row rows[4096];
+	static struct profd_unw_index idx[4096 * 8];
 	unsigned int seed = 11;
 
-	for (__u32 n = 1; n <= 256; n += 17) {
-		__u32 pc = rand_r(&seed) % 5000, np;
+	for (__u32 n = 1; n <= 4096; n += n < 256 ? 17 : 1531) {
+		__u32 pc = n > 2048 ? 4096 : rand_r(&seed) % 5000, np;
 
 		for (__u32 i = 0; i < n; i++) {
 			rows[i] = (struct profd_unw_row){ .pc = pc };
-			pc += 1 + rand_r(&seed) % (i % 3 ? 40 : 9000);
+			/* runs of 1-byte rows, whole pages of them */
+			pc += (n > 2048 && i < 2100) || i % 64 < 32 ? 1 : 1 + rand_r(&seed) % (i % 3 ? 40 : 9000);
 		}
 		np = profd_unw_pages(rows, n);
 		if (!ASSERT_TRUE(np <= sizeof(idx) / sizeof(idx[0]), "index fits"))
