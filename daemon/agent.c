@@ -345,7 +345,9 @@ static int inst_start(struct agent *a, struct agent_ptype *t, const struct profd
 		.npids = pid ? 1 : npids,
 		.frequency = cfg->cpu_frequency,
 		.heap_sample_rate = cfg->heap_sample_rate,
-		.unwind = a->o->unwind,
+		.min_block_ns = cfg->min_block_ns,
+		.unwind = (enum profiler_unwind)cfg->unwind_mode,
+		.unwind_max_bytes = cfg->unwind_max_memory,
 	};
 	in->pr.sym = a->sym;
 	in->pr.sink = agent_sink;
@@ -713,6 +715,8 @@ static bool profilers_differ(const struct profd_config *x, const struct profd_co
 {
 	if (continuous(x) != continuous(y) || x->types != y->types ||
 	    x->cpu_frequency != y->cpu_frequency || x->heap_sample_rate != y->heap_sample_rate ||
+	    x->min_block_ns != y->min_block_ns || x->unwind_mode != y->unwind_mode ||
+	    x->unwind_max_memory != y->unwind_max_memory ||
 	    x->n_heap_names != y->n_heap_names || x->n_heap_pids != y->n_heap_pids)
 		return true;
 	for (size_t i = 0; i < x->n_heap_names; i++)
@@ -888,6 +892,9 @@ static void snapshot_update(struct agent *a)
 	}
 	s.cpu_frequency = a->cfg.cpu_frequency;
 	s.heap_sample_rate = a->cfg.heap_sample_rate;
+	s.min_block_ns = a->cfg.min_block_ns;
+	s.unwind_mode = a->cfg.unwind_mode;
+	s.unwind_max_memory = a->cfg.unwind_max_memory;
 	pthread_mutex_lock(&a->lock);
 	a->snap = s;
 	pthread_mutex_unlock(&a->lock);

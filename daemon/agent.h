@@ -18,7 +18,6 @@ struct agent_opts {
 	size_t n_overrides;
 	const pid_t *pids;              /* --pid: only these processes; npids 0 = all */
 	size_t npids;
-	enum profiler_unwind unwind;    /* --unwind: how cpu walks user stacks */
 };
 
 /* Run until SIGTERM/SIGINT. A bad configuration or a component that cannot

@@ -129,8 +129,10 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	pthread_mutex_lock(&a->lock);
 	pr.opts.frequency = a->snap.cpu_frequency;
 	pr.opts.heap_sample_rate = a->snap.heap_sample_rate;
+	pr.opts.min_block_ns = a->snap.min_block_ns;
+	pr.opts.unwind = (enum profiler_unwind)a->snap.unwind_mode;
+	pr.opts.unwind_max_bytes = a->snap.unwind_max_memory;
 	pthread_mutex_unlock(&a->lock);
-	pr.opts.unwind = a->o->unwind;
 	pr.type = type;
 	if (pid) {
 		pr.opts.pids = &pid;

@@ -108,6 +108,9 @@ struct agent_snapshot {
 	/* settings on-demand profiles use */
 	uint64_t cpu_frequency;
 	uint64_t heap_sample_rate;
+	uint64_t min_block_ns;
+	unsigned unwind_mode;           /* enum profiler_unwind */
+	uint64_t unwind_max_memory;
 	/* processes a continuous heap/allocs profiler probes now */
 	size_t nheap_pids;
 	pid_t heap_pids[AGENT_MAX_TARGETS];

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "profiler.h"
 #include "util/parse.h"
 #include "util/ptype.h"
 #include "util/text.h"
@@ -43,6 +44,7 @@ enum kind {
 	K_PROCS,
 	K_TENANT,
 	K_USER,
+	K_UNWIND,
 };
 
 struct key_def {
@@ -64,6 +66,9 @@ static const struct key_def keys[] = {
 	{ "cpu", "frequency", K_U64, CFG(cpu_frequency), 1, 10000 },
 	{ "heap", "sample_rate", K_SIZE, CFG(heap_sample_rate), 1, 1ULL << 40 },
 	{ "heap", "processes", K_PROCS, 0, 0, 0 },
+	{ "block", "min_block", K_DURATION0, CFG(min_block_ns), 0, 0 },
+	{ "unwind", "mode", K_UNWIND, CFG(unwind_mode), 0, 0 },
+	{ "unwind", "max_memory", K_SIZE, CFG(unwind_max_memory), 64ULL << 10, 1ULL << 40 },
 	{ "upload", "url", K_URL, CFG(upload.url), 0, 0 },
 	{ "upload", "mode", K_MODE, CFG(upload.mode), 0, 0 },
 	{ "upload", "tenant_id", K_TENANT, CFG(upload.tenant_id), 0, 0 },
@@ -84,7 +89,7 @@ static const struct key_def keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = { "profd", "cpu", "heap", "upload", "http", "service" };
+static const char *const sections[] = { "profd", "cpu", "heap", "block", "unwind", "upload", "http", "service" };
 
 struct parse_ctx {
 	struct profd_config *cfg;
@@ -101,6 +106,10 @@ struct parse_ctx {
 
 static const char *const mode_names[] = {
 	[UPLOAD_MODE_PUSH] = "push", [UPLOAD_MODE_INGEST] = "ingest", [UPLOAD_MODE_PPROF] = "pprof",
+};
+
+static const char *const unwind_names[] = {
+	[PROFILER_UNWIND_AUTO] = "auto", [PROFILER_UNWIND_FP] = "fp", [PROFILER_UNWIND_DWARF] = "dwarf",
 };
 
 /* A value as it may appear in a message: sanitized and cut. */
@@ -455,6 +464,15 @@ static int set_value(struct parse_ctx *c, const char *section, const char *name,
 		}
 		return fail(c, section, name, "invalid mode '%s' (push, ingest or pprof)",
 			    shown(v, sv, sizeof(sv)));
+	case K_UNWIND:
+		for (i = 0; i < sizeof(unwind_names) / sizeof(unwind_names[0]); i++) {
+			if (!strcmp(v, unwind_names[i])) {
+				*(unsigned *)slot = (unsigned)i;
+				return 0;
+			}
+		}
+		return fail(c, section, name, "invalid mode '%s' (auto, fp or dwarf)",
+			    shown(v, sv, sizeof(sv)));
 	case K_TYPES:
 		return set_types(c, k, v);
 	case K_PROCS:
@@ -739,6 +757,8 @@ int config__init(struct profd_config *cfg)
 	cfg->retention_age_ns = 7ULL * 24 * 3600 * 1000000000;
 	cfg->cpu_frequency = 99;
 	cfg->heap_sample_rate = 524288;
+	cfg->unwind_mode = PROFILER_UNWIND_AUTO;
+	cfg->unwind_max_memory = 64ULL << 20;
 	cfg->upload.mode = UPLOAD_MODE_PUSH;
 	cfg->upload.timeout_ns = 10ULL * 1000000000;
 	cfg->upload.retries = 3;

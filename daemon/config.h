@@ -46,6 +46,11 @@ struct profd_config {
 	size_t n_heap_names;
 	pid_t *heap_pids;               /* ... or by pid */
 	size_t n_heap_pids;
+	/* [block] */
+	uint64_t min_block_ns;          /* shortest off-CPU time recorded; 0 = all */
+	/* [unwind] */
+	unsigned unwind_mode;           /* enum profiler_unwind */
+	uint64_t unwind_max_memory;     /* kernel memory for unwind tables, bytes */
 	/* [upload] */
 	struct {
 		char *url;              /* "" = off */

@@ -44,6 +44,7 @@ static bool arg_check_config;
 static char *arg_overrides[MAX_OVERRIDES];
 static size_t arg_noverrides;
 static enum profiler_unwind arg_unwind = PROFILER_UNWIND_AUTO;
+static uint64_t arg_unwind_max_bytes; /* 0: the loader's default */
 
 static void usage(FILE *f)
 {
@@ -63,8 +64,13 @@ static void usage(FILE *f)
 		"                        heap/allocs: mean bytes between samples (default 524288,\n"
 		"                        Go's default); 1 records every allocation\n"
 		"  -u, --unwind MODE     user stacks: dwarf (.eh_frame tables, complete without\n"
-		"                        frame pointers; default when the kernel allows, 5.17+)\n"
-		"                        or fp (frame pointers only)\n"
+		"                        frame pointers; fails if the kernel cannot, < 5.17),\n"
+		"                        fp (frame pointers only) or auto (default: dwarf where\n"
+		"                        the kernel allows it, else fp)\n"
+		"      --unwind-max-memory SIZE\n"
+		"                        kernel memory for .eh_frame tables, e.g. 64MiB (the\n"
+		"                        default); tables past it are refused (counted) and\n"
+		"                        their code gets frame-pointer steps\n"
 		"  -v, --verbose         debug messages (libbpf included)\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n"
@@ -77,8 +83,9 @@ static void usage(FILE *f)
 		"  -s, --set SEC.KEY=VAL override a file setting, e.g. --set http.listen=[::1]:6061\n"
 		"      --check-config    validate the file (and overrides), print it is fine, exit\n"
 		"  With --config, --type (a comma list), --frequency, --heap-sample-rate,\n"
-		"  --duration (the interval) and --output (the output directory) override\n"
-		"  the file; --pid and --unwind apply as in one-shot mode.\n"
+		"  --min-block, --unwind, --unwind-max-memory, --duration (the interval) and\n"
+		"  --output (the output directory) override the file; --pid applies as in\n"
+		"  one-shot mode.\n"
 		"\n"
 		"Ctrl-C (SIGINT) or SIGTERM stops early; the profile is still written.\n"
 		"Without --pid, samples carry pid, tid, comm and thread labels:\n"
@@ -165,7 +172,7 @@ static int add_override(const char *key, const char *value)
 
 static int parse_args(int argc, char **argv)
 {
-	enum { OPT_CHECK_CONFIG = 256 };
+	enum { OPT_CHECK_CONFIG = 256, OPT_UNWIND_MAX };
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "type", required_argument, NULL, 't' },
@@ -178,6 +185,7 @@ static int parse_args(int argc, char **argv)
 		{ "set", required_argument, NULL, 's' },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 		{ "unwind", required_argument, NULL, 'u' },
+		{ "unwind-max-memory", required_argument, NULL, OPT_UNWIND_MAX },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -207,6 +215,9 @@ static int parse_args(int argc, char **argv)
 		case 'o':
 		case 'R':
 		case 's':
+		case 'B':
+		case 'u':
+		case OPT_UNWIND_MAX:
 			if (nseen == sizeof(seen) / sizeof(seen[0]))
 				return fail("too many options");
 			seen[nseen].opt = c;
@@ -219,20 +230,6 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_CHECK_CONFIG:
 			arg_check_config = true;
-			break;
-		case 'B':
-			if (!strcmp(optarg, "0"))
-				arg_min_block_ns = 0;
-			else if (parse_duration_ns(optarg, &arg_min_block_ns))
-				return fail("invalid --min-block '%s': expected e.g. 1ms, 50us, 0", optarg);
-			break;
-		case 'u':
-			if (!strcmp(optarg, "fp"))
-				arg_unwind = PROFILER_UNWIND_FP;
-			else if (!strcmp(optarg, "dwarf"))
-				arg_unwind = PROFILER_UNWIND_DWARF;
-			else
-				return fail("invalid --unwind '%s': expected fp or dwarf", optarg);
 			break;
 		case 'v':
 			arg_verbose = 1;
@@ -259,6 +256,8 @@ static int parse_args(int argc, char **argv)
 		} map[] = {
 			{ 't', "profd.types" }, { 'd', "profd.interval" }, { 'F', "cpu.frequency" },
 			{ 'o', "profd.output_dir" }, { 'R', "heap.sample_rate" }, { 's', "" },
+			{ 'B', "block.min_block" }, { 'u', "unwind.mode" },
+			{ OPT_UNWIND_MAX, "unwind.max_memory" },
 		};
 
 		for (size_t i = 0; i < nseen; i++)
@@ -296,6 +295,28 @@ static int parse_args(int argc, char **argv)
 				return fail("invalid --heap-sample-rate '%s': expected bytes, 1..2^40",
 					    val);
 			break;
+		case 'B':
+			if (!strcmp(val, "0"))
+				arg_min_block_ns = 0;
+			else if (parse_duration_ns(val, &arg_min_block_ns))
+				return fail("invalid --min-block '%s': expected e.g. 1ms, 50us, 0", val);
+			break;
+		case 'u':
+			if (!strcmp(val, "fp"))
+				arg_unwind = PROFILER_UNWIND_FP;
+			else if (!strcmp(val, "dwarf"))
+				arg_unwind = PROFILER_UNWIND_DWARF;
+			else if (!strcmp(val, "auto"))
+				arg_unwind = PROFILER_UNWIND_AUTO;
+			else
+				return fail("invalid --unwind '%s': expected auto, fp or dwarf", val);
+			break;
+		case OPT_UNWIND_MAX:
+			if (parse_size(val, &arg_unwind_max_bytes) || arg_unwind_max_bytes < (64ULL << 10) ||
+			    arg_unwind_max_bytes > (1ULL << 40))
+				return fail("invalid --unwind-max-memory '%s': expected a size from 64KiB "
+					    "to 1TiB, e.g. 64MiB", val);
+			break;
 		}
 	}
 	if (!profiler_type_find(arg_type))
@@ -326,7 +347,6 @@ static int run_continuous(void)
 		.n_overrides = arg_noverrides,
 		.pids = arg_pids,
 		.npids = arg_npids,
-		.unwind = arg_unwind,
 	};
 	char msg[512];
 
@@ -396,6 +416,7 @@ int main(int argc, char **argv)
 		.min_block_ns = arg_min_block_ns,
 		.heap_sample_rate = arg_heap_rate,
 		.unwind = arg_unwind,
+		.unwind_max_bytes = arg_unwind_max_bytes,
 	};
 	o.duration_ns = arg_duration_ns;
 	o.output = arg_output;

@@ -95,3 +95,23 @@ test_unwind_new_process_picked_up() {
 	pprof -raw "$T/u.pb.gz" >"$T/u.raw"
 	unwind_check sort_loop 'cmp_spin|msort_with_tmp|__mem|mix$' main 40
 }
+
+# The table memory cap is the user's: at 64 KiB libc's table (183 KiB) is
+# refused, counted, and its frames fall back to frame-pointer steps, which
+# lose qsort's callers again.
+test_unwind_memory_cap() {
+	require_root
+	unwind_profile qsort 2 --unwind-max-memory 64KiB
+	refused=$(sed -n 's/.* \([0-9]*\) refused by the memory cap.*/\1/p' "$T/profd.err")
+	assert_ge "${refused:-0}" 1 "tables refused by the memory cap"
+	python3 "$LIB_DIR/unwind_check.py" addrs "$T/u.raw" "$WL_PID" >"$T/addrs"
+	UNW_ADDRS=$T/addrs UNW_OUT=$T/oracle UNW_THREAD=main \
+		timeout 60 gdb -p "$WL_PID" -batch -nx -x "$LIB_DIR/unwind_oracle.py" >/dev/null 2>&1
+	if python3 "$LIB_DIR/unwind_check.py" check "$T/u.raw" "$WL_PID" "$T/oracle" sort_loop \
+		'cmp_spin|msort_with_tmp|__mem|mix$' 50 >"$T/check.out"; then
+		cat "$T/check.out" >&2
+		fail "qsort's callers unwound although libc's table was refused"
+	fi
+	"$PROFD" --unwind-max-memory 1k -d 1s -o "$T/x.pb.gz" 2>"$T/err" && fail "1k cap accepted"
+	assert_contains "$(cat "$T/err")" "invalid --unwind-max-memory '1k'" "cap error"
+}

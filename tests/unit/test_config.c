@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "harness.h"
+#include "profiler.h"
 #include "util/ptype.h"
 
 static char tmpdir[64];
@@ -72,6 +73,9 @@ void test_config_defaults(void)
 	ASSERT_STREQ(cfg.output_dir, "", "output_dir off");
 	ASSERT_EQ(cfg.cpu_frequency, 99, "frequency");
 	ASSERT_EQ(cfg.heap_sample_rate, 524288, "heap rate");
+	ASSERT_EQ(cfg.min_block_ns, 0, "every blocking");
+	ASSERT_EQ(cfg.unwind_mode, PROFILER_UNWIND_AUTO, "unwind auto");
+	ASSERT_EQ(cfg.unwind_max_memory, 64ULL << 20, "unwind cap");
 	ASSERT_STREQ(cfg.upload.url, "", "upload off");
 	ASSERT_EQ(cfg.upload.mode, UPLOAD_MODE_PUSH, "mode push");
 	ASSERT_STREQ(cfg.http.listen, "127.0.0.1:6060", "listen");
@@ -97,6 +101,11 @@ void test_config_every_key(void)
 		"[heap]\n"
 		"sample_rate = 64k\n"
 		"processes = nginx, 1234 ,postgres\n"
+		"[block]\n"
+		"min_block = 2ms\n"
+		"[unwind]\n"
+		"mode = fp\n"
+		"max_memory = 16MiB\n"
 		"[upload]\n"
 		"url = https://profiles.example:4040/base\n"
 		"mode = ingest\n"
@@ -134,6 +143,9 @@ void test_config_every_key(void)
 	ASSERT_EQ(cfg.retention_age_ns, 0, "retention_age off");
 	ASSERT_EQ(cfg.cpu_frequency, 49, "frequency");
 	ASSERT_EQ(cfg.heap_sample_rate, 65536, "sample_rate");
+	ASSERT_EQ(cfg.min_block_ns, 2000000, "min_block");
+	ASSERT_EQ(cfg.unwind_mode, PROFILER_UNWIND_FP, "unwind mode");
+	ASSERT_EQ(cfg.unwind_max_memory, 16ULL << 20, "unwind max_memory");
 	ASSERT_EQ(cfg.n_heap_names, 2, "heap names");
 	ASSERT_EQ(cfg.n_heap_pids, 1, "heap pids");
 	if (cfg.n_heap_names == 2 && cfg.n_heap_pids == 1) {
@@ -205,6 +217,9 @@ void test_config_bad_files(void)
 		{ "[heap]\nprocesses = nginx, 0\n", "F:2: [heap] processes: invalid pid '0'" },
 		{ "[heap]\nprocesses = 99999999\n", "F:2: [heap] processes: invalid pid '99999999'" },
 		{ "[heap]\nprocesses = a b\n", "F:2: [heap] processes: invalid process name 'a b'" },
+		{ "[unwind]\nmode = orc\n", "F:2: [unwind] mode: invalid mode 'orc' (auto, fp or dwarf)" },
+		{ "[unwind]\nmax_memory = 4k\n", "F:2: [unwind] max_memory: 4k out of range" },
+		{ "[block]\nmin_block = -1ms\n", "F:2: [block] min_block: invalid duration '-1ms'" },
 		{ "[heap]\nprocesses = /bin/sh\n", "F:2: [heap] processes: invalid process name '/bin/sh'" },
 		{ "[upload]\nurl = ftp://x\n", "F:2: [upload] url: invalid URL 'ftp://x'" },
 		{ "[upload]\nurl = http://\n", "F:2: [upload] url: invalid URL 'http://'" },
@@ -436,6 +451,9 @@ void test_config_shipped_example(void)
 	ASSERT_EQ(cfg.cpu_frequency, def.cpu_frequency, "frequency");
 	ASSERT_EQ(cfg.heap_sample_rate, def.heap_sample_rate, "sample_rate");
 	ASSERT_EQ(cfg.n_heap_names + cfg.n_heap_pids, 0, "processes");
+	ASSERT_EQ(cfg.min_block_ns, def.min_block_ns, "min_block");
+	ASSERT_EQ(cfg.unwind_mode, def.unwind_mode, "unwind mode");
+	ASSERT_EQ(cfg.unwind_max_memory, def.unwind_max_memory, "unwind max_memory");
 	ASSERT_STREQ(cfg.upload.url, def.upload.url, "url");
 	ASSERT_EQ(cfg.upload.mode, def.upload.mode, "mode");
 	ASSERT_EQ(cfg.upload.timeout_ns, def.upload.timeout_ns, "timeout");
