@@ -108,6 +108,17 @@ static const char *const mode_names[] = {
 	[UPLOAD_MODE_PUSH] = "push", [UPLOAD_MODE_INGEST] = "ingest", [UPLOAD_MODE_PPROF] = "pprof",
 };
 
+/* 0 and *idx when v is names[*idx], else -ENOENT. */
+static int name_index(const char *const *names, size_t n, const char *v, size_t *idx)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v, names[i])) {
+			*idx = i;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 static const char *const unwind_names[] = {
 	[PROFILER_UNWIND_AUTO] = "auto", [PROFILER_UNWIND_FP] = "fp", [PROFILER_UNWIND_DWARF] = "dwarf",
 };
@@ -456,20 +467,16 @@ static int set_value(struct parse_ctx *c, const char *section, const char *name,
 		*(bool *)slot = b;
 		return 0;
 	case K_MODE:
-		for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
-			if (!strcmp(v, mode_names[i])) {
-				*(enum upload_mode *)slot = (enum upload_mode)i;
-				return 0;
-			}
+		if (!name_index(mode_names, sizeof(mode_names) / sizeof(mode_names[0]), v, &i)) {
+			*(enum upload_mode *)slot = (enum upload_mode)i;
+			return 0;
 		}
 		return fail(c, section, name, "invalid mode '%s' (push, ingest or pprof)",
 			    shown(v, sv, sizeof(sv)));
 	case K_UNWIND:
-		for (i = 0; i < sizeof(unwind_names) / sizeof(unwind_names[0]); i++) {
-			if (!strcmp(v, unwind_names[i])) {
-				*(unsigned *)slot = (unsigned)i;
-				return 0;
-			}
+		if (!name_index(unwind_names, sizeof(unwind_names) / sizeof(unwind_names[0]), v, &i)) {
+			*(unsigned *)slot = (unsigned)i;
+			return 0;
 		}
 		return fail(c, section, name, "invalid mode '%s' (auto, fp or dwarf)",
 			    shown(v, sv, sizeof(sv)));

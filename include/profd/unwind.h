@@ -175,14 +175,14 @@ static inline int profd_unw_rule_frame0_only(const struct profd_unw_rule *r)
 	       r->ra_how == PROFD_UNW_RA_REG;
 }
 
-/* Index of the last row with rows[i].pc <= pc, or -1 if pc is below the first
- * row. For userspace and tests; the BPF walker runs the same bounded search
- * with one array-map lookup per step. */
-static inline int profd_unw_find(const struct profd_unw_row *rows, __u32 nrows, __u32 pc)
+/* Index of the last row with rows[i].pc <= pc, knowing it is among
+ * rows[lo - 1 .. hi - 1] (lo - 1 = -1: pc is below the first row), in at
+ * most steps halvings. For userspace and tests; the BPF walker runs the same
+ * bounded search with one array-map lookup per step. */
+static inline int profd_unw_search(const struct profd_unw_row *rows, __u32 lo, __u32 hi, int steps,
+				   __u32 pc)
 {
-	__u32 lo = 0, hi = nrows; /* answer is in [lo - 1, hi - 1] */
-
-	for (int i = 0; i < PROFD_UNW_BSEARCH_STEPS && lo < hi; i++) {
+	for (int i = 0; i < steps && lo < hi; i++) {
 		__u32 mid = lo + (hi - lo) / 2;
 
 		if (rows[mid].pc <= pc)
@@ -191,6 +191,13 @@ static inline int profd_unw_find(const struct profd_unw_row *rows, __u32 nrows, 
 			hi = mid;
 	}
 	return (int)lo - 1;
+}
+
+/* Index of the last row with rows[i].pc <= pc, or -1 if pc is below the first
+ * row. */
+static inline int profd_unw_find(const struct profd_unw_row *rows, __u32 nrows, __u32 pc)
+{
+	return profd_unw_search(rows, 0, nrows, PROFD_UNW_BSEARCH_STEPS, pc);
 }
 
 #endif

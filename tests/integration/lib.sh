@@ -169,3 +169,18 @@ unwind_check() {
 		fail "stacks differ from gdb's"
 	fi
 }
+
+# unwind_check_fails ANCHOR EXTRA_RE THREAD MESSAGE: the same comparison must
+# find fewer than half of the samples complete (a mode that loses the
+# callers), else fail with MESSAGE. The checker's report is in $T/check.out.
+unwind_check_fails() {
+	python3 "$LIB_DIR/unwind_check.py" addrs "$T/u.raw" "$WL_PID" >"$T/addrs"
+	UNW_ADDRS=$T/addrs UNW_OUT=$T/oracle UNW_THREAD=$3 \
+		timeout 60 gdb -p "$WL_PID" -batch -nx -x "$LIB_DIR/unwind_oracle.py" >/dev/null 2>&1 ||
+		fail "gdb could not attach"
+	if python3 "$LIB_DIR/unwind_check.py" check "$T/u.raw" "$WL_PID" "$T/oracle" "$1" "$2" 50 \
+		>"$T/check.out"; then
+		cat "$T/check.out" >&2
+		fail "$4"
+	fi
+}

@@ -32,14 +32,8 @@ test_unwind_qsort_comparator() {
 test_unwind_fp_mode_loses_qsort_callers() {
 	require_root
 	unwind_profile qsort 2 --unwind=fp
-	python3 "$LIB_DIR/unwind_check.py" addrs "$T/u.raw" "$WL_PID" >"$T/addrs"
-	UNW_ADDRS=$T/addrs UNW_OUT=$T/oracle UNW_THREAD=main \
-		timeout 60 gdb -p "$WL_PID" -batch -nx -x "$LIB_DIR/unwind_oracle.py" >/dev/null 2>&1
-	if python3 "$LIB_DIR/unwind_check.py" check "$T/u.raw" "$WL_PID" "$T/oracle" sort_loop \
-		'cmp_spin|msort_with_tmp|__mem|mix$' 50 >"$T/check.out"; then
-		cat "$T/check.out" >&2
-		fail "frame pointers unwound qsort's callers: the oracle does not discriminate"
-	fi
+	unwind_check_fails sort_loop 'cmp_spin|msort_with_tmp|__mem|mix$' main \
+		"frame pointers unwound qsort's callers: the oracle does not discriminate"
 	note "frame pointers only: $(grep samples "$T/check.out")"
 }
 
@@ -104,14 +98,8 @@ test_unwind_memory_cap() {
 	unwind_profile qsort 2 --unwind-max-memory 64KiB
 	refused=$(sed -n 's/.* \([0-9]*\) refused by the memory cap.*/\1/p' "$T/profd.err")
 	assert_ge "${refused:-0}" 1 "tables refused by the memory cap"
-	python3 "$LIB_DIR/unwind_check.py" addrs "$T/u.raw" "$WL_PID" >"$T/addrs"
-	UNW_ADDRS=$T/addrs UNW_OUT=$T/oracle UNW_THREAD=main \
-		timeout 60 gdb -p "$WL_PID" -batch -nx -x "$LIB_DIR/unwind_oracle.py" >/dev/null 2>&1
-	if python3 "$LIB_DIR/unwind_check.py" check "$T/u.raw" "$WL_PID" "$T/oracle" sort_loop \
-		'cmp_spin|msort_with_tmp|__mem|mix$' 50 >"$T/check.out"; then
-		cat "$T/check.out" >&2
-		fail "qsort's callers unwound although libc's table was refused"
-	fi
+	unwind_check_fails sort_loop 'cmp_spin|msort_with_tmp|__mem|mix$' main \
+		"qsort's callers unwound although libc's table was refused"
 	"$PROFD" --unwind-max-memory 1k -d 1s -o "$T/x.pb.gz" 2>"$T/err" && fail "1k cap accepted"
 	assert_contains "$(cat "$T/err")" "invalid --unwind-max-memory '1k'" "cap error"
 }

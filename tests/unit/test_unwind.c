@@ -1097,15 +1097,7 @@ static int find_paged(const struct profd_unw_row *rows, __u32 nrows,
 		lo = idx[page].first;
 		hi = idx[page].end;
 	}
-	for (int i = 0; i < PROFD_UNW_PAGE_BSEARCH_STEPS && lo < hi; i++) {
-		__u32 mid = lo + (hi - lo) / 2;
-
-		if (rows[mid].pc <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (int)lo - 1;
+	return profd_unw_search(rows, lo, hi, PROFD_UNW_PAGE_BSEARCH_STEPS, pc);
 }
 
 /* Rows from dense to pages apart: the page-bounded search finds what the
