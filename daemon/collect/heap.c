@@ -5,6 +5,7 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,11 @@
 #include "collect/metrics.h"
 #include "collect/attach_point.h"
 #include "collect/heap.h"
+#include "profd/walker.h" /* before the skeleton: its .rodata has unw_cfg */
 #include "heap.skel.h"
 #include "log.h"
 #include "symbolize/procmaps.h"
+#include "unwinder.h"
 
 #define DEFAULT_MAX_LIVE 65536
 #define DEFAULT_MAX_STACKS 16384
@@ -60,6 +63,7 @@ static const char *const forwarders[] = {
 
 struct heap_collector {
 	struct heap_bpf *skel;
+	bool dwarf;             /* stacks by the walker (heap_walk loaded) */
 	struct bpf_link *links[MAX_LINKS];
 	size_t nlinks;
 	uint64_t probes, emulated;
@@ -500,9 +504,28 @@ struct heap_collector *heap_collector__new(const struct heap_opts *opts)
 	bpf_map__set_max_entries(c->skel->maps.live, max_live);
 	bpf_map__set_max_entries(c->skel->maps.heap_counts, max_stacks);
 	bpf_map__set_max_entries(c->skel->maps.heap_stacks, max_stacks);
+	c->dwarf = opts->unw != NULL;
+	if (c->dwarf) {
+		err = unwinder__prepare(opts->unw, c->skel->obj, &c->skel->rodata->unw_cfg);
+		if (err)
+			goto cleanup;
+	} else {
+		/* The walker's maps exist but stay unused: make them tiny. */
+		bpf_program__set_autoload(c->skel->progs.heap_walk, false);
+		unwinder__disable(c->skel->obj);
+	}
 	err = heap_bpf__load(c->skel);
 	if (err)
 		goto cleanup;
+	if (c->dwarf) {
+		__u32 zero = 0;
+		int fd = bpf_program__fd(c->skel->progs.heap_walk);
+
+		if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.walker_prog), &zero, &fd, BPF_ANY)) {
+			err = -errno;
+			goto cleanup;
+		}
+	}
 	return c;
 cleanup:
 	heap_collector__free(c);
@@ -552,4 +575,8 @@ void heap_collector__stats(const struct heap_collector *c, struct heap_stats *st
 	st->probes = c->probes;
 	st->emulated = c->emulated;
 	metrics__sum(bpf_map__fd(c->skel->maps.metrics), st->metrics, PROFD_HEAP_METRIC_MAX);
+	if (c->dwarf) {
+		st->walk_mismatch = __atomic_load_n(&c->skel->bss->walk_mismatch, __ATOMIC_RELAXED);
+		metrics__sum(bpf_map__fd(c->skel->maps.unw_metrics), st->unw, PROFD_UNW_M_MAX);
+	}
 }
