@@ -400,34 +400,17 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 		ret = ret ? ret : -ENOENT;
 		goto out;
 	}
+	/* Calls the allocator makes to itself are its own business. Each
+	 * function's range is known before any probe fires (a running process
+	 * calls malloc while the probes go in). */
 	for (size_t i = 0; i < NFAMILY; i++) {
-		uint32_t off;
 		int dup = 0;
 
-		if (!fs[i].found)
+		if (!fs[i].found || !fs[i].size)
 			continue;
-		/* Aliases (memalign = aligned_alloc in some builds) are probed once. */
-		for (size_t k = 0; k < nseen; k++)
-			dup |= seen[k] == fs[i].file_off;
-		if (dup)
-			continue;
-		seen[nseen++] = fs[i].file_off;
-		off = attach_offset(alloc->open_path, &fs[i], family[i].args, &emulated);
-		ret = attach_one(c, prog_for(c->skel, family[i].kind), pid, alloc->open_path,
-				 fs[i].file_off + off, 0);
-		if (!ret && family[i].ret)
-			ret = attach_one(c, c->skel->progs.alloc_exit, pid, alloc->open_path,
-					 fs[i].file_off + off, 1);
-		if (ret) {
-			snprintf(err, errlen, "pid %d: cannot attach to %s in %s: %s", pid,
-				 family[i].name, alloc->path, strerror(-ret));
-			goto out;
-		}
-		c->emulated += emulated;
-		log_debug("pid %d: %s in %s probed at +%u (%s)", pid, family[i].name, alloc->path,
-			  off, emulated ? "emulated" : "entry, single-stepped");
-		/* Calls the allocator makes to itself are its own business. */
-		if (fs[i].size && proc.nranges < PROFD_HEAP_MAX_RANGES)
+		for (size_t k = 0; k < i; k++)
+			dup |= fs[k].found && fs[k].file_off == fs[i].file_off;
+		if (!dup && proc.nranges < PROFD_HEAP_MAX_RANGES)
 			proc.r[proc.nranges++] = (struct profd_heap_range){
 				.start = runtime_addr(alloc, fs[i].file_off),
 				.end = runtime_addr(alloc, fs[i].file_off + fs[i].size),
@@ -459,6 +442,33 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 		snprintf(err, errlen, "pid %d: cannot configure allocator ranges: %s", pid,
 			 strerror(-ret));
 		goto out;
+	}
+	for (size_t i = 0; i < NFAMILY; i++) {
+		uint32_t off;
+		int dup = 0;
+
+		if (!fs[i].found)
+			continue;
+		/* Aliases (memalign = aligned_alloc in some builds) are probed once. */
+		for (size_t k = 0; k < nseen; k++)
+			dup |= seen[k] == fs[i].file_off;
+		if (dup)
+			continue;
+		seen[nseen++] = fs[i].file_off;
+		off = attach_offset(alloc->open_path, &fs[i], family[i].args, &emulated);
+		ret = attach_one(c, prog_for(c->skel, family[i].kind), pid, alloc->open_path,
+				 fs[i].file_off + off, 0);
+		if (!ret && family[i].ret)
+			ret = attach_one(c, c->skel->progs.alloc_exit, pid, alloc->open_path,
+					 fs[i].file_off + off, 1);
+		if (ret) {
+			snprintf(err, errlen, "pid %d: cannot attach to %s in %s: %s", pid,
+				 family[i].name, alloc->path, strerror(-ret));
+			goto out;
+		}
+		c->emulated += emulated;
+		log_debug("pid %d: %s in %s probed at +%u (%s)", pid, family[i].name, alloc->path,
+			  off, emulated ? "emulated" : "entry, single-stepped");
 	}
 	log_debug("pid %d: allocator %s, %u internal/forwarder ranges", pid, alloc->path,
 		  proc.nranges);
