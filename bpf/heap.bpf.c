@@ -34,10 +34,9 @@ struct {
 	__type(value, __s64);
 } countdown SEC(".maps");
 
-/* A sampled call between its entry and its return, by thread id. Keyed by
- * thread, it also hands the call from its entry program to heap_walk: a
- * per-CPU slot could be taken over by another thread's probe, as uprobe
- * programs run with migration, not preemption, disabled. */
+/* A sampled call between its entry and its return, by thread id. It also
+ * hands the call from its entry program to heap_walk (a tail call keeps
+ * only the context): the entry writes it, heap_walk completes its key. */
 struct pending {
 	__u64 size;
 	__u64 memptr;   /* posix_memalign: where the block's address is stored */
