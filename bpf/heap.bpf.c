@@ -5,13 +5,20 @@
  * Hot path, every call: one per-CPU counter update (Poisson sampling by
  * bytes, like tcmalloc and Go). A sampled call also takes its stack, and its
  * return probe records the block in `live`; every free does one hash lookup.
- * All counters are cumulative since attach; the agent reads snapshots. */
+ * All counters are cumulative since attach; the agent reads snapshots.
+ *
+ * The stack of a sampled call starts at the allocator's caller and holds
+ * return addresses only. With the .eh_frame walker (unwind.bpf.h) it is
+ * walked from the probe's registers by heap_walk, which every entry program
+ * tail-calls; without it (--unwind=fp, kernels before 5.17) it is the caller
+ * read at the stack pointer, then the kernel's frame-pointer walk. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
 #include "profd/abi.h"
+#include "unwind.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -27,10 +34,16 @@ struct {
 	__type(value, __s64);
 } countdown SEC(".maps");
 
-/* A sampled call between its entry and its return, by thread id. */
+/* A sampled call between its entry and its return, by thread id. It also
+ * hands the call from its entry program to heap_walk (a tail call keeps
+ * only the context): the entry writes it, heap_walk completes its key. */
 struct pending {
 	__u64 size;
 	__u64 memptr;   /* posix_memalign: where the block's address is stored */
+	__u64 raw;      /* the return address at the allocator's stack pointer */
+	__u64 caller;   /* the allocator's caller, past forwarders (0: unreadable) */
+	__u32 levels;   /* forwarder frames between the two (operator new) */
+	__u32 pad;
 	struct profd_heap_key key;
 };
 struct {
@@ -73,6 +86,22 @@ struct {
 	__type(key, __u32);
 	__type(value, struct profd_heap_proc);
 } heap_procs SEC(".maps");
+
+/* heap_walk at index 0 when the walker is on; written by the agent after
+ * load. Empty otherwise: the tail call then falls through. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} walker_prog SEC(".maps");
+
+/* Walks whose frames disagreed with find_caller, so that the call took the
+ * frame-pointer stack (read by the agent for its summary). */
+__u64 walk_mismatch = 0;
+
+_Static_assert(PROFD_UNW_MAX_FRAMES == PROFD_MAX_STACK_DEPTH, "a walk fills a whole stack");
+_Static_assert(!((PROFD_UNW_MAX_FRAMES + 1) & PROFD_UNW_MAX_FRAMES), "frame index mask");
 
 /* Scratch for building a stack: too big for the 512-byte BPF stack. */
 struct scratch {
@@ -117,9 +146,11 @@ static __always_inline bool should_sample(__u64 size)
 }
 
 /* Who called the allocator: the return address at *(rsp) (probes sit where
- * rsp is as at entry), followed through forwarders (operator new → malloc).
- * Returns 0 and the caller, or 1 for the allocator's internal calls. */
-static __always_inline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *raw, __u64 *caller)
+ * rsp is as at entry), followed through forwarders (operator new → malloc),
+ * *levels of them. Returns 0 and the caller, or 1 for the allocator's
+ * internal calls. */
+static __always_inline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *raw, __u64 *caller,
+				       __u32 *levels)
 {
 	__u64 loc = PT_REGS_SP(ctx), ra = 0;
 	struct profd_heap_proc *proc;
@@ -128,6 +159,7 @@ static __always_inline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *ra
 		ra = 0;
 	*raw = ra;
 	*caller = ra;
+	*levels = 0;
 	proc = bpf_map_lookup_elem(&heap_procs, &pid);
 	if (!proc)
 		return 0;
@@ -151,16 +183,28 @@ static __always_inline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *ra
 		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)loc))
 			ra = 0;
 		*caller = ra;
+		*levels = level + 1;
 	}
 	return 0;
 }
 
-/* The stack of the allocation: the caller first, then the frame-pointer
- * chain above it, interned in heap_stacks by hash. */
-static __always_inline int build_key(struct pt_regs *ctx, __u64 raw, __u64 caller,
-				     struct profd_heap_key *key)
+/* Intern s->st in heap_stacks under hash (equal stacks share an entry). */
+static __always_inline int intern_stack(struct scratch *s, __u64 hash, struct profd_heap_key *key)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	key->stack_hash = hash;
+	if (bpf_map_update_elem(&heap_stacks, &hash, &s->st, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&heap_stacks, &hash)) {
+		metric_inc(PROFD_HEAP_STACKS_FULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* The stack of the allocation by frame pointers: the caller first, then
+ * the kernel's frame-pointer walk above it. */
+static __always_inline int fp_key(struct pt_regs *ctx, __u64 raw, __u64 caller,
+				  struct profd_heap_key *key)
+{
 	__u64 hash = 14695981039346656037ULL;
 	__u32 zero = 0, n = 0, skip = 1;
 	struct scratch *s;
@@ -169,7 +213,6 @@ static __always_inline int build_key(struct pt_regs *ctx, __u64 raw, __u64 calle
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s) /* verifier: never NULL */
 		return -1;
-	BPF_CORE_READ_STR_INTO(&key->comm, task, group_leader, comm);
 	got = bpf_get_stack(ctx, s->ips, sizeof(s->ips), BPF_F_USER_STACK);
 	if (got < 0) {
 		metric_inc(PROFD_HEAP_STACK_LOST);
@@ -195,31 +238,82 @@ static __always_inline int build_key(struct pt_regs *ctx, __u64 raw, __u64 calle
 			break;
 		hash = (hash ^ s->st.frames[i]) * 1099511628211ULL;
 	}
-	key->stack_hash = hash;
-	if (bpf_map_update_elem(&heap_stacks, &hash, &s->st, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&heap_stacks, &hash)) {
-		metric_inc(PROFD_HEAP_STACKS_FULL);
+	return intern_stack(s, hash, key);
+}
+
+/* The stack of the allocation by the .eh_frame walk from the probe: the
+ * walk's frames[0] is the probe's PC in the allocator, frames[1] the return
+ * address into its caller, and with levels forwarders (operator new[] →
+ * operator new → malloc) the caller of the outermost one is frames[1 +
+ * levels]. The stack is that frame and the rest: return addresses, the
+ * caller first, the same start as the frame-pointer stack. Returns 0, -1
+ * when the stack map is full, or 1 when the walk does not reach
+ * find_caller's caller there (a library the walker has no table for yet,
+ * so frame 0 took a frame-pointer step that skips its caller): the
+ * frame-pointer stack is then the better guess. */
+static __always_inline int walked_key(const struct unw_state *st, const struct pending *p,
+				      struct profd_heap_key *key)
+{
+	/* levels <= 2 (find_caller); the mask is for the verifier */
+	__u32 zero = 0, n = st->n, skip = (p->levels & 3) + 1, k = 0;
+	struct scratch *s;
+
+	if (!p->caller || st->frames[skip] != p->caller)
+		return 1;
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s) /* verifier: never NULL */
 		return -1;
+	for (__u32 i = 0; i < PROFD_MAX_STACK_DEPTH; i++) {
+		__u32 j = i + skip;
+
+		if (j >= n)
+			break;
+		/* verifier: j < n <= PROFD_UNW_MAX_FRAMES, frames[] has one more */
+		s->st.frames[i] = st->frames[j & PROFD_UNW_MAX_FRAMES];
+		k = i + 1;
 	}
-	return 0;
+	s->st.nframes = k;
+	/* The walk's hash covers these frames (and the dropped ones, which
+	 * only split equal stacks of different allocator functions). */
+	return intern_stack(s, st->hash, key);
+}
+
+static __always_inline void read_comm(struct profd_heap_key *key)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	BPF_CORE_READ_STR_INTO(&key->comm, task, group_leader, comm);
 }
 
 static __always_inline void on_alloc_entry(struct pt_regs *ctx, __u64 size, __u64 memptr)
 {
-	__u64 id = bpf_get_current_pid_tgid(), raw, caller;
+	__u64 id = bpf_get_current_pid_tgid();
 	struct pending p = { .size = size, .memptr = memptr };
 	__u32 tid = (__u32)id;
 
 	p.key.pid = id >> 32;
-	if (find_caller(ctx, p.key.pid, &raw, &caller)) {
+	if (find_caller(ctx, p.key.pid, &p.raw, &p.caller, &p.levels)) {
 		metric_inc(PROFD_HEAP_INTERNAL);
 		return;
 	}
 	if (!should_sample(size))
 		return;
 	metric_inc(PROFD_HEAP_SAMPLED);
-	if (build_key(ctx, raw, caller, &p.key))
+	if (unw_cfg.enabled) {
+		/* heap_walk finds the call in pending and completes its key. */
+		if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY)) {
+			metric_inc(PROFD_HEAP_PENDING_LOST);
+			return;
+		}
+		bpf_tail_call(ctx, &walker_prog, 0);
+		/* Reached only while walker_prog is empty: frame pointers. */
+	}
+	read_comm(&p.key);
+	if (fp_key(ctx, p.raw, p.caller, &p.key)) {
+		if (unw_cfg.enabled)
+			bpf_map_delete_elem(&pending, &tid);
 		return;
+	}
 	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
 		metric_inc(PROFD_HEAP_PENDING_LOST);
 }
@@ -341,5 +435,32 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	if (bpf_map_update_elem(&live, &lk, &l, BPF_ANY))
 		metric_inc(PROFD_HEAP_LIVE_FULL);
 	bpf_map_delete_elem(&pending, &tid);
+	return 0;
+}
+
+/* A sampled call's stack by the .eh_frame walker, tail-called from the
+ * entry programs with the call in pending: one copy of the walker for all
+ * of them, verified once, and loaded only with the walker (needs 5.17). */
+SEC("uprobe")
+int heap_walk(struct pt_regs *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct unw_state *st;
+	struct pending *p;
+	int err = 1;
+
+	p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p)
+		return 0;
+	read_comm(&p->key);
+	st = unwind_user_regs(ctx);
+	if (st)
+		err = walked_key(st, p, &p->key);
+	if (err > 0) {
+		__sync_fetch_and_add(&walk_mismatch, 1);
+		err = fp_key(ctx, p->raw, p->caller, &p->key);
+	}
+	if (err)
+		bpf_map_delete_elem(&pending, &tid);
 	return 0;
 }

@@ -4,7 +4,9 @@
  * alloc_space/bytes, inuse_objects/count, inuse_space/bytes, period type
  * space/bytes with the sampling rate as period, values unsampled the way
  * Go scales its heap samples. `heap` shows inuse_space by default, `allocs`
- * alloc_space. Only allocations made after profd attached are seen. */
+ * alloc_space. Only allocations made after profd attached are seen. Stacks
+ * of sampled calls by the .eh_frame walker when it is available (the
+ * process's shared unwinder), else by frame pointers. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -16,9 +18,11 @@
 #include "log.h"
 #include "pprof/pprof.h"
 #include "profiler.h"
+#include "unwinder.h"
 
 struct prof_heap {
 	struct heap_collector *col;
+	struct unwinder *unw;   /* NULL: frame-pointer stacks */
 	uint64_t samples;       /* keys added */
 	uint64_t errors;
 	struct frames_stats fst;
@@ -63,12 +67,29 @@ static int heap_start(struct profiler *pr)
 	if (!ph)
 		return -ENOMEM;
 	pr->priv = ph;
+	err = unwinder__get(&pr->opts, pr->type->name, &ph->unw);
+	if (err)
+		return err;
+	opts.unw = ph->unw;
 	ph->col = heap_collector__new(&opts);
+	if (!ph->col && ph->unw && pr->opts.unwind == PROFILER_UNWIND_AUTO) {
+		/* E.g. a verifier that rejects the walker: keep profiling. */
+		log_warn("the .eh_frame stack walker did not load (%s): allocation stacks by "
+			 "frame pointers only", probe_explain(-errno));
+		unwinder__put(ph->unw);
+		ph->unw = opts.unw = NULL;
+		ph->col = heap_collector__new(&opts);
+	}
 	if (!ph->col) {
 		err = -errno;
 		log_err("cannot load the heap BPF program: %s", probe_explain(err));
 		return err;
 	}
+	/* Targets get their tables before their first sampled call. */
+	for (size_t i = 0; ph->unw && i < pr->opts.npids; i++)
+		unwinder__add_pid(ph->unw, pr->opts.pids[i]);
+	if (ph->unw)
+		log_debug("allocation stacks by the .eh_frame walker");
 	for (size_t i = 0; i < pr->opts.npids; i++) {
 		err = heap_collector__attach_pid(ph->col, pr->opts.pids[i], msg, sizeof(msg));
 		if (err) {
@@ -143,6 +164,9 @@ static int heap_drain(struct profiler *pr)
 {
 	struct prof_heap *ph = pr->priv;
 
+	/* Libraries loaded since: their next sampled calls unwind. */
+	if (ph->unw)
+		unwinder__poll(ph->unw);
 	return heap_collector__snapshot(ph->col, heap_add, pr);
 }
 
@@ -178,6 +202,11 @@ static void heap_summary(struct profiler *pr)
 		 (unsigned long long)st.stacks_missing,
 		 (unsigned long long)(ph->errors + pr->sink_drops),
 		 (unsigned long long)st.metrics[PROFD_HEAP_FAILED_ALLOCS]);
+	if (ph->unw) {
+		log_info("%llu walks missed the allocator's caller: frame-pointer stacks instead",
+			 (unsigned long long)st.walk_mismatch);
+		unwinder__log_summary(ph->unw, st.unw);
+	}
 }
 
 static size_t heap_stats(struct profiler *pr, struct profiler_stat *out, size_t max)
@@ -211,6 +240,7 @@ static void heap_free(struct profiler *pr)
 	if (!ph)
 		return;
 	heap_collector__free(ph->col);
+	unwinder__put(ph->unw);
 	free(ph);
 	pr->priv = NULL;
 }

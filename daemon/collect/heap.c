@@ -5,6 +5,7 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,11 @@
 #include "collect/metrics.h"
 #include "collect/attach_point.h"
 #include "collect/heap.h"
+#include "profd/walker.h" /* before the skeleton: its .rodata has unw_cfg */
 #include "heap.skel.h"
 #include "log.h"
 #include "symbolize/procmaps.h"
+#include "unwinder.h"
 
 #define DEFAULT_MAX_LIVE 65536
 #define DEFAULT_MAX_STACKS 16384
@@ -60,6 +63,7 @@ static const char *const forwarders[] = {
 
 struct heap_collector {
 	struct heap_bpf *skel;
+	bool dwarf;             /* stacks by the walker (heap_walk loaded) */
 	struct bpf_link *links[MAX_LINKS];
 	size_t nlinks;
 	uint64_t probes, emulated;
@@ -396,34 +400,17 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 		ret = ret ? ret : -ENOENT;
 		goto out;
 	}
+	/* Calls the allocator makes to itself are its own business. Each
+	 * function's range is known before any probe fires (a running process
+	 * calls malloc while the probes go in). */
 	for (size_t i = 0; i < NFAMILY; i++) {
-		uint32_t off;
 		int dup = 0;
 
-		if (!fs[i].found)
+		if (!fs[i].found || !fs[i].size)
 			continue;
-		/* Aliases (memalign = aligned_alloc in some builds) are probed once. */
-		for (size_t k = 0; k < nseen; k++)
-			dup |= seen[k] == fs[i].file_off;
-		if (dup)
-			continue;
-		seen[nseen++] = fs[i].file_off;
-		off = attach_offset(alloc->open_path, &fs[i], family[i].args, &emulated);
-		ret = attach_one(c, prog_for(c->skel, family[i].kind), pid, alloc->open_path,
-				 fs[i].file_off + off, 0);
-		if (!ret && family[i].ret)
-			ret = attach_one(c, c->skel->progs.alloc_exit, pid, alloc->open_path,
-					 fs[i].file_off + off, 1);
-		if (ret) {
-			snprintf(err, errlen, "pid %d: cannot attach to %s in %s: %s", pid,
-				 family[i].name, alloc->path, strerror(-ret));
-			goto out;
-		}
-		c->emulated += emulated;
-		log_debug("pid %d: %s in %s probed at +%u (%s)", pid, family[i].name, alloc->path,
-			  off, emulated ? "emulated" : "entry, single-stepped");
-		/* Calls the allocator makes to itself are its own business. */
-		if (fs[i].size && proc.nranges < PROFD_HEAP_MAX_RANGES)
+		for (size_t k = 0; k < i; k++)
+			dup |= fs[k].found && fs[k].file_off == fs[i].file_off;
+		if (!dup && proc.nranges < PROFD_HEAP_MAX_RANGES)
 			proc.r[proc.nranges++] = (struct profd_heap_range){
 				.start = runtime_addr(alloc, fs[i].file_off),
 				.end = runtime_addr(alloc, fs[i].file_off + fs[i].size),
@@ -455,6 +442,33 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 		snprintf(err, errlen, "pid %d: cannot configure allocator ranges: %s", pid,
 			 strerror(-ret));
 		goto out;
+	}
+	for (size_t i = 0; i < NFAMILY; i++) {
+		uint32_t off;
+		int dup = 0;
+
+		if (!fs[i].found)
+			continue;
+		/* Aliases (memalign = aligned_alloc in some builds) are probed once. */
+		for (size_t k = 0; k < nseen; k++)
+			dup |= seen[k] == fs[i].file_off;
+		if (dup)
+			continue;
+		seen[nseen++] = fs[i].file_off;
+		off = attach_offset(alloc->open_path, &fs[i], family[i].args, &emulated);
+		ret = attach_one(c, prog_for(c->skel, family[i].kind), pid, alloc->open_path,
+				 fs[i].file_off + off, 0);
+		if (!ret && family[i].ret)
+			ret = attach_one(c, c->skel->progs.alloc_exit, pid, alloc->open_path,
+					 fs[i].file_off + off, 1);
+		if (ret) {
+			snprintf(err, errlen, "pid %d: cannot attach to %s in %s: %s", pid,
+				 family[i].name, alloc->path, strerror(-ret));
+			goto out;
+		}
+		c->emulated += emulated;
+		log_debug("pid %d: %s in %s probed at +%u (%s)", pid, family[i].name, alloc->path,
+			  off, emulated ? "emulated" : "entry, single-stepped");
 	}
 	log_debug("pid %d: allocator %s, %u internal/forwarder ranges", pid, alloc->path,
 		  proc.nranges);
@@ -500,9 +514,28 @@ struct heap_collector *heap_collector__new(const struct heap_opts *opts)
 	bpf_map__set_max_entries(c->skel->maps.live, max_live);
 	bpf_map__set_max_entries(c->skel->maps.heap_counts, max_stacks);
 	bpf_map__set_max_entries(c->skel->maps.heap_stacks, max_stacks);
+	c->dwarf = opts->unw != NULL;
+	if (c->dwarf) {
+		err = unwinder__prepare(opts->unw, c->skel->obj, &c->skel->rodata->unw_cfg);
+		if (err)
+			goto cleanup;
+	} else {
+		/* The walker's maps exist but stay unused: make them tiny. */
+		bpf_program__set_autoload(c->skel->progs.heap_walk, false);
+		unwinder__disable(c->skel->obj);
+	}
 	err = heap_bpf__load(c->skel);
 	if (err)
 		goto cleanup;
+	if (c->dwarf) {
+		__u32 zero = 0;
+		int fd = bpf_program__fd(c->skel->progs.heap_walk);
+
+		if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.walker_prog), &zero, &fd, BPF_ANY)) {
+			err = -errno;
+			goto cleanup;
+		}
+	}
 	return c;
 cleanup:
 	heap_collector__free(c);
@@ -552,4 +585,8 @@ void heap_collector__stats(const struct heap_collector *c, struct heap_stats *st
 	st->probes = c->probes;
 	st->emulated = c->emulated;
 	metrics__sum(bpf_map__fd(c->skel->maps.metrics), st->metrics, PROFD_HEAP_METRIC_MAX);
+	if (c->dwarf) {
+		st->walk_mismatch = __atomic_load_n(&c->skel->bss->walk_mismatch, __ATOMIC_RELAXED);
+		metrics__sum(bpf_map__fd(c->skel->maps.unw_metrics), st->unw, PROFD_UNW_M_MAX);
+	}
 }

@@ -10,13 +10,19 @@
 #include <sys/types.h>
 
 #include "profd/abi.h"
+#include "profd/walker.h"
 
 struct heap_collector;
+struct unwinder;
 
 struct heap_opts {
 	uint64_t sample_rate;   /* mean bytes between samples; 1 = every call */
 	uint32_t max_live;      /* live sampled blocks tracked (0 = default) */
 	uint32_t max_stacks;    /* distinct stacks (0 = default) */
+	/* Stacks of sampled calls by the .eh_frame walker (borrowed, must
+	 * outlive the collector); NULL: the caller at the stack pointer, then
+	 * frame pointers. */
+	struct unwinder *unw;
 };
 
 /* One key of a snapshot: cumulative counts and the stack (caller first). */
@@ -34,6 +40,8 @@ struct heap_stats {
 	uint64_t stacks_missing;   /* key whose stack was not found */
 	uint64_t probes;           /* uprobes attached */
 	uint64_t emulated;         /* of which at an emulated instruction */
+	uint64_t walk_mismatch;    /* walks that missed the caller: frame-pointer stack */
+	uint64_t unw[PROFD_UNW_M_MAX]; /* walker counters (0 without the walker) */
 };
 
 struct heap_collector *heap_collector__new(const struct heap_opts *opts);
