@@ -112,14 +112,13 @@ test_mutex_rwlock_not_condvar() {
 	assert_contains "$top" "pthread_cond_wait$" "pthread_cond_wait in the block profile"
 }
 
-# Stacks of lock waits match gdb's backtrace of the same blocked thread,
-# address for address (gdb prints return addresses; pprof locations hold
-# return address - 1), past the caller of pthread_mutex_lock.
-test_mutex_stack_matches_gdb() {
-	require_root
-	command -v gdb >/dev/null || fail "gdb is needed"
+# mutex_stack_vs_gdb [PROFD ARGS...]: stacks of lock waits match gdb's
+# backtrace of the same blocked thread, address for address (gdb prints
+# return addresses; pprof locations hold return address - 1), past the
+# caller of pthread_mutex_lock.
+mutex_stack_vs_gdb() {
 	start_workload lock_contend "$T/truth" 4
-	start_profd --type mutex --duration 30s --output "$T/mutex.pb.gz"
+	start_profd --type mutex --duration 30s --output "$T/mutex.pb.gz" "$@"
 	kill -USR1 "$WL_PID"
 	sleep 1.5
 	gdb -p "$WL_PID" -batch -ex 'thread apply all bt' >"$T/gdb.out" 2>/dev/null || true
@@ -156,6 +155,17 @@ test_mutex_stack_matches_gdb() {
 		  for (i = 1; i <= n; i++) if (g[i] != w[i]) ok = 0
 		  if (ok) found = 1 }
 		END { exit !found }' <<<"$got" || fail "no profile stack matches gdb's backtrace"
+}
+
+# With the .eh_frame walker (the default here), then with the gap walk.
+test_mutex_stack_matches_gdb() {
+	require_root
+	command -v gdb >/dev/null || fail "gdb is needed"
+	mutex_stack_vs_gdb
+	assert_contains "$(cat "$T/profd.err")" "unwinding: .* walks" "walker summary"
+	stop_workloads
+	mutex_stack_vs_gdb --unwind=fp
+	assert_contains "$(cat "$T/profd.err")" "unwinding: gap walk" "gap walk summary"
 }
 
 # A thread blocks reading a pipe fed every 50 ms: the delay at read_pipe
@@ -244,12 +254,13 @@ test_threadcreate_count() {
 	assert_contains "$raw" "Period: 1$" "period"
 }
 
-# The second batch, after a drain, is unwound in BPF with the rules learned
-# from the first: it meets no PC without a rule, and its stacks are whole.
+# The gap walk (--unwind=fp): the second batch, after a drain, is unwound
+# in BPF with the rules learned from the first: it meets no PC without a
+# rule, and its stacks are whole.
 test_threadcreate_learned_rules() {
 	require_root
 	start_workload thread_spawn 20 2
-	start_profd --type threadcreate --duration 30s --output "$T/tc.pb.gz"
+	start_profd --type threadcreate --duration 30s --output "$T/tc.pb.gz" --unwind=fp
 	kill -USR1 "$WL_PID"
 	wait_profd
 	top=$(pprof -top -cum "$T/tc.pb.gz")
@@ -259,6 +270,57 @@ test_threadcreate_learned_rules() {
 	note "events that met a PC without a rule: $misses"
 	[ -n "$misses" ] && [ "$misses" -le 20 ] || { cat "$T/profd.err" >&2; fail "the second batch met PCs without rules"; }
 	assert_ge "$misses" 1 "the first batch needed the agent"
+}
+
+# unwind_wait_check TYPE MODE EXTRA_RE: every stack of the unwind_wait
+# workload in MODE (glibc's qsort calls a comparator that waits; no frame
+# pointers anywhere) is gdb's chain from sort_loop to the root, with the
+# .eh_frame walker; the gap walk (--unwind=fp) on the same process is put
+# to the same check, which must be able to fail: the gap walk's frame-
+# pointer part starts at qsort_r (which keeps a frame pointer for its
+# alloca) and ends at sort_loop (which uses rbp for data).
+unwind_wait_check() {
+	local type=$1 mode=$2 extra=$3 share
+	start_workload unwind_wait "$mode"
+	start_profd --type "$type" --duration 2s --output "$T/u.pb.gz"
+	kill -USR1 "$WL_PID"
+	wait "$PROFD_PID" || { cat "$T/profd.err" >&2; fail "profd failed"; }
+	pprof -raw "$T/u.pb.gz" >"$T/u.raw"
+	unwind_check sort_loop "$extra" main
+	assert_contains "$(cat "$T/profd.err")" "unwinding: .* walks" "walker summary"
+	assert_contains "$(cat "$T/profd.err")" "lost: 0 user stacks" "no user stack lost"
+
+	start_profd --type "$type" --duration 2s --output "$T/u.pb.gz" --unwind=fp
+	wait "$PROFD_PID" || { cat "$T/profd.err" >&2; fail "profd --unwind=fp failed"; }
+	assert_contains "$(cat "$T/profd.err")" "unwinding: gap walk" "gap walk summary"
+	pprof -raw "$T/u.pb.gz" >"$T/u.raw"
+	if (unwind_check sort_loop "$extra" main 50) 2>"$T/gap.out"; then
+		cat "$T/gap.out" >&2
+		fail "the gap walk unwound qsort's callers: the check does not tell the walks apart"
+	fi
+	share=$(grep -o "[0-9]* of [0-9]* samples ([0-9.]*%)" "$T/gap.out" || true)
+	note "gap walk (--unwind=fp): ${share:-no share}; $(grep -m1 "chain to the root differs" "$T/gap.out" | sed 's/^ *| *//')"
+}
+
+# A mutex wait under glibc's qsort, in a comparator without frame pointers.
+test_mutex_unwind_qsort_comparator() {
+	require_root
+	unwind_wait_check mutex mutex \
+		'cmp_lock|msort_with_tmp|.*pthread_mutex_lock|.*lll_lock_wait|.*futex'
+}
+
+# A blocking pipe read under glibc's qsort.
+test_block_unwind_qsort_comparator() {
+	require_root
+	unwind_wait_check block block 'cmp_read|msort_with_tmp|read$|.*libc_read'
+}
+
+# A thread created (and joined) under glibc's qsort: the walk starts in
+# clone3, inside pthread_create.
+test_threadcreate_unwind_qsort_comparator() {
+	require_root
+	unwind_wait_check threadcreate threadcreate \
+		'cmp_spawn|msort_with_tmp|clone3|__clone_internal|create_thread|.*pthread_create|.*pthread_clockjoin|.*pthread_join|.*futex'
 }
 
 test_locks_bad_input() {
