@@ -217,7 +217,8 @@ static size_t user_frames(struct prof_wait *pw, pid_t pid, const struct profd_wa
 	size_t n = us->nframes, m = us->miss_at, k;
 	enum gapwalk_end end;
 
-	if (!(us->flags & PROFD_WAIT_STACK_MISS) || m >= n || !pw->gw) {
+	if ((us->flags & PROFD_WAIT_STACK_WALKER) || !(us->flags & PROFD_WAIT_STACK_MISS) ||
+	    m >= n || !pw->gw) {
 		memcpy(out, us->ips, n * sizeof(*out));
 		return n;
 	}

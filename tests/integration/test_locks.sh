@@ -3,7 +3,9 @@
 # that measure their own truth, read back with `go tool pprof`. Each
 # workload waits for SIGUSR1 after "ready", so profd is attached before the
 # first event and the profile covers the workload's whole life; profd stops
-# by itself when the workload exits.
+# by itself when the workload exits. User stacks come from the .eh_frame
+# walker by default (issue 7); the tests against gdb also run the gap walk
+# of --unwind=fp.
 
 # start_profd ARGS...: profd on $WL_PID in the background; returns once it
 # is attached (its "profiling" line), with PROFD_PID set.
