@@ -11,10 +11,11 @@
 # is attached (its "profiling" line), with PROFD_PID set.
 start_profd() {
 	local i
+	rm -f "$T/profd.err" # not the "profiling" line of an earlier run
 	"$PROFD" --pid "$WL_PID" "$@" 2>"$T/profd.err" &
 	PROFD_PID=$!
 	for i in $(seq 200); do
-		grep -q "profiling" "$T/profd.err" && return 0
+		grep -qs "profiling" "$T/profd.err" && return 0
 		kill -0 "$PROFD_PID" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -210,9 +211,19 @@ test_block_min_block() {
 	start_profd --type block --min-block 100ms --duration 30s --output "$T/block.pb.gz"
 	kill -USR1 "$WL_PID"
 	wait_profd
-	top=$(pprof -top -cum "$T/block.pb.gz")
-	assert_not_contains "$top" "read_pipe" "50 ms reads with --min-block 100ms"
-	assert_not_contains "$top" "feed_pipe" "50 ms sleeps with --min-block 100ms"
+	# A loaded host can stretch a 50 ms wait past 100 ms now and then: such
+	# an interval is rightly counted, but no more than 2 of the ~40, and
+	# each of those must be at least 100 ms long.
+	counts=$(pprof -top -cum -sample_index=contentions "$T/block.pb.gz")
+	ns=$(pprof -top -cum -unit=ns "$T/block.pb.gz")
+	for f in read_pipe feed_pipe; do
+		c=$(cum_count "$f" <<<"$counts")
+		d=$(cum_ns "$f" <<<"$ns")
+		[ "$c" -le 2 ] || { echo "$counts" | head -20 >&2; fail "$c intervals at $f with --min-block 100ms (50 ms waits)"; }
+		[ "$c" = 0 ] || note "$f: $c interval(s) stretched past 100 ms by the host, $d ns in all"
+		awk -v c="$c" -v d="$d" 'BEGIN { exit !(d >= c * 100000000) }' ||
+			fail "$f: $c intervals total $d ns: one is shorter than --min-block"
+	done
 	skipped=$(sed -n 's/.* \([0-9]*\) off-CPU intervals shorter than --min-block.*/\1/p' "$T/profd.err")
 	assert_ge "${skipped:-0}" 60 "intervals below --min-block (2 x 2 s / 50 ms)"
 	assert_contains "$(pprof -raw "$T/block.pb.gz")" "off-CPU intervals of at least 100000000 ns" \
