@@ -8,7 +8,11 @@
  *   threadcreate: CLONE_THREAD clones, raw_tp task_newtask
  * Stacks are captured in the waiting thread's own context (the start of
  * the event), so its user memory is readable; the count is added at the
- * end. User stacks are unwound as include/profd/wait.h describes.
+ * end. Each kind has two programs for its start event (the agent loads
+ * one): the *_dwarf one walks user stacks with the shared .eh_frame walker
+ * (unwind.bpf.h, needs bpf_loop: 5.17), the other with the gap walk that
+ * include/profd/wait.h describes (frame pointers plus rules the agent
+ * learns), for --unwind=fp and older kernels.
  *
  * Double buffering as in cpu.bpf.c: counts_N is chosen by `gen`. Stacks
  * are not generational: they live in LRU maps that the agent reads by hash
@@ -20,6 +24,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "profd/abi.h"
+#include "unwind.bpf.h"
 
 static __always_inline int read_user_u64(void *ctx, __u64 addr, __u64 *out);
 #define PROFD_WAIT_READ(ctx, addr, out) read_user_u64(ctx, addr, out)
@@ -59,7 +64,8 @@ struct {
 } pid_filter SEC(".maps");
 
 /* Unwind rules per (process, PC), learned by the agent from .eh_frame and
- * written by it only; LRU so a long-running host never fills it. */
+ * written by it only; LRU so a long-running host never fills it. Gap walk
+ * only (1 entry with the walker). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -85,7 +91,8 @@ struct {
 } kstacks SEC(".maps");
 
 /* Stack windows of user stacks with a miss, first occurrence per hash;
- * they only exist until the agent has learned the rules (one drain). */
+ * they only exist until the agent has learned the rules (one drain). Gap
+ * walk only (1 entry with the walker). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 512);
@@ -284,6 +291,51 @@ done:
 	return h;
 }
 
+/* The current task's user stack by the .eh_frame walker, from the user
+ * registers saved at its kernel entry (the syscall, or the fault or
+ * interrupt it sleeps in), stored in `ustacks` like a gap-walk stack;
+ * returns its hash (0: no stack, counted). The frames are copied only for
+ * a stack not seen yet: a stack in use is found by its hash. */
+static __always_inline __u64 capture_ustack_walker(__u32 tgid)
+{
+	struct profd_wait_stack *ws;
+	struct unw_state *st;
+	struct scratch *s;
+	__u32 zero = 0;
+	long err;
+	__u64 h;
+
+	st = unwind_user_task();
+	if (!st || !st->n) {
+		metric_inc(PROFD_WAIT_METRIC_USTACK_LOST);
+		return 0;
+	}
+	/* st->hash covers the frames (unwind.bpf.h); the walker has no miss
+	 * state, so (tgid, depth, frames) is the whole identity. */
+	h = profd_wait_hash_add(PROFD_WAIT_HASH_SEED, tgid);
+	h = profd_wait_hash_add(h, st->n);
+	h = profd_wait_hash_final(profd_wait_hash_add(h, st->hash));
+	if (bpf_map_lookup_elem(&ustacks, &h))
+		return h;
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s) /* verifier: never NULL */
+		return 0;
+	ws = &s->st;
+	ws->asid = 0;
+	ws->tgid = tgid;
+	ws->nframes = st->n;
+	ws->miss_at = PROFD_WAIT_NO_MISS;
+	ws->flags = PROFD_WAIT_STACK_WALKER;
+	ws->pad = 0;
+	/* frames[n..] are 0 (unwind_user_task()'s invariant). */
+	__builtin_memcpy(ws->ips, st->frames, sizeof(ws->ips));
+	err = bpf_map_update_elem(&ustacks, &h, ws, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		metric_inc(PROFD_WAIT_METRIC_STACKS_FULL);
+	return h;
+}
+_Static_assert(PROFD_UNW_MAX_FRAMES == PROFD_MAX_STACK_DEPTH, "walker fills a whole stack");
+
 /* The kernel stack at the tracepoint, stored in `kstacks`; 0 on failure. */
 static __always_inline __u64 capture_kstack(void *ctx)
 {
@@ -374,9 +426,9 @@ static __always_inline bool wanted(__u32 tgid)
 }
 
 /* mutex: a futex wait starts. Only waiting operations; the agent tells
- * lock waits from other futex waits by the unwound stack. */
-SEC("raw_tp/sys_enter")
-int sys_enter(struct bpf_raw_tracepoint_args *ctx)
+ * lock waits from other futex waits by the unwound stack. dwarf: a
+ * constant of each program, so the other walk is compiled out of it. */
+static __always_inline int futex_enter(struct bpf_raw_tracepoint_args *ctx, bool dwarf)
 {
 	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
 	struct profd_wait_start s = {};
@@ -407,7 +459,10 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	}
 	start_init(&s, id >> 32, bpf_ktime_get_ns());
-	s.ustack = capture_ustack(regs, id >> 32);
+	if (dwarf)
+		s.ustack = capture_ustack_walker(id >> 32);
+	else
+		s.ustack = capture_ustack(regs, id >> 32);
 	tid = (__u32)id;
 	if (bpf_map_update_elem(&starts, &tid, &s, BPF_ANY))
 		metric_inc(PROFD_WAIT_METRIC_STARTS_FULL);
@@ -415,8 +470,20 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+SEC("raw_tp/sys_enter")
+int sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	return futex_enter(ctx, false);
+}
+
+SEC("raw_tp/sys_enter")
+int sys_enter_dwarf(struct bpf_raw_tracepoint_args *ctx)
+{
+	return futex_enter(ctx, true);
+}
+
 /* mutex: the futex wait ends; EAGAIN means the lock word had already
- * changed and the thread never slept. */
+ * changed and the thread never slept. Common to both walks. */
 SEC("raw_tp/sys_exit")
 int sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -449,9 +516,9 @@ int sys_exit(struct bpf_raw_tracepoint_args *ctx)
 
 /* block: count next's interval if it was recorded, then record prev if it
  * blocks (sleeps in TASK_INTERRUPTIBLE or TASK_UNINTERRUPTIBLE; preempted
- * tasks are runnable, not blocked). */
-SEC("raw_tp/sched_switch")
-int sched_switch(struct bpf_raw_tracepoint_args *ctx)
+ * tasks are runnable, not blocked). prev is the current task: the walker
+ * starts from its saved user registers. */
+static __always_inline int switch_event(struct bpf_raw_tracepoint_args *ctx, bool dwarf)
 {
 	struct task_struct *prev = (struct task_struct *)ctx->args[1];
 	struct task_struct *next = (struct task_struct *)ctx->args[2];
@@ -478,16 +545,30 @@ int sched_switch(struct bpf_raw_tracepoint_args *ctx)
 	if (BPF_CORE_READ(prev, flags) & (PF_KTHREAD | PF_EXITING))
 		return 0;
 	start_init(&s, id >> 32, now);
-	s.ustack = capture_ustack(current_user_regs(), id >> 32);
+	if (dwarf)
+		s.ustack = capture_ustack_walker(id >> 32);
+	else
+		s.ustack = capture_ustack(current_user_regs(), id >> 32);
 	s.kstack = capture_kstack(ctx);
 	if (bpf_map_update_elem(&starts, &tid, &s, BPF_ANY))
 		metric_inc(PROFD_WAIT_METRIC_STARTS_FULL);
 	return 0;
 }
 
+SEC("raw_tp/sched_switch")
+int sched_switch(struct bpf_raw_tracepoint_args *ctx)
+{
+	return switch_event(ctx, false);
+}
+
+SEC("raw_tp/sched_switch")
+int sched_switch_dwarf(struct bpf_raw_tracepoint_args *ctx)
+{
+	return switch_event(ctx, true);
+}
+
 /* threadcreate: the current task clones a thread of its process. */
-SEC("raw_tp/task_newtask")
-int task_newtask(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline int newtask_event(struct bpf_raw_tracepoint_args *ctx, bool dwarf)
 {
 	struct profd_wait_start s = {};
 	__u64 id = bpf_get_current_pid_tgid();
@@ -495,7 +576,22 @@ int task_newtask(struct bpf_raw_tracepoint_args *ctx)
 	if (!(ctx->args[1] & CLONE_THREAD) || !wanted(id >> 32))
 		return 0;
 	start_init(&s, id >> 32, 0);
-	s.ustack = capture_ustack(current_user_regs(), id >> 32);
+	if (dwarf)
+		s.ustack = capture_ustack_walker(id >> 32);
+	else
+		s.ustack = capture_ustack(current_user_regs(), id >> 32);
 	commit((__u32)id, &s, 0);
 	return 0;
+}
+
+SEC("raw_tp/task_newtask")
+int task_newtask(struct bpf_raw_tracepoint_args *ctx)
+{
+	return newtask_event(ctx, false);
+}
+
+SEC("raw_tp/task_newtask")
+int task_newtask_dwarf(struct bpf_raw_tracepoint_args *ctx)
+{
+	return newtask_event(ctx, true);
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* gapwalk: the agent's half of the wait walker (include/profd/wait.h).
- * Derives the per-PC unwind rules that wait.bpf.c walks the frames of
+/* gapwalk: the agent's half of the wait profiles' gap walk
+ * (include/profd/wait.h), their user-stack walk when the shared .eh_frame
+ * walker is off (--unwind=fp, kernels before 5.17, a walker that did not
+ * load). Derives the per-PC unwind rules that wait.bpf.c walks the frames of
  * libraries without frame pointers with, from each file's .eh_frame
  * (daemon/unwind/), and unwinds the stack windows (exemplars) BPF copies
  * where it found no rule, reporting every rule it used so the caller can

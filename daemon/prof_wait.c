@@ -8,7 +8,11 @@
  * mutex counts futex waits whose stack shows a lock function (pthread
  * mutexes, rwlocks, glibc's internal locks) or that used a PI lock
  * operation; condition variables, semaphores and other futex waits are
- * left to the block profile. */
+ * left to the block profile.
+ *
+ * User stacks come from the process's shared .eh_frame walker (unwinder.h)
+ * when it is available, else from the gap walk (gapwalk.h): rules learned
+ * here from the stack windows BPF copies where it met a PC without one. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,7 @@
 #include "pprof/pprof.h"
 #include "profiler.h"
 #include "symbolize/symbolizer.h"
+#include "unwinder.h"
 #include "waitclass.h"
 
 /* User stacks as written to the profile (completed from their exemplar
@@ -43,7 +48,8 @@ struct ucache {
 struct prof_wait {
 	uint32_t kind;
 	struct wait_collector *col;
-	struct gapwalk *gw;
+	struct unwinder *unw;      /* user stacks by the walker, or NULL: */
+	struct gapwalk *gw;        /* ... by the gap walk */
 	uint64_t drain;
 	uint64_t events;           /* events written */
 	uint64_t not_lock;         /* mutex: futex waits that were not lock waits */
@@ -103,18 +109,38 @@ static int wait_start(struct profiler *pr)
 		return -ENOMEM;
 	pr->priv = pw;
 	pw->kind = opts.kind;
-	pw->gw = gapwalk__new(pr->sym, 0);
-	if (!pw->gw) {
-		err = -errno;
-		log_err("cannot create the unwinder: %s", strerror(-err));
+	err = unwinder__get(&pr->opts, pr->type->name, &pw->unw);
+	if (err)
 		return err;
-	}
+	opts.unw = pw->unw;
 	pw->col = wait_collector__new(&opts);
+	if (!pw->col && pw->unw && pr->opts.unwind == PROFILER_UNWIND_AUTO) {
+		/* E.g. a verifier that rejects the walker: keep profiling. */
+		log_warn("the .eh_frame stack walker did not load for %s (%s): user stacks by "
+			 "the gap walk", pr->type->name, probe_explain(-errno));
+		unwinder__put(pw->unw);
+		pw->unw = opts.unw = NULL;
+		pw->col = wait_collector__new(&opts);
+	}
 	if (!pw->col) {
 		err = -errno;
 		log_err("cannot load the %s BPF program: %s", pr->type->name, probe_explain(err));
 		return err;
 	}
+	if (!pw->unw) {
+		pw->gw = gapwalk__new(pr->sym, 0);
+		if (!pw->gw) {
+			err = -errno;
+			log_err("cannot create the gap unwinder: %s", strerror(-err));
+			return err;
+		}
+	}
+	/* Targets get their tables before their first event; any other
+	 * process is picked up by its first events (unknown-mapping events). */
+	for (size_t i = 0; pw->unw && i < pr->opts.npids; i++)
+		unwinder__add_pid(pw->unw, pr->opts.pids[i]);
+	if (pw->unw)
+		log_debug("%s: user stacks by the .eh_frame walker", pr->type->name);
 	err = wait_collector__start(pw->col);
 	if (err)
 		log_err("cannot attach to the %s tracepoints: %s", pr->type->name,
@@ -183,14 +209,16 @@ static void learn(void *ctx, const struct profd_wait_rule_key *key, const struct
 }
 
 /* The user stack of a drained aggregate, completed from its exemplar when
- * BPF stopped at a PC without a rule. */
+ * BPF stopped at a PC without a rule (gap walk only: walker stacks never
+ * miss). */
 static size_t user_frames(struct prof_wait *pw, pid_t pid, const struct profd_wait_stack *us,
 			  const struct profd_wait_exemplar *ex, uint64_t *out)
 {
 	size_t n = us->nframes, m = us->miss_at, k;
 	enum gapwalk_end end;
 
-	if (!(us->flags & PROFD_WAIT_STACK_MISS) || m >= n) {
+	if ((us->flags & PROFD_WAIT_STACK_WALKER) || !(us->flags & PROFD_WAIT_STACK_MISS) ||
+	    m >= n || !pw->gw) {
 		memcpy(out, us->ips, n * sizeof(*out));
 		return n;
 	}
@@ -290,6 +318,9 @@ static int wait_drain(struct profiler *pr)
 	struct prof_wait *pw = pr->priv;
 
 	pw->drain++;
+	/* New processes and libraries first: their next events unwind. */
+	if (pw->unw)
+		unwinder__poll(pw->unw);
 	return wait_collector__drain(pw->col, wait_add, pr);
 }
 
@@ -307,7 +338,6 @@ static void wait_summary(struct profiler *pr)
 	struct wait_stats st;
 
 	wait_collector__stats(pw->col, &st);
-	gapwalk__stats(pw->gw, &gs);
 	log_info("%llu events written%s; lost: %llu user stacks, %llu kernel stacks, %llu evicted "
 		 "stacks, %llu in-progress overflows, %llu map-full drops, %llu not encoded",
 		 (unsigned long long)pw->events,
@@ -326,16 +356,22 @@ static void wait_summary(struct profiler *pr)
 	if (pw->kind == PROFD_WAIT_KIND_BLOCK)
 		log_info("%llu off-CPU intervals shorter than --min-block not counted",
 			 (unsigned long long)st.metrics[PROFD_WAIT_METRIC_SHORT]);
-	log_info("unwinding: %llu rules learned, %llu events met a PC without a rule (%llu "
-		 "stacks completed in the agent, %llu truncated), %llu ended by an unusable rule",
-		 (unsigned long long)st.rules_added,
-		 (unsigned long long)st.metrics[PROFD_WAIT_METRIC_RULE_MISS],
-		 (unsigned long long)pw->exemplars, (unsigned long long)pw->truncated,
-		 (unsigned long long)st.metrics[PROFD_WAIT_METRIC_BAD_RULE]);
-	log_debug("%llu unwind tables, %llu table errors, %llu PCs in no file; %llu frames, "
-		  "%llu without a symbol",
-		  (unsigned long long)gs.tables, (unsigned long long)gs.table_errors,
-		  (unsigned long long)gs.no_file, (unsigned long long)pw->fst.frames,
+	if (pw->unw) {
+		unwinder__log_summary(pw->unw, st.unw);
+	} else {
+		gapwalk__stats(pw->gw, &gs);
+		log_info("unwinding: gap walk, %llu rules learned, %llu events met a PC without "
+			 "a rule (%llu stacks completed in the agent, %llu truncated), %llu ended "
+			 "by an unusable rule",
+			 (unsigned long long)st.rules_added,
+			 (unsigned long long)st.metrics[PROFD_WAIT_METRIC_RULE_MISS],
+			 (unsigned long long)pw->exemplars, (unsigned long long)pw->truncated,
+			 (unsigned long long)st.metrics[PROFD_WAIT_METRIC_BAD_RULE]);
+		log_debug("%llu unwind tables, %llu table errors, %llu PCs in no file",
+			  (unsigned long long)gs.tables, (unsigned long long)gs.table_errors,
+			  (unsigned long long)gs.no_file);
+	}
+	log_debug("%llu frames, %llu without a symbol", (unsigned long long)pw->fst.frames,
 		  (unsigned long long)pw->fst.unsymbolized);
 }
 
@@ -346,6 +382,7 @@ static void wait_free(struct profiler *pr)
 	if (!pw)
 		return;
 	wait_collector__free(pw->col);
+	unwinder__put(pw->unw);
 	gapwalk__free(pw->gw);
 	free(pw);
 	pr->priv = NULL;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* wait collector: lifecycle of wait.bpf.c and the double-buffered drain. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,7 +10,8 @@
 #include <bpf/libbpf.h>
 
 #include "collect/metrics.h"
-#include "collect/wait.h"
+#include "collect/wait.h" /* before the skeleton: its .rodata has unw_cfg */
+#include "unwinder.h"
 #include "wait.skel.h"
 
 #define DEFAULT_MAX_STACKS 8192
@@ -23,6 +25,7 @@ struct wait_collector {
 	struct wait_bpf *skel;
 	uint32_t kind;
 	uint32_t gen;
+	bool dwarf;                    /* user stacks by the walker's programs */
 	uint32_t max_keys;
 	struct profd_wait_key *keys;   /* drain scratch, max_keys entries */
 	uint64_t ustacks_gone;
@@ -55,6 +58,7 @@ struct wait_collector *wait_collector__new(const struct wait_opts *opts)
 	uint32_t max_stacks = opts->max_stacks ? opts->max_stacks : DEFAULT_MAX_STACKS;
 	uint32_t inflight = opts->max_inflight ? opts->max_inflight : DEFAULT_MAX_INFLIGHT;
 	struct wait_collector *c;
+	bool mutex, block, tc;
 	int err;
 
 	if (opts->kind < PROFD_WAIT_KIND_MUTEX || opts->kind > PROFD_WAIT_KIND_THREADCREATE) {
@@ -79,11 +83,20 @@ struct wait_collector *wait_collector__new(const struct wait_opts *opts)
 	c->skel->rodata->cfg.filter_pids = opts->npids > 0;
 	c->skel->rodata->cfg.min_block_ns = opts->min_block_ns;
 	c->skel->rodata->cfg.task_pt_regs = have_task_pt_regs();
-	bpf_program__set_autoload(c->skel->progs.sys_enter, opts->kind == PROFD_WAIT_KIND_MUTEX);
-	bpf_program__set_autoload(c->skel->progs.sys_exit, opts->kind == PROFD_WAIT_KIND_MUTEX);
-	bpf_program__set_autoload(c->skel->progs.sched_switch, opts->kind == PROFD_WAIT_KIND_BLOCK);
-	bpf_program__set_autoload(c->skel->progs.task_newtask,
-				  opts->kind == PROFD_WAIT_KIND_THREADCREATE);
+	/* One walk's start program per kind: the walker's needs bpf_loop
+	 * (5.17), which the verifier would refuse even in a program that is
+	 * loaded but never run. */
+	c->dwarf = opts->unw != NULL;
+	mutex = opts->kind == PROFD_WAIT_KIND_MUTEX;
+	block = opts->kind == PROFD_WAIT_KIND_BLOCK;
+	tc = opts->kind == PROFD_WAIT_KIND_THREADCREATE;
+	bpf_program__set_autoload(c->skel->progs.sys_enter, mutex && !c->dwarf);
+	bpf_program__set_autoload(c->skel->progs.sys_enter_dwarf, mutex && c->dwarf);
+	bpf_program__set_autoload(c->skel->progs.sys_exit, mutex);
+	bpf_program__set_autoload(c->skel->progs.sched_switch, block && !c->dwarf);
+	bpf_program__set_autoload(c->skel->progs.sched_switch_dwarf, block && c->dwarf);
+	bpf_program__set_autoload(c->skel->progs.task_newtask, tc && !c->dwarf);
+	bpf_program__set_autoload(c->skel->progs.task_newtask_dwarf, tc && c->dwarf);
 	if (opts->npids > 0)
 		bpf_map__set_max_entries(c->skel->maps.pid_filter, opts->npids);
 	bpf_map__set_max_entries(c->skel->maps.ustacks, max_stacks);
@@ -94,6 +107,16 @@ struct wait_collector *wait_collector__new(const struct wait_opts *opts)
 				 opts->kind == PROFD_WAIT_KIND_THREADCREATE ? 1 : inflight);
 	bpf_map__set_max_entries(c->skel->maps.counts_0, c->max_keys);
 	bpf_map__set_max_entries(c->skel->maps.counts_1, c->max_keys);
+	if (c->dwarf) {
+		/* The gap walk's rules and stack windows stay unused. */
+		bpf_map__set_max_entries(c->skel->maps.rules, 1);
+		bpf_map__set_max_entries(c->skel->maps.exemplars, 1);
+		err = unwinder__prepare(opts->unw, c->skel->obj, &c->skel->rodata->unw_cfg);
+		if (err)
+			goto cleanup;
+	} else {
+		unwinder__disable(c->skel->obj);
+	}
 	err = wait_bpf__load(c->skel);
 	if (err)
 		goto cleanup;
@@ -201,4 +224,6 @@ void wait_collector__stats(const struct wait_collector *c, struct wait_stats *st
 	st->rules_added = c->rules_added;
 	st->rules_failed = c->rules_failed;
 	metrics__sum(bpf_map__fd(c->skel->maps.metrics), st->metrics, PROFD_WAIT_METRIC_MAX);
+	if (c->dwarf)
+		metrics__sum(bpf_map__fd(c->skel->maps.unw_metrics), st->unw, PROFD_UNW_M_MAX);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* wait collector: loads wait.bpf.c for one kind of event (mutex waits,
  * off-CPU intervals, thread creations), attaches its raw tracepoints and
- * drains the (thread, stacks) → (count, delay) maps on demand. It also
- * installs the unwind rules the agent learns (include/profd/wait.h). */
+ * drains the (thread, stacks) → (count, delay) maps on demand. User stacks
+ * come from the shared .eh_frame walker when one is given, else from the
+ * gap walk, whose learned rules it installs (include/profd/wait.h). */
 #ifndef PROFD_COLLECT_WAIT_H
 #define PROFD_COLLECT_WAIT_H
 
@@ -11,8 +12,10 @@
 #include <sys/types.h>
 
 #include "profd/wait.h"
+#include "profd/walker.h"
 
 struct wait_collector;
+struct unwinder;
 
 struct wait_opts {
 	uint32_t kind;          /* PROFD_WAIT_KIND_* */
@@ -22,6 +25,9 @@ struct wait_opts {
 	uint32_t max_stacks;    /* user stacks held (0 = default) */
 	uint32_t max_keys;      /* count map entries per generation (0 = default) */
 	uint32_t max_inflight;  /* events in progress at once (0 = default) */
+	/* User stacks by the .eh_frame walker (borrowed, must outlive the
+	 * collector); NULL: the gap walk (add_rule, exemplars). */
+	struct unwinder *unw;
 };
 
 /* One drained aggregate. A stack pointer is NULL when the event has none
@@ -45,6 +51,7 @@ struct wait_stats {
 	uint64_t kstacks_gone;
 	uint64_t rules_added;
 	uint64_t rules_failed;
+	uint64_t unw[PROFD_UNW_M_MAX]; /* walker counters (0 without the walker) */
 };
 
 /* Open, configure and load the BPF object. NULL with errno on failure. */
@@ -57,7 +64,7 @@ void wait_collector__stop(struct wait_collector *c);
 /* Switch generations and hand every aggregate of the finished one to fn,
  * then clear it. Returns the number of aggregates or -errno. */
 int wait_collector__drain(struct wait_collector *c, wait_sample_fn fn, void *ctx);
-/* Install a learned unwind rule; 0 or -errno. */
+/* Install a learned unwind rule (gap walk); 0 or -errno. */
 int wait_collector__add_rule(struct wait_collector *c, const struct profd_wait_rule_key *key,
 			     const struct profd_wait_rule *rule);
 void wait_collector__stats(const struct wait_collector *c, struct wait_stats *st);

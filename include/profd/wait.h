@@ -5,7 +5,12 @@
  * (thread, user stack, kernel stack); stacks are deduplicated by a 64-bit
  * hash in LRU maps.
  *
- * User stacks: glibc is built without frame pointers, so a frame-pointer
+ * User stacks: with the shared .eh_frame walker (bpf/unwind.bpf.h, the
+ * default on 5.17+) a stack is the walker's frames, flagged
+ * PROFD_WAIT_STACK_WALKER; what follows is the fallback for --unwind=fp and
+ * older kernels (the "gap walk").
+ *
+ * glibc is built without frame pointers, so a frame-pointer
  * walk started inside it skips the caller of the libc function (the lock
  * or read call site). The BPF side therefore first walks the frames at the
  * top of the stack with per-PC unwind rules that the agent derived from
@@ -49,6 +54,8 @@ _Static_assert(PROFD_WAIT_MAX_GAP < PROFD_MAX_STACK_DEPTH, "gap fits a stack");
 #define PROFD_WAIT_STACK_ROOT 0x2      /* the walk reached the outermost frame */
 #define PROFD_WAIT_STACK_BAD_RULE 0x4  /* an INVALID rule or a failed read ended the gap */
 #define PROFD_WAIT_STACK_LONG_GAP 0x8  /* PROFD_WAIT_MAX_GAP rule steps, then frame pointers */
+#define PROFD_WAIT_STACK_WALKER 0x10   /* frames of the .eh_frame walker (asid 0, never
+					* a miss: nothing for the agent to complete) */
 
 /* A user or kernel stack, leaf first. Value of `ustacks` and `kstacks`,
  * keyed by profd_wait_stack_hash() of the same fields. */
