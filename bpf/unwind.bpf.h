@@ -62,7 +62,7 @@ struct unw_rows_map {
 	__uint(map_flags, BPF_F_INNER_MAP);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct profd_unw_row);
+	__uint(value_size, sizeof(struct profd_unw_row));
 };
 
 struct {

@@ -95,19 +95,17 @@ int unwinder__prepare(struct unwinder *u, struct bpf_object *obj, struct profd_u
 
 void unwinder__disable(struct bpf_object *obj)
 {
-	static const struct {
-		const char *name;
-		uint32_t entries;
-	} maps[] = {
-		{ "unw_mappings", 1 }, { "unw_tables", 1 }, { "unw_rules", 1 },
-		{ "unw_events", 4096 }, /* a ring buffer is at least a page */
-	};
+	/* Only the walker's own programs, not loaded now, use these: leave
+	 * them uncreated (no memory, and no BPF_F_INNER_MAP template that
+	 * kernels before 5.10 would refuse). */
+	static const char *const shared_maps[] = { "unw_mappings", "unw_tables", "unw_rules",
+						   "unw_events" };
 
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(obj, maps[i].name);
+	for (size_t i = 0; i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, shared_maps[i]);
 
 		if (m)
-			bpf_map__set_max_entries(m, maps[i].entries);
+			bpf_map__set_autocreate(m, false);
 	}
 }
 
