@@ -936,9 +936,15 @@ static void tick(struct agent *a)
 	/* Before the drains: their generation switch is where this tick cuts. */
 	int64_t now = agent_now_ns(CLOCK_REALTIME), mono = agent_now_ns(CLOCK_MONOTONIC);
 
-	for (size_t i = 0; i < a->ntypes; i++)
-		if (!a->types[i].type->snapshot)
+	for (size_t i = 0; i < a->ntypes; i++) {
+		const struct agent_ptype *t = &a->types[i];
+
+		if (!t->type->snapshot)
 			type_drain(&a->types[i]);
+		else if (t->type->tick)
+			for (size_t j = 0; j < t->ninst; j++)
+				t->type->tick(&t->inst[j]->pr);
+	}
 	a->last_drain_ns = now;
 	/* Exited processes hold the symbolizer's records of their mappings:
 	 * let them go now, not at the interval's end, so churn stays cheap. */

@@ -124,6 +124,8 @@ int oneshot_run(const struct oneshot_opts *o)
 				log_warn("timerfd read: %s", strerror(errno));
 			if (!o->type->snapshot)
 				o->type->drain(&pr);
+			else if (o->type->tick)
+				o->type->tick(&pr);
 		}
 		alive = 0;
 		for (int i = 2; i < npfds; i++) {

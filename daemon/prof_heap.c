@@ -160,13 +160,20 @@ static void heap_add(const struct heap_sample *s, void *ctx)
 	ph->samples++;
 }
 
+/* Libraries loaded since: their next sampled calls unwind. */
+static void heap_tick(struct profiler *pr)
+{
+	struct prof_heap *ph = pr->priv;
+
+	if (ph && ph->unw)
+		unwinder__poll(ph->unw);
+}
+
 static int heap_drain(struct profiler *pr)
 {
 	struct prof_heap *ph = pr->priv;
 
-	/* Libraries loaded since: their next sampled calls unwind. */
-	if (ph->unw)
-		unwinder__poll(ph->unw);
+	heap_tick(pr);
 	return heap_collector__snapshot(ph->col, heap_add, pr);
 }
 
@@ -253,6 +260,7 @@ const struct profiler_type profiler_heap = {
 	.start = heap_start,
 	.init_profile = heap_init_profile,
 	.drain = heap_drain,
+	.tick = heap_tick,
 	.stop = heap_stop,
 	.summary = heap_summary,
 	.free = heap_free,
@@ -267,6 +275,7 @@ const struct profiler_type profiler_allocs = {
 	.start = heap_start,
 	.init_profile = allocs_init_profile,
 	.drain = heap_drain,
+	.tick = heap_tick,
 	.stop = heap_stop,
 	.summary = heap_summary,
 	.free = heap_free,

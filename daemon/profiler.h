@@ -75,6 +75,10 @@ struct profiler_type {
 	/* Log what was lost and why (stderr summary). */
 	void (*summary)(struct profiler *pr);
 	void (*free)(struct profiler *pr);
+	/* Optional: called every second (the drain tick) for snapshot types,
+	 * which drain only at the end: housekeeping such as loading the
+	 * unwind tables of libraries opened since. */
+	void (*tick)(struct profiler *pr);
 	/* Optional (NULL: nothing to report): fill up to max counters, totals
 	 * since start, and return how many. Called by the draining thread. */
 	size_t (*stats)(struct profiler *pr, struct profiler_stat *out, size_t max);
