@@ -58,12 +58,8 @@ static int cpu_start(struct profiler *pr)
 		return err;
 	opts.unw = pc->unw;
 	pc->col = cpu_collector__new(&opts);
-	if (!pc->col && pc->unw && pr->opts.unwind == PROFILER_UNWIND_AUTO) {
-		/* E.g. a verifier that rejects the walker: keep profiling. */
-		log_warn("the .eh_frame stack walker did not load (%s): user stacks by frame "
-			 "pointers only", probe_explain(-errno));
-		unwinder__put(pc->unw);
-		pc->unw = opts.unw = NULL;
+	if (!pc->col && unwinder__give_up(&pc->unw, &pr->opts, "cpu", -errno)) {
+		opts.unw = NULL;
 		pc->col = cpu_collector__new(&opts);
 	}
 	if (!pc->col) {

@@ -72,12 +72,8 @@ static int heap_start(struct profiler *pr)
 		return err;
 	opts.unw = ph->unw;
 	ph->col = heap_collector__new(&opts);
-	if (!ph->col && ph->unw && pr->opts.unwind == PROFILER_UNWIND_AUTO) {
-		/* E.g. a verifier that rejects the walker: keep profiling. */
-		log_warn("the .eh_frame stack walker did not load (%s): allocation stacks by "
-			 "frame pointers only", probe_explain(-errno));
-		unwinder__put(ph->unw);
-		ph->unw = opts.unw = NULL;
+	if (!ph->col && unwinder__give_up(&ph->unw, &pr->opts, pr->type->name, -errno)) {
+		opts.unw = NULL;
 		ph->col = heap_collector__new(&opts);
 	}
 	if (!ph->col) {

@@ -114,12 +114,8 @@ static int wait_start(struct profiler *pr)
 		return err;
 	opts.unw = pw->unw;
 	pw->col = wait_collector__new(&opts);
-	if (!pw->col && pw->unw && pr->opts.unwind == PROFILER_UNWIND_AUTO) {
-		/* E.g. a verifier that rejects the walker: keep profiling. */
-		log_warn("the .eh_frame stack walker did not load for %s (%s): user stacks by "
-			 "the gap walk", pr->type->name, probe_explain(-errno));
-		unwinder__put(pw->unw);
-		pw->unw = opts.unw = NULL;
+	if (!pw->col && unwinder__give_up(&pw->unw, &pr->opts, pr->type->name, -errno)) {
+		opts.unw = NULL;
 		pw->col = wait_collector__new(&opts);
 	}
 	if (!pw->col) {

@@ -69,6 +69,18 @@ out:
 	return err;
 }
 
+bool unwinder__give_up(struct unwinder **u, const struct profiler_opts *o, const char *who,
+		       int err)
+{
+	if (!*u || o->unwind != PROFILER_UNWIND_AUTO)
+		return false;
+	log_warn("the .eh_frame stack walker did not load for %s (%s): profiling %s without it",
+		 who, probe_explain(err), who);
+	unwinder__put(*u);
+	*u = NULL;
+	return true;
+}
+
 void unwinder__put(struct unwinder *u)
 {
 	if (!u)

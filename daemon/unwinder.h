@@ -7,6 +7,7 @@
 #ifndef PROFD_UNWINDER_H
 #define PROFD_UNWINDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -22,6 +23,12 @@ struct unwinder;
  * --unwind=dwarf was asked for and is impossible (logged). who names the
  * profile type in messages. */
 int unwinder__get(const struct profiler_opts *o, const char *who, struct unwinder **out);
+/* A collector with the walker failed to load (err, e.g. a verifier that
+ * rejects it): in auto mode log it, drop *u (set to NULL) and return true
+ * so the caller loads the collector again without the walker; false when
+ * that is not allowed (--unwind=dwarf) or there was no walker. */
+bool unwinder__give_up(struct unwinder **u, const struct profiler_opts *o, const char *who,
+		       int err);
 /* Drop a reference; the last one frees the loader and its maps. NULL-safe. */
 void unwinder__put(struct unwinder *u);
 
