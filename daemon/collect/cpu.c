@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -14,15 +13,12 @@
 #include "cpu.skel.h"
 #include "collect/metrics.h"
 #include "collect/cpu.h"
+#include "collect/generation.h"
 #include "collect/perf_events.h"
 #include "unwinder.h"
 
 #define DEFAULT_MAX_STACKS 16384
 #define DEFAULT_MAX_KEYS 32768
-
-/* A program that read the old generation before the switch finishes in
- * microseconds (it runs with interrupts off); wait well past that. */
-#define GEN_SWITCH_GRACE_NS (5 * 1000 * 1000)
 
 struct cpu_collector {
 	struct cpu_bpf *skel;
@@ -158,29 +154,16 @@ static size_t read_stack(struct cpu_collector *c, int stacks_fd, __s32 id, uint6
 int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
 {
 	uint64_t ustack[PROFD_MAX_STACK_DEPTH], kstack[PROFD_MAX_STACK_DEPTH];
-	struct timespec grace = { 0, GEN_SWITCH_GRACE_NS };
-	int counts_fd, stacks_fd, nkeys = 0;
-	uint32_t done = c->gen;
+	uint32_t done = generation__switch(&c->gen, &c->skel->bss->gen);
+	int counts_fd, stacks_fd, nkeys;
 	__u32 sid, next_sid;
-	void *prev = NULL;
-
-	/* Switch: new samples go to the other generation from now on. */
-	c->gen ^= 1;
-	c->skel->bss->gen = c->gen;
-	nanosleep(&grace, NULL);
 
 	counts_fd = bpf_map__fd(done ? c->skel->maps.counts_1 : c->skel->maps.counts_0);
 	stacks_fd = bpf_map__fd(done ? c->skel->maps.stacks_1 : c->skel->maps.stacks_0);
 	if (c->dwarf) /* user and kernel stacks */
 		stacks_fd = bpf_map__fd(done ? c->skel->maps.frames_1 : c->skel->maps.frames_0);
 
-	/* Collect the keys first: deleting while walking a hash map restarts
-	 * the walk. The map holds at most max_keys entries. */
-	while (nkeys < (int)c->max_keys &&
-	       !bpf_map_get_next_key(counts_fd, prev, &c->keys[nkeys])) {
-		prev = &c->keys[nkeys];
-		nkeys++;
-	}
+	nkeys = generation__keys(counts_fd, c->keys, sizeof(*c->keys), c->max_keys);
 	for (int i = 0; i < nkeys; i++) {
 		struct cpu_sample s = { .key = &c->keys[i] };
 

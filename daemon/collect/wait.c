@@ -4,11 +4,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "collect/generation.h"
 #include "collect/metrics.h"
 #include "collect/wait.h" /* before the skeleton: its .rodata has unw_cfg */
 #include "unwinder.h"
@@ -17,9 +17,6 @@
 #define DEFAULT_MAX_STACKS 8192
 #define DEFAULT_MAX_KEYS 16384
 #define DEFAULT_MAX_INFLIGHT 8192
-/* A program that read the old generation before the switch finishes in
- * microseconds; wait well past that (as the cpu collector does). */
-#define GEN_SWITCH_GRACE_NS (5 * 1000 * 1000)
 
 struct wait_collector {
 	struct wait_bpf *skel;
@@ -160,30 +157,17 @@ int wait_collector__add_rule(struct wait_collector *c, const struct profd_wait_r
 
 int wait_collector__drain(struct wait_collector *c, wait_sample_fn fn, void *ctx)
 {
-	struct timespec grace = { 0, GEN_SWITCH_GRACE_NS };
+	uint32_t done = generation__switch(&c->gen, &c->skel->bss->gen);
 	struct profd_wait_stack ustack, kstack;
 	struct profd_wait_exemplar ex;
-	int counts_fd, ustacks_fd, kstacks_fd, ex_fd, nkeys = 0;
-	uint32_t done = c->gen;
-	void *prev = NULL;
-
-	/* Switch: new events go to the other generation from now on. */
-	c->gen ^= 1;
-	c->skel->bss->gen = c->gen;
-	nanosleep(&grace, NULL);
+	int counts_fd, ustacks_fd, kstacks_fd, ex_fd, nkeys;
 
 	counts_fd = bpf_map__fd(done ? c->skel->maps.counts_1 : c->skel->maps.counts_0);
 	ustacks_fd = bpf_map__fd(c->skel->maps.ustacks);
 	kstacks_fd = bpf_map__fd(c->skel->maps.kstacks);
 	ex_fd = bpf_map__fd(c->skel->maps.exemplars);
 
-	/* Collect the keys first: deleting while walking a hash map restarts
-	 * the walk. The map holds at most max_keys entries. */
-	while (nkeys < (int)c->max_keys &&
-	       !bpf_map_get_next_key(counts_fd, prev, &c->keys[nkeys])) {
-		prev = &c->keys[nkeys];
-		nkeys++;
-	}
+	nkeys = generation__keys(counts_fd, c->keys, sizeof(*c->keys), c->max_keys);
 	for (int i = 0; i < nkeys; i++) {
 		const struct profd_wait_key *k = &c->keys[i];
 		struct profd_wait_value v;
