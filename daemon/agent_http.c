@@ -255,6 +255,25 @@ static void metric(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One line per profile-type counter of this kind: series{type="T"} or, with
+ * label, series{type="T",label="<counter name>"}; the value, or the
+ * capacity with max. */
+static void type_stats(FILE *f, const struct agent_snapshot *s, const char *series,
+		       enum profiler_stat_kind kind, const char *label, bool max)
+{
+	for (size_t i = 0; i < s->ntypes; i++)
+		for (size_t j = 0; j < s->types[i].n; j++) {
+			const struct profiler_stat *st = &s->types[i].st[j];
+
+			if (st->kind != kind)
+				continue;
+			fprintf(f, "%s{type=\"%s\"", series, s->types[i].name);
+			if (label)
+				fprintf(f, ",%s=\"%s\"", label, st->name);
+			fprintf(f, "} %llu\n", (unsigned long long)(max ? st->max : st->value));
+		}
+}
+
 static void value(FILE *f, const char *name, uint64_t v)
 {
 	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
@@ -285,36 +304,17 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 		return -ENOMEM;
 
 	metric(f, "profd_samples_total", "counter", "Samples collected, by profile type.");
-	for (size_t i = 0; i < s.ntypes; i++)
-		for (size_t j = 0; j < s.types[i].n; j++)
-			if (s.types[i].st[j].kind == PROFILER_STAT_SAMPLES)
-				fprintf(f, "profd_samples_total{type=\"%s\"} %llu\n", s.types[i].name,
-					(unsigned long long)s.types[i].st[j].value);
+	type_stats(f, &s, "profd_samples_total", PROFILER_STAT_SAMPLES, NULL, false);
 	metric(f, "profd_samples_dropped_total", "counter",
 	       "Samples lost, by profile type and reason (no_profile: process limit or out of memory).");
-	for (size_t i = 0; i < s.ntypes; i++) {
+	for (size_t i = 0; i < s.ntypes; i++)
 		fprintf(f, "profd_samples_dropped_total{type=\"%s\",reason=\"no_profile\"} %llu\n",
 			s.types[i].name, (unsigned long long)s.types[i].no_builder);
-		for (size_t j = 0; j < s.types[i].n; j++)
-			if (s.types[i].st[j].kind == PROFILER_STAT_DROPPED)
-				fprintf(f, "profd_samples_dropped_total{type=\"%s\",reason=\"%s\"} %llu\n",
-					s.types[i].name, s.types[i].st[j].name,
-					(unsigned long long)s.types[i].st[j].value);
-	}
+	type_stats(f, &s, "profd_samples_dropped_total", PROFILER_STAT_DROPPED, "reason", false);
 	metric(f, "profd_bpf_map_entries", "gauge", "Entries of a BPF map at the last drain.");
-	for (size_t i = 0; i < s.ntypes; i++)
-		for (size_t j = 0; j < s.types[i].n; j++)
-			if (s.types[i].st[j].kind == PROFILER_STAT_MAP)
-				fprintf(f, "profd_bpf_map_entries{type=\"%s\",map=\"%s\"} %llu\n",
-					s.types[i].name, s.types[i].st[j].name,
-					(unsigned long long)s.types[i].st[j].value);
+	type_stats(f, &s, "profd_bpf_map_entries", PROFILER_STAT_MAP, "map", false);
 	metric(f, "profd_bpf_map_capacity", "gauge", "Entries a BPF map can hold.");
-	for (size_t i = 0; i < s.ntypes; i++)
-		for (size_t j = 0; j < s.types[i].n; j++)
-			if (s.types[i].st[j].kind == PROFILER_STAT_MAP)
-				fprintf(f, "profd_bpf_map_capacity{type=\"%s\",map=\"%s\"} %llu\n",
-					s.types[i].name, s.types[i].st[j].name,
-					(unsigned long long)s.types[i].st[j].max);
+	type_stats(f, &s, "profd_bpf_map_capacity", PROFILER_STAT_MAP, "map", true);
 
 	metric(f, "profd_processes_tracked", "gauge", "Processes with a profile in progress.");
 	value(f, "profd_processes_tracked", s.procs);
