@@ -52,39 +52,41 @@ static __u64 cur_uint(struct cur *c, size_t n)
 	return v;
 }
 
-/* Bits beyond 64 are dropped, as every other DWARF consumer does. */
-static __u64 cur_uleb(struct cur *c)
+/* LEB128: the value's bits, how many were read (*shift) and the last byte.
+ * Bits beyond 64 are dropped, as every other DWARF consumer does. */
+static __u64 cur_leb(struct cur *c, unsigned int *shift, __u8 *last)
 {
 	__u64 v = 0;
-	unsigned int shift = 0;
 	__u8 b;
 
+	*shift = 0;
 	do {
 		b = cur_u8(c);
 		if (c->err)
 			return 0;
-		if (shift < 64)
-			v |= (__u64)(b & 0x7f) << shift;
-		shift += 7;
+		if (*shift < 64)
+			v |= (__u64)(b & 0x7f) << *shift;
+		*shift += 7;
 	} while (b & 0x80);
+	*last = b;
 	return v;
+}
+
+static __u64 cur_uleb(struct cur *c)
+{
+	unsigned int shift;
+	__u8 last;
+
+	return cur_leb(c, &shift, &last);
 }
 
 static __s64 cur_sleb(struct cur *c)
 {
-	__u64 v = 0;
-	unsigned int shift = 0;
-	__u8 b;
+	unsigned int shift;
+	__u8 last;
+	__u64 v = cur_leb(c, &shift, &last);
 
-	do {
-		b = cur_u8(c);
-		if (c->err)
-			return 0;
-		if (shift < 64)
-			v |= (__u64)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
+	if (!c->err && shift < 64 && (last & 0x40))
 		v |= ~0ULL << shift;
 	return (__s64)v;
 }
