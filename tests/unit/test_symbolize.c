@@ -9,8 +9,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -20,6 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "symfix.h"
 #include "symbolize/elf.h"
 #include "symbolize/filecache.h"
 #include "symbolize/kallsyms.h"
@@ -103,34 +102,6 @@ static void fx_cleanup(void)
 	}
 }
 
-static int write_file(const char *path, const void *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, buf, len);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -EIO;
-}
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		fprintf(stderr, "  command failed (%d): %s\n", rc, cmd);
-	return rc;
-}
-
 static const char *fx(const char *name)
 {
 	static char bufs[8][256];
@@ -159,120 +130,23 @@ static bool fixtures(void)
 	d = fx_dir;
 	snprintf(main_c, sizeof(main_c), "%s/fx.c", d);
 	snprintf(lib_c, sizeof(lib_c), "%s/fxlib.c", d);
-	if (write_file(main_c, fx_main_src, strlen(fx_main_src)) ||
-	    write_file(lib_c, fx_lib_src, strlen(fx_lib_src)))
+	if (fx_write(main_c, fx_main_src, strlen(fx_main_src)) ||
+	    fx_write(lib_c, fx_lib_src, strlen(fx_lib_src)))
 		return ASSERT_TRUE(false, "write fixture sources");
-	if (run("cc " CFLAGS_FX " -fno-pie -no-pie %s -o %s/fx_nopie", main_c, d) ||
-	    run("cc " CFLAGS_FX " -fPIE -pie %s -o %s/fx_pie", main_c, d) ||
-	    run("cc " CFLAGS_FX " -fno-pie -no-pie -DFX_VARIANT %s -o %s/fx_nopie2", main_c, d) ||
-	    run("cc " CFLAGS_FX " -fPIE -pie -rdynamic %s -o %s/fx_pie_stripped", main_c, d) ||
-	    run("strip --strip-all %s/fx_pie_stripped", d) ||
-	    run("cc " CFLAGS_FX " -shared -fPIC %s -o %s/libfx.so", lib_c, d) ||
-	    run("cc " CFLAGS_FX " -shared -fPIC -Wl,-Ttext-segment=0x10000000 %s -o %s/libfxshift.so",
+	if (fx_run("cc " CFLAGS_FX " -fno-pie -no-pie %s -o %s/fx_nopie", main_c, d) ||
+	    fx_run("cc " CFLAGS_FX " -fPIE -pie %s -o %s/fx_pie", main_c, d) ||
+	    fx_run("cc " CFLAGS_FX " -fno-pie -no-pie -DFX_VARIANT %s -o %s/fx_nopie2", main_c, d) ||
+	    fx_run("cc " CFLAGS_FX " -fPIE -pie -rdynamic %s -o %s/fx_pie_stripped", main_c, d) ||
+	    fx_run("strip --strip-all %s/fx_pie_stripped", d) ||
+	    fx_run("cc " CFLAGS_FX " -shared -fPIC %s -o %s/libfx.so", lib_c, d) ||
+	    fx_run("cc " CFLAGS_FX " -shared -fPIC -Wl,-Ttext-segment=0x10000000 %s -o %s/libfxshift.so",
 		lib_c, d) ||
-	    run("strip --strip-all %s/libfxshift.so", d) ||
-	    run("cc " CFLAGS_FX " -fPIE -pie -DFX_LIB %s -o %s/fx_lib -L%s -lfx -Wl,-rpath,%s",
+	    fx_run("strip --strip-all %s/libfxshift.so", d) ||
+	    fx_run("cc " CFLAGS_FX " -fPIE -pie -DFX_LIB %s -o %s/fx_lib -L%s -lfx -Wl,-rpath,%s",
 		main_c, d, d, d))
 		return ASSERT_TRUE(false, "cc fixtures");
 	fx_state = 1;
 	return true;
-}
-
-/* ---- children ------------------------------------------------------------ */
-
-#define FX_MAX_SYMS 8
-
-struct child {
-	pid_t pid;
-	int in;  /* its stdin */
-	int out; /* its stdout */
-	size_t nsyms;
-	struct {
-		char name[32];
-		uint64_t addr;
-	} syms[FX_MAX_SYMS];
-};
-
-static int child_readline(struct child *c, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	while (n + 1 < len) {
-		struct pollfd pfd = { .fd = c->out, .events = POLLIN };
-		char ch;
-
-		if (poll(&pfd, 1, 10000) != 1 || read(c->out, &ch, 1) != 1)
-			return -EIO;
-		if (ch == '\n')
-			break;
-		buf[n++] = ch;
-	}
-	buf[n] = '\0';
-	return 0;
-}
-
-/* Read "name hex" lines up to "ready". */
-static int child_sync(struct child *c)
-{
-	char line[256], name[32];
-	unsigned long addr;
-
-	for (;;) {
-		if (child_readline(c, line, sizeof(line)))
-			return -EIO;
-		if (!strcmp(line, "ready"))
-			return 0;
-		if (sscanf(line, "%31s %lx", name, &addr) == 2 && c->nsyms < FX_MAX_SYMS) {
-			snprintf(c->syms[c->nsyms].name, sizeof(c->syms[0].name), "%s", name);
-			c->syms[c->nsyms++].addr = addr;
-		}
-	}
-}
-
-static bool child_start(struct child *c, const char *path)
-{
-	int in[2], out[2];
-
-	memset(c, 0, sizeof(*c));
-	c->pid = -1;
-	if (!ASSERT_OK(pipe2(in, O_CLOEXEC), "pipe") || !ASSERT_OK(pipe2(out, O_CLOEXEC), "pipe"))
-		return false;
-	c->pid = fork();
-	if (c->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		execl(path, path, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	c->in = in[1];
-	c->out = out[0];
-	if (!ASSERT_TRUE(c->pid > 0, "fork"))
-		return false;
-	return ASSERT_OK(child_sync(c), path);
-}
-
-static uint64_t child_sym(const struct child *c, const char *name)
-{
-	for (size_t i = 0; i < c->nsyms; i++)
-		if (!strcmp(c->syms[i].name, name))
-			return c->syms[i].addr;
-	return 0;
-}
-
-/* Close stdin: the child leaves its loop and exits; reap it. */
-static void child_stop(struct child *c)
-{
-	int status;
-
-	if (c->pid <= 0)
-		return;
-	close(c->in);
-	close(c->out);
-	if (waitpid(c->pid, &status, 0) != c->pid)
-		kill(c->pid, SIGKILL);
-	c->pid = -1;
 }
 
 /* ---- independent truth: /proc/PID/maps via sscanf, readelf -n --------- */
@@ -727,25 +601,6 @@ void test_symbolize_kernel_restricted(void)
 
 /* ---- ELF images and their corruption --------------------------------------- */
 
-static int read_whole(const char *path, unsigned char **buf, size_t *len)
-{
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		if (fd >= 0)
-			close(fd);
-		return -errno;
-	}
-	*len = (size_t)st.st_size;
-	*buf = malloc(*len ? *len : 1);
-	n = *buf ? read(fd, *buf, *len) : -1;
-	close(fd);
-	return n == (ssize_t)*len ? 0 : -EIO;
-}
-
 static int open_image(const char *path, struct elf_image **img)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
@@ -843,9 +698,9 @@ void test_symbolize_elf_garbage(void)
 	close(fd);
 
 	/* zero-length and non-ELF files */
-	ASSERT_OK(write_file(path, "", 0), "write");
+	ASSERT_OK(fx_write(path, "", 0), "write");
 	ASSERT_ERR(open_image(path, &img), "zero length");
-	ASSERT_OK(write_file(path, "#!/bin/sh\necho hi\n", 18), "write");
+	ASSERT_OK(fx_write(path, "#!/bin/sh\necho hi\n", 18), "write");
 	ASSERT_EQ(open_image(path, &img), -ENOEXEC, "shell script");
 	ASSERT_EQ(elf_image__open_mem("\x7f" "ELF", 4, &img) < 0, 1, "4-byte ELF magic");
 	ASSERT_EQ(elf_image__open_mem("", 0, &img), -ENOEXEC, "empty buffer");
@@ -855,7 +710,7 @@ void test_symbolize_elf_garbage(void)
 		size_t len = 0;
 		size_t cuts[24], ncuts = 0;
 
-		if (!ASSERT_OK(read_whole(fx(files[f]), &orig, &len), files[f]))
+		if (!ASSERT_OK(fx_read(fx(files[f]), &orig, &len), files[f]))
 			continue;
 		buf = malloc(len);
 		if (!ASSERT_OK_PTR(buf, "malloc")) {
@@ -877,7 +732,7 @@ void test_symbolize_elf_garbage(void)
 		cuts[ncuts++] = len - 1;
 		for (size_t i = 0; i < ncuts; i++) {
 			img = NULL;
-			ASSERT_OK(write_file(path, orig, cuts[i]), "write truncated");
+			ASSERT_OK(fx_write(path, orig, cuts[i]), "write truncated");
 			err = open_image(path, &img);
 			if (cuts[i] < 64)
 				ASSERT_ERR(err, "truncated inside the ELF header");
@@ -913,7 +768,7 @@ void test_symbolize_elf_garbage(void)
 				buf[pos] ^= (unsigned char)(rng >> 32 | 1);
 			}
 			img = NULL;
-			ASSERT_OK(write_file(path, buf, len), "write flipped");
+			ASSERT_OK(fx_write(path, buf, len), "write flipped");
 			err = open_image(path, &img);
 			if (!err) {
 				poke_image(img);
@@ -930,7 +785,7 @@ void test_symbolize_elf_garbage(void)
 		}
 		/* the untouched file still parses, with symbols */
 		img = NULL;
-		ASSERT_OK(write_file(path, orig, len), "write orig");
+		ASSERT_OK(fx_write(path, orig, len), "write orig");
 		if (ASSERT_OK(open_image(path, &img), files[f])) {
 			ASSERT_TRUE(img->nsyms > 0, "symbols");
 			elf_image__free(img);
@@ -1042,19 +897,19 @@ void test_symbolize_libc_parse_speed(void)
 static void check_fixture(const char *file)
 {
 	struct symbolizer *s = symbolizer__new();
-	struct child c;
+	struct fxchild c;
 
 	if (!ASSERT_OK_PTR(s, "new"))
 		return;
-	if (child_start(&c, fx(file))) {
+	if (fx_start1(&c, fx(file))) {
 		ASSERT_OK(symbolizer__add_pid(s, c.pid), "add_pid");
-		expect_user(s, c.pid, child_sym(&c, "alpha"), "profd_fx_alpha", fx(file), file);
-		expect_user(s, c.pid, child_sym(&c, "beta"), "profd_fx_beta", fx(file), file);
+		expect_user(s, c.pid, fx_sym(&c, "alpha"), "profd_fx_alpha", fx(file), file);
+		expect_user(s, c.pid, fx_sym(&c, "beta"), "profd_fx_beta", fx(file), file);
 		if (has_symtab(fx(file)))
-			expect_user(s, c.pid, child_sym(&c, "nosize"), "profd_fx_nosize", fx(file),
+			expect_user(s, c.pid, fx_sym(&c, "nosize"), "profd_fx_nosize", fx(file),
 				    file);
 	}
-	child_stop(&c);
+	fx_stop(&c);
 	symbolizer__free(s);
 }
 
@@ -1079,7 +934,7 @@ void test_symbolize_pie_stripped(void)
 void test_symbolize_shared_lib(void)
 {
 	struct symbolizer *s;
-	struct child c;
+	struct fxchild c;
 
 	if (!fixtures())
 		return;
@@ -1087,13 +942,13 @@ void test_symbolize_shared_lib(void)
 	if (!ASSERT_OK_PTR(s, "new"))
 		return;
 	/* no add_pid: the first lookup adds the pid */
-	if (child_start(&c, fx("fx_lib"))) {
-		expect_user(s, c.pid, child_sym(&c, "gamma"), "profd_fxlib_gamma", fx("libfx.so"),
+	if (fx_start1(&c, fx("fx_lib"))) {
+		expect_user(s, c.pid, fx_sym(&c, "gamma"), "profd_fxlib_gamma", fx("libfx.so"),
 			    "libfx.so");
-		expect_user(s, c.pid, child_sym(&c, "alpha"), "profd_fx_alpha", fx("fx_lib"),
+		expect_user(s, c.pid, fx_sym(&c, "alpha"), "profd_fx_alpha", fx("fx_lib"),
 			    "fx_lib");
 	}
-	child_stop(&c);
+	fx_stop(&c);
 	symbolizer__free(s);
 }
 
@@ -1106,7 +961,7 @@ void test_symbolize_dlopen_reload(void)
 	struct symbolizer_stats st;
 	struct sym_frame fr, before;
 	char cmd[512];
-	struct child c;
+	struct fxchild c;
 	uint64_t gamma;
 
 	if (!fixtures())
@@ -1118,17 +973,17 @@ void test_symbolize_dlopen_reload(void)
 	fast = symbolizer__new_opts(&o);
 	if (!ASSERT_OK_PTR(slow, "new") || !ASSERT_OK_PTR(fast, "new"))
 		goto out;
-	if (!child_start(&c, fx("fx_pie")))
+	if (!fx_start1(&c, fx("fx_pie")))
 		goto stop;
 	ASSERT_OK(symbolizer__add_pid(slow, c.pid), "add slow");
 	ASSERT_OK(symbolizer__add_pid(fast, c.pid), "add fast");
-	ASSERT_OK(symbolizer__user(fast, c.pid, child_sym(&c, "alpha") + 4, &before), "before");
+	ASSERT_OK(symbolizer__user(fast, c.pid, fx_sym(&c, "alpha") + 4, &before), "before");
 
 	snprintf(cmd, sizeof(cmd), "d %s\n", fx("libfxshift.so"));
 	ASSERT_EQ(write(c.in, cmd, strlen(cmd)), (ssize_t)strlen(cmd), "dlopen cmd");
-	if (!ASSERT_OK(child_sync(&c), "dlopen"))
+	if (!ASSERT_OK(fx_sync(&c), "dlopen"))
 		goto stop;
-	gamma = child_sym(&c, "gamma");
+	gamma = fx_sym(&c, "gamma");
 	ASSERT_TRUE(gamma >= 0x10000000, "loaded at its vaddr (offset != vaddr)");
 
 	/* within the reload interval: no re-read, no mapping */
@@ -1151,7 +1006,7 @@ void test_symbolize_dlopen_reload(void)
 	ASSERT_OK(symbolizer__user(fast, c.pid, 0x1000, &fr), "no mapping");
 	ASSERT_TRUE(fr.map == NULL && fr.nlines == 0, "address in no mapping");
 stop:
-	child_stop(&c);
+	fx_stop(&c);
 out:
 	symbolizer__free(slow);
 	symbolizer__free(fast);
@@ -1165,27 +1020,27 @@ void test_symbolize_exec(void)
 	struct symbolizer_stats st1, st2;
 	struct sym_frame old_fr, fr;
 	char cmd[512];
-	struct child c = { .pid = -1 };
+	struct fxchild c = { .pid = -1 };
 	uint64_t old_alpha, alpha;
 
 	if (!fixtures())
 		return;
 	s = symbolizer__new();
-	if (!ASSERT_OK_PTR(s, "new") || !child_start(&c, fx("fx_nopie")))
+	if (!ASSERT_OK_PTR(s, "new") || !fx_start1(&c, fx("fx_nopie")))
 		goto out;
-	old_alpha = child_sym(&c, "alpha");
+	old_alpha = fx_sym(&c, "alpha");
 	ASSERT_OK(symbolizer__user(s, c.pid, old_alpha, &old_fr), "before exec");
 	snprintf(cmd, sizeof(cmd), "e %s\n", fx("fx_nopie2"));
 	ASSERT_EQ(write(c.in, cmd, strlen(cmd)), (ssize_t)strlen(cmd), "exec cmd");
 	c.nsyms = 0;
-	if (!ASSERT_OK(child_sync(&c), "exec"))
+	if (!ASSERT_OK(fx_sync(&c), "exec"))
 		goto out;
-	alpha = child_sym(&c, "alpha");
+	alpha = fx_sym(&c, "alpha");
 	ASSERT_TRUE(alpha != old_alpha, "variant moved alpha");
 	ASSERT_OK(symbolizer__user(s, c.pid, old_alpha, &fr), "stale view");
 	ASSERT_OK(symbolizer__add_pid(s, c.pid), "re-read after exec");
 	expect_user(s, c.pid, alpha, "profd_fx_alpha", fx("fx_nopie2"), "after exec");
-	expect_user(s, c.pid, child_sym(&c, "beta"), "profd_fx_beta", fx("fx_nopie2"), "after exec");
+	expect_user(s, c.pid, fx_sym(&c, "beta"), "profd_fx_beta", fx("fx_nopie2"), "after exec");
 	/* records from before the exec stay readable until forget_pid */
 	if (ASSERT_OK_PTR(old_fr.map, "old map") && ASSERT_EQ(old_fr.nlines, 1, "old"))
 		ASSERT_STREQ(old_fr.map->path, fx("fx_nopie"), "old record intact");
@@ -1198,7 +1053,7 @@ void test_symbolize_exec(void)
 	ASSERT_TRUE(st2.bytes < st1.bytes, "bytes");
 	expect_user(s, c.pid, alpha, "profd_fx_alpha", fx("fx_nopie2"), "after prune");
 out:
-	child_stop(&c);
+	fx_stop(&c);
 	symbolizer__free(s);
 }
 
@@ -1231,23 +1086,23 @@ void test_symbolize_deleted_binary(void)
 {
 	struct symbolizer *s = NULL;
 	struct sym_frame fr;
-	struct child c;
+	struct fxchild c;
 	char path[256];
 
 	if (!fixtures())
 		return;
 	snprintf(path, sizeof(path), "%s", fx("fx_deleted"));
-	if (run("cp %s %s", fx("fx_pie"), path))
+	if (fx_run("cp %s %s", fx("fx_pie"), path))
 		return;
 	s = symbolizer__new();
 	if (!ASSERT_OK_PTR(s, "new"))
 		goto out;
-	if (!child_start(&c, path))
+	if (!fx_start1(&c, path))
 		goto stop;
-	if (!map_files_usable(c.pid, child_sym(&c, "alpha")))
+	if (!map_files_usable(c.pid, fx_sym(&c, "alpha")))
 		goto stop;
 	ASSERT_OK(unlink(path), "unlink");
-	ASSERT_OK(symbolizer__user(s, c.pid, child_sym(&c, "alpha") + 16, &fr), "lookup");
+	ASSERT_OK(symbolizer__user(s, c.pid, fx_sym(&c, "alpha") + 16, &fr), "lookup");
 	if (ASSERT_OK_PTR(fr.map, "map") && ASSERT_EQ(fr.nlines, 1, "symbolized")) {
 		ASSERT_STREQ(fr.lines[0].name, "profd_fx_alpha", "name");
 		ASSERT_STREQ(fr.map->path, path, "\" (deleted)\" trimmed");
@@ -1255,7 +1110,7 @@ void test_symbolize_deleted_binary(void)
 		ASSERT_TRUE(strlen(fr.map->build_id) == 40, "build id read from the deleted file");
 	}
 stop:
-	child_stop(&c);
+	fx_stop(&c);
 out:
 	symbolizer__free(s);
 }
@@ -1264,7 +1119,7 @@ void test_symbolize_exited_process(void)
 {
 	struct symbolizer *s = NULL, *late = NULL;
 	struct sym_frame fr;
-	struct child c;
+	struct fxchild c;
 	uint64_t alpha;
 	pid_t pid, z;
 	int status;
@@ -1275,12 +1130,12 @@ void test_symbolize_exited_process(void)
 	late = symbolizer__new();
 	if (!ASSERT_OK_PTR(s, "new") || !ASSERT_OK_PTR(late, "new"))
 		goto out;
-	if (!child_start(&c, fx("fx_nopie")))
+	if (!fx_start1(&c, fx("fx_nopie")))
 		goto out;
 	pid = c.pid;
-	alpha = child_sym(&c, "alpha");
+	alpha = fx_sym(&c, "alpha");
 	ASSERT_OK(symbolizer__add_pid(s, pid), "add_pid");
-	child_stop(&c);
+	fx_stop(&c);
 	ASSERT_EQ(kill(pid, 0), -1, "child is gone");
 
 	/* A miss makes a re-read fail: what was read stays. */
@@ -1328,7 +1183,7 @@ void test_symbolize_cache_sharing(void)
 	struct symbolizer_stats st1, st2, st3;
 	struct symbolizer_opts o;
 	struct symbolizer *s = NULL;
-	struct child a = { .pid = -1 }, b = { .pid = -1 };
+	struct fxchild a = { .pid = -1 }, b = { .pid = -1 };
 
 	if (!fixtures())
 		return;
@@ -1337,7 +1192,7 @@ void test_symbolize_cache_sharing(void)
 	s = symbolizer__new_opts(&o);
 	if (!ASSERT_OK_PTR(s, "new"))
 		return;
-	if (!child_start(&a, fx("fx_lib")) || !child_start(&b, fx("fx_lib")))
+	if (!fx_start1(&a, fx("fx_lib")) || !fx_start1(&b, fx("fx_lib")))
 		goto out;
 	ASSERT_OK(symbolizer__add_pid(s, a.pid), "add a");
 	symbolizer__stats(s, &st1);
@@ -1349,7 +1204,7 @@ void test_symbolize_cache_sharing(void)
 	ASSERT_EQ(st2.files, st1.files, "same files");
 	ASSERT_EQ(st2.pids, 2, "pids");
 	ASSERT_EQ(st2.unused_files, 0, "all referenced");
-	expect_user(s, b.pid, child_sym(&b, "gamma"), "profd_fxlib_gamma", fx("libfx.so"), "b");
+	expect_user(s, b.pid, fx_sym(&b, "gamma"), "profd_fxlib_gamma", fx("libfx.so"), "b");
 	/* after the lookup, which sets up the result cache */
 	symbolizer__stats(s, &st2);
 
@@ -1371,8 +1226,8 @@ void test_symbolize_cache_sharing(void)
 	ASSERT_EQ(st3.file_parses, st1.file_parses + st1.files - 2, "LRU hits");
 	ASSERT_EQ(st3.unused_files, 0, "taken off the LRU");
 out:
-	child_stop(&a);
-	child_stop(&b);
+	fx_stop(&a);
+	fx_stop(&b);
 	symbolizer__free(s);
 }
 
@@ -1383,7 +1238,7 @@ void test_symbolize_cache_stale_inode(void)
 	struct symbolizer_stats st1, st2;
 	struct symbolizer *s = NULL;
 	unsigned char *buf = NULL;
-	struct child c;
+	struct fxchild c;
 	size_t len = 0;
 	char path[256];
 	struct stat sa, sb;
@@ -1391,33 +1246,33 @@ void test_symbolize_cache_stale_inode(void)
 	if (!fixtures())
 		return;
 	snprintf(path, sizeof(path), "%s", fx("fx_rewritten"));
-	if (run("cp %s %s", fx("fx_pie"), path))
+	if (fx_run("cp %s %s", fx("fx_pie"), path))
 		return;
 	s = symbolizer__new();
 	if (!ASSERT_OK_PTR(s, "new"))
 		return;
-	if (child_start(&c, path)) {
+	if (fx_start1(&c, path)) {
 		ASSERT_OK(symbolizer__add_pid(s, c.pid), "add");
-		expect_user(s, c.pid, child_sym(&c, "alpha"), "profd_fx_alpha", path, "before");
+		expect_user(s, c.pid, fx_sym(&c, "alpha"), "profd_fx_alpha", path, "before");
 	}
-	child_stop(&c);
+	fx_stop(&c);
 	symbolizer__forget_pid(s, c.pid);
 	symbolizer__stats(s, &st1);
 
 	/* same inode, other contents (the non-PIE layout) */
 	ASSERT_OK(stat(path, &sa), "stat");
-	if (!ASSERT_OK(read_whole(fx("fx_nopie"), &buf, &len), "read nopie"))
+	if (!ASSERT_OK(fx_read(fx("fx_nopie"), &buf, &len), "read nopie"))
 		goto out;
-	ASSERT_OK(write_file(path, buf, len), "rewrite");
+	ASSERT_OK(fx_write(path, buf, len), "rewrite");
 	ASSERT_OK(stat(path, &sb), "stat");
 	ASSERT_EQ(sa.st_ino, sb.st_ino, "inode kept");
-	if (child_start(&c, path)) {
+	if (fx_start1(&c, path)) {
 		ASSERT_OK(symbolizer__add_pid(s, c.pid), "add");
-		expect_user(s, c.pid, child_sym(&c, "beta"), "profd_fx_beta", path, "after");
+		expect_user(s, c.pid, fx_sym(&c, "beta"), "profd_fx_beta", path, "after");
 		symbolizer__stats(s, &st2);
 		ASSERT_TRUE(st2.file_parses > st1.file_parses, "parsed again");
 	}
-	child_stop(&c);
+	fx_stop(&c);
 out:
 	free(buf);
 	symbolizer__free(s);
@@ -1428,7 +1283,7 @@ void test_symbolize_special_mappings(void)
 	struct symbolizer *s = symbolizer__new();
 	struct sym_frame fr;
 	struct maps_line ml;
-	struct child c = { .pid = -1 };
+	struct fxchild c = { .pid = -1 };
 	void *h, *fn, *anon = MAP_FAILED;
 	uint64_t off;
 
@@ -1449,7 +1304,7 @@ void test_symbolize_special_mappings(void)
 				  SYM_MAP_SPECIAL | SYM_MAP_HAS_SYMS, "vdso flags");
 			ASSERT_TRUE(strlen(fr.map->build_id) > 0, "vdso build id");
 		}
-		if (fixtures() && child_start(&c, fx("fx_pie"))) {
+		if (fixtures() && fx_start1(&c, fx("fx_pie"))) {
 			struct maps_line cl;
 			bool found = false;
 			char mp[64], line[512];
@@ -1476,7 +1331,7 @@ void test_symbolize_special_mappings(void)
 			}
 		}
 	}
-	child_stop(&c);
+	fx_stop(&c);
 
 	/* anonymous executable memory (JIT): a mapping, no symbols */
 	anon = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1511,7 +1366,7 @@ void test_symbolize_limits(void)
 	struct symbolizer_opts o;
 	struct symbolizer *s;
 	struct symbolizer_stats st;
-	struct child a = { .pid = -1 }, b = { .pid = -1 };
+	struct fxchild a = { .pid = -1 }, b = { .pid = -1 };
 	struct sym_frame fr;
 
 	if (!fixtures())
@@ -1522,17 +1377,17 @@ void test_symbolize_limits(void)
 	s = symbolizer__new_opts(&o);
 	if (!ASSERT_OK_PTR(s, "new"))
 		return;
-	if (!child_start(&a, fx("fx_pie")) || !child_start(&b, fx("fx_pie")))
+	if (!fx_start1(&a, fx("fx_pie")) || !fx_start1(&b, fx("fx_pie")))
 		goto out;
 	ASSERT_OK(symbolizer__add_pid(s, a.pid), "first pid");
 	symbolizer__stats(s, &st);
 	ASSERT_EQ(st.mappings_dropped, 0, "nothing dropped");
 	ASSERT_EQ(symbolizer__add_pid(s, b.pid), -ENOSPC, "second pid over the limit");
-	ASSERT_EQ(symbolizer__user(s, b.pid, child_sym(&b, "alpha"), &fr), -ENOSPC, "lookup");
+	ASSERT_EQ(symbolizer__user(s, b.pid, fx_sym(&b, "alpha"), &fr), -ENOSPC, "lookup");
 	symbolizer__forget_pid(s, a.pid);
 	symbolizer__stats(s, &st);
 	ASSERT_EQ(st.files, 0, "LRU of 0 keeps nothing");
-	ASSERT_OK(symbolizer__user(s, b.pid, child_sym(&b, "alpha"), &fr), "room again");
+	ASSERT_OK(symbolizer__user(s, b.pid, fx_sym(&b, "alpha"), &fr), "room again");
 	ASSERT_EQ(fr.nlines, 1, "symbolized");
 	symbolizer__free(s);
 
@@ -1547,8 +1402,8 @@ void test_symbolize_limits(void)
 	ASSERT_EQ(st.mappings, 2, "capped");
 	ASSERT_TRUE(st.mappings_dropped > 0, "dropped counted");
 out:
-	child_stop(&a);
-	child_stop(&b);
+	fx_stop(&a);
+	fx_stop(&b);
 	symbolizer__free(s);
 }
 
