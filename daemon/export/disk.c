@@ -386,7 +386,8 @@ int disk_store__retain(struct disk_store *d, int64_t now_ns)
 	if (err)
 		goto cleanup;
 
-	qsort(s.e, s.n, sizeof(*s.e), entry_cmp);
+	if (s.n) /* s.e is NULL before the first profile */
+		qsort(s.e, s.n, sizeof(*s.e), entry_cmp);
 	for (i = 0; i < s.n; i++) {
 		bool old = d->max_age_ns && now_ns - s.e[i].mtime_ns > (int64_t)d->max_age_ns;
 		bool over = d->max_bytes && s.total > d->max_bytes;

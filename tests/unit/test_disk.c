@@ -157,6 +157,8 @@ void test_disk_retention(void)
 	d = disk_store__new(dir, 2500, 3600 * SEC);
 	if (!ASSERT_OK_PTR(d, "new"))
 		goto out;
+	/* Before the first profile (an interval that wrote none): nothing. */
+	ASSERT_EQ(disk_store__retain(d, now), 0, "empty store");
 	/* Five 1000-byte profiles, one per process, a minute apart, and one
 	 * two hours old. */
 	for (int i = 0; i < 5; i++) {
