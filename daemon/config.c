@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "profiler.h"
+#include "util/fileio.h"
 #include "util/parse.h"
 #include "util/ptype.h"
 #include "util/text.h"
@@ -588,56 +589,6 @@ static char *line_reader(char *str, int num, void *stream)
 	return str;
 }
 
-static int read_file(const char *path, char **buf, size_t *len)
-{
-	char *b = NULL;
-	size_t n = 0;
-	struct stat st;
-	int fd, err = 0;
-	ssize_t r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		err = -EISDIR;
-		goto cleanup;
-	}
-	b = malloc(CONFIG_MAX_FILE_SIZE + 1);
-	if (!b) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	/* Read one byte past the limit to tell "exactly at" from "over". */
-	while (n <= CONFIG_MAX_FILE_SIZE) {
-		r = read(fd, b + n, CONFIG_MAX_FILE_SIZE + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		if (!r)
-			break;
-		n += r;
-	}
-	if (n > CONFIG_MAX_FILE_SIZE) {
-		err = -EFBIG;
-		goto cleanup;
-	}
-	*buf = b;
-	*len = n;
-	b = NULL;
-cleanup:
-	free(b);
-	close(fd);
-	return err;
-}
-
 int config__load_file(struct profd_config *cfg, const char *path, char *err, size_t errlen)
 {
 	struct parse_ctx c = { .cfg = cfg, .src = path, .err = err, .errlen = errlen };
@@ -647,7 +598,7 @@ int config__load_file(struct profd_config *cfg, const char *path, char *err, siz
 
 	if (err && errlen)
 		err[0] = '\0';
-	ret = read_file(path, &buf, &len);
+	ret = read_file_all(path, CONFIG_MAX_FILE_SIZE, &buf, &len);
 	if (ret == -EFBIG) {
 		snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_FILE_SIZE);
 		return -EINVAL;

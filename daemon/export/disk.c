@@ -14,6 +14,7 @@
 
 #include "export/disk.h"
 #include "log.h"
+#include "util/fileio.h"
 #include "util/text.h"
 
 #define TMP_MARK ".tmp."
@@ -147,23 +148,6 @@ int disk_store__path(const struct disk_store *d, const char *process, int pid, c
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 static void count_failure(struct disk_store *d, int err, const char *path)
 {
 	d->st.errors++;
@@ -181,9 +165,9 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 		      size_t path_size)
 {
 	char dir[PATH_MAX], file[NAME_MAX + 1], path[PATH_MAX], tmp[PATH_MAX];
-	int fd = -1, dfd = -1, err, n;
+	int err, n;
 
-	tmp[0] = path[0] = file[0] = '\0';
+	path[0] = file[0] = '\0';
 	err = build_paths(d, process, pid, type, start_ns, dir, sizeof(dir), file, sizeof(file));
 	if (err)
 		goto fail;
@@ -191,46 +175,15 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 	if (n < 0 || (size_t)n >= sizeof(path) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s" TMP_MARK "XXXXXX", dir, file) >= sizeof(tmp)) {
 		err = -ENAMETOOLONG;
-		tmp[0] = '\0';
 		goto fail;
 	}
 	err = mkdir_p(dir);
-	if (err) {
-		tmp[0] = '\0';
-		goto fail;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		tmp[0] = '\0';
-		goto fail;
-	}
-	err = write_all(fd, data, len);
 	if (err)
 		goto fail;
-	/* Data on disk before the name: after a crash a profile is whole or absent. */
-	if (fsync(fd)) {
-		err = -errno;
-		goto fail;
-	}
-	if (fchmod(fd, 0640)) {
-		err = -errno;
-		goto fail;
-	}
-	err = close(fd) ? -errno : 0;
-	fd = -1;
+	err = write_file_atomic(path, tmp, &(struct iovec){ (void *)data, len }, 1, 0640,
+				ATOMIC_NOREPLACE | ATOMIC_SYNC_DIR);
 	if (err)
 		goto fail;
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) {
-		err = -errno;
-		goto fail;
-	}
-	tmp[0] = '\0';
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);     /* best effort: the rename itself is durable */
-		close(dfd);
-	}
 	d->st.written++;
 	d->st.bytes_written += len;
 	d->st.bytes_used += len;
@@ -244,10 +197,6 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 		snprintf(path_out, path_size, "%s", path);
 	return 0;
 fail:
-	if (fd >= 0)
-		close(fd);
-	if (tmp[0])
-		unlink(tmp);
 	count_failure(d, err, path[0] ? path : file);
 	return err;
 }

@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "export/spool.h"
+#include "util/fileio.h"
 
 #define MAGIC "PRFDSPL1"
 #define MAX_PATH_LEN 16384
@@ -187,23 +188,6 @@ fail:
 	return NULL;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 int spool__push(struct spool *s, const struct upload_item *it)
 {
 	const char *path = it->path ? it->path : "", *ctype = it->content_type ? it->content_type : "";
@@ -211,7 +195,7 @@ int spool__push(struct spool *s, const struct upload_item *it)
 	char tmp[PATH_MAX], final[PATH_MAX];
 	uint64_t size;
 	uLong crc;
-	int fd = -1, err;
+	int err;
 
 	h.path_len = strlen(path);
 	h.ctype_len = strlen(ctype);
@@ -232,34 +216,18 @@ int spool__push(struct spool *s, const struct upload_item *it)
 	h.crc = (uint32_t)crc;
 
 	snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "XXXXXX", s->dir);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto refuse;
-	}
-	err = write_all(fd, &h, sizeof(h));
-	err = err ?: write_all(fd, path, h.path_len);
-	err = err ?: write_all(fd, ctype, h.ctype_len);
-	err = err ?: write_all(fd, it->body, it->len);
-	if (!err && fsync(fd))
-		err = -errno;
-	if (close(fd) && !err)
-		err = -errno;
-	if (err)
-		goto unlink_tmp;
 	file_path(s, s->next_seq, final, sizeof(final));
-	if (rename(tmp, final)) {
-		err = -errno;
-		goto unlink_tmp;
-	}
+	err = write_file_atomic(final, tmp, (struct iovec[]){
+		{ &h, sizeof(h) }, { (void *)path, h.path_len },
+		{ (void *)ctype, h.ctype_len }, { (void *)it->body, it->len } }, 4, 0, 0);
+	if (err)
+		goto refuse;
 	err = q_append(s, s->next_seq, size);
 	s->next_seq++;
 	if (err)
 		return err;     /* on disk; indexed again at the next open */
 	s->st.stored++;
 	return 0;
-unlink_tmp:
-	unlink(tmp);
 refuse:
 	s->st.dropped++;
 	s->st.dropped_bytes += it->len;

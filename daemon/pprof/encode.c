@@ -12,6 +12,7 @@
 
 #include "profile.pb-c.h"
 #include "pprof/pprof_internal.h"
+#include "util/fileio.h"
 
 /* The protobuf-c messages exist only while encoding. They point into the
  * builder's arrays (strings, location ids, values, comments) wherever the
@@ -290,36 +291,6 @@ cleanup:
 	return err;
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (!n)
-			return -EIO;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* Make the rename itself durable. Best effort: the new file is already in
- * place and complete, so failing here must not report the write as failed. */
-static void sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	(void)fsync(fd);
-	close(fd);
-}
-
 /* Long enough for any name the kernel accepts, short enough that the
  * ".<name>.XXXXXX" temporary name stays under NAME_MAX. */
 #define TMP_BASE_MAX 200
@@ -330,7 +301,7 @@ int pprof__write_file(const struct pprof *p, const char *path)
 	uint8_t *buf = NULL;
 	char *tmp = NULL, *dir = NULL;
 	size_t len = 0, dirlen, namelen;
-	int fd = -1, err;
+	int err;
 
 	if (!p || !path || !*path) {
 		err = -EINVAL;
@@ -353,8 +324,6 @@ int pprof__write_file(const struct pprof *p, const char *path)
 	tmp = pprof_reallocarray(NULL, dirlen + namelen + sizeof("//..XXXXXX"), 1);
 	if (!dir || !tmp) {
 		err = -ENOMEM;
-		free(tmp);
-		tmp = NULL;   /* nothing was created yet: nothing to unlink */
 		goto cleanup;
 	}
 	if (!slash) {
@@ -369,38 +338,9 @@ int pprof__write_file(const struct pprof *p, const char *path)
 	/* The leading dot keeps globs like *.pb.gz from picking up a file that
 	 * is still being written. mkostemp creates it 0600: profiles name every
 	 * process and binary on the host. */
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		free(tmp);
-		tmp = NULL;   /* nothing was created: nothing to unlink */
-		goto cleanup;
-	}
-	err = write_all(fd, buf, len);
-	if (err)
-		goto cleanup;
-	if (fsync(fd)) {
-		err = -errno;
-		goto cleanup;
-	}
-	err = close(fd) ? -errno : 0;
-	fd = -1;
-	if (err)
-		goto cleanup;
-	if (rename(tmp, path)) {
-		err = -errno;
-		goto cleanup;
-	}
-	free(tmp);
-	tmp = NULL;
-	sync_dir(dir);
+	err = write_file_atomic(path, tmp, &(struct iovec){ buf, len }, 1, 0, ATOMIC_SYNC_DIR);
 cleanup:
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
+	free(tmp);
 	free(dir);
 	free(buf);
 	if (err)

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "symbolize/kallsyms.h"
-#include "symbolize/readfile.h"
+#include "util/fileio.h"
+#include "util/parse.h"
 
 /* Notes are a few hundred bytes; anything bigger is not a notes file. */
 #define KERNEL_NOTES_MAX_BYTES (64u << 10)
@@ -29,17 +30,6 @@ struct kcand {
 static bool is_text(char t)
 {
 	return t == 't' || t == 'T' || t == 'w' || t == 'W';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* One line [p, end) without its newline; 0 or -EINVAL. */

@@ -15,23 +15,13 @@
 #include <unistd.h>
 
 #include "symbolize/perfmap.h"
-#include "symbolize/readfile.h"
+#include "util/fileio.h"
+#include "util/parse.h"
 
 /* Overlapping entries: this many earlier starts are checked for a later
  * line covering the address. */
 #define PERFMAP_FIND_BACKTRACK 32
 #define PROC_STATUS_MAX (64u << 10)
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Hex number (optional 0x) at *p, then exactly one space. */
 static int parse_hex(const char **p, const char *end, uint64_t *v)

@@ -8,21 +8,11 @@
 #include <string.h>
 
 #include "symbolize/procmaps.h"
-#include "symbolize/readfile.h"
+#include "util/fileio.h"
 #include "symbolize/symbolizer.h"
+#include "util/parse.h"
 
 #define DELETED_SUFFIX " (deleted)"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* 1..16 hex digits; returns the first character after them or NULL. */
 static char *parse_hex(char *p, uint64_t *v)

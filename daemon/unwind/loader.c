@@ -20,7 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "symbolize/procmaps.h"
-#include "symbolize/readfile.h"
+#include "util/fileio.h"
 #include "unwind/loader.h"
 #include "unwind/unwind.h"
 #include "util/hashmap.h"

@@ -14,4 +14,16 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "512", "4k", "64KiB", "1M", "2GiB" (powers of 1024). */
 int parse_size(const char *s, uint64_t *bytes);
 
+/* The value of hex digit c (either case), or -1. */
+static inline int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 #endif
