@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* debuginfo: who holds what. A filecache entry holds one reference on its
- * debuginfo; an unreferenced one stays findable by key on a bounded LRU,
- * like filecache's. Entries without a build id are not shared (their key
+/* debuginfo: who holds what. A binary image (binary/image.h) holds one
+ * reference on its debuginfo; an unreferenced one stays findable by key on
+ * a bounded LRU, like the image cache's. Entries without a build id are not shared (their key
  * would be a guess) and die with their last reference. Open DWARF sits on
  * a second LRU, across all entries, trimmed after each lookup to
  * max_dwarf_open files and max_dwarf_bytes of heap; a closed one is opened
@@ -26,11 +26,12 @@
 
 #include "symbolize/debuginfo.h"
 #include "symbolize/dwarf.h"
-#include "symbolize/elf.h"
-#include "symbolize/filecache.h"
+#include "binary/elf.h"
+#include "binary/file.h"
+#include "binary/image.h"
 #include "symbolize/gopclntab.h"
 #include "symbolize/perfmap.h"
-#include "symbolize/procmaps.h"
+#include "binary/procmaps.h"
 
 #define DBG_MIN_BUCKETS 64
 #define DBG_CRC_CHUNK (256u << 10)
@@ -734,6 +735,33 @@ void dbgcache__set_max_unused(struct dbgcache *dc, size_t max_unused)
 	lru_trim(dc);
 }
 
+static int image_load(void *ctx, pid_t pid, const struct procmaps_entry *e, int fd, void **data)
+{
+	struct debuginfo *di = NULL;
+	int err = dbgcache__get(ctx, pid, e, fd, &di);
+
+	*data = di;
+	return err;
+}
+
+static void image_release(void *ctx, void *data)
+{
+	dbgcache__put(ctx, data);
+}
+
+/* Lend the debuginfo cache what the image cache does not use of the one
+ * max_unused bound they share. */
+static void image_unused(void *ctx, size_t nunused, size_t max_unused)
+{
+	dbgcache__set_max_unused(ctx, max_unused > nunused ? max_unused - nunused : 0);
+}
+
+const struct binary_cache_ops dbgcache_image_ops = {
+	.load = image_load,
+	.release = image_release,
+	.unused = image_unused,
+};
+
 /* --- DWARF on demand --------------------------------------------------------- */
 
 /* The file holding di's DWARF, open. */
@@ -746,7 +774,7 @@ static int dwarf_source(struct debuginfo *di, pid_t pid, const struct procmaps_e
 	switch (di->src) {
 	case DBG_SRC_SELF:
 	case DBG_SRC_GOPCLNTAB:
-		fd = open_mapped_file(pid, e, &st);
+		fd = binary_open_mapped(pid, e, &st);
 		/* the process is gone: the path on the host, if it is the
 		 * same binary */
 		if (fd < 0 && di->img->build_id[0] && e->path[0] == '/')

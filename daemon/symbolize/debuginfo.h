@@ -89,6 +89,12 @@ void dbgcache__put(struct dbgcache *dc, struct debuginfo *di);
  * use of the one bound they share. */
 void dbgcache__set_max_unused(struct dbgcache *dc, size_t max_unused);
 
+/* Image cache operations (binary/image.h) whose data is a debuginfo of the
+ * dbgcache passed as the cache's ctx: binary_cache__new(n,
+ * &dbgcache_image_ops, dc) is the symbolizer's per-file cache. */
+struct binary_cache_ops;
+extern const struct binary_cache_ops dbgcache_image_ops;
+
 /* Lines at vaddr (dwarf_file__lookup(), or Go's table for a Go binary
  * without DWARF), opening the source first if needed, through pid's
  * mapping e when it is the file itself. *inlines says whether the source

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binary/file.h"
 #include "symbolize/dwarf.h"
 #include "util/hashmap.h"
 
@@ -77,18 +78,6 @@ struct dwarf_file {
 	size_t bytes;
 };
 
-static int elf_ready(void)
-{
-	static bool done;
-
-	if (!done) {
-		if (elf_version(EV_CURRENT) == EV_NONE)
-			return -ENOTSUP;
-		done = true;
-	}
-	return 0;
-}
-
 /* Sections libdw will inflate into the heap on dwarf_begin_elf(). */
 static size_t compressed_debug_bytes(Elf *elf)
 {
@@ -112,7 +101,7 @@ int dwarf_file__open(int fd, struct dwarf_file **out)
 	Elf *elf = NULL;
 	int err;
 
-	err = elf_ready();
+	err = binary_elf_init();
 	if (err)
 		return err;
 	/* Mapped, not read: a debug file is often hundreds of MB, of which a

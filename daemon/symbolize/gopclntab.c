@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolize/elf.h"
+#include "binary/elf.h"
 #include "symbolize/gopclntab.h"
 
 #define GOPCLNTAB_HDR 8 /* magic, pad, pad, quantum, ptrsize */

@@ -15,18 +15,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "binary/elf.h"
+#include "binary/image.h"
+#include "binary/procmaps.h"
 #include "symbolize/debuginfo.h"
 #include "symbolize/demangle.h"
 #include "symbolize/dwarf.h"
-#include "symbolize/elf.h"
-#include "symbolize/filecache.h"
 #include "symbolize/kallsyms.h"
 #include "symbolize/perfmap.h"
-#include "symbolize/procmaps.h"
 #include "symbolize/strpool.h"
 #include "symbolize/symbolizer.h"
 #include "symbolize/vdso.h"
 #include "util/hashmap.h"
+
+_Static_assert((int)SYM_MAP_SPECIAL == (int)PROCMAPS_SPECIAL && (int)SYM_MAP_DELETED == (int)PROCMAPS_DELETED,
+	       "maps entry flags pass through to sym_mapping");
 
 #define SYM_DEFAULT_MAX_PIDS 32768
 #define SYM_DEFAULT_MAX_MAPS_PER_PID 8192
@@ -58,7 +61,7 @@ struct sym_map {
 	struct sym_mapping pub;
 	uint64_t dev;
 	uint64_t ino;
-	struct filecache_entry *file; /* reference, NULL for special mappings */
+	struct binary_image *file; /* reference, NULL for special mappings */
 	const struct elf_image *img;  /* file->img or the vDSO; may be NULL */
 	int open_err;                 /* why file is NULL for a file mapping */
 	bool current;                 /* in the latest maps read */
@@ -110,7 +113,7 @@ struct frame_cache {
 struct symbolizer {
 	struct symbolizer_opts opts;
 	char *kallsyms_path;
-	struct filecache *files;
+	struct binary_cache *files;
 
 	struct sym_proc **procs;
 	size_t nbuckets;
@@ -192,7 +195,7 @@ struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
 	});
 	if (!s->dbg)
 		goto err;
-	s->files = filecache__new_dbg(s->opts.max_unused_files, s->dbg);
+	s->files = binary_cache__new(s->opts.max_unused_files, &dbgcache_image_ops, s->dbg);
 	s->nbuckets = SYM_PROC_MIN_BUCKETS;
 	s->procs = calloc(s->nbuckets, sizeof(*s->procs));
 	if (!s->files || !s->procs)
@@ -231,7 +234,7 @@ static void proc_free(struct symbolizer *s, struct sym_proc *p)
 
 	for (m = p->all; m; m = next) {
 		next = m->next;
-		filecache__put(s->files, m->file);
+		binary_cache__put(s->files, m->file);
 		free(m);
 	}
 	s->nrecords -= p->nall;
@@ -292,14 +295,14 @@ static void map_attach(struct symbolizer *s, pid_t pid, struct sym_map *m,
 		if (img && s->vdso_size != e->end - e->start)
 			img = NULL;
 	} else if (!(e->flags & SYM_MAP_SPECIAL)) {
-		err = filecache__get(s->files, pid, e, &m->file);
+		err = binary_cache__get(s->files, pid, e, &m->file);
 		if (err) {
 			m->file = NULL;
 			m->open_err = err;
 			return;
 		}
 		m->open_err = 0;
-		img = m->file->img;
+		img = m->file->data ? ((struct debuginfo *)m->file->data)->img : NULL;
 	}
 	if (!img)
 		return;
@@ -556,7 +559,7 @@ static void proc_release_replaced(struct symbolizer *s, struct sym_proc *p)
 		s->nrecords--;
 		p->bytes -= sizeof(*m) + strlen(m->path) + 1;
 		s->proc_bytes -= sizeof(*m) + strlen(m->path) + 1;
-		filecache__put(s->files, m->file);
+		binary_cache__put(s->files, m->file);
 		free(m);
 	}
 }
@@ -916,7 +919,7 @@ static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_ma
 static int resolve_file(struct symbolizer *s, struct sym_proc *p, struct sym_map *m,
 			uint64_t addr, struct sym_frame *out)
 {
-	struct debuginfo *di = m->file ? m->file->di : NULL;
+	struct debuginfo *di = m->file ? m->file->data : NULL;
 	const struct elf_sym *sym;
 	uint64_t vaddr;
 	int err;
@@ -1095,7 +1098,7 @@ void symbolizer__free(struct symbolizer *s)
 		}
 	}
 	free(s->procs);
-	filecache__free(s->files);
+	binary_cache__free(s->files);
 	dbgcache__free(s->dbg);
 	strpool__done(&s->names);
 	fc_free(&s->fc);
@@ -1108,14 +1111,14 @@ void symbolizer__free(struct symbolizer *s)
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 {
-	struct filecache_stats fs;
+	struct binary_cache_stats fs;
 	struct dbgcache_stats ds;
 	size_t perfmap_syms = 0;
 
 	memset(st, 0, sizeof(*st));
 	if (!s)
 		return;
-	filecache__stats(s->files, &fs);
+	binary_cache__stats(s->files, &fs);
 	dbgcache__stats(s->dbg, &ds);
 	for (size_t i = 0; i < s->nbuckets; i++)
 		for (const struct sym_proc *p = s->procs[i]; p; p = p->hnext)

@@ -6,8 +6,8 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
-#include "symbolize/elf.h"
-#include "symbolize/procmaps.h"
+#include "binary/elf.h"
+#include "binary/procmaps.h"
 #include "symbolize/vdso.h"
 
 struct vdso_find {

@@ -32,7 +32,7 @@
 
 #include "frames.h"
 #include "pprof/pprof.h"
-#include "symbolize/elf.h"
+#include "binary/elf.h"
 #include "symbolize/symbolizer.h"
 
 #define BENCH_MAX_DEPTH 64

@@ -13,7 +13,7 @@
 
 #include "harness.h"
 #include "symbolize/debuginfo.h"
-#include "symbolize/elf.h"
+#include "binary/elf.h"
 #include "symbolize/gopclntab.h"
 #include "symbolize/symbolizer.h"
 #include "symfix.h"

@@ -19,10 +19,11 @@
 
 #include "harness.h"
 #include "symfix.h"
-#include "symbolize/elf.h"
-#include "symbolize/filecache.h"
+#include "binary/elf.h"
+#include "binary/image.h"
+#include "binary/procmaps.h"
+#include "symbolize/debuginfo.h"
 #include "symbolize/kallsyms.h"
-#include "symbolize/procmaps.h"
 #include "symbolize/symbolizer.h"
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -803,60 +804,69 @@ void test_symbolize_elf_garbage(void)
 void test_symbolize_filecache_fallback(void)
 {
 	struct procmaps_entry e = { .start = 0x1000, .end = 0x2000, .perms = "r-xp" };
-	struct filecache_entry *fe = NULL, *fe2 = NULL;
-	struct filecache_stats st;
-	struct filecache *fc;
+	struct dbgcache_opts dopts = { .max_unused = 1, .max_dwarf_bytes = 64u << 20,
+				       .max_dwarf_open = 16 };
+	struct binary_image *fe = NULL, *fe2 = NULL;
+	struct binary_cache_stats st;
+	struct binary_cache *fc = NULL;
+	struct dbgcache *dc;
 	char path[256];
 	struct stat sb;
 
 	if (!fixtures())
 		return;
-	fc = filecache__new(1);
-	if (!ASSERT_OK_PTR(fc, "new"))
+	dc = dbgcache__new(&dopts);
+	if (!ASSERT_OK_PTR(dc, "dbgcache"))
 		return;
+	fc = binary_cache__new(1, &dbgcache_image_ops, dc);
+	if (!ASSERT_OK_PTR(fc, "new"))
+		goto out;
 	snprintf(path, sizeof(path), "%s", fx("fx_pie"));
 	if (!ASSERT_OK(stat(path, &sb), "stat"))
 		goto out;
 	e.path = path;
 	e.inode = sb.st_ino;
 	e.dev_major = 1;
-	if (ASSERT_OK(filecache__get(fc, getpid(), &e, &fe), "root fallback")) {
-		ASSERT_OK_PTR(fe->img, "parsed");
-		ASSERT_TRUE(fe->img && image_sym(fe->img, "profd_fx_alpha"), "symbols");
+	if (ASSERT_OK(binary_cache__get(fc, getpid(), &e, &fe), "root fallback")) {
+		struct debuginfo *di = fe->data;
+
+		ASSERT_OK_PTR(di, "parsed");
+		ASSERT_TRUE(di && image_sym(di->img, "profd_fx_alpha"), "symbols");
 	}
 	/* the same key again: a cache hit, no second parse */
-	if (ASSERT_OK(filecache__get(fc, getpid(), &e, &fe2), "hit"))
+	if (ASSERT_OK(binary_cache__get(fc, getpid(), &e, &fe2), "hit"))
 		ASSERT_TRUE(fe2 == fe, "same entry");
-	filecache__stats(fc, &st);
+	binary_cache__stats(fc, &st);
 	ASSERT_EQ(st.parses, 1, "parsed once");
-	filecache__put(fc, fe2);
-	filecache__put(fc, fe);
-	filecache__stats(fc, &st);
+	binary_cache__put(fc, fe2);
+	binary_cache__put(fc, fe);
+	binary_cache__stats(fc, &st);
 	ASSERT_EQ(st.unused, 1, "on the LRU");
 
 	/* the path now names another file: refused, not misattributed */
 	e.inode = sb.st_ino + 1;
-	ASSERT_EQ(filecache__get(fc, getpid(), &e, &fe), -ESTALE, "inode mismatch");
+	ASSERT_EQ(binary_cache__get(fc, getpid(), &e, &fe), -ESTALE, "inode mismatch");
 	/* a deleted file cannot be reached by path */
 	e.inode = sb.st_ino;
 	e.dev_major = 2;
 	e.flags = SYM_MAP_DELETED;
-	ASSERT_EQ(filecache__get(fc, getpid(), &e, &fe), -ENOENT, "deleted, no map_files");
+	ASSERT_EQ(binary_cache__get(fc, getpid(), &e, &fe), -ENOENT, "deleted, no map_files");
 	/* a directory is not opened, and the verdict is cached */
 	e.flags = 0;
 	e.path = fx_dir;
 	ASSERT_OK(stat(fx_dir, &sb), "stat dir");
 	e.inode = sb.st_ino;
-	if (ASSERT_OK(filecache__get(fc, getpid(), &e, &fe), "directory")) {
-		ASSERT_TRUE(fe->img == NULL && fe->err == -ENOEXEC, "not an ELF file");
-		filecache__put(fc, fe);
+	if (ASSERT_OK(binary_cache__get(fc, getpid(), &e, &fe), "directory")) {
+		ASSERT_TRUE(fe->data == NULL && fe->err == -ENOEXEC, "not an ELF file");
+		binary_cache__put(fc, fe);
 	}
-	filecache__stats(fc, &st);
+	binary_cache__stats(fc, &st);
 	ASSERT_EQ(st.unused, 1, "LRU bounded at 1");
 	ASSERT_EQ(st.entries, 1, "oldest evicted");
-	filecache__put(fc, NULL);
+	binary_cache__put(fc, NULL);
 out:
-	filecache__free(fc);
+	binary_cache__free(fc);
+	dbgcache__free(dc);
 }
 
 void test_symbolize_libc_parse_speed(void)

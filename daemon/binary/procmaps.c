@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolize/procmaps.h"
+#include "binary/procmaps.h"
 #include "util/fileio.h"
-#include "symbolize/symbolizer.h"
 #include "util/parse.h"
 
 #define DELETED_SUFFIX " (deleted)"
@@ -107,12 +106,12 @@ int procmaps__parse_line(char *line, struct procmaps_entry *e)
 	    !strcmp(p + len - (sizeof(DELETED_SUFFIX) - 1), DELETED_SUFFIX)) {
 		len -= sizeof(DELETED_SUFFIX) - 1;
 		p[len] = '\0';
-		e->flags |= SYM_MAP_DELETED;
+		e->flags |= PROCMAPS_DELETED;
 	}
 	/* Only absolute paths name files we can open; "[vdso]", "[anon:x]",
 	 * "anon_inode:[perf_event]" and "" (anonymous, JIT) do not. */
 	if (p[0] != '/')
-		e->flags |= SYM_MAP_SPECIAL;
+		e->flags |= PROCMAPS_SPECIAL;
 	e->path = p;
 	return 0;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* procmaps: parses /proc/PID/maps lines into executable mappings. Internal
- * to symbolize/ (and its unit tests). */
+/* procmaps: the one /proc/PID/maps scanner (symbolizer, unwind loader,
+ * heap collector): parses lines strictly into executable mappings. */
 #ifndef PROFD_SYMBOLIZE_PROCMAPS_H
 #define PROFD_SYMBOLIZE_PROCMAPS_H
 
@@ -12,9 +12,16 @@
  * much text in its maps is not one we can afford to track anyway. */
 #define PROCMAPS_MAX_BYTES (64u << 20)
 
+/* procmaps_entry.flags; the same bits as SYM_MAP_SPECIAL and
+ * SYM_MAP_DELETED (symbolize/symbolizer.h), which pass them on. */
+enum {
+	PROCMAPS_SPECIAL = 1 << 1, /* the path names no file */
+	PROCMAPS_DELETED = 1 << 2, /* the file was deleted after mapping */
+};
+
 /* One line of /proc/PID/maps. path points into the caller's line buffer,
- * NUL-terminated, with " (deleted)" trimmed (SYM_MAP_DELETED set); it is ""
- * for anonymous mappings. flags holds SYM_MAP_SPECIAL for every path that
+ * NUL-terminated, with " (deleted)" trimmed (PROCMAPS_DELETED set); it is ""
+ * for anonymous mappings. flags holds PROCMAPS_SPECIAL for every path that
  * does not name a file ("", "[vdso]", "[anon:x]", "anon_inode:..."). */
 struct procmaps_entry {
 	uint64_t start;

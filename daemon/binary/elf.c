@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolize/elf.h"
+#include "binary/elf.h"
+#include "binary/file.h"
 
 /* Symbols of one address collapse to one entry; this many candidates
  * (nested or overlapping symbols) are tried backwards from the nearest one. */
@@ -18,6 +19,8 @@
 
 /* Section headers beyond this are not consulted for symbol extents. */
 #define ELF_MAX_SECTIONS 65536
+/* Program headers beyond this are not read. */
+#define ELF_MAX_PHDRS 65536
 
 /* A .gnu_debuglink's CRC sits at the next 4-byte boundary after the name. */
 #define DEBUGLINK_CRC_ALIGN 4
@@ -30,18 +33,6 @@ struct sym_cand {
 	size_t name_len;
 	unsigned char bind;
 };
-
-static int elf_init(void)
-{
-	static bool done;
-
-	if (!done) {
-		if (elf_version(EV_CURRENT) == EV_NONE)
-			return -ENOTSUP;
-		done = true;
-	}
-	return 0;
-}
 
 static void hex_encode(const unsigned char *b, size_t n, char *out)
 {
@@ -81,18 +72,26 @@ static int scan_notes(Elf_Data *data, struct elf_image *img)
 }
 
 /* PT_NOTE first (works with section headers stripped), then SHT_NOTE. */
-static void read_build_id(Elf *elf, const GElf_Phdr *notes, size_t nnotes, struct elf_image *img)
+static void read_build_id(Elf *elf, struct elf_image *img)
 {
+	size_t phnum = 0, nnotes = 0;
 	Elf_Scn *scn = NULL;
+	GElf_Phdr ph;
 	GElf_Shdr sh;
 
-	for (size_t i = 0; i < nnotes; i++) {
-		Elf_Type t = notes[i].p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR;
+	if (elf_getphdrnum(elf, &phnum))
+		phnum = 0;
+	for (size_t i = 0; i < phnum && i < ELF_MAX_PHDRS && nnotes < 8; i++) {
+		Elf_Type t;
 		Elf_Data *d;
 
-		if (!notes[i].p_filesz || notes[i].p_offset > INT64_MAX)
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE)
 			continue;
-		d = elf_getdata_rawchunk(elf, (int64_t)notes[i].p_offset, notes[i].p_filesz, t);
+		nnotes++;
+		if (!ph.p_filesz || ph.p_offset > INT64_MAX)
+			continue;
+		t = ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR;
+		d = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz, t);
 		if (scan_notes(d, img))
 			return;
 	}
@@ -104,22 +103,20 @@ static void read_build_id(Elf *elf, const GElf_Phdr *notes, size_t nnotes, struc
 	}
 }
 
-static int read_loads(Elf *elf, struct elf_image *img)
+int elf_read_loads(Elf *elf, struct elf_load *loads, size_t cap, size_t *n)
 {
-	GElf_Phdr notes[8];
-	size_t phnum = 0, nnotes = 0;
+	size_t phnum = 0;
 	GElf_Phdr ph;
 
+	*n = 0;
 	if (elf_getphdrnum(elf, &phnum))
 		return -EINVAL;
-	for (size_t i = 0; i < phnum && i < 65536; i++) {
+	for (size_t i = 0; i < phnum && i < ELF_MAX_PHDRS; i++) {
 		if (!gelf_getphdr(elf, (int)i, &ph))
 			return -EINVAL; /* phdr table beyond the end of the file */
-		if (ph.p_type == PT_NOTE && nnotes < sizeof(notes) / sizeof(notes[0]))
-			notes[nnotes++] = ph;
-		if (ph.p_type != PT_LOAD || img->nloads >= ELF_IMAGE_MAX_LOADS)
+		if (ph.p_type != PT_LOAD || *n >= cap)
 			continue;
-		img->loads[img->nloads++] = (struct elf_load){
+		loads[(*n)++] = (struct elf_load){
 			.offset = ph.p_offset,
 			.vaddr = ph.p_vaddr,
 			.filesz = ph.p_filesz,
@@ -127,7 +124,16 @@ static int read_loads(Elf *elf, struct elf_image *img)
 			.flags = ph.p_flags,
 		};
 	}
-	read_build_id(elf, notes, nnotes, img);
+	return 0;
+}
+
+static int read_loads(Elf *elf, struct elf_image *img)
+{
+	int err = elf_read_loads(elf, img->loads, ELF_IMAGE_MAX_LOADS, &img->nloads);
+
+	if (err)
+		return err;
+	read_build_id(elf, img);
 	return 0;
 }
 
@@ -178,45 +184,24 @@ static int cand_cmp(const void *pa, const void *pb)
 	return strcmp(a->name, b->name);
 }
 
-/* Collect defined function symbols of the first section of type sh_type. */
-static int collect_syms(Elf *elf, Elf64_Word sh_type, struct sym_cand **out, size_t *nout)
+int elf_symtab__each_func(Elf *elf, uint32_t sh_type, elf_func_cb cb, void *ctx)
 {
-	uint64_t *sec_end = NULL;
-	struct sym_cand *c = NULL, *nc;
-	size_t n = 0, cap = 0, shnum = 0;
-	Elf_Scn *scn = NULL, *sscn;
+	Elf_Scn *scn = NULL;
 	Elf_Data *data;
-	GElf_Shdr sh, ssh;
-	int err = 0;
+	GElf_Shdr sh;
+	int ret;
 
 	while ((scn = elf_nextscn(elf, scn)))
 		if (gelf_getshdr(scn, &sh) && sh.sh_type == sh_type)
 			break;
 	if (!scn)
-		goto out;
+		return 0;
 	data = elf_getdata(scn, NULL);
 	if (!data || !data->d_buf || !sh.sh_entsize)
-		goto out; /* truncated or empty: no symbols from this table */
-
-	/* Section ends bound zero-size symbols (hand-written asm often has no
-	 * .size); read them once instead of once per symbol. */
-	if (!elf_getshdrnum(elf, &shnum) && shnum > 0 && shnum <= ELF_MAX_SECTIONS) {
-		sec_end = calloc(shnum, sizeof(*sec_end));
-		if (!sec_end) {
-			err = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 1; i < shnum; i++) {
-			sscn = elf_getscn(elf, i);
-			if (sscn && gelf_getshdr(sscn, &ssh) && (ssh.sh_flags & SHF_ALLOC) &&
-			    ssh.sh_addr + ssh.sh_size > ssh.sh_addr)
-				sec_end[i] = ssh.sh_addr + ssh.sh_size;
-		}
-	}
-
+		return 0; /* truncated or empty: no symbols from this table */
 	for (size_t i = 1; i < data->d_size / sh.sh_entsize; i++) {
+		struct elf_func f;
 		GElf_Sym sym;
-		const char *name;
 		int type;
 
 		if (!gelf_getsym(data, (int)i, &sym))
@@ -225,39 +210,87 @@ static int collect_syms(Elf *elf, Elf64_Word sh_type, struct sym_cand **out, siz
 		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
 		    !sym.st_value)
 			continue;
-		name = elf_strptr(elf, sh.sh_link, sym.st_name);
-		if (!name || !name[0])
+		f.name = elf_strptr(elf, sh.sh_link, sym.st_name);
+		if (!f.name || !f.name[0])
 			continue;
-		if (n == ELF_IMAGE_MAX_SYMS)
-			break;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			nc = realloc(c, cap * sizeof(*c));
-			if (!nc) {
-				err = -ENOMEM;
-				goto out;
-			}
-			c = nc;
-		}
-		c[n] = (struct sym_cand){
-			.addr = sym.st_value,
-			.size = sym.st_size,
-			.name = name,
-			.name_len = strnlen(name, ELF_IMAGE_MAX_NAME),
-			.bind = GELF_ST_BIND(sym.st_info),
-		};
-		if (sec_end && sym.st_shndx < shnum && sym.st_shndx < SHN_LORESERVE)
-			c[n].limit = sec_end[sym.st_shndx];
-		n++;
+		f.addr = sym.st_value;
+		f.size = sym.st_size;
+		f.bind = GELF_ST_BIND(sym.st_info);
+		f.shndx = sym.st_shndx;
+		ret = cb(&f, ctx);
+		if (ret)
+			return ret;
 	}
-out:
+	return 0;
+}
+
+struct collect {
+	struct sym_cand *c;
+	size_t n, cap;
+	const uint64_t *sec_end;
+	size_t shnum;
+};
+
+static int collect_one(const struct elf_func *f, void *ctx)
+{
+	struct collect *col = ctx;
+	struct sym_cand *nc;
+
+	if (col->n == ELF_IMAGE_MAX_SYMS)
+		return 1;
+	if (col->n == col->cap) {
+		col->cap = col->cap ? col->cap * 2 : 1024;
+		nc = realloc(col->c, col->cap * sizeof(*col->c));
+		if (!nc)
+			return -ENOMEM;
+		col->c = nc;
+	}
+	col->c[col->n] = (struct sym_cand){
+		.addr = f->addr,
+		.size = f->size,
+		.name = f->name,
+		.name_len = strnlen(f->name, ELF_IMAGE_MAX_NAME),
+		.bind = f->bind,
+	};
+	if (col->sec_end && f->shndx < col->shnum && f->shndx < SHN_LORESERVE)
+		col->c[col->n].limit = col->sec_end[f->shndx];
+	col->n++;
+	return 0;
+}
+
+/* Collect defined function symbols of the first section of type sh_type. */
+static int collect_syms(Elf *elf, Elf64_Word sh_type, struct sym_cand **out, size_t *nout)
+{
+	struct collect col = { 0 };
+	uint64_t *sec_end = NULL;
+	size_t shnum = 0;
+	Elf_Scn *sscn;
+	GElf_Shdr ssh;
+	int err;
+
+	/* Section ends bound zero-size symbols (hand-written asm often has no
+	 * .size); read them once instead of once per symbol. */
+	if (!elf_getshdrnum(elf, &shnum) && shnum > 0 && shnum <= ELF_MAX_SECTIONS) {
+		sec_end = calloc(shnum, sizeof(*sec_end));
+		if (!sec_end)
+			return -ENOMEM;
+		for (size_t i = 1; i < shnum; i++) {
+			sscn = elf_getscn(elf, i);
+			if (sscn && gelf_getshdr(sscn, &ssh) && (ssh.sh_flags & SHF_ALLOC) &&
+			    ssh.sh_addr + ssh.sh_size > ssh.sh_addr)
+				sec_end[i] = ssh.sh_addr + ssh.sh_size;
+		}
+	}
+	col.sec_end = sec_end;
+	col.shnum = shnum;
+	err = elf_symtab__each_func(elf, sh_type, collect_one, &col);
 	free(sec_end);
-	if (err) {
-		free(c);
+	if (err < 0) {
+		free(col.c);
 		return err;
 	}
-	*out = c;
-	*nout = n;
+	*out = col.c;
+	*nout = col.n;
 	return 0;
 }
 
@@ -439,7 +472,7 @@ int elf_image__open_fd_opts(int fd, unsigned flags, struct elf_image **out)
 	Elf *elf;
 	int err;
 
-	err = elf_init();
+	err = binary_elf_init();
 	if (err)
 		return err;
 	/* ELF_C_READ reads with pread() on demand: no mmap, so a file
@@ -461,7 +494,7 @@ int elf_image__open_mem(const void *buf, size_t len, struct elf_image **out)
 	Elf *elf;
 	int err;
 
-	err = elf_init();
+	err = binary_elf_init();
 	if (err)
 		return err;
 	if (!len)
@@ -620,7 +653,7 @@ int elf_file__section(int fd, const char *name, size_t max, void **buf, size_t *
 	GElf_Shdr sh;
 	int err;
 
-	err = elf_init();
+	err = binary_elf_init();
 	if (err)
 		return err;
 	elf = elf_begin(fd, ELF_C_READ, NULL);

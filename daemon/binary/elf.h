@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* elf: one parsed ELF file (function symbols, GNU build id, PT_LOAD
+/* elf: the one reader of ELF symbol tables and program headers. An
+ * elf_image is one parsed ELF file (function symbols, GNU build id, PT_LOAD
  * segments), read once through libelf and then held without any fd or
- * libelf handle. Internal to symbolize/. Immutable after parsing, so one
- * image can serve every process that maps the file. */
-#ifndef PROFD_SYMBOLIZE_ELF_H
-#define PROFD_SYMBOLIZE_ELF_H
+ * libelf handle; immutable after parsing, so one image can serve every
+ * process that maps the file. elf_symtab__each_func() and elf_read_loads()
+ * are the same walks for readers that hold their own libelf handle (the
+ * heap collector's allocator finder, the unwind table builders). */
+#ifndef PROFD_BINARY_ELF_H
+#define PROFD_BINARY_ELF_H
 
+#include <libelf.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,6 +71,30 @@ struct elf_sym_in {
 	const char *name;
 	int global;    /* preferred over a local name at the same address */
 };
+
+/* A defined function symbol (STT_FUNC or STT_GNU_IFUNC, nonzero value,
+ * non-empty name) of a symbol table. name points into libelf's copy of the
+ * string table: valid until elf_end(). */
+struct elf_func {
+	uint64_t addr;
+	uint64_t size;
+	const char *name;
+	unsigned char bind; /* STB_* */
+	uint16_t shndx;
+};
+
+/* Nonzero stops the walk and is returned by elf_symtab__each_func(). */
+typedef int (*elf_func_cb)(const struct elf_func *f, void *ctx);
+
+/* Call cb for each defined function symbol of the first section of type
+ * sh_type (SHT_SYMTAB or SHT_DYNSYM), in table order. A missing, empty or
+ * truncated table yields no (or fewer) symbols, never an error: every read
+ * is bounded by libelf. Returns 0 or cb's nonzero value. */
+int elf_symtab__each_func(Elf *elf, uint32_t sh_type, elf_func_cb cb, void *ctx);
+
+/* The PT_LOAD headers of elf, the first cap of them, in file order.
+ * Returns 0 or -EINVAL (no or truncated program header table). */
+int elf_read_loads(Elf *elf, struct elf_load *loads, size_t cap, size_t *n);
 
 /* Parse the ELF file open on fd (not closed, offset not used). Returns 0 and
  * a new image (possibly with no symbols), or -ENOEXEC (not an ELF
