@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "binary/elf.h"
+#include "binary/file.h"
+#include "binary/procmaps.h"
 #include "gapwalk.h"
 #include "symbolize/symbolizer.h"
 #include "unwind/unwind.h"
@@ -71,7 +75,7 @@ struct gapwalk *gapwalk__new(struct symbolizer *sym, size_t max_files)
 {
 	struct gapwalk *g;
 
-	if (elf_version(EV_CURRENT) == EV_NONE) {
+	if (binary_elf_init()) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -179,50 +183,43 @@ void gapwalk_rule_from_unw(unsigned int row_rule, const struct profd_unw_rule *r
 /* Open the file of mapping m in pid the way the process sees it. */
 static int open_mapping(pid_t pid, const struct sym_mapping *m)
 {
-	char path[4200];
+	struct procmaps_entry e = {
+		.start = m->start,
+		.end = m->limit,
+		.offset = m->offset,
+		.flags = m->flags & (PROCMAPS_SPECIAL | PROCMAPS_DELETED),
+		.path = m->path,
+	};
+	struct stat st;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
-		 (unsigned long long)m->start, (unsigned long long)m->limit);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
+	fd = binary_open_mapped(pid, &e, &st);
+	if (fd >= 0 || !m->path[0])
 		return fd;
 	/* The process is gone: the path as the agent sees it. */
-	return open(m->path, O_RDONLY | O_CLOEXEC);
+	return binary_open_regular(m->path, &st);
 }
 
 static int read_loads(int fd, struct gw_file *f)
 {
+	struct elf_load loads[MAX_LOADS];
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	size_t phnum = 0;
-	int err = 0;
+	size_t n = 0;
+	int err;
 
 	if (!elf)
 		return -EINVAL;
-	if (elf_getphdrnum(elf, &phnum)) {
-		err = -EINVAL;
-		goto out;
-	}
-	for (size_t i = 0; i < phnum && i < 65536 && f->nloads < MAX_LOADS; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		f->loads[f->nloads++] = (struct gw_load){
-			.offset = ph.p_offset,
-			.filesz = ph.p_filesz,
-			.vaddr = ph.p_vaddr,
-		};
-	}
-	if (!f->nloads)
-		err = -ENODATA;
-out:
+	err = elf_read_loads(elf, loads, MAX_LOADS, &n);
 	elf_end(elf);
-	return err;
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++)
+		f->loads[f->nloads++] = (struct gw_load){
+			.offset = loads[i].offset,
+			.filesz = loads[i].filesz,
+			.vaddr = loads[i].vaddr,
+		};
+	return f->nloads ? 0 : -ENODATA;
 }
 
 /* The cached file of mapping m, loading it on first use; NULL when it

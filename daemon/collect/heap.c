@@ -9,18 +9,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "collect/metrics.h"
+#include "binary/elf.h"
+#include "binary/file.h"
+#include "binary/procmaps.h"
 #include "collect/attach_point.h"
 #include "collect/heap.h"
+#include "collect/metrics.h"
 #include "profd/walker.h" /* before the skeleton: its .rodata has unw_cfg */
 #include "heap.skel.h"
 #include "log.h"
-#include "symbolize/procmaps.h"
 #include "unwinder.h"
 
 #define DEFAULT_MAX_LIVE 65536
@@ -116,77 +119,67 @@ static int collect_object(const struct procmaps_entry *e, void *ctx)
 	return 0;
 }
 
+struct find_ctx {
+	const char *const *names;
+	size_t n;
+	struct fsym *out;
+};
+
+static int find_one(const struct elf_func *f, void *arg)
+{
+	struct find_ctx *c = arg;
+
+	for (size_t k = 0; k < c->n; k++) {
+		if (c->out[k].found || strcmp(f->name, c->names[k]))
+			continue;
+		c->out[k].vaddr = f->addr;
+		c->out[k].size = f->size;
+		c->out[k].found = 1;
+	}
+	return 0;
+}
+
 /* Look up defined function symbols by name in .symtab, then .dynsym;
- * fills file offsets through the PT_LOAD segments. Returns how many of the
- * names were found, or -errno. */
+ * fills file offsets through the executable PT_LOAD segments. Returns how
+ * many of the names were found, or -errno. */
 static int find_functions(const char *path, const char *const *names, size_t n, struct fsym *out)
 {
+	struct find_ctx c = { .names = names, .n = n, .out = out };
+	struct elf_load loads[ELF_IMAGE_MAX_LOADS];
+	size_t nloads, found = 0;
 	Elf *elf = NULL;
-	size_t nphdr, found = 0;
-	Elf_Scn *scn = NULL;
-	int fd, err = 0;
+	struct stat st;
+	int fd, err;
 
 	memset(out, 0, n * sizeof(*out));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	err = binary_elf_init();
+	if (err)
+		return err;
+	fd = binary_open_regular(path, &st);
 	if (fd < 0)
-		return -errno;
-	elf_version(EV_CURRENT);
+		return fd;
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &nphdr)) {
+	if (!elf || elf_kind(elf) != ELF_K_ELF ||
+	    elf_read_loads(elf, loads, ELF_IMAGE_MAX_LOADS, &nloads)) {
 		err = -ENOEXEC;
 		goto out;
 	}
-	for (int pass = 0; pass < 2; pass++) {
-		Elf64_Word want = pass ? SHT_DYNSYM : SHT_SYMTAB;
-
-		scn = NULL;
-		while ((scn = elf_nextscn(elf, scn))) {
-			GElf_Shdr sh;
-			Elf_Data *data;
-
-			if (!gelf_getshdr(scn, &sh) || sh.sh_type != want || !sh.sh_entsize)
-				continue;
-			data = elf_getdata(scn, NULL);
-			if (!data)
-				continue;
-			for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-				GElf_Sym sym;
-				const char *name;
-
-				if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF ||
-				    (GELF_ST_TYPE(sym.st_info) != STT_FUNC &&
-				     GELF_ST_TYPE(sym.st_info) != STT_GNU_IFUNC))
-					continue;
-				name = elf_strptr(elf, sh.sh_link, sym.st_name);
-				if (!name)
-					continue;
-				for (size_t k = 0; k < n; k++) {
-					if (out[k].found || strcmp(name, names[k]))
-						continue;
-					out[k].vaddr = sym.st_value;
-					out[k].size = sym.st_size;
-					out[k].found = 1;
-					found++;
-				}
-			}
-		}
-	}
+	elf_symtab__each_func(elf, SHT_SYMTAB, find_one, &c);
+	elf_symtab__each_func(elf, SHT_DYNSYM, find_one, &c);
 	for (size_t k = 0; k < n; k++) {
 		out[k].found = 0;
-		for (size_t i = 0; i < nphdr && out[k].vaddr; i++) {
-			GElf_Phdr ph;
+		for (size_t i = 0; i < nloads && out[k].vaddr; i++) {
+			const struct elf_load *l = &loads[i];
 
-			if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			if (!(l->flags & PF_X))
 				continue;
-			if (out[k].vaddr >= ph.p_vaddr && out[k].vaddr < ph.p_vaddr + ph.p_filesz) {
-				out[k].file_off = out[k].vaddr - ph.p_vaddr + ph.p_offset;
+			if (out[k].vaddr >= l->vaddr && out[k].vaddr < l->vaddr + l->filesz) {
+				out[k].file_off = out[k].vaddr - l->vaddr + l->offset;
 				out[k].found = 1;
 			}
 		}
-	}
-	found = 0;
-	for (size_t k = 0; k < n; k++)
 		found += out[k].found;
+	}
 	err = found;
 out:
 	elf_end(elf);
@@ -237,6 +230,7 @@ static struct bpf_program *prog_for(struct heap_bpf *skel, enum prog_kind k)
 
 static int read_code(const char *path, uint64_t off, uint64_t size, uint8_t **buf, size_t *len)
 {
+	struct stat st;
 	ssize_t got;
 	int fd;
 
@@ -244,10 +238,10 @@ static int read_code(const char *path, uint64_t off, uint64_t size, uint8_t **bu
 	*buf = malloc(*len);
 	if (!*buf)
 		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = binary_open_regular(path, &st);
 	if (fd < 0) {
 		free(*buf);
-		return -errno;
+		return fd;
 	}
 	got = pread(fd, *buf, *len, off);
 	close(fd);

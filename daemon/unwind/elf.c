@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "binary/file.h"
 #include "unwind/internal.h"
 
 struct elf_image {
@@ -220,7 +221,7 @@ static int elf_init(struct unwind_stats *st)
 {
 	if (st)
 		memset(st, 0, sizeof(*st));
-	if (elf_version(EV_CURRENT) == EV_NONE) {
+	if (binary_elf_init()) {
 		errno = EINVAL;
 		return -EINVAL;
 	}

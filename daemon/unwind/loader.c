@@ -5,6 +5,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -19,10 +20,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "symbolize/procmaps.h"
-#include "util/fileio.h"
+#include "binary/elf.h"
+#include "binary/file.h"
+#include "binary/procmaps.h"
 #include "unwind/loader.h"
 #include "unwind/unwind.h"
+#include "util/fileio.h"
 #include "util/hashmap.h"
 
 #define DEFAULT_MAX_TABLE_BYTES (64u << 20)
@@ -45,8 +48,7 @@
 #define INNER_MAP_OVERHEAD 1024
 
 struct unw_file {
-	uint64_t dev, ino, size;
-	struct timespec mtime;
+	struct binary_key key;
 	bool vdso;
 	int err;	     /* 0: table loaded (id != 0); else why not (-errno) */
 	uint32_t id;	     /* key in unw_tables */
@@ -125,52 +127,44 @@ size_t unwind_lpm_split(uint64_t start, uint64_t end, struct unwind_block *out, 
 	return n;
 }
 
-static int parse_loads(const Elf64_Ehdr *eh, const Elf64_Phdr *ph, struct unwind_load *loads,
-		       size_t *n)
-{
-	*n = 0;
-	for (size_t i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type != PT_LOAD)
-			continue;
-		if (*n == UNWIND_MAX_LOADS)
-			break;
-		loads[(*n)++] = (struct unwind_load){
-			.offset = ph[i].p_offset,
-			.vaddr = ph[i].p_vaddr,
-			.filesz = ph[i].p_filesz,
-			.flags = ph[i].p_flags,
-		};
-	}
-	return *n ? 0 : -EINVAL;
-}
-
 int unwind_elf_loads(int fd, const void *image, size_t size, struct unwind_load *loads, size_t *n)
 {
-	Elf64_Phdr ph[64];
-	Elf64_Ehdr eh;
-	size_t phsz;
+	struct elf_load el[UNWIND_MAX_LOADS];
+	char *copy = NULL;
+	Elf *elf = NULL;
+	int err;
 
 	*n = 0;
+	err = binary_elf_init();
+	if (err)
+		return err;
 	if (image) {
-		if (size < sizeof(eh))
+		/* libelf wants a writable image; never write to the caller's */
+		if (size < sizeof(Elf64_Ehdr))
 			return -EINVAL;
-		memcpy(&eh, image, sizeof(eh));
-	} else if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh)) {
-		return -EINVAL;
+		copy = malloc(size);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, image, size);
+		elf = elf_memory(copy, size);
+	} else {
+		elf = elf_begin(fd, ELF_C_READ, NULL);
 	}
-	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 64)
-		return -EINVAL;
-	phsz = (size_t)eh.e_phnum * sizeof(Elf64_Phdr);
-	if (image) {
-		if (eh.e_phoff > size || size - eh.e_phoff < phsz)
-			return -EINVAL;
-		memcpy(ph, (const char *)image + eh.e_phoff, phsz);
-	} else if (eh.e_phoff > INT64_MAX ||
-		   pread(fd, ph, phsz, (off_t)eh.e_phoff) != (ssize_t)phsz) {
-		return -EINVAL;
+	if (!elf || elf_kind(elf) != ELF_K_ELF || gelf_getclass(elf) != ELFCLASS64 ||
+	    elf_read_loads(elf, el, UNWIND_MAX_LOADS, n) || !*n) {
+		*n = 0;
+		err = -EINVAL;
 	}
-	return parse_loads(&eh, ph, loads, n);
+	for (size_t i = 0; i < *n; i++)
+		loads[i] = (struct unwind_load){
+			.offset = el[i].offset,
+			.vaddr = el[i].vaddr,
+			.filesz = el[i].filesz,
+			.flags = el[i].flags,
+		};
+	elf_end(elf);
+	free(copy);
+	return err;
 }
 
 int unwind_bias(const struct unwind_load *loads, size_t n, uint64_t vm_start, uint64_t pgoff,
@@ -501,21 +495,18 @@ static void file_load(struct unwind_loader *l, struct unw_file *f, int fd, const
 	unwind_table__free(t);
 }
 
-static struct unw_file *file_find(struct unwind_loader *l, const struct stat *sb, bool vdso)
+static struct unw_file *file_find(struct unwind_loader *l, const struct binary_key *k, bool vdso)
 {
 	for (size_t i = 0; i < l->nfiles; i++) {
 		struct unw_file *f = l->files[i];
 
-		if (f->vdso != vdso || f->dev != (uint64_t)sb->st_dev || f->ino != (uint64_t)sb->st_ino ||
-		    f->size != (uint64_t)sb->st_size || f->mtime.tv_sec != sb->st_mtim.tv_sec ||
-		    f->mtime.tv_nsec != sb->st_mtim.tv_nsec)
-			continue;
-		return f;
+		if (f->vdso == vdso && binary_key__eq(&f->key, k))
+			return f;
 	}
 	return NULL;
 }
 
-static struct unw_file *file_new(struct unwind_loader *l, const struct stat *sb, bool vdso)
+static struct unw_file *file_new(struct unwind_loader *l, const struct binary_key *k, bool vdso)
 {
 	struct unw_file *f, **files;
 
@@ -529,10 +520,7 @@ static struct unw_file *file_new(struct unwind_loader *l, const struct stat *sb,
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
-	f->dev = sb->st_dev;
-	f->ino = sb->st_ino;
-	f->size = sb->st_size;
-	f->mtime = sb->st_mtim;
+	f->key = *k;
 	f->vdso = vdso;
 	l->files[l->nfiles++] = f;
 	return f;
@@ -542,7 +530,7 @@ static struct unw_file *file_new(struct unwind_loader *l, const struct stat *sb,
 static struct unw_file *file_vdso(struct unwind_loader *l)
 {
 	const void *image = (const void *)getauxval(AT_SYSINFO_EHDR);
-	struct stat sb = {};
+	struct binary_key k = {};
 	struct unw_file *f;
 	Elf64_Ehdr eh;
 	size_t size;
@@ -554,11 +542,11 @@ static struct unw_file *file_vdso(struct unwind_loader *l)
 	size = eh.e_shoff + (size_t)eh.e_shnum * eh.e_shentsize;
 	if (size < sizeof(eh) || size > (1u << 20))
 		return NULL;
-	sb.st_size = (off_t)size;
-	f = file_find(l, &sb, true);
+	k.size = (off_t)size;
+	f = file_find(l, &k, true);
 	if (f)
 		return f;
-	f = file_new(l, &sb, true);
+	f = file_new(l, &k, true);
 	if (!f)
 		return NULL;
 	if (unwind_elf_loads(-1, image, size, f->loads, &f->nloads))
@@ -573,28 +561,21 @@ static struct unw_file *file_vdso(struct unwind_loader *l)
 static struct unw_file *file_get(struct unwind_loader *l, pid_t pid,
 				 const struct procmaps_entry *e)
 {
-	char path[PATH_MAX + 64];
 	struct unw_file *f = NULL;
+	struct binary_key k;
 	struct stat sb;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid,
-		 e->start, e->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = binary_open_mapped(pid, e, &sb);
 	if (fd < 0) {
-		/* map_files needs CAP_SYS_ADMIN; the path may name a newer
-		 * file, so check the inode. */
-		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, e->path);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
-	if (fd < 0 || fstat(fd, &sb) || (uint64_t)sb.st_ino != e->inode) {
 		l->st.open_errors++;
 		goto cleanup;
 	}
-	f = file_find(l, &sb, false);
+	binary_key__from_stat(&k, e, &sb);
+	f = file_find(l, &k, false);
 	if (f)
 		goto cleanup;
-	f = file_new(l, &sb, false);
+	f = file_new(l, &k, false);
 	if (!f)
 		goto cleanup;
 	if (unwind_elf_loads(fd, NULL, 0, f->loads, &f->nloads)) {
