@@ -18,11 +18,6 @@
 /* Longest CFA expression we pattern-match (the PLT one has 9 operations). */
 #define CFI_EXPR_MAX_OPS 12
 
-const __u8 unw_sigreturn_bytes[UNW_SIGRETURN_LEN] = {
-	0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, /* mov $0xf,%rax */
-	0x0f, 0x05,				  /* syscall */
-};
-
 struct cur {
 	const __u8 *p, *end;
 	bool err;

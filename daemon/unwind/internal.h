@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* unwind internals: the table builder that cfi.c feeds FDE by FDE, and the
- * CFI section parser that elf.c and unwind_table__build_raw() call. */
+/* unwind internals, for the files of unwind/ only: the table builder
+ * (table.c) that cfi.c feeds FDE by FDE, the CFI section parser (cfi.c),
+ * and build.c, which runs the one into the other for elf.c and
+ * unwind_table__build_raw(). Calls go elf.c -> build.c -> {cfi.c, table.c}
+ * and cfi.c -> table.c, never back. */
 #ifndef PROFD_UNWIND_INTERNAL_H
 #define PROFD_UNWIND_INTERNAL_H
 
@@ -58,7 +61,11 @@ bool unw_builder__read_text(const struct unw_builder *b, __u64 vaddr, void *buf,
 /* True if an FDE at start is a signal trampoline by its bytes. */
 bool unw_builder__is_sigreturn(const struct unw_builder *b, __u64 start);
 
-/* unwind_table__build_raw() without clearing st first. */
+/* The table of everything b collected (b is still to be done()). NULL +
+ * errno: ENODATA no FDE (or none in range), ENOMEM. (table.c) */
+struct unwind_table *unw_builder__finish(struct unw_builder *b);
+
+/* unwind_table__build_raw() without clearing st first. (build.c) */
 struct unwind_table *unw_build(const struct unwind_input *in, struct unwind_stats *st);
 
 /* Parses one .eh_frame (debug=false) or .debug_frame section into b. Bad

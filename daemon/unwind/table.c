@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* table: collects per-FDE rows from cfi.c, dedups rules, then sorts FDEs and
- * lays out the final rows with gap markers; lookups and accessors. */
+/* table: the table builder (collects per-FDE rows that cfi.c feeds it,
+ * dedups rules, then sorts FDEs and lays out the final rows with gap
+ * markers); lookups and accessors. Calls nothing in cfi.c: build.c runs
+ * the parser into the builder. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +17,11 @@
 #define MAX_SYNTHETIC_SIGNALS 64
 /* Bytes of FDE-less code searched for trampolines per file. */
 #define SIGNAL_SCAN_BUDGET (1u << 20)
+
+const __u8 unw_sigreturn_bytes[UNW_SIGRETURN_LEN] = {
+	0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, /* mov $0xf,%rax */
+	0x0f, 0x05,				  /* syscall */
+};
 
 struct unwind_table {
 	struct profd_unw_row *rows;
@@ -455,52 +462,25 @@ static int finalize(struct unw_builder *b, struct unwind_table *t)
 	return 0;
 }
 
-struct unwind_table *unw_build(const struct unwind_input *in, struct unwind_stats *st)
+struct unwind_table *unw_builder__finish(struct unw_builder *b)
 {
-	struct unwind_table *t = NULL;
-	struct unw_builder b;
+	struct unwind_table *t;
 	int err;
 
-	err = unw_builder__init(&b, in, st);
-	if (err)
-		goto cleanup;
-	if (in->eh_frame && in->eh_frame_size) {
-		err = cfi__parse_section(&b, in->eh_frame, in->eh_frame_size, in->eh_frame_vaddr,
-					 false, in->max_fdes);
-		if (err)
-			goto cleanup;
-	}
-	if (in->debug_frame && in->debug_frame_size) {
-		err = cfi__parse_section(&b, in->debug_frame, in->debug_frame_size, 0, true, 0);
-		if (err)
-			goto cleanup;
-	}
-	if (!b.nfdes) {
-		err = -ENODATA;
-		goto cleanup;
+	if (!b->nfdes) {
+		errno = ENODATA;
+		return NULL;
 	}
 	t = calloc(1, sizeof(*t));
-	if (!t) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	err = finalize(&b, t);
-cleanup:
-	unw_builder__done(&b);
+	if (!t)
+		return NULL;
+	err = finalize(b, t);
 	if (err) {
 		unwind_table__free(t);
 		errno = -err;
 		return NULL;
 	}
 	return t;
-}
-
-struct unwind_table *unwind_table__build_raw(const struct unwind_input *in,
-					     struct unwind_stats *st)
-{
-	if (st)
-		memset(st, 0, sizeof(*st));
-	return unw_build(in, st);
 }
 
 void unwind_table__free(struct unwind_table *t)
