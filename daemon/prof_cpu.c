@@ -13,7 +13,7 @@
 #include "log.h"
 #include "pprof/pprof.h"
 #include "profiler.h"
-#include "unwinder.h"
+#include "unwind/unwinder.h"
 
 struct prof_cpu {
 	struct cpu_collector *col;

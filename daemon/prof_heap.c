@@ -18,7 +18,7 @@
 #include "log.h"
 #include "pprof/pprof.h"
 #include "profiler.h"
-#include "unwinder.h"
+#include "unwind/unwinder.h"
 
 struct prof_heap {
 	struct heap_collector *col;

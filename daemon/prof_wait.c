@@ -21,12 +21,12 @@
 #include "collect/probe.h"
 #include "collect/wait.h"
 #include "frames.h"
-#include "gapwalk.h"
+#include "unwind/gapwalk.h"
 #include "log.h"
 #include "pprof/pprof.h"
 #include "profiler.h"
 #include "symbolize/symbolizer.h"
-#include "unwinder.h"
+#include "unwind/unwinder.h"
 #include "waitclass.h"
 
 /* User stacks as written to the profile (completed from their exemplar

@@ -15,7 +15,7 @@
 #include "collect/cpu.h"
 #include "collect/generation.h"
 #include "collect/perf_events.h"
-#include "unwinder.h"
+#include "unwind/unwinder.h"
 
 #define DEFAULT_MAX_STACKS 16384
 #define DEFAULT_MAX_KEYS 32768

@@ -24,7 +24,7 @@
 #include "profd/walker.h" /* before the skeleton: its .rodata has unw_cfg */
 #include "heap.skel.h"
 #include "log.h"
-#include "unwinder.h"
+#include "unwind/unwinder.h"
 
 #define DEFAULT_MAX_LIVE 65536
 #define DEFAULT_MAX_STACKS 16384

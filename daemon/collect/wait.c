@@ -11,7 +11,7 @@
 #include "collect/generation.h"
 #include "collect/metrics.h"
 #include "collect/wait.h" /* before the skeleton: its .rodata has unw_cfg */
-#include "unwinder.h"
+#include "unwind/unwinder.h"
 #include "wait.skel.h"
 
 #define DEFAULT_MAX_STACKS 8192

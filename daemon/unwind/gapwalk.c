@@ -15,7 +15,7 @@
 #include "binary/elf.h"
 #include "binary/file.h"
 #include "binary/procmaps.h"
-#include "gapwalk.h"
+#include "unwind/gapwalk.h"
 #include "symbolize/symbolizer.h"
 #include "unwind/unwind.h"
 

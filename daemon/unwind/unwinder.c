@@ -12,7 +12,7 @@
 #include "log.h"
 #include "profiler.h"
 #include "unwind/loader.h"
-#include "unwinder.h"
+#include "unwind/unwinder.h"
 
 /* Minimum time between two unknown-mapping events of one pid from one CPU:
  * the loader rescans a pid at most once a second anyway. */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gapwalk.h"
+#include "unwind/gapwalk.h"
 #include "harness.h"
 #include "symbolize/symbolizer.h"
 #include "waitclass.h"
