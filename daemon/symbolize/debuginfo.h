@@ -6,7 +6,7 @@
  * its DWARF lives (the file itself, a separate debug file found by build id
  * or .gnu_debuglink, or debuginfod). The DWARF is opened on first lookup
  * and closed again, least recently used first, when a memory budget or the
- * bound on open files needs room. Internal to symbolize/. */
+ * bound on open files needs room. Internal to symbolize/ (and its unit tests). */
 #ifndef PROFD_SYMBOLIZE_DEBUGINFO_H
 #define PROFD_SYMBOLIZE_DEBUGINFO_H
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* demangle: C++ (Itanium ABI, through libstdc++'s __cxa_demangle) and Rust
- * legacy symbol names into the names pprof shows. Internal to symbolize/. */
+ * legacy symbol names into the names pprof shows. Internal to symbolize/ (and its unit tests). */
 #ifndef PROFD_SYMBOLIZE_DEMANGLE_H
 #define PROFD_SYMBOLIZE_DEMANGLE_H
 

@@ -3,7 +3,7 @@
  * every binary for its own tracebacks (.gopclntab), so that a Go program
  * linked with -ldflags='-s -w' (no .symtab, no DWARF) still names its
  * functions and source lines. It holds no inlining information (Go's inline
- * tree lives in funcdata not read here). Internal to symbolize/. */
+ * tree lives in funcdata not read here). Internal to symbolize/ (and its unit tests). */
 #ifndef PROFD_SYMBOLIZE_GOPCLNTAB_H
 #define PROFD_SYMBOLIZE_GOPCLNTAB_H
 

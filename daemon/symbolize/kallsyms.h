@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* kallsyms: the kernel's text symbols from /proc/kallsyms, sorted, with
- * sizes taken from the next symbol. Internal to symbolize/. */
+ * sizes taken from the next symbol. Internal to symbolize/ (and its unit tests). */
 #ifndef PROFD_SYMBOLIZE_KALLSYMS_H
 #define PROFD_SYMBOLIZE_KALLSYMS_H
 

@@ -2,7 +2,7 @@
 /* perfmap: names of JIT-compiled code from /tmp/perf-PID.map, the text file
  * JITs (V8 --perf-basic-prof, Python -X perf, .NET, the JVM's
  * perf-map-agent, LuaJIT) append "START SIZE name" lines to. Internal to
- * symbolize/. */
+ * symbolize/ (and its unit tests). */
 #ifndef PROFD_SYMBOLIZE_PERFMAP_H
 #define PROFD_SYMBOLIZE_PERFMAP_H
 

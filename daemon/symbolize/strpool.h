@@ -2,7 +2,7 @@
 /* strpool: interned copies of the names a lookup returns when their source
  * may go away first (DWARF closed to make room, a perf map read again,
  * demangled names). Each distinct string is stored once; all of them live
- * until strpool__reset(). Internal to symbolize/. */
+ * until strpool__reset(). Internal to symbolize/ (and its unit tests). */
 #ifndef PROFD_SYMBOLIZE_STRPOOL_H
 #define PROFD_SYMBOLIZE_STRPOOL_H
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vdso: symbols for [vdso] frames, read from profd's own vDSO. Internal to
- * symbolize/. */
+ * symbolize/ (and its unit tests). */
 #ifndef PROFD_SYMBOLIZE_VDSO_H
 #define PROFD_SYMBOLIZE_VDSO_H
 
