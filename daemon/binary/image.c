@@ -272,6 +272,20 @@ void binary_cache__put(struct binary_cache *bc, struct binary_image *img)
 	lru_trim(bc);
 }
 
+bool binary_cache__evict(struct binary_cache *bc, bool (*pick)(const void *data))
+{
+	for (struct binary_image *img = bc->lru_tail; img; img = img->lru_prev) {
+		if (pick && !pick(img->data))
+			continue;
+		lru_unlink(bc, img);
+		unhash(bc, img);
+		image_free(bc, img);
+		share_bound(bc);
+		return true;
+	}
+	return false;
+}
+
 void binary_cache__stats(const struct binary_cache *bc, struct binary_cache_stats *st)
 {
 	st->files = bc->nfiles;

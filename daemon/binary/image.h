@@ -66,6 +66,11 @@ void binary_image__ref(struct binary_cache *bc, struct binary_image *img);
 /* Drop a reference; NULL-safe. */
 void binary_cache__put(struct binary_cache *bc, struct binary_image *img);
 
+/* Free the least recently used unused image whose data pick() accepts
+ * (pick NULL: any), e.g. to make room in a budget the cache does not know
+ * about. May be called from inside the load operation. True if one went. */
+bool binary_cache__evict(struct binary_cache *bc, bool (*pick)(const void *data));
+
 struct binary_cache_stats {
 	size_t files;   /* images holding data */
 	size_t entries; /* all images, failures included */

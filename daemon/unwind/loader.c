@@ -22,6 +22,7 @@
 
 #include "binary/elf.h"
 #include "binary/file.h"
+#include "binary/image.h"
 #include "binary/procmaps.h"
 #include "unwind/loader.h"
 #include "unwind/unwind.h"
@@ -37,9 +38,9 @@
 #define MAX_RANGES_PER_PID 4096
 /* Pids waiting for a scan after an event, between two polls. */
 #define MAX_PENDING 256
-/* Files remembered, with or without a table: loaded ones are bounded by the
- * cap, the rest (verdicts, unused tables) are evicted LRU past this. */
-#define MAX_FILE_ENTRIES 8192
+/* Files remembered for no process, with or without a table (tables are
+ * also evicted, LRU, to stay under max_table_bytes and max_files). */
+#define MAX_UNUSED_FILES 8192
 #define REAP_INTERVAL_NS 1000000000ULL
 /* Unknown-mapping ring buffer: 10k events of 24 bytes between two polls. */
 #define EVENTS_BYTES (256 * 1024)
@@ -47,24 +48,22 @@
  * nothing (struct bpf_array and the map's bookkeeping). */
 #define INNER_MAP_OVERHEAD 1024
 
+/* What the loader made of one file: the data of its binary image (or, for
+ * the vDSO, held by the loader itself). */
 struct unw_file {
-	struct binary_key key;
-	bool vdso;
 	int err;	     /* 0: table loaded (id != 0); else why not (-errno) */
 	uint32_t id;	     /* key in unw_tables */
 	uint32_t nrows;
 	uint32_t npages;     /* page index entries after the rows */
 	uint64_t vaddr_base;
 	size_t kbytes;	     /* kernel memory charged */
-	unsigned refcnt;     /* ranges using it */
-	uint64_t last_used;  /* LRU clock */
 	struct unwind_load loads[UNWIND_MAX_LOADS];
 	size_t nloads;
 };
 
 struct unw_range {
 	uint64_t start, end;
-	struct unw_file *file; /* NULL for anonymous code */
+	struct binary_image *img; /* reference; NULL for anonymous code and the vDSO */
 	struct profd_unw_mapping val;
 };
 
@@ -81,8 +80,11 @@ struct unwind_loader {
 	struct unwind_loader_opts o;
 	int mappings_fd, tables_fd, rules_fd, events_fd, inner_tmpl_fd;
 	struct ring_buffer *rb;
-	struct unw_file **files;
-	size_t nfiles;
+	/* One image per distinct file (keyed by device, inode, size, mtime),
+	 * kept while a range maps it and then on the cache's LRU, with its
+	 * table still loaded, until max_unused or the table budget evicts it. */
+	struct binary_cache *files;
+	struct unw_file *vdso;
 	struct unw_proc **procs;
 	size_t nprocs;
 	/* global rule interning: rules[i] is rule index i in unw_rules */
@@ -92,7 +94,6 @@ struct unwind_loader {
 	pid_t pending[MAX_PENDING];
 	size_t npending;
 	uint32_t next_id;
-	uint64_t clock;
 	uint64_t last_reap_ns;
 	struct unwind_loader_stats st;
 };
@@ -313,25 +314,18 @@ static void file_free(struct unwind_loader *l, struct unw_file *f)
 	free(f);
 }
 
-/* Drop the least recently used file nobody maps; true if one went. With
- * need_bytes only files holding a table count. */
-static bool evict_unused(struct unwind_loader *l, bool need_table)
+static bool has_table(const void *data)
 {
-	size_t victim = SIZE_MAX;
+	const struct unw_file *f = data;
 
-	for (size_t i = 0; i < l->nfiles; i++) {
-		struct unw_file *f = l->files[i];
+	return f && f->id;
+}
 
-		if (f->refcnt || (need_table && !f->id))
-			continue;
-		if (victim == SIZE_MAX || f->last_used < l->files[victim]->last_used)
-			victim = i;
-	}
-	if (victim == SIZE_MAX)
-		return false;
-	file_free(l, l->files[victim]);
-	l->files[victim] = l->files[--l->nfiles];
-	return true;
+/* Drop the table of the least recently used file nobody maps; true if one
+ * went. */
+static bool evict_unused(struct unwind_loader *l)
+{
+	return binary_cache__evict(l->files, has_table);
 }
 
 /* Rows with global rule indexes; -ENOSPC when the rule array is full. */
@@ -413,7 +407,7 @@ static int file_upload(struct unwind_loader *l, struct unw_file *f, const struct
 	nrows += npages;
 	bytes = nrows * sizeof(*rows) + INNER_MAP_OVERHEAD;
 	while (l->st.table_bytes + bytes > l->o.max_table_bytes || l->st.tables >= l->o.max_files) {
-		if (!evict_unused(l, true)) {
+		if (!evict_unused(l)) {
 			l->st.refused_cap++;
 			err = -E2BIG;
 			goto cleanup;
@@ -495,46 +489,16 @@ static void file_load(struct unwind_loader *l, struct unw_file *f, int fd, const
 	unwind_table__free(t);
 }
 
-static struct unw_file *file_find(struct unwind_loader *l, const struct binary_key *k, bool vdso)
-{
-	for (size_t i = 0; i < l->nfiles; i++) {
-		struct unw_file *f = l->files[i];
-
-		if (f->vdso == vdso && binary_key__eq(&f->key, k))
-			return f;
-	}
-	return NULL;
-}
-
-static struct unw_file *file_new(struct unwind_loader *l, const struct binary_key *k, bool vdso)
-{
-	struct unw_file *f, **files;
-
-	while (l->nfiles >= MAX_FILE_ENTRIES)
-		if (!evict_unused(l, false))
-			return NULL;
-	files = realloc(l->files, (l->nfiles + 1) * sizeof(*files));
-	if (!files)
-		return NULL;
-	l->files = files;
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		return NULL;
-	f->key = *k;
-	f->vdso = vdso;
-	l->files[l->nfiles++] = f;
-	return f;
-}
-
 /* The vDSO is the same image in every process of this kernel: read ours. */
 static struct unw_file *file_vdso(struct unwind_loader *l)
 {
 	const void *image = (const void *)getauxval(AT_SYSINFO_EHDR);
-	struct binary_key k = {};
 	struct unw_file *f;
 	Elf64_Ehdr eh;
 	size_t size;
 
+	if (l->vdso)
+		return l->vdso;
 	if (!image)
 		return NULL;
 	memcpy(&eh, image, sizeof(eh));
@@ -542,51 +506,67 @@ static struct unw_file *file_vdso(struct unwind_loader *l)
 	size = eh.e_shoff + (size_t)eh.e_shnum * eh.e_shentsize;
 	if (size < sizeof(eh) || size > (1u << 20))
 		return NULL;
-	k.size = (off_t)size;
-	f = file_find(l, &k, true);
-	if (f)
-		return f;
-	f = file_new(l, &k, true);
+	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
 	if (unwind_elf_loads(-1, image, size, f->loads, &f->nloads))
 		f->err = -EINVAL;
 	else
 		file_load(l, f, -1, image, size);
+	l->vdso = f;
 	return f;
 }
 
-/* The file behind an executable mapping of pid, built and loaded on first
- * sight; NULL when it cannot be opened (counted). */
-static struct unw_file *file_get(struct unwind_loader *l, pid_t pid,
-				 const struct procmaps_entry *e)
+/* binary_cache load: the table of a file pid maps, built and loaded on
+ * first sight. A file that is not ELF, or has no usable CFI, still gets an
+ * unw_file (err set), so its mappings get frame-pointer steps without
+ * another try. */
+static int image_load(void *ctx, pid_t pid, const struct procmaps_entry *e, int fd, void **data)
 {
-	struct unw_file *f = NULL;
-	struct binary_key k;
-	struct stat sb;
-	int fd;
+	struct unwind_loader *l = ctx;
+	struct unw_file *f = calloc(1, sizeof(*f));
 
-	fd = binary_open_mapped(pid, e, &sb);
-	if (fd < 0) {
-		l->st.open_errors++;
-		goto cleanup;
-	}
-	binary_key__from_stat(&k, e, &sb);
-	f = file_find(l, &k, false);
-	if (f)
-		goto cleanup;
-	f = file_new(l, &k, false);
+	(void)pid;
+	(void)e;
 	if (!f)
-		goto cleanup;
+		return -ENOMEM;
 	if (unwind_elf_loads(fd, NULL, 0, f->loads, &f->nloads)) {
 		f->err = -EINVAL; /* not an ELF file we can place */
 		l->st.no_cfi++;
-	} else
+	} else {
 		file_load(l, f, fd, NULL, 0);
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	return f;
+	}
+	*data = f;
+	return 0;
+}
+
+static void image_release(void *ctx, void *data)
+{
+	file_free(ctx, data);
+}
+
+static const struct binary_cache_ops image_ops = {
+	.load = image_load,
+	.release = image_release,
+};
+
+/* The image of an executable mapping of pid (a reference), or NULL when the
+ * file cannot be opened or is not a regular file (counted). */
+static struct binary_image *file_get(struct unwind_loader *l, pid_t pid,
+				     const struct procmaps_entry *e)
+{
+	struct binary_image *img = NULL;
+
+	if (binary_cache__get(l->files, pid, e, &img)) {
+		l->st.open_errors++;
+		return NULL;
+	}
+	if (!img->data) {
+		l->st.open_errors++;
+		binary_cache__put(l->files, img);
+		return NULL;
+	}
+	return img;
 }
 
 /* ---- processes ---------------------------------------------------------------- */
@@ -632,17 +612,10 @@ static void range_apply(struct unwind_loader *l, pid_t pid, const struct unw_ran
 	}
 }
 
-static void file_put(struct unwind_loader *l, struct unw_file *f)
-{
-	if (f && f->refcnt)
-		f->refcnt--;
-	(void)l;
-}
-
 static void ranges_release(struct unwind_loader *l, struct unw_range *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		file_put(l, r[i].file);
+		binary_cache__put(l->files, r[i].img);
 	free(r);
 }
 
@@ -679,14 +652,13 @@ static int scan_cb(const struct procmaps_entry *e, void *data)
 	r->val.kind = PROFD_UNW_MAP_FP;
 	if (!strcmp(e->path, "[vsyscall]"))
 		return 0; /* kernel half: never a user PC */
-	if (!strcmp(e->path, "[vdso]"))
+	if (!strcmp(e->path, "[vdso]")) {
 		f = file_vdso(l);
-	else if (e->path[0] == '/' && e->inode)
-		f = file_get(l, c->pid, e);
+	} else if (e->path[0] == '/' && e->inode) {
+		r->img = file_get(l, c->pid, e);
+		f = r->img ? r->img->data : NULL;
+	}
 	if (f) {
-		f->refcnt++;
-		f->last_used = ++l->clock;
-		r->file = f;
 		if (f->id && !unwind_bias(f->loads, f->nloads, e->start,
 					  e->offset, &bias)) {
 			r->val.kind = PROFD_UNW_MAP_TABLE;
@@ -914,8 +886,11 @@ int unwind_loader__poll(struct unwind_loader *l)
 
 void unwind_loader__stats(const struct unwind_loader *l, struct unwind_loader_stats *st)
 {
+	struct binary_cache_stats bs;
+
+	binary_cache__stats(l->files, &bs);
 	*st = l->st;
-	st->files = l->nfiles;
+	st->files = bs.entries + (l->vdso != NULL);
 	st->rules = l->nrules;
 }
 
@@ -966,9 +941,9 @@ void unwind_loader__free(struct unwind_loader *l)
 		return;
 	while (l->nprocs)
 		unwind_loader__remove_pid(l, l->procs[0]->pid);
-	for (size_t i = 0; i < l->nfiles; i++)
-		file_free(l, l->files[i]);
-	free(l->files);
+	binary_cache__free(l->files);
+	if (l->vdso)
+		file_free(l, l->vdso);
 	free(l->procs);
 	free(l->rules);
 	hashmap__done(&l->rule_index);
@@ -1004,7 +979,8 @@ struct unwind_loader *unwind_loader__new(const struct unwind_loader_opts *o)
 	l->next_id = 1;
 	l->last_reap_ns = now_ns();
 	l->rules = calloc(PROFD_UNW_MAX_RULES, sizeof(*l->rules));
-	if (!l->rules) {
+	l->files = binary_cache__new(MAX_UNUSED_FILES, &image_ops, l);
+	if (!l->rules || !l->files) {
 		err = -ENOMEM;
 		goto cleanup;
 	}

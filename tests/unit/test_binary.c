@@ -67,6 +67,17 @@ static void t_release(void *ctx, void *data)
 
 static const struct binary_cache_ops t_ops = { .load = t_load, .release = t_release };
 
+static bool pick_none(const void *data)
+{
+	(void)data;
+	return false;
+}
+
+static bool pick_beta(const void *data)
+{
+	return data && !strcmp(((const struct payload *)data)->text, "beta");
+}
+
 /* A maps entry for path that no map_files entry has (the range is not
  * mapped), so the cache opens it through /proc/self/root/PATH. */
 static bool entry_for(const char *path, struct procmaps_entry *e)
@@ -152,6 +163,17 @@ void test_binary_cache_refcount(void)
 	ASSERT_EQ(st.entries, 1, "oldest evicted");
 	ASSERT_EQ(l.releases, 1, "its data released");
 	binary_cache__put(bc, NULL);
+
+	/* eviction on demand (a budget the cache does not know) takes only
+	 * unused images, and only those the caller picks */
+	ASSERT_OK(binary_cache__get(bc, getpid(), &eb, &i3), "get b for eviction");
+	ASSERT_FALSE(binary_cache__evict(bc, NULL), "b is in use");
+	binary_cache__put(bc, i3);
+	ASSERT_FALSE(binary_cache__evict(bc, pick_none), "nothing picked");
+	ASSERT_TRUE(binary_cache__evict(bc, pick_beta), "b evicted");
+	ASSERT_EQ(l.releases, 2, "b released");
+	binary_cache__stats(bc, &st);
+	ASSERT_EQ(st.entries, 0, "empty");
 out:
 	binary_cache__free(bc);
 	ASSERT_EQ(l.releases, l.loads, "every load released");
