@@ -24,14 +24,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "symbolize/debuginfo.h"
-#include "symbolize/dwarf.h"
 #include "binary/elf.h"
 #include "binary/file.h"
 #include "binary/image.h"
+#include "binary/procmaps.h"
+#include "symbolize/debuginfo.h"
+#include "symbolize/dwarf.h"
 #include "symbolize/gopclntab.h"
 #include "symbolize/perfmap.h"
-#include "binary/procmaps.h"
 
 #define DBG_MIN_BUCKETS 64
 #define DBG_CRC_CHUNK (256u << 10)

@@ -15,8 +15,8 @@
 #include "binary/elf.h"
 #include "binary/file.h"
 #include "binary/procmaps.h"
-#include "unwind/gapwalk.h"
 #include "symbolize/symbolizer.h"
+#include "unwind/gapwalk.h"
 #include "unwind/unwind.h"
 
 static int window_read(void *ctx, __u64 addr, __u64 *out);

@@ -30,9 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "binary/elf.h"
 #include "frames.h"
 #include "pprof/pprof.h"
-#include "binary/elf.h"
 #include "symbolize/symbolizer.h"
 
 #define BENCH_MAX_DEPTH 64

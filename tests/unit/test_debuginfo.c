@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binary/elf.h"
 #include "harness.h"
 #include "symbolize/debuginfo.h"
-#include "binary/elf.h"
 #include "symbolize/gopclntab.h"
 #include "symbolize/symbolizer.h"
 #include "symfix.h"

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "unwind/gapwalk.h"
 #include "harness.h"
 #include "symbolize/symbolizer.h"
+#include "unwind/gapwalk.h"
 #include "waitclass.h"
 
 static int test_read(void *ctx, __u64 addr, __u64 *out);
