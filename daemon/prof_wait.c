@@ -124,7 +124,7 @@ static int wait_start(struct profiler *pr)
 		return err;
 	}
 	if (!pw->unw) {
-		pw->gw = gapwalk__new(pr->sym, 0);
+		pw->gw = gapwalk__new(pr->sym);
 		if (!pw->gw) {
 			err = -errno;
 			log_err("cannot create the gap unwinder: %s", strerror(-err));

@@ -36,6 +36,15 @@ static inline bool binary_key__eq(const struct binary_key *a, const struct binar
 	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
+/* Whether st is the file k was made from, as far as stat can tell (inode,
+ * size, mtime; not the device, which a maps line and stat() encode
+ * differently). */
+static inline bool binary_key__matches(const struct binary_key *k, const struct stat *st)
+{
+	return k->ino == (uint64_t)st->st_ino && k->size == st->st_size &&
+	       k->mtime.tv_sec == st->st_mtim.tv_sec && k->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
 /* Open the file pid maps with e: /proc/PID/map_files/START-END (the mapped
  * file itself, even deleted or in another mount namespace; needs
  * CAP_SYS_ADMIN), else /proc/PID/root/PATH if that still has e's inode

@@ -67,8 +67,19 @@ err:
 	return NULL;
 }
 
+void binary_image__set_view(struct binary_image *img, enum binary_view v, void *data,
+			    void (*release)(void *data))
+{
+	if (img->views[v].data && img->views[v].release)
+		img->views[v].release(img->views[v].data);
+	img->views[v].data = data;
+	img->views[v].release = release;
+}
+
 static void image_free(struct binary_cache *bc, struct binary_image *img)
 {
+	for (int v = 0; v < BINARY_VIEW_MAX; v++)
+		binary_image__set_view(img, v, NULL, NULL);
 	bc->nentries--;
 	if (img->data) {
 		bc->nfiles--;

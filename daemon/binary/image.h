@@ -5,9 +5,11 @@
  * and kept on a bounded LRU once no mapping does. What a consumer reads out
  * of the file (symbols and build ID, DWARF, unwind rules) is the image's
  * data, made once by the cache's load operation from an fd opened with
- * binary_open_mapped(); a consumer that wants more later (DWARF) reopens the
- * file through binary_open_mapped() and checks the key. Not thread-safe:
- * one cache per thread that uses it. */
+ * binary_open_mapped(). A consumer that wants more of the file later
+ * reopens it through binary_open_mapped(), checks the key, and may hang
+ * what it made on the image as a view (the gap walk's unwind table beside
+ * the symbolizer's symbols), freed with the image. Not thread-safe: one
+ * cache per thread that uses it. */
 #ifndef PROFD_BINARY_IMAGE_H
 #define PROFD_BINARY_IMAGE_H
 
@@ -21,6 +23,12 @@
 struct procmaps_entry;
 struct binary_cache;
 
+/* Views a second consumer adds to an image lazily. */
+enum binary_view {
+	BINARY_VIEW_UNWIND, /* unwind/gapwalk.c: .eh_frame rules and PT_LOADs */
+	BINARY_VIEW_MAX
+};
+
 struct binary_image {
 	struct binary_key key; /* size and mtime zero without have_stat */
 	bool have_stat;
@@ -29,6 +37,10 @@ struct binary_image {
 	 * too, so garbage is read once, not once per pid. */
 	void *data;
 	int err;
+	struct {
+		void *data;
+		void (*release)(void *data);
+	} views[BINARY_VIEW_MAX];
 	/* cache bookkeeping */
 	unsigned refcnt;
 	bool hashed; /* false once superseded: freed on the last put */
@@ -61,6 +73,16 @@ void binary_cache__free(struct binary_cache *bc);
  * are not cached. */
 int binary_cache__get(struct binary_cache *bc, pid_t pid, const struct procmaps_entry *e,
 		      struct binary_image **out);
+/* A view of img (NULL when none was set). */
+static inline void *binary_image__view(const struct binary_image *img, enum binary_view v)
+{
+	return img->views[v].data;
+}
+/* Set (or replace: the old one is released) a view of img; release (may
+ * be NULL) frees data when the image goes. */
+void binary_image__set_view(struct binary_image *img, enum binary_view v, void *data,
+			    void (*release)(void *data));
+
 /* Take another reference on img (from binary_cache__get). */
 void binary_image__ref(struct binary_cache *bc, struct binary_image *img);
 /* Drop a reference; NULL-safe. */

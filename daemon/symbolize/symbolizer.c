@@ -1109,6 +1109,15 @@ void symbolizer__free(struct symbolizer *s)
 	free(s);
 }
 
+struct binary_image *symbolizer__mapping_image(const struct sym_mapping *m)
+{
+	/* every user mapping is the pub member (the first) of a sym_map; the
+	 * kernel's pseudo mapping is not */
+	if (!m || (m->flags & SYM_MAP_KERNEL))
+		return NULL;
+	return ((const struct sym_map *)m)->file;
+}
+
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 {
 	struct binary_cache_stats fs;

@@ -177,6 +177,12 @@ void symbolizer__kernel_reload(struct symbolizer *s);
  * symbolizer__user() results. */
 const struct sym_mapping *symbolizer__main_mapping(struct symbolizer *s, pid_t pid);
 
+/* The image (binary/image.h) of the file behind m, a mapping a lookup
+ * returned, or NULL (special mappings, files that could not be opened).
+ * Borrowed: valid like m. */
+struct binary_image;
+struct binary_image *symbolizer__mapping_image(const struct sym_mapping *m);
+
 /* Drop what is held for pid (process exited, or profile interval over). */
 void symbolizer__forget_pid(struct symbolizer *s, pid_t pid);
 

@@ -14,6 +14,7 @@
 
 #include "binary/elf.h"
 #include "binary/file.h"
+#include "binary/image.h"
 #include "binary/procmaps.h"
 #include "symbolize/symbolizer.h"
 #include "unwind/gapwalk.h"
@@ -24,7 +25,6 @@ static int window_read(void *ctx, __u64 addr, __u64 *out);
 #define PROFD_WAIT_STEP_IMPL
 #include "profd/wait.h"
 
-#define DEFAULT_MAX_FILES 32
 #define MAX_LOADS 16
 /* A file whose table could not be built is not retried before this. */
 #define RETRY_NS (10ULL * 1000000000ULL)
@@ -36,23 +36,19 @@ struct gw_load {
 };
 
 /* One ELF file: its table (NULL: no CFI, frame pointers everywhere) and
- * the PT_LOAD segments that turn a file offset into a vaddr. */
+ * the PT_LOAD segments that turn a file offset into a vaddr. Hung on the
+ * file's image (the symbolizer's) as its BINARY_VIEW_UNWIND, so it lives
+ * as long as the symbolizer keeps the file. */
 struct gw_file {
-	char *key;                /* "b:<build id>" or "p:<path>" */
 	struct unwind_table *t;
 	struct gw_load loads[MAX_LOADS];
 	size_t nloads;
 	int failed;               /* could not be opened or parsed */
 	uint64_t failed_at;       /* CLOCK_MONOTONIC ns */
-	uint64_t used;            /* LRU stamp */
 };
 
 struct gapwalk {
 	struct symbolizer *sym;
-	struct gw_file *files;
-	size_t nfiles;
-	size_t max_files;
-	uint64_t clock;
 	struct gapwalk_stats st;
 };
 
@@ -64,14 +60,15 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static void gw_file__done(struct gw_file *f)
+static void gw_file__free(void *data)
 {
-	free(f->key);
+	struct gw_file *f = data;
+
 	unwind_table__free(f->t);
-	memset(f, 0, sizeof(*f));
+	free(f);
 }
 
-struct gapwalk *gapwalk__new(struct symbolizer *sym, size_t max_files)
+struct gapwalk *gapwalk__new(struct symbolizer *sym)
 {
 	struct gapwalk *g;
 
@@ -83,22 +80,11 @@ struct gapwalk *gapwalk__new(struct symbolizer *sym, size_t max_files)
 	if (!g)
 		return NULL;
 	g->sym = sym;
-	g->max_files = max_files ? max_files : DEFAULT_MAX_FILES;
-	g->files = calloc(g->max_files, sizeof(*g->files));
-	if (!g->files) {
-		free(g);
-		return NULL;
-	}
 	return g;
 }
 
 void gapwalk__free(struct gapwalk *g)
 {
-	if (!g)
-		return;
-	for (size_t i = 0; i < g->nfiles; i++)
-		gw_file__done(&g->files[i]);
-	free(g->files);
 	free(g);
 }
 
@@ -181,7 +167,7 @@ void gapwalk_rule_from_unw(unsigned int row_rule, const struct profd_unw_rule *r
 }
 
 /* Open the file of mapping m in pid the way the process sees it. */
-static int open_mapping(pid_t pid, const struct sym_mapping *m)
+static int open_mapping(pid_t pid, const struct sym_mapping *m, struct stat *st)
 {
 	struct procmaps_entry e = {
 		.start = m->start,
@@ -190,14 +176,14 @@ static int open_mapping(pid_t pid, const struct sym_mapping *m)
 		.flags = m->flags & (PROCMAPS_SPECIAL | PROCMAPS_DELETED),
 		.path = m->path,
 	};
-	struct stat st;
 	int fd;
 
-	fd = binary_open_mapped(pid, &e, &st);
+	fd = binary_open_mapped(pid, &e, st);
 	if (fd >= 0 || !m->path[0])
 		return fd;
-	/* The process is gone: the path as the agent sees it. */
-	return binary_open_regular(m->path, &st);
+	/* The process is gone: the path as the agent sees it (the caller
+	 * checks it is the same file). */
+	return binary_open_regular(m->path, st);
 }
 
 static int read_loads(int fd, struct gw_file *f)
@@ -222,56 +208,32 @@ static int read_loads(int fd, struct gw_file *f)
 	return f->nloads ? 0 : -ENODATA;
 }
 
-/* The cached file of mapping m, loading it on first use; NULL when it
- * cannot be read (recently failed included). */
+/* The table of mapping m's file, built on first use and kept on its
+ * image; NULL when it cannot be read (recently failed included). */
 static struct gw_file *file_get(struct gapwalk *g, pid_t pid, const struct sym_mapping *m)
 {
-	char key[4200];
-	struct gw_file *f = NULL;
+	struct binary_image *img = symbolizer__mapping_image(m);
+	struct gw_file *f;
+	struct stat st;
 	int fd;
 
-	if (m->build_id && m->build_id[0])
-		snprintf(key, sizeof(key), "b:%s", m->build_id);
-	else
-		snprintf(key, sizeof(key), "p:%s", m->path);
-	for (size_t i = 0; i < g->nfiles; i++) {
-		if (!strcmp(g->files[i].key, key)) {
-			f = &g->files[i];
-			break;
-		}
-	}
-	if (f && f->failed && now_ns() - f->failed_at > RETRY_NS) {
-		gw_file__done(f);
-		*f = g->files[--g->nfiles];
-		f = NULL;
-	}
-	if (f) {
-		f->used = ++g->clock;
+	if (!img)
+		return NULL; /* the symbolizer could not open it either */
+	f = binary_image__view(img, BINARY_VIEW_UNWIND);
+	if (f && (!f->failed || now_ns() - f->failed_at <= RETRY_NS))
 		return f->failed ? NULL : f;
-	}
-	if (g->nfiles == g->max_files) {
-		size_t lru = 0;
-
-		for (size_t i = 1; i < g->nfiles; i++)
-			if (g->files[i].used < g->files[lru].used)
-				lru = i;
-		gw_file__done(&g->files[lru]);
-		g->files[lru] = g->files[--g->nfiles];
-	}
-	f = &g->files[g->nfiles];
-	memset(f, 0, sizeof(*f));
-	f->key = strdup(key);
-	if (!f->key)
+	f = calloc(1, sizeof(*f));
+	if (!f)
 		return NULL;
-	g->nfiles++;
-	f->used = ++g->clock;
-	fd = open_mapping(pid, m);
-	if (fd < 0 || read_loads(fd, f)) {
+	fd = open_mapping(pid, m, &st);
+	if (fd < 0 || (img->have_stat && !binary_key__matches(&img->key, &st)) ||
+	    read_loads(fd, f)) {
 		f->failed = 1;
 		f->failed_at = now_ns();
 		g->st.table_errors++;
 		if (fd >= 0)
 			close(fd);
+		binary_image__set_view(img, BINARY_VIEW_UNWIND, f, gw_file__free);
 		return NULL;
 	}
 	f->t = unwind_table__build_fd(fd, NULL);
@@ -280,6 +242,7 @@ static struct gw_file *file_get(struct gapwalk *g, pid_t pid, const struct sym_m
 		g->st.tables++;
 	else if (errno != ENODATA)
 		g->st.table_errors++;
+	binary_image__set_view(img, BINARY_VIEW_UNWIND, f, gw_file__free);
 	return f;
 }
 

@@ -22,9 +22,10 @@
 struct gapwalk;
 struct symbolizer;
 
-/* At most max_files unwind tables are kept (LRU); 0 means 32. sym is
- * borrowed and must outlive the gapwalk. NULL with errno on failure. */
-struct gapwalk *gapwalk__new(struct symbolizer *sym, size_t max_files);
+/* sym is borrowed and must outlive the gapwalk. Each file's table is built
+ * once and kept on the symbolizer's image of the file (binary/image.h), so
+ * it goes when the symbolizer drops the file. NULL with errno on failure. */
+struct gapwalk *gapwalk__new(struct symbolizer *sym);
 void gapwalk__free(struct gapwalk *g);
 
 /* The rule for leaving the frame at pc of process pid; leaf: pc is exact,

@@ -67,6 +67,14 @@ static void t_release(void *ctx, void *data)
 
 static const struct binary_cache_ops t_ops = { .load = t_load, .release = t_release };
 
+static int view_releases;
+
+static void view_release(void *data)
+{
+	view_releases++;
+	free(data);
+}
+
 static bool pick_none(const void *data)
 {
 	(void)data;
@@ -167,11 +175,18 @@ void test_binary_cache_refcount(void)
 	/* eviction on demand (a budget the cache does not know) takes only
 	 * unused images, and only those the caller picks */
 	ASSERT_OK(binary_cache__get(bc, getpid(), &eb, &i3), "get b for eviction");
+	/* a second consumer's view lives with the image */
+	view_releases = 0;
+	ASSERT_TRUE(binary_image__view(i3, BINARY_VIEW_UNWIND) == NULL, "no view yet");
+	binary_image__set_view(i3, BINARY_VIEW_UNWIND, malloc(8), view_release);
+	binary_image__set_view(i3, BINARY_VIEW_UNWIND, malloc(8), view_release);
+	ASSERT_EQ(view_releases, 1, "a replaced view is released");
 	ASSERT_FALSE(binary_cache__evict(bc, NULL), "b is in use");
 	binary_cache__put(bc, i3);
 	ASSERT_FALSE(binary_cache__evict(bc, pick_none), "nothing picked");
 	ASSERT_TRUE(binary_cache__evict(bc, pick_beta), "b evicted");
 	ASSERT_EQ(l.releases, 2, "b released");
+	ASSERT_EQ(view_releases, 2, "and its view with it");
 	binary_cache__stats(bc, &st);
 	ASSERT_EQ(st.entries, 0, "empty");
 out:

@@ -288,7 +288,7 @@ static const char *name_of(struct symbolizer *s, uint64_t ra)
 void test_gapwalk_live_lfind(void)
 {
 	struct symbolizer *sym = symbolizer__new();
-	struct gapwalk *gw = gapwalk__new(sym, 4);
+	struct gapwalk *gw = gapwalk__new(sym);
 	lfind_fn find = (lfind_fn)libc_fn("lfind");
 	struct learned l = {};
 	enum gapwalk_end end;
@@ -341,7 +341,7 @@ out:
 void test_gapwalk_live_qsort(void)
 {
 	struct symbolizer *sym = symbolizer__new();
-	struct gapwalk *gw = gapwalk__new(sym, 4);
+	struct gapwalk *gw = gapwalk__new(sym);
 	qsort_fn sort = (qsort_fn)libc_fn("qsort");
 	struct learned l = {};
 	enum gapwalk_end end;
@@ -377,7 +377,7 @@ out:
 void test_gapwalk_garbage(void)
 {
 	struct symbolizer *sym = symbolizer__new();
-	struct gapwalk *gw = gapwalk__new(sym, 2);
+	struct gapwalk *gw = gapwalk__new(sym);
 	static struct profd_wait_exemplar ex;
 	unsigned int seed = 42;
 	enum gapwalk_end end;
