@@ -14,7 +14,7 @@
 #include "binary/file.h"
 #include "unwind/internal.h"
 
-struct elf_image {
+struct cfi_source {
 	Elf *elf;
 	const __u8 *raw;
 	size_t rawsize;
@@ -22,7 +22,7 @@ struct elf_image {
 };
 
 /* File bytes behind vaddr in the PT_LOAD that maps it: *avail bytes. */
-static const __u8 *vaddr_bytes(const struct elf_image *im, __u64 vaddr, size_t *avail)
+static const __u8 *vaddr_bytes(const struct cfi_source *im, __u64 vaddr, size_t *avail)
 {
 	for (size_t i = 0; i < im->phnum; i++) {
 		GElf_Phdr ph;
@@ -46,7 +46,7 @@ static const __u8 *vaddr_bytes(const struct elf_image *im, __u64 vaddr, size_t *
 /* .eh_frame located through .eh_frame_hdr. Its size is unknown, so the
  * parser runs to the zero terminator, the end of the segment, or the number
  * of FDEs the header's search table lists. */
-static int eh_frame_from_hdr(const struct elf_image *im, const GElf_Phdr *ph,
+static int eh_frame_from_hdr(const struct cfi_source *im, const GElf_Phdr *ph,
 			     struct unwind_input *in)
 {
 	const __u8 *hdr, *p, *end, *frame;
@@ -100,7 +100,7 @@ static const void *debug_frame_data(Elf_Scn *scn, const GElf_Shdr *sh, size_t *s
 /* fd: the file behind elf, or -1 for an image in memory. */
 static struct unwind_table *build_elf(Elf *elf, int fd, struct unwind_stats *st)
 {
-	struct elf_image im = { .elf = elf };
+	struct cfi_source im = { .elf = elf };
 	struct unwind_segment *segs = NULL;
 	struct unwind_input in = { 0 };
 	struct unwind_table *t = NULL;

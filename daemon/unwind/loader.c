@@ -321,8 +321,8 @@ static bool has_table(const void *data)
 	return f && f->id;
 }
 
-/* Drop the table of the least recently used file nobody maps; true if one
- * went. */
+/* Drop the least recently used file nobody maps that holds a table (its
+ * image, table and all); true if one went. */
 static bool evict_unused(struct unwind_loader *l)
 {
 	return binary_cache__evict(l->files, has_table);
