@@ -76,7 +76,10 @@ size -A -d "$D/big" | awk '$1 ~ /^\.debug_/ { s += $2 } $1 == ".text" { t = $2 }
 readelf --debug-dump=info "$D/big" 2>/dev/null | grep -c "DW_TAG_compile_unit" | awk '{ printf "%d compile units\n", $1 }'
 
 # The driver goes through the objects `make` built for profd.
-objs=$(find "$OUT/obj/daemon/binary" "$OUT/obj/daemon/symbolize" "$OUT/obj/daemon/pprof" "$OUT/obj/daemon/util" -name '*.o')
+# Objects of the sources that exist now (not every .o under obj/: a file
+# moved to another folder leaves its old object behind).
+objs=$(cd "$root" && find daemon/binary daemon/symbolize daemon/pprof daemon/util -name '*.c' |
+	sed "s|^\(.*\)\.c\$|$OUT/obj/\1.o|")
 cc -O2 -g -D_GNU_SOURCE -I"$root/include" -I"$root/daemon" -I"$OUT" -I"$OUT/pb" -I"$OUT/skel" \
 	$(pkg-config --cflags libelf libdw libprotobuf-c) \
 	"$here/bench_symbolize.c" "$OUT/obj/daemon/frames.o" $objs "$OUT/obj/pb/profile.pb-c.o" \
