@@ -317,10 +317,8 @@ void test_perfmap_namespaces(void)
 
 	if (!fixtures() || !fx_have("unshare"))
 		return;
-	if (getuid() != 0) {
-		printf("  SKIP: namespaces need root\n");
-		return;
-	}
+	if (getuid() != 0)
+		SKIP("namespaces need root");
 	/* the program lives in /tmp too: reach it through /mnt */
 	snprintf(script, sizeof(script),
 		 "mount --bind %s /mnt && mount -t tmpfs none /tmp && exec /mnt/jit", fx.dir);
