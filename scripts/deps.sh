@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Install the Debian 12 packages profd needs to build, test and benchmark.
+# Install the Debian 12 packages profd needs to build, test and benchmark:
+# every program `make demo`, `make test` and `make bench` call that a minimal
+# Debian 12 (debootstrap --variant=minbase) lacks. .ci/run proves the list on
+# such a root.
 set -eu
 if [ "$(id -u)" != 0 ]; then
 	echo "deps.sh installs packages: run it as root (sudo scripts/deps.sh)" >&2
@@ -18,6 +21,10 @@ pkgs=(
 	libc6-dbg                                            # glibc debug info: named libc frames
 	gdb python3                                          # oracles of the unwinding tests
 	g++ xz-utils libdebuginfod1                          # C++, MiniDebugInfo, debuginfod tests
+	rustc                                                # Rust symbol demangling test
+	curl                                                 # the agent tests' HTTP requests
+	procps                                               # sysctl in make bench, ps
+	qemu-system-x86 busybox-static cpio                  # kernel-matrix guests (tests/kernels)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -241,13 +241,7 @@ test_heap_unwind_fp_mode_loses_qsort_callers() {
 	unwind_heap_profile qsort 2 --unwind=fp
 	heap_walker_used no
 	heap_leaves_are cmp_alloc
-	python3 "$LIB_DIR/unwind_check.py" addrs "$T/u.raw" "$WL_PID" >"$T/addrs"
-	UNW_ADDRS=$T/addrs UNW_OUT=$T/oracle UNW_THREAD=main \
-		timeout 60 gdb -p "$WL_PID" -batch -nx -x "$LIB_DIR/unwind_oracle.py" >/dev/null 2>&1
-	if python3 "$LIB_DIR/unwind_check.py" check "$T/u.raw" "$WL_PID" "$T/oracle" sort_loop \
-		'cmp_alloc|msort_with_tmp|.*qsort|mix$' 50 >"$T/check.out"; then
-		cat "$T/check.out" >&2
-		fail "frame pointers unwound qsort's callers: the oracle does not discriminate"
-	fi
+	unwind_check_fails sort_loop 'cmp_alloc|msort_with_tmp|.*qsort|mix$' main \
+		"frame pointers unwound qsort's callers: the oracle does not discriminate"
 	note "frame pointers only: $(grep samples "$T/check.out")"
 }

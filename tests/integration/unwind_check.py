@@ -7,10 +7,17 @@
 # ANCHOR followed by exactly the frames gdb unwound below it down to the
 # root (same return addresses), and (2) gdb names every one of its frames after a
 # function of gdb's backtrace or one matching EXTRA_RE (no wrong frame).
-# Prints the share of right samples, weighted by count; exit 0 if it is at
-# least MIN_PCT (default 99), with at least 100 samples.
+# Prints the share of right samples, weighted by count. Exit status:
+#   0  at least MIN_PCT (default 99) of at least 100 samples are right;
+#   3  CALLERS LOST: at least 100 samples, gdb's backtrace has ANCHOR, and
+#      fewer than MIN_PCT are right (what a negative check expects);
+#   2  no verdict: too few samples, or no ANCHOR frame in gdb's backtrace;
+#   1  an error (bad arguments, unreadable files, a Python exception).
 import re
 import sys
+
+PASS, ERROR, NO_VERDICT, CALLERS_LOST = 0, 1, 2, 3
+MIN_SAMPLES = 100
 
 KERNEL = 0xFFFF800000000000
 
@@ -100,7 +107,10 @@ def main():
     if mode == "addrs":
         for a in sorted({a for _, user, _ in samples for a in user}):
             print("0x%x\n0x%x" % (a, a + 1))
-        return 0
+        return PASS
+    if len(sys.argv) < 7:
+        print("usage: unwind_check.py check RAW PID ORACLE ANCHOR EXTRA_RE [MIN_PCT]", file=sys.stderr)
+        return ERROR
     oracle, anchor, extra = sys.argv[4], sys.argv[5], re.compile(sys.argv[6])
     min_pct = float(sys.argv[7]) if len(sys.argv) > 7 else 99.0
     bt, sym = [], {}
@@ -112,8 +122,8 @@ def main():
             sym[int(a, 16)] = name
     names = [n for _, n in bt]
     if anchor not in names:
-        print("gdb's backtrace has no frame in %s: %s" % (anchor, " <- ".join(names)))
-        return 1
+        print("no verdict: gdb's backtrace has no frame in %s: %s" % (anchor, " <- ".join(names)))
+        return NO_VERDICT
     # the callers of the anchor frame, as gdb has them (the anchor's own
     # pc varies with the call it is in)
     root = [pc for pc, _ in bt[names.index(anchor) + 1:]]
@@ -137,10 +147,13 @@ def main():
           % (good, total, share, anchor))
     for b in bad:
         print(b)
-    if total < 100:
-        print("too few samples: %d" % total)
-        return 1
-    return 0 if share >= min_pct else 1
+    if total < MIN_SAMPLES:
+        print("no verdict: too few samples: %d (need %d)" % (total, MIN_SAMPLES))
+        return NO_VERDICT
+    if share >= min_pct:
+        return PASS
+    print("callers lost: %.2f%% < %g%%" % (share, min_pct))
+    return CALLERS_LOST
 
 
 sys.exit(main())

@@ -1,26 +1,62 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* harness: named assertions for the unit tests. Each ASSERT_* records a
  * failure (file, line, name, values) and evaluates to false so a test can
- * bail out early: `if (!ASSERT_OK(err, "open")) return;`. */
+ * bail out early: `if (!ASSERT_OK(err, "open")) return;`.
+ *
+ * SKIP("reason %s", ...) ends a test as skipped, for what a user's host may
+ * lack (a tool, a privilege); the runner counts it under "skipped", or as a
+ * failure under CI=true. A fixture that cannot be built is a failure
+ * (ASSERT it), never a skip. A test that ends without running a single
+ * assertion and without SKIP fails: an early return cannot pass. */
 #ifndef PROFD_TEST_HARNESS_H
 #define PROFD_TEST_HARNESS_H
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 extern int harness_failures;
+extern int harness_checks;
+extern char harness_skip_reason[256];
 
 static inline bool harness_check(bool ok, const char *file, int line, const char *name,
 				 const char *detail)
 {
+	harness_checks++;
 	if (!ok) {
 		harness_failures++;
 		fprintf(stderr, "  FAIL %s:%d %s: %s\n", file, line, name, detail);
 	}
 	return ok;
 }
+
+/* Record that the running test is skipped, and why (the first reason wins);
+ * the caller returns. SKIP() does both. */
+__attribute__((format(printf, 3, 4))) static inline void harness_skip(const char *file, int line,
+								     const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (harness_skip_reason[0])
+		return;
+	n = snprintf(harness_skip_reason, sizeof(harness_skip_reason), "%s:%d: ", file, line);
+	if (n < 0 || (size_t)n >= sizeof(harness_skip_reason))
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(harness_skip_reason + n, sizeof(harness_skip_reason) - n, fmt, ap);
+	va_end(ap);
+	if (!harness_skip_reason[0])
+		snprintf(harness_skip_reason, sizeof(harness_skip_reason), "skipped");
+}
+
+#define SKIP(...)                                             \
+	do {                                                  \
+		harness_skip(__FILE__, __LINE__, __VA_ARGS__); \
+		return;                                       \
+	} while (0)
 
 #define ASSERT_TRUE(c, name) harness_check(!!(c), __FILE__, __LINE__, name, #c " is false")
 #define ASSERT_FALSE(c, name) harness_check(!(c), __FILE__, __LINE__, name, #c " is true")

@@ -1176,7 +1176,6 @@ void test_attach_point_other_allocators(void)
 	static const char *const libs[] = {
 		"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
 		"/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
-		"/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4",
 		"/usr/lib/x86_64-linux-gnu/libmimalloc.so.2",
 	};
 	const char *stdcxx = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6";
@@ -1189,7 +1188,8 @@ void test_attach_point_other_allocators(void)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(libs); i++) {
 		if (access(libs[i], R_OK)) {
-			printf("       note: %s not installed, not checked\n", libs[i]);
+			/* scripts/deps.sh installs all of them: a skip, not a pass */
+			harness_skip(__FILE__, __LINE__, "%s is not installed, not checked", libs[i]);
 			continue;
 		}
 		ASSERT_TRUE(check_library(libs[i], generic, ARRAY_SIZE(generic), &ok) >= 2, libs[i]);

@@ -147,7 +147,7 @@ void test_demangle_rust_program(void)
 	struct fxchild c = { .pid = -1 };
 	struct sym_frame fr;
 
-	if (!fx_have_optional("rustc"))
+	if (!fx_have("rustc"))
 		return;
 	if (!ASSERT_TRUE(fx_mkdir(&f, "rusttest"), "mkdtemp"))
 		return;

@@ -434,8 +434,9 @@ void test_dwarf_cxx_names(void)
 		uint64_t start, size;
 		bool seen = false;
 
-		if (fx_capture(mangled, sizeof(mangled), "nm '%s' | awk '$3 ~ /6Worker5outer/ { print $3 }'",
-			       P("cxx")) &&
+		if (ASSERT_TRUE(fx_capture(mangled, sizeof(mangled),
+					   "nm '%s' | awk '$3 ~ /6Worker5outer/ { print $3 }'", P("cxx")),
+				"nm finds Worker::outer") &&
 		    ASSERT_TRUE(nm_range(P("cxx"), mangled, &start, &size), "outer range")) {
 			for (uint64_t a = start; a < start + size && !seen; a++)
 				if (!symbolizer__user(s, c.pid, a, &fr) && fr.nlines == 2 &&

@@ -2519,10 +2519,8 @@ void test_unwind_vdso(void)
 			break;
 	if (f)
 		fclose(f);
-	if (!lo) {
-		printf("    SKIP: no [vdso] mapping\n");
-		return;
-	}
+	if (!lo)
+		SKIP("no [vdso] mapping");
 	t = unwind_table__build_mem((const void *)lo, hi - lo, &st);
 	if (!ASSERT_OK_PTR(t, "vdso"))
 		return;
