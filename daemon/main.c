@@ -18,12 +18,12 @@
 
 #include <bpf/libbpf.h>
 
-#include "agent.h"
+#include "agent/agent.h"
 #include "collect/probe.h"
-#include "config.h"
-#include "log.h"
-#include "oneshot.h"
-#include "profiler.h"
+#include "agent/config.h"
+#include "util/log.h"
+#include "run/oneshot.h"
+#include "types/profiler.h"
 #include "util/parse.h"
 
 #define MAX_PIDS 1024

@@ -19,7 +19,7 @@
 #include "collect/heap.h"
 #include "profd/walker.h" /* before the skeleton: its .rodata has unw_cfg */
 #include "heap.skel.h"
-#include "log.h"
+#include "util/log.h"
 #include "symbolize/procmaps.h"
 #include "unwinder.h"
 

@@ -13,7 +13,7 @@
 #include "export/pyroscope.h"
 #include "export/spool.h"
 #include "export/upload.h"
-#include "log.h"
+#include "util/log.h"
 #include "util/secret.h"
 #include "util/text.h"
 

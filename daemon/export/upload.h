@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "agent/config.h"
 
 struct pyroscope_meta;
 struct spool_stats;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "http/server.h"
-#include "log.h"
+#include "util/log.h"
 #include "util/parse.h"
 #include "util/text.h"
 

@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "agent/config.h"
 #include "harness.h"
-#include "profiler.h"
+#include "types/profiler.h"
 #include "util/ptype.h"
 
 static char tmpdir[64];

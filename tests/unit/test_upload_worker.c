@@ -12,11 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "agent/config.h"
 #include "export/pyroscope.h"
 #include "export/spool.h"
 #include "harness.h"
-#include "upload_worker.h"
+#include "export/upload_worker.h"
 
 /* A listening socket nobody accepts from: connections complete (backlog)
  * and requests hang until the client gives up. */

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
+#include "agent/config.h"
 #include "export/pyroscope.h"
-#include "log.h"
-#include "upload_worker.h"
+#include "util/log.h"
+#include "export/upload_worker.h"
 
 struct job {
 	struct job *next;

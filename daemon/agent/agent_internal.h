@@ -16,10 +16,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent.h"
-#include "config.h"
-#include "procinfo.h"
-#include "profiler.h"
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "agent/procinfo.h"
+#include "types/profiler.h"
 #include "symbolize/symbolizer.h"
 #include "util/ptype.h"
 

@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "profiler.h"
+#include "agent/config.h"
+#include "types/profiler.h"
 #include "util/parse.h"
 #include "util/ptype.h"
 #include "util/text.h"

@@ -14,10 +14,10 @@
 
 #include "collect/heap.h"
 #include "collect/probe.h"
-#include "frames.h"
-#include "log.h"
+#include "aggregate/frames.h"
+#include "util/log.h"
 #include "pprof/pprof.h"
-#include "profiler.h"
+#include "types/profiler.h"
 #include "unwinder.h"
 
 struct prof_heap {

@@ -20,14 +20,14 @@
 
 #include "collect/probe.h"
 #include "collect/wait.h"
-#include "frames.h"
+#include "aggregate/frames.h"
 #include "gapwalk.h"
-#include "log.h"
+#include "util/log.h"
 #include "pprof/pprof.h"
-#include "profiler.h"
+#include "types/profiler.h"
 #include "symbolize/symbolizer.h"
 #include "unwinder.h"
-#include "waitclass.h"
+#include "types/waitclass.h"
 
 /* User stacks as written to the profile (completed from their exemplar
  * when BPF met a PC without a rule) and what their frames say, reused by

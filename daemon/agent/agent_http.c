@@ -16,11 +16,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent_internal.h"
-#include "frames.h"
+#include "agent/agent_internal.h"
+#include "aggregate/frames.h"
 #include "http/server.h"
 #include "pprof/pprof.h"
-#include "upload_worker.h"
+#include "export/upload_worker.h"
 
 /* Drain an on-demand profiler this often, as the main loop does. */
 #define DRAIN_EVERY_NS 1000000000LL

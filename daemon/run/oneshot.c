@@ -11,9 +11,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "frames.h"
-#include "log.h"
-#include "oneshot.h"
+#include "aggregate/frames.h"
+#include "util/log.h"
+#include "run/oneshot.h"
 #include "pprof/pprof.h"
 #include "symbolize/symbolizer.h"
 

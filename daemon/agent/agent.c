@@ -18,14 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent_internal.h"
+#include "agent/agent_internal.h"
 #include "export/disk.h"
 #include "export/pyroscope.h"
-#include "frames.h"
+#include "aggregate/frames.h"
 #include "http/server.h"
-#include "log.h"
+#include "util/log.h"
 #include "pprof/pprof.h"
-#include "upload_worker.h"
+#include "export/upload_worker.h"
 #include "util/sdnotify.h"
 #include "util/secret.h"
 

@@ -2,7 +2,7 @@
 /* profiler: the table of profile types. Add a type: one entry here. */
 #include <string.h>
 
-#include "profiler.h"
+#include "types/profiler.h"
 
 static const struct profiler_type *const types[] = {
 	&profiler_cpu,
