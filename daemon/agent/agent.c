@@ -45,11 +45,6 @@ static bool continuous(const struct profd_config *cfg)
 	return *cfg->output_dir || *cfg->upload.url;
 }
 
-static bool is_heap(enum profd_ptype pt)
-{
-	return pt == PROFD_PT_HEAP || pt == PROFD_PT_ALLOCS;
-}
-
 /* ---- processes and their builders ---- */
 
 static struct agent_proc **proc_slot(struct agent *a, pid_t pid)
@@ -121,7 +116,7 @@ static struct pprof *agent_sink(void *ctx, struct profiler *pr, pid_t pid)
 
 	/* A snapshot holds what a process that exited since left behind (its
 	 * in-use memory is meaningless now): no profile for it. */
-	if (!p && t->type->snapshot && kill(pid, 0) && errno == ESRCH)
+	if (!p && t->type->kind != PROFILER_DELTA && kill(pid, 0) && errno == ESRCH)
 		return NULL;
 	if (!p)
 		p = proc_new(a, pid, pr->sink_comm);
@@ -132,7 +127,7 @@ static struct pprof *agent_sink(void *ctx, struct profiler *pr, pid_t pid)
 	b = pprof__new();
 	if (!b)
 		return NULL;
-	if (t->type->init_profile(pr, b)) {
+	if (profiler_init_profile(pr, b)) {
 		pprof__free(b);
 		return NULL;
 	}
@@ -143,10 +138,11 @@ static struct pprof *agent_sink(void *ctx, struct profiler *pr, pid_t pid)
 }
 
 /* Encode one finished profile, write it and/or queue it for upload. */
-static void finish_profile(struct agent *a, struct agent_proc *p, enum profd_ptype pt,
+static void finish_profile(struct agent *a, struct agent_proc *p, int pt,
 			   int64_t end_ns)
 {
 	static int64_t last_log;
+	const struct profiler_type *type = profiler_type_at(pt);
 	struct pprof *b = p->prof[pt];
 	uint8_t *gz = NULL;
 	size_t len = 0;
@@ -160,7 +156,7 @@ static void finish_profile(struct agent *a, struct agent_proc *p, enum profd_pty
 		a->encode_errors++;
 		if (!last_log || now - last_log > LOG_EVERY_NS) {
 			log_warn("cannot encode the %s profile of pid %d: %s, dropping it",
-				 ptype__name(pt), p->pid, strerror(-err));
+				 type->name, p->pid, strerror(-err));
 			last_log = now;
 		}
 		return;
@@ -168,11 +164,11 @@ static void finish_profile(struct agent *a, struct agent_proc *p, enum profd_pty
 	a->profiles++;
 	/* Failures are counted and logged by the store. */
 	if (a->disk)
-		disk_store__write(a->disk, p->comm, p->pid, ptype__name(pt), p->start_ns, gz, len,
+		disk_store__write(a->disk, p->comm, p->pid, type->name, p->start_ns, gz, len,
 				  NULL, 0);
 	if (a->up) {
 		struct pyroscope_meta m = {
-			.type = pt,
+			.type = type,
 			.service_name = p->service,
 			.host = a->host,
 			.pid = p->pid,
@@ -189,7 +185,7 @@ static void finish_profile(struct agent *a, struct agent_proc *p, enum profd_pty
 
 static void proc_finish_free(struct agent *a, struct agent_proc *p, int64_t end_ns)
 {
-	for (int pt = 0; pt < PROFD_PT_MAX; pt++) {
+	for (int pt = 0; pt < (int)profiler_type_count(); pt++) {
 		if (!p->prof[pt])
 			continue;
 		finish_profile(a, p, pt, end_ns);
@@ -274,10 +270,8 @@ static int targets_for(struct agent *a, const struct profd_config *cfg,
 
 	*out = NULL;
 	*n = 0;
-	if (!a->o->npids && !t->type->needs_pid)
+	if (!a->o->npids && t->type->host_wide)
 		return 0;
-	if (!a->o->npids && !is_heap(t->pt))
-		return 0;       /* no setting names its processes: --pid only */
 	pids = calloc(AGENT_MAX_TARGETS, sizeof(*pids));
 	if (!pids)
 		return -ENOMEM;
@@ -340,21 +334,15 @@ static int inst_start(struct agent *a, struct agent_ptype *t, const struct profd
 		return -ENOMEM;
 	in->pid = pid;
 	in->pr.type = t->type;
-	in->pr.opts = (struct profiler_opts){
-		.pids = pid ? &in->pid : pids,
-		.npids = pid ? 1 : npids,
-		.frequency = cfg->cpu_frequency,
-		.heap_sample_rate = cfg->heap_sample_rate,
-		.min_block_ns = cfg->min_block_ns,
-		.unwind = (enum profiler_unwind)cfg->unwind_mode,
-		.unwind_max_bytes = cfg->unwind_max_memory,
-	};
+	in->pr.opts = cfg->popts;
+	in->pr.opts.pids = pid ? &in->pid : pids;
+	in->pr.opts.npids = pid ? 1 : npids;
 	in->pr.sym = a->sym;
 	in->pr.sink = agent_sink;
 	in->pr.sink_ctx = t;
-	err = t->type->start(&in->pr);
+	err = t->type->ops->start(&in->pr);
 	if (err) {
-		t->type->free(&in->pr);
+		t->type->ops->free(&in->pr);
 		free(in);
 		return err;
 	}
@@ -367,10 +355,10 @@ static int inst_start(struct agent *a, struct agent_ptype *t, const struct profd
  * never here: its profile is the state at that moment, taken once. */
 static void inst_stop(struct agent_ptype *t, struct agent_inst *in)
 {
-	t->type->stop(&in->pr);
-	if (!t->type->snapshot)
-		t->type->drain(&in->pr);
-	t->type->free(&in->pr);
+	t->type->ops->stop(&in->pr);
+	if (t->type->kind == PROFILER_DELTA)
+		t->type->ops->drain(&in->pr);
+	t->type->ops->free(&in->pr);
 }
 
 static void inst_remove(struct agent_ptype *t, size_t i)
@@ -395,7 +383,7 @@ static void type_drain(struct agent_ptype *t)
 	static int64_t last_log;
 
 	for (size_t i = 0; i < t->ninst; i++) {
-		int n = t->type->drain(&t->inst[i]->pr);
+		int n = t->type->ops->drain(&t->inst[i]->pr);
 
 		if (n < 0 && (!last_log || agent_now_ns(CLOCK_MONOTONIC) - last_log > LOG_EVERY_NS)) {
 			log_warn("%s: drain failed: %s", t->type->name, strerror(-n));
@@ -409,7 +397,7 @@ static void type_drain(struct agent_ptype *t)
 static void drain_snapshots(struct agent *a)
 {
 	for (size_t i = 0; i < a->ntypes; i++)
-		if (a->types[i].type->snapshot)
+		if (a->types[i].type->kind != PROFILER_DELTA)
 			type_drain(&a->types[i]);
 }
 
@@ -434,7 +422,7 @@ static void log_targets(const struct agent_ptype *t)
 	if (n)
 		log_info("%s: profiling %zu process(es): %s%s", t->type->name, n, list,
 			 len >= sizeof(list) - 16 ? ",..." : "");
-	else if (is_heap(t->pt))
+	else if (!t->type->host_wide)
 		log_info("%s: no process to profile continuously (see [heap] processes)",
 			 t->type->name);
 	else
@@ -488,29 +476,29 @@ static int profilers_start(struct agent *a, const struct profd_config *cfg, char
 
 	if (!continuous(cfg))
 		return 0;
-	for (int pt = 0; pt < PROFD_PT_MAX; pt++) {
+	for (int pt = 0; pt < (int)profiler_type_count(); pt++) {
 		struct agent_ptype *t = &a->types[a->ntypes];
+		const struct profiler_type *type = profiler_type_at(pt), *other = NULL;
 
 		if (!(cfg->types & (1u << pt)))
 			continue;
-		/* Two heap collectors probing one process's allocator both see
-		 * nothing: heap alone, whose profiles carry alloc_* as well. */
-		if (pt == PROFD_PT_ALLOCS && (cfg->types & (1u << PROFD_PT_HEAP))) {
-			log_warn("allocs: not collected continuously next to heap (one allocator "
-				 "probe per process); heap profiles hold alloc_objects and "
-				 "alloc_space too, counted since profd attached");
+		/* Two collectors of one probe group on one process both see
+		 * nothing (heap and allocs: heap's profiles hold alloc_* too):
+		 * the first enabled one alone. */
+		for (int o = 0; type->probe_group && o < pt && !other; o++)
+			if ((cfg->types & (1u << o)) && profiler_type_at(o)->probe_group &&
+			    !strcmp(profiler_type_at(o)->probe_group, type->probe_group))
+				other = profiler_type_at(o);
+		if (other) {
+			log_warn("%s: not collected continuously next to %s (one %s probe per "
+				 "process); %s profiles hold its sample types too", type->name,
+				 other->name, type->probe_group, other->name);
 			continue;
 		}
 		t->a = a;
 		t->pt = pt;
-		t->type = profiler_type_find(ptype__name(pt));
-		if (!t->type) {
-			snprintf(err, errlen, "[profd] types: '%s' is not available in this build "
-				 "(available: %s)", ptype__name(pt), profiler_type_names());
-			ret = -EINVAL;
-			break;
-		}
-		t->per_pid = t->type->needs_pid;
+		t->type = type;
+		t->per_pid = !t->type->host_wide;
 		a->ntypes++;
 		ret = targets_for(a, cfg, t, &t->pids, &t->npids);
 		if (ret) {
@@ -714,9 +702,7 @@ static bool str_eq(const char *x, const char *y)
 static bool profilers_differ(const struct profd_config *x, const struct profd_config *y)
 {
 	if (continuous(x) != continuous(y) || x->types != y->types ||
-	    x->cpu_frequency != y->cpu_frequency || x->heap_sample_rate != y->heap_sample_rate ||
-	    x->min_block_ns != y->min_block_ns || x->unwind_mode != y->unwind_mode ||
-	    x->unwind_max_memory != y->unwind_max_memory ||
+	    !profiler_opts_equal(&x->popts, &y->popts) ||
 	    x->n_heap_names != y->n_heap_names || x->n_heap_pids != y->n_heap_pids)
 		return true;
 	for (size_t i = 0; i < x->n_heap_names; i++)
@@ -850,9 +836,9 @@ static void snapshot_update(struct agent *a)
 			size_t n;
 
 			ts->no_builder += t->inst[j]->pr.sink_drops;
-			if (!t->type->stats)
+			if (!t->type->ops->stats)
 				continue;
-			n = t->type->stats(&t->inst[j]->pr, st, PROFILER_MAX_STATS);
+			n = t->type->ops->stats(&t->inst[j]->pr, st, PROFILER_MAX_STATS);
 			if (!j)
 				ts->n = n;
 			for (size_t k = 0; k < n && k < ts->n; k++) {
@@ -886,15 +872,11 @@ static void snapshot_update(struct agent *a)
 	for (size_t i = 0; i < a->ntypes; i++) {
 		const struct agent_ptype *t = &a->types[i];
 
-		for (size_t j = 0; is_heap(t->pt) && j < t->ninst &&
+		for (size_t j = 0; t->type->probe_group && j < t->ninst &&
 				   s.nheap_pids < AGENT_MAX_TARGETS; j++)
 			s.heap_pids[s.nheap_pids++] = t->inst[j]->pid ? t->inst[j]->pid : -1;
 	}
-	s.cpu_frequency = a->cfg.cpu_frequency;
-	s.heap_sample_rate = a->cfg.heap_sample_rate;
-	s.min_block_ns = a->cfg.min_block_ns;
-	s.unwind_mode = a->cfg.unwind_mode;
-	s.unwind_max_memory = a->cfg.unwind_max_memory;
+	s.popts = a->cfg.popts;
 	pthread_mutex_lock(&a->lock);
 	a->snap = s;
 	pthread_mutex_unlock(&a->lock);
@@ -939,11 +921,11 @@ static void tick(struct agent *a)
 	for (size_t i = 0; i < a->ntypes; i++) {
 		const struct agent_ptype *t = &a->types[i];
 
-		if (!t->type->snapshot)
+		if (t->type->kind == PROFILER_DELTA)
 			type_drain(&a->types[i]);
-		else if (t->type->tick)
+		else if (t->type->ops->tick)
 			for (size_t j = 0; j < t->ninst; j++)
-				t->type->tick(&t->inst[j]->pr);
+				t->type->ops->tick(&t->inst[j]->pr);
 	}
 	a->last_drain_ns = now;
 	/* Exited processes hold the symbolizer's records of their mappings:
@@ -957,13 +939,6 @@ static void tick(struct agent *a)
 
 static int check_config(const struct profd_config *cfg, char *err, size_t errlen)
 {
-	for (int pt = 0; pt < PROFD_PT_MAX; pt++) {
-		if ((cfg->types & (1u << pt)) && !profiler_type_find(ptype__name(pt))) {
-			snprintf(err, errlen, "[profd] types: '%s' is not available in this build "
-				 "(available: %s)", ptype__name(pt), profiler_type_names());
-			return -EINVAL;
-		}
-	}
 	if (!continuous(cfg) && !*cfg->http.listen) {
 		snprintf(err, errlen, "nothing to do: set [profd] output_dir, [upload] url or "
 			 "[http] listen");

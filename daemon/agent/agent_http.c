@@ -46,11 +46,6 @@ static void reply_msg(struct http_reply *r, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
-static bool is_heap_type(const char *name)
-{
-	return !strcmp(name, "heap") || !strcmp(name, "allocs");
-}
-
 /* Claim pid for an on-demand heap/allocs profile: two allocator probes on
  * one process both see nothing, so a process probed continuously or by
  * another request is refused. Returns the claimed slot or -1. */
@@ -89,7 +84,7 @@ static void heap_release(struct agent *a, int slot)
 static void on_profile(void *ctx, const struct http_profile_req *req, struct http_reply *rep)
 {
 	struct agent *a = ctx;
-	const struct profiler_type *type = profiler_type_find(req->type);
+	const struct profiler_type *type = req->type;
 	struct profiler pr = { 0 };
 	struct pprof *p = NULL;
 	pid_t pid = req->pid;
@@ -99,13 +94,8 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	unsigned gen;
 	int pidfd = -1, slot = -1, err;
 
-	if (!pid && strcmp(req->type, "cpu")) {
-		reply_msg(rep, 400, "bad pid: ?pid=N is required for %s profiles", req->type);
-		return;
-	}
-	if (!type) {
-		reply_msg(rep, 501, "profile type '%s' is not available in this build (available: %s)",
-			  req->type, profiler_type_names());
+	if (!pid && !type->host_wide) {
+		reply_msg(rep, 400, "bad pid: ?pid=N is required for %s profiles", type->name);
 		return;
 	}
 	if (pid && kill(pid, 0) && errno == ESRCH) {
@@ -116,7 +106,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 		reply_msg(rep, 503, "profd is stopping");
 		return;
 	}
-	if (is_heap_type(type->name)) {
+	if (type->probe_group) {
 		slot = heap_claim(a, pid);
 		if (slot < 0) {
 			reply_msg(rep, 409, "pid %d is heap-profiled already (continuously, see "
@@ -127,11 +117,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	}
 	gen = atomic_load(&a->http_gen);
 	pthread_mutex_lock(&a->lock);
-	pr.opts.frequency = a->snap.cpu_frequency;
-	pr.opts.heap_sample_rate = a->snap.heap_sample_rate;
-	pr.opts.min_block_ns = a->snap.min_block_ns;
-	pr.opts.unwind = (enum profiler_unwind)a->snap.unwind_mode;
-	pr.opts.unwind_max_bytes = a->snap.unwind_max_memory;
+	pr.opts = a->snap.popts;
 	pthread_mutex_unlock(&a->lock);
 	pr.type = type;
 	if (pid) {
@@ -146,7 +132,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	}
 	pr.sink = single_sink;
 	pr.sink_ctx = p;
-	err = type->init_profile(&pr, p);
+	err = profiler_init_profile(&pr, p);
 	if (err) {
 		reply_msg(rep, 500, "cannot create the profile: %s", strerror(-err));
 		goto out;
@@ -157,7 +143,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 		/* Readable when the target exits: the profile ends there. */
 		pidfd = syscall(SYS_pidfd_open, pid, 0);
 	}
-	if (type->start(&pr)) {
+	if (type->ops->start(&pr)) {
 		reply_msg(rep, 503, "cannot start the %s profiler (see profd's log)", type->name);
 		goto out;
 	}
@@ -175,13 +161,13 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 		if (poll(&pfd, 1, POLL_MS) > 0 && (pfd.revents & POLLIN))
 			break;
 		/* A snapshot type is read once, at the end. */
-		if (!type->snapshot && agent_now_ns(CLOCK_MONOTONIC) >= next_drain) {
-			type->drain(&pr);
+		if (type->kind == PROFILER_DELTA && agent_now_ns(CLOCK_MONOTONIC) >= next_drain) {
+			type->ops->drain(&pr);
 			next_drain += DRAIN_EVERY_NS;
 		}
 	}
-	type->stop(&pr);
-	type->drain(&pr);
+	type->ops->stop(&pr);
+	type->ops->drain(&pr);
 	if (aborted) {
 		reply_msg(rep, 503, "profd is stopping or reloading; try again");
 		goto out;
@@ -204,7 +190,7 @@ out:
 	heap_release(a, slot);
 	if (pidfd >= 0)
 		close(pidfd);
-	type->free(&pr);
+	type->ops->free(&pr);
 	pprof__free(p);
 	symbolizer__free(pr.sym);
 }

@@ -21,7 +21,6 @@
 #include "agent/procinfo.h"
 #include "types/profiler.h"
 #include "symbolize/symbolizer.h"
-#include "util/ptype.h"
 
 /* Drain every BPF collector this often: the maps are sized for about a
  * second of samples, and an exiting process is flushed one tick after it
@@ -57,12 +56,12 @@ struct agent_inst {
 
 /* One profile type collected continuously: a single instance for every
  * process (or the --pid ones), or, for types that attach per process
- * (needs_pid: heap, allocs), one instance per target, so that a target
+ * (not host-wide: heap, allocs), one instance per target, so that a target
  * coming or going leaves the others' state alone. */
 struct agent_ptype {
 	struct agent *a;
 	const struct profiler_type *type;
-	enum profd_ptype pt;
+	int pt;                         /* its place in the registry */
 	bool per_pid;
 	struct agent_inst **inst;       /* running instances (a type may keep
 					 * pointers to its struct profiler) */
@@ -80,7 +79,7 @@ struct agent_proc {
 	int64_t exit_ns;                /* ... and end, for a process seen gone */
 	char comm[PROCINFO_COMM_LEN];
 	char service[AGENT_SERVICE_LEN];
-	struct pprof *prof[PROFD_PT_MAX];
+	struct pprof *prof[PROFILER_MAX_TYPES];
 };
 
 struct agent_type_stats {
@@ -93,7 +92,7 @@ struct agent_type_stats {
 /* What /metrics shows from the main thread; copied under lock each tick. */
 struct agent_snapshot {
 	size_t ntypes;
-	struct agent_type_stats types[PROFD_PT_MAX];
+	struct agent_type_stats types[PROFILER_MAX_TYPES];
 	uint64_t procs;                 /* processes with a profile in progress */
 	uint64_t intervals;
 	uint64_t profiles;              /* profiles finished (encoded) */
@@ -106,12 +105,8 @@ struct agent_snapshot {
 	} disk;
 	struct symbolizer_stats sym;
 	/* settings on-demand profiles use */
-	uint64_t cpu_frequency;
-	uint64_t heap_sample_rate;
-	uint64_t min_block_ns;
-	unsigned unwind_mode;           /* enum profiler_unwind */
-	uint64_t unwind_max_memory;
-	/* processes a continuous heap/allocs profiler probes now */
+	struct profiler_opts popts;     /* pids unused */
+	/* processes a continuous profiler of a probe group probes now */
 	size_t nheap_pids;
 	pid_t heap_pids[AGENT_MAX_TARGETS];
 };
@@ -121,7 +116,7 @@ struct agent {
 	struct profd_config cfg;
 	char host[HOST_NAME_MAX + 1];
 	struct symbolizer *sym;
-	struct agent_ptype types[PROFD_PT_MAX];
+	struct agent_ptype types[PROFILER_MAX_TYPES];
 	size_t ntypes;
 	struct agent_proc *buckets[AGENT_PROC_BUCKETS];
 	size_t nprocs;

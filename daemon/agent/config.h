@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "types/profiler.h"
+
 /* Bounds on what a file can make the agent hold. */
 #define CONFIG_MAX_FILE_SIZE (1 << 20)
 #define CONFIG_MAX_LINE 4096            /* characters per line, newline excluded */
@@ -34,23 +36,19 @@ struct service_rule {
 struct profd_config {
 	/* [profd] */
 	uint64_t interval_ns;
-	unsigned types;                 /* bit (1u << enum profd_ptype) */
+	unsigned types;                 /* bit (1u << place in the registry) */
 	char *output_dir;               /* "" = don't write */
 	uint64_t retention_size;        /* bytes under output_dir; 0 = no limit */
 	uint64_t retention_age_ns;      /* 0 = no limit */
-	/* [cpu] */
-	uint64_t cpu_frequency;         /* Hz */
+	/* [cpu] frequency, [heap] sample_rate, [block] min_block, [unwind]
+	 * mode, max_memory: the registry's options (types/profiler.h); pids
+	 * unused */
+	struct profiler_opts popts;
 	/* [heap] */
-	uint64_t heap_sample_rate;      /* bytes between samples */
 	char **heap_names;              /* processes to heap-profile, by name ... */
 	size_t n_heap_names;
 	pid_t *heap_pids;               /* ... or by pid */
 	size_t n_heap_pids;
-	/* [block] */
-	uint64_t min_block_ns;          /* shortest off-CPU time recorded; 0 = all */
-	/* [unwind] */
-	unsigned unwind_mode;           /* enum profiler_unwind */
-	uint64_t unwind_max_memory;     /* kernel memory for unwind tables, bytes */
 	/* [upload] */
 	struct {
 		char *url;              /* "" = off */

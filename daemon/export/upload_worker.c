@@ -10,12 +10,13 @@
 
 #include "agent/config.h"
 #include "export/pyroscope.h"
+#include "types/profiler.h"
 #include "util/log.h"
 #include "export/upload_worker.h"
 
 struct job {
 	struct job *next;
-	enum profd_ptype type;
+	const struct profiler_type *type;
 	int pid;
 	int64_t start_ns, end_ns;
 	char *service, *host, *process;
@@ -84,7 +85,7 @@ static void send_job(struct upload_worker *w, const struct job *j)
 		pthread_mutex_lock(&w->lock);
 		w->st.errors++;
 		pthread_mutex_unlock(&w->lock);
-		log_warn("cannot upload the %s profile of pid %d: %s", ptype__name(j->type), j->pid,
+		log_warn("cannot upload the %s profile of pid %d: %s", j->type->name, j->pid,
 			 strerror(-ret));
 	}
 }

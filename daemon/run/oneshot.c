@@ -54,7 +54,7 @@ int oneshot_run(const struct oneshot_opts *o)
 	}
 	pr.sink = single_sink;
 	pr.sink_ctx = p;
-	err = o->type->init_profile(&pr, p);
+	err = profiler_init_profile(&pr, p);
 	if (err) {
 		log_err("cannot create profile: %s", strerror(-err));
 		goto cleanup;
@@ -88,7 +88,7 @@ int oneshot_run(const struct oneshot_opts *o)
 			.events = POLLIN,
 		};
 
-	if (o->type->start(&pr))
+	if (o->type->ops->start(&pr))
 		goto cleanup;
 	clock_gettime(CLOCK_MONOTONIC, &mono_start);
 	if (o->popts.npids)
@@ -122,10 +122,10 @@ int oneshot_run(const struct oneshot_opts *o)
 
 			if (read(tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 				log_warn("timerfd read: %s", strerror(errno));
-			if (!o->type->snapshot)
-				o->type->drain(&pr);
-			else if (o->type->tick)
-				o->type->tick(&pr);
+			if (o->type->kind == PROFILER_DELTA)
+				o->type->ops->drain(&pr);
+			else if (o->type->ops->tick)
+				o->type->ops->tick(&pr);
 		}
 		alive = 0;
 		for (int i = 2; i < npfds; i++) {
@@ -141,9 +141,9 @@ int oneshot_run(const struct oneshot_opts *o)
 			break;
 		}
 	}
-	o->type->stop(&pr);
+	o->type->ops->stop(&pr);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	o->type->drain(&pr);
+	o->type->ops->drain(&pr);
 
 	pprof__set_time(p, (int64_t)o->wall_start.tv_sec * 1000000000LL + o->wall_start.tv_nsec,
 			elapsed_ns(&mono_start, &now));
@@ -154,7 +154,7 @@ int oneshot_run(const struct oneshot_opts *o)
 	}
 	log_info("wrote %s after %.1fs (%s)", o->output, elapsed_ns(&mono_start, &now) / 1e9,
 		 stop_reason);
-	o->type->summary(&pr);
+	o->type->ops->summary(&pr);
 	ret = EXIT_SUCCESS;
 cleanup:
 	for (int i = 2; i < npfds; i++)
@@ -164,7 +164,7 @@ cleanup:
 		close(sfd);
 	if (tfd >= 0)
 		close(tfd);
-	o->type->free(&pr);
+	o->type->ops->free(&pr);
 	pprof__free(p);
 	symbolizer__free(pr.sym);
 	return ret;

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* profiler: the interface every profile type implements (cpu, heap, ...),
- * and the sink through which drained samples reach a pprof builder.
+/* profiler: the registry of profile types. One entry (struct profiler_type,
+ * defined in the type's own types/prof_NAME.c) says everything about a type:
+ * its names, what its profiles hold, whether it runs host-wide, how it is
+ * run (delta, cumulative, instant), the options it reads and their limits,
+ * its HTTP endpoint and Pyroscope name, and the operations that run its
+ * collector. The CLI (main.c), the INI file (agent/config.c), HTTP and the
+ * exporters read the registry; none of them names a type.
  *
- * A run (one-shot or continuous) creates a profiler of one type, starts it,
- * calls drain() periodically and once more after stop(). drain() hands each
- * sample to the builder that profiler__sink() returns for its process: one
- * builder for a one-shot profile, one per process in continuous mode. */
+ * A run (run/run.h) creates a profiler of one type, starts it, drains it on
+ * a tick and once more after stop(). drain() hands each sample to the
+ * builder that profiler__sink() returns for its process: one builder for a
+ * one-shot profile, one per process in continuous mode. */
 #ifndef PROFD_PROFILER_H
 #define PROFD_PROFILER_H
 
@@ -25,6 +30,7 @@ enum profiler_unwind {
 	PROFILER_UNWIND_DWARF,	  /* .eh_frame walker; fails if unavailable */
 };
 
+/* The settings of a run; each is an option of the table below. */
 struct profiler_opts {
 	const pid_t *pids;          /* wanted processes; npids 0 = every process */
 	size_t npids;
@@ -32,12 +38,64 @@ struct profiler_opts {
 	uint64_t heap_sample_rate;  /* heap/allocs: mean bytes between samples */
 	uint64_t min_block_ns;      /* block: shortest off-CPU time recorded */
 	enum profiler_unwind unwind; /* user stack walk */
-	uint64_t unwind_max_bytes;  /* kernel memory for unwind tables (0: 64 MiB) */
+	uint64_t unwind_max_bytes;  /* kernel memory for unwind tables */
 };
+
+/* The options: one row each, the same parser and limits for `--NAME VALUE`
+ * and for `[section] key = VALUE`. */
+enum profiler_option_id {
+	PROFILER_OPT_FREQUENCY,
+	PROFILER_OPT_HEAP_SAMPLE_RATE,
+	PROFILER_OPT_MIN_BLOCK,
+	PROFILER_OPT_UNWIND,
+	PROFILER_OPT_UNWIND_MAX_MEMORY,
+	PROFILER_NOPTS,
+};
+#define PROFILER_OPT(id) (1u << (id))
+/* Options every type that walks user stacks reads. */
+#define PROFILER_OPTS_UNWIND (PROFILER_OPT(PROFILER_OPT_UNWIND) | PROFILER_OPT(PROFILER_OPT_UNWIND_MAX_MEMORY))
+
+enum profiler_value {
+	PROFILER_V_COUNT,       /* a plain number in [min, max] */
+	PROFILER_V_SIZE,        /* bytes, with suffixes (64k, 100MiB), in [min, max] */
+	PROFILER_V_DURATION0,   /* a duration (1ms), or "0"/"off" */
+	PROFILER_V_UNWIND,      /* auto, fp or dwarf */
+};
+
+struct profiler_option {
+	enum profiler_option_id id;
+	const char *cli;        /* --cli VALUE */
+	int short_opt;          /* -X VALUE, or 0 */
+	const char *section;    /* [section] key = VALUE */
+	const char *key;
+	enum profiler_value kind;
+	uint64_t min, max;
+	uint64_t dflt;
+	size_t off;             /* the field in struct profiler_opts */
+	const char *help;       /* one line for --help */
+};
+
+#define PROFILER_ERR_LEN 160
+
+/* Iterate: NULL past the end. */
+const struct profiler_option *profiler_option_at(size_t i);
+const struct profiler_option *profiler_option_cli(const char *cli);
+const struct profiler_option *profiler_option_key(const char *section, const char *key);
+/* True when some option lives in [section]. */
+bool profiler_option_section(const char *section);
+/* Parse v for opt, check its limits and store it in o. 0, or -EINVAL with
+ * the reason in err ("0 out of range [1, 10000]"), without naming the
+ * option: the caller says where it came from. */
+int profiler_option_set(struct profiler_opts *o, const struct profiler_option *opt, const char *v,
+			char *err, size_t errlen);
+/* Whether a and b agree on every option (pids not compared). */
+bool profiler_opts_equal(const struct profiler_opts *a, const struct profiler_opts *b);
+/* Every option's default (pids untouched). */
+void profiler_opts_defaults(struct profiler_opts *o);
 
 struct profiler;
 
-/* One number a profile type reports for /metrics (see profiler_type.stats). */
+/* One number a profile type reports for /metrics (see profiler_ops.stats). */
 enum profiler_stat_kind {
 	PROFILER_STAT_SAMPLES,  /* counter: samples collected (name unused) */
 	PROFILER_STAT_DROPPED,  /* counter: samples lost; name says why */
@@ -54,34 +112,83 @@ struct profiler_stat {
 
 #define PROFILER_MAX_STATS 16
 
-struct profiler_type {
-	const char *name;         /* --type value */
-	const char *description;  /* one line for --help */
-	/* 1: drain() returns everything since start (a heap snapshot), so a
-	 * one-shot run drains once, at the end; 0: drain() returns what came
-	 * since the last drain (cpu). */
-	int snapshot;
-	/* 1: needs --pid (probes are attached per process). */
-	int needs_pid;
+/* How a run reads a type. */
+enum profiler_kind {
+	/* drain() returns what came since the last drain (cpu, mutex, ...):
+	 * drained every tick; a profile covers its interval. */
+	PROFILER_DELTA,
+	/* drain() returns everything since start (heap): drained once, at the
+	 * end; tick() does housekeeping meanwhile. */
+	PROFILER_CUMULATIVE,
+	/* No duration: started, drained once and written at once (a snapshot
+	 * of the state of the processes). */
+	PROFILER_INSTANT,
+};
+
+/* The collector operations of a type. */
+struct profiler_ops {
 	/* Load and attach; fill pr->priv. 0 or -errno (message already logged). */
 	int (*start)(struct profiler *pr);
-	/* Write the header of a new profile: sample types, period, default. */
-	int (*init_profile)(struct profiler *pr, struct pprof *p);
-	/* Hand what was collected since the last drain to the sinks. Returns
-	 * the number of samples or -errno. */
+	/* Hand what was collected to the sinks (see enum profiler_kind).
+	 * Returns the number of samples or -errno. */
 	int (*drain)(struct profiler *pr);
 	/* Stop collecting; a following drain returns what remains. */
 	void (*stop)(struct profiler *pr);
 	/* Log what was lost and why (stderr summary). */
 	void (*summary)(struct profiler *pr);
 	void (*free)(struct profiler *pr);
-	/* Optional: called every second (the drain tick) for snapshot types,
+	/* Optional: called every tick (1 s) by runs of a cumulative type,
 	 * which drain only at the end: housekeeping such as loading the
 	 * unwind tables of libraries opened since. */
 	void (*tick)(struct profiler *pr);
-	/* Optional (NULL: nothing to report): fill up to max counters, totals
-	 * since start, and return how many. Called by the draining thread. */
+	/* Optional: fill up to max counters, totals since start, and return
+	 * how many. Called by the draining thread. The run adds the samples
+	 * with no builder ("no_builder") itself. */
 	size_t (*stats)(struct profiler *pr, struct profiler_stat *out, size_t max);
+	/* Optional: a comment for the profile's header (written to buf). */
+	void (*comment)(struct profiler *pr, char *buf, size_t size);
+};
+
+struct profiler_sample_type {
+	const char *type;
+	const char *unit;
+};
+
+#define PROFILER_MAX_SAMPLE_TYPES 4
+
+struct profiler_type {
+	const char *name;               /* --type, [profd] types, file names */
+	const char *aliases[3];         /* other names accepted for it, NULL-ended */
+	const char *description;        /* one line for --help */
+	enum profiler_kind kind;
+	/* Runs over every process (no pid): false for types whose probes
+	 * attach to one process (one allocator probe per process). */
+	bool host_wide;
+	/* Types of one probe group cannot run on one process at once (two
+	 * allocator probes on a process both see nothing); NULL: none. */
+	const char *probe_group;
+	uint32_t options;               /* PROFILER_OPT() bits it reads */
+	/* The profile's header, in Go's conventions. */
+	struct profiler_sample_type sample_types[PROFILER_MAX_SAMPLE_TYPES];
+	const char *default_sample;     /* NULL: the last sample type (Go's default) */
+	struct profiler_sample_type period_type;
+	/* The period from the run's options; NULL: 1. */
+	int64_t (*period)(const struct profiler_opts *o);
+	/* /debug/pprof/<http_path>; default_seconds: a request without
+	 * ?seconds= (0: the agent's short default); a type with a non-zero
+	 * default refuses seconds=0. */
+	struct {
+		const char *path;
+		uint64_t default_seconds;
+		const char *what;
+	} http;
+	/* Pyroscope: the __name__ of its series; delta_false: send
+	 * __delta__=false (the v1 ingester would difference the series). */
+	struct {
+		const char *name;
+		bool delta_false;
+	} pyroscope;
+	const struct profiler_ops *ops;
 };
 
 /* Where a drained sample of pid goes: NULL drops it (counted by caller). */
@@ -100,11 +207,24 @@ struct profiler {
 	const char *sink_comm;
 };
 
-const struct profiler_type *profiler_type_find(const char *name);
-/* "cpu, heap, ..." for messages. */
-const char *profiler_type_names(void);
+/* The registry. Types are numbered by their place (for bit sets and
+ * arrays of at most PROFILER_MAX_TYPES). */
+#define PROFILER_MAX_TYPES 16
+size_t profiler_type_count(void);
 /* Iterate: NULL past the end. */
 const struct profiler_type *profiler_type_at(size_t i);
+/* By name or alias; NULL if unknown. */
+const struct profiler_type *profiler_type_find(const char *name);
+/* By HTTP path; NULL if unknown. */
+const struct profiler_type *profiler_type_http(const char *path);
+/* The place of t in the registry, or -1. */
+int profiler_type_index(const struct profiler_type *t);
+/* "cpu, heap, ..." for messages: a constant string. */
+const char *profiler_type_names(void);
+
+/* Write the header of a new profile of pr's type: sample types, default,
+ * period, comment. 0 or -errno. */
+int profiler_init_profile(struct profiler *pr, struct pprof *p);
 
 static inline struct pprof *profiler__sink(struct profiler *pr, pid_t pid)
 {
@@ -124,12 +244,5 @@ static inline struct pprof *profiler__sink_named(struct profiler *pr, pid_t pid,
 	pr->sink_comm = NULL;
 	return p;
 }
-
-extern const struct profiler_type profiler_cpu;
-extern const struct profiler_type profiler_heap;
-extern const struct profiler_type profiler_allocs;
-extern const struct profiler_type profiler_mutex;
-extern const struct profiler_type profiler_block;
-extern const struct profiler_type profiler_threadcreate;
 
 #endif

@@ -16,6 +16,7 @@
 #include "export/pyroscope.h"
 #include "export/spool.h"
 #include "harness.h"
+#include "types/profiler.h"
 #include "export/upload_worker.h"
 
 /* A listening socket nobody accepts from: connections complete (backlog)
@@ -73,7 +74,7 @@ void test_upload_worker_stop_deadline_spools(void)
 {
 	char dir[] = "/tmp/profd-uw.XXXXXX", err[CONFIG_ERR_LEN] = "";
 	struct pyroscope_meta m = {
-		.type = PROFD_PT_CPU, .service_name = "svc", .host = "h", .pid = 42, .process = "p",
+		.type = profiler_type_find("cpu"), .service_name = "svc", .host = "h", .pid = 42, .process = "p",
 	};
 	struct upload_worker_stats st;
 	struct profd_config cfg = { 0 };
@@ -126,7 +127,7 @@ out:
 void test_upload_worker_queue_bound(void)
 {
 	char dir[] = "/tmp/profd-uw.XXXXXX", err[CONFIG_ERR_LEN] = "";
-	struct pyroscope_meta m = { .type = PROFD_PT_CPU, .service_name = "svc", .pid = 1 };
+	struct pyroscope_meta m = { .type = profiler_type_find("cpu"), .service_name = "svc", .pid = 1 };
 	struct upload_worker_stats st;
 	struct profd_config cfg = { 0 };
 	struct upload_worker *w;
