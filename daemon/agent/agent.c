@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent/agent_internal.h"
+#include "run/run.h"
 #include "export/disk.h"
 #include "export/pyroscope.h"
 #include "aggregate/frames.h"
@@ -323,6 +324,7 @@ static int inst_start(struct agent *a, struct agent_ptype *t, const struct profd
 		      const pid_t *pids, size_t npids, pid_t pid)
 {
 	struct agent_inst *in, **grown;
+	struct profiler_opts opts;
 	int err;
 
 	grown = realloc(t->inst, (t->ninst + 1) * sizeof(*t->inst));
@@ -333,16 +335,12 @@ static int inst_start(struct agent *a, struct agent_ptype *t, const struct profd
 	if (!in)
 		return -ENOMEM;
 	in->pid = pid;
-	in->pr.type = t->type;
-	in->pr.opts = cfg->popts;
-	in->pr.opts.pids = pid ? &in->pid : pids;
-	in->pr.opts.npids = pid ? 1 : npids;
-	in->pr.sym = a->sym;
-	in->pr.sink = agent_sink;
-	in->pr.sink_ctx = t;
-	err = t->type->ops->start(&in->pr);
+	opts = cfg->popts;
+	opts.pids = pid ? &in->pid : pids;
+	opts.npids = pid ? 1 : npids;
+	err = run__start(&in->run, t->type, &opts, a->sym, agent_sink, t);
 	if (err) {
-		t->type->ops->free(&in->pr);
+		run__free(&in->run);
 		free(in);
 		return err;
 	}
@@ -353,17 +351,15 @@ static int inst_start(struct agent *a, struct agent_ptype *t, const struct profd
 /* Stop sampling; what was counted goes to this interval's builders. A
  * snapshot type is drained at the interval's end instead (drain_snapshots),
  * never here: its profile is the state at that moment, taken once. */
-static void inst_stop(struct agent_ptype *t, struct agent_inst *in)
+static void inst_stop(struct agent_inst *in)
 {
-	t->type->ops->stop(&in->pr);
-	if (t->type->kind == PROFILER_DELTA)
-		t->type->ops->drain(&in->pr);
-	t->type->ops->free(&in->pr);
+	run__stop(&in->run, false);
+	run__free(&in->run);
 }
 
 static void inst_remove(struct agent_ptype *t, size_t i)
 {
-	inst_stop(t, t->inst[i]);
+	inst_stop(t->inst[i]);
 	free(t->inst[i]);
 	memmove(&t->inst[i], &t->inst[i + 1], (t->ninst - i - 1) * sizeof(*t->inst));
 	t->ninst--;
@@ -377,13 +373,14 @@ static void type_stop(struct agent_ptype *t)
 	t->inst = NULL;
 }
 
-/* Drain every instance of t; errors are logged at most once a minute. */
-static void type_drain(struct agent_ptype *t)
+/* The drain tick (tick) or a drain of every instance of t; errors are
+ * logged at most once a minute. */
+static void type_drain(struct agent_ptype *t, bool tick)
 {
 	static int64_t last_log;
 
 	for (size_t i = 0; i < t->ninst; i++) {
-		int n = t->type->ops->drain(&t->inst[i]->pr);
+		int n = tick ? run__tick(&t->inst[i]->run) : run__drain(&t->inst[i]->run);
 
 		if (n < 0 && (!last_log || agent_now_ns(CLOCK_MONOTONIC) - last_log > LOG_EVERY_NS)) {
 			log_warn("%s: drain failed: %s", t->type->name, strerror(-n));
@@ -392,13 +389,14 @@ static void type_drain(struct agent_ptype *t)
 	}
 }
 
-/* The state of every snapshot type (heap: what is in use now; allocs: what
- * was allocated since it started) into this interval's builders. */
+/* The state of every type that is not a delta (heap: what is in use now;
+ * allocs: what was allocated since it started) into this interval's
+ * builders. */
 static void drain_snapshots(struct agent *a)
 {
 	for (size_t i = 0; i < a->ntypes; i++)
 		if (a->types[i].type->kind != PROFILER_DELTA)
-			type_drain(&a->types[i]);
+			type_drain(&a->types[i], false);
 }
 
 static void profilers_stop(struct agent *a)
@@ -835,10 +833,10 @@ static void snapshot_update(struct agent *a)
 			struct profiler_stat st[PROFILER_MAX_STATS];
 			size_t n;
 
-			ts->no_builder += t->inst[j]->pr.sink_drops;
+			ts->no_builder += t->inst[j]->run.pr.sink_drops;
 			if (!t->type->ops->stats)
 				continue;
-			n = t->type->ops->stats(&t->inst[j]->pr, st, PROFILER_MAX_STATS);
+			n = t->type->ops->stats(&t->inst[j]->run.pr, st, PROFILER_MAX_STATS);
 			if (!j)
 				ts->n = n;
 			for (size_t k = 0; k < n && k < ts->n; k++) {
@@ -918,15 +916,8 @@ static void tick(struct agent *a)
 	/* Before the drains: their generation switch is where this tick cuts. */
 	int64_t now = agent_now_ns(CLOCK_REALTIME), mono = agent_now_ns(CLOCK_MONOTONIC);
 
-	for (size_t i = 0; i < a->ntypes; i++) {
-		const struct agent_ptype *t = &a->types[i];
-
-		if (t->type->kind == PROFILER_DELTA)
-			type_drain(&a->types[i]);
-		else if (t->type->ops->tick)
-			for (size_t j = 0; j < t->ninst; j++)
-				t->type->ops->tick(&t->inst[j]->pr);
-	}
+	for (size_t i = 0; i < a->ntypes; i++)
+		type_drain(&a->types[i], true);
 	a->last_drain_ns = now;
 	/* Exited processes hold the symbolizer's records of their mappings:
 	 * let them go now, not at the interval's end, so churn stays cheap. */

@@ -17,22 +17,13 @@
 #include <unistd.h>
 
 #include "agent/agent_internal.h"
-#include "aggregate/frames.h"
 #include "http/server.h"
 #include "pprof/pprof.h"
+#include "run/run.h"
 #include "export/upload_worker.h"
 
-/* Drain an on-demand profiler this often, as the main loop does. */
-#define DRAIN_EVERY_NS 1000000000LL
 /* How quickly a request notices a stop, a reload or its target's exit. */
 #define POLL_MS 100
-
-static struct pprof *single_sink(void *ctx, struct profiler *pr, pid_t pid)
-{
-	(void)pr;
-	(void)pid;
-	return ctx;
-}
 
 static void reply_msg(struct http_reply *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -85,11 +76,14 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 {
 	struct agent *a = ctx;
 	const struct profiler_type *type = req->type;
-	struct profiler pr = { 0 };
-	struct pprof *p = NULL;
+	struct run_profile rp = { 0 };
+	struct profiler_opts opts;
+	struct pprof *p;
 	pid_t pid = req->pid;
-	uint64_t secs = req->seconds ? req->seconds : AGENT_HTTP_DEFAULT_SECONDS;
-	int64_t start, wall, now, next_drain;
+	/* An instant type answers at once: no duration. */
+	uint64_t secs = type->kind == PROFILER_INSTANT ? 0
+			: req->seconds ? req->seconds : AGENT_HTTP_DEFAULT_SECONDS;
+	int64_t start, now, next_drain;
 	bool aborted = false;
 	unsigned gen;
 	int pidfd = -1, slot = -1, err;
@@ -109,49 +103,38 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	if (type->probe_group) {
 		slot = heap_claim(a, pid);
 		if (slot < 0) {
-			reply_msg(rep, 409, "pid %d is heap-profiled already (continuously, see "
-				  "output_dir, or by another request): one allocator probe per "
-				  "process", pid);
+			reply_msg(rep, 409, "pid %d has an %s probe already (a continuous "
+				  "profile, see output_dir, or another request): one per process",
+				  pid, type->probe_group);
 			return;
 		}
 	}
 	gen = atomic_load(&a->http_gen);
 	pthread_mutex_lock(&a->lock);
-	pr.opts = a->snap.popts;
+	opts = a->snap.popts;
 	pthread_mutex_unlock(&a->lock);
-	pr.type = type;
-	if (pid) {
-		pr.opts.pids = &pid;
-		pr.opts.npids = 1;
-	}
-	pr.sym = symbolizer__new();
-	p = pprof__new();
-	if (!pr.sym || !p) {
+	opts.pids = pid ? &pid : NULL;
+	opts.npids = pid ? 1 : 0;
+	/* Readable when the target exits: the profile ends there. */
+	if (pid)
+		pidfd = syscall(SYS_pidfd_open, pid, 0);
+	switch (run_profile__start(&rp, type, &opts, false, &err)) {
+	case RUN_PROFILE_OK:
+		break;
+	case RUN_PROFILE_NOMEM:
 		reply_msg(rep, 500, "out of memory");
 		goto out;
-	}
-	pr.sink = single_sink;
-	pr.sink_ctx = p;
-	err = profiler_init_profile(&pr, p);
-	if (err) {
+	case RUN_PROFILE_HEADER:
 		reply_msg(rep, 500, "cannot create the profile: %s", strerror(-err));
 		goto out;
-	}
-	if (pid) {
-		symbolizer__add_pid(pr.sym, pid);
-		frames__main_mapping(p, pr.sym, pid);
-		/* Readable when the target exits: the profile ends there. */
-		pidfd = syscall(SYS_pidfd_open, pid, 0);
-	}
-	if (type->ops->start(&pr)) {
+	case RUN_PROFILE_START:
 		reply_msg(rep, 503, "cannot start the %s profiler (see profd's log)", type->name);
 		goto out;
 	}
-	start = agent_now_ns(CLOCK_MONOTONIC);
-	wall = agent_now_ns(CLOCK_REALTIME);
-	next_drain = start + DRAIN_EVERY_NS;
+	start = rp.start_mono;
+	next_drain = start + RUN_TICK_NS;
 	for (now = start; now - start < (int64_t)secs * 1000000000;
-	     now = agent_now_ns(CLOCK_MONOTONIC)) {
+	     now = run_now_ns(CLOCK_MONOTONIC)) {
 		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 
 		if (atomic_load(&a->stopping) || atomic_load(&a->http_gen) != gen) {
@@ -160,19 +143,16 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 		}
 		if (poll(&pfd, 1, POLL_MS) > 0 && (pfd.revents & POLLIN))
 			break;
-		/* A snapshot type is read once, at the end. */
-		if (type->kind == PROFILER_DELTA && agent_now_ns(CLOCK_MONOTONIC) >= next_drain) {
-			type->ops->drain(&pr);
-			next_drain += DRAIN_EVERY_NS;
+		if (run_now_ns(CLOCK_MONOTONIC) >= next_drain) {
+			run_profile__tick(&rp);
+			next_drain += RUN_TICK_NS;
 		}
 	}
-	type->ops->stop(&pr);
-	type->ops->drain(&pr);
+	p = run_profile__finish(&rp);
 	if (aborted) {
 		reply_msg(rep, 503, "profd is stopping or reloading; try again");
 		goto out;
 	}
-	pprof__set_time(p, wall, agent_now_ns(CLOCK_MONOTONIC) - start);
 	/* go tool pprof asks /debug/pprof/symbol about every mapping of a
 	 * fetched profile not marked symbolized, and gives up on the whole
 	 * profile when that does not answer 200. Nothing could answer better
@@ -190,9 +170,7 @@ out:
 	heap_release(a, slot);
 	if (pidfd >= 0)
 		close(pidfd);
-	type->ops->free(&pr);
-	pprof__free(p);
-	symbolizer__free(pr.sym);
+	run_profile__free(&rp);
 }
 
 static size_t on_processes(void *ctx, struct http_proc *out, size_t max)

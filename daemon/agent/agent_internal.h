@@ -19,6 +19,7 @@
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/procinfo.h"
+#include "run/run.h"
 #include "types/profiler.h"
 #include "symbolize/symbolizer.h"
 
@@ -51,7 +52,7 @@ struct agent;
 /* One running profiler instance of a type. */
 struct agent_inst {
 	pid_t pid;                      /* its one process (per-process types), else 0 */
-	struct profiler pr;
+	struct run run;
 };
 
 /* One profile type collected continuously: a single instance for every
