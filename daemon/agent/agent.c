@@ -167,7 +167,7 @@ static void finish_profile(struct agent *a, struct agent_proc *p, int pt,
 	if (a->disk)
 		disk_store__write(a->disk, p->comm, p->pid, type->name, p->start_ns, gz, len,
 				  NULL, 0);
-	if (a->up) {
+	if (a->sh.up) {
 		struct pyroscope_meta m = {
 			.type = type,
 			.service_name = p->service,
@@ -178,7 +178,7 @@ static void finish_profile(struct agent *a, struct agent_proc *p, int pt,
 			.end_ns = end_ns,
 		};
 
-		upload_worker__enqueue_take(a->up, &m, gz, len);
+		upload_worker__enqueue_take(a->sh.up, &m, gz, len);
 		gz = NULL;
 	}
 	free(gz);
@@ -607,9 +607,9 @@ static int upload_start(struct agent *a, const struct profd_config *cfg, char *e
 		free_secret(&a->up_secrets);
 		return errno ? -errno : -EINVAL;
 	}
-	pthread_mutex_lock(&a->lock);
-	a->up = w;
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_lock(&a->sh.lock);
+	a->sh.up = w;
+	pthread_mutex_unlock(&a->sh.lock);
 	log_info("uploading profiles to %s", cfg->upload.url);
 	return 0;
 }
@@ -618,10 +618,10 @@ static void upload_stop(struct agent *a, uint64_t timeout_ns)
 {
 	struct upload_worker *w;
 
-	pthread_mutex_lock(&a->lock);
-	w = a->up;
-	a->up = NULL;
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_lock(&a->sh.lock);
+	w = a->sh.up;
+	a->sh.up = NULL;
+	pthread_mutex_unlock(&a->sh.lock);
 	upload_worker__stop(w, timeout_ns);
 	free_secret(&a->up_secrets);
 }
@@ -653,7 +653,7 @@ static int http_start(struct agent *a, const struct profd_config *cfg, char *err
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	agent_http__callbacks(a, &cb);
+	agent_http__callbacks(&a->sh, &cb);
 	s = http_server__start(cfg->http.listen, token, cfg->http.max_concurrent, &cb, err, errlen);
 	memset(token, 0, sizeof(token));
 	if (!s) {
@@ -662,9 +662,9 @@ static int http_start(struct agent *a, const struct profd_config *cfg, char *err
 		a->http_token = NULL;
 		return ret;
 	}
-	pthread_mutex_lock(&a->lock);
-	a->http = s;
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_lock(&a->sh.lock);
+	a->sh.http = s;
+	pthread_mutex_unlock(&a->sh.lock);
 	/* With port 0 the kernel picked one: say which. */
 	colon = strrchr(cfg->http.listen, ':');
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - cfg->http.listen), cfg->http.listen);
@@ -677,12 +677,12 @@ static void http_stop(struct agent *a)
 {
 	struct http_server *s;
 
-	pthread_mutex_lock(&a->lock);
-	s = a->http;
-	a->http = NULL;
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_lock(&a->sh.lock);
+	s = a->sh.http;
+	a->sh.http = NULL;
+	pthread_mutex_unlock(&a->sh.lock);
 	/* Profile requests in progress end early instead of holding us up. */
-	atomic_fetch_add(&a->http_gen, 1);
+	atomic_fetch_add(&a->sh.gen, 1);
 	http_server__stop(s);
 	if (a->http_token)
 		memset(a->http_token, 0, strlen(a->http_token));
@@ -875,9 +875,9 @@ static void snapshot_update(struct agent *a)
 			s.heap_pids[s.nheap_pids++] = t->inst[j]->pid ? t->inst[j]->pid : -1;
 	}
 	s.popts = a->cfg.popts;
-	pthread_mutex_lock(&a->lock);
-	a->snap = s;
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_lock(&a->sh.lock);
+	a->sh.snap = s;
+	pthread_mutex_unlock(&a->sh.lock);
 }
 
 static void notify_status(struct agent *a)
@@ -986,7 +986,7 @@ out:
 
 static void shutdown_all(struct agent *a)
 {
-	atomic_store(&a->stopping, true);
+	atomic_store(&a->sh.stopping, true);
 	/* Stopping drains what the collectors still hold into the builders. */
 	drain_snapshots(a);
 	profilers_stop(a);
@@ -1013,7 +1013,7 @@ int agent_run(const struct agent_opts *o)
 	}
 	a->o = o;
 	a->tfd = -1;
-	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->sh.lock, NULL);
 	if (config__load(&a->cfg, o->config_path, o->overrides, o->n_overrides, err,
 			 sizeof(err)) ||
 	    check_config(&a->cfg, err, sizeof(err))) {
@@ -1118,7 +1118,7 @@ out:
 		close(tfd);
 out_free:
 	config__done(&a->cfg);
-	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->sh.lock);
 	free(a);
 	return ret;
 }

@@ -16,7 +16,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent/agent_internal.h"
+#include "agent/procinfo.h"
+#include "agent/shared.h"
 #include "http/server.h"
 #include "pprof/pprof.h"
 #include "run/run.h"
@@ -40,7 +41,7 @@ static void reply_msg(struct http_reply *r, int status, const char *fmt, ...)
 /* Claim pid for an on-demand heap/allocs profile: two allocator probes on
  * one process both see nothing, so a process probed continuously or by
  * another request is refused. Returns the claimed slot or -1. */
-static int heap_claim(struct agent *a, pid_t pid)
+static int heap_claim(struct agent_shared *a, pid_t pid)
 {
 	int slot = -1;
 
@@ -49,32 +50,32 @@ static int heap_claim(struct agent *a, pid_t pid)
 		if (a->snap.heap_pids[i] == pid)
 			goto out;
 	for (int i = 0; i < HTTP_MAX_CONNECTIONS_AGENT; i++) {
-		if (a->http_heap_pids[i] == pid) {
+		if (a->claims[i] == pid) {
 			slot = -1;
 			goto out;
 		}
-		if (!a->http_heap_pids[i] && slot < 0)
+		if (!a->claims[i] && slot < 0)
 			slot = i;
 	}
 	if (slot >= 0)
-		a->http_heap_pids[slot] = pid;
+		a->claims[slot] = pid;
 out:
 	pthread_mutex_unlock(&a->lock);
 	return slot;
 }
 
-static void heap_release(struct agent *a, int slot)
+static void heap_release(struct agent_shared *a, int slot)
 {
 	if (slot < 0)
 		return;
 	pthread_mutex_lock(&a->lock);
-	a->http_heap_pids[slot] = 0;
+	a->claims[slot] = 0;
 	pthread_mutex_unlock(&a->lock);
 }
 
 static void on_profile(void *ctx, const struct http_profile_req *req, struct http_reply *rep)
 {
-	struct agent *a = ctx;
+	struct agent_shared *a = ctx;
 	const struct profiler_type *type = req->type;
 	struct run_profile rp = { 0 };
 	struct profiler_opts opts;
@@ -109,7 +110,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 			return;
 		}
 	}
-	gen = atomic_load(&a->http_gen);
+	gen = atomic_load(&a->gen);
 	pthread_mutex_lock(&a->lock);
 	opts = a->snap.popts;
 	pthread_mutex_unlock(&a->lock);
@@ -137,7 +138,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	     now = run_now_ns(CLOCK_MONOTONIC)) {
 		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 
-		if (atomic_load(&a->stopping) || atomic_load(&a->http_gen) != gen) {
+		if (atomic_load(&a->stopping) || atomic_load(&a->gen) != gen) {
 			aborted = true;
 			break;
 		}
@@ -245,7 +246,7 @@ static void value(FILE *f, const char *name, uint64_t v)
 
 static int on_metrics(void *ctx, char **text, size_t *len)
 {
-	struct agent *a = ctx;
+	struct agent_shared *a = ctx;
 	struct upload_worker_stats us = { 0 };
 	struct http_stats hs = { 0 };
 	struct agent_snapshot s;
@@ -391,7 +392,7 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	return 0;
 }
 
-void agent_http__callbacks(struct agent *a, struct http_callbacks *cb)
+void agent_http__callbacks(struct agent_shared *a, struct http_callbacks *cb)
 {
 	*cb = (struct http_callbacks){
 		.profile = on_profile,

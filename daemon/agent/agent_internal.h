@@ -1,12 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* agent internals shared by agent.c (the run loop, processes, intervals,
- * reload) and agent_http.c (the HTTP callbacks: on-demand profiles, the
- * process index, /metrics). Not a public interface.
- *
- * Threads: the main thread owns everything except what `lock` guards,
- * which the HTTP threads read: the metrics snapshot, the http and upload
- * worker pointers (swapped on reload), and the settings an on-demand profile
- * uses. */
+/* agent internals: struct agent and the functions its files (agent.c: the
+ * run loop; procs.c, profilers.c, components.c, reload.c, interval.c) share.
+ * Internal to agent/; the HTTP callbacks (agent_http.c) see only
+ * agent/shared.h. Everything here belongs to the main thread but `sh`. */
 #ifndef PROFD_AGENT_INTERNAL_H
 #define PROFD_AGENT_INTERNAL_H
 
@@ -18,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/shared.h"
 #include "agent/procinfo.h"
 #include "run/run.h"
 #include "types/profiler.h"
@@ -32,20 +29,12 @@
  * type, so this bounds the agent's memory under churn. */
 #define AGENT_MAX_PROCS 4096
 #define AGENT_PROC_BUCKETS 4096
-/* Processes one continuous heap/allocs profiler targets. */
-#define AGENT_MAX_TARGETS 1024
 /* Time SIGTERM gives the profile store to take what is queued before the
  * rest goes to the spool. */
 #define AGENT_UPLOAD_FLUSH_NS (3ULL * 1000000000)
 /* The same when a reload restarts the uploader: the loop waits meanwhile. */
 #define AGENT_UPLOAD_RELOAD_NS (1ULL * 1000000000)
-/* /debug/pprof/heap and friends without ?seconds= (a BPF profiler sees only
- * what happens after it attaches: there is no instant snapshot). */
-#define AGENT_HTTP_DEFAULT_SECONDS 10
 #define AGENT_SERVICE_LEN 128
-/* Bound on on-demand heap requests in flight (the server allows at most
- * http.max_concurrent <= 64 profile requests at once). */
-#define HTTP_MAX_CONNECTIONS_AGENT 64
 
 struct agent;
 
@@ -83,35 +72,6 @@ struct agent_proc {
 	struct pprof *prof[PROFILER_MAX_TYPES];
 };
 
-struct agent_type_stats {
-	const char *name;
-	size_t n;
-	struct profiler_stat st[PROFILER_MAX_STATS];
-	uint64_t no_builder;            /* profiler.sink_drops */
-};
-
-/* What /metrics shows from the main thread; copied under lock each tick. */
-struct agent_snapshot {
-	size_t ntypes;
-	struct agent_type_stats types[PROFILER_MAX_TYPES];
-	uint64_t procs;                 /* processes with a profile in progress */
-	uint64_t intervals;
-	uint64_t profiles;              /* profiles finished (encoded) */
-	uint64_t encode_errors;
-	uint64_t process_limit_drops;   /* samples of processes over AGENT_MAX_PROCS */
-	uint64_t reloads, reload_errors;
-	bool disk_on;
-	struct {
-		uint64_t written, errors, enospc, removed, bytes_used, files;
-	} disk;
-	struct symbolizer_stats sym;
-	/* settings on-demand profiles use */
-	struct profiler_opts popts;     /* pids unused */
-	/* processes a continuous profiler of a probe group probes now */
-	size_t nheap_pids;
-	pid_t heap_pids[AGENT_MAX_TARGETS];
-};
-
 struct agent {
 	const struct agent_opts *o;
 	struct profd_config cfg;
@@ -122,8 +82,6 @@ struct agent {
 	struct agent_proc *buckets[AGENT_PROC_BUCKETS];
 	size_t nprocs;
 	struct disk_store *disk;
-	struct upload_worker *up;       /* main writes it under lock */
-	struct http_server *http;       /* idem */
 	char *http_token;               /* the token the server runs with */
 	char *up_secrets;               /* the uploader's secret files' content */
 	int tfd;                        /* the tick timerfd, re-armed at each interval start */
@@ -132,17 +90,9 @@ struct agent {
 	int64_t last_drain_ns;          /* CLOCK_REALTIME of the last drain */
 	uint64_t intervals, profiles, encode_errors, process_limit_drops;
 	uint64_t reloads, reload_errors;
-	atomic_bool stopping;           /* HTTP profile requests end early ... */
-	atomic_uint http_gen;           /* ... and when it changes (server restart) */
-	pthread_mutex_t lock;
-	struct agent_snapshot snap;     /* under lock */
-	/* under lock: processes an on-demand heap/allocs request probes now */
-	pid_t http_heap_pids[HTTP_MAX_CONNECTIONS_AGENT];
+	struct agent_shared sh;         /* what the HTTP threads see */
 };
 
-/* agent_http.c */
-struct http_callbacks;
-void agent_http__callbacks(struct agent *a, struct http_callbacks *cb);
 
 int64_t agent_now_ns(int clock);
 
