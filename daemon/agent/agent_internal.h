@@ -96,4 +96,50 @@ struct agent {
 
 int64_t agent_now_ns(int clock);
 
+/* At most one line per this period for errors that repeat every drain. */
+#define LOG_EVERY_NS (60LL * 1000000000)
+
+/* Profiles are written or uploaded: the continuous part is on. */
+static inline bool agent_continuous(const struct profd_config *cfg)
+{
+	return *cfg->output_dir || *cfg->upload.url;
+}
+
+/* procs.c */
+size_t agent_flush_exited(struct agent *a);
+void agent_flush_all(struct agent *a, int64_t now_ns);
+struct pprof *agent_sink(void *ctx, struct profiler *pr, pid_t pid);
+
+/* profilers.c */
+void agent_type_drain(struct agent_ptype *t, bool tick);
+void agent_drain_snapshots(struct agent *a);
+void agent_profilers_stop(struct agent *a);
+int agent_profilers_start(struct agent *a, const struct profd_config *cfg, char *err,
+			  size_t errlen);
+void agent_profilers_retarget(struct agent *a);
+
+/* components.c */
+int agent_disk_start(struct agent *a, const struct profd_config *cfg, char *err, size_t errlen);
+void agent_disk_stop(struct agent *a);
+char *agent_upload_secrets(const struct profd_config *cfg, char *err, size_t errlen);
+void agent_free_secret(char **s);
+int agent_upload_start(struct agent *a, const struct profd_config *cfg, char *err,
+		       size_t errlen);
+void agent_upload_stop(struct agent *a, uint64_t timeout_ns);
+int agent_read_token(const struct profd_config *cfg, char *buf, size_t size, char *err,
+		     size_t errlen);
+int agent_http_start(struct agent *a, const struct profd_config *cfg, char *err, size_t errlen);
+void agent_http_stop(struct agent *a);
+
+/* reload.c */
+int agent_check_config(const struct profd_config *cfg, char *err, size_t errlen);
+void agent_reload(struct agent *a);
+
+/* interval.c */
+void agent_interval_begin(struct agent *a, int64_t at);
+void agent_snapshot_update(struct agent *a);
+void agent_notify_status(struct agent *a);
+void agent_interval_end(struct agent *a, int64_t now);
+void agent_tick(struct agent *a);
+
 #endif
