@@ -69,13 +69,15 @@ int agent_upload_start(struct agent *a, const struct profd_config *cfg, char *er
 			size_t errlen)
 {
 	struct upload_worker *w;
+	struct upload_opts uo;
 
 	if (!*cfg->upload.url)
 		return 0;
 	a->up_secrets = agent_upload_secrets(cfg, err, errlen);
 	if (!a->up_secrets)
 		return -EINVAL;
-	w = upload_worker__start(cfg, err, errlen);
+	config__upload_opts(cfg, &uo);
+	w = upload_worker__start(&uo, err, errlen);
 	if (!w) {
 		agent_free_secret(&a->up_secrets);
 		return errno ? -errno : -EINVAL;

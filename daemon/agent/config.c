@@ -844,3 +844,22 @@ const char *config__service_for(const struct profd_config *cfg, const char *comm
 	}
 	return NULL;
 }
+
+void config__upload_opts(const struct profd_config *cfg, struct upload_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->url = cfg->upload.url;
+	o->mode = cfg->upload.mode;
+	o->tenant_id = cfg->upload.tenant_id;
+	o->bearer_token_file = cfg->upload.bearer_token_file;
+	o->basic_auth_user = cfg->upload.basic_auth_user;
+	o->basic_auth_password_file = cfg->upload.basic_auth_password_file;
+	o->timeout_ns = cfg->upload.timeout_ns;
+	o->retries = cfg->upload.retries;
+	o->backoff_initial_ns = cfg->upload.backoff_initial_ns;
+	o->backoff_max_ns = cfg->upload.backoff_max_ns;
+	o->spool_dir = cfg->upload.spool_dir;
+	o->spool_max_bytes = cfg->upload.spool_max_bytes;
+	o->tls_ca_file = cfg->upload.tls_ca_file;
+	o->tls_insecure_skip_verify = cfg->upload.tls_insecure_skip_verify;
+}

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "export/upload.h"
 #include "types/profiler.h"
 
 /* Bounds on what a file can make the agent hold. */
@@ -19,12 +20,6 @@
 #define CONFIG_MAX_HEAP_PROCS 256
 #define CONFIG_MAX_SERVICE_RULES 256
 #define CONFIG_ERR_LEN 512              /* enough for any message config builds */
-
-enum upload_mode {
-	UPLOAD_MODE_PUSH = 0,   /* Pyroscope POST /push.v1.PusherService/Push */
-	UPLOAD_MODE_INGEST,     /* Pyroscope POST /ingest?format=pprof */
-	UPLOAD_MODE_PPROF,      /* POST the .pb.gz to url as is */
-};
 
 /* [service] "pattern = service": fnmatch(3) glob against the process name or
  * its systemd unit; the first rule in file order that matches wins. */
@@ -104,6 +99,9 @@ int config__check(const struct profd_config *cfg, char *err, size_t errlen);
  * config__check. On error cfg is released (config__done) and err says why. */
 int config__load(struct profd_config *cfg, const char *path, const char *const *overrides,
 		 size_t n_overrides, char *err, size_t errlen);
+
+/* The [upload] section as the uploader's options (strings borrowed). */
+void config__upload_opts(const struct profd_config *cfg, struct upload_opts *o);
 
 /* The service name a [service] rule gives the process (name comm, systemd
  * unit or NULL), or NULL if no rule matches. Borrowed from cfg. */

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/config.h"
 #include "export/pyroscope.h"
 #include "types/profiler.h"
 #include "util/log.h"
@@ -128,10 +127,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-struct upload_worker *upload_worker__start(const struct profd_config *cfg, char *err,
-					   size_t errlen)
+struct upload_worker *upload_worker__start(const struct upload_opts *o, char *err, size_t errlen)
 {
-	struct upload_opts o;
 	struct upload_worker *w;
 	int ret;
 
@@ -140,8 +137,7 @@ struct upload_worker *upload_worker__start(const struct profd_config *cfg, char 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	upload_opts__from_config(&o, cfg);
-	w->u = uploader__new(&o, err, errlen);
+	w->u = uploader__new(o, err, errlen);
 	if (!w->u) {
 		ret = errno;
 		free(w);

@@ -78,6 +78,7 @@ void test_upload_worker_stop_deadline_spools(void)
 	};
 	struct upload_worker_stats st;
 	struct profd_config cfg = { 0 };
+	struct upload_opts uo;
 	struct upload_worker *w;
 	struct spool *sp;
 	uint16_t port;
@@ -89,7 +90,8 @@ void test_upload_worker_stop_deadline_spools(void)
 	fd = black_hole(&port);
 	if (!ASSERT_TRUE(fd >= 0, "black hole") || !ASSERT_OK(setup(&cfg, dir, port), "config"))
 		goto out;
-	w = upload_worker__start(&cfg, err, sizeof(err));
+	config__upload_opts(&cfg, &uo);
+	w = upload_worker__start(&uo, err, sizeof(err));
 	if (!ASSERT_OK_PTR(w, err))
 		goto out;
 	for (int i = 0; i < 5; i++) {
@@ -130,6 +132,7 @@ void test_upload_worker_queue_bound(void)
 	struct pyroscope_meta m = { .type = profiler_type_find("cpu"), .service_name = "svc", .pid = 1 };
 	struct upload_worker_stats st;
 	struct profd_config cfg = { 0 };
+	struct upload_opts uo;
 	struct upload_worker *w;
 	int fd, full = 0;
 	uint16_t port;
@@ -142,7 +145,8 @@ void test_upload_worker_queue_bound(void)
 	/* No spool: what is left at stop is dropped at once, not written. */
 	if (!ASSERT_OK(config__set(&cfg, "upload.spool_dir=", err, sizeof(err)), err))
 		goto out;
-	w = upload_worker__start(&cfg, err, sizeof(err));
+	config__upload_opts(&cfg, &uo);
+	w = upload_worker__start(&uo, err, sizeof(err));
 	if (!ASSERT_OK_PTR(w, err))
 		goto out;
 	/* The worker holds one in flight; the queue takes its bound, no more. */
