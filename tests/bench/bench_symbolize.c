@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frames.h"
+#include "aggregate/frames.h"
 #include "pprof/pprof.h"
 #include "symbolize/elf.h"
 #include "symbolize/symbolizer.h"
