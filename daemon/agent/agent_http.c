@@ -89,7 +89,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	unsigned gen;
 	int pidfd = -1, slot = -1, err;
 
-	if (!pid && !type->host_wide) {
+	if (!pid && !type->http.host_wide) {
 		reply_msg(rep, 400, "bad pid: ?pid=N is required for %s profiles", type->name);
 		return;
 	}
