@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* profd: command line and validation; then either the one-shot profiling
- * run (oneshot.c) or, with --config, the continuous agent (agent.c).
- * Everything else lives in modules; this file wires them together. */
+ * run (run/oneshot.c) or, with --config, the continuous agent (agent/).
+ * The profile options come from the registry (types/profiler.h), set
+ * through the same setter as the INI file. Everything else lives in
+ * modules; this file wires them together. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,12 +20,12 @@
 
 #include <bpf/libbpf.h>
 
-#include "agent.h"
+#include "agent/agent.h"
 #include "collect/probe.h"
-#include "config.h"
-#include "log.h"
-#include "oneshot.h"
-#include "profiler.h"
+#include "agent/config.h"
+#include "util/log.h"
+#include "run/oneshot.h"
+#include "types/profiler.h"
 #include "util/parse.h"
 
 #define MAX_PIDS 1024
@@ -33,9 +35,8 @@ static pid_t arg_pids[MAX_PIDS];
 static size_t arg_npids;
 static const char *arg_type = "cpu";
 static uint64_t arg_duration_ns = 30ULL * 1000000000ULL;
-static uint64_t arg_frequency = 99;
-static uint64_t arg_min_block_ns;
-static uint64_t arg_heap_rate = 524288;
+/* The registry's options (types/profiler.h), set by --NAME VALUE. */
+static struct profiler_opts arg_popts;
 static char arg_output[PATH_MAX];
 static int arg_verbose;
 /* Continuous mode: the file, and the command line's settings over it. */
@@ -43,8 +44,6 @@ static const char *arg_config;
 static bool arg_check_config;
 static char *arg_overrides[MAX_OVERRIDES];
 static size_t arg_noverrides;
-static enum profiler_unwind arg_unwind = PROFILER_UNWIND_AUTO;
-static uint64_t arg_unwind_max_bytes; /* 0: the loader's default */
 
 static void usage(FILE *f)
 {
@@ -56,21 +55,7 @@ static void usage(FILE *f)
 		"  -p, --pid PID         profile this process (repeatable); default: every process\n"
 		"  -t, --type TYPE       profile type (default cpu), see below\n"
 		"  -d, --duration D      how long to profile: 30s, 2m, 500ms (default 30s)\n"
-		"  -F, --frequency HZ    CPU samples per second per CPU (default 99)\n"
-		"      --min-block D     block: shortest off-CPU time recorded, e.g. 1ms\n"
-		"                        (default 0: every blocking)\n"
 		"  -o, --output PATH     profile file (default <type>-<pid|host>-<time>.pb.gz)\n"
-		"      --heap-sample-rate BYTES\n"
-		"                        heap/allocs: mean bytes between samples (default 524288,\n"
-		"                        Go's default); 1 records every allocation\n"
-		"  -u, --unwind MODE     user stacks: dwarf (.eh_frame tables, complete without\n"
-		"                        frame pointers; fails if the kernel cannot, < 5.17),\n"
-		"                        fp (frame pointers only) or auto (default: dwarf where\n"
-		"                        the kernel allows it, else fp)\n"
-		"      --unwind-max-memory SIZE\n"
-		"                        kernel memory for .eh_frame tables, e.g. 64MiB (the\n"
-		"                        default); tables past it are refused (counted) and\n"
-		"                        their code gets frame-pointer steps\n"
 		"  -v, --verbose         debug messages (libbpf included)\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n"
@@ -82,20 +67,34 @@ static void usage(FILE *f)
 		"                        over HTTP. SIGHUP reloads the file; SIGTERM flushes, stops.\n"
 		"  -s, --set SEC.KEY=VAL override a file setting, e.g. --set http.listen=[::1]:6061\n"
 		"      --check-config    validate the file (and overrides), print it is fine, exit\n"
-		"  With --config, --type (a comma list), --frequency, --heap-sample-rate,\n"
-		"  --min-block, --unwind, --unwind-max-memory, --duration (the interval) and\n"
-		"  --output (the output directory) override the file; --pid applies as in\n"
-		"  one-shot mode.\n"
+		"  With --config, --type (a comma list), the profile options below (each\n"
+		"  the [section] key shown), --duration (the interval) and --output (the\n"
+		"  output directory) override the file; --pid applies as in one-shot mode.\n"
 		"\n"
 		"Ctrl-C (SIGINT) or SIGTERM stops early; the profile is still written.\n"
 		"Without --pid, samples carry pid, tid, comm and thread labels:\n"
 		"  go tool pprof -tagfocus=pid=1234 -top cpu-host-*.pb.gz\n"
-		"heap/allocs need --pid; they see only allocations made after profd\n"
-		"attached (frees of older blocks are ignored).\n"
+		"heap/allocs see only allocations made after profd attached (frees of\n"
+		"older blocks are ignored).\n"
 		"Needs root, or CAP_BPF + CAP_PERFMON, and a kernel with BTF (>= 5.8).\n"
-		"\nProfile types:\n");
-	for (size_t i = 0; profiler_type_at(i); i++)
-		fprintf(f, "  %-12s %s\n", profiler_type_at(i)->name, profiler_type_at(i)->description);
+		"\nProfile options:\n");
+	for (size_t i = 0; profiler_option_at(i); i++) {
+		const struct profiler_option *o = profiler_option_at(i);
+		char flag[48];
+
+		if (o->short_opt)
+			snprintf(flag, sizeof(flag), "-%c, --%s", o->short_opt, o->cli);
+		else
+			snprintf(flag, sizeof(flag), "    --%s", o->cli);
+		fprintf(f, "  %-24s [%s] %s\n  %-24s %s\n", flag, o->section, o->key, "", o->help);
+	}
+	fprintf(f, "\nProfile types:\n");
+	for (size_t i = 0; profiler_type_at(i); i++) {
+		const struct profiler_type *t = profiler_type_at(i);
+
+		fprintf(f, "  %-12s %s%s\n", t->name, t->description,
+			t->host_wide ? "" : " (needs --pid)");
+	}
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -172,25 +171,23 @@ static int add_override(const char *key, const char *value)
 
 static int parse_args(int argc, char **argv)
 {
-	enum { OPT_CHECK_CONFIG = 256, OPT_UNWIND_MAX };
-	static const struct option opts[] = {
+	/* The registry's options come as OPT_PROFILER + their id. */
+	enum { OPT_CHECK_CONFIG = 256, OPT_PROFILER = 512 };
+	static const struct option fixed[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "type", required_argument, NULL, 't' },
 		{ "duration", required_argument, NULL, 'd' },
-		{ "frequency", required_argument, NULL, 'F' },
-		{ "min-block", required_argument, NULL, 'B' },
 		{ "output", required_argument, NULL, 'o' },
-		{ "heap-sample-rate", required_argument, NULL, 'R' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, 's' },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
-		{ "unwind", required_argument, NULL, 'u' },
-		{ "unwind-max-memory", required_argument, NULL, OPT_UNWIND_MAX },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
-		{},
 	};
+	struct option opts[sizeof(fixed) / sizeof(fixed[0]) + PROFILER_NOPTS + 1] = { 0 };
+	char shorts[64] = "p:t:d:o:c:s:vhV";
+	size_t nopts = 0;
 	/* Flags in command-line order, checked once the mode is known. */
 	struct {
 		int opt;
@@ -200,7 +197,29 @@ static int parse_args(int argc, char **argv)
 	uint64_t v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:t:d:F:o:c:s:u:vhV", opts, NULL)) != -1) {
+	profiler_opts_defaults(&arg_popts);
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		opts[nopts++] = fixed[i];
+	for (size_t i = 0; profiler_option_at(i); i++) {
+		const struct profiler_option *o = profiler_option_at(i);
+
+		opts[nopts++] = (struct option){ o->cli, required_argument, NULL,
+						 OPT_PROFILER + (int)o->id };
+		if (o->short_opt)
+			snprintf(shorts + strlen(shorts), sizeof(shorts) - strlen(shorts), "%c:",
+				 o->short_opt);
+	}
+	while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+		for (size_t i = 0; profiler_option_at(i); i++)
+			if (c == profiler_option_at(i)->short_opt)
+				c = OPT_PROFILER + (int)profiler_option_at(i)->id;
+		if (c >= OPT_PROFILER && c < OPT_PROFILER + PROFILER_NOPTS) {
+			if (nseen == sizeof(seen) / sizeof(seen[0]))
+				return fail("too many options");
+			seen[nseen].opt = c;
+			seen[nseen++].val = optarg;
+			continue;
+		}
 		switch (c) {
 		case 'p':
 			if (parse_u64(optarg, 1, INT_MAX, &v))
@@ -211,13 +230,8 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 't':
 		case 'd':
-		case 'F':
 		case 'o':
-		case 'R':
 		case 's':
-		case 'B':
-		case 'u':
-		case OPT_UNWIND_MAX:
 			if (nseen == sizeof(seen) / sizeof(seen[0]))
 				return fail("too many options");
 			seen[nseen].opt = c;
@@ -254,16 +268,26 @@ static int parse_args(int argc, char **argv)
 			int opt;
 			const char *key;
 		} map[] = {
-			{ 't', "profd.types" }, { 'd', "profd.interval" }, { 'F', "cpu.frequency" },
-			{ 'o', "profd.output_dir" }, { 'R', "heap.sample_rate" }, { 's', "" },
-			{ 'B', "block.min_block" }, { 'u', "unwind.mode" },
-			{ OPT_UNWIND_MAX, "unwind.max_memory" },
+			{ 't', "profd.types" }, { 'd', "profd.interval" },
+			{ 'o', "profd.output_dir" }, { 's', "" },
 		};
 
-		for (size_t i = 0; i < nseen; i++)
+		for (size_t i = 0; i < nseen; i++) {
+			char key[64];
+
+			if (seen[i].opt >= OPT_PROFILER) {
+				const struct profiler_option *o =
+					profiler_option_at((size_t)(seen[i].opt - OPT_PROFILER));
+
+				snprintf(key, sizeof(key), "%s.%s", o->section, o->key);
+				if (add_override(key, seen[i].val))
+					return EXIT_FAILURE;
+				continue;
+			}
 			for (size_t j = 0; j < sizeof(map) / sizeof(map[0]); j++)
 				if (seen[i].opt == map[j].opt && add_override(map[j].key, seen[i].val))
 					return EXIT_FAILURE;
+		}
 		return 0;
 	}
 	if (arg_check_config)
@@ -281,48 +305,28 @@ static int parse_args(int argc, char **argv)
 			if (parse_duration_ns(val, &arg_duration_ns))
 				return fail("invalid --duration '%s': expected e.g. 30s, 2m, 500ms", val);
 			break;
-		case 'F':
-			if (parse_u64(val, 1, 100000, &arg_frequency))
-				return fail("invalid --frequency '%s': expected 1..100000 Hz", val);
-			break;
 		case 'o':
 			if (!*val || strlen(val) >= sizeof(arg_output))
 				return fail("invalid --output '%s'", val);
 			snprintf(arg_output, sizeof(arg_output), "%s", val);
 			break;
-		case 'R':
-			if (parse_u64(val, 1, 1ULL << 40, &arg_heap_rate))
-				return fail("invalid --heap-sample-rate '%s': expected bytes, 1..2^40",
-					    val);
-			break;
-		case 'B':
-			if (!strcmp(val, "0"))
-				arg_min_block_ns = 0;
-			else if (parse_duration_ns(val, &arg_min_block_ns))
-				return fail("invalid --min-block '%s': expected e.g. 1ms, 50us, 0", val);
-			break;
-		case 'u':
-			if (!strcmp(val, "fp"))
-				arg_unwind = PROFILER_UNWIND_FP;
-			else if (!strcmp(val, "dwarf"))
-				arg_unwind = PROFILER_UNWIND_DWARF;
-			else if (!strcmp(val, "auto"))
-				arg_unwind = PROFILER_UNWIND_AUTO;
-			else
-				return fail("invalid --unwind '%s': expected auto, fp or dwarf", val);
-			break;
-		case OPT_UNWIND_MAX:
-			if (parse_size(val, &arg_unwind_max_bytes) || arg_unwind_max_bytes < (64ULL << 10) ||
-			    arg_unwind_max_bytes > (1ULL << 40))
-				return fail("invalid --unwind-max-memory '%s': expected a size from 64KiB "
-					    "to 1TiB, e.g. 64MiB", val);
+		default:
+			if (seen[i].opt >= OPT_PROFILER) {
+				const struct profiler_option *o =
+					profiler_option_at((size_t)(seen[i].opt - OPT_PROFILER));
+				char msg[PROFILER_ERR_LEN];
+
+				if (profiler_option_set(&arg_popts, o, val, msg, sizeof(msg)))
+					return fail("invalid --%s '%s': %s", o->cli, val, msg);
+			}
 			break;
 		}
 	}
 	if (!profiler_type_find(arg_type))
 		return fail("unknown --type '%s': valid types are: %s", arg_type, profiler_type_names());
-	if (profiler_type_find(arg_type)->needs_pid && !arg_npids)
+	if (!profiler_type_find(arg_type)->host_wide && !arg_npids)
 		return fail("--type %s needs --pid: its probes are attached per process", arg_type);
+	arg_type = profiler_type_find(arg_type)->name; /* an alias names files by the type */
 	return 0;
 }
 
@@ -409,15 +413,9 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 
 	o.type = profiler_type_find(arg_type);
-	o.popts = (struct profiler_opts){
-		.pids = arg_pids,
-		.npids = arg_npids,
-		.frequency = arg_frequency,
-		.min_block_ns = arg_min_block_ns,
-		.heap_sample_rate = arg_heap_rate,
-		.unwind = arg_unwind,
-		.unwind_max_bytes = arg_unwind_max_bytes,
-	};
+	o.popts = arg_popts;
+	o.popts.pids = arg_pids;
+	o.popts.npids = arg_npids;
 	o.duration_ns = arg_duration_ns;
 	o.output = arg_output;
 	ret = oneshot_run(&o);

@@ -23,7 +23,7 @@
 #include "collect/metrics.h"
 #include "profd/walker.h" /* before the skeleton: its .rodata has unw_cfg */
 #include "heap.skel.h"
-#include "log.h"
+#include "util/log.h"
 #include "unwind/unwinder.h"
 
 #define DEFAULT_MAX_LIVE 65536

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "export/disk.h"
-#include "log.h"
+#include "util/log.h"
 #include "util/fileio.h"
 #include "util/text.h"
 

@@ -10,18 +10,13 @@
 #include <time.h>
 
 #include "export/pyroscope.h"
+#include "types/profiler.h"
 #include "push.pb-c.h"
 #include "util/text.h"
 
-static const char *const profile_names[PROFD_PT_MAX] = {
-	[PROFD_PT_CPU] = "process_cpu", [PROFD_PT_HEAP] = "memory",
-	[PROFD_PT_ALLOCS] = "memory",   [PROFD_PT_MUTEX] = "mutex",
-	[PROFD_PT_BLOCK] = "block",     [PROFD_PT_THREADCREATE] = "threadcreate",
-};
-
-const char *pyroscope__profile_name(enum profd_ptype type)
+const char *pyroscope__profile_name(const struct profiler_type *type)
 {
-	return (unsigned)type < PROFD_PT_MAX ? profile_names[type] : NULL;
+	return type ? type->pyroscope.name : NULL;
 }
 
 static bool name_char(char c, bool first)
@@ -118,7 +113,7 @@ int pyroscope__labels(const struct pyroscope_meta *m, struct pyro_labelset *ls)
 	err = err ?: add_label(ls, "service_name", service);
 	/* Interval profiles are deltas; without this the v1 ingester takes
 	 * memory alloc_* series as cumulative and differences them. */
-	if (m->type == PROFD_PT_HEAP || m->type == PROFD_PT_ALLOCS)
+	if (m->type->pyroscope.delta_false)
 		err = err ?: add_label(ls, "__delta__", "false");
 	err = err ?: add_label(ls, "host", m->host);
 	if (m->pid > 0)

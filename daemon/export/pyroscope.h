@@ -10,12 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/ptype.h"
 
 /* Pyroscope's default per-tenant limits (pkg/validation). */
 #define PYRO_MAX_LABELS 30
 #define PYRO_MAX_NAME_LEN 1024
 #define PYRO_MAX_VALUE_LEN 2048
+
+struct profiler_type;
 
 #define PYRO_PUSH_PATH "/push.v1.PusherService/Push"
 #define PYRO_PUSH_CONTENT_TYPE "application/proto"
@@ -27,7 +28,7 @@ struct pyro_label {
 
 /* What one profile is: copied into the labels, never kept. */
 struct pyroscope_meta {
-	enum profd_ptype type;
+	const struct profiler_type *type; /* its registry entry (pyroscope name) */
 	const char *service_name;       /* NULL/"": process, else "unknown_service" */
 	const char *host;               /* NULL/"": no host label */
 	int pid;                        /* <= 0: no pid label */
@@ -44,9 +45,9 @@ struct pyro_labelset {
 	char *value[PYRO_MAX_LABELS];
 };
 
-/* The __name__ (profile family) of a type: process_cpu, memory (heap and
- * allocs), mutex, block, threadcreate. NULL for an unknown type. */
-const char *pyroscope__profile_name(enum profd_ptype type);
+/* The __name__ (profile family) of a type, from the registry: process_cpu,
+ * memory (heap and allocs), mutex, ... NULL for no type. */
+const char *pyroscope__profile_name(const struct profiler_type *type);
 
 /* Make name a valid label name in place: [a-zA-Z_][a-zA-Z0-9_]*, at most
  * PYRO_MAX_NAME_LEN bytes (characters outside become '_', a leading digit gets

@@ -13,7 +13,7 @@
 #include "export/pyroscope.h"
 #include "export/spool.h"
 #include "export/upload.h"
-#include "log.h"
+#include "util/log.h"
 #include "util/secret.h"
 #include "util/text.h"
 
@@ -66,25 +66,6 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-void upload_opts__from_config(struct upload_opts *o, const struct profd_config *cfg)
-{
-	memset(o, 0, sizeof(*o));
-	o->url = cfg->upload.url;
-	o->mode = cfg->upload.mode;
-	o->tenant_id = cfg->upload.tenant_id;
-	o->bearer_token_file = cfg->upload.bearer_token_file;
-	o->basic_auth_user = cfg->upload.basic_auth_user;
-	o->basic_auth_password_file = cfg->upload.basic_auth_password_file;
-	o->timeout_ns = cfg->upload.timeout_ns;
-	o->retries = cfg->upload.retries;
-	o->backoff_initial_ns = cfg->upload.backoff_initial_ns;
-	o->backoff_max_ns = cfg->upload.backoff_max_ns;
-	o->spool_dir = cfg->upload.spool_dir;
-	o->spool_max_bytes = cfg->upload.spool_max_bytes;
-	o->tls_ca_file = cfg->upload.tls_ca_file;
-	o->tls_insecure_skip_verify = cfg->upload.tls_insecure_skip_verify;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user)

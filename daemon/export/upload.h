@@ -16,10 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
 
 struct pyroscope_meta;
 struct spool_stats;
+
+enum upload_mode {
+	UPLOAD_MODE_PUSH = 0,   /* Pyroscope POST /push.v1.PusherService/Push */
+	UPLOAD_MODE_INGEST,     /* Pyroscope POST /ingest?format=pprof */
+	UPLOAD_MODE_PPROF,      /* POST the .pb.gz to url as is */
+};
 
 struct upload_opts {
 	const char *url;                /* base URL of the store, http(s)://... */
@@ -37,9 +42,6 @@ struct upload_opts {
 	const char *tls_ca_file;        /* NULL/"": system CAs */
 	bool tls_insecure_skip_verify;
 };
-
-/* The [upload] section of a configuration as options (borrowed strings). */
-void upload_opts__from_config(struct upload_opts *o, const struct profd_config *cfg);
 
 enum upload_result {
 	UPLOAD_DELIVERED = 0,   /* the store answered 2xx */

@@ -14,7 +14,8 @@
 #include <string.h>
 
 #include "http/server.h"
-#include "log.h"
+#include "types/profiler.h"
+#include "util/log.h"
 #include "util/parse.h"
 #include "util/text.h"
 
@@ -32,21 +33,7 @@ struct http_server {
 	atomic_ullong requests, profiles, busy, bad, unauthorized;
 };
 
-/* net/http/pprof names → profd types; "profile" is the CPU profile. */
-static const struct {
-	const char *path;
-	const char *type;
-	uint64_t default_seconds;
-	const char *what;
-} endpoints[] = {
-	{ "profile", "cpu", HTTP_DEFAULT_CPU_SECONDS, "CPU profile over ?seconds= (default 30)" },
-	{ "heap", "heap", 0, "memory in use, sampled" },
-	{ "allocs", "allocs", 0, "memory allocations, sampled" },
-	{ "mutex", "mutex", 0, "holders of contended locks" },
-	{ "block", "block", 0, "where threads block on synchronization" },
-	{ "threadcreate", "threadcreate", 0, "where threads are created" },
-};
-#define N_ENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
+
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -166,12 +153,13 @@ static const char *int_arg(struct MHD_Connection *c, const char *key, uint64_t m
 	}
 }
 
-static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connection *c, size_t ep)
+static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connection *c,
+				     const struct profiler_type *t)
 {
-	struct http_profile_req req = { .type = endpoints[ep].type };
+	struct http_profile_req req = { .type = t };
 	struct http_reply reply = { .status = 500 };
 	char msg[HTTP_MSG_LEN + 64], disp[64], retry[24];
-	uint64_t pid = 0, secs = endpoints[ep].default_seconds;
+	uint64_t pid = 0, secs = t->http.default_seconds;
 	const char *why;
 	bool given;
 
@@ -186,8 +174,11 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 			 HTTP_MAX_SECONDS);
 		return bad(s, c, MHD_HTTP_BAD_REQUEST, msg);
 	}
-	if (given && !secs && !strcmp(req.type, "cpu"))
-		return bad(s, c, MHD_HTTP_BAD_REQUEST, "bad seconds: a CPU profile needs seconds >= 1");
+	/* A type with a default duration has no meaning without one. */
+	if (given && !secs && t->http.default_seconds) {
+		snprintf(msg, sizeof(msg), "bad seconds: a %s profile needs seconds >= 1", t->name);
+		return bad(s, c, MHD_HTTP_BAD_REQUEST, msg);
+	}
 	req.pid = (int)pid;
 	req.seconds = secs;
 
@@ -206,7 +197,7 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 
 	if (reply.status >= 200 && reply.status < 300) {
 		atomic_fetch_add(&s->profiles, 1);
-		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", endpoints[ep].path);
+		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", t->http.path);
 		return send_buf(c, reply.status, "application/octet-stream", reply.body ? reply.body : (void *)"",
 				reply.body ? reply.len : 0,
 				reply.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT,
@@ -271,9 +262,11 @@ static enum MHD_Result serve_index(struct http_server *s, struct MHD_Connection 
 		     "(and <code>&amp;seconds=S</code>), e.g. <code>go tool pprof "
 		     "http://HOST/debug/pprof/profile?pid=1234&amp;seconds=30</code></p>\n<table>\n",
 		     false);
-	for (size_t i = 0; i < N_ENDPOINTS && !err; i++) {
+	for (size_t i = 0; profiler_type_at(i) && !err; i++) {
+		const struct profiler_type *t = profiler_type_at(i);
+
 		snprintf(line, sizeof(line), "<tr><td><a href=\"%s\">%s</a></td><td>%s</td></tr>\n",
-			 endpoints[i].path, endpoints[i].path, endpoints[i].what);
+			 t->http.path, t->http.path, t->http.what);
 		err = append(&html, &len, &cap, line, false);
 	}
 	err = err ?: append(&html, &len, &cap, "</table>\n<h2>Processes</h2>\n<table>\n"
@@ -360,9 +353,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (!strncmp(url, PPROF_PREFIX, strlen(PPROF_PREFIX))) {
 		const char *name = url + strlen(PPROF_PREFIX);
 
-		for (size_t i = 0; i < N_ENDPOINTS; i++)
-			if (!strcmp(name, endpoints[i].path))
-				return serve_profile(s, c, i);
+		const struct profiler_type *t = profiler_type_http(name);
+
+		if (t)
+			return serve_profile(s, c, t);
 	}
 	return bad(s, c, MHD_HTTP_NOT_FOUND, "not found; see /debug/pprof/");
 }

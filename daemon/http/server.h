@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* http: the agent's HTTP endpoint (libmicrohttpd): net/http/pprof-style
- * /debug/pprof/{profile,heap,allocs,mutex,block,threadcreate}?pid=N&seconds=S,
+ * /debug/pprof/<type's http path>?pid=N&seconds=S (profile, heap, allocs, ...:
+ * the registry's types, types/profiler.h),
  * the /debug/pprof/ index, and /metrics. It parses and checks requests; the
  * agent answers them through callbacks. Loopback by default, optional bearer
  * token, a bound on profile requests served at once. */
@@ -11,14 +12,14 @@
 #include <stdint.h>
 
 #define HTTP_MAX_SECONDS 300            /* longest ?seconds= accepted */
-#define HTTP_DEFAULT_CPU_SECONDS 30     /* /debug/pprof/profile without ?seconds=, as Go */
 #define HTTP_MAX_CONNECTIONS 64         /* open connections, whatever they do */
 #define HTTP_MAX_PROCS 4096             /* processes listed on the index page */
 #define HTTP_MSG_LEN 256
 
+struct profiler_type;
+
 struct http_profile_req {
-	const char *type;       /* "cpu" (for /profile), "heap", "allocs", "mutex", "block",
-				 * "threadcreate" */
+	const struct profiler_type *type; /* from the registry, by its HTTP path */
 	int pid;                /* 0: no ?pid= given (the callback decides) */
 	uint64_t seconds;       /* 0: a snapshot or the type's short default */
 };

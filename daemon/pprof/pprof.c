@@ -9,16 +9,9 @@
 
 #include "pprof/pprof_internal.h"
 
-static unsigned long fail_nth;
-
-void pprof__inject_alloc_failure(unsigned long nth)
-{
-	fail_nth = nth;
-}
-
 bool pprof_alloc_should_fail(void)
 {
-	return fail_nth && --fail_nth == 0;
+	return pprof_test_alloc_fails && pprof_test_alloc_fails();
 }
 
 void *pprof_reallocarray(void *ptr, size_t n, size_t size)

@@ -93,9 +93,4 @@ int pprof__encode(const struct pprof *p, uint8_t **buf, size_t *len);
  * file is mode 0600, as mkostemp() creates it. An existing file is replaced. */
 int pprof__write_file(const struct pprof *p, const char *path);
 
-/* Testing only: the nth allocation made by this module from now on (n >= 1,
- * counting zlib's) fails once with ENOMEM; 0 disables. Process-wide, not
- * thread-safe. Lets unit tests walk every out-of-memory path. */
-void pprof__inject_alloc_failure(unsigned long nth);
-
 #endif

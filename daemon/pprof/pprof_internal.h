@@ -110,7 +110,12 @@ struct pprof {
 	struct hashmap sample_map;
 };
 
-/* Allocation wrappers honouring pprof__inject_alloc_failure(). */
+/* Fault injection for the unit tests, which define this hook (true: fail
+ * this allocation with ENOMEM) to walk every out-of-memory path. The
+ * daemon does not define it: the weak reference is NULL there. */
+extern bool pprof_test_alloc_fails(void) __attribute__((weak));
+
+/* Allocation wrappers honouring pprof_test_alloc_fails(). */
 bool pprof_alloc_should_fail(void);
 void *pprof_reallocarray(void *ptr, size_t n, size_t size);
 

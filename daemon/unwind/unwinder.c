@@ -9,8 +9,8 @@
 #include <bpf/libbpf.h>
 
 #include "collect/probe.h"
-#include "log.h"
-#include "profiler.h"
+#include "util/log.h"
+#include "types/profiler.h"
 #include "unwind/loader.h"
 #include "unwind/unwinder.h"
 

@@ -22,7 +22,8 @@
 struct profd_cpu_key {
 	__u32 pid;                  /* tgid in the root pid namespace */
 	__u32 tid;
-	__s32 user_stack_id;        /* stack_traces id, or PROFD_STACK_* */
+	__s32 user_stack_id;        /* id in the generation's stack map (stacks_0/1,
+				     * or frames_0/1 with the walker), or PROFD_STACK_* */
 	__s32 kern_stack_id;
 	char comm[PROFD_COMM_LEN];  /* thread name */
 	char pcomm[PROFD_COMM_LEN]; /* process name (group leader's comm) */

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "binary/elf.h"
-#include "frames.h"
+#include "aggregate/frames.h"
 #include "pprof/pprof.h"
 #include "symbolize/symbolizer.h"
 

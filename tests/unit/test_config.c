@@ -9,10 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "agent/config.h"
 #include "harness.h"
-#include "profiler.h"
-#include "util/ptype.h"
+#include "types/profiler.h"
+
+/* The bit of a type in [profd] types. */
+#define TBIT(name) (1u << profiler_type_index(profiler_type_find(name)))
 
 static char tmpdir[64];
 
@@ -69,13 +71,13 @@ void test_config_defaults(void)
 	if (!ASSERT_OK(config__init(&cfg), "init"))
 		return;
 	ASSERT_EQ(cfg.interval_ns, 60000000000ULL, "interval 60s");
-	ASSERT_EQ(cfg.types, 1u << PROFD_PT_CPU, "types cpu");
+	ASSERT_EQ(cfg.types, TBIT("cpu"), "types cpu");
 	ASSERT_STREQ(cfg.output_dir, "", "output_dir off");
-	ASSERT_EQ(cfg.cpu_frequency, 99, "frequency");
-	ASSERT_EQ(cfg.heap_sample_rate, 524288, "heap rate");
-	ASSERT_EQ(cfg.min_block_ns, 0, "every blocking");
-	ASSERT_EQ(cfg.unwind_mode, PROFILER_UNWIND_AUTO, "unwind auto");
-	ASSERT_EQ(cfg.unwind_max_memory, 64ULL << 20, "unwind cap");
+	ASSERT_EQ(cfg.popts.frequency, 99, "frequency");
+	ASSERT_EQ(cfg.popts.heap_sample_rate, 524288, "heap rate");
+	ASSERT_EQ(cfg.popts.min_block_ns, 0, "every blocking");
+	ASSERT_EQ(cfg.popts.unwind, PROFILER_UNWIND_AUTO, "unwind auto");
+	ASSERT_EQ(cfg.popts.unwind_max_bytes, 64ULL << 20, "unwind cap");
 	ASSERT_STREQ(cfg.upload.url, "", "upload off");
 	ASSERT_EQ(cfg.upload.mode, UPLOAD_MODE_PUSH, "mode push");
 	ASSERT_STREQ(cfg.http.listen, "127.0.0.1:6060", "listen");
@@ -137,15 +139,15 @@ void test_config_every_key(void)
 	if (!ASSERT_OK(ret, err))
 		return;
 	ASSERT_EQ(cfg.interval_ns, 10000000000ULL, "interval");
-	ASSERT_EQ(cfg.types, (1u << PROFD_PT_MAX) - 1, "all types");
+	ASSERT_EQ(cfg.types, (1u << profiler_type_count()) - 1, "all types");
 	ASSERT_STREQ(cfg.output_dir, "/var/lib/profd/profiles", "output_dir");
 	ASSERT_EQ(cfg.retention_size, 2ULL << 30, "retention_size");
 	ASSERT_EQ(cfg.retention_age_ns, 0, "retention_age off");
-	ASSERT_EQ(cfg.cpu_frequency, 49, "frequency");
-	ASSERT_EQ(cfg.heap_sample_rate, 65536, "sample_rate");
-	ASSERT_EQ(cfg.min_block_ns, 2000000, "min_block");
-	ASSERT_EQ(cfg.unwind_mode, PROFILER_UNWIND_FP, "unwind mode");
-	ASSERT_EQ(cfg.unwind_max_memory, 16ULL << 20, "unwind max_memory");
+	ASSERT_EQ(cfg.popts.frequency, 49, "frequency");
+	ASSERT_EQ(cfg.popts.heap_sample_rate, 65536, "sample_rate");
+	ASSERT_EQ(cfg.popts.min_block_ns, 2000000, "min_block");
+	ASSERT_EQ(cfg.popts.unwind, PROFILER_UNWIND_FP, "unwind mode");
+	ASSERT_EQ(cfg.popts.unwind_max_bytes, 16ULL << 20, "unwind max_memory");
 	ASSERT_EQ(cfg.n_heap_names, 2, "heap names");
 	ASSERT_EQ(cfg.n_heap_pids, 1, "heap pids");
 	if (cfg.n_heap_names == 2 && cfg.n_heap_pids == 1) {
@@ -397,8 +399,8 @@ void test_config_overrides(void)
 		if (!ASSERT_TRUE(!strncmp(err, cases[i].msg, strlen(cases[i].msg)), cases[i].set))
 			fprintf(stderr, "    got:  %s\n    want: %s\n", err, cases[i].msg);
 	}
-	ASSERT_EQ(cfg.cpu_frequency, 299, "last override wins");
-	ASSERT_EQ(cfg.types, (1u << PROFD_PT_CPU) | (1u << PROFD_PT_MUTEX), "types");
+	ASSERT_EQ(cfg.popts.frequency, 299, "last override wins");
+	ASSERT_EQ(cfg.types, TBIT("cpu") | TBIT("mutex"), "types");
 	ASSERT_STREQ(cfg.http.listen, "", "http off");
 	ASSERT_EQ(cfg.n_rules, 1, "service override replaces");
 	ASSERT_STREQ(config__service_for(&cfg, "nginx", NULL), "web2", "replaced service");
@@ -418,7 +420,7 @@ void test_config_file_then_overrides(void)
 
 	if (!ASSERT_OK(config__load(&cfg, path, good, 1, err, sizeof(err)), err))
 		return;
-	ASSERT_EQ(cfg.cpu_frequency, 19, "override beats file");
+	ASSERT_EQ(cfg.popts.frequency, 19, "override beats file");
 	ASSERT_STREQ(cfg.upload.url, "http://127.0.0.1:1/", "file value kept");
 	config__done(&cfg);
 
@@ -448,12 +450,12 @@ void test_config_shipped_example(void)
 	ASSERT_STREQ(cfg.output_dir, def.output_dir, "output_dir");
 	ASSERT_EQ(cfg.retention_size, def.retention_size, "retention_size");
 	ASSERT_EQ(cfg.retention_age_ns, def.retention_age_ns, "retention_age");
-	ASSERT_EQ(cfg.cpu_frequency, def.cpu_frequency, "frequency");
-	ASSERT_EQ(cfg.heap_sample_rate, def.heap_sample_rate, "sample_rate");
+	ASSERT_EQ(cfg.popts.frequency, def.popts.frequency, "frequency");
+	ASSERT_EQ(cfg.popts.heap_sample_rate, def.popts.heap_sample_rate, "sample_rate");
 	ASSERT_EQ(cfg.n_heap_names + cfg.n_heap_pids, 0, "processes");
-	ASSERT_EQ(cfg.min_block_ns, def.min_block_ns, "min_block");
-	ASSERT_EQ(cfg.unwind_mode, def.unwind_mode, "unwind mode");
-	ASSERT_EQ(cfg.unwind_max_memory, def.unwind_max_memory, "unwind max_memory");
+	ASSERT_EQ(cfg.popts.min_block_ns, def.popts.min_block_ns, "min_block");
+	ASSERT_EQ(cfg.popts.unwind, def.popts.unwind, "unwind mode");
+	ASSERT_EQ(cfg.popts.unwind_max_bytes, def.popts.unwind_max_bytes, "unwind max_memory");
 	ASSERT_STREQ(cfg.upload.url, def.upload.url, "url");
 	ASSERT_EQ(cfg.upload.mode, def.upload.mode, "mode");
 	ASSERT_EQ(cfg.upload.timeout_ns, def.upload.timeout_ns, "timeout");

@@ -11,7 +11,7 @@
 #include "harness.h"
 #include "symbolize/symbolizer.h"
 #include "unwind/gapwalk.h"
-#include "waitclass.h"
+#include "types/waitclass.h"
 
 static int test_read(void *ctx, __u64 addr, __u64 *out);
 #define PROFD_WAIT_READ(ctx, addr, out) test_read(ctx, addr, out)

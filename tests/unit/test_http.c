@@ -17,6 +17,7 @@
 
 #include "harness.h"
 #include "http/server.h"
+#include "types/profiler.h"
 
 struct fake {
 	pthread_mutex_t lock;
@@ -34,7 +35,7 @@ static void fake_profile(void *ctx, const struct http_profile_req *req, struct h
 	struct fake *f = ctx;
 
 	pthread_mutex_lock(&f->lock);
-	snprintf(f->type, sizeof(f->type), "%s", req->type);
+	snprintf(f->type, sizeof(f->type), "%s", req->type->name);
 	f->pid = req->pid;
 	f->seconds = req->seconds;
 	f->calls++;
@@ -58,7 +59,7 @@ static void fake_profile(void *ctx, const struct http_profile_req *req, struct h
 	reply->status = 200;
 	reply->body = malloc(64);
 	if (reply->body)
-		reply->len = snprintf((char *)reply->body, 64, "PROF %s %d %llu", req->type, req->pid,
+		reply->len = snprintf((char *)reply->body, 64, "PROF %s %d %llu", req->type->name, req->pid,
 				      (unsigned long long)req->seconds);
 }
 
@@ -185,7 +186,7 @@ void test_http_routes_and_params(void)
 		{ "/debug/pprof/heap?pid=%zz", 400, "bad pid" },
 		{ "/debug/pprof/profile?pid=1&seconds=1e3", 400, "bad seconds: not a number" },
 		{ "/debug/pprof/profile?pid=1&seconds=301", 400, "bad seconds: out of range" },
-		{ "/debug/pprof/profile?pid=1&seconds=0", 400, "bad seconds: a CPU profile needs" },
+		{ "/debug/pprof/profile?pid=1&seconds=0", 400, "bad seconds: a cpu profile needs" },
 		{ "/debug/pprof/goroutine?pid=1", 404, "not found" },
 		{ "/debug/pprof/../../etc/passwd", 404, "not found" },
 		{ "/", 404, "not found" },

@@ -3,7 +3,7 @@
  * and unpacked with protobuf-c and checked field by field, written to disk
  * and read back with the real `go tool pprof` (which must be installed: its
  * absence fails these tests), and every out-of-memory path is walked with
- * pprof__inject_alloc_failure(). */
+ * the builder's test hook, pprof_test_alloc_fails(), defined here. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,22 @@
 typedef Perftools__Profiles__Profile Profile;
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The builder's fault-injection hook (weak in daemon/pprof; only the test
+ * build defines it): the nth allocation from now on (n >= 1, counting
+ * zlib's) fails once with ENOMEM; 0 disables. */
+bool pprof_test_alloc_fails(void);
+static unsigned long fail_nth;
+
+bool pprof_test_alloc_fails(void)
+{
+	return fail_nth && --fail_nth == 0;
+}
+
+static void inject_alloc_failure(unsigned long nth)
+{
+	fail_nth = nth;
+}
 
 /* ---- helpers: gunzip, decode, validate ---- */
 
@@ -1393,21 +1409,21 @@ void test_pprof_enomem_builder(void)
 
 		hit = false;
 		snprintf(name, sizeof(name), "enomem at allocation %lu", nth);
-		pprof__inject_alloc_failure(nth);
+		inject_alloc_failure(nth);
 		p = pprof__new();
 		if (!p) {
-			pprof__inject_alloc_failure(0);
+			inject_alloc_failure(0);
 			ASSERT_EQ(errno, ENOMEM, name);
 			continue;
 		}
 		if (!scenario_header(p, &hit)) {
-			pprof__inject_alloc_failure(0);
+			inject_alloc_failure(0);
 			ASSERT_TRUE(hit, name);
 			pprof__free(p);   /* a half-set-up builder frees cleanly */
 			continue;
 		}
 		scenario(p, added, &hit);
-		pprof__inject_alloc_failure(0);
+		inject_alloc_failure(0);
 		if (!hit) {
 			pprof__free(p);
 			break;   /* every allocation point has been failed once */
@@ -1456,9 +1472,9 @@ void test_pprof_enomem_encode_and_write(void)
 	if (!ASSERT_OK(pprof__encode(p, &base, &baselen), "baseline encode"))
 		goto out;
 	for (nth = 1; nth < 1000; nth++) {
-		pprof__inject_alloc_failure(nth);
+		inject_alloc_failure(nth);
 		err = pprof__encode(p, &buf, &len);
-		pprof__inject_alloc_failure(0);
+		inject_alloc_failure(0);
 		if (err == -ENOMEM)
 			continue;
 		/* Encoding is deterministic; after failures it is still the same. */
@@ -1474,9 +1490,9 @@ void test_pprof_enomem_encode_and_write(void)
 		goto out;
 	snprintf(path, sizeof(path), "%s/p.pb.gz", dir);
 	for (nth = 1; nth < 1000; nth++) {
-		pprof__inject_alloc_failure(nth);
+		inject_alloc_failure(nth);
 		err = pprof__write_file(p, path);
-		pprof__inject_alloc_failure(0);
+		inject_alloc_failure(0);
 		if (err == -ENOMEM) {
 			if (!ASSERT_EQ(count_entries(dir), 0, "nothing written on ENOMEM"))
 				break;

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "procinfo.h"
+#include "agent/procinfo.h"
 
 static const struct {
 	const char *text;

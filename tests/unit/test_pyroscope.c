@@ -9,6 +9,7 @@
 
 #include "export/pyroscope.h"
 #include "harness.h"
+#include "types/profiler.h"
 #include "push.pb-c.h"
 #include "util/text.h"
 
@@ -27,18 +28,18 @@ static const char *joined(const struct pyro_labelset *ls)
 
 void test_pyroscope_labels_per_type(void)
 {
-	static const struct {
-		enum profd_ptype type;
+	const struct {
+		const struct profiler_type *type;
 		const char *want;
 	} cases[] = {
-		{ PROFD_PT_CPU, "__name__=process_cpu,host=h1,pid=42,process_name=nginx,service_name=web" },
-		{ PROFD_PT_HEAP,
+		{ profiler_type_find("cpu"), "__name__=process_cpu,host=h1,pid=42,process_name=nginx,service_name=web" },
+		{ profiler_type_find("heap"),
 		  "__delta__=false,__name__=memory,host=h1,pid=42,process_name=nginx,service_name=web" },
-		{ PROFD_PT_ALLOCS,
+		{ profiler_type_find("allocs"),
 		  "__delta__=false,__name__=memory,host=h1,pid=42,process_name=nginx,service_name=web" },
-		{ PROFD_PT_MUTEX, "__name__=mutex,host=h1,pid=42,process_name=nginx,service_name=web" },
-		{ PROFD_PT_BLOCK, "__name__=block,host=h1,pid=42,process_name=nginx,service_name=web" },
-		{ PROFD_PT_THREADCREATE,
+		{ profiler_type_find("mutex"), "__name__=mutex,host=h1,pid=42,process_name=nginx,service_name=web" },
+		{ profiler_type_find("block"), "__name__=block,host=h1,pid=42,process_name=nginx,service_name=web" },
+		{ profiler_type_find("threadcreate"),
 		  "__name__=threadcreate,host=h1,pid=42,process_name=nginx,service_name=web" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -48,10 +49,10 @@ void test_pyroscope_labels_per_type(void)
 
 		if (!ASSERT_OK(pyroscope__labels(&m, &ls), "labels"))
 			continue;
-		ASSERT_STREQ(joined(&ls), cases[i].want, ptype__name(cases[i].type));
+		ASSERT_STREQ(joined(&ls), cases[i].want, cases[i].type->name);
 		pyroscope__labels_done(&ls);
 	}
-	struct pyroscope_meta bad = { .type = PROFD_PT_MAX };
+	struct pyroscope_meta bad = { .type = NULL };
 	struct pyro_labelset ls;
 
 	ASSERT_EQ(pyroscope__labels(&bad, &ls), -EINVAL, "unknown type");
@@ -68,7 +69,7 @@ void test_pyroscope_label_sanitizing(void)
 		{ "service_name", "override" }, /* built-in wins */
 		{ "long", longval },
 	};
-	struct pyroscope_meta m = { .type = PROFD_PT_CPU, .service_name = "",
+	struct pyroscope_meta m = { .type = profiler_type_find("cpu"), .service_name = "",
 				    .process = "bad\xff\nname", .extra = extra, .n_extra = 6 };
 	struct pyro_labelset ls;
 
@@ -166,7 +167,7 @@ static bool next_field(const uint8_t **p, const uint8_t *end, unsigned *field, u
 void test_pyroscope_push_wire(void)
 {
 	static const uint8_t profile[] = { 0x1f, 0x8b, 0x08, 0x00, 'p', 'r', 'o', 'f' };
-	struct pyroscope_meta m = { .type = PROFD_PT_BLOCK, .service_name = "db", .host = "h",
+	struct pyroscope_meta m = { .type = profiler_type_find("block"), .service_name = "db", .host = "h",
 				    .pid = 7, .process = "postgres" };
 	const uint8_t *p, *end, *v, *sp, *send, *sv;
 	unsigned field, wt, nlabels = 0, nsamples = 0;
@@ -239,7 +240,7 @@ void test_pyroscope_push_wire(void)
 
 void test_pyroscope_ingest_path(void)
 {
-	struct pyroscope_meta m = { .type = PROFD_PT_CPU, .service_name = "my app{x}", .host = "h-1",
+	struct pyroscope_meta m = { .type = profiler_type_find("cpu"), .service_name = "my app{x}", .host = "h-1",
 				    .pid = 42, .process = "a,b=c", .start_ns = 1700000000123456789LL,
 				    .end_ns = 1700000010000000001LL };
 	char buf[300], small[40];

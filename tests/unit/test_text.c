@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "harness.h"
-#include "util/ptype.h"
 #include "util/text.h"
 
 void test_text_utf8_valid(void)
@@ -63,13 +62,4 @@ void test_text_path_component(void)
 	}
 	ASSERT_EQ(path_component_sanitize(out, 5, "abcdefgh"), 4, "bounded");
 	ASSERT_STREQ(out, "abcd", "bounded value");
-}
-
-void test_ptype_names(void)
-{
-	for (int t = 0; t < PROFD_PT_MAX; t++)
-		ASSERT_EQ(ptype__parse(ptype__name(t)), t, ptype__name(t));
-	ASSERT_EQ(ptype__parse("profile"), -1, "profile is an http alias, not a type");
-	ASSERT_EQ(ptype__parse(NULL), -1, "NULL");
-	ASSERT_TRUE(ptype__name(PROFD_PT_MAX) == NULL, "out of range");
 }

@@ -22,6 +22,7 @@
 #include "export/spool.h"
 #include "export/upload.h"
 #include "harness.h"
+#include "types/profiler.h"
 #include "profile.pb-c.h"
 #include "push.pb-c.h"
 
@@ -358,7 +359,7 @@ static void fixture_done(struct fixture *f)
 
 static int send_pid(struct uploader *u, struct fixture *f, int pid)
 {
-	struct pyroscope_meta m = { .type = PROFD_PT_CPU, .service_name = "busy", .host = "h",
+	struct pyroscope_meta m = { .type = profiler_type_find("cpu"), .service_name = "busy", .host = "h",
 				    .pid = pid, .process = "busy" };
 
 	return uploader__send(u, &m, f->gz, f->gz_len);
@@ -419,7 +420,7 @@ void test_upload_push_contract(void)
 	f.o.bearer_token_file = NULL;
 	u = uploader__new(&f.o, err, sizeof(err));
 	if (ASSERT_OK_PTR(u, err)) {
-		struct pyroscope_meta m = { .type = PROFD_PT_BLOCK, .service_name = "db", .pid = 9 };
+		struct pyroscope_meta m = { .type = profiler_type_find("block"), .service_name = "db", .pid = 9 };
 
 		rx.expect_name = "block";
 		ASSERT_EQ(uploader__send(u, &m, f.gz, f.gz_len), UPLOAD_DELIVERED, "block");
@@ -564,7 +565,7 @@ out_rx:
 
 void test_upload_ingest_and_pprof_modes(void)
 {
-	struct pyroscope_meta m = { .type = PROFD_PT_CPU, .service_name = "web", .host = "h", .pid = 3,
+	struct pyroscope_meta m = { .type = profiler_type_find("cpu"), .service_name = "web", .host = "h", .pid = 3,
 				    .process = "nginx", .start_ns = 1700000000000000000LL,
 				    .end_ns = 1700000060000000000LL };
 	struct uploader *u = NULL;

@@ -12,11 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "agent/config.h"
 #include "export/pyroscope.h"
 #include "export/spool.h"
 #include "harness.h"
-#include "upload_worker.h"
+#include "types/profiler.h"
+#include "export/upload_worker.h"
 
 /* A listening socket nobody accepts from: connections complete (backlog)
  * and requests hang until the client gives up. */
@@ -73,10 +74,11 @@ void test_upload_worker_stop_deadline_spools(void)
 {
 	char dir[] = "/tmp/profd-uw.XXXXXX", err[CONFIG_ERR_LEN] = "";
 	struct pyroscope_meta m = {
-		.type = PROFD_PT_CPU, .service_name = "svc", .host = "h", .pid = 42, .process = "p",
+		.type = profiler_type_find("cpu"), .service_name = "svc", .host = "h", .pid = 42, .process = "p",
 	};
 	struct upload_worker_stats st;
 	struct profd_config cfg = { 0 };
+	struct upload_opts uo;
 	struct upload_worker *w;
 	struct spool *sp;
 	uint16_t port;
@@ -88,7 +90,8 @@ void test_upload_worker_stop_deadline_spools(void)
 	fd = black_hole(&port);
 	if (!ASSERT_TRUE(fd >= 0, "black hole") || !ASSERT_OK(setup(&cfg, dir, port), "config"))
 		goto out;
-	w = upload_worker__start(&cfg, err, sizeof(err));
+	config__upload_opts(&cfg, &uo);
+	w = upload_worker__start(&uo, err, sizeof(err));
 	if (!ASSERT_OK_PTR(w, err))
 		goto out;
 	for (int i = 0; i < 5; i++) {
@@ -126,9 +129,10 @@ out:
 void test_upload_worker_queue_bound(void)
 {
 	char dir[] = "/tmp/profd-uw.XXXXXX", err[CONFIG_ERR_LEN] = "";
-	struct pyroscope_meta m = { .type = PROFD_PT_CPU, .service_name = "svc", .pid = 1 };
+	struct pyroscope_meta m = { .type = profiler_type_find("cpu"), .service_name = "svc", .pid = 1 };
 	struct upload_worker_stats st;
 	struct profd_config cfg = { 0 };
+	struct upload_opts uo;
 	struct upload_worker *w;
 	int fd, full = 0;
 	uint16_t port;
@@ -141,7 +145,8 @@ void test_upload_worker_queue_bound(void)
 	/* No spool: what is left at stop is dropped at once, not written. */
 	if (!ASSERT_OK(config__set(&cfg, "upload.spool_dir=", err, sizeof(err)), err))
 		goto out;
-	w = upload_worker__start(&cfg, err, sizeof(err));
+	config__upload_opts(&cfg, &uo);
+	w = upload_worker__start(&uo, err, sizeof(err));
 	if (!ASSERT_OK_PTR(w, err))
 		goto out;
 	/* The worker holds one in flight; the queue takes its bound, no more. */

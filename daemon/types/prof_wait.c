@@ -19,15 +19,16 @@
 #include <string.h>
 
 #include "collect/probe.h"
+#include "types/collector.h"
 #include "collect/wait.h"
-#include "frames.h"
+#include "aggregate/frames.h"
 #include "unwind/gapwalk.h"
-#include "log.h"
+#include "util/log.h"
 #include "pprof/pprof.h"
-#include "profiler.h"
+#include "types/profiler.h"
 #include "symbolize/symbolizer.h"
 #include "unwind/unwinder.h"
-#include "waitclass.h"
+#include "types/waitclass.h"
 
 /* User stacks as written to the profile (completed from their exemplar
  * when BPF met a PC without a rule) and what their frames say, reused by
@@ -60,6 +61,8 @@ struct prof_wait {
 	struct ucache cache[CACHE_SLOTS];
 };
 
+extern const struct profiler_type profiler_mutex, profiler_block;
+
 static uint32_t kind_of(const struct profiler *pr)
 {
 	if (pr->type == &profiler_mutex)
@@ -69,28 +72,20 @@ static uint32_t kind_of(const struct profiler *pr)
 	return PROFD_WAIT_KIND_THREADCREATE;
 }
 
-static int wait_init_profile(struct profiler *pr, struct pprof *p)
+/* block: the pprof comment says which intervals were counted. */
+static void wait_comment(struct profiler *pr, char *buf, size_t size)
 {
-	char comment[128];
-	int err;
-
-	if (kind_of(pr) == PROFD_WAIT_KIND_THREADCREATE) {
-		err = pprof__add_sample_type(p, "threadcreate", "count");
-		if (!err)
-			err = pprof__set_period(p, "threadcreate", "count", 1);
-		return err;
-	}
-	err = pprof__add_sample_type(p, "contentions", "count");
-	if (!err)
-		err = pprof__add_sample_type(p, "delay", "nanoseconds");
-	if (!err)
-		err = pprof__set_period(p, "contentions", "count", 1);
-	if (!err && kind_of(pr) == PROFD_WAIT_KIND_BLOCK) {
-		snprintf(comment, sizeof(comment), "off-CPU intervals of at least %llu ns",
+	if (kind_of(pr) == PROFD_WAIT_KIND_BLOCK)
+		snprintf(buf, size, "off-CPU intervals of at least %llu ns",
 			 (unsigned long long)pr->opts.min_block_ns);
-		err = pprof__add_comment(p, comment);
-	}
-	return err;
+}
+
+static void *wait_open(void *arg, struct unwinder *unw)
+{
+	struct wait_opts *opts = arg;
+
+	opts->unw = unw;
+	return wait_collector__new(opts);
 }
 
 static int wait_start(struct profiler *pr)
@@ -102,6 +97,7 @@ static int wait_start(struct profiler *pr)
 		.npids = pr->opts.npids,
 		.min_block_ns = pr->opts.min_block_ns,
 	};
+	char what[64];
 	int err;
 
 	pw = calloc(1, sizeof(*pw));
@@ -109,20 +105,10 @@ static int wait_start(struct profiler *pr)
 		return -ENOMEM;
 	pr->priv = pw;
 	pw->kind = opts.kind;
-	err = unwinder__get(&pr->opts, pr->type->name, &pw->unw);
-	if (err)
+	snprintf(what, sizeof(what), "the %s BPF program", pr->type->name);
+	pw->col = collector__open(pr, what, wait_open, &opts, &pw->unw, &err);
+	if (!pw->col)
 		return err;
-	opts.unw = pw->unw;
-	pw->col = wait_collector__new(&opts);
-	if (!pw->col && unwinder__give_up(&pw->unw, &pr->opts, pr->type->name, -errno)) {
-		opts.unw = NULL;
-		pw->col = wait_collector__new(&opts);
-	}
-	if (!pw->col) {
-		err = -errno;
-		log_err("cannot load the %s BPF program: %s", pr->type->name, probe_explain(err));
-		return err;
-	}
 	if (!pw->unw) {
 		pw->gw = gapwalk__new(pr->sym);
 		if (!pw->gw) {
@@ -131,12 +117,6 @@ static int wait_start(struct profiler *pr)
 			return err;
 		}
 	}
-	/* Targets get their tables before their first event; any other
-	 * process is picked up by its first events (unknown-mapping events). */
-	for (size_t i = 0; pw->unw && i < pr->opts.npids; i++)
-		unwinder__add_pid(pw->unw, pr->opts.pids[i]);
-	if (pw->unw)
-		log_debug("%s: user stacks by the .eh_frame walker", pr->type->name);
 	err = wait_collector__start(pw->col);
 	if (err)
 		log_err("cannot attach to the %s tracepoints: %s", pr->type->name,
@@ -384,35 +364,75 @@ static void wait_free(struct profiler *pr)
 	pr->priv = NULL;
 }
 
-const struct profiler_type profiler_mutex = {
-	.name = "mutex",
-	.description = "where threads wait for pthread mutexes and rwlocks (Go's mutex profile)",
+static size_t wait_type_stats(struct profiler *pr, struct profiler_stat *out, size_t max)
+{
+	struct prof_wait *pw = pr->priv;
+	struct wait_stats st;
+	size_t n = 0;
+
+	if (!pw || !pw->col)
+		return 0;
+	wait_collector__stats(pw->col, &st);
+	const struct profiler_stat all[] = {
+		{ PROFILER_STAT_SAMPLES, "", pw->events, 0 },
+		{ PROFILER_STAT_DROPPED, "user_stack_lost", st.metrics[PROFD_WAIT_METRIC_USTACK_LOST], 0 },
+		{ PROFILER_STAT_DROPPED, "kernel_stack_lost", st.metrics[PROFD_WAIT_METRIC_KSTACK_LOST], 0 },
+		{ PROFILER_STAT_DROPPED, "stack_evicted", st.ustacks_gone + st.kstacks_gone, 0 },
+		{ PROFILER_STAT_DROPPED, "in_progress_map_full", st.metrics[PROFD_WAIT_METRIC_STARTS_FULL], 0 },
+		{ PROFILER_STAT_DROPPED, "counts_map_full", st.metrics[PROFD_WAIT_METRIC_COUNTS_FULL], 0 },
+		{ PROFILER_STAT_DROPPED, "not_encoded", pw->errors, 0 },
+	};
+	for (; n < max && n < sizeof(all) / sizeof(all[0]); n++)
+		out[n] = all[n];
+	return n;
+}
+
+static const struct profiler_ops wait_ops = {
 	.start = wait_start,
-	.init_profile = wait_init_profile,
 	.drain = wait_drain,
 	.stop = wait_stop,
 	.summary = wait_summary,
 	.free = wait_free,
+	.stats = wait_type_stats,
+	.comment = wait_comment,
+};
+
+/* Values are exact (every event is counted): period 1. */
+const struct profiler_type profiler_mutex = {
+	.name = "mutex",
+	.description = "where threads wait for pthread mutexes and rwlocks (Go's mutex profile)",
+	.kind = PROFILER_DELTA,
+	.host_wide = true,
+	.options = PROFILER_OPTS_UNWIND,
+	.sample_types = { { "contentions", "count" }, { "delay", "nanoseconds" } },
+	.period_type = { "contentions", "count" },
+	.http = { "mutex", 0, "where threads wait for contended locks" },
+	.pyroscope = { "mutex", false },
+	.ops = &wait_ops,
 };
 
 const struct profiler_type profiler_block = {
 	.name = "block",
 	.description = "where threads block off-CPU: I/O, futexes, sleeps (Go's block profile)",
-	.start = wait_start,
-	.init_profile = wait_init_profile,
-	.drain = wait_drain,
-	.stop = wait_stop,
-	.summary = wait_summary,
-	.free = wait_free,
+	.kind = PROFILER_DELTA,
+	.host_wide = true,
+	.options = PROFILER_OPT(PROFILER_OPT_MIN_BLOCK) | PROFILER_OPTS_UNWIND,
+	.sample_types = { { "contentions", "count" }, { "delay", "nanoseconds" } },
+	.period_type = { "contentions", "count" },
+	.http = { "block", 0, "where threads are off-CPU (I/O, locks, sleeps)" },
+	.pyroscope = { "block", false },
+	.ops = &wait_ops,
 };
 
 const struct profiler_type profiler_threadcreate = {
 	.name = "threadcreate",
 	.description = "stacks that created threads (Go's threadcreate profile)",
-	.start = wait_start,
-	.init_profile = wait_init_profile,
-	.drain = wait_drain,
-	.stop = wait_stop,
-	.summary = wait_summary,
-	.free = wait_free,
+	.kind = PROFILER_DELTA,
+	.host_wide = true,
+	.options = PROFILER_OPTS_UNWIND,
+	.sample_types = { { "threadcreate", "count" } },
+	.period_type = { "threadcreate", "count" },
+	.http = { "threadcreate", 0, "where threads are created" },
+	.pyroscope = { "threadcreate", false },
+	.ops = &wait_ops,
 };

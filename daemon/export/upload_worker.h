@@ -35,11 +35,10 @@ struct upload_worker_stats {
 
 struct upload_worker;
 
-/* Create the uploader from cfg's [upload] section (secrets are read and the
- * spool opened now) and start its thread. NULL with errno set and a message
- * in err. */
-struct upload_worker *upload_worker__start(const struct profd_config *cfg, char *err,
-					   size_t errlen);
+/* Create the uploader with options o (secrets are read and the spool
+ * opened now) and start its thread. NULL with errno set and a message in
+ * err. */
+struct upload_worker *upload_worker__start(const struct upload_opts *o, char *err, size_t errlen);
 
 /* Queue one gzipped profile described by m (copied). Takes gz (malloc'ed)
  * whatever happens. Returns 0, or -ENOBUFS when the queue is full or

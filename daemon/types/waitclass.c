@@ -2,7 +2,7 @@
 /* waitclass: function-name classes for the wait profiles. */
 #include <string.h>
 
-#include "waitclass.h"
+#include "types/waitclass.h"
 
 static int starts_with(const char *s, const char *prefix)
 {

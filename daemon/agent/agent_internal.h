@@ -1,12 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* agent internals shared by agent.c (the run loop, processes, intervals,
- * reload) and agent_http.c (the HTTP callbacks: on-demand profiles, the
- * process index, /metrics). Not a public interface.
- *
- * Threads: the main thread owns everything except what `lock` guards,
- * which the HTTP threads read: the metrics snapshot, the http and upload
- * worker pointers (swapped on reload), and the settings an on-demand profile
- * uses. */
+/* agent internals: struct agent and the functions its files (agent.c: the
+ * run loop; procs.c, profilers.c, components.c, reload.c, interval.c) share.
+ * Internal to agent/; the HTTP callbacks (agent_http.c) see only
+ * agent/shared.h. Everything here belongs to the main thread but `sh`. */
 #ifndef PROFD_AGENT_INTERNAL_H
 #define PROFD_AGENT_INTERNAL_H
 
@@ -16,53 +12,46 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent.h"
-#include "config.h"
-#include "procinfo.h"
-#include "profiler.h"
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "agent/shared.h"
+#include "agent/procinfo.h"
+#include "run/run.h"
+#include "types/profiler.h"
 #include "symbolize/symbolizer.h"
-#include "util/ptype.h"
 
 /* Drain every BPF collector this often: the maps are sized for about a
  * second of samples, and an exiting process is flushed one tick after it
  * is seen gone (so its last samples are in). */
-#define AGENT_TICK_NS 1000000000LL
+#define AGENT_TICK_NS RUN_TICK_NS
 /* Processes with a profile in progress at once; samples of more are
  * dropped and counted ("process_limit"). Each holds a pprof builder per
  * type, so this bounds the agent's memory under churn. */
 #define AGENT_MAX_PROCS 4096
 #define AGENT_PROC_BUCKETS 4096
-/* Processes one continuous heap/allocs profiler targets. */
-#define AGENT_MAX_TARGETS 1024
 /* Time SIGTERM gives the profile store to take what is queued before the
  * rest goes to the spool. */
 #define AGENT_UPLOAD_FLUSH_NS (3ULL * 1000000000)
 /* The same when a reload restarts the uploader: the loop waits meanwhile. */
 #define AGENT_UPLOAD_RELOAD_NS (1ULL * 1000000000)
-/* /debug/pprof/heap and friends without ?seconds= (a BPF profiler sees only
- * what happens after it attaches: there is no instant snapshot). */
-#define AGENT_HTTP_DEFAULT_SECONDS 10
 #define AGENT_SERVICE_LEN 128
-/* Bound on on-demand heap requests in flight (the server allows at most
- * http.max_concurrent <= 64 profile requests at once). */
-#define HTTP_MAX_CONNECTIONS_AGENT 64
 
 struct agent;
 
 /* One running profiler instance of a type. */
 struct agent_inst {
 	pid_t pid;                      /* its one process (per-process types), else 0 */
-	struct profiler pr;
+	struct run run;
 };
 
 /* One profile type collected continuously: a single instance for every
  * process (or the --pid ones), or, for types that attach per process
- * (needs_pid: heap, allocs), one instance per target, so that a target
+ * (not host-wide: heap, allocs), one instance per target, so that a target
  * coming or going leaves the others' state alone. */
 struct agent_ptype {
 	struct agent *a;
 	const struct profiler_type *type;
-	enum profd_ptype pt;
+	int pt;                         /* its place in the registry */
 	bool per_pid;
 	struct agent_inst **inst;       /* running instances (a type may keep
 					 * pointers to its struct profiler) */
@@ -80,40 +69,7 @@ struct agent_proc {
 	int64_t exit_ns;                /* ... and end, for a process seen gone */
 	char comm[PROCINFO_COMM_LEN];
 	char service[AGENT_SERVICE_LEN];
-	struct pprof *prof[PROFD_PT_MAX];
-};
-
-struct agent_type_stats {
-	const char *name;
-	size_t n;
-	struct profiler_stat st[PROFILER_MAX_STATS];
-	uint64_t no_builder;            /* profiler.sink_drops */
-};
-
-/* What /metrics shows from the main thread; copied under lock each tick. */
-struct agent_snapshot {
-	size_t ntypes;
-	struct agent_type_stats types[PROFD_PT_MAX];
-	uint64_t procs;                 /* processes with a profile in progress */
-	uint64_t intervals;
-	uint64_t profiles;              /* profiles finished (encoded) */
-	uint64_t encode_errors;
-	uint64_t process_limit_drops;   /* samples of processes over AGENT_MAX_PROCS */
-	uint64_t reloads, reload_errors;
-	bool disk_on;
-	struct {
-		uint64_t written, errors, enospc, removed, bytes_used, files;
-	} disk;
-	struct symbolizer_stats sym;
-	/* settings on-demand profiles use */
-	uint64_t cpu_frequency;
-	uint64_t heap_sample_rate;
-	uint64_t min_block_ns;
-	unsigned unwind_mode;           /* enum profiler_unwind */
-	uint64_t unwind_max_memory;
-	/* processes a continuous heap/allocs profiler probes now */
-	size_t nheap_pids;
-	pid_t heap_pids[AGENT_MAX_TARGETS];
+	struct pprof *prof[PROFILER_MAX_TYPES];
 };
 
 struct agent {
@@ -121,13 +77,11 @@ struct agent {
 	struct profd_config cfg;
 	char host[HOST_NAME_MAX + 1];
 	struct symbolizer *sym;
-	struct agent_ptype types[PROFD_PT_MAX];
+	struct agent_ptype types[PROFILER_MAX_TYPES];
 	size_t ntypes;
 	struct agent_proc *buckets[AGENT_PROC_BUCKETS];
 	size_t nprocs;
 	struct disk_store *disk;
-	struct upload_worker *up;       /* main writes it under lock */
-	struct http_server *http;       /* idem */
 	char *http_token;               /* the token the server runs with */
 	char *up_secrets;               /* the uploader's secret files' content */
 	int tfd;                        /* the tick timerfd, re-armed at each interval start */
@@ -136,18 +90,56 @@ struct agent {
 	int64_t last_drain_ns;          /* CLOCK_REALTIME of the last drain */
 	uint64_t intervals, profiles, encode_errors, process_limit_drops;
 	uint64_t reloads, reload_errors;
-	atomic_bool stopping;           /* HTTP profile requests end early ... */
-	atomic_uint http_gen;           /* ... and when it changes (server restart) */
-	pthread_mutex_t lock;
-	struct agent_snapshot snap;     /* under lock */
-	/* under lock: processes an on-demand heap/allocs request probes now */
-	pid_t http_heap_pids[HTTP_MAX_CONNECTIONS_AGENT];
+	struct agent_shared sh;         /* what the HTTP threads see */
 };
 
-/* agent_http.c */
-struct http_callbacks;
-void agent_http__callbacks(struct agent *a, struct http_callbacks *cb);
 
 int64_t agent_now_ns(int clock);
+
+/* At most one line per this period for errors that repeat every drain. */
+#define LOG_EVERY_NS (60LL * 1000000000)
+
+/* Profiles are written or uploaded: the continuous part is on. */
+static inline bool agent_continuous(const struct profd_config *cfg)
+{
+	return *cfg->output_dir || *cfg->upload.url;
+}
+
+/* procs.c */
+size_t agent_flush_exited(struct agent *a);
+void agent_flush_all(struct agent *a, int64_t now_ns);
+struct pprof *agent_sink(void *ctx, struct profiler *pr, pid_t pid);
+
+/* profilers.c */
+void agent_type_drain(struct agent_ptype *t, bool tick);
+void agent_drain_snapshots(struct agent *a);
+void agent_profilers_stop(struct agent *a);
+int agent_profilers_start(struct agent *a, const struct profd_config *cfg, char *err,
+			  size_t errlen);
+void agent_profilers_retarget(struct agent *a);
+
+/* components.c */
+int agent_disk_start(struct agent *a, const struct profd_config *cfg, char *err, size_t errlen);
+void agent_disk_stop(struct agent *a);
+char *agent_upload_secrets(const struct profd_config *cfg, char *err, size_t errlen);
+void agent_free_secret(char **s);
+int agent_upload_start(struct agent *a, const struct profd_config *cfg, char *err,
+		       size_t errlen);
+void agent_upload_stop(struct agent *a, uint64_t timeout_ns);
+int agent_read_token(const struct profd_config *cfg, char *buf, size_t size, char *err,
+		     size_t errlen);
+int agent_http_start(struct agent *a, const struct profd_config *cfg, char *err, size_t errlen);
+void agent_http_stop(struct agent *a);
+
+/* reload.c */
+int agent_check_config(const struct profd_config *cfg, char *err, size_t errlen);
+void agent_reload(struct agent *a);
+
+/* interval.c */
+void agent_interval_begin(struct agent *a, int64_t at);
+void agent_snapshot_update(struct agent *a);
+void agent_notify_status(struct agent *a);
+void agent_interval_end(struct agent *a, int64_t now);
+void agent_tick(struct agent *a);
 
 #endif

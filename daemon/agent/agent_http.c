@@ -16,23 +16,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent_internal.h"
-#include "frames.h"
+#include "agent/procinfo.h"
+#include "agent/shared.h"
 #include "http/server.h"
 #include "pprof/pprof.h"
-#include "upload_worker.h"
+#include "run/run.h"
+#include "export/upload_worker.h"
 
-/* Drain an on-demand profiler this often, as the main loop does. */
-#define DRAIN_EVERY_NS 1000000000LL
 /* How quickly a request notices a stop, a reload or its target's exit. */
 #define POLL_MS 100
-
-static struct pprof *single_sink(void *ctx, struct profiler *pr, pid_t pid)
-{
-	(void)pr;
-	(void)pid;
-	return ctx;
-}
 
 static void reply_msg(struct http_reply *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -46,66 +38,61 @@ static void reply_msg(struct http_reply *r, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
-static bool is_heap_type(const char *name)
-{
-	return !strcmp(name, "heap") || !strcmp(name, "allocs");
-}
-
-/* Claim pid for an on-demand heap/allocs profile: two allocator probes on
- * one process both see nothing, so a process probed continuously or by
- * another request is refused. Returns the claimed slot or -1. */
-static int heap_claim(struct agent *a, pid_t pid)
+/* Claim pid for an on-demand profile of a type with a probe group (heap,
+ * allocs: two allocator probes on one process both see nothing), so a
+ * process probed continuously or by another request is refused. One table
+ * for every group: the registry has one today (a second would only be
+ * refused more often). Returns the claimed slot or -1. */
+static int probe_claim(struct agent_shared *a, pid_t pid)
 {
 	int slot = -1;
 
 	pthread_mutex_lock(&a->lock);
-	for (size_t i = 0; i < a->snap.nheap_pids; i++)
-		if (a->snap.heap_pids[i] == pid)
+	for (size_t i = 0; i < a->snap.nprobed; i++)
+		if (a->snap.probed[i] == pid)
 			goto out;
 	for (int i = 0; i < HTTP_MAX_CONNECTIONS_AGENT; i++) {
-		if (a->http_heap_pids[i] == pid) {
+		if (a->claims[i] == pid) {
 			slot = -1;
 			goto out;
 		}
-		if (!a->http_heap_pids[i] && slot < 0)
+		if (!a->claims[i] && slot < 0)
 			slot = i;
 	}
 	if (slot >= 0)
-		a->http_heap_pids[slot] = pid;
+		a->claims[slot] = pid;
 out:
 	pthread_mutex_unlock(&a->lock);
 	return slot;
 }
 
-static void heap_release(struct agent *a, int slot)
+static void probe_release(struct agent_shared *a, int slot)
 {
 	if (slot < 0)
 		return;
 	pthread_mutex_lock(&a->lock);
-	a->http_heap_pids[slot] = 0;
+	a->claims[slot] = 0;
 	pthread_mutex_unlock(&a->lock);
 }
 
 static void on_profile(void *ctx, const struct http_profile_req *req, struct http_reply *rep)
 {
-	struct agent *a = ctx;
-	const struct profiler_type *type = profiler_type_find(req->type);
-	struct profiler pr = { 0 };
-	struct pprof *p = NULL;
+	struct agent_shared *a = ctx;
+	const struct profiler_type *type = req->type;
+	struct run_profile rp = { 0 };
+	struct profiler_opts opts;
+	struct pprof *p;
 	pid_t pid = req->pid;
-	uint64_t secs = req->seconds ? req->seconds : AGENT_HTTP_DEFAULT_SECONDS;
-	int64_t start, wall, now, next_drain;
+	/* An instant type answers at once: no duration. */
+	uint64_t secs = type->kind == PROFILER_INSTANT ? 0
+			: req->seconds ? req->seconds : AGENT_HTTP_DEFAULT_SECONDS;
+	int64_t start, now, next_drain;
 	bool aborted = false;
 	unsigned gen;
 	int pidfd = -1, slot = -1, err;
 
-	if (!pid && strcmp(req->type, "cpu")) {
-		reply_msg(rep, 400, "bad pid: ?pid=N is required for %s profiles", req->type);
-		return;
-	}
-	if (!type) {
-		reply_msg(rep, 501, "profile type '%s' is not available in this build (available: %s)",
-			  req->type, profiler_type_names());
+	if (!pid && !type->http.host_wide) {
+		reply_msg(rep, 400, "bad pid: ?pid=N is required for %s profiles", type->name);
 		return;
 	}
 	if (pid && kill(pid, 0) && errno == ESRCH) {
@@ -116,77 +103,59 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 		reply_msg(rep, 503, "profd is stopping");
 		return;
 	}
-	if (is_heap_type(type->name)) {
-		slot = heap_claim(a, pid);
+	if (type->probe_group) {
+		slot = probe_claim(a, pid);
 		if (slot < 0) {
-			reply_msg(rep, 409, "pid %d is heap-profiled already (continuously, see "
-				  "output_dir, or by another request): one allocator probe per "
-				  "process", pid);
+			reply_msg(rep, 409, "pid %d has an %s probe already (a continuous "
+				  "profile, see output_dir, or another request): one per process",
+				  pid, type->probe_group);
 			return;
 		}
 	}
-	gen = atomic_load(&a->http_gen);
+	gen = atomic_load(&a->gen);
 	pthread_mutex_lock(&a->lock);
-	pr.opts.frequency = a->snap.cpu_frequency;
-	pr.opts.heap_sample_rate = a->snap.heap_sample_rate;
-	pr.opts.min_block_ns = a->snap.min_block_ns;
-	pr.opts.unwind = (enum profiler_unwind)a->snap.unwind_mode;
-	pr.opts.unwind_max_bytes = a->snap.unwind_max_memory;
+	opts = a->snap.popts;
 	pthread_mutex_unlock(&a->lock);
-	pr.type = type;
-	if (pid) {
-		pr.opts.pids = &pid;
-		pr.opts.npids = 1;
-	}
-	pr.sym = symbolizer__new();
-	p = pprof__new();
-	if (!pr.sym || !p) {
+	opts.pids = pid ? &pid : NULL;
+	opts.npids = pid ? 1 : 0;
+	/* Readable when the target exits: the profile ends there. */
+	if (pid)
+		pidfd = syscall(SYS_pidfd_open, pid, 0);
+	switch (run_profile__start(&rp, type, &opts, false, &err)) {
+	case RUN_PROFILE_OK:
+		break;
+	case RUN_PROFILE_NOMEM:
 		reply_msg(rep, 500, "out of memory");
 		goto out;
-	}
-	pr.sink = single_sink;
-	pr.sink_ctx = p;
-	err = type->init_profile(&pr, p);
-	if (err) {
+	case RUN_PROFILE_HEADER:
 		reply_msg(rep, 500, "cannot create the profile: %s", strerror(-err));
 		goto out;
-	}
-	if (pid) {
-		symbolizer__add_pid(pr.sym, pid);
-		frames__main_mapping(p, pr.sym, pid);
-		/* Readable when the target exits: the profile ends there. */
-		pidfd = syscall(SYS_pidfd_open, pid, 0);
-	}
-	if (type->start(&pr)) {
+	case RUN_PROFILE_START:
 		reply_msg(rep, 503, "cannot start the %s profiler (see profd's log)", type->name);
 		goto out;
 	}
-	start = agent_now_ns(CLOCK_MONOTONIC);
-	wall = agent_now_ns(CLOCK_REALTIME);
-	next_drain = start + DRAIN_EVERY_NS;
+	start = rp.start_mono;
+	next_drain = start + RUN_TICK_NS;
 	for (now = start; now - start < (int64_t)secs * 1000000000;
-	     now = agent_now_ns(CLOCK_MONOTONIC)) {
+	     now = run_now_ns(CLOCK_MONOTONIC)) {
 		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 
-		if (atomic_load(&a->stopping) || atomic_load(&a->http_gen) != gen) {
+		if (atomic_load(&a->stopping) || atomic_load(&a->gen) != gen) {
 			aborted = true;
 			break;
 		}
 		if (poll(&pfd, 1, POLL_MS) > 0 && (pfd.revents & POLLIN))
 			break;
-		/* A snapshot type is read once, at the end. */
-		if (!type->snapshot && agent_now_ns(CLOCK_MONOTONIC) >= next_drain) {
-			type->drain(&pr);
-			next_drain += DRAIN_EVERY_NS;
+		if (run_now_ns(CLOCK_MONOTONIC) >= next_drain) {
+			run_profile__tick(&rp);
+			next_drain += RUN_TICK_NS;
 		}
 	}
-	type->stop(&pr);
-	type->drain(&pr);
+	p = run_profile__finish(&rp);
 	if (aborted) {
 		reply_msg(rep, 503, "profd is stopping or reloading; try again");
 		goto out;
 	}
-	pprof__set_time(p, wall, agent_now_ns(CLOCK_MONOTONIC) - start);
 	/* go tool pprof asks /debug/pprof/symbol about every mapping of a
 	 * fetched profile not marked symbolized, and gives up on the whole
 	 * profile when that does not answer 200. Nothing could answer better
@@ -201,12 +170,10 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	}
 	rep->status = 200;
 out:
-	heap_release(a, slot);
+	probe_release(a, slot);
 	if (pidfd >= 0)
 		close(pidfd);
-	type->free(&pr);
-	pprof__free(p);
-	symbolizer__free(pr.sym);
+	run_profile__free(&rp);
 }
 
 static size_t on_processes(void *ctx, struct http_proc *out, size_t max)
@@ -281,7 +248,7 @@ static void value(FILE *f, const char *name, uint64_t v)
 
 static int on_metrics(void *ctx, char **text, size_t *len)
 {
-	struct agent *a = ctx;
+	struct agent_shared *a = ctx;
 	struct upload_worker_stats us = { 0 };
 	struct http_stats hs = { 0 };
 	struct agent_snapshot s;
@@ -427,7 +394,7 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	return 0;
 }
 
-void agent_http__callbacks(struct agent *a, struct http_callbacks *cb)
+void agent_http__callbacks(struct agent_shared *a, struct http_callbacks *cb)
 {
 	*cb = (struct http_callbacks){
 		.profile = on_profile,

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "frames.h"
+#include "aggregate/frames.h"
 #include "pprof/pprof.h"
 #include "symbolize/symbolizer.h"
 

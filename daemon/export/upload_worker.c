@@ -8,14 +8,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
 #include "export/pyroscope.h"
-#include "log.h"
-#include "upload_worker.h"
+#include "types/profiler.h"
+#include "util/log.h"
+#include "export/upload_worker.h"
 
 struct job {
 	struct job *next;
-	enum profd_ptype type;
+	const struct profiler_type *type;
 	int pid;
 	int64_t start_ns, end_ns;
 	char *service, *host, *process;
@@ -84,7 +84,7 @@ static void send_job(struct upload_worker *w, const struct job *j)
 		pthread_mutex_lock(&w->lock);
 		w->st.errors++;
 		pthread_mutex_unlock(&w->lock);
-		log_warn("cannot upload the %s profile of pid %d: %s", ptype__name(j->type), j->pid,
+		log_warn("cannot upload the %s profile of pid %d: %s", j->type->name, j->pid,
 			 strerror(-ret));
 	}
 }
@@ -127,10 +127,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-struct upload_worker *upload_worker__start(const struct profd_config *cfg, char *err,
-					   size_t errlen)
+struct upload_worker *upload_worker__start(const struct upload_opts *o, char *err, size_t errlen)
 {
-	struct upload_opts o;
 	struct upload_worker *w;
 	int ret;
 
@@ -139,8 +137,7 @@ struct upload_worker *upload_worker__start(const struct profd_config *cfg, char 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	upload_opts__from_config(&o, cfg);
-	w->u = uploader__new(&o, err, errlen);
+	w->u = uploader__new(o, err, errlen);
 	if (!w->u) {
 		ret = errno;
 		free(w);

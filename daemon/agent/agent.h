@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "profiler.h"
+#include "types/profiler.h"
 
 struct agent_opts {
 	const char *config_path;        /* re-read on SIGHUP */

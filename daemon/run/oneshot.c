@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* oneshot: the run loop of a one-shot profile: signals, a 1 s drain tick,
- * target exits (pidfds), the deadline, and the final atomic write. */
+/* oneshot: the loop around a one-shot run (run.h): signals, the 1 s drain
+ * tick, target exits (pidfds), the deadline, and the final atomic write. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,20 +11,12 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "frames.h"
-#include "log.h"
-#include "oneshot.h"
+#include "util/log.h"
+#include "run/oneshot.h"
 #include "pprof/pprof.h"
-#include "symbolize/symbolizer.h"
+#include "run/run.h"
 
 #define MAX_TARGETS 1024
-
-static struct pprof *single_sink(void *ctx, struct profiler *pr, pid_t pid)
-{
-	(void)pr;
-	(void)pid;
-	return ctx;
-}
 
 static int64_t elapsed_ns(const struct timespec *a, const struct timespec *b)
 {
@@ -34,40 +26,18 @@ static int64_t elapsed_ns(const struct timespec *a, const struct timespec *b)
 int oneshot_run(const struct oneshot_opts *o)
 {
 	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
-	struct profiler pr = { .type = o->type, .opts = o->popts };
 	struct pollfd pfds[2 + MAX_TARGETS];
 	const char *stop_reason = "duration elapsed";
 	struct timespec mono_start, now;
 	int sfd = -1, tfd = -1, npfds = 0, alive, err, ret = EXIT_FAILURE;
-	struct pprof *p = NULL;
+	struct run_profile rp = { 0 };
+	struct pprof *p;
 	sigset_t mask;
 
 	if (o->popts.npids > MAX_TARGETS) {
 		log_err("too many target processes (at most %d)", MAX_TARGETS);
 		return EXIT_FAILURE;
 	}
-	pr.sym = symbolizer__new();
-	p = pprof__new();
-	if (!pr.sym || !p) {
-		log_err("out of memory");
-		goto cleanup;
-	}
-	pr.sink = single_sink;
-	pr.sink_ctx = p;
-	err = o->type->init_profile(&pr, p);
-	if (err) {
-		log_err("cannot create profile: %s", strerror(-err));
-		goto cleanup;
-	}
-	/* Read the targets' mappings now, while they surely run, and make the
-	 * first one's executable the profile's main binary. */
-	for (size_t i = 0; i < o->popts.npids; i++)
-		if (symbolizer__add_pid(pr.sym, o->popts.pids[i]))
-			log_warn("cannot read the mappings of pid %d yet, retrying on first sample",
-				 o->popts.pids[i]);
-	if (o->popts.npids)
-		frames__main_mapping(p, pr.sym, o->popts.pids[0]);
-
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -88,17 +58,32 @@ int oneshot_run(const struct oneshot_opts *o)
 			.events = POLLIN,
 		};
 
-	if (o->type->start(&pr))
+	switch (run_profile__start(&rp, o->type, &o->popts, true, &err)) {
+	case RUN_PROFILE_OK:
+		break;
+	case RUN_PROFILE_NOMEM:
+		log_err("out of memory");
 		goto cleanup;
+	case RUN_PROFILE_HEADER:
+		log_err("cannot create profile: %s", strerror(-err));
+		goto cleanup;
+	case RUN_PROFILE_START:
+		goto cleanup;
+	}
+	/* The profile's time is when the command started. */
+	rp.start_wall = (int64_t)o->wall_start.tv_sec * 1000000000LL + o->wall_start.tv_nsec;
 	clock_gettime(CLOCK_MONOTONIC, &mono_start);
-	if (o->popts.npids)
+	if (o->type->kind == PROFILER_INSTANT)
+		stop_reason = "a snapshot";
+	else if (o->popts.npids)
 		log_info("profiling %s of %zu process(es) for %.3gs, writing %s", o->type->name,
 			 o->popts.npids, o->duration_ns / 1e9, o->output);
 	else
 		log_info("profiling %s of every process for %.3gs, writing %s", o->type->name,
 			 o->duration_ns / 1e9, o->output);
 
-	for (;;) {
+	/* An instant type is read at once: no duration. */
+	while (o->type->kind != PROFILER_INSTANT) {
 		int64_t left;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -122,10 +107,7 @@ int oneshot_run(const struct oneshot_opts *o)
 
 			if (read(tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 				log_warn("timerfd read: %s", strerror(errno));
-			if (!o->type->snapshot)
-				o->type->drain(&pr);
-			else if (o->type->tick)
-				o->type->tick(&pr);
+			run_profile__tick(&rp);
 		}
 		alive = 0;
 		for (int i = 2; i < npfds; i++) {
@@ -141,12 +123,8 @@ int oneshot_run(const struct oneshot_opts *o)
 			break;
 		}
 	}
-	o->type->stop(&pr);
+	p = run_profile__finish(&rp);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	o->type->drain(&pr);
-
-	pprof__set_time(p, (int64_t)o->wall_start.tv_sec * 1000000000LL + o->wall_start.tv_nsec,
-			elapsed_ns(&mono_start, &now));
 	err = pprof__write_file(p, o->output);
 	if (err) {
 		log_err("cannot write profile '%s': %s", o->output, strerror(-err));
@@ -154,7 +132,7 @@ int oneshot_run(const struct oneshot_opts *o)
 	}
 	log_info("wrote %s after %.1fs (%s)", o->output, elapsed_ns(&mono_start, &now) / 1e9,
 		 stop_reason);
-	o->type->summary(&pr);
+	o->type->ops->summary(&rp.run.pr);
 	ret = EXIT_SUCCESS;
 cleanup:
 	for (int i = 2; i < npfds; i++)
@@ -164,8 +142,6 @@ cleanup:
 		close(sfd);
 	if (tfd >= 0)
 		close(tfd);
-	o->type->free(&pr);
-	pprof__free(p);
-	symbolizer__free(pr.sym);
+	run_profile__free(&rp);
 	return ret;
 }

@@ -14,10 +14,11 @@
 
 #include "collect/heap.h"
 #include "collect/probe.h"
-#include "frames.h"
-#include "log.h"
+#include "types/collector.h"
+#include "aggregate/frames.h"
+#include "util/log.h"
 #include "pprof/pprof.h"
-#include "profiler.h"
+#include "types/profiler.h"
 #include "unwind/unwinder.h"
 
 struct prof_heap {
@@ -28,32 +29,17 @@ struct prof_heap {
 	struct frames_stats fst;
 };
 
-static int heap_init_common(struct profiler *pr, struct pprof *p, const char *dflt)
+static int64_t heap_period(const struct profiler_opts *o)
 {
-	int err;
-
-	err = pprof__add_sample_type(p, "alloc_objects", "count");
-	if (!err)
-		err = pprof__add_sample_type(p, "alloc_space", "bytes");
-	if (!err)
-		err = pprof__add_sample_type(p, "inuse_objects", "count");
-	if (!err)
-		err = pprof__add_sample_type(p, "inuse_space", "bytes");
-	if (!err)
-		err = pprof__set_period(p, "space", "bytes", (int64_t)pr->opts.heap_sample_rate);
-	if (!err && dflt)
-		err = pprof__set_default_sample_type(p, dflt);
-	return err;
+	return (int64_t)o->heap_sample_rate;
 }
 
-static int heap_init_profile(struct profiler *pr, struct pprof *p)
+static void *heap_open(void *arg, struct unwinder *unw)
 {
-	return heap_init_common(pr, p, NULL); /* Go: unset, the last type (inuse_space) */
-}
+	struct heap_opts *opts = arg;
 
-static int allocs_init_profile(struct profiler *pr, struct pprof *p)
-{
-	return heap_init_common(pr, p, "alloc_space");
+	opts->unw = unw;
+	return heap_collector__new(opts);
 }
 
 static int heap_start(struct profiler *pr)
@@ -67,25 +53,9 @@ static int heap_start(struct profiler *pr)
 	if (!ph)
 		return -ENOMEM;
 	pr->priv = ph;
-	err = unwinder__get(&pr->opts, pr->type->name, &ph->unw);
-	if (err)
+	ph->col = collector__open(pr, "the heap BPF program", heap_open, &opts, &ph->unw, &err);
+	if (!ph->col)
 		return err;
-	opts.unw = ph->unw;
-	ph->col = heap_collector__new(&opts);
-	if (!ph->col && unwinder__give_up(&ph->unw, &pr->opts, pr->type->name, -errno)) {
-		opts.unw = NULL;
-		ph->col = heap_collector__new(&opts);
-	}
-	if (!ph->col) {
-		err = -errno;
-		log_err("cannot load the heap BPF program: %s", probe_explain(err));
-		return err;
-	}
-	/* Targets get their tables before their first sampled call. */
-	for (size_t i = 0; ph->unw && i < pr->opts.npids; i++)
-		unwinder__add_pid(ph->unw, pr->opts.pids[i]);
-	if (ph->unw)
-		log_debug("allocation stacks by the .eh_frame walker");
 	for (size_t i = 0; i < pr->opts.npids; i++) {
 		err = heap_collector__attach_pid(ph->col, pr->opts.pids[i], msg, sizeof(msg));
 		if (err) {
@@ -248,13 +218,8 @@ static void heap_free(struct profiler *pr)
 	pr->priv = NULL;
 }
 
-const struct profiler_type profiler_heap = {
-	.name = "heap",
-	.description = "live sampled allocations, inuse_space by default (Go's heap profile)",
-	.snapshot = 1,
-	.needs_pid = 1,
+static const struct profiler_ops heap_ops = {
 	.start = heap_start,
-	.init_profile = heap_init_profile,
 	.drain = heap_drain,
 	.tick = heap_tick,
 	.stop = heap_stop,
@@ -263,17 +228,38 @@ const struct profiler_type profiler_heap = {
 	.stats = heap_stats,
 };
 
+#define HEAP_SAMPLE_TYPES                                                                  \
+	{ { "alloc_objects", "count" }, { "alloc_space", "bytes" }, { "inuse_objects", "count" }, \
+	  { "inuse_space", "bytes" } }
+
+/* Probes attach to one process: not host-wide. Pyroscope: __delta__=false
+ * (the v1 ingester would otherwise difference the memory series). */
+const struct profiler_type profiler_heap = {
+	.name = "heap",
+	.description = "live sampled allocations, inuse_space by default (Go's heap profile)",
+	.kind = PROFILER_CUMULATIVE,
+	.probe_group = "allocator",
+	.options = PROFILER_OPT(PROFILER_OPT_HEAP_SAMPLE_RATE) | PROFILER_OPTS_UNWIND,
+	.sample_types = HEAP_SAMPLE_TYPES,
+	.default_sample = NULL, /* Go: unset, the last type (inuse_space) */
+	.period_type = { "space", "bytes" },
+	.period = heap_period,
+	.http = { "heap", 0, "memory in use, sampled" },
+	.pyroscope = { "memory", true },
+	.ops = &heap_ops,
+};
+
 const struct profiler_type profiler_allocs = {
 	.name = "allocs",
 	.description = "sampled allocations, alloc_space by default (Go's allocs profile)",
-	.snapshot = 1,
-	.needs_pid = 1,
-	.start = heap_start,
-	.init_profile = allocs_init_profile,
-	.drain = heap_drain,
-	.tick = heap_tick,
-	.stop = heap_stop,
-	.summary = heap_summary,
-	.free = heap_free,
-	.stats = heap_stats,
+	.kind = PROFILER_CUMULATIVE,
+	.probe_group = "allocator",
+	.options = PROFILER_OPT(PROFILER_OPT_HEAP_SAMPLE_RATE) | PROFILER_OPTS_UNWIND,
+	.sample_types = HEAP_SAMPLE_TYPES,
+	.default_sample = "alloc_space",
+	.period_type = { "space", "bytes" },
+	.period = heap_period,
+	.http = { "allocs", 0, "memory allocations, sampled" },
+	.pyroscope = { "memory", true },
+	.ops = &heap_ops,
 };

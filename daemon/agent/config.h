@@ -11,18 +11,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "export/upload.h"
+#include "types/profiler.h"
+
 /* Bounds on what a file can make the agent hold. */
 #define CONFIG_MAX_FILE_SIZE (1 << 20)
 #define CONFIG_MAX_LINE 4096            /* characters per line, newline excluded */
 #define CONFIG_MAX_HEAP_PROCS 256
 #define CONFIG_MAX_SERVICE_RULES 256
 #define CONFIG_ERR_LEN 512              /* enough for any message config builds */
-
-enum upload_mode {
-	UPLOAD_MODE_PUSH = 0,   /* Pyroscope POST /push.v1.PusherService/Push */
-	UPLOAD_MODE_INGEST,     /* Pyroscope POST /ingest?format=pprof */
-	UPLOAD_MODE_PPROF,      /* POST the .pb.gz to url as is */
-};
 
 /* [service] "pattern = service": fnmatch(3) glob against the process name or
  * its systemd unit; the first rule in file order that matches wins. */
@@ -34,23 +31,19 @@ struct service_rule {
 struct profd_config {
 	/* [profd] */
 	uint64_t interval_ns;
-	unsigned types;                 /* bit (1u << enum profd_ptype) */
+	unsigned types;                 /* bit (1u << place in the registry) */
 	char *output_dir;               /* "" = don't write */
 	uint64_t retention_size;        /* bytes under output_dir; 0 = no limit */
 	uint64_t retention_age_ns;      /* 0 = no limit */
-	/* [cpu] */
-	uint64_t cpu_frequency;         /* Hz */
+	/* [cpu] frequency, [heap] sample_rate, [block] min_block, [unwind]
+	 * mode, max_memory: the registry's options (types/profiler.h); pids
+	 * unused */
+	struct profiler_opts popts;
 	/* [heap] */
-	uint64_t heap_sample_rate;      /* bytes between samples */
 	char **heap_names;              /* processes to heap-profile, by name ... */
 	size_t n_heap_names;
 	pid_t *heap_pids;               /* ... or by pid */
 	size_t n_heap_pids;
-	/* [block] */
-	uint64_t min_block_ns;          /* shortest off-CPU time recorded; 0 = all */
-	/* [unwind] */
-	unsigned unwind_mode;           /* enum profiler_unwind */
-	uint64_t unwind_max_memory;     /* kernel memory for unwind tables, bytes */
 	/* [upload] */
 	struct {
 		char *url;              /* "" = off */
@@ -106,6 +99,9 @@ int config__check(const struct profd_config *cfg, char *err, size_t errlen);
  * config__check. On error cfg is released (config__done) and err says why. */
 int config__load(struct profd_config *cfg, const char *path, const char *const *overrides,
 		 size_t n_overrides, char *err, size_t errlen);
+
+/* The [upload] section as the uploader's options (strings borrowed). */
+void config__upload_opts(const struct profd_config *cfg, struct upload_opts *o);
 
 /* The service name a [service] rule gives the process (name comm, systemd
  * unit or NULL), or NULL if no rule matches. Borrowed from cfg. */

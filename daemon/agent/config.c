@@ -18,11 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "profiler.h"
+#include "agent/config.h"
+#include "types/profiler.h"
 #include "util/fileio.h"
 #include "util/parse.h"
-#include "util/ptype.h"
 #include "util/text.h"
 
 #define PATH_MAX_LEN 1024       /* room left for <name>/<pid>/<type>-<time>.pb.gz */
@@ -45,7 +44,7 @@ enum kind {
 	K_PROCS,
 	K_TENANT,
 	K_USER,
-	K_UNWIND,
+	K_PROFILER,     /* an option of the registry: its own parser and limits */
 };
 
 struct key_def {
@@ -64,12 +63,7 @@ static const struct key_def keys[] = {
 	{ "profd", "output_dir", K_PATH, CFG(output_dir), 0, 0 },
 	{ "profd", "retention_size", K_SIZE, CFG(retention_size), 0, UINT64_MAX },
 	{ "profd", "retention_age", K_DURATION0, CFG(retention_age_ns), 0, 0 },
-	{ "cpu", "frequency", K_U64, CFG(cpu_frequency), 1, 10000 },
-	{ "heap", "sample_rate", K_SIZE, CFG(heap_sample_rate), 1, 1ULL << 40 },
 	{ "heap", "processes", K_PROCS, 0, 0, 0 },
-	{ "block", "min_block", K_DURATION0, CFG(min_block_ns), 0, 0 },
-	{ "unwind", "mode", K_UNWIND, CFG(unwind_mode), 0, 0 },
-	{ "unwind", "max_memory", K_SIZE, CFG(unwind_max_memory), 64ULL << 10, 1ULL << 40 },
 	{ "upload", "url", K_URL, CFG(upload.url), 0, 0 },
 	{ "upload", "mode", K_MODE, CFG(upload.mode), 0, 0 },
 	{ "upload", "tenant_id", K_TENANT, CFG(upload.tenant_id), 0, 0 },
@@ -90,13 +84,15 @@ static const struct key_def keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = { "profd", "cpu", "heap", "block", "unwind", "upload", "http", "service" };
+/* Besides these, the sections of the registry's options ([cpu], [unwind], ...). */
+static const char *const sections[] = { "profd", "heap", "upload", "http", "service" };
 
 struct parse_ctx {
 	struct profd_config *cfg;
 	const char *src;        /* file name, or NULL for a command-line override */
 	int lineno;
-	int seen[NKEYS];        /* line where each key was set, 0 = not yet */
+	int seen[NKEYS + PROFILER_NOPTS]; /* line where each key (then each option
+					   * of the registry) was set, 0 = not yet */
 	bool failed;
 	char *err;
 	size_t errlen;
@@ -119,10 +115,6 @@ static int name_index(const char *const *names, size_t n, const char *v, size_t 
 		}
 	return -ENOENT;
 }
-
-static const char *const unwind_names[] = {
-	[PROFILER_UNWIND_AUTO] = "auto", [PROFILER_UNWIND_FP] = "fp", [PROFILER_UNWIND_DWARF] = "dwarf",
-};
 
 /* A value as it may appear in a message: sanitized and cut. */
 static const char *shown(const char *v, char *buf, size_t sz)
@@ -169,7 +161,7 @@ static bool is_section(const char *s)
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		if (!strcmp(s, sections[i]))
 			return true;
-	return false;
+	return profiler_option_section(s);
 }
 
 static bool has_ctl(const char *s)
@@ -257,7 +249,7 @@ static int set_types(struct parse_ctx *c, const struct key_def *k, const char *v
 		return fail(c, k->section, k->name, "empty entry in list '%s'", shown(v, sv, sizeof(sv)));
 	for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		size_t n;
-		int pt;
+		const struct profiler_type *pt;
 
 		while (*t == ' ' || *t == '\t')
 			t++;
@@ -265,12 +257,11 @@ static int set_types(struct parse_ctx *c, const struct key_def *k, const char *v
 		while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
 			t[--n] = '\0';
 		snprintf(tok, sizeof(tok), "%s", t);
-		pt = n < sizeof(tok) ? ptype__parse(tok) : -1;
-		if (pt < 0)
-			return fail(c, k->section, k->name,
-				    "unknown profile type '%s' (known: cpu, heap, allocs, mutex, block, threadcreate)",
-				    shown(t, sv, sizeof(sv)));
-		types |= 1u << pt;
+		pt = n < sizeof(tok) ? profiler_type_find(tok) : NULL;
+		if (!pt)
+			return fail(c, k->section, k->name, "unknown profile type '%s' (known: %s)",
+				    shown(t, sv, sizeof(sv)), profiler_type_names());
+		types |= 1u << profiler_type_index(pt);
 	}
 	*(unsigned *)((char *)c->cfg + k->off) = types;
 	return 0;
@@ -391,6 +382,25 @@ static int set_service_rule(struct parse_ctx *c, const char *pattern, const char
 	return 0;
 }
 
+/* A key of the registry's options: the setter the command line uses too. */
+static int set_option(struct parse_ctx *c, const char *section, const char *name, const char *v,
+		      bool from_file)
+{
+	const struct profiler_option *opt = profiler_option_key(section, name);
+	char msg[PROFILER_ERR_LEN], kn[64];
+	size_t i;
+
+	if (!opt)
+		return fail(c, NULL, NULL, "[%s] unknown key '%s'", section, shown(name, kn, sizeof(kn)));
+	i = NKEYS + opt->id;
+	if (from_file && c->seen[i])
+		return fail(c, section, name, "duplicate key (first set at line %d)", c->seen[i]);
+	c->seen[i] = c->lineno ? c->lineno : -1;
+	if (profiler_option_set(&c->cfg->popts, opt, v, msg, sizeof(msg)))
+		return fail(c, section, name, "%s", msg);
+	return 0;
+}
+
 /* Validate and store one value. from_file: duplicates are errors. */
 static int set_value(struct parse_ctx *c, const char *section, const char *name, const char *v,
 		     bool from_file)
@@ -420,7 +430,7 @@ static int set_value(struct parse_ctx *c, const char *section, const char *name,
 		}
 	}
 	if (!k)
-		return fail(c, NULL, NULL, "[%s] unknown key '%s'", section, shown(name, kn, sizeof(kn)));
+		return set_option(c, section, name, v, from_file);
 	if (from_file && c->seen[i])
 		return fail(c, section, name, "duplicate key (first set at line %d)", c->seen[i]);
 	c->seen[i] = c->lineno ? c->lineno : -1;
@@ -474,13 +484,8 @@ static int set_value(struct parse_ctx *c, const char *section, const char *name,
 		}
 		return fail(c, section, name, "invalid mode '%s' (push, ingest or pprof)",
 			    shown(v, sv, sizeof(sv)));
-	case K_UNWIND:
-		if (!name_index(unwind_names, sizeof(unwind_names) / sizeof(unwind_names[0]), v, &i)) {
-			*(unsigned *)slot = (unsigned)i;
-			return 0;
-		}
-		return fail(c, section, name, "invalid mode '%s' (auto, fp or dwarf)",
-			    shown(v, sv, sizeof(sv)));
+	case K_PROFILER:
+		break;
 	case K_TYPES:
 		return set_types(c, k, v);
 	case K_PROCS:
@@ -710,13 +715,10 @@ int config__init(struct profd_config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->interval_ns = 60ULL * 1000000000;
-	cfg->types = 1u << PROFD_PT_CPU;
+	cfg->types = 1u << profiler_type_index(profiler_type_find("cpu"));
 	cfg->retention_size = 1ULL << 30;
 	cfg->retention_age_ns = 7ULL * 24 * 3600 * 1000000000;
-	cfg->cpu_frequency = 99;
-	cfg->heap_sample_rate = 524288;
-	cfg->unwind_mode = PROFILER_UNWIND_AUTO;
-	cfg->unwind_max_memory = 64ULL << 20;
+	profiler_opts_defaults(&cfg->popts);
 	cfg->upload.mode = UPLOAD_MODE_PUSH;
 	cfg->upload.timeout_ns = 10ULL * 1000000000;
 	cfg->upload.retries = 3;
@@ -792,4 +794,23 @@ const char *config__service_for(const struct profd_config *cfg, const char *comm
 			return r->service;
 	}
 	return NULL;
+}
+
+void config__upload_opts(const struct profd_config *cfg, struct upload_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->url = cfg->upload.url;
+	o->mode = cfg->upload.mode;
+	o->tenant_id = cfg->upload.tenant_id;
+	o->bearer_token_file = cfg->upload.bearer_token_file;
+	o->basic_auth_user = cfg->upload.basic_auth_user;
+	o->basic_auth_password_file = cfg->upload.basic_auth_password_file;
+	o->timeout_ns = cfg->upload.timeout_ns;
+	o->retries = cfg->upload.retries;
+	o->backoff_initial_ns = cfg->upload.backoff_initial_ns;
+	o->backoff_max_ns = cfg->upload.backoff_max_ns;
+	o->spool_dir = cfg->upload.spool_dir;
+	o->spool_max_bytes = cfg->upload.spool_max_bytes;
+	o->tls_ca_file = cfg->upload.tls_ca_file;
+	o->tls_insecure_skip_verify = cfg->upload.tls_insecure_skip_verify;
 }

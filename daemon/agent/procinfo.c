@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "procinfo.h"
+#include "agent/procinfo.h"
 
 /* A cgroup file is a few lines; deeper hierarchies than this are not worth
  * following for a name. */

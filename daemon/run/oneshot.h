@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "profiler.h"
+#include "types/profiler.h"
 
 struct oneshot_opts {
 	const struct profiler_type *type;

@@ -9,10 +9,11 @@
 
 #include "collect/cpu.h"
 #include "collect/probe.h"
-#include "frames.h"
-#include "log.h"
+#include "types/collector.h"
+#include "aggregate/frames.h"
+#include "util/log.h"
 #include "pprof/pprof.h"
-#include "profiler.h"
+#include "types/profiler.h"
 #include "unwind/unwinder.h"
 
 struct prof_cpu {
@@ -25,17 +26,17 @@ struct prof_cpu {
 	struct frames_stats fst;
 };
 
-static int cpu_init_profile(struct profiler *pr, struct pprof *p)
+static int64_t cpu_period(const struct profiler_opts *o)
 {
-	int64_t period = 1000000000LL / (int64_t)pr->opts.frequency;
-	int err;
+	return 1000000000LL / (int64_t)o->frequency;
+}
 
-	err = pprof__add_sample_type(p, "samples", "count");
-	if (!err)
-		err = pprof__add_sample_type(p, "cpu", "nanoseconds");
-	if (!err)
-		err = pprof__set_period(p, "cpu", "nanoseconds", period);
-	return err;
+static void *cpu_open(void *arg, struct unwinder *unw)
+{
+	struct cpu_opts *opts = arg;
+
+	opts->unw = unw;
+	return cpu_collector__new(opts);
 }
 
 static int cpu_start(struct profiler *pr)
@@ -52,27 +53,10 @@ static int cpu_start(struct profiler *pr)
 	if (!pc)
 		return -ENOMEM;
 	pr->priv = pc;
-	pc->period_ns = 1000000000LL / (int64_t)pr->opts.frequency;
-	err = unwinder__get(&pr->opts, "cpu", &pc->unw);
-	if (err)
+	pc->period_ns = cpu_period(&pr->opts);
+	pc->col = collector__open(pr, "the CPU sampler BPF program", cpu_open, &opts, &pc->unw, &err);
+	if (!pc->col)
 		return err;
-	opts.unw = pc->unw;
-	pc->col = cpu_collector__new(&opts);
-	if (!pc->col && unwinder__give_up(&pc->unw, &pr->opts, "cpu", -errno)) {
-		opts.unw = NULL;
-		pc->col = cpu_collector__new(&opts);
-	}
-	if (!pc->col) {
-		err = -errno;
-		log_err("cannot load the CPU sampler BPF program: %s", probe_explain(err));
-		return err;
-	}
-	/* Targets get their tables before the first sample; any other process
-	 * is picked up by its first samples (unknown-mapping events). */
-	for (size_t i = 0; pc->unw && i < pr->opts.npids; i++)
-		unwinder__add_pid(pc->unw, pr->opts.pids[i]);
-	if (pc->unw)
-		log_debug("user stacks by the .eh_frame walker");
 	err = cpu_collector__start(pc->col);
 	if (err)
 		log_err("cannot attach to cpu-clock perf events: %s", probe_explain(err));
@@ -186,14 +170,25 @@ static void cpu_free(struct profiler *pr)
 	pr->priv = NULL;
 }
 
-const struct profiler_type profiler_cpu = {
-	.name = "cpu",
-	.description = "on-CPU time, sampled at --frequency (Go's CPU profile)",
+static const struct profiler_ops cpu_ops = {
 	.start = cpu_start,
-	.init_profile = cpu_init_profile,
 	.drain = cpu_drain,
 	.stop = cpu_stop,
 	.summary = cpu_summary,
 	.free = cpu_free,
 	.stats = cpu_stats,
+};
+
+const struct profiler_type profiler_cpu = {
+	.name = "cpu",
+	.description = "on-CPU time, sampled at --frequency (Go's CPU profile)",
+	.kind = PROFILER_DELTA,
+	.host_wide = true,
+	.options = PROFILER_OPT(PROFILER_OPT_FREQUENCY) | PROFILER_OPTS_UNWIND,
+	.sample_types = { { "samples", "count" }, { "cpu", "nanoseconds" } },
+	.period_type = { "cpu", "nanoseconds" },
+	.period = cpu_period,
+	.http = { "profile", 30, "CPU profile over ?seconds= (default 30)", true },
+	.pyroscope = { "process_cpu", false },
+	.ops = &cpu_ops,
 };

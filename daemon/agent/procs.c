@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+/* procs: the agent's process table: one builder per process per type
+ * for the current interval (the runs' sink), finished and handed to disk
+ * and upload when the process exits or the interval ends. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "aggregate/frames.h"
+#include "export/disk.h"
+#include "export/pyroscope.h"
+#include "export/upload_worker.h"
+#include "util/log.h"
+
+static struct agent_proc **proc_slot(struct agent *a, pid_t pid)
+{
+	struct agent_proc **pp = &a->buckets[(uint32_t)pid % AGENT_PROC_BUCKETS];
+
+	while (*pp && (*pp)->pid != pid)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static struct agent_proc *proc_new(struct agent *a, pid_t pid, const char *comm16)
+{
+	static int64_t last_full_log;
+	char unit[PROCINFO_UNIT_LEN];
+	struct agent_proc *p;
+	const char *svc;
+	int64_t boot_ns;
+	bool has_unit;
+
+	if (a->nprocs >= AGENT_MAX_PROCS) {
+		int64_t now = agent_now_ns(CLOCK_MONOTONIC);
+
+		if (!last_full_log || now - last_full_log > LOG_EVERY_NS) {
+			log_warn("more than %d processes with samples in one interval: dropping the "
+				 "samples of the others (counted in metrics)", AGENT_MAX_PROCS);
+			last_full_log = now;
+		}
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	/* The profile covers the interval, or the process's life since it
+	 * started in it; if it is gone already, its samples were at least
+	 * taken after the previous drain. */
+	if (!procinfo__start_boottime(pid, &boot_ns))
+		p->start_ns = agent_now_ns(CLOCK_REALTIME) - (agent_now_ns(CLOCK_BOOTTIME) - boot_ns);
+	else
+		p->start_ns = a->last_drain_ns;
+	if (p->start_ns < a->interval_start_ns)
+		p->start_ns = a->interval_start_ns;
+	/* The name the sample came with saves a read, and is the only one
+	 * left when the process exited before this drain. */
+	if (comm16 && comm16[0])
+		snprintf(p->comm, sizeof(p->comm), "%.*s", PROCINFO_COMM_LEN - 1, comm16);
+	else if (procinfo__comm(pid, p->comm, sizeof(p->comm)) || !p->comm[0])
+		snprintf(p->comm, sizeof(p->comm), "unknown");
+	has_unit = !procinfo__unit(pid, unit, sizeof(unit));
+	svc = config__service_for(&a->cfg, p->comm, has_unit ? unit : NULL);
+	if (svc)
+		snprintf(p->service, sizeof(p->service), "%s", svc);
+	else
+		procinfo__default_service(has_unit ? unit : NULL, p->comm, p->service,
+					  sizeof(p->service));
+	*proc_slot(a, pid) = p;
+	a->nprocs++;
+	return p;
+}
+
+/* profiler_sink_fn: the builder of (pid, type) for this interval. */
+struct pprof *agent_sink(void *ctx, struct profiler *pr, pid_t pid)
+{
+	struct agent_ptype *t = ctx;
+	struct agent *a = t->a;
+	struct agent_proc *p = *proc_slot(a, pid);
+	struct pprof *b;
+
+	/* A snapshot holds what a process that exited since left behind (its
+	 * in-use memory is meaningless now): no profile for it. */
+	if (!p && t->type->kind != PROFILER_DELTA && kill(pid, 0) && errno == ESRCH)
+		return NULL;
+	if (!p)
+		p = proc_new(a, pid, pr->sink_comm);
+	if (!p)
+		return NULL;
+	if (p->prof[t->pt])
+		return p->prof[t->pt];
+	b = pprof__new();
+	if (!b)
+		return NULL;
+	if (profiler_init_profile(pr, b)) {
+		pprof__free(b);
+		return NULL;
+	}
+	/* Best effort: a process already gone has no executable to name. */
+	frames__main_mapping(b, a->sym, pid);
+	p->prof[t->pt] = b;
+	return b;
+}
+
+/* Encode one finished profile, write it and/or queue it for upload. */
+static void finish_profile(struct agent *a, struct agent_proc *p, int pt,
+			   int64_t end_ns)
+{
+	static int64_t last_log;
+	const struct profiler_type *type = profiler_type_at(pt);
+	struct pprof *b = p->prof[pt];
+	uint8_t *gz = NULL;
+	size_t len = 0;
+	int err;
+
+	pprof__set_time(b, p->start_ns, end_ns > p->start_ns ? end_ns - p->start_ns : 0);
+	err = pprof__encode(b, &gz, &len);
+	if (err) {
+		int64_t now = agent_now_ns(CLOCK_MONOTONIC);
+
+		a->encode_errors++;
+		if (!last_log || now - last_log > LOG_EVERY_NS) {
+			log_warn("cannot encode the %s profile of pid %d: %s, dropping it",
+				 type->name, p->pid, strerror(-err));
+			last_log = now;
+		}
+		return;
+	}
+	a->profiles++;
+	/* Failures are counted and logged by the store. */
+	if (a->disk)
+		disk_store__write(a->disk, p->comm, p->pid, type->name, p->start_ns, gz, len,
+				  NULL, 0);
+	if (a->sh.up) {
+		struct pyroscope_meta m = {
+			.type = type,
+			.service_name = p->service,
+			.host = a->host,
+			.pid = p->pid,
+			.process = p->comm,
+			.start_ns = p->start_ns,
+			.end_ns = end_ns,
+		};
+
+		upload_worker__enqueue_take(a->sh.up, &m, gz, len);
+		gz = NULL;
+	}
+	free(gz);
+}
+
+static void proc_finish_free(struct agent *a, struct agent_proc *p, int64_t end_ns)
+{
+	for (int pt = 0; pt < (int)profiler_type_count(); pt++) {
+		if (!p->prof[pt])
+			continue;
+		finish_profile(a, p, pt, end_ns);
+		pprof__free(p->prof[pt]);
+	}
+	free(p);
+	a->nprocs--;
+}
+
+/* Flush the processes seen gone at the previous tick (their last samples
+ * came in with this tick's drain) and mark those gone now. kill(pid, 0)
+ * needs no privilege: EPERM still means alive. Returns how many were
+ * flushed. */
+size_t agent_flush_exited(struct agent *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < AGENT_PROC_BUCKETS; i++) {
+		struct agent_proc **pp = &a->buckets[i];
+
+		while (*pp) {
+			struct agent_proc *p = *pp;
+
+			if (p->exited) {
+				*pp = p->next;
+				proc_finish_free(a, p, p->exit_ns);
+				n++;
+				continue;
+			}
+			/* The time of the check, not the tick's: the drains
+			 * before it can take a while on a busy host. */
+			if (kill(p->pid, 0) && errno == ESRCH) {
+				p->exited = true;
+				p->exit_ns = agent_now_ns(CLOCK_REALTIME);
+			}
+			pp = &p->next;
+		}
+	}
+	return n;
+}
+
+void agent_flush_all(struct agent *a, int64_t now_ns)
+{
+	for (size_t i = 0; i < AGENT_PROC_BUCKETS; i++) {
+		while (a->buckets[i]) {
+			struct agent_proc *p = a->buckets[i];
+
+			a->buckets[i] = p->next;
+			proc_finish_free(a, p, p->exited ? p->exit_ns : now_ns);
+		}
+	}
+}

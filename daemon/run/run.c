@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+/* run: one profiler instance, its tick, stop and flush; one profile over it. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "aggregate/frames.h"
+#include "pprof/pprof.h"
+#include "run/run.h"
+#include "symbolize/symbolizer.h"
+#include "util/log.h"
+
+int64_t run_now_ns(int clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int run__start(struct run *r, const struct profiler_type *t, const struct profiler_opts *o,
+	       struct symbolizer *sym, profiler_sink_fn sink, void *sink_ctx)
+{
+	memset(r, 0, sizeof(*r));
+	r->pr.type = t;
+	r->pr.opts = *o;
+	r->pr.sym = sym;
+	r->pr.sink = sink;
+	r->pr.sink_ctx = sink_ctx;
+	r->started = true;
+	return t->ops->start(&r->pr);
+}
+
+int run__tick(struct run *r)
+{
+	const struct profiler_type *t = r->pr.type;
+
+	if (t->kind == PROFILER_DELTA)
+		return t->ops->drain(&r->pr);
+	if (t->ops->tick)
+		t->ops->tick(&r->pr);
+	return 0;
+}
+
+int run__drain(struct run *r)
+{
+	return r->pr.type->ops->drain(&r->pr);
+}
+
+void run__stop(struct run *r, bool flush_all)
+{
+	const struct profiler_type *t = r->pr.type;
+
+	t->ops->stop(&r->pr);
+	if (flush_all || t->kind == PROFILER_DELTA)
+		t->ops->drain(&r->pr);
+}
+
+void run__free(struct run *r)
+{
+	if (!r || !r->started)
+		return;
+	r->pr.type->ops->free(&r->pr);
+	r->started = false;
+}
+
+static struct pprof *single_sink(void *ctx, struct profiler *pr, pid_t pid)
+{
+	(void)pr;
+	(void)pid;
+	return ctx;
+}
+
+enum run_profile_err run_profile__start(struct run_profile *rp, const struct profiler_type *t,
+					const struct profiler_opts *o, bool warn, int *err)
+{
+	memset(rp, 0, sizeof(*rp));
+	*err = 0;
+	rp->sym = symbolizer__new();
+	rp->p = pprof__new();
+	if (!rp->sym || !rp->p) {
+		*err = -ENOMEM;
+		return RUN_PROFILE_NOMEM;
+	}
+	/* The header needs the options: the profiler exists before it starts. */
+	rp->run.pr.type = t;
+	rp->run.pr.opts = *o;
+	*err = profiler_init_profile(&rp->run.pr, rp->p);
+	if (*err)
+		return RUN_PROFILE_HEADER;
+	for (size_t i = 0; i < o->npids; i++)
+		if (symbolizer__add_pid(rp->sym, o->pids[i]) && warn)
+			log_warn("cannot read the mappings of pid %d yet, retrying on first sample",
+				 o->pids[i]);
+	if (o->npids)
+		frames__main_mapping(rp->p, rp->sym, o->pids[0]);
+	*err = run__start(&rp->run, t, o, rp->sym, single_sink, rp->p);
+	if (*err)
+		return RUN_PROFILE_START;
+	rp->start_mono = run_now_ns(CLOCK_MONOTONIC);
+	rp->start_wall = run_now_ns(CLOCK_REALTIME);
+	return RUN_PROFILE_OK;
+}
+
+void run_profile__tick(struct run_profile *rp)
+{
+	run__tick(&rp->run);
+}
+
+struct pprof *run_profile__finish(struct run_profile *rp)
+{
+	const struct profiler_type *t = rp->run.pr.type;
+	int64_t end;
+
+	t->ops->stop(&rp->run.pr);
+	end = run_now_ns(CLOCK_MONOTONIC);
+	t->ops->drain(&rp->run.pr);
+	pprof__set_time(rp->p, rp->start_wall, end - rp->start_mono);
+	return rp->p;
+}
+
+void run_profile__free(struct run_profile *rp)
+{
+	run__free(&rp->run);
+	pprof__free(rp->p);
+	symbolizer__free(rp->sym);
+	memset(rp, 0, sizeof(*rp));
+}

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+/* collector: one start sequence for every type's collector. */
+#include <errno.h>
+
+#include "collect/probe.h"
+#include "types/collector.h"
+#include "types/profiler.h"
+#include "unwind/unwinder.h"
+#include "util/log.h"
+
+void *collector__open(struct profiler *pr, const char *what, collector_open_fn open, void *arg,
+		      struct unwinder **unw, int *err)
+{
+	const char *who = pr->type->name;
+	void *col;
+
+	*err = unwinder__get(&pr->opts, who, unw);
+	if (*err)
+		return NULL;
+	col = open(arg, *unw);
+	if (!col && unwinder__give_up(unw, &pr->opts, who, -errno))
+		col = open(arg, NULL);
+	if (!col) {
+		*err = -errno;
+		log_err("cannot load %s: %s", what, probe_explain(*err));
+		return NULL;
+	}
+	/* Targets get their tables before their first event; any other
+	 * process is picked up by its first events (unknown-mapping events). */
+	for (size_t i = 0; *unw && i < pr->opts.npids; i++)
+		unwinder__add_pid(*unw, pr->opts.pids[i]);
+	if (*unw)
+		log_debug("%s: user stacks by the .eh_frame walker", who);
+	return col;
+}
