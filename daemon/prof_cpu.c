@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "collect/cpu.h"
+#include "collect/bpf_diag.h"
 #include "collect/probe.h"
 #include "frames.h"
 #include "log.h"
@@ -57,14 +58,16 @@ static int cpu_start(struct profiler *pr)
 	if (err)
 		return err;
 	opts.unw = pc->unw;
+	bpf_diag__reset();
 	pc->col = cpu_collector__new(&opts);
 	if (!pc->col && unwinder__give_up(&pc->unw, &pr->opts, "cpu", -errno)) {
 		opts.unw = NULL;
+		bpf_diag__reset();
 		pc->col = cpu_collector__new(&opts);
 	}
 	if (!pc->col) {
 		err = -errno;
-		log_err("cannot load the CPU sampler BPF program: %s", probe_explain(err));
+		log_err("cannot load the CPU sampler BPF program: %s", bpf_diag__explain(err));
 		return err;
 	}
 	/* Targets get their tables before the first sample; any other process
@@ -145,6 +148,8 @@ static void cpu_summary(struct profiler *pr)
 		 (unsigned long long)st.metrics[PROFD_METRIC_IDLE]);
 	if (pc->unw)
 		unwinder__log_summary(pc->unw, st.unw);
+	else
+		unwinder__log_fallback(&pr->opts, "cpu");
 	log_debug("%llu frames, %llu without a symbol", (unsigned long long)pc->fst.frames,
 		  (unsigned long long)pc->fst.unsymbolized);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "collect/heap.h"
+#include "collect/bpf_diag.h"
 #include "collect/probe.h"
 #include "frames.h"
 #include "log.h"
@@ -71,14 +72,16 @@ static int heap_start(struct profiler *pr)
 	if (err)
 		return err;
 	opts.unw = ph->unw;
+	bpf_diag__reset();
 	ph->col = heap_collector__new(&opts);
 	if (!ph->col && unwinder__give_up(&ph->unw, &pr->opts, pr->type->name, -errno)) {
 		opts.unw = NULL;
+		bpf_diag__reset();
 		ph->col = heap_collector__new(&opts);
 	}
 	if (!ph->col) {
 		err = -errno;
-		log_err("cannot load the heap BPF program: %s", probe_explain(err));
+		log_err("cannot load the heap BPF program: %s", bpf_diag__explain(err));
 		return err;
 	}
 	/* Targets get their tables before their first sampled call. */
@@ -209,6 +212,8 @@ static void heap_summary(struct profiler *pr)
 		log_info("%llu walks missed the allocator's caller: frame-pointer stacks instead",
 			 (unsigned long long)st.walk_mismatch);
 		unwinder__log_summary(ph->unw, st.unw);
+	} else {
+		unwinder__log_fallback(&pr->opts, pr->type->name);
 	}
 }
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collect/bpf_diag.h"
 #include "collect/probe.h"
 #include "collect/wait.h"
 #include "frames.h"
@@ -113,14 +114,16 @@ static int wait_start(struct profiler *pr)
 	if (err)
 		return err;
 	opts.unw = pw->unw;
+	bpf_diag__reset();
 	pw->col = wait_collector__new(&opts);
 	if (!pw->col && unwinder__give_up(&pw->unw, &pr->opts, pr->type->name, -errno)) {
 		opts.unw = NULL;
+		bpf_diag__reset();
 		pw->col = wait_collector__new(&opts);
 	}
 	if (!pw->col) {
 		err = -errno;
-		log_err("cannot load the %s BPF program: %s", pr->type->name, probe_explain(err));
+		log_err("cannot load the %s BPF program: %s", pr->type->name, bpf_diag__explain(err));
 		return err;
 	}
 	if (!pw->unw) {
@@ -355,6 +358,7 @@ static void wait_summary(struct profiler *pr)
 	if (pw->unw) {
 		unwinder__log_summary(pw->unw, st.unw);
 	} else {
+		unwinder__log_fallback(&pr->opts, pr->type->name);
 		gapwalk__stats(pw->gw, &gs);
 		log_info("unwinding: gap walk, %llu rules learned, %llu events met a PC without "
 			 "a rule (%llu stacks completed in the agent, %llu truncated), %llu ended "
