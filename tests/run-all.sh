@@ -13,12 +13,15 @@ fi
 out=$(mktemp)
 "$UNIT" | tee "$out"
 bash "$here/integration/run.sh" | tee -a "$out"
+PROFD=${KERNEL_PROFD:-$PROFD} bash "$here/kernels/run.sh" | tee -a "$out"
 read -r up uf < <(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out")
 read -r ip if_ < <(sed -n 's/^integration: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out")
+read -r kp kf ks < <(sed -n 's/^kernels: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$out")
 rm -f "$out"
 # A suite that printed no closing line crashed: count it as a failure.
-p=$(( ${up:-0} + ${ip:-0} ))
-f=$(( ${uf:-1} + ${if_:-1} ))
+p=$(( ${up:-0} + ${ip:-0} + ${kp:-0} ))
+f=$(( ${uf:-1} + ${if_:-1} + ${kf:-1} ))
+s=${ks:-0} # kernels skipped (never under CI=true: there they fail)
 echo
-echo "$p passed, $f failed"
+echo "$p passed, $f failed, $s skipped"
 [ "$f" = 0 ]
