@@ -163,6 +163,7 @@ static bool trace_line(const char *s)
 static const char *explain_core(struct lines *ls, size_t fail, char *buf, size_t len)
 {
 	char prog[128] = "", field[256] = "", reason[256] = "";
+	bool strong = false; /* reason is the complaint, not "failed to patch" */
 	int num = -1, n;
 	const char *r;
 	size_t i;
@@ -186,8 +187,10 @@ static const char *explain_core(struct lines *ls, size_t fail, char *buf, size_t
 		if (*r == '<') {
 			if (!field[0])
 				field_of(r, field, sizeof(field));
-		} else if (!strstr(r, "matching candidate") &&
-			   (!reason[0] || strstr(reason, "failed to patch") == reason)) {
+		} else if (strstr(r, "matching candidate") || !strncmp(r, "patched ", 8)) {
+			continue; /* libbpf's progress, not its complaint */
+		} else if (!reason[0] || (!strong && !strstr(r, "failed to patch"))) {
+			strong = !strstr(r, "failed to patch");
 			snprintf(reason, sizeof(reason), "%s", r);
 		}
 	}

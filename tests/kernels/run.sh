@@ -132,10 +132,11 @@ prepare() {
 # first, else the first assertion that failed.
 first_error() {
 	local l
-	l=$(grep -m1 -E 'profd: error:|libbpf: .*(failed|error)' "$1" 2>/dev/null)
+	l=$(grep -m1 'profd: error:' "$1" 2>/dev/null)
 	[ -n "$l" ] || l=$(grep -m1 'FAIL:' "$1" 2>/dev/null)
+	[ -n "$l" ] || l=$(grep -m1 -E 'libbpf: .*(failed|error)' "$1" 2>/dev/null)
 	[ -n "$l" ] || l="(no error line; see the log)"
-	echo "$l" | sed 's/^ *//' | cut -c1-160
+	echo "$l" | sed 's/^ *//' | cut -c1-300
 }
 
 # run_kernel PKG
