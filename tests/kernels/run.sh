@@ -32,7 +32,8 @@ passed=0 failed=0 skipped=0
 # The guest has its own /tmp, /var/tmp and /run (tmpfs over the host's).
 for p in "$PROFD" "$WORKLOADS" "$src"; do
 	case "$p" in /tmp/* | /var/tmp/* | /run/*)
-		echo "FAIL kernels/harness (0s): $p is under /tmp, /var/tmp or /run, which the guest does not see"
+		echo "FAIL kernels/harness (0s)"
+		echo "    $p is under /tmp, /var/tmp or /run, which the guest does not see"
 		echo "kernels: 0 passed, 1 failed, 0 skipped"
 		exit 1 ;;
 	esac
@@ -150,7 +151,8 @@ run_kernel() {
 			skipped=$((skipped + 1))
 			table+=("$kver|*|SKIP|$PREP_ERR")
 		else
-			say "FAIL kernels/$kver (0s): $PREP_ERR"
+			say "FAIL kernels/$kver (0s)"
+			say "    $PREP_ERR"
 			failed=$((failed + 1))
 			table+=("$kver|*|FAIL|$PREP_ERR")
 		fi
@@ -198,7 +200,8 @@ EOF
 		else
 			err=$(first_error "$log")
 		fi
-		say "FAIL kernels/$kver/$cell (${s}s): $err"
+		say "FAIL kernels/$kver/$cell (${s}s)"
+		say "    $err"
 		[ -f "$log" ] && sed -n '1,200p' "$log" | grep -E 'FAIL:|error|libbpf|---' | head -12 | sed 's/^/    | /'
 		failed=$((failed + 1))
 		table+=("$kver|$cell|FAIL|$err")
@@ -210,7 +213,7 @@ EOF
 
 if ! command -v qemu-system-x86_64 >/dev/null || [ ! -x /bin/busybox ]; then
 	msg="qemu-system-x86 and busybox-static are needed (make deps)"
-	if [ "${CI:-}" = true ]; then say "FAIL kernels/harness (0s): $msg"; failed=1
+	if [ "${CI:-}" = true ]; then say "FAIL kernels/harness (0s)"; say "    $msg"; failed=1
 	else say "SKIP kernels/harness: $msg (NOT TESTED)"; skipped=1; fi
 	echo "kernels: $passed passed, $failed failed, $skipped skipped"
 	[ "$failed" = 0 ]

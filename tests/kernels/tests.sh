@@ -111,3 +111,23 @@ sys.exit(1 if bad or not mine else 0)
 PY
 	exactly_once "$T/recv" "$T/out"
 }
+
+# test_unwind_new_process_picked_up with time for an emulated CPU: the
+# workload starts once profd profiles host-wide (its start-up loads every
+# process's tables, seconds under TCG), and profd runs 20 s after that; at
+# least 40% of the workload's samples must be complete, as there.
+test_km_new_process_picked_up() {
+	require_root
+	local pp i
+	"$PROFD" --duration 25s --frequency 199 --output "$T/u.pb.gz" 2>"$T/profd.err" &
+	pp=$!
+	for i in $(seq 300); do
+		grep -qs "profiling" "$T/profd.err" && break
+		sleep 0.1
+	done
+	grep -qs "profiling" "$T/profd.err" || { cat "$T/profd.err" >&2; fail "profd did not start"; }
+	start_workload unwind qsort
+	wait $pp || { cat "$T/profd.err" >&2; fail "profd failed"; }
+	pprof -raw "$T/u.pb.gz" >"$T/u.raw"
+	unwind_check sort_loop 'cmp_spin|msort_with_tmp|__mem|mix$' main 40
+}
