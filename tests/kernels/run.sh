@@ -11,8 +11,8 @@
 #                  (/var/cache/profd/kernels): reruns download nothing
 #   KERNEL_CELLS   a regex: only the cells it matches (cpu/|heap/auto)
 #   KERNEL_ACCEL   tcg (default) or kvm, where /dev/kvm boots stock kernels
-#   PROFD, WORKLOADS  absolute or relative paths; the guest sees the host's
-#                  root read-only, so the same paths work there
+#   PROFD, WORKLOADS  the binaries to test: copied with tests/ under the
+#                  cache for the run, which the guest sees on the host's root
 #
 # One line per cell ("ok   kernels/KVER/TYPE/MODE (Ns)", "FAIL ...", or
 # "SKIP kernels/KVER: reason"), a table kernel × cell with the first error
@@ -29,16 +29,23 @@ set_=${KERNEL_SET:-quick}
 cache=${KERNEL_CACHE:-/var/cache/profd/kernels}
 accel=${KERNEL_ACCEL:-tcg}
 passed=0 failed=0 skipped=0
-# The guest has its own /tmp, /var/tmp and /run (tmpfs over the host's).
-for p in "$PROFD" "$WORKLOADS" "$src"; do
-	case "$p" in /tmp/* | /var/tmp/* | /run/*)
-		echo "FAIL kernels/harness (0s)"
-		echo "    $p is under /tmp, /var/tmp or /run, which the guest does not see"
-		echo "kernels: 0 passed, 1 failed, 0 skipped"
-		exit 1 ;;
-	esac
-done
-table=()
+# What the guest runs is a snapshot of this run's binaries and test scripts
+# under the cache (the guest has its own /tmp, /var/tmp and /run, and a
+# rebuild during the run must not change what it runs).
+case "$cache" in /tmp/* | /var/tmp/* | /run/*)
+	echo "FAIL kernels/harness (0s)"
+	echo "    KERNEL_CACHE=$cache is under /tmp, /var/tmp or /run, which the guest does not see"
+	echo "kernels: 0 passed, 1 failed, 0 skipped"
+	exit 1 ;;
+esac
+stage=
+stage_files() {
+	[ -n "$stage" ] && return 0
+	mkdir -p "$cache" && stage=$(mktemp -d "$cache/stage.XXXXXX") || return 1
+	mkdir -p "$stage/src" && cp -a "$src/tests" "$stage/src/" && cp "$PROFD" "$stage/profd" &&
+		cp -a "$WORKLOADS" "$stage/workloads"
+}
+trap '[ -n "$stage" ] && rm -rf "$stage"' EXIT
 
 say() { echo "$*"; }
 
@@ -158,14 +165,21 @@ run_kernel() {
 		fi
 		return
 	fi
+	if ! stage_files; then
+		say "FAIL kernels/$kver (0s)"
+		say "    cannot copy the binaries and tests under $cache"
+		failed=$((failed + 1))
+		table+=("$kver|*|FAIL|cannot stage files under $cache")
+		return
+	fi
 	res=$(mktemp -d /tmp/profd-kernels.XXXXXX)
 	cells >"$res/cells"
 	n=$(wc -l <"$res/cells")
 	cat >"$res/job.sh" <<EOF
-export RES=/tmp/kernel-results SRC='$src' PROFD='$PROFD' WORKLOADS='$WORKLOADS'
+export RES=/tmp/kernel-results SRC='$stage/src' PROFD='$stage/profd' WORKLOADS='$stage/workloads'
 export TEST_TIMEOUT=${KERNEL_TEST_TIMEOUT:-300} PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp LANG=C.UTF-8 CI='${CI:-}'
-exec bash '$here/guest.sh' </dev/null
+exec bash '$stage/src/tests/kernels/guest.sh' </dev/null
 EOF
 	# A budget for the whole guest: the tests' own timeouts, plus boot.
 	timeout=${KERNEL_TIMEOUT:-$((n * 2 * ${KERNEL_TEST_TIMEOUT:-300} + 120))}
