@@ -2,7 +2,9 @@
 # profd: one non-recursive Makefile; every generated file goes under $(OUTPUT).
 #
 #   make            build .output/profd (BPF objects, skeletons, protobuf code, agent)
-#   make test       unit tests under ASan+UBSan, then the BPF integration tests (root)
+#   make test       unit tests under ASan+UBSan, the BPF integration tests (root), then the
+#                   kernel matrix's quick set on Debian 12's newest 6.1 and 6.12 (qemu)
+#   make test-kernels KERNELS="linux-image-..."  the whole kernel matrix on those packages
 #   make bench      overhead benchmarks (root; prints ratios, not part of the tests)
 #   make demo       profile a bundled workload and show `go tool pprof -top`
 #   make deps       install the Debian 12 packages profd needs to build and test
@@ -61,7 +63,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: FORCE all test test-unit test-integration bench demo deps vmlinux install clean format
+.PHONY: FORCE all test test-unit test-integration test-kernels bench demo deps vmlinux install clean format
 all: $(OUTPUT)/profd
 
 $(OUTPUT)/bpf $(OUTPUT)/skel $(OUTPUT)/pb $(OUTPUT)/workloads:
@@ -152,9 +154,17 @@ test-unit: $(OUTPUT)/unit-tests workloads
 test-integration: $(OUTPUT)/profd $(OUTPUT)/profd-san workloads
 	PROFD=$(OUTPUT)/profd-san WORKLOADS=$(OUTPUT)/workloads bash tests/integration/run.sh
 
-# One closing line counts every test of both suites.
+# The kernel matrix (tests/kernels/run.sh): Debian kernel packages booted
+# under qemu run the plain build (ASan under an emulated CPU is too slow).
+# KERNELS: packages (default: the newest 6.1 and 6.12 of Debian 12).
+test-kernels: $(OUTPUT)/profd workloads
+	KERNEL_SET=full KERNELS="$(KERNELS)" PROFD=$(OUTPUT)/profd WORKLOADS=$(OUTPUT)/workloads \
+		bash tests/kernels/run.sh
+
+# One closing line counts every test of every suite.
 test: $(OUTPUT)/unit-tests $(OUTPUT)/profd $(OUTPUT)/profd-san workloads
-	PROFD=$(OUTPUT)/profd-san WORKLOADS=$(OUTPUT)/workloads UNIT=$(OUTPUT)/unit-tests bash tests/run-all.sh
+	PROFD=$(OUTPUT)/profd-san KERNEL_PROFD=$(OUTPUT)/profd WORKLOADS=$(OUTPUT)/workloads \
+		UNIT=$(OUTPUT)/unit-tests bash tests/run-all.sh
 
 bench: $(OUTPUT)/profd workloads
 	PROFD=$(OUTPUT)/profd WORKLOADS=$(OUTPUT)/workloads bash tests/bench/run.sh

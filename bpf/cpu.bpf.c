@@ -183,10 +183,8 @@ static __always_inline bool sample_begin(struct bpf_perf_event_data *ctx, struct
 	bpf_get_current_comm(key->comm, sizeof(key->comm));
 	BPF_CORE_READ_STR_INTO(&key->pcomm, *task, group_leader, comm);
 
-	/* A sample that interrupted user mode has no kernel stack to take.
-	 * verifier: context fields are read whole (the kernel's cs is a u16
-	 * inside a u64 slot, so read the slot). */
-	*in_kernel = !(*(__u64 *)((void *)ctx + offsetof(struct bpf_perf_event_data, regs.cs)) & 3);
+	/* A sample that interrupted user mode has no kernel stack to take. */
+	*in_kernel = !(regs_cs(&ctx->regs) & 3);
 	key->kern_stack_id = PROFD_STACK_NONE;
 	return true;
 }

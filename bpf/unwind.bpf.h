@@ -38,6 +38,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "profd/walker.h"
+#include "core_fixes.bpf.h"
 
 /* Set during load time: unw_cfg.enabled = 1 once the loader's maps are in. */
 const volatile struct profd_unw_config unw_cfg = {};
@@ -569,8 +570,7 @@ static __always_inline struct unw_state *unwind_user_regs(struct pt_regs *regs)
 {
 	struct unw_state *st;
 
-	/* verifier: context fields are read whole (cs is a u16 in a u64 slot) */
-	if ((*(__u64 *)((void *)regs + offsetof(struct pt_regs, cs)) & 0xffff) != UNW_USER_CS) {
+	if (regs_cs(regs) != UNW_USER_CS) {
 		unw_metric(PROFD_UNW_M_NO_REGS);
 		return NULL;
 	}

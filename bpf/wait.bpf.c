@@ -144,7 +144,6 @@ struct {
 } metrics SEC(".maps");
 
 #include "common.bpf.h"
-#include "core_fixes.bpf.h"
 
 static __always_inline int read_user_u64(void *ctx, __u64 addr, __u64 *out)
 {

@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/agent.h"
+#include "collect/bpf_diag.h"
 #include "collect/probe.h"
 #include "agent/config.h"
 #include "util/log.h"
@@ -108,15 +109,6 @@ static int fail(const char *fmt, ...)
 	va_end(ap);
 	log_err("%s", msg);
 	return EXIT_FAILURE;
-}
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG && !arg_verbose)
-		return 0;
-	if (level != LIBBPF_WARN && !arg_verbose)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
 }
 
 /* Refuse an output path we could not write, before profiling starts: try
@@ -373,7 +365,7 @@ static int run_continuous(void)
 	}
 	if (probe_environment(msg, sizeof(msg)))
 		return fail("%s", msg);
-	libbpf_set_print(libbpf_print);
+	bpf_diag__install(arg_verbose);
 	return agent_run(&ao);
 }
 
@@ -410,7 +402,7 @@ int main(int argc, char **argv)
 		ret = fail("%s", msg);
 		goto out;
 	}
-	libbpf_set_print(libbpf_print);
+	bpf_diag__install(arg_verbose);
 
 	o.type = profiler_type_find(arg_type);
 	o.popts = arg_popts;

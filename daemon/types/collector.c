@@ -2,7 +2,7 @@
 /* collector: one start sequence for every type's collector. */
 #include <errno.h>
 
-#include "collect/probe.h"
+#include "collect/bpf_diag.h"
 #include "types/collector.h"
 #include "types/profiler.h"
 #include "unwind/unwinder.h"
@@ -17,12 +17,15 @@ void *collector__open(struct profiler *pr, const char *what, collector_open_fn o
 	*err = unwinder__get(&pr->opts, who, unw);
 	if (*err)
 		return NULL;
+	bpf_diag__reset();
 	col = open(arg, *unw);
-	if (!col && unwinder__give_up(unw, &pr->opts, who, -errno))
+	if (!col && unwinder__give_up(unw, &pr->opts, who, -errno)) {
+		bpf_diag__reset();
 		col = open(arg, NULL);
+	}
 	if (!col) {
 		*err = -errno;
-		log_err("cannot load %s: %s", what, probe_explain(*err));
+		log_err("cannot load %s: %s", what, bpf_diag__explain(*err));
 		return NULL;
 	}
 	/* Targets get their tables before their first event; any other

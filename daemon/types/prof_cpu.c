@@ -129,6 +129,8 @@ static void cpu_summary(struct profiler *pr)
 		 (unsigned long long)st.metrics[PROFD_METRIC_IDLE]);
 	if (pc->unw)
 		unwinder__log_summary(pc->unw, st.unw);
+	else
+		unwinder__log_fallback(&pr->opts, "cpu");
 	log_debug("%llu frames, %llu without a symbol", (unsigned long long)pc->fst.frames,
 		  (unsigned long long)pc->fst.unsymbolized);
 }

@@ -179,6 +179,8 @@ static void heap_summary(struct profiler *pr)
 		log_info("%llu walks missed the allocator's caller: frame-pointer stacks instead",
 			 (unsigned long long)st.walk_mismatch);
 		unwinder__log_summary(ph->unw, st.unw);
+	} else {
+		unwinder__log_fallback(&pr->opts, pr->type->name);
 	}
 }
 

@@ -335,6 +335,7 @@ static void wait_summary(struct profiler *pr)
 	if (pw->unw) {
 		unwinder__log_summary(pw->unw, st.unw);
 	} else {
+		unwinder__log_fallback(&pr->opts, pr->type->name);
 		gapwalk__stats(pw->gw, &gs);
 		log_info("unwinding: gap walk, %llu rules learned, %llu events met a PC without "
 			 "a rule (%llu stacks completed in the agent, %llu truncated), %llu ended "

@@ -8,6 +8,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "collect/bpf_diag.h"
 #include "collect/probe.h"
 #include "util/log.h"
 #include "types/profiler.h"
@@ -26,6 +27,42 @@ struct unwinder {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct unwinder shared;
 static bool said_why; /* "frame pointers only" logged once per process */
+
+/* Why auto mode fell back to frame pointers, per profile type, for the
+ * end-of-run summary ("*": for every type, the walker could not start). */
+static struct {
+	char who[32];
+	char why[400];
+} fallbacks[8];
+
+static void remember_fallback(const char *who, const char *why)
+{
+	for (size_t i = 0; i < sizeof(fallbacks) / sizeof(fallbacks[0]); i++) {
+		if (!fallbacks[i].who[0] || !strcmp(fallbacks[i].who, who)) {
+			snprintf(fallbacks[i].who, sizeof(fallbacks[i].who), "%s", who);
+			snprintf(fallbacks[i].why, sizeof(fallbacks[i].why), "%s", why);
+			return;
+		}
+	}
+}
+
+void unwinder__log_fallback(const struct profiler_opts *o, const char *who)
+{
+	const char *why = NULL;
+
+	if (o->unwind != PROFILER_UNWIND_AUTO)
+		return;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < sizeof(fallbacks) / sizeof(fallbacks[0]) && fallbacks[i].who[0]; i++)
+		if (!strcmp(fallbacks[i].who, who) || (!why && !strcmp(fallbacks[i].who, "*")))
+			why = fallbacks[i].why;
+	if (why)
+		log_warn("unwinding: %s fell back to frame pointers (%s): its user stacks are "
+			 "incomplete wherever code has no frame pointers (Debian's glibc, e.g. "
+			 "qsort and its callers; -fomit-frame-pointer builds)",
+			 who, why);
+	pthread_mutex_unlock(&lock);
+}
 
 int unwinder__get(const struct profiler_opts *o, const char *who, struct unwinder **out)
 {
@@ -63,6 +100,7 @@ int unwinder__get(const struct profiler_opts *o, const char *who, struct unwinde
 	if (!said_why)
 		log_info("user stacks by frame pointers only: %s", why);
 	said_why = true;
+	remember_fallback("*", why);
 	err = 0;
 out:
 	pthread_mutex_unlock(&lock);
@@ -72,10 +110,16 @@ out:
 bool unwinder__give_up(struct unwinder **u, const struct profiler_opts *o, const char *who,
 		       int err)
 {
+	const char *why;
+
 	if (!*u || o->unwind != PROFILER_UNWIND_AUTO)
 		return false;
+	why = bpf_diag__explain(err);
 	log_warn("the .eh_frame stack walker did not load for %s (%s): profiling %s without it",
-		 who, probe_explain(err), who);
+		 who, why, who);
+	pthread_mutex_lock(&lock);
+	remember_fallback(who, why);
+	pthread_mutex_unlock(&lock);
 	unwinder__put(*u);
 	*u = NULL;
 	return true;

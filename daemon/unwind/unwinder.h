@@ -49,5 +49,9 @@ void unwinder__poll(struct unwinder *u);
 /* Log a collector's walker counters (its own unw_metrics, summed over CPUs)
  * and the shared tables' state. */
 void unwinder__log_summary(struct unwinder *u, const uint64_t unw[PROFD_UNW_M_MAX]);
+/* For the end-of-run summary of a profile type without the walker: in auto
+ * mode, say that it fell back to frame pointers, why, and which stacks are
+ * incomplete for it (nothing when the walker was not wanted). */
+void unwinder__log_fallback(const struct profiler_opts *o, const char *who);
 
 #endif
