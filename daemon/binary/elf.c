@@ -336,6 +336,7 @@ static int finish_syms(struct elf_image *img, struct sym_cand *c, size_t n)
 		s->addr = c[i].addr;
 		s->size = c[i].size;
 		if (!s->size) {
+			s->flags |= ELF_SYM_GUESSED_SIZE;
 			end = c[i].limit > s->addr ? c[i].limit : load_limit(img, s->addr);
 			if (i + 1 < m && (end <= s->addr || c[i + 1].addr < end))
 				end = c[i + 1].addr;
@@ -587,11 +588,15 @@ int elf_image__add_syms(struct elf_image *img, const struct elf_sym_in *in, size
 	c = calloc(old.nsyms + n + 1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	/* The names already chosen keep the rank of a global. */
+	/* The names already chosen keep the rank of a global; a guessed size
+	 * is guessed again among the new neighbours, within the old extent. */
 	for (size_t i = 0; i < old.nsyms; i++) {
 		const char *name = old.names + old.syms[i].name;
+		bool guessed = old.syms[i].flags & ELF_SYM_GUESSED_SIZE;
 
-		c[m++] = (struct sym_cand){ .addr = old.syms[i].addr, .size = old.syms[i].size,
+		c[m++] = (struct sym_cand){ .addr = old.syms[i].addr,
+					    .size = guessed ? 0 : old.syms[i].size,
+					    .limit = guessed ? old.syms[i].addr + old.syms[i].size : 0,
 					    .name = name, .name_len = strlen(name),
 					    .bind = STB_GLOBAL };
 	}

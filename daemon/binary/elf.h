@@ -35,11 +35,19 @@ enum {
 	ELF_IMAGE_NO_SYMS = 1 << 0, /* headers, build id and sections only */
 };
 
+/* elf_sym.flags */
+enum {
+	/* The symbol had no size: size reaches to the next symbol (or the end
+	 * of its section), possibly over functions no symbol names. */
+	ELF_SYM_GUESSED_SIZE = 1 << 0,
+};
+
 /* A function covering [addr, addr + size) in ELF virtual addresses. */
 struct elf_sym {
 	uint64_t addr;
 	uint64_t size;
 	uint32_t name; /* offset into elf_image.names */
+	uint32_t flags; /* ELF_SYM_* */
 };
 
 struct elf_load {
