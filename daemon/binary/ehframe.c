@@ -89,9 +89,11 @@ int ehframe_read_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc, uin
 	case DW_EH_PE_aligned: {
 		size_t pad = (size_t)((8 - (at_vaddr & 7)) & 7);
 
-		if ((size_t)(end - c.p) < pad || (enc & 0x0f) != DW_EH_PE_absptr)
+		if ((size_t)(end - c.p) < pad)
 			return -EINVAL;
 		c.p += pad;
+		if ((enc & 0x0f) != DW_EH_PE_absptr)
+			return -EOPNOTSUPP;
 		break;
 	}
 	default:

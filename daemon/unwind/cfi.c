@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binary/ehframe.h"
 #include "unwind/internal.h"
 
 /* remember_state nesting; compilers use 1-2 levels. */
@@ -89,71 +90,12 @@ static __s64 cur_sleb(struct cur *c)
 int cfi__read_encoded(const __u8 **p, const __u8 *end, __u8 enc, __u64 at_vaddr,
 		      __u64 datarel_base, __u64 *out)
 {
-	struct cur c = { *p, end, false };
-	__u64 base = 0, v;
+	uint64_t v;
+	int err = ehframe_read_encoded(p, end, enc, at_vaddr, datarel_base, &v);
 
-	if (enc == DW_EH_PE_omit)
-		return -EINVAL;
-	if (enc & DW_EH_PE_indirect)
-		return -EOPNOTSUPP; /* the value would be the address of the pointer */
-	switch (enc & 0x70) {
-	case DW_EH_PE_absptr:
-		break;
-	case DW_EH_PE_pcrel:
-		base = at_vaddr;
-		break;
-	case DW_EH_PE_datarel:
-		base = datarel_base;
-		break;
-	case DW_EH_PE_textrel:
-		/* Neither libgcc (tbase is NULL on x86-64) nor elfutils give
-		 * text-relative values a base; no x86-64 toolchain emits them. */
-		break;
-	case DW_EH_PE_aligned: {
-		size_t pad = (size_t)((8 - (at_vaddr & 7)) & 7);
-
-		if ((size_t)(end - c.p) < pad)
-			return -EINVAL;
-		c.p += pad;
-		if ((enc & 0x0f) != DW_EH_PE_absptr)
-			return -EOPNOTSUPP;
-		break;
-	}
-	default: /* funcrel has no meaning for the pointers we read */
-		return -EOPNOTSUPP;
-	}
-	switch (enc & 0x0f) {
-	case DW_EH_PE_absptr:
-	case DW_EH_PE_udata8:
-	case DW_EH_PE_sdata8:
-		v = cur_uint(&c, 8);
-		break;
-	case DW_EH_PE_uleb128:
-		v = cur_uleb(&c);
-		break;
-	case DW_EH_PE_udata2:
-		v = cur_uint(&c, 2);
-		break;
-	case DW_EH_PE_udata4:
-		v = cur_uint(&c, 4);
-		break;
-	case DW_EH_PE_sleb128:
-		v = (__u64)cur_sleb(&c);
-		break;
-	case DW_EH_PE_sdata2:
-		v = (__u64)(__s64)(__s16)cur_uint(&c, 2);
-		break;
-	case DW_EH_PE_sdata4:
-		v = (__u64)(__s64)(__s32)cur_uint(&c, 4);
-		break;
-	default:
-		return -EOPNOTSUPP;
-	}
-	if (c.err)
-		return -EINVAL;
-	*p = c.p;
-	*out = base + v;
-	return 0;
+	if (!err)
+		*out = v;
+	return err;
 }
 
 /* ---- CFA program state ------------------------------------------------ */
