@@ -137,6 +137,47 @@ void test_ehframe_funcs_match_symbols(void)
 	ehframe_funcs__free(t);
 }
 
+/* Distro libraries: one function per entry of .eh_frame_hdr's search
+ * table (the linker's own count of FDEs), each start found there. */
+void test_ehframe_funcs_match_hdr(void)
+{
+	static const char *const libs[] = { "/usr/bin/gzip", "/lib/x86_64-linux-gnu/libc.so.6",
+					    "/lib/x86_64-linux-gnu/liblzma.so.5" };
+
+	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+		struct ehframe_funcs *t = NULL;
+		unsigned char *hdr = NULL;
+		uint64_t haddr = 0, start;
+		size_t len = 0, found = 0;
+		uint32_t count;
+		struct stat st;
+		int fd = binary_open_regular(libs[i], &st);
+
+		if (!ASSERT_TRUE(fd >= 0, libs[i]))
+			continue;
+		if (ASSERT_OK(elf_file__section(fd, ".eh_frame_hdr", 1 << 24, (void **)&hdr, &len,
+						&haddr), libs[i]) &&
+		    ASSERT_TRUE(len >= 12 && hdr[0] == 1 && hdr[2] == 0x03 && hdr[3] == 0x3b,
+				"udata4 count, datarel sdata4 table") &&
+		    ASSERT_OK(ehframe_funcs__read_fd(fd, &t), libs[i])) {
+			memcpy(&count, hdr + 8, 4);
+			ASSERT_TRUE(count > 100 && len >= 12 + (size_t)count * 8, "table size");
+			ASSERT_EQ(t->n, count, libs[i]);
+			for (uint32_t k = 0; k < count && 12 + (size_t)k * 8 + 8 <= len; k++) {
+				int32_t rel;
+
+				memcpy(&rel, hdr + 12 + (size_t)k * 8, 4);
+				found += !ehframe_funcs__find(t, haddr + (uint64_t)(int64_t)rel, &start) &&
+					 start == haddr + (uint64_t)(int64_t)rel;
+			}
+			ASSERT_EQ(found, count, "every start of the search table");
+		}
+		ehframe_funcs__free(t);
+		free(hdr);
+		close(fd);
+	}
+}
+
 /* Section headers gone: .eh_frame through PT_GNU_EH_FRAME, same table. */
 void test_ehframe_funcs_without_sections(void)
 {
