@@ -133,106 +133,138 @@ int ehframe_read_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc, uin
 	return 0;
 }
 
-struct sect {
-	const uint8_t *start, *end;
-	uint64_t vaddr;
-};
-
-struct cie_slot {
-	size_t off; /* SIZE_MAX: empty */
-	bool ok;
-	bool aug_z;
-	uint8_t fde_enc;
-};
-
-/* The FDE pointer encoding of the CIE whose entry body (after the id) is
- * [p, end). false: not usable. */
-static bool cie_read(const struct sect *s, const uint8_t *p, const uint8_t *end,
-		     struct cie_slot *cie)
+int ehframe_entry_read(const uint8_t *start, const uint8_t *end, size_t off, bool debug,
+		       struct ehframe_entry *e)
 {
-	struct cur c = { p, end, false };
+	size_t avail = (size_t)(end - start);
+	struct cur c = { start + off, end, false };
+	size_t idsz = 4, id_off;
+	uint64_t len, id;
+
+	if (off >= avail)
+		return 1;
+	len = cur_uint(&c, 4);
+	if (c.err)
+		return -EINVAL;
+	if (len == 0)
+		return 1;
+	if (len == 0xffffffffULL) { /* 64-bit DWARF */
+		len = cur_uint(&c, 8);
+		idsz = 8;
+	}
+	if (c.err || len > (uint64_t)(c.end - c.p) || len < idsz)
+		return -EINVAL;
+	e->end = c.p + len;
+	e->next = (size_t)(e->end - start);
+	id_off = (size_t)(c.p - start);
+	c.end = e->end;
+	id = cur_uint(&c, idsz);
+	e->body = c.p;
+	if (debug) {
+		e->is_cie = id == (idsz == 4 ? 0xffffffffULL : ~0ULL);
+		e->cie_off = (size_t)id;
+		e->cie_ok = id < avail;
+	} else {
+		/* .eh_frame: the CIE pointer counts back from its own position */
+		e->is_cie = id == 0;
+		e->cie_off = id_off - (size_t)id;
+		e->cie_ok = id <= id_off;
+	}
+	return 0;
+}
+
+int ehframe_cie_read(const uint8_t *start, uint64_t vaddr, bool debug,
+		     const struct ehframe_entry *e, struct ehframe_cie *cie)
+{
+	struct cur c = { e->body, e->end, false };
 	const char *aug;
-	uint8_t version;
 	size_t alen;
 
-	cie->fde_enc = DW_EH_PE_absptr;
-	cie->aug_z = false;
-	version = cur_u8(&c);
-	if (c.err || (version != 1 && version != 3))
-		return false;
+	memset(cie, 0, sizeof(*cie));
+	cie->version = cur_u8(&c);
+	if (cie->version != 1 && cie->version != 3 && !(debug && cie->version == 4))
+		return -EBADMSG;
 	aug = (const char *)c.p;
 	alen = strnlen(aug, (size_t)(c.end - c.p));
 	if (alen == (size_t)(c.end - c.p))
-		return false;
+		return -EINVAL;
 	c.p += alen + 1;
 	if (aug[0] == 'e' && aug[1] == 'h') { /* pre-GCC 3.0: eh_ptr follows */
 		cur_uint(&c, 8);
 		aug += 2;
 	}
-	cur_leb(&c, false); /* code alignment */
-	cur_leb(&c, true);  /* data alignment */
-	if (version == 1)
-		cur_u8(&c);
-	else
-		cur_leb(&c, false); /* return address column */
+	if (cie->version == 4 && (cur_u8(&c) != 8 || cur_u8(&c) != 0))
+		return -EBADMSG; /* address_size, segment_selector_size */
+	cie->caf = cur_leb(&c, false);
+	cie->daf = (int64_t)cur_leb(&c, true);
+	cie->ra_reg = cie->version == 1 ? cur_u8(&c) : cur_leb(&c, false);
 	if (c.err)
-		return false;
-	if (!aug[0])
-		return true;
-	if (aug[0] != 'z')
-		return false; /* the size of what follows is unknown */
-	{
+		return -EINVAL;
+	cie->fde_enc = DW_EH_PE_absptr;
+	if (aug[0] == 'z') {
 		uint64_t len = cur_leb(&c, false);
 		const uint8_t *aug_end;
 
 		if (c.err || len > (uint64_t)(c.end - c.p))
-			return false;
+			return -EINVAL;
 		aug_end = c.p + len;
-		c.end = aug_end;
 		cie->aug_z = true;
-		for (const char *a = aug + 1; *a && !c.err; a++) {
+		for (const char *a = aug + 1; *a; a++) {
+			struct cur d = { c.p, aug_end, false };
 			uint64_t ignored;
 			uint8_t enc;
 
 			if (*a == 'R') {
-				cie->fde_enc = cur_u8(&c);
+				cie->fde_enc = cur_u8(&d);
 			} else if (*a == 'L') {
-				cur_u8(&c);
+				cur_u8(&d); /* LSDA encoding: the FDE's data is skipped whole */
 			} else if (*a == 'P') {
-				enc = cur_u8(&c) & (uint8_t)~DW_EH_PE_indirect;
-				if (!c.err && ehframe_read_encoded(&c.p, c.end, enc,
-								   s->vaddr + (uint64_t)(c.p - s->start),
-								   0, &ignored))
-					return false;
-			} else if (*a != 'S' && *a != 'B' && *a != 'G') {
+				/* personality routine: only its size matters */
+				enc = cur_u8(&d) & (uint8_t)~DW_EH_PE_indirect;
+				if (!d.err && ehframe_read_encoded(&d.p, d.end, enc,
+								   vaddr + (uint64_t)(d.p - start), 0,
+								   &ignored))
+					return -EBADMSG;
+			} else if (*a == 'S') {
+				cie->signal = true;
+			} else if (*a != 'B' && *a != 'G') {
 				break; /* unknown: the length lets us skip the rest */
 			}
+			if (d.err)
+				return -EINVAL;
+			c.p = d.p;
 		}
-		return !c.err;
+		c.p = aug_end;
+	} else if (aug[0]) {
+		return -EBADMSG; /* no 'z': the size of what follows is unknown */
 	}
+	if (c.err)
+		return -EINVAL;
+	cie->insns = c.p;
+	cie->insns_end = e->end;
+	return 0;
 }
 
-static const struct cie_slot *cie_get(const struct sect *s, struct cie_slot *cache, size_t off)
-{
-	struct cie_slot *cie = &cache[(off >> 2) % EHF_CIE_CACHE];
-	size_t avail = (size_t)(s->end - s->start);
-	struct cur c = { s->start + off, s->end, false };
-	uint64_t len;
+struct cie_slot {
+	size_t off; /* SIZE_MAX: empty */
+	bool ok;
+	uint8_t fde_enc;
+};
 
-	if (cie->off == off)
-		return cie;
-	cie->off = off;
-	cie->ok = false;
-	if (off >= avail)
-		return cie;
-	len = cur_uint(&c, 4);
-	if (c.err || len == 0 || len == 0xffffffffULL || len > (uint64_t)(c.end - c.p) || len < 4)
-		return cie; /* 64-bit DWARF does not occur in .eh_frame */
-	c.end = c.p + len;
-	if (cur_uint(&c, 4) != 0) /* CIE id */
-		return cie;
-	cie->ok = cie_read(s, c.p, c.end, cie);
-	return cie;
+static const struct cie_slot *cie_get(const uint8_t *start, const uint8_t *end, uint64_t vaddr,
+				      struct cie_slot *cache, size_t off)
+{
+	struct cie_slot *slot = &cache[(off >> 2) % EHF_CIE_CACHE];
+	struct ehframe_entry e;
+	struct ehframe_cie cie;
+
+	if (slot->off == off)
+		return slot;
+	slot->off = off;
+	slot->ok = ehframe_entry_read(start, end, off, false, &e) == 0 && e.is_cie &&
+		   ehframe_cie_read(start, vaddr, false, &e, &cie) == 0;
+	slot->fde_enc = slot->ok ? cie.fde_enc : 0;
+	return slot;
 }
 
 struct coll {
@@ -264,7 +296,7 @@ int ehframe_funcs__parse(const void *data, size_t size, uint64_t vaddr,
 			 const struct ehframe_range *ranges, size_t nranges,
 			 struct ehframe_funcs **out)
 {
-	struct sect s = { data, (const uint8_t *)data + size, vaddr };
+	const uint8_t *start = data, *end = data ? start + size : NULL;
 	struct cie_slot *cache;
 	struct ehframe_funcs *t;
 	struct coll col = { 0 };
@@ -280,31 +312,28 @@ int ehframe_funcs__parse(const void *data, size_t size, uint64_t vaddr,
 	}
 	for (size_t i = 0; i < EHF_CIE_CACHE; i++)
 		cache[i].off = SIZE_MAX;
-	while (data && off < size && col.n < EHFRAME_MAX_FUNCS) {
-		struct cur c = { s.start + off, s.end, false };
+	while (data && col.n < EHFRAME_MAX_FUNCS) {
 		const struct cie_slot *cie;
-		uint64_t len, id, start, range;
-		size_t id_off;
+		struct ehframe_entry e;
+		uint64_t fstart, range;
+		const uint8_t *p;
 
-		len = cur_uint(&c, 4);
-		if (c.err || len == 0 || len == 0xffffffffULL || len > (uint64_t)(c.end - c.p) ||
-		    len < 4)
-			break; /* terminator, or truncated: nothing after is trustworthy */
-		c.end = c.p + len;
-		off = (size_t)(c.end - s.start);
-		id_off = (size_t)(c.p - s.start);
-		id = cur_uint(&c, 4);
-		if (id == 0 || id > id_off)
-			continue; /* a CIE, or a pointer before the section */
-		cie = cie_get(&s, cache, id_off - (size_t)id);
+		/* the zero terminator, or truncated: nothing after is trustworthy */
+		if (ehframe_entry_read(start, end, off, false, &e))
+			break;
+		off = e.next;
+		if (e.is_cie || !e.cie_ok)
+			continue;
+		cie = cie_get(start, end, vaddr, cache, e.cie_off);
 		if (!cie->ok)
 			continue;
-		if (ehframe_read_encoded(&c.p, c.end, cie->fde_enc, s.vaddr + (uint64_t)(c.p - s.start),
-					 0, &start) ||
-		    ehframe_read_encoded(&c.p, c.end, cie->fde_enc & 0x0f, 0, 0, &range))
+		p = e.body;
+		if (ehframe_read_encoded(&p, e.end, cie->fde_enc, vaddr + (uint64_t)(p - start), 0,
+					 &fstart) ||
+		    ehframe_read_encoded(&p, e.end, cie->fde_enc & 0x0f, 0, 0, &range))
 			continue;
-		if (!range || range > UINT32_MAX || start + range < start ||
-		    !in_ranges(ranges, nranges, start, start + range))
+		if (!range || range > UINT32_MAX || fstart + range < fstart ||
+		    !in_ranges(ranges, nranges, fstart, fstart + range))
 			continue;
 		if (col.n == col.cap) {
 			size_t cap = col.cap ? col.cap * 2 : 256;
@@ -317,7 +346,7 @@ int ehframe_funcs__parse(const void *data, size_t size, uint64_t vaddr,
 			col.e = ne;
 			col.cap = cap;
 		}
-		col.e[col.n].start = start;
+		col.e[col.n].start = fstart;
 		col.e[col.n].len = (uint32_t)range;
 		col.n++;
 	}

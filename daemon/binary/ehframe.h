@@ -10,6 +10,7 @@
 #ifndef PROFD_BINARY_EHFRAME_H
 #define PROFD_BINARY_EHFRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,39 @@ struct ehframe_range {
  * unknown format). */
 int ehframe_read_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc, uint64_t at_vaddr,
 			 uint64_t datarel_base, uint64_t *out);
+
+/* One entry of an .eh_frame (or .debug_frame) section. */
+struct ehframe_entry {
+	const uint8_t *body, *end; /* after the CIE id/pointer; end of entry */
+	size_t next;               /* offset of the following entry */
+	bool is_cie;
+	size_t cie_off;            /* FDEs: the CIE's offset */
+	bool cie_ok;               /* cie_off lies inside the section */
+};
+
+/* The entry at off of the section [start, end); debug: .debug_frame
+ * (absolute CIE offsets, 0xffffffff CIE ids). Returns 0, 1 at the end or a
+ * zero terminator, or -EINVAL (truncated). */
+int ehframe_entry_read(const uint8_t *start, const uint8_t *end, size_t off, bool debug,
+		       struct ehframe_entry *e);
+
+/* A CIE's header. */
+struct ehframe_cie {
+	uint8_t version;
+	bool aug_z;     /* augmentation data (and FDE augmentation lengths) */
+	bool signal;    /* 'S': frames of signal trampolines */
+	uint8_t fde_enc; /* DW_EH_PE_* of FDE addresses */
+	uint64_t caf;
+	int64_t daf;
+	uint64_t ra_reg;
+	const uint8_t *insns, *insns_end; /* initial instructions */
+};
+
+/* The header of CIE e of the section starting at start, loaded at vaddr.
+ * Returns 0, -EINVAL (truncated) or -EBADMSG (a version, augmentation or
+ * personality encoding this reader cannot skip). */
+int ehframe_cie_read(const uint8_t *start, uint64_t vaddr, bool debug,
+		     const struct ehframe_entry *e, struct ehframe_cie *cie);
 
 /* The functions of one .eh_frame section loaded at vaddr: FDEs outside
  * ranges (when nranges > 0), empty or absurd ones are skipped. Returns 0
