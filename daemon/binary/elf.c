@@ -336,6 +336,7 @@ static int finish_syms(struct elf_image *img, struct sym_cand *c, size_t n)
 		s->addr = c[i].addr;
 		s->size = c[i].size;
 		if (!s->size) {
+			s->flags |= ELF_SYM_GUESSED_SIZE;
 			end = c[i].limit > s->addr ? c[i].limit : load_limit(img, s->addr);
 			if (i + 1 < m && (end <= s->addr || c[i + 1].addr < end))
 				end = c[i + 1].addr;
@@ -349,6 +350,236 @@ static int finish_syms(struct elf_image *img, struct sym_cand *c, size_t n)
 	img->nsyms = m;
 	img->names_len = names_len;
 	return 0;
+}
+
+/* ---- PLT stubs ------------------------------------------------------------ */
+
+struct got_name {
+	uint64_t got; /* the GOT slot a stub jumps through */
+	const char *name;
+};
+
+struct plt_stub {
+	uint64_t addr, size;
+	const char *name; /* the target's, in libelf's string table */
+};
+
+struct plt_scan {
+	struct got_name *gots;
+	size_t ngots, gots_cap;
+	const char **jmprel; /* .rela.plt targets in table order (lazy IBT .plt) */
+	size_t njmprel;
+	struct plt_stub *stubs;
+	size_t nstubs, stubs_cap;
+};
+
+static int got_cmp(const void *pa, const void *pb)
+{
+	const struct got_name *a = pa, *b = pb;
+
+	return a->got < b->got ? -1 : a->got > b->got;
+}
+
+/* GOT slot → name of the dynamic symbol its relocation binds it to, from
+ * every SHT_RELA section over .dynsym: R_X86_64_JUMP_SLOT (.plt, .plt.sec)
+ * and R_X86_64_GLOB_DAT (.plt.got). */
+static int plt_read_relocs(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, bool is_jmprel,
+			   struct plt_scan *ps)
+{
+	Elf_Scn *symscn = elf_getscn(elf, sh->sh_link);
+	Elf_Data *rd = elf_getdata(scn, NULL), *sd;
+	GElf_Shdr ssh;
+	size_t nrel;
+
+	if (!symscn || !gelf_getshdr(symscn, &ssh) || ssh.sh_type != SHT_DYNSYM || !rd ||
+	    !rd->d_buf || !(sd = elf_getdata(symscn, NULL)) || !sd->d_buf)
+		return 0;
+	nrel = rd->d_size / sizeof(Elf64_Rela);
+	if (is_jmprel && !ps->jmprel && nrel) {
+		ps->jmprel = calloc(nrel, sizeof(*ps->jmprel));
+		if (!ps->jmprel)
+			return -ENOMEM;
+		ps->njmprel = nrel;
+	}
+	for (size_t i = 0; i < nrel; i++) {
+		const char *name;
+		GElf_Rela r;
+		GElf_Sym sym;
+		unsigned type;
+
+		if (!gelf_getrela(rd, (int)i, &r))
+			break;
+		type = (unsigned)GELF_R_TYPE(r.r_info);
+		if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
+			continue;
+		if (!gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym))
+			continue;
+		name = elf_strptr(elf, ssh.sh_link, sym.st_name);
+		if (!name || !name[0])
+			continue;
+		if (is_jmprel && i < ps->njmprel && ps->jmprel)
+			ps->jmprel[i] = name;
+		if (ps->ngots == ps->gots_cap) {
+			size_t cap = ps->gots_cap ? ps->gots_cap * 2 : 64;
+			struct got_name *g = realloc(ps->gots, cap * sizeof(*g));
+
+			if (!g)
+				return -ENOMEM;
+			ps->gots = g;
+			ps->gots_cap = cap;
+		}
+		ps->gots[ps->ngots++] = (struct got_name){ r.r_offset, name };
+	}
+	return 0;
+}
+
+static const char *got_lookup(const struct plt_scan *ps, uint64_t got)
+{
+	size_t lo = 0, hi = ps->ngots;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ps->gots[mid].got < got)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ps->ngots && ps->gots[lo].got == got ? ps->gots[lo].name : NULL;
+}
+
+/* The target of one stub of size len at vaddr: `jmp *GOT(%rip)`, after an
+ * optional endbr64 and bnd prefix (.plt without IBT, .plt.sec, .plt.got),
+ * else, in a lazy .plt, `push $index` into .rela.plt (the IBT layout's
+ * .plt, whose stubs .plt.sec jumps to until the target is bound). PLT0
+ * (push GOT+8; jmp *GOT+16) matches neither. */
+static const char *plt_target(const struct plt_scan *ps, const uint8_t *b, size_t len,
+			      uint64_t vaddr, bool lazy)
+{
+	static const uint8_t endbr64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	size_t i = 0;
+
+	if (len >= 4 && !memcmp(b, endbr64, 4))
+		i = 4;
+	if (i < len && b[i] == 0xf2) /* bnd */
+		i++;
+	if (i + 6 <= len && b[i] == 0xff && b[i + 1] == 0x25) {
+		int32_t disp = (int32_t)((uint32_t)b[i + 2] | (uint32_t)b[i + 3] << 8 |
+					 (uint32_t)b[i + 4] << 16 | (uint32_t)b[i + 5] << 24);
+
+		return got_lookup(ps, vaddr + i + 6 + (uint64_t)(int64_t)disp);
+	}
+	if (lazy && i + 5 <= len && b[i] == 0x68) {
+		uint32_t idx = (uint32_t)b[i + 1] | (uint32_t)b[i + 2] << 8 |
+			       (uint32_t)b[i + 3] << 16 | (uint32_t)b[i + 4] << 24;
+
+		return idx < ps->njmprel ? ps->jmprel[idx] : NULL;
+	}
+	return NULL;
+}
+
+static int plt_scan_section(Elf_Scn *scn, const GElf_Shdr *sh, size_t entsize, bool lazy,
+			    struct plt_scan *ps)
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+
+	if (!d || !d->d_buf)
+		return 0;
+	for (size_t off = 0; off + entsize <= d->d_size; off += entsize) {
+		const char *name = plt_target(ps, (const uint8_t *)d->d_buf + off, entsize,
+					      sh->sh_addr + off, lazy);
+
+		if (!name)
+			continue;
+		if (ps->nstubs == ps->stubs_cap) {
+			size_t cap = ps->stubs_cap ? ps->stubs_cap * 2 : 64;
+			struct plt_stub *st = realloc(ps->stubs, cap * sizeof(*st));
+
+			if (!st)
+				return -ENOMEM;
+			ps->stubs = st;
+			ps->stubs_cap = cap;
+		}
+		ps->stubs[ps->nstubs++] = (struct plt_stub){ sh->sh_addr + off, entsize, name };
+	}
+	return 0;
+}
+
+/* Candidates "target@plt" for the stubs of .plt, .plt.sec and .plt.got of
+ * an x86-64 file, appended to *c; their names go to *names (caller frees,
+ * after finish_syms()). */
+static int plt_syms(Elf *elf, const GElf_Ehdr *eh, struct sym_cand **c, size_t *n, char **names)
+{
+	struct plt_scan ps = { 0 };
+	Elf_Scn *scn = NULL, *plts[3] = { NULL };
+	static const char *const plt_names[3] = { ".plt", ".plt.sec", ".plt.got" };
+	GElf_Shdr sh, plt_sh[3];
+	size_t shstrndx, k = 0, len = 0, pos = 0;
+	struct sym_cand *nc;
+	int err = 0;
+
+	*names = NULL;
+	if (eh->e_machine != EM_X86_64 || elf_getshdrstrndx(elf, &shstrndx))
+		return 0;
+	while ((scn = elf_nextscn(elf, scn)) && k++ < ELF_MAX_SECTIONS && !err) {
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name)
+			continue;
+		if (sh.sh_type == SHT_RELA)
+			err = plt_read_relocs(elf, scn, &sh, !strcmp(name, ".rela.plt"), &ps);
+		else if (sh.sh_type == SHT_PROGBITS && (sh.sh_flags & SHF_EXECINSTR))
+			for (size_t i = 0; i < 3; i++)
+				if (!strcmp(name, plt_names[i]) && !plts[i]) {
+					plts[i] = scn;
+					plt_sh[i] = sh;
+				}
+	}
+	if (err || !ps.ngots)
+		goto cleanup;
+	qsort(ps.gots, ps.ngots, sizeof(*ps.gots), got_cmp);
+	for (size_t i = 0; i < 3 && !err; i++) {
+		size_t entsize = 16;
+
+		if (!plts[i])
+			continue;
+		if (i == 2 && plt_sh[i].sh_entsize != 16)
+			entsize = 8; /* .plt.got: 8-byte stubs unless IBT makes them 16 */
+		err = plt_scan_section(plts[i], &plt_sh[i], entsize, i == 0, &ps);
+	}
+	if (err || !ps.nstubs)
+		goto cleanup;
+	if (*n + ps.nstubs > ELF_IMAGE_MAX_SYMS)
+		ps.nstubs = *n < ELF_IMAGE_MAX_SYMS ? ELF_IMAGE_MAX_SYMS - *n : 0;
+	for (size_t i = 0; i < ps.nstubs; i++)
+		len += strnlen(ps.stubs[i].name, ELF_IMAGE_MAX_NAME - 5) + sizeof("@plt");
+	nc = realloc(*c, (*n + ps.nstubs + 1) * sizeof(**c));
+	*names = malloc(len + 1);
+	if (nc)
+		*c = nc;
+	if (!nc || !*names) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < ps.nstubs; i++) {
+		size_t l = strnlen(ps.stubs[i].name, ELF_IMAGE_MAX_NAME - 5);
+		char *dst = *names + pos;
+
+		memcpy(dst, ps.stubs[i].name, l);
+		memcpy(dst + l, "@plt", sizeof("@plt"));
+		pos += l + sizeof("@plt");
+		/* local rank: a real symbol at the same address wins */
+		(*c)[(*n)++] = (struct sym_cand){ .addr = ps.stubs[i].addr, .size = ps.stubs[i].size,
+						 .name = dst, .name_len = l + 4, .bind = STB_LOCAL };
+	}
+cleanup:
+	free(ps.gots);
+	free(ps.jmprel);
+	free(ps.stubs);
+	return err;
 }
 
 /* .gnu_debuglink: a base name, NUL, padding to 4, then the CRC32 of the
@@ -413,6 +644,7 @@ static int parse(Elf *elf, unsigned flags, struct elf_image **out)
 {
 	struct elf_image *img = NULL;
 	struct sym_cand *c = NULL;
+	char *plt_names = NULL;
 	GElf_Ehdr eh;
 	size_t n = 0;
 	int err;
@@ -454,6 +686,9 @@ static int parse(Elf *elf, unsigned flags, struct elf_image **out)
 		if (err)
 			goto cleanup;
 	}
+	err = plt_syms(elf, &eh, &c, &n, &plt_names);
+	if (err)
+		goto cleanup;
 	/* Names are copied out here, before elf_end() frees the strtab. */
 	err = finish_syms(img, c, n);
 	if (err)
@@ -463,6 +698,7 @@ done:
 	img = NULL;
 cleanup:
 	free(c);
+	free(plt_names);
 	elf_image__free(img);
 	return err;
 }
@@ -587,11 +823,15 @@ int elf_image__add_syms(struct elf_image *img, const struct elf_sym_in *in, size
 	c = calloc(old.nsyms + n + 1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	/* The names already chosen keep the rank of a global. */
+	/* The names already chosen keep the rank of a global; a guessed size
+	 * is guessed again among the new neighbours, within the old extent. */
 	for (size_t i = 0; i < old.nsyms; i++) {
 		const char *name = old.names + old.syms[i].name;
+		bool guessed = old.syms[i].flags & ELF_SYM_GUESSED_SIZE;
 
-		c[m++] = (struct sym_cand){ .addr = old.syms[i].addr, .size = old.syms[i].size,
+		c[m++] = (struct sym_cand){ .addr = old.syms[i].addr,
+					    .size = guessed ? 0 : old.syms[i].size,
+					    .limit = guessed ? old.syms[i].addr + old.syms[i].size : 0,
 					    .name = name, .name_len = strlen(name),
 					    .bind = STB_GLOBAL };
 	}

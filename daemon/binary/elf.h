@@ -3,7 +3,9 @@
  * elf_image is one parsed ELF file (function symbols, GNU build id, PT_LOAD
  * segments), read once through libelf and then held without any fd or
  * libelf handle; immutable after parsing, so one image can serve every
- * process that maps the file. elf_symtab__each_func() and elf_read_loads()
+ * process that maps the file. Besides .symtab (or .dynsym) functions it
+ * holds "target@plt" for each x86-64 PLT stub whose GOT slot a relocation
+ * binds to a dynamic symbol. elf_symtab__each_func() and elf_read_loads()
  * are the same walks for readers that hold their own libelf handle (the
  * heap collector's allocator finder, the unwind table builders). */
 #ifndef PROFD_BINARY_ELF_H
@@ -35,11 +37,19 @@ enum {
 	ELF_IMAGE_NO_SYMS = 1 << 0, /* headers, build id and sections only */
 };
 
+/* elf_sym.flags */
+enum {
+	/* The symbol had no size: size reaches to the next symbol (or the end
+	 * of its section), possibly over functions no symbol names. */
+	ELF_SYM_GUESSED_SIZE = 1 << 0,
+};
+
 /* A function covering [addr, addr + size) in ELF virtual addresses. */
 struct elf_sym {
 	uint64_t addr;
 	uint64_t size;
 	uint32_t name; /* offset into elf_image.names */
+	uint32_t flags; /* ELF_SYM_* */
 };
 
 struct elf_load {

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "binary/ehframe.h"
 #include "binary/elf.h"
 #include "binary/file.h"
 #include "binary/image.h"
@@ -206,6 +207,7 @@ static void info_free(struct dbgcache *dc, struct debuginfo *di)
 	if (di->syms_from & DBG_SYMS_DEBUGFILE || di->src == DBG_SRC_ROOT ||
 	    di->src == DBG_SRC_HOST)
 		dc->separate--;
+	ehframe_funcs__free(di->funcs);
 	elf_image__free(di->img);
 	free(di->debug_path);
 	free(di);
@@ -764,14 +766,14 @@ const struct binary_cache_ops dbgcache_image_ops = {
 
 /* --- DWARF on demand --------------------------------------------------------- */
 
-/* The file holding di's DWARF, open. */
-static int dwarf_source(struct debuginfo *di, pid_t pid, const struct procmaps_entry *e)
+/* The file src says (the mapped file itself for DBG_SRC_SELF), open. */
+static int source_open(struct debuginfo *di, pid_t pid, const struct procmaps_entry *e, int src)
 {
 	struct elf_image *h = NULL;
 	struct stat st;
 	int fd = -ENOENT, err;
 
-	switch (di->src) {
+	switch (src) {
 	case DBG_SRC_SELF:
 	case DBG_SRC_GOPCLNTAB:
 		fd = binary_open_mapped(pid, e, &st);
@@ -791,13 +793,13 @@ static int dwarf_source(struct debuginfo *di, pid_t pid, const struct procmaps_e
 	}
 	if (fd < 0)
 		return fd;
-	if ((di->src == DBG_SRC_SELF || di->src == DBG_SRC_GOPCLNTAB) &&
-	    e->inode == (uint64_t)st.st_ino)
+	if ((src == DBG_SRC_SELF || src == DBG_SRC_GOPCLNTAB) && e->inode == (uint64_t)st.st_ino)
 		return fd;
 	/* A different file than the one checked when found: it must still
 	 * carry the build id (without one, it must be the same inode). */
 	if (!di->img->build_id[0]) {
-		err = (uint64_t)st.st_dev == di->dbg_dev && (uint64_t)st.st_ino == di->dbg_ino ?
+		err = src != DBG_SRC_SELF && src != DBG_SRC_GOPCLNTAB &&
+				      (uint64_t)st.st_dev == di->dbg_dev && (uint64_t)st.st_ino == di->dbg_ino ?
 			      0 :
 			      -ESTALE;
 	} else {
@@ -811,6 +813,12 @@ static int dwarf_source(struct debuginfo *di, pid_t pid, const struct procmaps_e
 		return err;
 	}
 	return fd;
+}
+
+/* The file holding di's DWARF, open. */
+static int dwarf_source(struct debuginfo *di, pid_t pid, const struct procmaps_entry *e)
+{
+	return source_open(di, pid, e, di->src);
 }
 
 static void open_push_front(struct dbgcache *dc, struct debuginfo *di)
@@ -907,6 +915,36 @@ int dbgcache__lines(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
 	}
 	budget(dc, di);
 	return n;
+}
+
+int dbgcache__func_start(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
+			 const struct procmaps_entry *e, uint64_t vaddr, uint64_t *start)
+{
+	size_t bytes;
+	int fd, err;
+
+	if (!dc || !di || di->funcs_err)
+		return -ENOENT;
+	if (!di->funcs) {
+		/* the mapped file itself: a debug file's .eh_frame is empty */
+		fd = source_open(di, pid, e, DBG_SRC_SELF);
+		if (fd < 0) {
+			if (fd == -ESTALE || fd == -ENOEXEC)
+				di->funcs_err = fd;
+			return -ENOENT;
+		}
+		err = ehframe_funcs__read_fd(fd, &di->funcs);
+		close(fd);
+		if (err) {
+			if (err != -ENOMEM)
+				di->funcs_err = err;
+			return -ENOENT;
+		}
+		bytes = ehframe_funcs__bytes(di->funcs);
+		di->bytes += bytes;
+		dc->bytes += bytes;
+	}
+	return ehframe_funcs__find(di->funcs, vaddr, start);
 }
 
 void dbgcache__stats(const struct dbgcache *dc, struct dbgcache_stats *st)

@@ -17,6 +17,7 @@
 
 struct dbgcache;
 struct dwarf_file;
+struct ehframe_funcs;
 struct dwarf_line;
 struct elf_image;
 struct procmaps_entry;
@@ -61,6 +62,8 @@ struct debuginfo {
 	struct debuginfo *open_prev, *open_next; /* LRU of open DWARF */
 	uint64_t dbg_dev, dbg_ino;           /* the debug file, to know it again */
 	size_t bytes;                        /* accounted, DWARF excluded */
+	struct ehframe_funcs *funcs;         /* function bounds from .eh_frame, on demand */
+	int funcs_err;                       /* a lasting reason there are none */
 };
 
 struct dbgcache_opts {
@@ -104,6 +107,13 @@ extern const struct binary_cache_ops dbgcache_image_ops;
 int dbgcache__lines(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
 		    const struct procmaps_entry *e, uint64_t vaddr, struct dwarf_line *out,
 		    size_t max, bool *inlines);
+
+/* Start of the function containing vaddr according to the .eh_frame of
+ * the file itself (one FDE per function), read once per debuginfo on
+ * first use through pid's mapping e. 0 and *start, or -ENOENT (no FDE
+ * covers vaddr, or the file has no usable .eh_frame). */
+int dbgcache__func_start(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
+			 const struct procmaps_entry *e, uint64_t vaddr, uint64_t *start);
 
 struct dbgcache_stats {
 	size_t infos;        /* debuginfo entries held */

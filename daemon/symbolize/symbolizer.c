@@ -7,6 +7,7 @@
  * next prune. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -916,6 +917,56 @@ static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_ma
 	return 0;
 }
 
+/* Name of the function at start (an ELF address) of a file no symbol
+ * names: the file's base name and the address, "gzip+0x1a2b0", as nm,
+ * objdump and addr2line number the file (for PIE and shared objects, the
+ * offset from where it is loaded). */
+static int synthetic_name(struct symbolizer *s, const struct sym_map *m, uint64_t start,
+			  struct sym_line *l)
+{
+	const char *base = strrchr(m->path, '/');
+	char buf[NAME_MAX + 32];
+	int err = 0;
+
+	base = base ? base + 1 : m->path;
+	snprintf(buf, sizeof(buf), "%.*s+0x%" PRIx64, NAME_MAX, base, start);
+	*l = (struct sym_line){ 0 };
+	l->name = l->system_name = pool(s, buf, &err);
+	return err;
+}
+
+/* One line naming the function at vaddr: the symbol sym covering it,
+ * unless the .eh_frame says a function no symbol names holds vaddr (sym
+ * NULL, or sym's size was guessed and reaches over that function). */
+static int name_function(struct symbolizer *s, struct sym_proc *p, struct sym_map *m,
+			 struct debuginfo *di, const struct elf_sym *sym, uint64_t vaddr,
+			 struct sym_frame *out)
+{
+	struct procmaps_entry e;
+	uint64_t start;
+	int err;
+
+	if (di && (!sym || (sym->flags & ELF_SYM_GUESSED_SIZE))) {
+		e = map_entry(m);
+		if (!dbgcache__func_start(s->dbg, di, p->pid, &e, vaddr, &start) &&
+		    (!sym || start > sym->addr)) {
+			err = synthetic_name(s, m, start, &out->lines[0]);
+			if (err)
+				return err;
+			out->nlines = 1;
+			return 0;
+		}
+	}
+	if (!sym)
+		return 0;
+	out->lines[0] = (struct sym_line){ 0 };
+	err = set_names(s, elf_image__name(m->img, sym), &out->lines[0]);
+	if (err)
+		return err;
+	out->nlines = 1;
+	return 0;
+}
+
 static int resolve_file(struct symbolizer *s, struct sym_proc *p, struct sym_map *m,
 			uint64_t addr, struct sym_frame *out)
 {
@@ -933,12 +984,11 @@ static int resolve_file(struct symbolizer *s, struct sym_proc *p, struct sym_map
 	err = di ? resolve_dwarf(s, p, m, di, vaddr, out) : 0;
 	if (err)
 		return err;
-	if (!out->nlines && m->img->nsyms && (sym = elf_image__find(m->img, vaddr))) {
-		out->lines[0] = (struct sym_line){ 0 };
-		err = set_names(s, elf_image__name(m->img, sym), &out->lines[0]);
+	if (!out->nlines) {
+		sym = m->img->nsyms ? elf_image__find(m->img, vaddr) : NULL;
+		err = name_function(s, p, m, di, sym, vaddr, out);
 		if (err)
 			return err;
-		out->nlines = 1;
 	}
 	if (di)
 		fc_put(s, di->id, vaddr, out);

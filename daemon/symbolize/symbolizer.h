@@ -11,6 +11,9 @@
  * on the host), or from debuginfod. Names come from DWARF, else .symtab
  * (the file's or its debug file's), else .dynsym plus MiniDebugInfo
  * (.gnu_debugdata) or Go's .gopclntab; C++ and Rust names are demangled.
+ * PLT stubs are "target@plt". Code none of these names is named after the
+ * function holding it according to the file's .eh_frame, "FILE+0xSTART"
+ * (base name, ELF address of the function), with no file or line.
  * Anonymous executable memory is named from the process's
  * /tmp/perf-PID.map (JITs). Each file is parsed once and cached by (dev,
  * inode), and what it yields is shared by build id, so the same binary in

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binary/ehframe.h"
 #include "unwind/internal.h"
 
 /* remember_state nesting; compilers use 1-2 levels. */
@@ -89,71 +90,12 @@ static __s64 cur_sleb(struct cur *c)
 int cfi__read_encoded(const __u8 **p, const __u8 *end, __u8 enc, __u64 at_vaddr,
 		      __u64 datarel_base, __u64 *out)
 {
-	struct cur c = { *p, end, false };
-	__u64 base = 0, v;
+	uint64_t v;
+	int err = ehframe_read_encoded(p, end, enc, at_vaddr, datarel_base, &v);
 
-	if (enc == DW_EH_PE_omit)
-		return -EINVAL;
-	if (enc & DW_EH_PE_indirect)
-		return -EOPNOTSUPP; /* the value would be the address of the pointer */
-	switch (enc & 0x70) {
-	case DW_EH_PE_absptr:
-		break;
-	case DW_EH_PE_pcrel:
-		base = at_vaddr;
-		break;
-	case DW_EH_PE_datarel:
-		base = datarel_base;
-		break;
-	case DW_EH_PE_textrel:
-		/* Neither libgcc (tbase is NULL on x86-64) nor elfutils give
-		 * text-relative values a base; no x86-64 toolchain emits them. */
-		break;
-	case DW_EH_PE_aligned: {
-		size_t pad = (size_t)((8 - (at_vaddr & 7)) & 7);
-
-		if ((size_t)(end - c.p) < pad)
-			return -EINVAL;
-		c.p += pad;
-		if ((enc & 0x0f) != DW_EH_PE_absptr)
-			return -EOPNOTSUPP;
-		break;
-	}
-	default: /* funcrel has no meaning for the pointers we read */
-		return -EOPNOTSUPP;
-	}
-	switch (enc & 0x0f) {
-	case DW_EH_PE_absptr:
-	case DW_EH_PE_udata8:
-	case DW_EH_PE_sdata8:
-		v = cur_uint(&c, 8);
-		break;
-	case DW_EH_PE_uleb128:
-		v = cur_uleb(&c);
-		break;
-	case DW_EH_PE_udata2:
-		v = cur_uint(&c, 2);
-		break;
-	case DW_EH_PE_udata4:
-		v = cur_uint(&c, 4);
-		break;
-	case DW_EH_PE_sleb128:
-		v = (__u64)cur_sleb(&c);
-		break;
-	case DW_EH_PE_sdata2:
-		v = (__u64)(__s64)(__s16)cur_uint(&c, 2);
-		break;
-	case DW_EH_PE_sdata4:
-		v = (__u64)(__s64)(__s32)cur_uint(&c, 4);
-		break;
-	default:
-		return -EOPNOTSUPP;
-	}
-	if (c.err)
-		return -EINVAL;
-	*p = c.p;
-	*out = base + v;
-	return 0;
+	if (!err)
+		*out = v;
+	return err;
 }
 
 /* ---- CFA program state ------------------------------------------------ */
@@ -717,52 +659,10 @@ static int vm_run(struct vm *m, const __u8 *p, const __u8 *end)
 
 /* ---- entries ------------------------------------------------------------ */
 
-struct entry {
-	const __u8 *body, *end; /* after the CIE id/pointer; end of entry */
-	size_t next;		/* offset of the following entry */
-	bool is_cie;
-	size_t cie_off; /* FDEs: the CIE's offset */
-	bool cie_ok;
-};
-
-/* Returns 0, 1 at a terminator, or -EINVAL (truncated). */
-static int entry_read(const struct section *s, size_t off, struct entry *e)
+/* Entries of the section, read by binary/ehframe.c. */
+static int entry_read(const struct section *s, size_t off, struct ehframe_entry *e)
 {
-	size_t avail = (size_t)(s->end - s->start);
-	struct cur c = { s->start + off, s->end, false };
-	size_t idsz = 4, id_off;
-	__u64 len, id;
-
-	if (off >= avail)
-		return 1;
-	len = cur_uint(&c, 4);
-	if (c.err)
-		return -EINVAL;
-	if (len == 0)
-		return 1;
-	if (len == 0xffffffffULL) { /* 64-bit DWARF */
-		len = cur_uint(&c, 8);
-		idsz = 8;
-	}
-	if (c.err || len > (__u64)(c.end - c.p) || len < idsz)
-		return -EINVAL;
-	e->end = c.p + len;
-	e->next = (size_t)(e->end - s->start);
-	id_off = (size_t)(c.p - s->start);
-	c.end = e->end;
-	id = cur_uint(&c, idsz);
-	e->body = c.p;
-	if (s->debug) {
-		e->is_cie = id == (idsz == 4 ? 0xffffffffULL : ~0ULL);
-		e->cie_off = (size_t)id;
-		e->cie_ok = id < avail;
-	} else {
-		/* .eh_frame: the CIE pointer counts back from its own position */
-		e->is_cie = id == 0;
-		e->cie_off = id_off - (size_t)id;
-		e->cie_ok = id <= id_off;
-	}
-	return 0;
+	return ehframe_entry_read(s->start, s->end, off, s->debug, e);
 }
 
 static void count_err(struct cfi_ctx *x, enum unwind_err err)
@@ -786,11 +686,8 @@ static void state_init(struct cfi_state *s)
 static void cie_parse(struct cfi_ctx *x, size_t off, struct cie *cie)
 {
 	const struct section *s = &x->s;
-	struct entry e;
-	struct cur c;
-	const char *aug;
-	size_t alen;
-	__u8 version;
+	struct ehframe_entry e;
+	struct ehframe_cie h;
 	struct vm m;
 	int err;
 
@@ -800,70 +697,21 @@ static void cie_parse(struct cfi_ctx *x, size_t off, struct cie *cie)
 		cie->err = UNWIND_ERR_CIE_POINTER;
 		return;
 	}
-	c = (struct cur){ e.body, e.end, false };
-	version = cur_u8(&c);
-	if (version != 1 && version != 3 && !(s->debug && version == 4))
+	err = ehframe_cie_read(s->start, s->vaddr, s->debug, &e, &h);
+	if (err == -EINVAL)
+		goto truncated;
+	if (err)
 		goto bad;
-	aug = (const char *)c.p;
-	alen = strnlen(aug, (size_t)(c.end - c.p));
-	if (alen == (size_t)(c.end - c.p))
-		goto truncated;
-	c.p += alen + 1;
-	if (aug[0] == 'e' && aug[1] == 'h') { /* pre-GCC 3.0: eh_ptr follows */
-		cur_uint(&c, 8);
-		aug += 2;
-	}
-	if (version == 4 && (cur_u8(&c) != 8 || cur_u8(&c) != 0))
-		goto bad; /* address_size, segment_selector_size */
-	cie->caf = cur_uleb(&c);
-	cie->daf = cur_sleb(&c);
-	cie->ra_reg = version == 1 ? cur_u8(&c) : cur_uleb(&c);
-	if (c.err)
-		goto truncated;
-	if (cie->ra_reg > PROFD_UNW_REG_RA || cie->ra_reg == PROFD_UNW_REG_RBP)
+	if (h.ra_reg > PROFD_UNW_REG_RA || h.ra_reg == PROFD_UNW_REG_RBP)
 		goto bad;
-	cie->fde_enc = DW_EH_PE_absptr;
-	if (aug[0] == 'z') {
-		__u64 len = cur_uleb(&c);
-		const __u8 *aug_end;
-
-		if (c.err || len > (__u64)(c.end - c.p))
-			goto truncated;
-		aug_end = c.p + len;
-		cie->aug_z = true;
-		for (const char *a = aug + 1; *a; a++) {
-			struct cur d = { c.p, aug_end, false };
-			__u64 ignored;
-			__u8 enc;
-
-			if (*a == 'R') {
-				cie->fde_enc = cur_u8(&d);
-			} else if (*a == 'L') {
-				cur_u8(&d); /* LSDA encoding: the FDE's data is skipped whole */
-			} else if (*a == 'P') {
-				/* personality routine: only its size matters */
-				enc = cur_u8(&d) & ~DW_EH_PE_indirect;
-				if (!d.err && cfi__read_encoded(&d.p, d.end, enc,
-								s->vaddr + (__u64)(d.p - s->start),
-								0, &ignored))
-					goto bad;
-			} else if (*a == 'S') {
-				cie->signal = true;
-			} else if (*a != 'B' && *a != 'G') {
-				break; /* unknown: the length lets us skip the rest */
-			}
-			if (d.err)
-				goto truncated;
-			c.p = d.p;
-		}
-		c.p = aug_end;
-	} else if (aug[0]) {
-		goto bad; /* no 'z': we cannot know the size of what follows */
-	}
-	if (c.err)
-		goto truncated;
-	cie->insns = c.p;
-	cie->insns_end = e.end;
+	cie->caf = h.caf;
+	cie->daf = h.daf;
+	cie->ra_reg = h.ra_reg;
+	cie->fde_enc = h.fde_enc;
+	cie->aug_z = h.aug_z;
+	cie->signal = h.signal;
+	cie->insns = h.insns;
+	cie->insns_end = h.insns_end;
 
 	state_init(&cie->init);
 	m = (struct vm){ .x = x, .cie = cie, .in_cie = true };
@@ -906,7 +754,7 @@ static bool in_segments(const struct unw_builder *b, __u64 start, __u64 end)
 }
 
 /* Returns 0, or -ENOMEM. */
-static int fde_parse(struct cfi_ctx *x, const struct entry *e)
+static int fde_parse(struct cfi_ctx *x, const struct ehframe_entry *e)
 {
 	const struct section *s = &x->s;
 	struct unw_builder *b = x->b;
@@ -993,7 +841,7 @@ int cfi__parse_section(struct unw_builder *b, const void *data, size_t size, __u
 		x->cache[i].off = SIZE_MAX;
 
 	while (off < size) {
-		struct entry e;
+		struct ehframe_entry e;
 		int r = entry_read(&x->s, off, &e);
 
 		if (r < 0) {
