@@ -194,6 +194,7 @@ static size_t on_processes(void *ctx, struct http_proc *out, size_t max)
 		if (pid <= 0 || procinfo__comm((pid_t)pid, comm, sizeof(comm)))
 			continue;
 		out[n].pid = (int)pid;
+		out[n].kernel = procinfo__is_kthread((pid_t)pid);
 		snprintf(out[n].name, sizeof(out[n].name), "%s", comm);
 		n++;
 	}
@@ -372,6 +373,8 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 			(unsigned long long)hs.bad);
 		fprintf(f, "profd_http_requests_total{outcome=\"unauthorized\"} %llu\n",
 			(unsigned long long)hs.unauthorized);
+		fprintf(f, "profd_http_requests_total{outcome=\"forbidden\"} %llu\n",
+			(unsigned long long)hs.forbidden);
 	}
 
 	getrusage(RUSAGE_SELF, &ru);

@@ -74,6 +74,7 @@ static bool http_differs(struct agent *a, const struct profd_config *x,
 
 	if (!str_eq(x->http.listen, y->http.listen) ||
 	    !str_eq(x->http.token_file, y->http.token_file) ||
+	    !str_eq(x->http.allow_group, y->http.allow_group) ||
 	    x->http.max_concurrent != y->http.max_concurrent)
 		return true;
 	if (!*y->http.listen || !*y->http.token_file)

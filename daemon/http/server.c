@@ -4,6 +4,7 @@
  * profiles in progress are both bounded. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/peer.h"
 #include "http/server.h"
 #include "types/profiler.h"
 #include "util/log.h"
@@ -27,13 +29,19 @@ struct http_server {
 	struct MHD_Daemon *d;
 	struct http_callbacks cb;
 	char *token;
+	char *group;            /* [http] allow_group, or NULL */
+	gid_t gid;
 	unsigned max_concurrent;
 	atomic_uint in_flight;
 	uint16_t port;
-	atomic_ullong requests, profiles, busy, bad, unauthorized;
+	atomic_ullong requests, profiles, busy, bad, unauthorized, forbidden;
 };
 
-
+/* Who made the request and what they may see. */
+struct access {
+	bool all;               /* root, the allowed group, or the bearer token */
+	uid_t uid;              /* otherwise: the processes this user could ptrace */
+};
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -89,6 +97,29 @@ static enum MHD_Result bad(struct http_server *s, struct MHD_Connection *c, unsi
 {
 	atomic_fetch_add(&s->bad, 1);
 	return send_text(c, status, NULL, NULL, "%s\n", msg);
+}
+
+__attribute__((format(printf, 3, 4))) static enum MHD_Result
+forbid(struct http_server *s, struct MHD_Connection *c, const char *fmt, ...)
+{
+	char msg[HTTP_MSG_LEN];
+	va_list ap;
+
+	atomic_fetch_add(&s->forbidden, 1);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return send_text(c, MHD_HTTP_FORBIDDEN, NULL, NULL, "%s\n", msg);
+}
+
+/* Who is privileged, for the 403 messages. */
+static const char *privileged(const struct http_server *s, char *buf, size_t len)
+{
+	if (s->group)
+		snprintf(buf, len, "root or members of group '%s'", s->group);
+	else
+		snprintf(buf, len, "root ([http] allow_group adds a group)");
+	return buf;
 }
 
 /* Constant time in the length of the expected token. */
@@ -154,8 +185,9 @@ static const char *int_arg(struct MHD_Connection *c, const char *key, uint64_t m
 }
 
 static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connection *c,
-				     const struct profiler_type *t)
+				     const struct profiler_type *t, const struct access *acc)
 {
+	char who[128];
 	struct http_profile_req req = { .type = t };
 	struct http_reply reply = { .status = 500 };
 	char msg[HTTP_MSG_LEN + 64], disp[64], retry[24];
@@ -181,6 +213,16 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 	}
 	req.pid = (int)pid;
 	req.seconds = secs;
+	if (!acc->all) {
+		if (!pid && t->host_wide)
+			return forbid(s, c, "a host-wide %s profile needs %s; add ?pid=N for one of "
+				      "your own processes", t->name, privileged(s, who, sizeof(who)));
+		if (pid && !peer__may_read(acc->uid, (pid_t)pid))
+			return forbid(s, c, "uid %u may not profile pid %llu: only processes it could "
+				      "ptrace (all uids %u, dumpable); others need %s",
+				      (unsigned)acc->uid, (unsigned long long)pid, (unsigned)acc->uid,
+				      privileged(s, who, sizeof(who)));
+	}
 
 	if (atomic_fetch_add(&s->in_flight, 1) >= s->max_concurrent) {
 		atomic_fetch_sub(&s->in_flight, 1);
@@ -249,7 +291,8 @@ static int append(char **buf, size_t *len, size_t *cap, const char *src, bool es
 	return 0;
 }
 
-static enum MHD_Result serve_index(struct http_server *s, struct MHD_Connection *c)
+static enum MHD_Result serve_index(struct http_server *s, struct MHD_Connection *c,
+				   const struct access *acc)
 {
 	struct http_proc *procs = NULL;
 	size_t len = 0, cap = 0, n = 0;
@@ -279,14 +322,22 @@ static enum MHD_Result serve_index(struct http_server *s, struct MHD_Connection 
 			n = s->cb.processes(s->cb.ctx, procs, HTTP_MAX_PROCS);
 	}
 	for (size_t i = 0; i < n && i < HTTP_MAX_PROCS && !err; i++) {
+		/* Only what the user could profile. */
+		if (!acc->all && !peer__may_read(acc->uid, procs[i].pid))
+			continue;
 		procs[i].name[sizeof(procs[i].name) - 1] = '\0';
 		utf8_sanitize(name, sizeof(name), procs[i].name);
 		snprintf(line, sizeof(line), "<tr><td>%d</td><td>", procs[i].pid);
 		err = append(&html, &len, &cap, line, false);
 		err = err ?: append(&html, &len, &cap, name, true);
-		snprintf(line, sizeof(line),
-			 "</td><td><a href=\"profile?pid=%d&amp;seconds=10\">cpu</a> "
-			 "<a href=\"heap?pid=%d\">heap</a></td></tr>\n", procs[i].pid, procs[i].pid);
+		if (procs[i].kernel)
+			snprintf(line, sizeof(line),
+				 "</td><td><a href=\"profile?pid=%d&amp;seconds=10\">cpu</a></td></tr>\n",
+				 procs[i].pid);
+		else
+			snprintf(line, sizeof(line),
+				 "</td><td><a href=\"profile?pid=%d&amp;seconds=10\">cpu</a> "
+				 "<a href=\"heap?pid=%d\">heap</a></td></tr>\n", procs[i].pid, procs[i].pid);
 		err = err ?: append(&html, &len, &cap, line, false);
 	}
 	err = err ?: append(&html, &len, &cap, "</table>\n</body></html>\n", false);
@@ -317,12 +368,33 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
 			MHD_RESPMEM_MUST_FREE, NULL, NULL);
 }
 
+/* Everything with the bearer token (checked before); else the local user
+ * behind a loopback connection. NULL, or why the request is refused. */
+static const char *authorize(struct http_server *s, struct MHD_Connection *c, struct access *acc)
+{
+	const union MHD_ConnectionInfo *ci;
+	bool loopback = false;
+
+	*acc = (struct access){ .all = s->token != NULL };
+	if (acc->all)
+		return NULL;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci || peer__uid(ci->connect_fd, &loopback, &acc->uid))
+		return loopback ? "cannot tell which local user made this request"
+				: "only local users may connect without [http] token_file";
+	acc->all = acc->uid == 0 || (s->group && peer__in_group(acc->uid, s->gid));
+	return NULL;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *upload_data,
 			       size_t *upload_data_size, void **con_cls)
 {
 	static int first_call_marker;
 	struct http_server *s = cls;
+	struct access acc;
+	const char *why;
+	char who[128];
 
 	(void)version, (void)upload_data;
 	/* First call: headers only. Answer once the (ignored) body is in. */
@@ -346,17 +418,23 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, MHD_HTTP_HEADER_ALLOW, "GET, HEAD",
 				 "method not allowed\n");
 	}
-	if (!strcmp(url, "/metrics"))
+	why = authorize(s, c, &acc);
+	if (why)
+		return forbid(s, c, "%s", why);
+	if (!strcmp(url, "/metrics")) {
+		if (!acc.all)
+			return forbid(s, c, "/metrics needs %s", privileged(s, who, sizeof(who)));
 		return serve_metrics(s, c);
+	}
 	if (!strcmp(url, PPROF_PREFIX) || !strcmp(url, "/debug/pprof"))
-		return serve_index(s, c);
+		return serve_index(s, c, &acc);
 	if (!strncmp(url, PPROF_PREFIX, strlen(PPROF_PREFIX))) {
 		const char *name = url + strlen(PPROF_PREFIX);
 
 		const struct profiler_type *t = profiler_type_http(name);
 
 		if (t)
-			return serve_profile(s, c, t);
+			return serve_profile(s, c, t, &acc);
 	}
 	return bad(s, c, MHD_HTTP_NOT_FOUND, "not found; see /debug/pprof/");
 }
@@ -395,10 +473,32 @@ static int resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *l
 	return 0;
 }
 
-struct http_server *http_server__start(const char *listen, const char *token,
-				       unsigned max_concurrent, const struct http_callbacks *cb,
-				       char *err, size_t errlen)
+bool http_listen_is_loopback(const char *listen)
 {
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	/* "localhost" may resolve to both; each must be loopback: the first is bound. */
+	if (resolve(listen, &ss, &len))
+		return false;
+	if (ss.ss_family == AF_INET)
+		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+struct http_server *http_server__start(const struct http_options *o,
+				       const struct http_callbacks *cb, char *err, size_t errlen)
+{
+	const char *listen = o ? o->listen : NULL, *token = o ? o->token : NULL;
+	unsigned max_concurrent = o ? o->max_concurrent : 0;
+	struct group gr, *grp = NULL;
+	char grbuf[4096];
 	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *info;
 	struct http_server *s;
@@ -417,6 +517,20 @@ struct http_server *http_server__start(const char *listen, const char *token,
 		errno = -ret;
 		return NULL;
 	}
+	if ((!token || !*token) && !http_listen_is_loopback(listen)) {
+		snprintf(err, errlen, "http: listen = %s is not a loopback address: set [http] "
+			 "token_file (who connects from another host cannot be told apart)", listen);
+		errno = EPERM;
+		return NULL;
+	}
+	if (o->allow_group && *o->allow_group) {
+		ret = getgrnam_r(o->allow_group, &gr, grbuf, sizeof(grbuf), &grp);
+		if (ret || !grp) {
+			snprintf(err, errlen, "http: allow_group '%s': no such group", o->allow_group);
+			errno = ret ? ret : ENOENT;
+			return NULL;
+		}
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
@@ -424,9 +538,20 @@ struct http_server *http_server__start(const char *listen, const char *token,
 	}
 	s->cb = *cb;
 	s->max_concurrent = max_concurrent;
+	if (grp) {
+		s->gid = grp->gr_gid;
+		s->group = strdup(o->allow_group);
+		if (!s->group) {
+			free(s);
+			snprintf(err, errlen, "out of memory");
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
 	if (token && *token) {
 		s->token = strdup(token);
 		if (!s->token) {
+			free(s->group);
 			free(s);
 			snprintf(err, errlen, "out of memory");
 			errno = ENOMEM;
@@ -448,6 +573,7 @@ struct http_server *http_server__start(const char *listen, const char *token,
 		ret = errno ? errno : EADDRINUSE;
 		snprintf(err, errlen, "http: cannot listen on %s: %s", listen, strerror(ret));
 		free(s->token);
+		free(s->group);
 		free(s);
 		errno = ret;
 		return NULL;
@@ -465,6 +591,7 @@ void http_server__stop(struct http_server *s)
 	if (s->token)
 		memset(s->token, 0, strlen(s->token));
 	free(s->token);
+	free(s->group);
 	free(s);
 }
 
@@ -480,4 +607,5 @@ void http_server__stats(const struct http_server *s, struct http_stats *st)
 	st->busy = atomic_load(&s->busy);
 	st->bad = atomic_load(&s->bad);
 	st->unauthorized = atomic_load(&s->unauthorized);
+	st->forbidden = atomic_load(&s->forbidden);
 }

@@ -722,3 +722,113 @@ EOF2
 	done
 	assert_ge "$n" 2 "allocs profiles checked"
 }
+
+# as_user UID CMD...: run CMD as uid (its primary group nogroup, no others).
+as_user() {
+	local uid=$1
+	shift
+	setpriv --reuid "$uid" --regid nogroup --clear-groups "$@"
+}
+
+# http_code URL [UID]: the status of GET URL, as root or as UID; the body
+# goes to $T/body.
+http_code() {
+	if [ -n "${2:-}" ]; then
+		as_user "$2" curl -s -o - -w '\n%{http_code}' "$1" >"$T/resp" || true
+	else
+		curl -s -o - -w '\n%{http_code}' "$1" >"$T/resp" || true
+	fi
+	sed '$d' "$T/resp" >"$T/body"
+	tail -1 "$T/resp"
+}
+
+# want_code WANT URL [UID]: GET URL must answer WANT.
+want_code() {
+	local code
+	code=$(http_code "$2" "${3:-}")
+	[ "$code" = "$1" ] || fail "GET $2 as ${3:-root}: HTTP $code ($(head -c 300 "$T/body")), want $1"
+}
+
+# Issue 16, item 3: without a token each request is authorized by the local
+# user who made it. nobody may profile its own process but not root's, nor
+# host-wide or /metrics; root may do all; a member of [http] allow_group
+# (nobody's primary group nogroup) may too, another uid still may not.
+test_agent_http_authorizes_local_user() {
+	require_root
+	cat >"$T/profd.ini" <<EOF2
+[http]
+listen = 127.0.0.1:0
+EOF2
+	start_workload cpu_split 30 70
+	local root_w=$WL_PID base own nodump idx
+	# Not as_user: $! must be the process itself, not a subshell of root's.
+	setpriv --reuid nobody --regid nogroup --clear-groups sh -c 'while :; do :; done' &
+	own=$!
+	WL_PIDS+=("$own")
+	# nobody's too, but not dumpable (as after a setuid exec): ptrace would
+	# refuse it, so must profd.
+	setpriv --reuid nobody --regid nogroup --clear-groups /usr/bin/python3 -c \
+		'import ctypes, time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); time.sleep(60)' &
+	nodump=$!
+	WL_PIDS+=("$nodump")
+	agent_start "$T/profd.ini"
+	base="http://127.0.0.1:$AG_PORT/debug/pprof"
+	want_code 403 "$base/profile?pid=$root_w&seconds=1" nobody
+	assert_contains "$(cat "$T/body")" "may not profile pid $root_w" "403 reason"
+	want_code 403 "$base/heap?pid=$root_w" nobody
+	want_code 403 "$base/profile?seconds=1" nobody
+	assert_contains "$(cat "$T/body")" "host-wide" "host-wide 403 reason"
+	want_code 403 "http://127.0.0.1:$AG_PORT/metrics" nobody
+	want_code 200 "$base/profile?pid=$own&seconds=1" nobody
+	as_user nobody curl -sf "$base/profile?pid=$own&seconds=1" >"$T/own.pb.gz" ||
+		fail "nobody's own profile"
+	assert_contains "$(pprof -top "$T/own.pb.gz")" "Type: cpu" "nobody's profile is a cpu profile"
+	want_code 200 "$base/" nobody
+	idx=$(cat "$T/body")
+	assert_contains "$idx" "<td>$own</td>" "index shows nobody's process"
+	assert_not_contains "$idx" "<td>$root_w</td>" "index hides root's process from nobody"
+	wait_for 5 "nobody's process not dumpable" eval '[ "$(stat -c %u /proc/$nodump/status)" = 0 ]'
+	want_code 403 "$base/profile?pid=$nodump&seconds=1" nobody
+	want_code 200 "$base/profile?pid=$root_w&seconds=1"
+	want_code 200 "http://127.0.0.1:$AG_PORT/metrics"
+	want_code 200 "$base/"
+	assert_contains "$(cat "$T/body")" "<td>$root_w</td>" "index shows root all"
+	agent_stop
+
+	printf '[http]\nlisten = 127.0.0.1:0\nallow_group = nogroup\n' >"$T/group.ini"
+	agent_start "$T/group.ini"
+	base="http://127.0.0.1:$AG_PORT/debug/pprof"
+	want_code 200 "$base/profile?pid=$root_w&seconds=1" nobody
+	want_code 200 "http://127.0.0.1:$AG_PORT/metrics" nobody
+	want_code 403 "$base/profile?pid=$root_w&seconds=1" 54321
+	assert_contains "$(cat "$T/body")" "group 'nogroup'" "403 names the group"
+	want_code 403 "http://127.0.0.1:$AG_PORT/metrics" 54321
+	agent_stop
+}
+
+# A listen address beyond loopback needs token_file: refused at start and
+# by --check-config; with a token it starts.
+test_agent_http_remote_needs_token() {
+	require_root
+	local rc=0
+	printf '[http]\nlisten = 0.0.0.0:0\n' >"$T/open.ini"
+	"$PROFD" --config "$T/open.ini" 2>"$T/err" || rc=$?
+	[ "$rc" = 1 ] || fail "non-loopback listen without token: exit status $rc"
+	assert_contains "$(cat "$T/err")" "needs token_file" "message"
+	rc=0
+	"$PROFD" --config "$T/open.ini" --check-config 2>"$T/err" >/dev/null || rc=$?
+	[ "$rc" = 1 ] || fail "--check-config: exit status $rc"
+	rc=0
+	printf '[http]\nlisten = 127.0.0.1:0\nallow_group = no-such-group-x\n' >"$T/nogroup.ini"
+	"$PROFD" --config "$T/nogroup.ini" --check-config 2>"$T/err" >/dev/null || rc=$?
+	[ "$rc" = 1 ] || fail "unknown allow_group: exit status $rc"
+	assert_contains "$(cat "$T/err")" "allow_group" "allow_group message"
+	printf 'secret-token-123\n' >"$T/token"
+	chmod 600 "$T/token"
+	printf '[http]\nlisten = 0.0.0.0:0\ntoken_file = %s\n' "$T/token" >"$T/tok.ini"
+	agent_start "$T/tok.ini"
+	want_code 401 "http://127.0.0.1:$AG_PORT/metrics"
+	curl -sf -H 'Authorization: Bearer secret-token-123' "http://127.0.0.1:$AG_PORT/metrics" \
+		>/dev/null || fail "token holder denied"
+	agent_stop
+}
