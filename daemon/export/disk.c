@@ -181,7 +181,7 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 		      size_t path_size)
 {
 	char dir[PATH_MAX], file[NAME_MAX + 1], path[PATH_MAX], tmp[PATH_MAX];
-	int fd = -1, dfd = -1, err, n;
+	int fd = -1, dfd = -1, err, n, k;
 
 	tmp[0] = path[0] = file[0] = '\0';
 	err = build_paths(d, process, pid, type, start_ns, dir, sizeof(dir), file, sizeof(file));
@@ -221,10 +221,25 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 	fd = -1;
 	if (err)
 		goto fail;
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) {
+	/* A name taken (two profiles with one start, however that came to
+	 * be) keeps both: the later one gets "-2", "-3", ... before the suffix. */
+	for (k = 2; renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE); k++) {
+		size_t base = strlen(path) - strlen(SUFFIX);
+
 		err = -errno;
-		goto fail;
+		if (err != -EEXIST || k > DISK_MAX_CLASHES)
+			goto fail;
+		if (k > 2)      /* drop the previous "-N" */
+			base = strrchr(path, '-') - path;
+		n = snprintf(path + base, sizeof(path) - base, "-%d" SUFFIX, k);
+		if (n < 0 || (size_t)n >= sizeof(path) - base) {
+			err = -ENAMETOOLONG;
+			goto fail;
+		}
 	}
+	if (k > 2)
+		d->st.renamed++;
+	err = 0;
 	tmp[0] = '\0';
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {

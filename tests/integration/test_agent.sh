@@ -832,3 +832,72 @@ test_agent_http_remote_needs_token() {
 		>/dev/null || fail "token holder denied"
 	agent_stop
 }
+
+# Issue 16, item 1: the agent frozen for 40 ms across interval boundaries
+# (SIGSTOP/SIGCONT) while a process starts loses nothing: every process
+# started so has its profiles, no write fails or clashes, and a long-lived
+# process's profiles never overlap (each starts at or after the previous
+# one's end).
+test_agent_no_profile_lost_at_boundary() {
+	require_root
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+interval = 1s
+output_dir = $T/out
+[http]
+listen =
+EOF2
+	start_workload cpu_split 60 70
+	local w=$WL_PID first phase now wait_ms i p pids=() f prev_end start dur
+	agent_start "$T/profd.ini"
+	wait_for 10 "a first profile" eval '[ -n "$(ls "$T/out/cpu_split/$w/" 2>/dev/null)" ]'
+	# Interval starts are whole seconds plus this many ms (from the name).
+	first=$(ls "$T/out/cpu_split/$w/" | sort | tail -1)
+	phase=$(sed 's/.*T[0-9]*\.\([0-9][0-9][0-9]\)Z.*/\1/' <<<"$first")
+	phase=$((10#$phase))
+	for i in $(seq 12); do
+		now=$(($(date +%s%3N) % 1000))
+		wait_ms=$(((phase - 20 - now + 2000) % 1000))
+		sleep "0.$(printf %03d "$wait_ms")"
+		kill -STOP "$AG_PID"
+		sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i + 1)); done' &
+		pids+=($!)
+		sleep 0.04
+		kill -CONT "$AG_PID"
+		sleep 0.3
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	sleep 2.5
+	agent_stop
+	! grep -i "File exists\|cannot write profile" "$AG_ERR" || fail "a profile write failed"
+	for p in "${pids[@]}"; do
+		[ -n "$(ls "$T/out/sh/$p/" 2>/dev/null)" ] || fail "no profile of pid $p"
+	done
+	# No overlap: pprof's TimeNanos and DurationNanos, in order.
+	prev_end=0
+	for f in $(ls "$T/out/cpu_split/$w/"*.pb.gz | sort); do
+		read -r start dur < <(python3 - "$f" <<'PY'
+import gzip, sys
+b = gzip.open(sys.argv[1]).read()
+# Profile fields 9 (time_nanos) and 10 (duration_nanos): top-level varints.
+i, vals = 0, {}
+def varint(i):
+    v = s = 0
+    while True:
+        c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
+        if c < 0x80: return v, i
+while i < len(b):
+    key, i = varint(i); f, t = key >> 3, key & 7
+    if t == 0:
+        v, i = varint(i); vals[f] = v
+    elif t == 2:
+        n, i = varint(i); i += n
+    elif t == 1: i += 8
+    elif t == 5: i += 4
+print(vals.get(9, 0), vals.get(10, 0))
+PY
+)
+		[ "$start" -ge "$prev_end" ] || fail "$f starts $(((prev_end - start) / 1000)) us before the previous profile ends"
+		prev_end=$((start + dur))
+	done
+}
