@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* profd: command line and validation; then either the one-shot profiling
- * run (oneshot.c) or, with --config, the continuous agent (agent.c).
- * Everything else lives in modules; this file wires them together. */
+ * run (run/oneshot.c) or, with --config, the continuous agent (agent/).
+ * The profile options come from the registry (types/profiler.h), set
+ * through the same setter as the INI file. Everything else lives in
+ * modules; this file wires them together. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

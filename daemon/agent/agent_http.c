@@ -38,16 +38,18 @@ static void reply_msg(struct http_reply *r, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Claim pid for an on-demand heap/allocs profile: two allocator probes on
- * one process both see nothing, so a process probed continuously or by
- * another request is refused. Returns the claimed slot or -1. */
-static int heap_claim(struct agent_shared *a, pid_t pid)
+/* Claim pid for an on-demand profile of a type with a probe group (heap,
+ * allocs: two allocator probes on one process both see nothing), so a
+ * process probed continuously or by another request is refused. One table
+ * for every group: the registry has one today (a second would only be
+ * refused more often). Returns the claimed slot or -1. */
+static int probe_claim(struct agent_shared *a, pid_t pid)
 {
 	int slot = -1;
 
 	pthread_mutex_lock(&a->lock);
-	for (size_t i = 0; i < a->snap.nheap_pids; i++)
-		if (a->snap.heap_pids[i] == pid)
+	for (size_t i = 0; i < a->snap.nprobed; i++)
+		if (a->snap.probed[i] == pid)
 			goto out;
 	for (int i = 0; i < HTTP_MAX_CONNECTIONS_AGENT; i++) {
 		if (a->claims[i] == pid) {
@@ -64,7 +66,7 @@ out:
 	return slot;
 }
 
-static void heap_release(struct agent_shared *a, int slot)
+static void probe_release(struct agent_shared *a, int slot)
 {
 	if (slot < 0)
 		return;
@@ -89,7 +91,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	unsigned gen;
 	int pidfd = -1, slot = -1, err;
 
-	if (!pid && !type->host_wide) {
+	if (!pid && !type->http.host_wide) {
 		reply_msg(rep, 400, "bad pid: ?pid=N is required for %s profiles", type->name);
 		return;
 	}
@@ -102,7 +104,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 		return;
 	}
 	if (type->probe_group) {
-		slot = heap_claim(a, pid);
+		slot = probe_claim(a, pid);
 		if (slot < 0) {
 			reply_msg(rep, 409, "pid %d has an %s probe already (a continuous "
 				  "profile, see output_dir, or another request): one per process",
@@ -168,7 +170,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	}
 	rep->status = 200;
 out:
-	heap_release(a, slot);
+	probe_release(a, slot);
 	if (pidfd >= 0)
 		close(pidfd);
 	run_profile__free(&rp);

@@ -80,8 +80,8 @@ void agent_snapshot_update(struct agent *a)
 		const struct agent_ptype *t = &a->types[i];
 
 		for (size_t j = 0; t->type->probe_group && j < t->ninst &&
-				   s.nheap_pids < AGENT_MAX_TARGETS; j++)
-			s.heap_pids[s.nheap_pids++] = t->inst[j]->pid ? t->inst[j]->pid : -1;
+				   s.nprobed < AGENT_MAX_TARGETS; j++)
+			s.probed[s.nprobed++] = t->inst[j]->pid ? t->inst[j]->pid : -1;
 	}
 	s.popts = a->cfg.popts;
 	pthread_mutex_lock(&a->sh.lock);

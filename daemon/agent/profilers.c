@@ -119,9 +119,10 @@ static int inst_start(struct agent *a, struct agent_ptype *t, const struct profd
 	return 0;
 }
 
-/* Stop sampling; what was counted goes to this interval's builders. A
- * snapshot type is drained at the interval's end instead (drain_snapshots),
- * never here: its profile is the state at that moment, taken once. */
+/* Stop sampling; what was counted goes to this interval's builders. A type
+ * that is not a delta is drained at the interval's end instead
+ * (agent_drain_snapshots), never here: its profile is the state at that
+ * moment, taken once. */
 static void inst_stop(struct agent_inst *in)
 {
 	run__stop(&in->run, false);

@@ -50,8 +50,8 @@ struct agent_snapshot {
 	/* settings on-demand profiles use */
 	struct profiler_opts popts;     /* pids unused */
 	/* processes a continuous profiler of a probe group probes now */
-	size_t nheap_pids;
-	pid_t heap_pids[AGENT_MAX_TARGETS];
+	size_t nprobed;
+	pid_t probed[AGENT_MAX_TARGETS];
 };
 
 struct agent_shared {

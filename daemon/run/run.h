@@ -5,7 +5,7 @@
  * agent keeps one run per type (or per process), its sink a builder per
  * process; a run_profile is a run with one builder that takes every sample
  * and a symbolizer of its own: the one-shot run (oneshot.c) and the HTTP
- * on-demand profiles (agent/http_view.c) are one each. */
+ * on-demand profiles (agent/agent_http.c) are one each. */
 #ifndef PROFD_RUN_H
 #define PROFD_RUN_H
 

@@ -188,7 +188,7 @@ const struct profiler_type profiler_cpu = {
 	.sample_types = { { "samples", "count" }, { "cpu", "nanoseconds" } },
 	.period_type = { "cpu", "nanoseconds" },
 	.period = cpu_period,
-	.http = { "profile", 30, "CPU profile over ?seconds= (default 30)" },
+	.http = { "profile", 30, "CPU profile over ?seconds= (default 30)", true },
 	.pyroscope = { "process_cpu", false },
 	.ops = &cpu_ops,
 };

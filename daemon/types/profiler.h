@@ -162,7 +162,8 @@ struct profiler_type {
 	const char *description;        /* one line for --help */
 	enum profiler_kind kind;
 	/* Runs over every process (no pid): false for types whose probes
-	 * attach to one process (one allocator probe per process). */
+	 * attach to one process each (heap, allocs: --pid needed, one run per
+	 * target in continuous mode). */
 	bool host_wide;
 	/* Types of one probe group cannot run on one process at once (two
 	 * allocator probes on a process both see nothing); NULL: none. */
@@ -174,13 +175,15 @@ struct profiler_type {
 	struct profiler_sample_type period_type;
 	/* The period from the run's options; NULL: 1. */
 	int64_t (*period)(const struct profiler_opts *o);
-	/* /debug/pprof/<http_path>; default_seconds: a request without
-	 * ?seconds= (0: the agent's short default); a type with a non-zero
-	 * default refuses seconds=0. */
+	/* /debug/pprof/<path>; default_seconds: a request without ?seconds=
+	 * (0: the agent's short default); a type with a non-zero default
+	 * refuses seconds=0. host_wide: a request may leave out ?pid= (the
+	 * whole host on demand: the CPU profile only). */
 	struct {
 		const char *path;
 		uint64_t default_seconds;
 		const char *what;
+		bool host_wide;
 	} http;
 	/* Pyroscope: the __name__ of its series; delta_false: send
 	 * __delta__=false (the v1 ingester would difference the series). */

@@ -59,7 +59,11 @@ void test_registry_kinds(void)
 	ASSERT_EQ(allocs->kind, PROFILER_CUMULATIVE, "allocs: cumulative");
 	ASSERT_TRUE(heap->ops->tick != NULL, "a cumulative type keeps house on the tick");
 	ASSERT_TRUE(cpu->host_wide, "cpu runs host-wide");
+	ASSERT_TRUE(block->host_wide, "block runs host-wide");
 	ASSERT_FALSE(heap->host_wide, "heap attaches per process");
+	ASSERT_TRUE(cpu->http.host_wide, "/profile without ?pid=");
+	ASSERT_FALSE(block->http.host_wide, "/block needs ?pid=");
+	ASSERT_FALSE(heap->http.host_wide, "/heap needs ?pid=");
 	ASSERT_TRUE(heap->probe_group && allocs->probe_group &&
 		    !strcmp(heap->probe_group, allocs->probe_group), "one allocator probe");
 	ASSERT_TRUE(cpu->http.default_seconds > 0, "cpu: a duration by default");
