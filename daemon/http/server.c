@@ -4,15 +4,20 @@
  * profiles in progress are both bounded. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "http/peer.h"
 #include "http/server.h"
@@ -23,6 +28,18 @@
 
 #define PID_MAX_VALUE 4194304
 #define CONNECTION_TIMEOUT_S 15         /* idle clients; not the profile's own duration */
+#define WATCH_MS 200                    /* how often request deadlines are checked */
+
+/* An open connection, from accept to close, as the watchdog sees it. */
+struct conn {
+	bool used;
+	bool answering;         /* a whole request is in: no deadline */
+	bool cut;               /* shut down already */
+	bool privileged;        /* root or allow_group (counted apart) */
+	int fd;                 /* our dup of the socket: shutdown() ends it */
+	uid_t uid;              /* (uid_t)-1: not a loopback client */
+	int64_t since;          /* CLOCK_MONOTONIC ns: connected or last answered */
+};
 #define PPROF_PREFIX "/debug/pprof/"
 
 struct http_server {
@@ -34,7 +51,13 @@ struct http_server {
 	unsigned max_concurrent;
 	atomic_uint in_flight;
 	uint16_t port;
-	atomic_ullong requests, profiles, busy, bad, unauthorized, forbidden;
+	atomic_ullong requests, profiles, busy, bad, unauthorized, forbidden, cut;
+	/* Connections and the watchdog cutting slow ones. */
+	pthread_mutex_t lock;
+	struct conn conns[HTTP_MAX_CONNECTIONS];
+	pthread_t watchdog;
+	bool watching, stop;
+	pthread_cond_t wake;
 };
 
 /* Who made the request and what they may see. */
@@ -188,7 +211,9 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 				     const struct profiler_type *t, const struct access *acc)
 {
 	char who[128];
-	struct http_profile_req req = { .type = t };
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+								     MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct http_profile_req req = { .type = t, .client_fd = ci ? ci->connect_fd : -1 };
 	struct http_reply reply = { .status = 500 };
 	char msg[HTTP_MSG_LEN + 64], disp[64], retry[24];
 	uint64_t pid = 0, secs = t->http.default_seconds;
@@ -368,6 +393,136 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
 			MHD_RESPMEM_MUST_FREE, NULL, NULL);
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void cut(struct http_server *s, struct conn *k)
+{
+	if (k->cut)
+		return;
+	k->cut = true;
+	shutdown(k->fd, SHUT_RDWR);     /* the connection's thread sees EOF */
+	atomic_fetch_add(&s->cut, 1);
+}
+
+/* A connection opens: who is it, may they have one more? Or it closes. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+	struct conn *k = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+	unsigned mine = 0, open = 0;
+	bool loopback = false;
+	uid_t uid = (uid_t)-1;
+	int fd;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!k)
+			return;
+		pthread_mutex_lock(&s->lock);
+		close(k->fd);
+		k->used = false;
+		pthread_mutex_unlock(&s->lock);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	if (!s->token && peer__uid(ci->connect_fd, &loopback, &uid))
+		uid = (uid_t)-1;
+	fd = fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		shutdown(ci->connect_fd, SHUT_RDWR);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
+		struct conn *o = &s->conns[i];
+
+		if (!o->used) {
+			if (!k)
+				k = o;
+			continue;
+		}
+		open++;
+		mine += o->uid == uid && !o->privileged;
+	}
+	if (!k) {               /* MHD's own limit is the same: cannot happen */
+		pthread_mutex_unlock(&s->lock);
+		shutdown(fd, SHUT_RDWR);
+		close(fd);
+		return;
+	}
+	*k = (struct conn){ .used = true, .fd = fd, .uid = uid, .since = mono_ns() };
+	k->privileged = uid == 0 || (uid != (uid_t)-1 && s->group && peer__in_group(uid, s->gid));
+	*socket_context = k;
+	/* One user may not take everything; nobody but root and the group the
+	 * last few: /metrics and the index stay reachable. */
+	if (!k->privileged && (mine >= HTTP_MAX_CONNECTIONS_PER_USER ||
+			       open >= HTTP_MAX_CONNECTIONS - HTTP_RESERVED_CONNECTIONS))
+		cut(s, k);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void set_answering(struct http_server *s, struct MHD_Connection *c, bool answering)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+								     MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *k = ci ? ci->socket_context : NULL;
+
+	if (!k)
+		return;
+	pthread_mutex_lock(&s->lock);
+	k->answering = answering;
+	k->since = mono_ns();
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* A request answered (or abandoned): the next one on this connection must
+ * come whole within the deadline too. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)con_cls, (void)toe;
+	set_answering(cls, c, false);
+}
+
+/* Cuts connections that took longer than HTTP_REQUEST_TIMEOUT_S to send a
+ * request: a client trickling header lines (slowloris) or a body cannot
+ * hold a connection, as MHD's idle timeout alone would let it. */
+static void *watchdog(void *arg)
+{
+	struct http_server *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		struct timespec ts;
+		int64_t now = mono_ns();
+
+		for (size_t i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
+			struct conn *k = &s->conns[i];
+
+			if (k->used && !k->answering &&
+			    now - k->since > (int64_t)HTTP_REQUEST_TIMEOUT_S * 1000000000)
+				cut(s, k);
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += WATCH_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000;
+		ts.tv_nsec %= 1000000000;
+		pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
 /* Everything with the bearer token (checked before); else the local user
  * behind a loopback connection. NULL, or why the request is refused. */
 static const char *authorize(struct http_server *s, struct MHD_Connection *c, struct access *acc)
@@ -406,6 +561,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	set_answering(s, c, true);
 	atomic_fetch_add(&s->requests, 1);
 	if (s->token && !token_ok(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							       MHD_HTTP_HEADER_AUTHORIZATION))) {
@@ -538,6 +694,8 @@ struct http_server *http_server__start(const struct http_options *o,
 	}
 	s->cb = *cb;
 	s->max_concurrent = max_concurrent;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
 	if (grp) {
 		s->gid = grp->gr_gid;
 		s->group = strdup(o->allow_group);
@@ -568,6 +726,8 @@ struct http_server *http_server__start(const struct http_options *o,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_END);
 	if (!s->d) {
 		ret = errno ? errno : EADDRINUSE;
@@ -578,6 +738,10 @@ struct http_server *http_server__start(const struct http_options *o,
 		errno = ret;
 		return NULL;
 	}
+	s->watching = !pthread_create(&s->watchdog, NULL, watchdog, s);
+	if (!s->watching)
+		log_warn("http: no watchdog thread: slow clients are cut only when idle %d s",
+			 CONNECTION_TIMEOUT_S);
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : 0;
 	return s;
@@ -588,6 +752,15 @@ void http_server__stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->d);
+	if (s->watching) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = true;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->watchdog, NULL);
+	}
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->wake);
 	if (s->token)
 		memset(s->token, 0, strlen(s->token));
 	free(s->token);
@@ -608,4 +781,5 @@ void http_server__stats(const struct http_server *s, struct http_stats *st)
 	st->bad = atomic_load(&s->bad);
 	st->unauthorized = atomic_load(&s->unauthorized);
 	st->forbidden = atomic_load(&s->forbidden);
+	st->cut = atomic_load(&s->cut);
 }

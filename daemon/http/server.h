@@ -17,6 +17,14 @@
 
 #define HTTP_MAX_SECONDS 300            /* longest ?seconds= accepted */
 #define HTTP_MAX_CONNECTIONS 64         /* open connections, whatever they do */
+#define HTTP_MAX_CONNECTIONS_PER_USER 8 /* of which one local user other than root
+					 * (or a remote client) may hold */
+#define HTTP_RESERVED_CONNECTIONS 8     /* of which only root and allow_group may take
+					 * the last ones: /metrics and the index
+					 * answer whatever others hold */
+#define HTTP_REQUEST_TIMEOUT_S 10       /* to send a whole request (headers and
+					 * body) from connecting or from the last
+					 * answer on a kept-alive connection */
 #define HTTP_MAX_PROCS 4096             /* processes listed on the index page */
 #define HTTP_MSG_LEN 256
 
@@ -26,6 +34,8 @@ struct http_profile_req {
 	const struct profiler_type *type; /* from the registry, by its HTTP path */
 	int pid;                /* 0: no ?pid= given (the callback decides) */
 	uint64_t seconds;       /* 0: a snapshot or the type's short default */
+	int client_fd;          /* the connection's socket: a callback that
+				 * sees it hang up (POLLRDHUP) stops early */
 };
 
 /* What a callback answers. A 2xx takes body (malloc'ed; the server frees it);
@@ -61,6 +71,8 @@ struct http_stats {
 	uint64_t bad;           /* 400, 404, 405 */
 	uint64_t unauthorized;  /* 401 */
 	uint64_t forbidden;     /* 403: the user may not see that */
+	uint64_t cut;           /* connections closed: too slow to send a request,
+				 * or more than a user's share */
 };
 
 struct http_server;

@@ -901,3 +901,80 @@ PY
 		prev_end=$((start + dur))
 	done
 }
+
+# Issue 16, item 4: a client that hangs up stops its profile and frees its
+# slot (two `curl -m1` of 40 s profiles with max_concurrent = 2 used to hold
+# both slots for 40 s).
+test_agent_http_client_gone_frees_slot() {
+	require_root
+	printf '[http]\nlisten = 127.0.0.1:0\nmax_concurrent = 2\n' >"$T/profd.ini"
+	start_workload cpu_split 60 70
+	local w=$WL_PID base
+	agent_start "$T/profd.ini"
+	base="http://127.0.0.1:$AG_PORT/debug/pprof"
+	local c1 c2
+	curl -s -m1 -o /dev/null "$base/profile?pid=$w&seconds=40" &
+	c1=$!
+	curl -s -m1 -o /dev/null "$base/profile?pid=$w&seconds=40" &
+	c2=$!
+	wait "$c1" "$c2" || true
+	# The server notices within its 100 ms poll; give it a second.
+	sleep 1
+	want_code 200 "$base/profile?pid=$w&seconds=1"
+	agent_stop
+}
+
+# Issue 16, items 4 and 5: 64 connections of one user trickling header
+# lines (slowloris) while both profile slots are busy: /metrics and the
+# index still answer (root and other users), the user gets at most its share
+# of connections, and each slow connection is cut once it has taken
+# HTTP_REQUEST_TIMEOUT_S (10 s) without a whole request.
+test_agent_http_slowloris() {
+	require_root
+	printf '[http]\nlisten = 127.0.0.1:0\nmax_concurrent = 2\n' >"$T/profd.ini"
+	start_workload cpu_split 60 70
+	local w=$WL_PID base m
+	agent_start "$T/profd.ini"
+	base="http://127.0.0.1:$AG_PORT/debug/pprof"
+	curl -s -o /dev/null "$base/profile?pid=$w&seconds=20" &
+	curl -s -o /dev/null "$base/profile?pid=$w&seconds=20" &
+	setpriv --reuid nobody --regid nogroup --clear-groups /usr/bin/python3 - "$AG_PORT" \
+		>"$T/slow.out" <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+socks, alive_until = [], {}
+t0 = time.monotonic()
+for i in range(64):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    s.setblocking(False)
+    socks.append(s)
+while socks and time.monotonic() - t0 < 25:
+    time.sleep(1)
+    for s in list(socks):
+        try:
+            s.sendall(b"X-Slow: 1\r\n")
+            if s.recv(1) == b"":
+                raise ConnectionError
+        except BlockingIOError:
+            pass
+        except OSError:
+            alive_until[s] = time.monotonic() - t0
+            socks.remove(s)
+print(len(alive_until), len(socks), round(max(alive_until.values(), default=0), 1))
+PY
+	local slow=$!
+	sleep 3
+	want_code 200 "http://127.0.0.1:$AG_PORT/metrics"
+	want_code 200 "$base/"
+	want_code 200 "$base/" 54321
+	m=$(metrics)
+	assert_ge "$(metric 'profd_http_connections_cut_total' <<<"$m")" $((64 - 8)) \
+		"nobody's connections past its share cut at once"
+	wait "$slow"
+	read -r closed open last <"$T/slow.out"
+	[ "$open" = 0 ] || fail "$open slow connections still open after 25 s"
+	[ "$closed" = 64 ] || fail "$closed of 64 slow connections closed"
+	note "the last slow connection was cut after ${last}s"
+	agent_stop
+}
