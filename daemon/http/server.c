@@ -91,6 +91,11 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* go tool pprof prints a text/plain answer's body (the one-line reason
+	 * of a 4xx or 5xx) only when this header is present, as Go's own
+	 * net/http/pprof sets it. */
+	if (status >= 400)
+		MHD_add_response_header(r, "X-Go-Pprof", "1");
 	if (hdr)
 		MHD_add_response_header(r, hdr, hdr_value);
 	ret = MHD_queue_response(c, status, r);
@@ -328,7 +333,12 @@ static enum MHD_Result serve_index(struct http_server *s, struct MHD_Connection 
 		     "<!DOCTYPE html>\n<html><head><title>profd /debug/pprof/</title></head><body>\n"
 		     "<h1>profd /debug/pprof/</h1>\n<p>Profiles of any process: add <code>?pid=N</code> "
 		     "(and <code>&amp;seconds=S</code>), e.g. <code>go tool pprof "
-		     "http://HOST/debug/pprof/profile?pid=1234&amp;seconds=30</code></p>\n<table>\n",
+		     "http://HOST/debug/pprof/profile?pid=1234&amp;seconds=30</code></p>\n"
+		     "<p>Every profile is collected for <code>seconds</code> from the request on: "
+		     "heap and allocs attach an allocator probe to the process and answer what it "
+		     "saw in that time (default 10 s), not the process's whole heap.</p>\n"
+		     "<p>You see the processes you may profile: your own (same uid, dumpable) or, "
+		     "for root and the allowed group, all.</p>\n<table>\n",
 		     false);
 	for (size_t i = 0; profiler_type_at(i) && !err; i++) {
 		const struct profiler_type *t = profiler_type_at(i);

@@ -776,6 +776,10 @@ EOF2
 	want_code 403 "$base/profile?pid=$root_w&seconds=1" nobody
 	assert_contains "$(cat "$T/body")" "may not profile pid $root_w" "403 reason"
 	want_code 403 "$base/heap?pid=$root_w" nobody
+	# go tool pprof prints the reason (X-Go-Pprof), not just "403 Forbidden".
+	HOME=/tmp PPROF_TMPDIR=/tmp as_user nobody go tool pprof -raw "$base/profile?pid=$root_w&seconds=1" \
+		>/dev/null 2>"$T/pprof403" && fail "go tool pprof got a profile it may not"
+	assert_contains "$(cat "$T/pprof403")" "may not profile pid $root_w" "go tool pprof shows the 403 reason"
 	want_code 403 "$base/profile?seconds=1" nobody
 	assert_contains "$(cat "$T/body")" "host-wide" "host-wide 403 reason"
 	want_code 403 "http://127.0.0.1:$AG_PORT/metrics" nobody
