@@ -23,7 +23,7 @@
 /* Drain every BPF collector this often: the maps are sized for about a
  * second of samples, and an exiting process is flushed one tick after it
  * is seen gone (so its last samples are in). */
-#define AGENT_TICK_NS 1000000000LL
+#define AGENT_TICK_NS RUN_TICK_NS
 /* Processes with a profile in progress at once; samples of more are
  * dropped and counted ("process_limit"). Each holds a pprof builder per
  * type, so this bounds the agent's memory under churn. */

@@ -64,17 +64,23 @@ const struct profiler_type *profiler_type_at(size_t i)
 	return i < NTYPES ? types[i] : NULL;
 }
 
-const struct profiler_type *profiler_type_find(const char *name)
+const struct profiler_type *profiler_type_find_in(const struct profiler_type *const *list, size_t n,
+						  const char *name)
 {
-	for (size_t i = 0; name && i < NTYPES; i++) {
-		if (!strcmp(types[i]->name, name))
-			return types[i];
-		for (size_t j = 0; j < sizeof(types[i]->aliases) / sizeof(types[i]->aliases[0]) &&
-				   types[i]->aliases[j]; j++)
-			if (!strcmp(types[i]->aliases[j], name))
-				return types[i];
+	for (size_t i = 0; name && i < n; i++) {
+		if (!strcmp(list[i]->name, name))
+			return list[i];
+		for (size_t j = 0; j < sizeof(list[i]->aliases) / sizeof(list[i]->aliases[0]) &&
+				   list[i]->aliases[j]; j++)
+			if (!strcmp(list[i]->aliases[j], name))
+				return list[i];
 	}
 	return NULL;
+}
+
+const struct profiler_type *profiler_type_find(const char *name)
+{
+	return profiler_type_find_in(types, NTYPES, name);
 }
 
 const struct profiler_type *profiler_type_http(const char *path)

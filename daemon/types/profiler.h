@@ -218,6 +218,9 @@ size_t profiler_type_count(void);
 const struct profiler_type *profiler_type_at(size_t i);
 /* By name or alias; NULL if unknown. */
 const struct profiler_type *profiler_type_find(const char *name);
+/* The same over list[0..n) (the registry's lookup rule, for tests). */
+const struct profiler_type *profiler_type_find_in(const struct profiler_type *const *list, size_t n,
+						  const char *name);
 /* By HTTP path; NULL if unknown. */
 const struct profiler_type *profiler_type_http(const char *path);
 /* The place of t in the registry, or -1. */

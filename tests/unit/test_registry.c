@@ -42,6 +42,24 @@ void test_registry_entries_complete(void)
 	ASSERT_EQ(profiler_type_index(NULL), -1, "not in the registry");
 }
 
+/* A name or any alias finds its type (the way `--type goroutine` finds a
+ * threads type), first entry first; aliases are not prefixes. */
+void test_registry_aliases(void)
+{
+	static const struct profiler_type a = { .name = "threads", .aliases = { "goroutine", "tasks" } };
+	static const struct profiler_type b = { .name = "other", .aliases = { "thread" } };
+	static const struct profiler_type *const list[] = { &a, &b };
+
+	ASSERT_TRUE(profiler_type_find_in(list, 2, "threads") == &a, "name");
+	ASSERT_TRUE(profiler_type_find_in(list, 2, "goroutine") == &a, "first alias");
+	ASSERT_TRUE(profiler_type_find_in(list, 2, "tasks") == &a, "second alias");
+	ASSERT_TRUE(profiler_type_find_in(list, 2, "thread") == &b, "alias of the second entry");
+	ASSERT_TRUE(profiler_type_find_in(list, 2, "goroutines") == NULL, "no prefix match");
+	ASSERT_TRUE(profiler_type_find_in(list, 2, "gorout") == NULL, "no prefix match");
+	ASSERT_TRUE(profiler_type_find_in(list, 1, "thread") == NULL, "only the first n");
+	ASSERT_TRUE(profiler_type_find_in(list, 2, NULL) == NULL, "NULL");
+}
+
 /* How each type is run: a delta type is drained every tick, a cumulative
  * one once at the end (heap's in-use memory), an instant one at once. */
 void test_registry_kinds(void)
