@@ -57,6 +57,7 @@ struct key_def {
 };
 
 #define CFG(field) offsetof(struct profd_config, field)
+#define EFTYPE_NOT_REGULAR EBADFD   /* read_file's "not a regular file" */
 
 static const struct key_def keys[] = {
 	{ "profd", "interval", K_DURATION, CFG(interval_ns), 0, 0 },
@@ -604,7 +605,8 @@ static int read_file(const char *path, char **buf, size_t *len)
 	int fd, err = 0;
 	ssize_t r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st)) {
@@ -613,6 +615,11 @@ static int read_file(const char *path, char **buf, size_t *len)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		err = -EISDIR;
+		goto cleanup;
+	}
+	/* A FIFO, a device or a socket could block or never end. */
+	if (!S_ISREG(st.st_mode)) {
+		err = -EFTYPE_NOT_REGULAR;
 		goto cleanup;
 	}
 	b = malloc(CONFIG_MAX_FILE_SIZE + 1);
@@ -658,6 +665,10 @@ int config__load_file(struct profd_config *cfg, const char *path, char *err, siz
 	ret = read_file(path, &buf, &len);
 	if (ret == -EFBIG) {
 		snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_FILE_SIZE);
+		return -EINVAL;
+	}
+	if (ret == -EFTYPE_NOT_REGULAR) {
+		snprintf(err, errlen, "%s: not a regular file (a FIFO, device or socket)", path);
 		return -EINVAL;
 	}
 	if (ret) {

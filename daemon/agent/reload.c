@@ -127,6 +127,26 @@ int agent_check_config(const struct profd_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+int agent_validate(const struct profd_config *cfg, char *err, size_t errlen)
+{
+	char token[SECRET_MAX_LEN + 1];
+	char *secrets;
+	int ret;
+
+	ret = agent_check_config(cfg, err, errlen);
+	if (ret)
+		return ret;
+	ret = agent_read_token(cfg, token, sizeof(token), err, errlen);
+	memset(token, 0, sizeof(token));
+	if (ret)
+		return ret;
+	secrets = agent_upload_secrets(cfg, err, errlen);
+	if (!secrets)
+		return -EINVAL;
+	agent_free_secret(&secrets);
+	return 0;
+}
+
 void agent_reload(struct agent *a)
 {
 	char err[CONFIG_ERR_LEN] = "", err2[CONFIG_ERR_LEN] = "";

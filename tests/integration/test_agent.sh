@@ -982,3 +982,33 @@ PY
 	note "the last slow connection was cut after ${last}s"
 	agent_stop
 }
+
+# Issue 16, item 7: --check-config makes every check startup makes (the
+# token file present, private, non-empty), and a config that is not a
+# regular file (a FIFO would block) is refused.
+test_agent_check_config_like_startup() {
+	local rc mode
+	printf '[http]\nlisten = 127.0.0.1:0\ntoken_file = %s/token\n' "$T" >"$T/tok.ini"
+	for mode in missing 644 empty; do
+		rm -f "$T/token"
+		case $mode in
+		644) printf 'tok\n' >"$T/token"; chmod 644 "$T/token" ;;
+		empty) : >"$T/token"; chmod 600 "$T/token" ;;
+		esac
+		rc=0
+		"$PROFD" --config "$T/tok.ini" --check-config >/dev/null 2>"$T/err" || rc=$?
+		[ "$rc" = 1 ] || fail "--check-config with a $mode token file: exit status $rc"
+		assert_contains "$(cat "$T/err")" "$T/token" "the $mode token file named"
+	done
+	printf 'tok\n' >"$T/token"
+	chmod 600 "$T/token"
+	"$PROFD" --config "$T/tok.ini" --check-config >/dev/null || fail "--check-config with a good token file"
+	mkfifo "$T/fifo.ini"
+	rc=0
+	timeout 10 "$PROFD" --config "$T/fifo.ini" --check-config >/dev/null 2>"$T/err" || rc=$?
+	[ "$rc" = 1 ] || fail "--check-config on a FIFO: exit status $rc (124: it blocked)"
+	assert_contains "$(cat "$T/err")" "not a regular file" "FIFO message"
+	rc=0
+	timeout 10 "$PROFD" --config "$T/fifo.ini" >/dev/null 2>"$T/err" || rc=$?
+	[ "$rc" = 1 ] || fail "profd on a FIFO: exit status $rc (124: it blocked)"
+}
