@@ -1012,3 +1012,47 @@ test_agent_check_config_like_startup() {
 	timeout 10 "$PROFD" --config "$T/fifo.ini" >/dev/null 2>"$T/err" || rc=$?
 	[ "$rc" = 1 ] || fail "profd on a FIFO: exit status $rc (124: it blocked)"
 }
+
+# Issue 16, item 7: SIGTERM with uploads on: to a healthy store profd exits
+# at once (what it holds is sent first); to a store that accepts connections
+# and never answers, within the bound the README gives (the uploader's 3 s,
+# then the rest is spooled).
+test_agent_sigterm_store_healthy_and_hung() {
+	require_root
+	local hung hport
+	receiver_start 0 "$T/recv"
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+interval = 60s
+[upload]
+url = http://127.0.0.1:$RECV_PORT
+spool_dir = $T/spool
+[http]
+listen =
+EOF2
+	start_workload cpu_split 30 70
+	# One process: the time is profd's own, not that of encoding and sending
+	# one profile for each of the host's processes.
+	agent_start "$T/profd.ini" --pid "$WL_PID"
+	sleep 2
+	agent_stop
+	note "healthy store: exit $AG_STOP_MS ms after SIGTERM"
+	[ "$(requests_of "$T/recv" "$WL_PID")" -ge 1 ] || fail "the flushed profile was not uploaded"
+	[ "$AG_STOP_MS" -lt 1000 ] || fail "took ${AG_STOP_MS} ms to stop with a healthy store"
+	receiver_stop
+	# A store that takes the connection and never answers.
+	/usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(100)
+print(s.getsockname()[1], flush=True); time.sleep(120)' >"$T/hung.port" &
+	hung=$!
+	WL_PIDS+=("$hung")
+	wait_for 5 "the hung store" test -s "$T/hung.port"
+	hport=$(cat "$T/hung.port")
+	sed -i "s|^url = .*|url = http://127.0.0.1:$hport|" "$T/profd.ini"
+	agent_start "$T/profd.ini" --pid "$WL_PID"
+	sleep 2
+	agent_stop
+	note "hung store: exit $AG_STOP_MS ms after SIGTERM"
+	[ "$AG_STOP_MS" -lt 6000 ] || fail "took ${AG_STOP_MS} ms to stop with a hung store"
+	[ -n "$(ls "$T/spool" 2>/dev/null)" ] || fail "nothing spooled for the hung store"
+}
