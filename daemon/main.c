@@ -352,6 +352,10 @@ static int run_continuous(void)
 
 		if (config__load(&cfg, arg_config, ao.overrides, ao.n_overrides, err, sizeof(err)))
 			return fail("%s", err);
+		if (agent_validate(&cfg, err, sizeof(err))) {
+			config__done(&cfg);
+			return fail("%s", err);
+		}
 		config__done(&cfg);
 		printf("%s: configuration is valid\n", arg_config);
 		return EXIT_SUCCESS;

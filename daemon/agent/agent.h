@@ -24,4 +24,11 @@ struct agent_opts {
  * start is an error at start (logged). Returns EXIT_SUCCESS/EXIT_FAILURE. */
 int agent_run(const struct agent_opts *o);
 
+/* Every check agent_run makes of a loaded configuration before it starts
+ * anything (--check-config): something to do, and each secret file
+ * (tokens, passwords) present, private and non-empty. 0, or -errno with
+ * the reason in err. */
+struct profd_config;
+int agent_validate(const struct profd_config *cfg, char *err, size_t errlen);
+
 #endif

@@ -87,7 +87,7 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	uint64_t secs = type->kind == PROFILER_INSTANT ? 0
 			: req->seconds ? req->seconds : AGENT_HTTP_DEFAULT_SECONDS;
 	int64_t start, now, next_drain;
-	bool aborted = false;
+	bool aborted = false, gone = false;
 	unsigned gen;
 	int pidfd = -1, slot = -1, err;
 
@@ -138,20 +138,33 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	next_drain = start + RUN_TICK_NS;
 	for (now = start; now - start < (int64_t)secs * 1000000000;
 	     now = run_now_ns(CLOCK_MONOTONIC)) {
-		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+		/* The target's exit ends the profile; the client hanging up
+		 * ends it too, and frees its slot at once (as Go's does). */
+		struct pollfd pfd[2] = { { .fd = pidfd, .events = POLLIN },
+					 { .fd = req->client_fd, .events = POLLRDHUP } };
 
 		if (atomic_load(&a->stopping) || atomic_load(&a->gen) != gen) {
 			aborted = true;
 			break;
 		}
-		if (poll(&pfd, 1, POLL_MS) > 0 && (pfd.revents & POLLIN))
-			break;
+		if (poll(pfd, 2, POLL_MS) > 0) {
+			if (pfd[0].revents & POLLIN)
+				break;
+			if (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+				gone = true;
+				break;
+			}
+		}
 		if (run_now_ns(CLOCK_MONOTONIC) >= next_drain) {
 			run_profile__tick(&rp);
 			next_drain += RUN_TICK_NS;
 		}
 	}
 	p = run_profile__finish(&rp);
+	if (gone) {
+		reply_msg(rep, 503, "the client closed the connection");
+		goto out;
+	}
 	if (aborted) {
 		reply_msg(rep, 503, "profd is stopping or reloading; try again");
 		goto out;
@@ -196,6 +209,7 @@ static size_t on_processes(void *ctx, struct http_proc *out, size_t max)
 		if (pid <= 0 || procinfo__comm((pid_t)pid, comm, sizeof(comm)))
 			continue;
 		out[n].pid = (int)pid;
+		out[n].kernel = procinfo__is_kthread((pid_t)pid);
 		snprintf(out[n].name, sizeof(out[n].name), "%s", comm);
 		n++;
 	}
@@ -374,6 +388,12 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 			(unsigned long long)hs.bad);
 		fprintf(f, "profd_http_requests_total{outcome=\"unauthorized\"} %llu\n",
 			(unsigned long long)hs.unauthorized);
+		fprintf(f, "profd_http_requests_total{outcome=\"forbidden\"} %llu\n",
+			(unsigned long long)hs.forbidden);
+		metric(f, "profd_http_connections_cut_total", "counter",
+		       "Connections closed for sending a request too slowly or holding "
+		       "more than a user's share.");
+		value(f, "profd_http_connections_cut_total", hs.cut);
 	}
 
 	getrusage(RUSAGE_SELF, &ru);

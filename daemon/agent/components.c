@@ -129,7 +129,11 @@ int agent_http_start(struct agent *a, const struct profd_config *cfg, char *err,
 		return -ENOMEM;
 	}
 	agent_http__callbacks(&a->sh, &cb);
-	s = http_server__start(cfg->http.listen, token, cfg->http.max_concurrent, &cb, err, errlen);
+	s = http_server__start(&(struct http_options){ .listen = cfg->http.listen,
+						      .token = token,
+						      .allow_group = cfg->http.allow_group,
+						      .max_concurrent = cfg->http.max_concurrent },
+			       &cb, err, errlen);
 	memset(token, 0, sizeof(token));
 	if (!s) {
 		ret = errno ? -errno : -EINVAL;
@@ -144,7 +148,9 @@ int agent_http_start(struct agent *a, const struct profd_config *cfg, char *err,
 	colon = strrchr(cfg->http.listen, ':');
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - cfg->http.listen), cfg->http.listen);
 	log_info("serving /debug/pprof/ and /metrics on http://%s:%u/%s", host,
-		 http_server__port(s), *token ? " (bearer token required)" : "");
+		 http_server__port(s), *token ? " (bearer token required)"
+		 : " (to each local user their own processes; all to root"
+		   " and [http] allow_group)");
 	return 0;
 }
 

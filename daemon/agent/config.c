@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <grp.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "http/server.h"
 #include "types/profiler.h"
 #include "util/fileio.h"
 #include "util/parse.h"
@@ -56,6 +58,7 @@ struct key_def {
 };
 
 #define CFG(field) offsetof(struct profd_config, field)
+#define EFTYPE_NOT_REGULAR READ_FILE_NOT_REGULAR
 
 static const struct key_def keys[] = {
 	{ "profd", "interval", K_DURATION, CFG(interval_ns), 0, 0 },
@@ -80,6 +83,7 @@ static const struct key_def keys[] = {
 	{ "upload", "tls_insecure_skip_verify", K_BOOL, CFG(upload.tls_insecure_skip_verify), 0, 0 },
 	{ "http", "listen", K_LISTEN, CFG(http.listen), 0, 0 },
 	{ "http", "token_file", K_PATH, CFG(http.token_file), 0, 0 },
+	{ "http", "allow_group", K_USER, CFG(http.allow_group), 0, 0 },
 	{ "http", "max_concurrent", K_U64, CFG(http.max_concurrent), 1, 64 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -608,6 +612,10 @@ int config__load_file(struct profd_config *cfg, const char *path, char *err, siz
 		snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_FILE_SIZE);
 		return -EINVAL;
 	}
+	if (ret == -EFTYPE_NOT_REGULAR) {
+		snprintf(err, errlen, "%s: not a regular file (a FIFO, device or socket)", path);
+		return -EINVAL;
+	}
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
@@ -689,6 +697,12 @@ int config__check(const struct profd_config *cfg, char *err, size_t errlen)
 		msg = "[upload] set either bearer_token_file or basic auth, not both";
 	else if (!cfg->types)
 		msg = "[profd] types is empty";
+	else if (*cfg->http.listen && !*cfg->http.token_file &&
+		 !http_listen_is_loopback(cfg->http.listen))
+		msg = "[http] listen on a non-loopback address needs token_file (without a "
+		      "token only local users can be told apart)";
+	else if (*cfg->http.allow_group && !getgrnam(cfg->http.allow_group))
+		msg = "[http] allow_group names no group";
 	if (!msg)
 		return 0;
 	snprintf(err, errlen, "%s", msg);
@@ -711,6 +725,7 @@ int config__init(struct profd_config *cfg)
 		{ CFG(upload.tls_ca_file), "" },
 		{ CFG(http.listen), "127.0.0.1:6060" },
 		{ CFG(http.token_file), "" },
+		{ CFG(http.allow_group), "" },
 	};
 
 	memset(cfg, 0, sizeof(*cfg));

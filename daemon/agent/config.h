@@ -64,7 +64,9 @@ struct profd_config {
 	/* [http] */
 	struct {
 		char *listen;           /* "host:port", "[v6]:port"; "" = off */
-		char *token_file;       /* "" = no auth */
+		char *token_file;       /* "" = none: each request is authorized by its
+					 * local user (loopback listen only) */
+		char *allow_group;      /* "" = none: members may see all, as root */
 		uint64_t max_concurrent; /* profile requests served at once */
 	} http;
 	/* [service] */

@@ -116,6 +116,12 @@ void agent_interval_end(struct agent *a, int64_t now)
 		disk_store__retain(a->disk, now);
 	a->intervals++;
 	agent_interval_begin(a, a->interval_end_mono);
+	/* This interval ended at now, its last drain: the next one starts no
+	 * earlier (backdated to its ideal start after a late tick it would
+	 * overlap, and a process starting in between would get one start, one
+	 * file name, in both). */
+	if (a->interval_start_ns < now)
+		a->interval_start_ns = a->last_drain_ns = now;
 	agent_profilers_retarget(a);
 	agent_notify_status(a);
 }

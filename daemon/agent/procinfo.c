@@ -94,6 +94,28 @@ int procinfo__parse_stat_starttime(const char *text, size_t len, unsigned long l
 	return 0;
 }
 
+bool procinfo__is_kthread(pid_t pid)
+{
+	char text[1024];
+	const char *p = NULL;
+	unsigned long long flags;
+	ssize_t n;
+	int field = 2;
+
+	n = read_proc(pid, "stat", text, sizeof(text) - 1);
+	if (n <= 0)
+		return false;
+	text[n] = '\0';
+	p = strrchr(text, ')');      /* the comm ends at the last ')' */
+	while (p && field < 9) {
+		p = strchr(p + 1, ' ');
+		field++;
+	}
+	if (!p || sscanf(p + 1, "%llu", &flags) != 1)
+		return false;
+	return flags & 0x00200000;  /* PF_KTHREAD */
+}
+
 int procinfo__start_boottime(pid_t pid, int64_t *ns)
 {
 	char text[1024];

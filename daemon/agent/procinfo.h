@@ -6,6 +6,7 @@
 #ifndef PROFD_PROCINFO_H
 #define PROFD_PROCINFO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -16,6 +17,10 @@
 /* The process name of pid (/proc/PID/comm without the newline) into buf
  * (size >= PROCINFO_COMM_LEN keeps it whole). 0, -ESRCH (gone) or -errno. */
 int procinfo__comm(pid_t pid, char *buf, size_t size);
+
+/* Whether pid is a kernel thread (PF_KTHREAD in field 9 of /proc/PID/stat);
+ * false when it cannot be read. */
+bool procinfo__is_kthread(pid_t pid);
 
 /* When pid started, in CLOCK_BOOTTIME nanoseconds (field 22 of
  * /proc/PID/stat). 0, -ESRCH (gone), -EINVAL (unparsable) or -errno. */

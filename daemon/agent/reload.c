@@ -74,6 +74,7 @@ static bool http_differs(struct agent *a, const struct profd_config *x,
 
 	if (!str_eq(x->http.listen, y->http.listen) ||
 	    !str_eq(x->http.token_file, y->http.token_file) ||
+	    !str_eq(x->http.allow_group, y->http.allow_group) ||
 	    x->http.max_concurrent != y->http.max_concurrent)
 		return true;
 	if (!*y->http.listen || !*y->http.token_file)
@@ -123,6 +124,26 @@ int agent_check_config(const struct profd_config *cfg, char *err, size_t errlen)
 			 "[http] listen");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int agent_validate(const struct profd_config *cfg, char *err, size_t errlen)
+{
+	char token[SECRET_MAX_LEN + 1];
+	char *secrets;
+	int ret;
+
+	ret = agent_check_config(cfg, err, errlen);
+	if (ret)
+		return ret;
+	ret = agent_read_token(cfg, token, sizeof(token), err, errlen);
+	memset(token, 0, sizeof(token));
+	if (ret)
+		return ret;
+	secrets = agent_upload_secrets(cfg, err, errlen);
+	if (!secrets)
+		return -EINVAL;
+	agent_free_secret(&secrets);
 	return 0;
 }
 

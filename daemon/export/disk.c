@@ -165,7 +165,7 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 		      size_t path_size)
 {
 	char dir[PATH_MAX], file[NAME_MAX + 1], path[PATH_MAX], tmp[PATH_MAX];
-	int err, n;
+	int err, n, k;
 
 	path[0] = file[0] = '\0';
 	err = build_paths(d, process, pid, type, start_ns, dir, sizeof(dir), file, sizeof(file));
@@ -180,10 +180,30 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 	err = mkdir_p(dir);
 	if (err)
 		goto fail;
-	err = write_file_atomic(path, tmp, &(struct iovec){ (void *)data, len }, 1, 0640,
-				ATOMIC_NOREPLACE | ATOMIC_SYNC_DIR);
+	/* A name taken (two profiles with one start, however that came to
+	 * be) keeps both: the later one gets "-2", "-3", ... before the suffix. */
+	for (k = 2;; k++) {
+		char tmpl[PATH_MAX];
+
+		memcpy(tmpl, tmp, sizeof(tmpl)); /* write_file_atomic fills in the XXXXXX */
+		err = write_file_atomic(path, tmpl, &(struct iovec){ (void *)data, len }, 1, 0640,
+					ATOMIC_NOREPLACE | ATOMIC_SYNC_DIR);
+		if (err != -EEXIST || k > DISK_MAX_CLASHES)
+			break;
+		size_t base = strlen(path) - strlen(SUFFIX);
+
+		if (k > 2) /* drop the previous "-N" */
+			base = strrchr(path, '-') - path;
+		n = snprintf(path + base, sizeof(path) - base, "-%d" SUFFIX, k);
+		if (n < 0 || (size_t)n >= sizeof(path) - base) {
+			err = -ENAMETOOLONG;
+			break;
+		}
+	}
 	if (err)
 		goto fail;
+	if (k > 2)
+		d->st.renamed++;
 	d->st.written++;
 	d->st.bytes_written += len;
 	d->st.bytes_used += len;

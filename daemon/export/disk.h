@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define DISK_MAX_NAME 64        /* bytes of a sanitized process name */
+#define DISK_MAX_CLASHES 100    /* "-2" .. "-100" tried when a name is taken */
 #define DISK_MAX_FILES 1000000  /* files one retention pass considers */
 
 struct disk_stats {
@@ -20,6 +21,7 @@ struct disk_stats {
 	uint64_t removed;       /* files removed by retention */
 	uint64_t bytes_used;    /* under dir, as of the last retention pass plus writes since */
 	uint64_t files;         /* idem */
+	uint64_t renamed;       /* written under a "-N" name: the plain one was taken */
 };
 
 struct disk_store;
@@ -31,8 +33,9 @@ void disk_store__free(struct disk_store *d);
 
 /* Write one gzipped profile of process (raw comm, sanitized here) pid, type
  * ("cpu", ...), for the interval starting at start_ns (CLOCK_REALTIME). The
- * final path goes to path_out when it is not NULL. Returns 0 or -errno
- * (-ENOSPC, -EDQUOT, -EEXIST if that exact file exists, ...). */
+ * final path goes to path_out when it is not NULL: "<type>-<start>-N.pb.gz"
+ * when the plain name is taken (N = 2.., up to DISK_MAX_CLASHES). Returns 0
+ * or -errno (-ENOSPC, -EDQUOT, -EEXIST past DISK_MAX_CLASHES, ...). */
 int disk_store__write(struct disk_store *d, const char *process, int pid, const char *type,
 		      int64_t start_ns, const void *data, size_t len, char *path_out,
 		      size_t path_size);

@@ -4,15 +4,22 @@
  * profiles in progress are both bounded. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "http/peer.h"
 #include "http/server.h"
 #include "types/profiler.h"
 #include "util/log.h"
@@ -21,19 +28,43 @@
 
 #define PID_MAX_VALUE 4194304
 #define CONNECTION_TIMEOUT_S 15         /* idle clients; not the profile's own duration */
+#define WATCH_MS 200                    /* how often request deadlines are checked */
+
+/* An open connection, from accept to close, as the watchdog sees it. */
+struct conn {
+	bool used;
+	bool answering;         /* a whole request is in: no deadline */
+	bool cut;               /* shut down already */
+	bool privileged;        /* root or allow_group (counted apart) */
+	int fd;                 /* our dup of the socket: shutdown() ends it */
+	uid_t uid;              /* (uid_t)-1: not a loopback client */
+	int64_t since;          /* CLOCK_MONOTONIC ns: connected or last answered */
+};
 #define PPROF_PREFIX "/debug/pprof/"
 
 struct http_server {
 	struct MHD_Daemon *d;
 	struct http_callbacks cb;
 	char *token;
+	char *group;            /* [http] allow_group, or NULL */
+	gid_t gid;
 	unsigned max_concurrent;
 	atomic_uint in_flight;
 	uint16_t port;
-	atomic_ullong requests, profiles, busy, bad, unauthorized;
+	atomic_ullong requests, profiles, busy, bad, unauthorized, forbidden, cut;
+	/* Connections and the watchdog cutting slow ones. */
+	pthread_mutex_t lock;
+	struct conn conns[HTTP_MAX_CONNECTIONS];
+	pthread_t watchdog;
+	bool watching, stop;
+	pthread_cond_t wake;
 };
 
-
+/* Who made the request and what they may see. */
+struct access {
+	bool all;               /* root, the allowed group, or the bearer token */
+	uid_t uid;              /* otherwise: the processes this user could ptrace */
+};
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -60,6 +91,11 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* go tool pprof prints a text/plain answer's body (the one-line reason
+	 * of a 4xx or 5xx) only when this header is present, as Go's own
+	 * net/http/pprof sets it. */
+	if (status >= 400)
+		MHD_add_response_header(r, "X-Go-Pprof", "1");
 	if (hdr)
 		MHD_add_response_header(r, hdr, hdr_value);
 	ret = MHD_queue_response(c, status, r);
@@ -89,6 +125,29 @@ static enum MHD_Result bad(struct http_server *s, struct MHD_Connection *c, unsi
 {
 	atomic_fetch_add(&s->bad, 1);
 	return send_text(c, status, NULL, NULL, "%s\n", msg);
+}
+
+__attribute__((format(printf, 3, 4))) static enum MHD_Result
+forbid(struct http_server *s, struct MHD_Connection *c, const char *fmt, ...)
+{
+	char msg[HTTP_MSG_LEN];
+	va_list ap;
+
+	atomic_fetch_add(&s->forbidden, 1);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return send_text(c, MHD_HTTP_FORBIDDEN, NULL, NULL, "%s\n", msg);
+}
+
+/* Who is privileged, for the 403 messages. */
+static const char *privileged(const struct http_server *s, char *buf, size_t len)
+{
+	if (s->group)
+		snprintf(buf, len, "root or members of group '%s'", s->group);
+	else
+		snprintf(buf, len, "root ([http] allow_group adds a group)");
+	return buf;
 }
 
 /* Constant time in the length of the expected token. */
@@ -154,9 +213,12 @@ static const char *int_arg(struct MHD_Connection *c, const char *key, uint64_t m
 }
 
 static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connection *c,
-				     const struct profiler_type *t)
+				     const struct profiler_type *t, const struct access *acc)
 {
-	struct http_profile_req req = { .type = t };
+	char who[128];
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+								     MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct http_profile_req req = { .type = t, .client_fd = ci ? ci->connect_fd : -1 };
 	struct http_reply reply = { .status = 500 };
 	char msg[HTTP_MSG_LEN + 64], disp[64], retry[24];
 	uint64_t pid = 0, secs = t->http.default_seconds;
@@ -181,6 +243,16 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 	}
 	req.pid = (int)pid;
 	req.seconds = secs;
+	if (!acc->all) {
+		if (!pid && t->host_wide)
+			return forbid(s, c, "a host-wide %s profile needs %s; add ?pid=N for one of "
+				      "your own processes", t->name, privileged(s, who, sizeof(who)));
+		if (pid && !peer__may_read(acc->uid, (pid_t)pid))
+			return forbid(s, c, "uid %u may not profile pid %llu: only processes it could "
+				      "ptrace (all uids %u, dumpable); others need %s",
+				      (unsigned)acc->uid, (unsigned long long)pid, (unsigned)acc->uid,
+				      privileged(s, who, sizeof(who)));
+	}
 
 	if (atomic_fetch_add(&s->in_flight, 1) >= s->max_concurrent) {
 		atomic_fetch_sub(&s->in_flight, 1);
@@ -249,7 +321,8 @@ static int append(char **buf, size_t *len, size_t *cap, const char *src, bool es
 	return 0;
 }
 
-static enum MHD_Result serve_index(struct http_server *s, struct MHD_Connection *c)
+static enum MHD_Result serve_index(struct http_server *s, struct MHD_Connection *c,
+				   const struct access *acc)
 {
 	struct http_proc *procs = NULL;
 	size_t len = 0, cap = 0, n = 0;
@@ -260,7 +333,12 @@ static enum MHD_Result serve_index(struct http_server *s, struct MHD_Connection 
 		     "<!DOCTYPE html>\n<html><head><title>profd /debug/pprof/</title></head><body>\n"
 		     "<h1>profd /debug/pprof/</h1>\n<p>Profiles of any process: add <code>?pid=N</code> "
 		     "(and <code>&amp;seconds=S</code>), e.g. <code>go tool pprof "
-		     "http://HOST/debug/pprof/profile?pid=1234&amp;seconds=30</code></p>\n<table>\n",
+		     "http://HOST/debug/pprof/profile?pid=1234&amp;seconds=30</code></p>\n"
+		     "<p>Every profile is collected for <code>seconds</code> from the request on: "
+		     "heap and allocs attach an allocator probe to the process and answer what it "
+		     "saw in that time (default 10 s), not the process's whole heap.</p>\n"
+		     "<p>You see the processes you may profile: your own (same uid, dumpable) or, "
+		     "for root and the allowed group, all.</p>\n<table>\n",
 		     false);
 	for (size_t i = 0; profiler_type_at(i) && !err; i++) {
 		const struct profiler_type *t = profiler_type_at(i);
@@ -279,14 +357,22 @@ static enum MHD_Result serve_index(struct http_server *s, struct MHD_Connection 
 			n = s->cb.processes(s->cb.ctx, procs, HTTP_MAX_PROCS);
 	}
 	for (size_t i = 0; i < n && i < HTTP_MAX_PROCS && !err; i++) {
+		/* Only what the user could profile. */
+		if (!acc->all && !peer__may_read(acc->uid, procs[i].pid))
+			continue;
 		procs[i].name[sizeof(procs[i].name) - 1] = '\0';
 		utf8_sanitize(name, sizeof(name), procs[i].name);
 		snprintf(line, sizeof(line), "<tr><td>%d</td><td>", procs[i].pid);
 		err = append(&html, &len, &cap, line, false);
 		err = err ?: append(&html, &len, &cap, name, true);
-		snprintf(line, sizeof(line),
-			 "</td><td><a href=\"profile?pid=%d&amp;seconds=10\">cpu</a> "
-			 "<a href=\"heap?pid=%d\">heap</a></td></tr>\n", procs[i].pid, procs[i].pid);
+		if (procs[i].kernel)
+			snprintf(line, sizeof(line),
+				 "</td><td><a href=\"profile?pid=%d&amp;seconds=10\">cpu</a></td></tr>\n",
+				 procs[i].pid);
+		else
+			snprintf(line, sizeof(line),
+				 "</td><td><a href=\"profile?pid=%d&amp;seconds=10\">cpu</a> "
+				 "<a href=\"heap?pid=%d\">heap</a></td></tr>\n", procs[i].pid, procs[i].pid);
 		err = err ?: append(&html, &len, &cap, line, false);
 	}
 	err = err ?: append(&html, &len, &cap, "</table>\n</body></html>\n", false);
@@ -317,12 +403,163 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
 			MHD_RESPMEM_MUST_FREE, NULL, NULL);
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void cut(struct http_server *s, struct conn *k)
+{
+	if (k->cut)
+		return;
+	k->cut = true;
+	shutdown(k->fd, SHUT_RDWR);     /* the connection's thread sees EOF */
+	atomic_fetch_add(&s->cut, 1);
+}
+
+/* A connection opens: who is it, may they have one more? Or it closes. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+	struct conn *k = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+	unsigned mine = 0, open = 0;
+	bool loopback = false;
+	uid_t uid = (uid_t)-1;
+	int fd;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!k)
+			return;
+		pthread_mutex_lock(&s->lock);
+		close(k->fd);
+		k->used = false;
+		pthread_mutex_unlock(&s->lock);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	if (!s->token && peer__uid(ci->connect_fd, &loopback, &uid))
+		uid = (uid_t)-1;
+	fd = fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		shutdown(ci->connect_fd, SHUT_RDWR);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
+		struct conn *o = &s->conns[i];
+
+		if (!o->used) {
+			if (!k)
+				k = o;
+			continue;
+		}
+		open++;
+		mine += o->uid == uid && !o->privileged;
+	}
+	if (!k) {               /* MHD's own limit is the same: cannot happen */
+		pthread_mutex_unlock(&s->lock);
+		shutdown(fd, SHUT_RDWR);
+		close(fd);
+		return;
+	}
+	*k = (struct conn){ .used = true, .fd = fd, .uid = uid, .since = mono_ns() };
+	k->privileged = uid == 0 || (uid != (uid_t)-1 && s->group && peer__in_group(uid, s->gid));
+	*socket_context = k;
+	/* One user may not take everything; nobody but root and the group the
+	 * last few: /metrics and the index stay reachable. */
+	if (!k->privileged && (mine >= HTTP_MAX_CONNECTIONS_PER_USER ||
+			       open >= HTTP_MAX_CONNECTIONS - HTTP_RESERVED_CONNECTIONS))
+		cut(s, k);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void set_answering(struct http_server *s, struct MHD_Connection *c, bool answering)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+								     MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *k = ci ? ci->socket_context : NULL;
+
+	if (!k)
+		return;
+	pthread_mutex_lock(&s->lock);
+	k->answering = answering;
+	k->since = mono_ns();
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* A request answered (or abandoned): the next one on this connection must
+ * come whole within the deadline too. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)con_cls, (void)toe;
+	set_answering(cls, c, false);
+}
+
+/* Cuts connections that took longer than HTTP_REQUEST_TIMEOUT_S to send a
+ * request: a client trickling header lines (slowloris) or a body cannot
+ * hold a connection, as MHD's idle timeout alone would let it. */
+static void *watchdog(void *arg)
+{
+	struct http_server *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		struct timespec ts;
+		int64_t now = mono_ns();
+
+		for (size_t i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
+			struct conn *k = &s->conns[i];
+
+			if (k->used && !k->answering &&
+			    now - k->since > (int64_t)HTTP_REQUEST_TIMEOUT_S * 1000000000)
+				cut(s, k);
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += WATCH_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000;
+		ts.tv_nsec %= 1000000000;
+		pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Everything with the bearer token (checked before); else the local user
+ * behind a loopback connection. NULL, or why the request is refused. */
+static const char *authorize(struct http_server *s, struct MHD_Connection *c, struct access *acc)
+{
+	const union MHD_ConnectionInfo *ci;
+	bool loopback = false;
+
+	*acc = (struct access){ .all = s->token != NULL };
+	if (acc->all)
+		return NULL;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci || peer__uid(ci->connect_fd, &loopback, &acc->uid))
+		return loopback ? "cannot tell which local user made this request"
+				: "only local users may connect without [http] token_file";
+	acc->all = acc->uid == 0 || (s->group && peer__in_group(acc->uid, s->gid));
+	return NULL;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *upload_data,
 			       size_t *upload_data_size, void **con_cls)
 {
 	static int first_call_marker;
 	struct http_server *s = cls;
+	struct access acc;
+	const char *why;
+	char who[128];
 
 	(void)version, (void)upload_data;
 	/* First call: headers only. Answer once the (ignored) body is in. */
@@ -334,6 +571,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	set_answering(s, c, true);
 	atomic_fetch_add(&s->requests, 1);
 	if (s->token && !token_ok(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							       MHD_HTTP_HEADER_AUTHORIZATION))) {
@@ -346,17 +584,23 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, MHD_HTTP_HEADER_ALLOW, "GET, HEAD",
 				 "method not allowed\n");
 	}
-	if (!strcmp(url, "/metrics"))
+	why = authorize(s, c, &acc);
+	if (why)
+		return forbid(s, c, "%s", why);
+	if (!strcmp(url, "/metrics")) {
+		if (!acc.all)
+			return forbid(s, c, "/metrics needs %s", privileged(s, who, sizeof(who)));
 		return serve_metrics(s, c);
+	}
 	if (!strcmp(url, PPROF_PREFIX) || !strcmp(url, "/debug/pprof"))
-		return serve_index(s, c);
+		return serve_index(s, c, &acc);
 	if (!strncmp(url, PPROF_PREFIX, strlen(PPROF_PREFIX))) {
 		const char *name = url + strlen(PPROF_PREFIX);
 
 		const struct profiler_type *t = profiler_type_http(name);
 
 		if (t)
-			return serve_profile(s, c, t);
+			return serve_profile(s, c, t, &acc);
 	}
 	return bad(s, c, MHD_HTTP_NOT_FOUND, "not found; see /debug/pprof/");
 }
@@ -395,10 +639,32 @@ static int resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *l
 	return 0;
 }
 
-struct http_server *http_server__start(const char *listen, const char *token,
-				       unsigned max_concurrent, const struct http_callbacks *cb,
-				       char *err, size_t errlen)
+bool http_listen_is_loopback(const char *listen)
 {
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	/* "localhost" may resolve to both; each must be loopback: the first is bound. */
+	if (resolve(listen, &ss, &len))
+		return false;
+	if (ss.ss_family == AF_INET)
+		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+struct http_server *http_server__start(const struct http_options *o,
+				       const struct http_callbacks *cb, char *err, size_t errlen)
+{
+	const char *listen = o ? o->listen : NULL, *token = o ? o->token : NULL;
+	unsigned max_concurrent = o ? o->max_concurrent : 0;
+	struct group gr, *grp = NULL;
+	char grbuf[4096];
 	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *info;
 	struct http_server *s;
@@ -417,6 +683,20 @@ struct http_server *http_server__start(const char *listen, const char *token,
 		errno = -ret;
 		return NULL;
 	}
+	if ((!token || !*token) && !http_listen_is_loopback(listen)) {
+		snprintf(err, errlen, "http: listen = %s is not a loopback address: set [http] "
+			 "token_file (who connects from another host cannot be told apart)", listen);
+		errno = EPERM;
+		return NULL;
+	}
+	if (o->allow_group && *o->allow_group) {
+		ret = getgrnam_r(o->allow_group, &gr, grbuf, sizeof(grbuf), &grp);
+		if (ret || !grp) {
+			snprintf(err, errlen, "http: allow_group '%s': no such group", o->allow_group);
+			errno = ret ? ret : ENOENT;
+			return NULL;
+		}
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
@@ -424,9 +704,22 @@ struct http_server *http_server__start(const char *listen, const char *token,
 	}
 	s->cb = *cb;
 	s->max_concurrent = max_concurrent;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	if (grp) {
+		s->gid = grp->gr_gid;
+		s->group = strdup(o->allow_group);
+		if (!s->group) {
+			free(s);
+			snprintf(err, errlen, "out of memory");
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
 	if (token && *token) {
 		s->token = strdup(token);
 		if (!s->token) {
+			free(s->group);
 			free(s);
 			snprintf(err, errlen, "out of memory");
 			errno = ENOMEM;
@@ -443,15 +736,22 @@ struct http_server *http_server__start(const char *listen, const char *token,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_END);
 	if (!s->d) {
 		ret = errno ? errno : EADDRINUSE;
 		snprintf(err, errlen, "http: cannot listen on %s: %s", listen, strerror(ret));
 		free(s->token);
+		free(s->group);
 		free(s);
 		errno = ret;
 		return NULL;
 	}
+	s->watching = !pthread_create(&s->watchdog, NULL, watchdog, s);
+	if (!s->watching)
+		log_warn("http: no watchdog thread: slow clients are cut only when idle %d s",
+			 CONNECTION_TIMEOUT_S);
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : 0;
 	return s;
@@ -462,9 +762,19 @@ void http_server__stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->d);
+	if (s->watching) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = true;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->watchdog, NULL);
+	}
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->wake);
 	if (s->token)
 		memset(s->token, 0, strlen(s->token));
 	free(s->token);
+	free(s->group);
 	free(s);
 }
 
@@ -480,4 +790,6 @@ void http_server__stats(const struct http_server *s, struct http_stats *st)
 	st->busy = atomic_load(&s->busy);
 	st->bad = atomic_load(&s->bad);
 	st->unauthorized = atomic_load(&s->unauthorized);
+	st->forbidden = atomic_load(&s->forbidden);
+	st->cut = atomic_load(&s->cut);
 }

@@ -20,9 +20,20 @@ int read_file_all(const char *path, size_t max, char **out, size_t *out_len)
 	int fd, err = 0;
 	ssize_t n;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto cleanup;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = S_ISDIR(st.st_mode) ? -EISDIR : -READ_FILE_NOT_REGULAR;
+		goto cleanup;
+	}
 	buf = malloc(cap);
 	if (!buf) {
 		err = -ENOMEM;

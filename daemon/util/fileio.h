@@ -6,13 +6,19 @@
 #ifndef PROFD_UTIL_FILEIO_H
 #define PROFD_UTIL_FILEIO_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
+/* What read_file_all returns (negated) for a FIFO, device or socket. */
+#define READ_FILE_NOT_REGULAR EBADFD
+
 /* *buf gets a NUL-terminated copy of the file (caller frees). Returns 0,
- * -EFBIG when the file exceeds max bytes, or -errno from open/read
- * (-EISDIR for a directory). */
+ * -EFBIG when the file exceeds max bytes, -EISDIR for a directory,
+ * -READ_FILE_NOT_REGULAR for anything else that is not a regular file (a
+ * FIFO, device or socket could block or never end: it is opened
+ * non-blocking and not read), or -errno from open/read. */
 int read_file_all(const char *path, size_t max, char **buf, size_t *len);
 
 /* write(2) until all len bytes are written (EINTR retried). 0 or -errno;

@@ -722,3 +722,337 @@ EOF2
 	done
 	assert_ge "$n" 2 "allocs profiles checked"
 }
+
+# as_user UID CMD...: run CMD as uid (its primary group nogroup, no others).
+as_user() {
+	local uid=$1
+	shift
+	setpriv --reuid "$uid" --regid nogroup --clear-groups "$@"
+}
+
+# http_code URL [UID]: the status of GET URL, as root or as UID; the body
+# goes to $T/body.
+http_code() {
+	if [ -n "${2:-}" ]; then
+		as_user "$2" curl -s -o - -w '\n%{http_code}' "$1" >"$T/resp" || true
+	else
+		curl -s -o - -w '\n%{http_code}' "$1" >"$T/resp" || true
+	fi
+	sed '$d' "$T/resp" >"$T/body"
+	tail -1 "$T/resp"
+}
+
+# want_code WANT URL [UID]: GET URL must answer WANT.
+want_code() {
+	local code
+	code=$(http_code "$2" "${3:-}")
+	[ "$code" = "$1" ] || fail "GET $2 as ${3:-root}: HTTP $code ($(head -c 300 "$T/body")), want $1"
+}
+
+# Issue 16, item 3: without a token each request is authorized by the local
+# user who made it. nobody may profile its own process but not root's, nor
+# host-wide or /metrics; root may do all; a member of [http] allow_group
+# (nobody's primary group nogroup) may too, another uid still may not.
+test_agent_http_authorizes_local_user() {
+	require_root
+	cat >"$T/profd.ini" <<EOF2
+[http]
+listen = 127.0.0.1:0
+EOF2
+	start_workload cpu_split 30 70
+	local root_w=$WL_PID base own nodump idx
+	# Not as_user: $! must be the process itself, not a subshell of root's.
+	setpriv --reuid nobody --regid nogroup --clear-groups sh -c 'while :; do :; done' &
+	own=$!
+	WL_PIDS+=("$own")
+	# nobody's too, but not dumpable (as after a setuid exec): ptrace would
+	# refuse it, so must profd.
+	setpriv --reuid nobody --regid nogroup --clear-groups /usr/bin/python3 -c \
+		'import ctypes, time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); time.sleep(60)' &
+	nodump=$!
+	WL_PIDS+=("$nodump")
+	agent_start "$T/profd.ini"
+	base="http://127.0.0.1:$AG_PORT/debug/pprof"
+	want_code 403 "$base/profile?pid=$root_w&seconds=1" nobody
+	assert_contains "$(cat "$T/body")" "may not profile pid $root_w" "403 reason"
+	want_code 403 "$base/heap?pid=$root_w" nobody
+	# go tool pprof prints the reason (X-Go-Pprof), not just "403 Forbidden".
+	HOME=/tmp PPROF_TMPDIR=/tmp as_user nobody go tool pprof -raw "$base/profile?pid=$root_w&seconds=1" \
+		>/dev/null 2>"$T/pprof403" && fail "go tool pprof got a profile it may not"
+	assert_contains "$(cat "$T/pprof403")" "may not profile pid $root_w" "go tool pprof shows the 403 reason"
+	want_code 403 "$base/profile?seconds=1" nobody
+	assert_contains "$(cat "$T/body")" "host-wide" "host-wide 403 reason"
+	want_code 403 "http://127.0.0.1:$AG_PORT/metrics" nobody
+	want_code 200 "$base/profile?pid=$own&seconds=1" nobody
+	as_user nobody curl -sf "$base/profile?pid=$own&seconds=1" >"$T/own.pb.gz" ||
+		fail "nobody's own profile"
+	assert_contains "$(pprof -top "$T/own.pb.gz")" "Type: cpu" "nobody's profile is a cpu profile"
+	want_code 200 "$base/" nobody
+	idx=$(cat "$T/body")
+	assert_contains "$idx" "<td>$own</td>" "index shows nobody's process"
+	assert_not_contains "$idx" "<td>$root_w</td>" "index hides root's process from nobody"
+	wait_for 5 "nobody's process not dumpable" eval '[ "$(stat -c %u /proc/$nodump/status)" = 0 ]'
+	want_code 403 "$base/profile?pid=$nodump&seconds=1" nobody
+	want_code 200 "$base/profile?pid=$root_w&seconds=1"
+	want_code 200 "http://127.0.0.1:$AG_PORT/metrics"
+	want_code 200 "$base/"
+	assert_contains "$(cat "$T/body")" "<td>$root_w</td>" "index shows root all"
+	agent_stop
+
+	printf '[http]\nlisten = 127.0.0.1:0\nallow_group = nogroup\n' >"$T/group.ini"
+	agent_start "$T/group.ini"
+	base="http://127.0.0.1:$AG_PORT/debug/pprof"
+	want_code 200 "$base/profile?pid=$root_w&seconds=1" nobody
+	want_code 200 "http://127.0.0.1:$AG_PORT/metrics" nobody
+	want_code 403 "$base/profile?pid=$root_w&seconds=1" 54321
+	assert_contains "$(cat "$T/body")" "group 'nogroup'" "403 names the group"
+	want_code 403 "http://127.0.0.1:$AG_PORT/metrics" 54321
+	agent_stop
+}
+
+# A listen address beyond loopback needs token_file: refused at start and
+# by --check-config; with a token it starts.
+test_agent_http_remote_needs_token() {
+	require_root
+	local rc=0
+	printf '[http]\nlisten = 0.0.0.0:0\n' >"$T/open.ini"
+	"$PROFD" --config "$T/open.ini" 2>"$T/err" || rc=$?
+	[ "$rc" = 1 ] || fail "non-loopback listen without token: exit status $rc"
+	assert_contains "$(cat "$T/err")" "needs token_file" "message"
+	rc=0
+	"$PROFD" --config "$T/open.ini" --check-config 2>"$T/err" >/dev/null || rc=$?
+	[ "$rc" = 1 ] || fail "--check-config: exit status $rc"
+	rc=0
+	printf '[http]\nlisten = 127.0.0.1:0\nallow_group = no-such-group-x\n' >"$T/nogroup.ini"
+	"$PROFD" --config "$T/nogroup.ini" --check-config 2>"$T/err" >/dev/null || rc=$?
+	[ "$rc" = 1 ] || fail "unknown allow_group: exit status $rc"
+	assert_contains "$(cat "$T/err")" "allow_group" "allow_group message"
+	printf 'secret-token-123\n' >"$T/token"
+	chmod 600 "$T/token"
+	printf '[http]\nlisten = 0.0.0.0:0\ntoken_file = %s\n' "$T/token" >"$T/tok.ini"
+	agent_start "$T/tok.ini"
+	want_code 401 "http://127.0.0.1:$AG_PORT/metrics"
+	curl -sf -H 'Authorization: Bearer secret-token-123' "http://127.0.0.1:$AG_PORT/metrics" \
+		>/dev/null || fail "token holder denied"
+	agent_stop
+}
+
+# Issue 16, item 1: the agent frozen for 40 ms across interval boundaries
+# (SIGSTOP/SIGCONT) while a process starts loses nothing: every process
+# started so has its profiles, no write fails or clashes, and a long-lived
+# process's profiles never overlap (each starts at or after the previous
+# one's end).
+test_agent_no_profile_lost_at_boundary() {
+	require_root
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+interval = 1s
+output_dir = $T/out
+[http]
+listen =
+EOF2
+	start_workload cpu_split 60 70
+	local w=$WL_PID first phase now wait_ms i p pids=() f prev_end start dur
+	agent_start "$T/profd.ini"
+	wait_for 10 "a first profile" eval '[ -n "$(ls "$T/out/cpu_split/$w/" 2>/dev/null)" ]'
+	# Interval starts are whole seconds plus this many ms (from the name).
+	first=$(ls "$T/out/cpu_split/$w/" | sort | tail -1)
+	phase=$(sed 's/.*T[0-9]*\.\([0-9][0-9][0-9]\)Z.*/\1/' <<<"$first")
+	phase=$((10#$phase))
+	for i in $(seq 12); do
+		now=$(($(date +%s%3N) % 1000))
+		wait_ms=$(((phase - 20 - now + 2000) % 1000))
+		sleep "0.$(printf %03d "$wait_ms")"
+		kill -STOP "$AG_PID"
+		sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i + 1)); done' &
+		pids+=($!)
+		sleep 0.04
+		kill -CONT "$AG_PID"
+		sleep 0.3
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	sleep 2.5
+	agent_stop
+	! grep -i "File exists\|cannot write profile" "$AG_ERR" || fail "a profile write failed"
+	for p in "${pids[@]}"; do
+		[ -n "$(ls "$T/out/sh/$p/" 2>/dev/null)" ] || fail "no profile of pid $p"
+	done
+	# No overlap: pprof's TimeNanos and DurationNanos, in order.
+	prev_end=0
+	for f in $(ls "$T/out/cpu_split/$w/"*.pb.gz | sort); do
+		read -r start dur < <(python3 - "$f" <<'PY'
+import gzip, sys
+b = gzip.open(sys.argv[1]).read()
+# Profile fields 9 (time_nanos) and 10 (duration_nanos): top-level varints.
+i, vals = 0, {}
+def varint(i):
+    v = s = 0
+    while True:
+        c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
+        if c < 0x80: return v, i
+while i < len(b):
+    key, i = varint(i); f, t = key >> 3, key & 7
+    if t == 0:
+        v, i = varint(i); vals[f] = v
+    elif t == 2:
+        n, i = varint(i); i += n
+    elif t == 1: i += 8
+    elif t == 5: i += 4
+print(vals.get(9, 0), vals.get(10, 0))
+PY
+)
+		[ "$start" -ge "$prev_end" ] || fail "$f starts $(((prev_end - start) / 1000)) us before the previous profile ends"
+		prev_end=$((start + dur))
+	done
+}
+
+# Issue 16, item 4: a client that hangs up stops its profile and frees its
+# slot (two `curl -m1` of 40 s profiles with max_concurrent = 2 used to hold
+# both slots for 40 s).
+test_agent_http_client_gone_frees_slot() {
+	require_root
+	printf '[http]\nlisten = 127.0.0.1:0\nmax_concurrent = 2\n' >"$T/profd.ini"
+	start_workload cpu_split 60 70
+	local w=$WL_PID base
+	agent_start "$T/profd.ini"
+	base="http://127.0.0.1:$AG_PORT/debug/pprof"
+	local c1 c2
+	curl -s -m1 -o /dev/null "$base/profile?pid=$w&seconds=40" &
+	c1=$!
+	curl -s -m1 -o /dev/null "$base/profile?pid=$w&seconds=40" &
+	c2=$!
+	wait "$c1" "$c2" || true
+	# The server notices within its 100 ms poll; give it a second.
+	sleep 1
+	want_code 200 "$base/profile?pid=$w&seconds=1"
+	agent_stop
+}
+
+# Issue 16, items 4 and 5: 64 connections of one user trickling header
+# lines (slowloris) while both profile slots are busy: /metrics and the
+# index still answer (root and other users), the user gets at most its share
+# of connections, and each slow connection is cut once it has taken
+# HTTP_REQUEST_TIMEOUT_S (10 s) without a whole request.
+test_agent_http_slowloris() {
+	require_root
+	printf '[http]\nlisten = 127.0.0.1:0\nmax_concurrent = 2\n' >"$T/profd.ini"
+	start_workload cpu_split 60 70
+	local w=$WL_PID base m
+	agent_start "$T/profd.ini"
+	base="http://127.0.0.1:$AG_PORT/debug/pprof"
+	curl -s -o /dev/null "$base/profile?pid=$w&seconds=20" &
+	curl -s -o /dev/null "$base/profile?pid=$w&seconds=20" &
+	setpriv --reuid nobody --regid nogroup --clear-groups /usr/bin/python3 - "$AG_PORT" \
+		>"$T/slow.out" <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+socks, alive_until = [], {}
+t0 = time.monotonic()
+for i in range(64):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    s.setblocking(False)
+    socks.append(s)
+while socks and time.monotonic() - t0 < 25:
+    time.sleep(1)
+    for s in list(socks):
+        try:
+            s.sendall(b"X-Slow: 1\r\n")
+            if s.recv(1) == b"":
+                raise ConnectionError
+        except BlockingIOError:
+            pass
+        except OSError:
+            alive_until[s] = time.monotonic() - t0
+            socks.remove(s)
+print(len(alive_until), len(socks), round(max(alive_until.values(), default=0), 1))
+PY
+	local slow=$!
+	sleep 3
+	want_code 200 "http://127.0.0.1:$AG_PORT/metrics"
+	want_code 200 "$base/"
+	want_code 200 "$base/" 54321
+	m=$(metrics)
+	assert_ge "$(metric 'profd_http_connections_cut_total' <<<"$m")" $((64 - 8)) \
+		"nobody's connections past its share cut at once"
+	wait "$slow"
+	read -r closed open last <"$T/slow.out"
+	[ "$open" = 0 ] || fail "$open slow connections still open after 25 s"
+	[ "$closed" = 64 ] || fail "$closed of 64 slow connections closed"
+	note "the last slow connection was cut after ${last}s"
+	agent_stop
+}
+
+# Issue 16, item 7: --check-config makes every check startup makes (the
+# token file present, private, non-empty), and a config that is not a
+# regular file (a FIFO would block) is refused.
+test_agent_check_config_like_startup() {
+	local rc mode
+	printf '[http]\nlisten = 127.0.0.1:0\ntoken_file = %s/token\n' "$T" >"$T/tok.ini"
+	for mode in missing 644 empty; do
+		rm -f "$T/token"
+		case $mode in
+		644) printf 'tok\n' >"$T/token"; chmod 644 "$T/token" ;;
+		empty) : >"$T/token"; chmod 600 "$T/token" ;;
+		esac
+		rc=0
+		"$PROFD" --config "$T/tok.ini" --check-config >/dev/null 2>"$T/err" || rc=$?
+		[ "$rc" = 1 ] || fail "--check-config with a $mode token file: exit status $rc"
+		assert_contains "$(cat "$T/err")" "$T/token" "the $mode token file named"
+	done
+	printf 'tok\n' >"$T/token"
+	chmod 600 "$T/token"
+	"$PROFD" --config "$T/tok.ini" --check-config >/dev/null || fail "--check-config with a good token file"
+	mkfifo "$T/fifo.ini"
+	rc=0
+	timeout 10 "$PROFD" --config "$T/fifo.ini" --check-config >/dev/null 2>"$T/err" || rc=$?
+	[ "$rc" = 1 ] || fail "--check-config on a FIFO: exit status $rc (124: it blocked)"
+	assert_contains "$(cat "$T/err")" "not a regular file" "FIFO message"
+	rc=0
+	timeout 10 "$PROFD" --config "$T/fifo.ini" >/dev/null 2>"$T/err" || rc=$?
+	[ "$rc" = 1 ] || fail "profd on a FIFO: exit status $rc (124: it blocked)"
+}
+
+# Issue 16, item 7: SIGTERM with uploads on: to a healthy store profd exits
+# at once (what it holds is sent first); to a store that accepts connections
+# and never answers, within the bound the README gives (the uploader's 3 s,
+# then the rest is spooled).
+test_agent_sigterm_store_healthy_and_hung() {
+	require_root
+	local hung hport
+	receiver_start 0 "$T/recv"
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+interval = 60s
+[upload]
+url = http://127.0.0.1:$RECV_PORT
+spool_dir = $T/spool
+[http]
+listen =
+EOF2
+	start_workload cpu_split 30 70
+	# One process: the time is profd's own, not that of encoding and sending
+	# one profile for each of the host's processes.
+	agent_start "$T/profd.ini" --pid "$WL_PID"
+	sleep 2
+	agent_stop
+	note "healthy store: exit $AG_STOP_MS ms after SIGTERM"
+	[ "$(requests_of "$T/recv" "$WL_PID")" -ge 1 ] || fail "the flushed profile was not uploaded"
+	[ "$AG_STOP_MS" -lt 1000 ] || fail "took ${AG_STOP_MS} ms to stop with a healthy store"
+	receiver_stop
+	# A store that takes the connection and never answers.
+	/usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(100)
+print(s.getsockname()[1], flush=True); time.sleep(120)' >"$T/hung.port" &
+	hung=$!
+	WL_PIDS+=("$hung")
+	wait_for 5 "the hung store" test -s "$T/hung.port"
+	hport=$(cat "$T/hung.port")
+	sed -i "s|^url = .*|url = http://127.0.0.1:$hport|" "$T/profd.ini"
+	agent_start "$T/profd.ini" --pid "$WL_PID"
+	sleep 2
+	agent_stop
+	note "hung store: exit $AG_STOP_MS ms after SIGTERM"
+	[ "$AG_STOP_MS" -lt 6000 ] || fail "took ${AG_STOP_MS} ms to stop with a hung store"
+	[ -n "$(ls "$T/spool" 2>/dev/null)" ] || fail "nothing spooled for the hung store"
+}

@@ -157,7 +157,7 @@ static struct http_server *start(struct fake *f, const char *token, unsigned max
 	memset(f, 0, sizeof(*f));
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
-	return http_server__start("127.0.0.1:0", token, max, &cb, err, sizeof(err));
+	return http_server__start(&(struct http_options){ .listen = "127.0.0.1:0", .token = token, .max_concurrent = max }, &cb, err, sizeof(err));
 }
 
 void test_http_routes_and_params(void)
@@ -419,18 +419,18 @@ void test_http_start_errors(void)
 	struct resp r;
 	char err[256], addr[64];
 
-	ASSERT_TRUE(http_server__start("nonsense", NULL, 1, &cb, err, sizeof(err)) == NULL, "bad addr");
-	ASSERT_TRUE(http_server__start("127.0.0.1:0", NULL, 0, &cb, err, sizeof(err)) == NULL, "max 0");
-	s = http_server__start("[::1]:0", NULL, 1, &cb, err, sizeof(err));
+	ASSERT_TRUE(http_server__start(&(struct http_options){ .listen = "nonsense", .token = NULL, .max_concurrent = 1 }, &cb, err, sizeof(err)) == NULL, "bad addr");
+	ASSERT_TRUE(http_server__start(&(struct http_options){ .listen = "127.0.0.1:0", .token = NULL, .max_concurrent = 0 }, &cb, err, sizeof(err)) == NULL, "max 0");
+	s = http_server__start(&(struct http_options){ .listen = "[::1]:0", .token = NULL, .max_concurrent = 1 }, &cb, err, sizeof(err));
 	if (s) {        /* no IPv6 on some hosts: then nothing to check */
 		ASSERT_TRUE(http_server__port(s) > 0, "v6 port");
 		http_server__stop(s);
 	}
-	s = http_server__start("127.0.0.1:0", NULL, 1, &cb, err, sizeof(err));
+	s = http_server__start(&(struct http_options){ .listen = "127.0.0.1:0", .token = NULL, .max_concurrent = 1 }, &cb, err, sizeof(err));
 	if (!ASSERT_OK_PTR(s, err))
 		return;
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", http_server__port(s));
-	s2 = http_server__start(addr, NULL, 1, &cb, err, sizeof(err));
+	s2 = http_server__start(&(struct http_options){ .listen = addr, .token = NULL, .max_concurrent = 1 }, &cb, err, sizeof(err));
 	ASSERT_TRUE(s2 == NULL, "port in use");
 	ASSERT_TRUE(strstr(err, addr) != NULL, err);
 	http_server__stop(s2);
