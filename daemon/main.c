@@ -24,6 +24,7 @@
 #include "log.h"
 #include "oneshot.h"
 #include "profiler.h"
+#include "prof_threads.h" /* threads: one-shot snapshot */
 #include "util/parse.h"
 
 #define MAX_PIDS 1024
@@ -45,6 +46,8 @@ static char *arg_overrides[MAX_OVERRIDES];
 static size_t arg_noverrides;
 static enum profiler_unwind arg_unwind = PROFILER_UNWIND_AUTO;
 static uint64_t arg_unwind_max_bytes; /* 0: the loader's default */
+/* threads: --format pprof (0), text (1: Go's debug=1), dump (2: debug=2) */
+static int arg_threads_format;
 
 static void usage(FILE *f)
 {
@@ -71,6 +74,8 @@ static void usage(FILE *f)
 		"                        kernel memory for .eh_frame tables, e.g. 64MiB (the\n"
 		"                        default); tables past it are refused (counted) and\n"
 		"                        their code gets frame-pointer steps\n"
+		"      --format FORM     threads: pprof (default), text (count + stack, Go's\n"
+		"                        goroutine ?debug=1) or dump (every thread, ?debug=2)\n"
 		"  -v, --verbose         debug messages (libbpf included)\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n"
@@ -172,7 +177,7 @@ static int add_override(const char *key, const char *value)
 
 static int parse_args(int argc, char **argv)
 {
-	enum { OPT_CHECK_CONFIG = 256, OPT_UNWIND_MAX };
+	enum { OPT_CHECK_CONFIG = 256, OPT_UNWIND_MAX, OPT_FORMAT /* threads */ };
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "type", required_argument, NULL, 't' },
@@ -186,6 +191,7 @@ static int parse_args(int argc, char **argv)
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 		{ "unwind", required_argument, NULL, 'u' },
 		{ "unwind-max-memory", required_argument, NULL, OPT_UNWIND_MAX },
+		{ "format", required_argument, NULL, OPT_FORMAT }, /* threads */
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -230,6 +236,16 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_CHECK_CONFIG:
 			arg_check_config = true;
+			break;
+		case OPT_FORMAT: /* threads */
+			if (!strcmp(optarg, "pprof"))
+				arg_threads_format = 0;
+			else if (!strcmp(optarg, "text"))
+				arg_threads_format = 1;
+			else if (!strcmp(optarg, "dump"))
+				arg_threads_format = 2;
+			else
+				return fail("invalid --format '%s': expected pprof, text or dump", optarg);
 			break;
 		case 'v':
 			arg_verbose = 1;
@@ -321,6 +337,10 @@ static int parse_args(int argc, char **argv)
 	}
 	if (!profiler_type_find(arg_type))
 		return fail("unknown --type '%s': valid types are: %s", arg_type, profiler_type_names());
+	/* threads: --format only means something for the snapshot type */
+	if (arg_threads_format && !prof_threads__is(profiler_type_find(arg_type)))
+		return fail("--format %s is for --type threads (or goroutine)",
+			    arg_threads_format == 1 ? "text" : "dump");
 	if (profiler_type_find(arg_type)->needs_pid && !arg_npids)
 		return fail("--type %s needs --pid: its probes are attached per process", arg_type);
 	return 0;
@@ -420,7 +440,11 @@ int main(int argc, char **argv)
 	};
 	o.duration_ns = arg_duration_ns;
 	o.output = arg_output;
-	ret = oneshot_run(&o);
+	/* threads: a snapshot, written at once (no duration) */
+	if (prof_threads__is(o.type))
+		ret = threads_oneshot_run(o.type, &o.popts, arg_output, arg_threads_format);
+	else
+		ret = oneshot_run(&o);
 out:
 	for (size_t i = 0; i < arg_noverrides; i++)
 		free(arg_overrides[i]);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "profiler.h"
+#include "prof_threads.h" /* threads: its type and alias */
 
 static const struct profiler_type *const types[] = {
 	&profiler_cpu,
@@ -11,6 +12,8 @@ static const struct profiler_type *const types[] = {
 	&profiler_mutex,
 	&profiler_block,
 	&profiler_threadcreate,
+	&profiler_threads,   /* threads: snapshot of every thread (prof_threads.c) */
+	&profiler_goroutine, /* threads: alias, Go's name */
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))

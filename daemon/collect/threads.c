@@ -30,6 +30,10 @@ static int mem_read_u64(void *ctx, __u64 addr, __u64 *out);
 struct threads_collector {
 	struct threads_bpf *skel;
 	bool no_pid_param;        /* kernel before 6.1: filter in the program */
+	/* Unwind tables kept from one snapshot to the next (built on
+	 * first use per file), for the symbolizer they were made with. */
+	struct gapwalk *gw;
+	struct symbolizer *gw_sym;
 };
 
 /* Pages of one process's memory, read with process_vm_readv() on demand. */
@@ -117,6 +121,7 @@ void threads_collector__free(struct threads_collector *c)
 	if (!c)
 		return;
 	threads_bpf__destroy(c->skel);
+	gapwalk__free(c->gw);
 	free(c);
 }
 
@@ -339,7 +344,15 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 	nrec = len / sizeof(struct profd_thread_rec);
 	out->t = calloc(nrec ? nrec : 1, sizeof(*out->t));
 	m = calloc(1, sizeof(*m));
-	gw = gapwalk__new(sym, 0);
+	if (c->gw && c->gw_sym != sym) {
+		gapwalk__free(c->gw);
+		c->gw = NULL;
+	}
+	if (!c->gw) {
+		c->gw = gapwalk__new(sym, 0);
+		c->gw_sym = sym;
+	}
+	gw = c->gw;
 	if (!out->t || !m || !gw) {
 		err = -ENOMEM;
 		goto out;
@@ -381,7 +394,6 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 	out->overflow = c->skel->bss->nr_overflow;
 	out->unwind_ns = now_ns(CLOCK_MONOTONIC) - t1;
 out:
-	gapwalk__free(gw);
 	free(m);
 	free(buf);
 	if (err) {

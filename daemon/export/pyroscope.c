@@ -17,6 +17,7 @@ static const char *const profile_names[PROFD_PT_MAX] = {
 	[PROFD_PT_CPU] = "process_cpu", [PROFD_PT_HEAP] = "memory",
 	[PROFD_PT_ALLOCS] = "memory",   [PROFD_PT_MUTEX] = "mutex",
 	[PROFD_PT_BLOCK] = "block",     [PROFD_PT_THREADCREATE] = "threadcreate",
+	[PROFD_PT_THREADS] = "goroutine", /* threads: Go's name for a thread snapshot */
 };
 
 const char *pyroscope__profile_name(enum profd_ptype type)

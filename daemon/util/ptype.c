@@ -7,6 +7,7 @@
 static const char *const names[PROFD_PT_MAX] = {
 	[PROFD_PT_CPU] = "cpu",       [PROFD_PT_HEAP] = "heap",   [PROFD_PT_ALLOCS] = "allocs",
 	[PROFD_PT_MUTEX] = "mutex",   [PROFD_PT_BLOCK] = "block", [PROFD_PT_THREADCREATE] = "threadcreate",
+	[PROFD_PT_THREADS] = "threads", /* threads */
 };
 
 const char *ptype__name(enum profd_ptype t)

@@ -11,6 +11,7 @@ enum profd_ptype {
 	PROFD_PT_MUTEX,         /* lock contention, seen from the holder */
 	PROFD_PT_BLOCK,         /* time blocked on synchronization */
 	PROFD_PT_THREADCREATE,  /* thread creation sites */
+	PROFD_PT_THREADS,       /* threads: every thread's stack at the interval's end */
 	PROFD_PT_MAX,
 };
 

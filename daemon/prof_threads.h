@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* prof_threads: the `threads` (alias `goroutine`) profile type's entry
+ * points besides its profiler_type: the one-shot snapshot and the HTTP
+ * text forms, and the deadlock gauge for /metrics. */
+#ifndef PROFD_PROF_THREADS_H
+#define PROFD_PROF_THREADS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "profiler.h"
+
+struct threads_snapshot;
+struct threads_report;
+
+extern const struct profiler_type profiler_threads;
+extern const struct profiler_type profiler_goroutine;
+
+bool prof_threads__is(const struct profiler_type *t);
+/* After threads_start (pr->type->start): one snapshot and its report.
+ * 0 or -errno; free both with threads_report__free/threads_snapshot__free. */
+int prof_threads__take(struct profiler *pr, struct threads_snapshot *s, struct threads_report *r);
+/* Write output at once: the pprof file (text_debug 0) or the text form of
+ * Go's ?debug=1 / ?debug=2. Deadlocks and chains go to stderr too.
+ * Returns the exit code. */
+int threads_oneshot_run(const struct profiler_type *type, const struct profiler_opts *popts,
+			const char *output, int text_debug);
+/* Deadlock cycles in the last snapshot taken, snapshots taken (any run). */
+uint64_t prof_threads__deadlocks(void);
+uint64_t prof_threads__snapshots(void);
+
+#endif
