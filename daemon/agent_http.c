@@ -21,6 +21,7 @@
 #include "http/server.h"
 #include "pprof/pprof.h"
 #include "upload_worker.h"
+#include "prof_threads.h" /* threads: snapshot answered at once */
 
 /* Drain an on-demand profiler this often, as the main loop does. */
 #define DRAIN_EVERY_NS 1000000000LL
@@ -114,6 +115,15 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 	}
 	if (atomic_load(&a->stopping)) {
 		reply_msg(rep, 503, "profd is stopping");
+		return;
+	}
+	if (prof_threads__is(type)) { /* threads: a snapshot, at once */
+		pthread_mutex_lock(&a->lock);
+		pr.opts.unwind = (enum profiler_unwind)a->snap.unwind_mode;
+		pthread_mutex_unlock(&a->lock);
+		rep->status = threads_http(type, &pr.opts, pid, req->debug, &rep->body, &rep->len,
+					   rep->message, sizeof(rep->message));
+		rep->text = req->debug > 0;
 		return;
 	}
 	if (is_heap_type(type->name)) {
@@ -316,6 +326,23 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	metric(f, "profd_bpf_map_capacity", "gauge", "Entries a BPF map can hold.");
 	type_stats(f, &s, "profd_bpf_map_capacity", PROFILER_STAT_MAP, "map", true);
 
+	/* threads: deadlocks found by the last snapshot (continuous or HTTP) */
+	metric(f, "profd_threads_deadlocks", "gauge",
+	       "Deadlock cycles (glibc mutexes) in the last threads snapshot.");
+	value(f, "profd_threads_deadlocks", prof_threads__deadlocks());
+	metric(f, "profd_threads_snapshots_total", "counter", "Threads snapshots taken.");
+	value(f, "profd_threads_snapshots_total", prof_threads__snapshots());
+	{
+		uint64_t walk, stacks, nthr;
+
+		prof_threads__last(&walk, &stacks, &nthr);
+		metric(f, "profd_threads_last_snapshot_seconds", "gauge",
+		       "The last threads snapshot: BPF walk, then user stacks and mutex reads.");
+		fprintf(f, "profd_threads_last_snapshot_seconds{phase=\"walk\"} %.6f\n", walk / 1e9);
+		fprintf(f, "profd_threads_last_snapshot_seconds{phase=\"stacks\"} %.6f\n", stacks / 1e9);
+		metric(f, "profd_threads_last_snapshot_threads", "gauge", "Threads in the last snapshot.");
+		value(f, "profd_threads_last_snapshot_threads", nthr);
+	}
 	metric(f, "profd_processes_tracked", "gauge", "Processes with a profile in progress.");
 	value(f, "profd_processes_tracked", s.procs);
 	metric(f, "profd_intervals_total", "counter", "Profiling intervals completed.");

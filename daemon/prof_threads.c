@@ -26,7 +26,8 @@ struct prof_threads {
 };
 
 /* Deadlock cycles in the last snapshot of any run, for /metrics. */
-static _Atomic uint64_t last_deadlocks, total_snapshots;
+static _Atomic uint64_t last_deadlocks, total_snapshots, last_walk_ns, last_stacks_ns,
+	last_threads;
 
 uint64_t prof_threads__deadlocks(void)
 {
@@ -36,6 +37,13 @@ uint64_t prof_threads__deadlocks(void)
 uint64_t prof_threads__snapshots(void)
 {
 	return atomic_load(&total_snapshots);
+}
+
+void prof_threads__last(uint64_t *walk_ns, uint64_t *stacks_ns, uint64_t *threads)
+{
+	*walk_ns = atomic_load(&last_walk_ns);
+	*stacks_ns = atomic_load(&last_stacks_ns);
+	*threads = atomic_load(&last_threads);
 }
 
 static int threads_start(struct profiler *pr)
@@ -88,6 +96,9 @@ int prof_threads__take(struct profiler *pr, struct threads_snapshot *s, struct t
 	pt->cycles += r->g.ncycles;
 	atomic_store(&last_deadlocks, r->g.ncycles);
 	atomic_fetch_add(&total_snapshots, 1);
+	atomic_store(&last_walk_ns, s->walk_ns);
+	atomic_store(&last_stacks_ns, s->unwind_ns);
+	atomic_store(&last_threads, s->n);
 	return 0;
 }
 
@@ -108,8 +119,8 @@ static int threads_drain(struct profiler *pr)
 	pr->sink_drops += drops;
 	if (n > 0)
 		pt->samples += n;
-	if (r.g.ncycles)
-		threads_report__deadlocks(&r, stderr);
+	/* Continuous mode: deadlocks are in /metrics (profd_threads_deadlocks)
+	 * and in the samples' `deadlock` label, not repeated on stderr. */
 	threads_report__free(&r);
 	threads_snapshot__free(&s);
 	return n;
@@ -240,4 +251,73 @@ out:
 	pprof__free(p);
 	symbolizer__free(pr.sym);
 	return ret;
+}
+
+int threads_http(const struct profiler_type *type, const struct profiler_opts *popts, pid_t pid,
+		 int debug, uint8_t **body, size_t *len, char *msg, size_t msglen)
+{
+	struct profiler pr = { .type = type, .opts = *popts };
+	struct threads_snapshot s;
+	struct threads_report r;
+	struct pprof *p = NULL;
+	size_t drops = 0;
+	int status = 500, err;
+
+	pr.opts.pids = &pid;
+	pr.opts.npids = 1;
+	pr.sym = symbolizer__new();
+	if (!pr.sym) {
+		snprintf(msg, msglen, "out of memory");
+		return 500;
+	}
+	symbolizer__add_pid(pr.sym, pid);
+	if (threads_start(&pr)) {
+		snprintf(msg, msglen, "cannot load the threads iterator (see profd's log)");
+		status = 503;
+		goto out;
+	}
+	if (prof_threads__take(&pr, &s, &r)) {
+		snprintf(msg, msglen, "threads snapshot failed (see profd's log)");
+		goto out;
+	}
+	if (!s.n) {
+		snprintf(msg, msglen, "no threads of pid %d (it exited?)", pid);
+		status = 404;
+	} else if (debug) {
+		FILE *f = open_memstream((char **)body, len);
+
+		if (f) {
+			threads_report__text(&r, f, debug);
+			if (!fclose(f))
+				status = 200;
+		}
+		if (status != 200)
+			snprintf(msg, msglen, "out of memory");
+	} else {
+		p = pprof__new();
+		err = p ? threads_report__init_profile(p) : -ENOMEM;
+		if (!err) {
+			frames__main_mapping(p, pr.sym, pid);
+			err = threads_report__pprof(&r, threads_single_sink, p, &drops);
+		}
+		if (err >= 0) {
+			pprof__set_time(p, s.wall_ns, (int64_t)(s.walk_ns + s.unwind_ns));
+			/* go tool pprof would ask /debug/pprof/symbol otherwise
+			 * (see agent_http.c): everything profd could name is named. */
+			for (uint64_t id = 1; !pprof__mapping_mark(p, id, PPROF_HAS_FUNCTIONS); id++)
+				;
+			err = pprof__encode(p, body, len);
+		}
+		if (err < 0)
+			snprintf(msg, msglen, "cannot encode the profile: %s", strerror(-err));
+		else
+			status = 200;
+	}
+	threads_report__free(&r);
+	threads_snapshot__free(&s);
+out:
+	threads_free(&pr);
+	pprof__free(p);
+	symbolizer__free(pr.sym);
+	return status;
 }

@@ -6,7 +6,9 @@
 #define PROFD_PROF_THREADS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "profiler.h"
 
@@ -25,8 +27,15 @@ int prof_threads__take(struct profiler *pr, struct threads_snapshot *s, struct t
  * Returns the exit code. */
 int threads_oneshot_run(const struct profiler_type *type, const struct profiler_opts *popts,
 			const char *output, int text_debug);
+/* An HTTP request's answer for pid: the pprof file (debug 0) or text
+ * (debug 1, 2) in *body (malloc'ed); returns the HTTP status, with msg
+ * filled when it is not 200. popts: the agent's options (unwind mode). */
+int threads_http(const struct profiler_type *type, const struct profiler_opts *popts, pid_t pid,
+		 int debug, uint8_t **body, size_t *len, char *msg, size_t msglen);
 /* Deadlock cycles in the last snapshot taken, snapshots taken (any run). */
 uint64_t prof_threads__deadlocks(void);
 uint64_t prof_threads__snapshots(void);
+/* The last snapshot: BPF walk time, user-stack time, threads. */
+void prof_threads__last(uint64_t *walk_ns, uint64_t *stacks_ns, uint64_t *threads);
 
 #endif

@@ -45,6 +45,9 @@ static const struct {
 	{ "mutex", "mutex", 0, "holders of contended locks" },
 	{ "block", "block", 0, "where threads block on synchronization" },
 	{ "threadcreate", "threadcreate", 0, "where threads are created" },
+	/* threads: snapshots, answered at once; ?debug=1|2 for text */
+	{ "threads", "threads", 0, "every thread's stack now (?debug=1, ?debug=2: text)" },
+	{ "goroutine", "goroutine", 0, "alias of threads, Go's name" },
 };
 #define N_ENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 
@@ -190,6 +193,16 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 		return bad(s, c, MHD_HTTP_BAD_REQUEST, "bad seconds: a CPU profile needs seconds >= 1");
 	req.pid = (int)pid;
 	req.seconds = secs;
+	{ /* threads: ?debug=0..2 (Go's goroutine text forms) */
+		uint64_t dbg = 0;
+
+		why = int_arg(c, "debug", 0, 2, &dbg, &given);
+		if (why) {
+			snprintf(msg, sizeof(msg), "bad debug: %s (want ?debug=0, 1 or 2)", why);
+			return bad(s, c, MHD_HTTP_BAD_REQUEST, msg);
+		}
+		req.debug = (int)dbg;
+	}
 
 	if (atomic_fetch_add(&s->in_flight, 1) >= s->max_concurrent) {
 		atomic_fetch_sub(&s->in_flight, 1);
@@ -206,6 +219,11 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 
 	if (reply.status >= 200 && reply.status < 300) {
 		atomic_fetch_add(&s->profiles, 1);
+		if (reply.text) /* threads: ?debug=1|2 */
+			return send_buf(c, reply.status, "text/plain; charset=utf-8",
+					reply.body ? reply.body : (void *)"", reply.body ? reply.len : 0,
+					reply.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT,
+					NULL, NULL);
 		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", endpoints[ep].path);
 		return send_buf(c, reply.status, "application/octet-stream", reply.body ? reply.body : (void *)"",
 				reply.body ? reply.len : 0,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* http: the agent's HTTP endpoint (libmicrohttpd): net/http/pprof-style
  * /debug/pprof/{profile,heap,allocs,mutex,block,threadcreate}?pid=N&seconds=S,
+ * /debug/pprof/{threads,goroutine}?pid=N[&debug=1|2] (a snapshot),
  * the /debug/pprof/ index, and /metrics. It parses and checks requests; the
  * agent answers them through callbacks. Loopback by default, optional bearer
  * token, a bound on profile requests served at once. */
@@ -21,6 +22,7 @@ struct http_profile_req {
 				 * "threadcreate" */
 	int pid;                /* 0: no ?pid= given (the callback decides) */
 	uint64_t seconds;       /* 0: a snapshot or the type's short default */
+	int debug;              /* threads: ?debug=1|2 asks for the text forms (0: pprof) */
 };
 
 /* What a callback answers. A 2xx takes body (malloc'ed; the server frees it);
@@ -30,6 +32,7 @@ struct http_reply {
 	uint8_t *body;
 	size_t len;
 	char message[HTTP_MSG_LEN];
+	int text;               /* threads: body is text/plain (?debug=1|2) */
 };
 
 struct http_proc {
