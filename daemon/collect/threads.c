@@ -34,7 +34,49 @@ struct threads_collector {
 	 * first use per file), for the symbolizer they were made with. */
 	struct gapwalk *gw;
 	struct symbolizer *gw_sym;
+	/* Iterator links kept between snapshots (creating and destroying one
+	 * costs more than the walk): per pid with the pid parameter, pid 0
+	 * for the unfiltered walk. Replaced round-robin past MAX_LINKS. */
+#define MAX_LINKS 64
+	struct {
+		pid_t pid;
+		struct bpf_link *link;
+	} links[MAX_LINKS];
+	unsigned next_link;
 };
+
+static struct bpf_link *link_for(struct threads_collector *c, pid_t pid)
+{
+	union bpf_iter_link_info li = {};
+	DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, o);
+	struct bpf_link *link;
+	unsigned slot;
+
+	if (c->no_pid_param)
+		pid = 0;
+	for (unsigned i = 0; i < MAX_LINKS; i++)
+		if (c->links[i].link && c->links[i].pid == pid)
+			return c->links[i].link;
+	if (pid) {
+		li.task.pid = pid;
+		o.link_info = &li;
+		o.link_info_len = sizeof(li);
+	}
+	link = bpf_program__attach_iter(c->skel->progs.threads_iter, pid ? &o : NULL);
+	if (!link && pid && errno != ESRCH && errno != ENOENT) {
+		/* Before 6.1: no pid parameter; walk everything and filter in
+		 * the program. */
+		c->no_pid_param = true;
+		return link_for(c, 0);
+	}
+	if (!link)
+		return NULL;
+	slot = c->next_link++ % MAX_LINKS;
+	bpf_link__destroy(c->links[slot].link);
+	c->links[slot].pid = pid;
+	c->links[slot].link = link;
+	return link;
+}
 
 /* Pages of one process's memory, read with process_vm_readv() on demand. */
 #define MEM_PAGES 16
@@ -120,6 +162,8 @@ void threads_collector__free(struct threads_collector *c)
 {
 	if (!c)
 		return;
+	for (unsigned i = 0; i < MAX_LINKS; i++)
+		bpf_link__destroy(c->links[i].link);
 	threads_bpf__destroy(c->skel);
 	gapwalk__free(c->gw);
 	free(c);
@@ -136,31 +180,17 @@ static int64_t now_ns(clockid_t clk)
 /* One walk of the iterator, records appended to *buf. pid 0: every task. */
 static int walk(struct threads_collector *c, pid_t pid, uint8_t **buf, size_t *len, size_t *cap)
 {
-	union bpf_iter_link_info li = {};
-	DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, o);
-	struct bpf_link *link = NULL;
+	struct bpf_link *link = link_for(c, pid);
 	int fd, err = 0;
 
-	c->skel->bss->want_tgid = 0;
-	if (pid && !c->no_pid_param) {
-		li.task.pid = pid;
-		o.link_info = &li;
-		o.link_info_len = sizeof(li);
-		link = bpf_program__attach_iter(c->skel->progs.threads_iter, &o);
-		if (!link)
-			c->no_pid_param = true; /* before 6.1: filter in the program */
-	}
-	if (!link) {
-		c->skel->bss->want_tgid = (uint32_t)pid;
-		link = bpf_program__attach_iter(c->skel->progs.threads_iter, NULL);
-		if (!link)
-			return -errno;
-	}
+	if (!link)
+		return -errno;
+	/* Also with the pid parameter: a kernel that ignored it would
+	 * otherwise hand every task of the host to a per-process profile. */
+	c->skel->bss->want_tgid = (uint32_t)pid;
 	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
+	if (fd < 0)
+		return -errno;
 	for (;;) {
 		ssize_t n;
 
@@ -187,8 +217,6 @@ static int walk(struct threads_collector *c, pid_t pid, uint8_t **buf, size_t *l
 		*len += n;
 	}
 	close(fd);
-out:
-	bpf_link__destroy(link);
 	return err;
 }
 
@@ -250,8 +278,47 @@ const char *thread_syscall_name(uint64_t nr)
 	return NULL;
 }
 
+/* Rules looked up during one snapshot, by (tgid, pc, leaf): the threads of
+ * a process mostly share their frames, and each lookup asks the
+ * symbolizer. Open addressing; a full cache just stops caching. */
+#define RULE_CACHE_SIZE 8192
+struct rule_cache {
+	struct {
+		uint64_t pc;
+		uint32_t tgid; /* 0: empty */
+		uint32_t leaf;
+		struct profd_wait_rule r;
+	} e[RULE_CACHE_SIZE];
+	size_t n;
+};
+
+static void rule_get(struct rule_cache *rc, struct gapwalk *gw, uint32_t tgid, uint64_t pc,
+		     bool leaf, struct profd_wait_rule *out)
+{
+	uint64_t h = (pc ^ ((uint64_t)tgid << 32) ^ leaf) * 0x9e3779b97f4a7c15ULL;
+	size_t i = (h >> 40) % RULE_CACHE_SIZE;
+
+	for (size_t k = 0; k < 16; k++, i = (i + 1) % RULE_CACHE_SIZE) {
+		if (!rc->e[i].tgid)
+			break;
+		if (rc->e[i].tgid == tgid && rc->e[i].pc == pc && rc->e[i].leaf == leaf) {
+			*out = rc->e[i].r;
+			return;
+		}
+	}
+	gapwalk__rule(gw, (pid_t)tgid, pc, leaf, out);
+	if (!rc->e[i].tgid && rc->n < RULE_CACHE_SIZE / 2) {
+		rc->e[i].tgid = tgid;
+		rc->e[i].pc = pc;
+		rc->e[i].leaf = leaf;
+		rc->e[i].r = *out;
+		rc->n++;
+	}
+}
+
 /* The user stack from the saved registers, with the .eh_frame rules. */
-static void unwind_user(struct gapwalk *gw, struct mem *m, struct thread_info *ti)
+static void unwind_user(struct gapwalk *gw, struct rule_cache *rc, struct mem *m,
+			struct thread_info *ti)
 {
 	struct profd_wait_regs st = { .pc = ti->rec.ip, .sp = ti->rec.sp, .bp = ti->rec.bp, .leaf = 1 };
 
@@ -263,7 +330,7 @@ static void unwind_user(struct gapwalk *gw, struct mem *m, struct thread_info *t
 		struct profd_wait_rule r;
 		__u64 pair[2];
 
-		gapwalk__rule(gw, ti->rec.tgid, st.pc, st.leaf, &r);
+		rule_get(rc, gw, ti->rec.tgid, st.pc, st.leaf, &r);
 		if (r.cmd == PROFD_WAIT_RULE_STEP) {
 			if (profd_wait_step(&r, &st, m))
 				break;
@@ -326,6 +393,7 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 	size_t len = 0, cap = 0, nrec;
 	uint64_t first = UINT64_MAX, last = 0;
 	struct gapwalk *gw = NULL;
+	struct rule_cache *rc = NULL;
 	struct mem *m = NULL;
 	int64_t t0, t1;
 	int err = 0;
@@ -344,6 +412,7 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 	nrec = len / sizeof(struct profd_thread_rec);
 	out->t = calloc(nrec ? nrec : 1, sizeof(*out->t));
 	m = calloc(1, sizeof(*m));
+	rc = calloc(1, sizeof(*rc));
 	if (c->gw && c->gw_sym != sym) {
 		gapwalk__free(c->gw);
 		c->gw = NULL;
@@ -353,7 +422,7 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 		c->gw_sym = sym;
 	}
 	gw = c->gw;
-	if (!out->t || !m || !gw) {
+	if (!out->t || !m || !rc || !gw) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -385,7 +454,7 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 		if (!(ti->rec.flags & PROFD_THR_REGS))
 			continue;
 		mem_reset(m, (pid_t)ti->rec.tgid);
-		unwind_user(gw, m, ti);
+		unwind_user(gw, rc, m, ti);
 		if (ti->rec.ip && ti->nu <= 1 && m->failures)
 			out->unreadable++;
 		read_wait(m, ti);
@@ -394,6 +463,7 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 	out->overflow = c->skel->bss->nr_overflow;
 	out->unwind_ns = now_ns(CLOCK_MONOTONIC) - t1;
 out:
+	free(rc);
 	free(m);
 	free(buf);
 	if (err) {
