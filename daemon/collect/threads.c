@@ -184,7 +184,7 @@ static int walk(struct threads_collector *c, pid_t pid, uint8_t **buf, size_t *l
 	int fd, err = 0;
 
 	if (!link)
-		return -errno;
+		return errno == ESRCH || errno == ENOENT ? 0 : -errno; /* gone: no threads */
 	/* Also with the pid parameter: a kernel that ignored it would
 	 * otherwise hand every task of the host to a per-process profile. */
 	c->skel->bss->want_tgid = (uint32_t)pid;
