@@ -81,11 +81,11 @@ check_deadlock_report() {
 	ab=$(tid_of lock-ab)
 	ba=$(tid_of lock-ba)
 	h=$(tid_of holder)
-	grep -Eq "^deadlock #1 \(pid $WL_PID\): thread $ab \"lock-ab\" waits for mutex 0x[0-9a-f]+ held by thread $ba \"lock-ba\", which waits for mutex 0x[0-9a-f]+ held by thread $ab \"lock-ab\": deadlock$" <<<"$1" ||
+	grep -Eq "^deadlock #[0-9]+ \(pid $WL_PID\): thread $ab \"lock-ab\" waits for mutex 0x[0-9a-f]+ held by thread $ba \"lock-ba\", which waits for mutex 0x[0-9a-f]+ held by thread $ab \"lock-ab\": deadlock$" <<<"$1" ||
 		{ echo "$1" >&2; fail "deadlock cycle $ab <-> $ba not reported"; }
 	grep -q "^$TM_C threads wait for a mutex held by thread $h \"holder\", which sleeps in read$" <<<"$1" ||
 		{ echo "$1" >&2; fail "chain of $TM_C waiters behind holder $h not reported"; }
-	[ "$(grep -c '^deadlock #' <<<"$1")" = 1 ] || fail "exactly one deadlock"
+	[ "$(grep -c "^deadlock #[0-9]* (pid $WL_PID)" <<<"$1")" = 1 ] || fail "exactly one deadlock in $WL_PID"
 	note "deadlock $ab <-> $ba and $TM_C waiters behind $h reported"
 }
 
