@@ -48,6 +48,7 @@ static enum profiler_unwind arg_unwind = PROFILER_UNWIND_AUTO;
 static uint64_t arg_unwind_max_bytes; /* 0: the loader's default */
 /* threads: --format pprof (0), text (1: Go's debug=1), dump (2: debug=2) */
 static int arg_threads_format;
+static bool arg_duration_given; /* threads: a snapshot ignores --duration */
 
 static void usage(FILE *f)
 {
@@ -296,6 +297,7 @@ static int parse_args(int argc, char **argv)
 		case 'd':
 			if (parse_duration_ns(val, &arg_duration_ns))
 				return fail("invalid --duration '%s': expected e.g. 30s, 2m, 500ms", val);
+			arg_duration_given = true; /* threads */
 			break;
 		case 'F':
 			if (parse_u64(val, 1, 100000, &arg_frequency))
@@ -416,8 +418,12 @@ int main(int argc, char **argv)
 		}
 	}
 	clock_gettime(CLOCK_REALTIME, &o.wall_start);
-	if (!arg_output[0])
+	if (!arg_output[0]) {
 		default_output(&o.wall_start);
+		/* threads: the text forms are not pprof files */
+		if (arg_threads_format && strlen(arg_output) > 6)
+			strcpy(arg_output + strlen(arg_output) - 6, ".txt");
+	}
 	if (check_output(arg_output)) {
 		ret = EXIT_FAILURE;
 		goto out;
@@ -441,10 +447,13 @@ int main(int argc, char **argv)
 	o.duration_ns = arg_duration_ns;
 	o.output = arg_output;
 	/* threads: a snapshot, written at once (no duration) */
-	if (prof_threads__is(o.type))
+	if (prof_threads__is(o.type)) {
+		if (arg_duration_given)
+			log_warn("--duration ignored: a threads snapshot is taken at once");
 		ret = threads_oneshot_run(o.type, &o.popts, arg_output, arg_threads_format);
-	else
+	} else {
 		ret = oneshot_run(&o);
+	}
 out:
 	for (size_t i = 0; i < arg_noverrides; i++)
 		free(arg_overrides[i]);

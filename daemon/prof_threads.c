@@ -7,9 +7,12 @@
  * it at once (threads_oneshot_run), continuous mode at each interval's end,
  * HTTP per request. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "collect/threads.h"
 #include "frames.h"
@@ -192,6 +195,40 @@ static struct pprof *threads_single_sink(void *ctx, pid_t pid, const char *comm1
 	return ctx;
 }
 
+/* Write buf to path as pprof__write_file() does: a temporary file in the
+ * same directory, fsync, rename; nothing left behind on failure. */
+static int write_atomic(const char *path, const char *buf, size_t len)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, err = 0;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", slash == path ? "" : dir,
+		     slash ? slash + 1 : path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < len && !err;) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n < 0 && errno != EINTR)
+			err = -errno;
+		else if (n > 0)
+			off += n;
+	}
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
 /* A one-shot snapshot: written at once; text forms on request. */
 int threads_oneshot_run(const struct profiler_type *type, const struct profiler_opts *popts,
 			const char *output, int text_debug)
@@ -213,17 +250,21 @@ int threads_oneshot_run(const struct profiler_type *type, const struct profiler_
 	if (prof_threads__take(&pr, &s, &r))
 		goto out;
 	if (text_debug) {
-		FILE *f = fopen(output, "we");
+		char *txt = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&txt, &len);
 
-		if (!f) {
-			log_err("cannot write '%s': %s", output, strerror(errno));
-		} else {
+		if (f) {
 			threads_report__text(&r, f, text_debug);
-			if (fclose(f))
-				log_err("cannot write '%s': %s", output, strerror(errno));
-			else
-				ret = 0;
+			err = fclose(f) ? -ENOMEM : write_atomic(output, txt, len);
+		} else {
+			err = -ENOMEM;
 		}
+		free(txt);
+		if (err)
+			log_err("cannot write '%s': %s", output, strerror(-err));
+		else
+			ret = 0;
 	} else {
 		p = pprof__new();
 		if (p && !threads_report__init_profile(p)) {
