@@ -280,3 +280,22 @@ test_threads_1000_target_keeps_running() {
 	! grep -Eq '^TracerPid:[[:space:]]*[1-9]' "$T/states" || fail "a tracer attached"
 	note "1000 threads; spinner ran $((u1 - u0)) ticks during the snapshot; $(grep -o 'walk [0-9.]* ms + user stacks [0-9.]* ms' "$T/profd.err")"
 }
+
+# Priority-inheritance mutexes wait in FUTEX_LOCK_PI: the owner comes from
+# the lock word. Two waiters behind a holder that pauses.
+test_threads_pi_mutex_chain() {
+	require_root
+	start_workload threads_mix 0 0 0 0 0 2
+	local h dump
+	h=$(tid_of pi-holder)
+	"$PROFD" --pid "$WL_PID" --type threads --format dump --output "$T/pi.txt" 2>"$T/profd.err" ||
+		{ cat "$T/profd.err" >&2; fail "profd failed"; }
+	grep -q "^2 threads wait for a mutex held by thread $h \"pi-holder\", which sleeps in pause$" "$T/profd.err" ||
+		{ cat "$T/profd.err" >&2; fail "PI chain behind $h"; }
+	dump=$(cat "$T/pi.txt")
+	[ "$(grep -c "^waits for mutex 0x[0-9a-f]* held by thread $h \"pi-holder\"$" <<<"$dump")" = 2 ] ||
+		fail "two PI waiter lines"
+	[ "$(grep -Ec '^syscall futex\(0x[0-9a-f]+, 0x86, ' <<<"$dump")" = 2 ] || fail "FUTEX_LOCK_PI|PRIVATE waits"
+	[ "$(grep -A1 -x pi_wait <<<"$dump" | grep -c 'threads_mix\.c:')" = 2 ] || fail "pi_wait frames"
+	note "2 PI waiters behind $h"
+}

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* threads_mix: threads with known stacks and states for the `threads`
- * profile. Usage: threads_mix N M K C [SPIN]
+ * profile. Usage: threads_mix N M K C [SPIN [PI]]
  *   N threads sleep in nanosleep() under sleep_here()
  *   M threads block in read() on a pipe under read_here()
  *   K threads wait on a condition variable under cond_here()
@@ -8,6 +8,8 @@
  *   1 thread (holder) takes mutex H and then sleeps in read() under
  *     hold_and_read(); C threads wait for H under wait_for_held()
  *   SPIN (default 1) threads spin in spin_here(), counting in `spins`
+ *   PI (default 0): a thread takes a priority-inheritance mutex and pauses
+ *     in pi_hold(); PI threads wait for it in pi_wait() (FUTEX_LOCK_PI)
  * Prints "ready" then "ab=<tid> ba=<tid> holder=<tid> spin=<tid>" once every
  * thread is where it should be (the waiters a little after: they are
  * started and then given 200 ms), and waits forever. */
@@ -23,6 +25,8 @@
 static pthread_mutex_t m_a = PTHREAD_MUTEX_INITIALIZER, m_b = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t m_held = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t m_pi;
+static volatile int pi_held;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static pthread_barrier_t ab_barrier;
 static int pipe_fds[2], hold_fds[2];
@@ -93,6 +97,19 @@ __attribute__((noinline)) void wait_for_held(void)
 	pthread_mutex_unlock(&m_held);
 }
 
+__attribute__((noinline)) void pi_hold(void)
+{
+	pthread_mutex_lock(&m_pi);
+	pi_held = 1;
+	for (;;)
+		pause();
+}
+
+__attribute__((noinline)) void pi_wait(void)
+{
+	pthread_mutex_lock(&m_pi); /* never returns */
+}
+
 __attribute__((noinline)) void spin_here(void)
 {
 	tid_spin = gettid_();
@@ -121,6 +138,10 @@ static void *run(void *arg)
 		wait_for_held();
 	else if (!strcmp(what, "spinner"))
 		spin_here();
+	else if (!strcmp(what, "pi-holder"))
+		pi_hold();
+	else if (!strcmp(what, "pi-waiter"))
+		pi_wait();
 	return NULL;
 }
 
@@ -142,7 +163,8 @@ static void start(const char *what, int n)
 
 int main(int argc, char **argv)
 {
-	int n, m, k, c, spin = 1;
+	int n, m, k, c, spin = 1, pi = 0;
+	pthread_mutexattr_t ma;
 	struct timespec ms10 = { 0, 10 * 1000 * 1000 }, ms200 = { 0, 200 * 1000 * 1000 };
 
 	if (argc < 5) {
@@ -155,6 +177,11 @@ int main(int argc, char **argv)
 	c = atoi(argv[4]);
 	if (argc > 5)
 		spin = atoi(argv[5]);
+	if (argc > 6)
+		pi = atoi(argv[6]);
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
+	pthread_mutex_init(&m_pi, &ma);
 	if (pipe(pipe_fds) || pipe(hold_fds) || pthread_barrier_init(&ab_barrier, NULL, 2))
 		return 1;
 	start("sleeper", n);
@@ -166,6 +193,12 @@ int main(int argc, char **argv)
 	while (!held)
 		nanosleep(&ms10, NULL);
 	start("waiter", c);
+	if (pi) {
+		start("pi-holder", 1);
+		while (!pi_held)
+			nanosleep(&ms10, NULL);
+		start("pi-waiter", pi);
+	}
 	start("spinner", spin);
 	while (!tid_ab || !tid_ba || (spin && !tid_spin))
 		nanosleep(&ms10, NULL);
