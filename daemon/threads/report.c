@@ -361,12 +361,12 @@ static int cmp_u64s(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
 	return 0;
 }
 
-static const struct threads_snapshot *sort_snap;
-
-static int cmp_stack(const void *x, const void *y)
+/* qsort_r comparator (HTTP requests render at once: no global). */
+static int cmp_stack(const void *x, const void *y, void *ctx)
 {
-	const struct thread_info *a = &sort_snap->t[*(const int *)x];
-	const struct thread_info *b = &sort_snap->t[*(const int *)y];
+	const struct threads_snapshot *snap = ctx;
+	const struct thread_info *a = &snap->t[*(const int *)x];
+	const struct thread_info *b = &snap->t[*(const int *)y];
 	int c;
 
 	if (a->rec.tgid != b->rec.tgid)
@@ -387,14 +387,13 @@ static void text1(struct threads_report *r, FILE *f)
 		return;
 	for (size_t i = 0; i < s->n; i++)
 		ord[i] = (int)i;
-	sort_snap = s;
-	qsort(ord, s->n, sizeof(int), cmp_stack);
+	qsort_r(ord, s->n, sizeof(int), cmp_stack, (void *)s);
 	for (size_t i = 0; i < s->n;) {
 		const struct thread_info *t = &s->t[ord[i]];
 		char nm[PROFD_COMM_LEN + 1];
 		size_t j = i + 1;
 
-		while (j < s->n && !cmp_stack(&ord[i], &ord[j]))
+		while (j < s->n && !cmp_stack(&ord[i], &ord[j], (void *)s))
 			j++;
 		fprintf(f, "%zu @", j - i);
 		for (size_t k = 0; k < t->rec.nkstack; k++)
