@@ -181,6 +181,17 @@ test_threads_text_forms() {
 	grep -q "is for --type threads" "$T/err" || fail "--format error message"
 	if "$PROFD" --pid "$WL_PID" --type threads --format xml -o "$T/x" 2>"$T/err"; then fail "--format xml accepted"; fi
 	grep -q "invalid --format 'xml'" "$T/err" || fail "--format xml message"
+	# --format is a one-shot option: no INI key, refused in continuous mode.
+	printf '[profd]\ntypes = threads\n' >"$T/f.ini"
+	if "$PROFD" --config "$T/f.ini" --format text 2>"$T/err"; then fail "--format with --config accepted"; fi
+	grep -q -- "--format is for one-shot runs" "$T/err" || fail "--format with --config message"
+	# Without --output the text form is named .txt, in the working directory;
+	# --duration means nothing to a snapshot: warned, not waited for.
+	(cd "$T" && "$PROFD" --pid "$WL_PID" --type threads --format text --duration 60s 2>"$T/err") ||
+		{ cat "$T/err" >&2; fail "--format text without --output"; }
+	ls "$T"/threads-"$WL_PID"-*.txt >/dev/null 2>&1 || { ls "$T" >&2; fail "default .txt name"; }
+	[ "$(head -1 "$T"/threads-"$WL_PID"-*.txt)" = "threads profile: total $TM_TOTAL" ] || fail "default-named text"
+	grep -q -- "--duration ignored" "$T/err" || fail "--duration not warned about"
 }
 
 test_threads_host_wide() {
@@ -250,6 +261,9 @@ EOF2
 	check_mix_profile "$f"
 	m=$(curl -sf "http://127.0.0.1:$port/metrics")
 	grep -q '^profd_threads_deadlocks 1$' <<<"$m" || { grep threads <<<"$m" >&2; fail "deadlock gauge"; }
+	grep -q "^profd_threads_last_snapshot_threads $TM_TOTAL\$" <<<"$m" ||
+		{ grep threads <<<"$m" >&2; fail "threads gauge"; }
+	grep -q '^# TYPE profd_threads_last_snapshot_walk_microseconds gauge$' <<<"$m" || fail "walk gauge"
 	kill -TERM "$ag"
 	wait "$ag" || { tail -20 "$T/agent.err" >&2; fail "agent exit status"; }
 }
