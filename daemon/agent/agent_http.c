@@ -299,16 +299,17 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	metric(f, "profd_bpf_map_capacity", "gauge", "Entries a BPF map can hold.");
 	type_stats(f, &s, "profd_bpf_map_capacity", PROFILER_STAT_MAP, "map", true);
 
-	/* The types' own gauges: profd_<type>_<name>. */
+	/* The types' own gauges and counters: profd_<type>_<name>. */
 	for (size_t i = 0; i < s.ntypes; i++)
 		for (size_t j = 0; j < s.types[i].n; j++) {
 			const struct profiler_stat *st = &s.types[i].st[j];
 			char name[128];
 
-			if (st->kind != PROFILER_STAT_GAUGE)
+			if (st->kind != PROFILER_STAT_GAUGE && st->kind != PROFILER_STAT_COUNTER)
 				continue;
 			snprintf(name, sizeof(name), "profd_%s_%s", s.types[i].name, st->name);
-			metric(f, name, "gauge", st->help ? st->help : st->name);
+			metric(f, name, st->kind == PROFILER_STAT_GAUGE ? "gauge" : "counter",
+			       st->help ? st->help : st->name);
 			value(f, name, st->value);
 		}
 	metric(f, "profd_processes_tracked", "gauge", "Processes with a profile in progress.");

@@ -148,6 +148,8 @@ static size_t threads_stats(struct profiler *pr, struct profiler_stat *out, size
 	l = pt->have_last;
 	const struct profiler_stat all[] = {
 		{ PROFILER_STAT_SAMPLES, "", pt->samples, 0, NULL },
+		{ PROFILER_STAT_COUNTER, "snapshots_total", pt->snapshots, 0,
+		  "Threads snapshots taken (continuous mode)." },
 		{ PROFILER_STAT_GAUGE, "deadlocks", l ? pt->r.g.ncycles : 0, 0,
 		  "Deadlock cycles (glibc mutexes) in the last threads snapshot." },
 		{ PROFILER_STAT_GAUGE, "last_snapshot_threads", l ? pt->s.n : 0, 0,

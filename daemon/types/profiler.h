@@ -116,6 +116,8 @@ enum profiler_stat_kind {
 				 * drain, max = capacity */
 	PROFILER_STAT_GAUGE,    /* gauge of the type's own: /metrics has it as
 				 * profd_<type>_<name>, help its HELP line */
+	PROFILER_STAT_COUNTER,  /* counter of the type's own, likewise (name
+				 * ends in _total) */
 };
 
 struct profiler_stat {
@@ -123,7 +125,7 @@ struct profiler_stat {
 	const char *name;       /* static string, snake_case */
 	uint64_t value;
 	uint64_t max;
-	const char *help;       /* GAUGE: one line for # HELP */
+	const char *help;       /* GAUGE, COUNTER: one line for # HELP */
 };
 
 #define PROFILER_MAX_STATS 16

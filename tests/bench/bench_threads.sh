@@ -65,8 +65,8 @@ for i in $(seq $((ROUNDS * 20 + 40))); do
 	m=$(curl -sf "http://127.0.0.1:$PORT/metrics" || true)
 	n=$(sed -n 's/^profd_threads_snapshots_total \([0-9]*\)/\1/p' <<<"$m")
 	if [ -n "$n" ] && [ "$n" != "$last" ] && [ "$n" -gt 1 ]; then # the first one is cold
-		w=$(sed -n 's/^profd_threads_last_snapshot_seconds{phase="walk"} //p' <<<"$m")
-		s=$(sed -n 's/^profd_threads_last_snapshot_seconds{phase="stacks"} //p' <<<"$m")
+		w=$(sed -n 's/^profd_threads_last_snapshot_walk_microseconds //p' <<<"$m")
+		s=$(sed -n 's/^profd_threads_last_snapshot_stacks_microseconds //p' <<<"$m")
 		echo "$w $s" >>"$T/warm"
 	fi
 	last=${n:-0}
@@ -78,9 +78,9 @@ rt=$(sed -n 's/.*run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\1 \2/p' <<<"$prog"
 hwm=$(awk '/^VmHWM/ { print int($2 / 1024) }' "/proc/$AG/status")
 kill -TERM "$AG"; wait "$AG" || true
 echo "continuous, warm ($NT threads, $(wc -l <"$T/warm") snapshots, medians):"
-echo "  BPF walk            $(awk '{ printf "%.3f\n", $1 * 1000 }' "$T/warm" | median) ms"
-echo "  user stacks         $(awk '{ printf "%.3f\n", $2 * 1000 }' "$T/warm" | median) ms"
-echo "  snapshot            $(awk '{ printf "%.3f\n", ($1 + $2) * 1000 }' "$T/warm" | median) ms  (target: < 50 ms)"
+echo "  BPF walk            $(awk '{ printf "%.3f\n", $1 / 1000 }' "$T/warm" | median) ms"
+echo "  user stacks         $(awk '{ printf "%.3f\n", $2 / 1000 }' "$T/warm" | median) ms"
+echo "  snapshot            $(awk '{ printf "%.3f\n", ($1 + $2) / 1000 }' "$T/warm" | median) ms  (target: < 50 ms)"
 if [ -n "$rt" ]; then
 	awk -v t="${rt% *}" -v c="${rt#* }" 'BEGIN { if (c > 0) printf "  iterator BPF time   %.2f us per thread visited (%d visits)\n", t / c / 1000, c }'
 fi

@@ -264,6 +264,7 @@ EOF2
 	grep -q "^profd_threads_last_snapshot_threads $TM_TOTAL\$" <<<"$m" ||
 		{ grep threads <<<"$m" >&2; fail "threads gauge"; }
 	grep -q '^# TYPE profd_threads_last_snapshot_walk_microseconds gauge$' <<<"$m" || fail "walk gauge"
+	grep -Eq '^profd_threads_snapshots_total [1-9][0-9]*$' <<<"$m" || fail "snapshots counter"
 	kill -TERM "$ag"
 	wait "$ag" || { tail -20 "$T/agent.err" >&2; fail "agent exit status"; }
 }
