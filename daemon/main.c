@@ -87,7 +87,11 @@ static void usage(FILE *f)
 			snprintf(flag, sizeof(flag), "-%c, --%s", o->short_opt, o->cli);
 		else
 			snprintf(flag, sizeof(flag), "    --%s", o->cli);
-		fprintf(f, "  %-24s [%s] %s\n  %-24s %s\n", flag, o->section, o->key, "", o->help);
+		if (o->section)
+			fprintf(f, "  %-24s [%s] %s\n  %-24s %s\n", flag, o->section, o->key, "",
+				o->help);
+		else
+			fprintf(f, "  %-24s %s\n", flag, o->help);
 	}
 	fprintf(f, "\nProfile types:\n");
 	for (size_t i = 0; profiler_type_at(i); i++) {
@@ -271,6 +275,8 @@ static int parse_args(int argc, char **argv)
 				const struct profiler_option *o =
 					profiler_option_at((size_t)(seen[i].opt - OPT_PROFILER));
 
+				if (!o->section)
+					return fail("--%s is for one-shot runs, not --config", o->cli);
 				snprintf(key, sizeof(key), "%s.%s", o->section, o->key);
 				if (add_override(key, seen[i].val))
 					return EXIT_FAILURE;
@@ -316,6 +322,28 @@ static int parse_args(int argc, char **argv)
 	}
 	if (!profiler_type_find(arg_type))
 		return fail("unknown --type '%s': valid types are: %s", arg_type, profiler_type_names());
+	/* An option the type does not read would be silently ignored. */
+	for (size_t i = 0; i < nseen; i++) {
+		const struct profiler_option *o;
+		char readers[128] = "";
+
+		if (seen[i].opt < OPT_PROFILER)
+			continue;
+		o = profiler_option_at((size_t)(seen[i].opt - OPT_PROFILER));
+		if (profiler_type_find(arg_type)->options & PROFILER_OPT(o->id))
+			continue;
+		for (size_t j = 0; profiler_type_at(j); j++)
+			if (profiler_type_at(j)->options & PROFILER_OPT(o->id))
+				snprintf(readers + strlen(readers), sizeof(readers) - strlen(readers),
+					 "%s%s", readers[0] ? " or " : "", profiler_type_at(j)->name);
+		return fail("--%s is for --type %s, not %s", o->cli, readers, arg_type);
+	}
+	if (profiler_type_find(arg_type)->kind == PROFILER_INSTANT) {
+		for (size_t i = 0; i < nseen; i++)
+			if (seen[i].opt == 'd')
+				log_warn("--duration ignored: a %s profile is a snapshot, taken at once",
+					 arg_type);
+	}
 	if (!profiler_type_find(arg_type)->host_wide && !arg_npids)
 		return fail("--type %s needs --pid: its probes are attached per process", arg_type);
 	arg_type = profiler_type_find(arg_type)->name; /* an alias names files by the type */
@@ -396,8 +424,12 @@ int main(int argc, char **argv)
 		}
 	}
 	clock_gettime(CLOCK_REALTIME, &o.wall_start);
-	if (!arg_output[0])
+	if (!arg_output[0]) {
 		default_output(&o.wall_start);
+		/* The text forms (--format) are not pprof files. */
+		if (arg_popts.format != PROFILER_FORMAT_PPROF)
+			strcpy(arg_output + strlen(arg_output) - strlen(".pb.gz"), ".txt");
+	}
 	if (check_output(arg_output)) {
 		ret = EXIT_FAILURE;
 		goto out;

@@ -169,6 +169,22 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 		reply_msg(rep, 503, "profd is stopping or reloading; try again");
 		goto out;
 	}
+	/* ?debug=1|2: the type's text form of what it collected. */
+	if (req->debug && type->ops->text) {
+		FILE *f = open_memstream((char **)&rep->body, &rep->len);
+
+		err = f ? type->ops->text(&rp.run.pr, f, req->debug) : -ENOMEM;
+		if (f && fclose(f) && !err)
+			err = -ENOMEM;
+		if (err) {
+			free(rep->body);
+			rep->body = NULL;
+			reply_msg(rep, 500, "cannot render the %s text: %s", type->name, strerror(-err));
+			goto out;
+		}
+		rep->status = 200;
+		goto out;
+	}
 	/* go tool pprof asks /debug/pprof/symbol about every mapping of a
 	 * fetched profile not marked symbolized, and gives up on the whole
 	 * profile when that does not answer 200. Nothing could answer better
@@ -297,6 +313,19 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	metric(f, "profd_bpf_map_capacity", "gauge", "Entries a BPF map can hold.");
 	type_stats(f, &s, "profd_bpf_map_capacity", PROFILER_STAT_MAP, "map", true);
 
+	/* The types' own gauges and counters: profd_<type>_<name>. */
+	for (size_t i = 0; i < s.ntypes; i++)
+		for (size_t j = 0; j < s.types[i].n; j++) {
+			const struct profiler_stat *st = &s.types[i].st[j];
+			char name[128];
+
+			if (st->kind != PROFILER_STAT_GAUGE && st->kind != PROFILER_STAT_COUNTER)
+				continue;
+			snprintf(name, sizeof(name), "profd_%s_%s", s.types[i].name, st->name);
+			metric(f, name, st->kind == PROFILER_STAT_GAUGE ? "gauge" : "counter",
+			       st->help ? st->help : st->name);
+			value(f, name, st->value);
+		}
 	metric(f, "profd_processes_tracked", "gauge", "Processes with a profile in progress.");
 	value(f, "profd_processes_tracked", s.procs);
 	metric(f, "profd_intervals_total", "counter", "Profiling intervals completed.");

@@ -253,6 +253,17 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 				      (unsigned)acc->uid, (unsigned long long)pid, (unsigned)acc->uid,
 				      privileged(s, who, sizeof(who)));
 	}
+	/* A type that renders text (Go's goroutine?debug=1|2) takes ?debug=. */
+	if (t->ops && t->ops->text) {
+		uint64_t dbg = 0;
+
+		why = int_arg(c, "debug", 0, 2, &dbg, &given);
+		if (why) {
+			snprintf(msg, sizeof(msg), "bad debug: %s (want ?debug=0, 1 or 2)", why);
+			return bad(s, c, MHD_HTTP_BAD_REQUEST, msg);
+		}
+		req.debug = (int)dbg;
+	}
 
 	if (atomic_fetch_add(&s->in_flight, 1) >= s->max_concurrent) {
 		atomic_fetch_sub(&s->in_flight, 1);
@@ -269,6 +280,11 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 
 	if (reply.status >= 200 && reply.status < 300) {
 		atomic_fetch_add(&s->profiles, 1);
+		if (req.debug)
+			return send_buf(c, reply.status, "text/plain; charset=utf-8",
+					reply.body ? reply.body : (void *)"", reply.body ? reply.len : 0,
+					reply.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT,
+					NULL, NULL);
 		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", t->http.path);
 		return send_buf(c, reply.status, "application/octet-stream", reply.body ? reply.body : (void *)"",
 				reply.body ? reply.len : 0,

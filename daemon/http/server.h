@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* http: the agent's HTTP endpoint (libmicrohttpd): net/http/pprof-style
  * /debug/pprof/<type's http path>?pid=N&seconds=S (profile, heap, allocs, ...:
- * the registry's types, types/profiler.h),
+ * the registry's types, types/profiler.h; ?debug=1|2 for the text forms of
+ * a type that has them),
  * the /debug/pprof/ index, and /metrics. It parses and checks requests; the
  * agent answers them through callbacks. Loopback by default; each request is
  * authorized by the local user who made it (http/peer.h): root and the
@@ -36,6 +37,8 @@ struct http_profile_req {
 	uint64_t seconds;       /* 0: a snapshot or the type's short default */
 	int client_fd;          /* the connection's socket: a callback that
 				 * sees it hang up (POLLRDHUP) stops early */
+	int debug;              /* ?debug=1|2, types with a text op: the answer is
+				 * that text form (text/plain); 0: pprof */
 };
 
 /* What a callback answers. A 2xx takes body (malloc'ed; the server frees it);

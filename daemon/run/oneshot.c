@@ -2,6 +2,8 @@
 /* oneshot: the loop around a one-shot run (run.h): signals, the 1 s drain
  * tick, target exits (pidfds), the deadline, and the final atomic write. */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,12 +17,37 @@
 #include "run/oneshot.h"
 #include "pprof/pprof.h"
 #include "run/run.h"
+#include "util/fileio.h"
 
 #define MAX_TARGETS 1024
 
 static int64_t elapsed_ns(const struct timespec *a, const struct timespec *b)
 {
 	return (b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
+/* A type's text form (--format), written as a profile is: a temporary
+ * (0600: it names processes and functions), then renamed. */
+static int write_text(struct profiler *pr, int form, const char *path)
+{
+	char *txt = NULL, tmp[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t len = 0;
+	FILE *f = open_memstream(&txt, &len);
+	int err;
+
+	if (!f)
+		return -ENOMEM;
+	err = pr->type->ops->text(pr, f, form);
+	if (fclose(f) && !err)
+		err = -ENOMEM;
+	if (!err && snprintf(tmp, sizeof(tmp), "%.*s.%.200s.XXXXXX", slash ? (int)(slash - path + 1) : 0,
+			     path, slash ? slash + 1 : path) >= (int)sizeof(tmp))
+		err = -ENAMETOOLONG;
+	if (!err)
+		err = write_file_atomic(path, tmp, (struct iovec[]){ { txt, len } }, 1, 0, 0);
+	free(txt);
+	return err;
 }
 
 int oneshot_run(const struct oneshot_opts *o)
@@ -125,7 +152,10 @@ int oneshot_run(const struct oneshot_opts *o)
 	}
 	p = run_profile__finish(&rp);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	err = pprof__write_file(p, o->output);
+	if (o->popts.format != PROFILER_FORMAT_PPROF && o->type->ops->text)
+		err = write_text(&rp.run.pr, (int)o->popts.format, o->output);
+	else
+		err = pprof__write_file(p, o->output);
 	if (err) {
 		log_err("cannot write profile '%s': %s", o->output, strerror(-err));
 		goto cleanup;

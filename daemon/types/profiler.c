@@ -18,6 +18,7 @@ extern const struct profiler_type profiler_allocs;
 extern const struct profiler_type profiler_mutex;
 extern const struct profiler_type profiler_block;
 extern const struct profiler_type profiler_threadcreate;
+extern const struct profiler_type profiler_threads;
 
 static const struct profiler_type *const types[] = {
 	&profiler_cpu,
@@ -26,6 +27,7 @@ static const struct profiler_type *const types[] = {
 	&profiler_mutex,
 	&profiler_block,
 	&profiler_threadcreate,
+	&profiler_threads,
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))
@@ -46,9 +48,17 @@ static const struct profiler_option options[] = {
 	{ PROFILER_OPT_UNWIND_MAX_MEMORY, "unwind-max-memory", 0, "unwind", "max_memory",
 	  PROFILER_V_SIZE, 64ULL << 10, 1ULL << 40, 64ULL << 20, OPT(unwind_max_bytes),
 	  "kernel memory for unwind tables (default 64MiB)" },
+	{ PROFILER_OPT_FORMAT, "format", 0, NULL, NULL, PROFILER_V_FORMAT, 0, 0,
+	  PROFILER_FORMAT_PPROF, OPT(format),
+	  "threads, one-shot: pprof (default), text (Go's ?debug=1) or dump (?debug=2)" },
 };
 
 #define NOPTS (sizeof(options) / sizeof(options[0]))
+
+static const char *const format_names[] = {
+	[PROFILER_FORMAT_PPROF] = "pprof", [PROFILER_FORMAT_TEXT] = "text",
+	[PROFILER_FORMAT_DUMP] = "dump",
+};
 
 static const char *const unwind_names[] = {
 	[PROFILER_UNWIND_AUTO] = "auto", [PROFILER_UNWIND_FP] = "fp", [PROFILER_UNWIND_DWARF] = "dwarf",
@@ -86,7 +96,8 @@ const struct profiler_type *profiler_type_find(const char *name)
 const struct profiler_type *profiler_type_http(const char *path)
 {
 	for (size_t i = 0; path && i < NTYPES; i++)
-		if (types[i]->http.path && !strcmp(types[i]->http.path, path))
+		if ((types[i]->http.path && !strcmp(types[i]->http.path, path)) ||
+		    (types[i]->http.alias && !strcmp(types[i]->http.alias, path)))
 			return types[i];
 	return NULL;
 }
@@ -132,7 +143,8 @@ const struct profiler_option *profiler_option_cli(const char *cli)
 const struct profiler_option *profiler_option_key(const char *section, const char *key)
 {
 	for (size_t i = 0; section && key && i < NOPTS; i++)
-		if (!strcmp(options[i].section, section) && !strcmp(options[i].key, key))
+		if (options[i].section && !strcmp(options[i].section, section) &&
+		    !strcmp(options[i].key, key))
 			return &options[i];
 	return NULL;
 }
@@ -140,7 +152,7 @@ const struct profiler_option *profiler_option_key(const char *section, const cha
 bool profiler_option_section(const char *section)
 {
 	for (size_t i = 0; section && i < NOPTS; i++)
-		if (!strcmp(options[i].section, section))
+		if (options[i].section && !strcmp(options[i].section, section))
 			return true;
 	return false;
 }
@@ -195,6 +207,15 @@ int profiler_option_set(struct profiler_opts *o, const struct profiler_option *o
 		}
 		*(enum profiler_unwind *)((char *)o + opt->off) = (enum profiler_unwind)u;
 		return 0;
+	case PROFILER_V_FORMAT:
+		for (u = 0; u < sizeof(format_names) / sizeof(format_names[0]); u++)
+			if (!strcmp(v, format_names[u]))
+				break;
+		if (u == sizeof(format_names) / sizeof(format_names[0])) {
+			snprintf(err, errlen, "expected pprof, text or dump");
+			return -EINVAL;
+		}
+		break;
 	}
 	*slot = u;
 	return 0;

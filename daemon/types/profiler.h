@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct pprof;
@@ -39,6 +40,15 @@ struct profiler_opts {
 	uint64_t min_block_ns;      /* block: shortest off-CPU time recorded */
 	enum profiler_unwind unwind; /* user stack walk */
 	uint64_t unwind_max_bytes;  /* kernel memory for unwind tables */
+	uint64_t format;            /* a type with a text op: PROFILER_FORMAT_* */
+};
+
+/* How a one-shot run writes its profile (--format): pprof, or the text
+ * forms of a type with a text op (Go's ?debug=1 and ?debug=2). */
+enum profiler_format {
+	PROFILER_FORMAT_PPROF = 0,
+	PROFILER_FORMAT_TEXT = 1,   /* aggregated: count, then the stack */
+	PROFILER_FORMAT_DUMP = 2,   /* every item, one block each */
 };
 
 /* The options: one row each, the same parser and limits for `--NAME VALUE`
@@ -49,6 +59,7 @@ enum profiler_option_id {
 	PROFILER_OPT_MIN_BLOCK,
 	PROFILER_OPT_UNWIND,
 	PROFILER_OPT_UNWIND_MAX_MEMORY,
+	PROFILER_OPT_FORMAT,
 	PROFILER_NOPTS,
 };
 #define PROFILER_OPT(id) (1u << (id))
@@ -60,13 +71,15 @@ enum profiler_value {
 	PROFILER_V_SIZE,        /* bytes, with suffixes (64k, 100MiB), in [min, max] */
 	PROFILER_V_DURATION0,   /* a duration (1ms), or "0"/"off" */
 	PROFILER_V_UNWIND,      /* auto, fp or dwarf */
+	PROFILER_V_FORMAT,      /* pprof, text or dump (enum profiler_format) */
 };
 
 struct profiler_option {
 	enum profiler_option_id id;
 	const char *cli;        /* --cli VALUE */
 	int short_opt;          /* -X VALUE, or 0 */
-	const char *section;    /* [section] key = VALUE */
+	const char *section;    /* [section] key = VALUE; NULL: a one-shot option
+				 * (no INI key, refused with --config) */
 	const char *key;
 	enum profiler_value kind;
 	uint64_t min, max;
@@ -101,6 +114,10 @@ enum profiler_stat_kind {
 	PROFILER_STAT_DROPPED,  /* counter: samples lost; name says why */
 	PROFILER_STAT_MAP,      /* gauge: BPF map name; value = entries at the last
 				 * drain, max = capacity */
+	PROFILER_STAT_GAUGE,    /* gauge of the type's own: /metrics has it as
+				 * profd_<type>_<name>, help its HELP line */
+	PROFILER_STAT_COUNTER,  /* counter of the type's own, likewise (name
+				 * ends in _total) */
 };
 
 struct profiler_stat {
@@ -108,6 +125,7 @@ struct profiler_stat {
 	const char *name;       /* static string, snake_case */
 	uint64_t value;
 	uint64_t max;
+	const char *help;       /* GAUGE, COUNTER: one line for # HELP */
 };
 
 #define PROFILER_MAX_STATS 16
@@ -147,6 +165,11 @@ struct profiler_ops {
 	size_t (*stats)(struct profiler *pr, struct profiler_stat *out, size_t max);
 	/* Optional: a comment for the profile's header (written to buf). */
 	void (*comment)(struct profiler *pr, char *buf, size_t size);
+	/* Optional: write what the last drain collected as text, form
+	 * PROFILER_FORMAT_TEXT or _DUMP (Go's ?debug=1 and ?debug=2). A type
+	 * with it accepts --format (one-shot) and ?debug=1|2 (HTTP). 0 or
+	 * -errno. */
+	int (*text)(struct profiler *pr, FILE *f, int form);
 };
 
 struct profiler_sample_type {
@@ -178,12 +201,14 @@ struct profiler_type {
 	/* /debug/pprof/<path>; default_seconds: a request without ?seconds=
 	 * (0: the agent's short default); a type with a non-zero default
 	 * refuses seconds=0. host_wide: a request may leave out ?pid= (the
-	 * whole host on demand: the CPU profile only). */
+	 * whole host on demand: the CPU profile only). alias: a second path
+	 * (Go's name for it), or NULL. */
 	struct {
 		const char *path;
 		uint64_t default_seconds;
 		const char *what;
 		bool host_wide;
+		const char *alias;
 	} http;
 	/* Pyroscope: the __name__ of its series; delta_false: send
 	 * __delta__=false (the v1 ingester would difference the series). */
@@ -221,7 +246,7 @@ const struct profiler_type *profiler_type_find(const char *name);
 /* The same over list[0..n) (the registry's lookup rule, for tests). */
 const struct profiler_type *profiler_type_find_in(const struct profiler_type *const *list, size_t n,
 						  const char *name);
-/* By HTTP path; NULL if unknown. */
+/* By HTTP path or path alias; NULL if unknown. */
 const struct profiler_type *profiler_type_http(const char *path);
 /* The place of t in the registry, or -1. */
 int profiler_type_index(const struct profiler_type *t);

@@ -93,7 +93,7 @@ void test_config_every_key(void)
 		"\xef\xbb\xbf; a BOM, comments and CRLF line ends are fine\r\n"
 		"[profd]\r\n"
 		"interval = 10s ; inline comment\r\n"
-		"types = cpu, heap,allocs , mutex,block,threadcreate\n"
+		"types = cpu, heap,allocs , mutex,block,threadcreate, threads\n"
 		"output_dir = /var/lib/profd/profiles\n"
 		"retention_size = 2GiB\n"
 		"retention_age = off\n"

@@ -59,8 +59,9 @@ static void fake_profile(void *ctx, const struct http_profile_req *req, struct h
 	reply->status = 200;
 	reply->body = malloc(64);
 	if (reply->body)
-		reply->len = snprintf((char *)reply->body, 64, "PROF %s %d %llu", req->type->name, req->pid,
-				      (unsigned long long)req->seconds);
+		reply->len = snprintf((char *)reply->body, 64, "PROF %s %d %llu%s", req->type->name,
+				      req->pid, (unsigned long long)req->seconds,
+				      req->debug == 1 ? " debug=1" : req->debug == 2 ? " debug=2" : "");
 }
 
 static size_t fake_procs(void *ctx, struct http_proc *out, size_t max)
@@ -187,7 +188,13 @@ void test_http_routes_and_params(void)
 		{ "/debug/pprof/profile?pid=1&seconds=1e3", 400, "bad seconds: not a number" },
 		{ "/debug/pprof/profile?pid=1&seconds=301", 400, "bad seconds: out of range" },
 		{ "/debug/pprof/profile?pid=1&seconds=0", 400, "bad seconds: a cpu profile needs" },
-		{ "/debug/pprof/goroutine?pid=1", 404, "not found" },
+		/* threads (a type with a text op): the alias path, ?debug=1|2 */
+		{ "/debug/pprof/goroutine?pid=1", 200, "PROF threads 1 0" },
+		{ "/debug/pprof/threads?pid=7&debug=2", 200, "PROF threads 7 0 debug=2" },
+		{ "/debug/pprof/goroutine?pid=7&debug=1", 200, "PROF threads 7 0 debug=1" },
+		{ "/debug/pprof/threads?pid=7&debug=3", 400, "bad debug: out of range" },
+		{ "/debug/pprof/threads?pid=7&debug=x", 400, "bad debug: not a number" },
+		{ "/debug/pprof/trace?pid=1", 404, "not found" },
 		{ "/debug/pprof/../../etc/passwd", 404, "not found" },
 		{ "/", 404, "not found" },
 		{ "/metrics", 200, "# TYPE profd_samples_total counter\nprofd_samples_total 5\n" },
@@ -212,6 +219,13 @@ void test_http_routes_and_params(void)
 	ASSERT_STREQ(r.ctype, "application/octet-stream", "profile content type");
 	get(http_server__port(s), "/metrics", NULL, NULL, &r);
 	ASSERT_STREQ(r.ctype, "text/plain; version=0.0.4; charset=utf-8", "metrics content type");
+	get(http_server__port(s), "/debug/pprof/threads?pid=5&debug=2", NULL, NULL, &r);
+	ASSERT_STREQ(r.ctype, "text/plain; charset=utf-8", "threads text content type");
+	get(http_server__port(s), "/debug/pprof/threads?pid=5", NULL, NULL, &r);
+	ASSERT_STREQ(r.ctype, "application/octet-stream", "threads pprof content type");
+	/* A type without a text op does not read ?debug=. */
+	get(http_server__port(s), "/debug/pprof/heap?pid=7&debug=1", NULL, NULL, &r);
+	ASSERT_STREQ(r.body, "PROF heap 7 0", "heap ignores ?debug=");
 	get(http_server__port(s), "/debug/pprof/heap?pid=5", NULL, "POST", &r);
 	ASSERT_EQ(r.status, 405, "POST");
 	ASSERT_OK(get(http_server__port(s), "/debug/pprof/heap?pid=5", NULL, "HEAD", &r), "HEAD");

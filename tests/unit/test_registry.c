@@ -31,8 +31,15 @@ void test_registry_entries_complete(void)
 			ASSERT_TRUE(strcmp(profiler_type_at(j)->http.path, t->http.path), t->http.path);
 		for (size_t a = 0; a < sizeof(t->aliases) / sizeof(t->aliases[0]) && t->aliases[a]; a++)
 			ASSERT_TRUE(profiler_type_find(t->aliases[a]) == t, t->aliases[a]);
-		/* A type that reads an option must say so to be configurable. */
-		ASSERT_TRUE((t->options & PROFILER_OPTS_UNWIND) == PROFILER_OPTS_UNWIND, t->name);
+		/* A type that reads an option must say so to be configurable:
+		 * every type with a BPF stack walk reads the unwind options
+		 * (threads, an instant type, walks user stacks in the agent). */
+		if (t->kind != PROFILER_INSTANT)
+			ASSERT_TRUE((t->options & PROFILER_OPTS_UNWIND) == PROFILER_OPTS_UNWIND, t->name);
+		/* A type that renders text reads --format; only such a type. */
+		ASSERT_EQ(!!(t->options & PROFILER_OPT(PROFILER_OPT_FORMAT)), !!t->ops->text, t->name);
+		if (t->http.alias)
+			ASSERT_TRUE(profiler_type_http(t->http.alias) == t, t->http.alias);
 	}
 	ASSERT_TRUE(profiler_type_find("gpu") == NULL, "unknown");
 	ASSERT_TRUE(profiler_type_find(NULL) == NULL, "NULL");
@@ -105,6 +112,11 @@ void test_registry_cli_and_ini_agree(void)
 	for (size_t i = 0; profiler_option_at(i); i++) {
 		const struct profiler_option *o = profiler_option_at(i);
 
+		/* A one-shot option (--format) has no INI key to agree with. */
+		if (!o->section) {
+			ASSERT_TRUE(profiler_option_key(NULL, o->key) == NULL, o->cli);
+			continue;
+		}
 		for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
 			struct profiler_opts cli;
 			struct profd_config cfg;
