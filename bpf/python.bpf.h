@@ -30,6 +30,8 @@ struct py_state {
 	__u64 done_sp; /* sp of the eval activation whose frames were emitted */
 	__u32 active;  /* this walk is of a registered Python process */
 	__u32 replaced; /* done_sp's activation emitted Python frames */
+	__u32 emitted;  /* frames emitted for the activation in progress */
+	__u32 pad;
 	__u8 frame[PROFD_PY_FRAME_READ];
 };
 
@@ -59,6 +61,7 @@ static __always_inline void py_begin(__u32 pid)
 	ps->cfg = *c;
 	ps->cursor = 0;
 	ps->done_sp = 0;
+	ps->emitted = 0;
 	task = bpf_get_current_task_btf();
 	fsbase = task->thread.fsbase;
 	if (bpf_probe_read_user(&key, sizeof(key), (void *)ps->cfg.tss_key_addr) ||
@@ -68,8 +71,10 @@ static __always_inline void py_begin(__u32 pid)
 				(void *)(fsbase + ps->cfg.tsd_off + (__u64)key * ps->cfg.tsd_stride)) ||
 	    !tstate)
 		return;
-	if (bpf_probe_read_user(&cframe, sizeof(cframe), (void *)(tstate + ps->cfg.off_cframe)) ||
-	    !cframe)
+	if (ps->cfg.off_cframe == PROFD_PY_NO_CFRAME)
+		cframe = tstate; /* 3.13: the frame pointer is in the thread state */
+	else if (bpf_probe_read_user(&cframe, sizeof(cframe),
+				     (void *)(tstate + ps->cfg.off_cframe)) || !cframe)
 		return;
 	if (bpf_probe_read_user(&ps->cursor, sizeof(ps->cursor),
 				(void *)(cframe + ps->cfg.off_current_frame)))
@@ -99,10 +104,11 @@ static __always_inline int py_step(__u64 pc, __u64 sp, __u32 is_ret, __u64 *out)
 		return ps->replaced ? 2 : 0;
 	if (!ps->cursor ||
 	    bpf_probe_read_user(ps->frame, sizeof(ps->frame), (void *)ps->cursor)) {
-		ps->done_sp = sp; /* nothing to show: keep the native frame */
-		ps->replaced = 0;
+		ps->done_sp = sp; /* nothing (more) to show */
+		ps->replaced = ps->emitted != 0;
+		ps->emitted = 0;
 		ps->cursor = 0;
-		return 0;
+		return ps->replaced ? 2 : 0;
 	}
 	off = ps->cfg.off_code;
 	if (off > PROFD_PY_FRAME_READ - 8)
@@ -120,15 +126,25 @@ static __always_inline int py_step(__u64 pc, __u64 sp, __u32 is_ret, __u64 *out)
 	if (off > PROFD_PY_FRAME_READ - 1)
 		return 0;
 	entry = ps->frame[off];
+	if (ps->cfg.entry_kind == PROFD_PY_ENTRY_CSTACK && entry == PROFD_PY_OWNED_BY_CSTACK) {
+		/* 3.12+: the activation's shim frame ends its run; not shown */
+		ps->cursor = prev;
+		ps->done_sp = sp;
+		ps->replaced = ps->emitted != 0;
+		ps->emitted = 0;
+		return ps->replaced ? 2 : 0;
+	}
 	idx = PROFD_PY_NO_INSTR;
 	if (instr >= code + ps->cfg.code_adaptive &&
 	    (instr - code - ps->cfg.code_adaptive) / 2 < PROFD_PY_NO_INSTR)
 		idx = (instr - code - ps->cfg.code_adaptive) / 2;
 	*out = PROFD_PY_FRAME(code, idx);
 	ps->cursor = prev;
-	if (entry || !prev) {
+	ps->emitted++;
+	if ((ps->cfg.entry_kind == PROFD_PY_ENTRY_FLAG && entry) || !prev) {
 		ps->done_sp = sp;
 		ps->replaced = 1;
+		ps->emitted = 0;
 	}
 	return 1;
 }

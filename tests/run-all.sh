@@ -14,11 +14,11 @@ out=$(mktemp)
 "$UNIT" | tee "$out"
 bash "$here/integration/run.sh" | tee -a "$out"
 read -r up uf < <(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out")
-read -r ip if_ < <(sed -n 's/^integration: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out")
+read -r ip if_ is < <(sed -n 's/^integration: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$out")
 rm -f "$out"
 # A suite that printed no closing line crashed: count it as a failure.
 p=$(( ${up:-0} + ${ip:-0} ))
 f=$(( ${uf:-1} + ${if_:-1} ))
 echo
-echo "$p passed, $f failed"
+echo "$p passed, $f failed, ${is:-0} skipped"
 [ "$f" = 0 ]

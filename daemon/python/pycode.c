@@ -3,11 +3,12 @@
 #include <errno.h>
 #include <string.h>
 
+#include "profd/python.h"
 #include "python/pycode.h"
 
-/* Measured with offsetof() against Debian's 3.11.2 and pyenv's 3.11.7
- * headers (docs: PYTHON.md), and checked here by tests/integration/
- * test_python.sh on /usr/bin/python3.11. */
+/* Measured with offsetof() against Debian's 3.11.2 and pyenv's 3.11.7,
+ * 3.12.1 and 3.13.0 headers (docs: PYTHON.md), and checked by
+ * tests/integration/test_python.sh on each interpreter present. */
 static const struct py_layout layouts[] = {
 	{
 		.minor = 11,
@@ -17,7 +18,8 @@ static const struct py_layout layouts[] = {
 		.fr_code = 0x20,
 		.fr_previous = 0x30,
 		.fr_instr = 0x38,
-		.fr_entry = 0x44,
+		.fr_entry = 0x44, /* is_entry */
+		.entry_kind = PROFD_PY_ENTRY_FLAG,
 		.co_size = 184,
 		.co_firstlineno = 0x48,
 		.co_filename = 0x70,
@@ -25,6 +27,44 @@ static const struct py_layout layouts[] = {
 		.co_qualname = 0x80,
 		.co_linetable = 0x88,
 		.ascii_data = 48,
+		.bytes_data = 0x20,
+	},
+	{
+		.minor = 12,
+		.tss_key = 0x608 + 4,
+		.ts_cframe = 0x38,
+		.cf_current_frame = 0x0,
+		.fr_code = 0x0,
+		.fr_previous = 0x8,
+		.fr_instr = 0x38,
+		.fr_entry = 0x46, /* owner */
+		.entry_kind = PROFD_PY_ENTRY_CSTACK,
+		.co_size = 192,
+		.co_firstlineno = 0x44,
+		.co_filename = 0x70,
+		.co_name = 0x78,
+		.co_qualname = 0x80,
+		.co_linetable = 0x88,
+		.ascii_data = 40,
+		.bytes_data = 0x20,
+	},
+	{
+		.minor = 13,
+		.tss_key = 0x870 + 4,
+		.ts_cframe = PROFD_PY_NO_CFRAME,
+		.cf_current_frame = 0x48,
+		.fr_code = 0x0, /* f_executable: the code object, or None (CSTACK) */
+		.fr_previous = 0x8,
+		.fr_instr = 0x38,
+		.fr_entry = 0x46, /* owner */
+		.entry_kind = PROFD_PY_ENTRY_CSTACK,
+		.co_size = 200,
+		.co_firstlineno = 0x44,
+		.co_filename = 0x70,
+		.co_name = 0x78,
+		.co_qualname = 0x80,
+		.co_linetable = 0x88,
+		.ascii_data = 40,
 		.bytes_data = 0x20,
 	},
 };

@@ -37,6 +37,8 @@ struct py_file {
 	struct timespec mtime;
 	bool used, is_python, pie;
 	uint64_t runtime, eval, eval_size, version, code_type; /* link-time addresses */
+	struct { uint64_t off, vaddr, filesz; } loads[8]; /* PT_LOAD */
+	size_t nloads;
 };
 
 struct py_proc {
@@ -108,6 +110,16 @@ static void file_inspect(struct py_file *f, int fd)
 	if (!gelf_getehdr(e, &eh))
 		goto out;
 	f->pie = eh.e_type == ET_DYN;
+	for (size_t i = 0; i < eh.e_phnum && f->nloads < 8; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		f->loads[f->nloads].off = ph.p_offset;
+		f->loads[f->nloads].vaddr = ph.p_vaddr;
+		f->loads[f->nloads].filesz = ph.p_filesz;
+		f->nloads++;
+	}
 	while ((scn = elf_nextscn(e, scn))) {
 		GElf_Shdr sh;
 		Elf_Data *d;
@@ -182,7 +194,6 @@ struct scan_ctx {
 	pid_t pid;
 	struct py_file *f;
 	uint64_t bias;
-	uint64_t first_start; /* the file's mapping at offset 0 */
 	bool found;
 };
 
@@ -196,32 +207,17 @@ static int scan_cb(const struct procmaps_entry *e, void *data)
 	f = file_get(e, c->pid);
 	if (!f || !f->is_python)
 		return 0;
-	c->f = f;
-	c->found = true;
-	return 0;
-}
+	/* runtime = link-time address + bias, from the segment mapped here */
+	for (size_t i = 0; i < f->nloads; i++) {
+		uint64_t off = f->loads[i].off & ~0xfffULL, vaddr = f->loads[i].vaddr & ~0xfffULL;
 
-/* Lowest mapping start of the file that holds the python symbols: for a
- * PIE/DSO whose first PT_LOAD is at vaddr 0 that is the load bias. */
-struct base_ctx {
-	dev_t dev;
-	ino_t ino;
-	pid_t pid;
-	uint64_t base;
-	bool found;
-};
-
-static int base_cb(const struct procmaps_entry *e, void *data)
-{
-	struct base_ctx *b = data;
-	struct stat sb;
-
-	if (b->found || e->offset || e->path[0] != '/' || !e->inode)
-		return 0;
-	if (stat(e->path, &sb) || sb.st_dev != b->dev || sb.st_ino != b->ino)
-		return 0;
-	b->base = e->start;
-	b->found = true;
+		if (e->offset < off || e->offset >= f->loads[i].off + f->loads[i].filesz)
+			continue;
+		c->bias = f->pie ? e->start - (vaddr + (e->offset - off)) : 0;
+		c->f = f;
+		c->found = true;
+		break;
+	}
 	return 0;
 }
 
@@ -273,13 +269,7 @@ static void scan_locked(pid_t pid)
 	proc_remove(pid);
 	if (map_fd < 0 || procmaps__read(pid, scan_cb, &c, NULL) || !c.found)
 		return;
-	if (c.f->pie) {
-		struct base_ctx b = { .dev = c.f->dev, .ino = c.f->ino, .pid = pid };
-
-		if (procmaps__read(pid, base_cb, &b, NULL) || !b.found)
-			return;
-		bias = b.base;
-	}
+	bias = c.bias;
 	if (!c.f->version || read_mem(pid, c.f->version + bias, &version, sizeof(version)) ||
 	    version >> 24 != 3) {
 		if (!(reported_minors & 1)) {
@@ -299,6 +289,16 @@ static void scan_locked(pid_t pid)
 			reported_minors |= 1U << minor;
 		return;
 	}
+	if (minor >= 13) { /* _PyRuntime starts with _Py_DebugOffsets */
+		char cookie[8];
+
+		if (read_mem(pid, c.f->runtime + bias, cookie, sizeof(cookie)) ||
+		    memcmp(cookie, "xdebugpy", 8)) {
+			log_warn("python: pid %d: CPython 3.%d without the _Py_DebugOffsets cookie: "
+				 "its Python frames stay native", (int)pid, minor);
+			return;
+		}
+	}
 	if (nprocs >= MAX_PROCS)
 		return;
 	v.tss_key_addr = c.f->runtime + bias + lay->tss_key;
@@ -314,6 +314,7 @@ static void scan_locked(pid_t pid)
 	v.off_entry = lay->fr_entry;
 	v.code_adaptive = lay->co_size;
 	v.minor = minor;
+	v.entry_kind = lay->entry_kind;
 	if (bpf_map_update_elem(map_fd, &key, &v, BPF_ANY)) {
 		log_debug("python: pid %d: py_procs update: %s", (int)pid, strerror(errno));
 		return;

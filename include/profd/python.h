@@ -29,12 +29,19 @@
  * py_procs: HASH, tgid (u32) → struct profd_py_proc. Interpreter frames:
  * tstate = TSD slot of the pthread key autoTSSkey (read at tss_key_addr) in
  * the thread's glibc struct pthread (fsbase + tsd_off + key * tsd_stride);
- * first frame = *(*(tstate + off_cframe) + off_current_frame); each frame's
- * code object, previous frame, last instruction pointer and entry flag at
- * the off_* offsets. Python frames are placed leafward of each activation
- * of the eval function [eval_lo, eval_hi): one activation runs frames up to
- * and including the first with the entry flag set (3.11).
+ * first frame = *(*(tstate + off_cframe) + off_current_frame), or
+ * *(tstate + off_current_frame) without a cframe (3.13); each frame's code
+ * object, previous frame, instruction pointer and entry flag or owner byte
+ * at the off_* offsets. Python frames are placed leafward of each
+ * activation of the eval function [eval_lo, eval_hi), replacing it: one
+ * activation runs frames up to and including the first with the entry flag
+ * set (3.11, PROFD_PY_ENTRY_FLAG), or up to the frame the C stack owns, not
+ * shown (3.12+, PROFD_PY_ENTRY_CSTACK).
  */
+#define PROFD_PY_ENTRY_FLAG 0
+#define PROFD_PY_ENTRY_CSTACK 1
+#define PROFD_PY_OWNED_BY_CSTACK 3
+#define PROFD_PY_NO_CFRAME 0xffff
 struct profd_py_proc {
 	__u64 tss_key_addr; /* address of the pthread_key_t (unsigned int) */
 	__u64 eval_lo, eval_hi;
@@ -43,7 +50,8 @@ struct profd_py_proc {
 	__u16 off_cframe, off_current_frame;
 	__u16 off_code, off_previous, off_instr, off_entry;
 	__u16 code_adaptive; /* first code unit's offset in the code object */
-	__u16 minor;         /* 11 for 3.11 */
+	__u8 minor;          /* 11 for 3.11 */
+	__u8 entry_kind;     /* PROFD_PY_ENTRY_* */
 };
 _Static_assert(sizeof(struct profd_py_proc) == 48, "py_procs value layout");
 

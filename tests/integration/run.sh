@@ -5,7 +5,7 @@
 # "integration: N passed, N failed". Needs root: tests load BPF programs.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-passed=0 failed=0 failures=()
+passed=0 failed=0 skipped=0 failures=()
 
 for file in "$here"/test_*.sh; do
 	tests=$(bash -c "source '$file'; declare -F" | awk '$3 ~ /^test_/ { print $3 }')
@@ -24,6 +24,9 @@ for file in "$here"/test_*.sh; do
 		if [ $rc = 0 ]; then
 			passed=$((passed + 1))
 			echo "ok   integration/$t (${secs}s)"
+		elif [ $rc = 77 ]; then
+			skipped=$((skipped + 1))
+			echo "SKIP integration/$t (${secs}s)"
 		else
 			failed=$((failed + 1))
 			failures+=("$t")
@@ -32,5 +35,5 @@ for file in "$here"/test_*.sh; do
 	done
 done
 [ $failed -gt 0 ] && echo "failed: ${failures[*]}"
-echo "integration: $passed passed, $failed failed"
+echo "integration: $passed passed, $failed failed, $skipped skipped"
 [ $failed = 0 ]

@@ -34,9 +34,9 @@ traces_with_above() {
 # ratio of loop iterations shows as 3:1 CPU within ±5 points, recursion shows
 # its depth, the caller of zlib.compress sits above libz's deflate, and the
 # interpreter's own eval frames are replaced by the Python frames they run.
-test_python311_cpu_frames() {
+check_cpu_frames() {
 	require_root
-	start_python "$PY311" ratio 14
+	start_python "$1" ratio 14
 	"$PROFD" --pid "$WL_PID" --type cpu --duration 8s --frequency 499 --output "$T/py.pb.gz" \
 		2>"$T/profd.err" || { cat "$T/profd.err" >&2; fail "profd failed"; }
 	top=$(pprof -top -cum -nodecount=60 "$T/py.pb.gz")
@@ -67,6 +67,54 @@ test_python311_cpu_frames() {
 	assert_contains "$list" "[0-9.]*m\?s .*x += i" "samples on the loop body's line"
 	raw=$(pprof -raw "$T/py.pb.gz")
 	assert_contains "$raw" "pywork.py" "the .py file name"
+}
+
+test_python311_cpu_frames() {
+	check_cpu_frames "$PY311"
+}
+
+# pyenv_python 3.X: the pyenv build of 3.X (shared libpython), or a loud
+# skip when this machine has none.
+pyenv_python() {
+	local root v
+	root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
+	[ -d "$root" ] || root=/root/.pyenv
+	for v in "$root"/versions/"$1".*; do
+		[ -x "$v/bin/python$1" ] && { echo "$v/bin/python$1"; return 0; }
+	done
+	return 1
+}
+
+# The same on pyenv's shared-libpython builds (frames found through the
+# DSO's symbols and load bias; 3.12+ entry frames owned by the C stack).
+test_python311_shared_cpu_frames() {
+	py=$(pyenv_python 3.11) || skip "no pyenv build of Python 3.11"
+	check_cpu_frames "$py"
+}
+
+test_python312_shared_cpu_frames() {
+	py=$(pyenv_python 3.12) || skip "no pyenv build of Python 3.12"
+	check_cpu_frames "$py"
+}
+
+test_python313_shared_cpu_frames() {
+	py=$(pyenv_python 3.13) || skip "no pyenv build of Python 3.13"
+	check_cpu_frames "$py"
+}
+
+# A version profd has no layout for (3.10: no Py_Version) is reported once
+# and its frames stay native.
+test_python310_reported_native() {
+	require_root
+	py=$(pyenv_python 3.10) || skip "no pyenv build of Python 3.10"
+	start_python "$py" ratio 8
+	"$PROFD" --pid "$WL_PID" --type cpu --duration 3s --frequency 499 --output "$T/p10.pb.gz" \
+		2>"$T/profd.err" || { cat "$T/profd.err" >&2; fail "profd failed"; }
+	n=$(grep -c "python: .*frames stay native" "$T/profd.err" || true)
+	assert_near "$n" 1 0 "warnings about the unsupported interpreter"
+	top=$(pprof -top -cum -nodecount=40 "$T/p10.pb.gz")
+	assert_ge "$(cum_pct _PyEval_EvalFrameDefault <<<"$top")" 90 "native eval frames kept"
+	assert_not_contains "$top" "pywork" "Python frames"
 }
 
 # Two threads running the same functions: each has its own Python stack.
