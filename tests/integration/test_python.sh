@@ -155,3 +155,34 @@ test_python311_host_wide() {
 	assert_near "$(awk -v a="$three" -v b="$one" 'BEGIN { printf "%.2f", 100 * a / (a + b) }')" \
 		75 5 "hot_three/(hot_three+hot_one)"
 }
+
+# GIL contention: two CPU-bound threads each wait for the GIL the other
+# holds. The block profile shows the waits (pthread_cond_timedwait in the
+# interpreter's take_gil) under the Python function and line that waited.
+test_python311_gil_block() {
+	require_root
+	start_python "$PY311" gil 10
+	"$PROFD" --pid "$WL_PID" --type block --duration 5s --output "$T/gil.pb.gz" 2>"$T/profd.err" ||
+		{ cat "$T/profd.err" >&2; fail "profd failed"; }
+	top=$(pprof -top -cum -nodecount=40 "$T/gil.pb.gz")
+	echo "$top" | grep -E 'pywork|cond_timedwait|flat%' | sed 's/^/    | /' >&2
+	assert_ge "$(cum_pct pywork.gil_spin <<<"$top")" 95 "pywork.gil_spin cum% of the waits"
+	assert_ge "$(cum_pct pywork.hot_one <<<"$top")" 80 "pywork.hot_one cum% of the waits"
+	assert_ge "$(cum_pct ___pthread_cond_timedwait64 <<<"$top")" 60 "GIL condition wait cum%"
+	list=$(pprof -list 'pywork.hot_one$' "$T/gil.pb.gz")
+	assert_contains "$list" "ROUTINE .* pywork.hot_one in .*pywork.py" "-list on the waiting function"
+}
+
+# Allocations of 64 KiB bytearrays (served by libc malloc) are attributed
+# to the Python function that makes them.
+test_python311_allocs() {
+	require_root
+	start_python "$PY311" alloc 10
+	"$PROFD" --pid "$WL_PID" --type allocs --duration 4s --output "$T/pya.pb.gz" 2>"$T/profd.err" ||
+		{ cat "$T/profd.err" >&2; fail "profd failed"; }
+	top=$(pprof -top -cum -nodecount=40 "$T/pya.pb.gz")
+	echo "$top" | grep -E 'pywork|flat%' | sed 's/^/    | /' >&2
+	assert_ge "$(cum_pct pywork.alloc_big <<<"$top")" 95 "pywork.alloc_big cum% of allocated bytes"
+	list=$(pprof -list 'pywork.alloc_big$' "$T/pya.pb.gz")
+	assert_contains "$list" "MB .*keep.append(bytearray(65536))" "bytes on the allocating line"
+}
