@@ -289,13 +289,16 @@ static void scan_locked(pid_t pid)
 			reported_minors |= 1U << minor;
 		return;
 	}
-	if (minor >= 13) { /* _PyRuntime starts with _Py_DebugOffsets */
-		char cookie[8];
+	if (minor >= 13) {
+		/* _PyRuntime starts with _Py_DebugOffsets: cookie, version,
+		 * free_threaded (a build without a GIL has other layouts) */
+		struct { char cookie[8]; uint64_t version, free_threaded; } dbg;
 
-		if (read_mem(pid, c.f->runtime + bias, cookie, sizeof(cookie)) ||
-		    memcmp(cookie, "xdebugpy", 8)) {
-			log_warn("python: pid %d: CPython 3.%d without the _Py_DebugOffsets cookie: "
-				 "its Python frames stay native", (int)pid, minor);
+		if (read_mem(pid, c.f->runtime + bias, &dbg, sizeof(dbg)) ||
+		    memcmp(dbg.cookie, "xdebugpy", 8) || dbg.version != version ||
+		    dbg.free_threaded) {
+			log_warn("python: pid %d: CPython 3.%d with unexpected _Py_DebugOffsets "
+				 "(free-threaded build?): its Python frames stay native", (int)pid, minor);
 			return;
 		}
 	}
