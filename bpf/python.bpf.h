@@ -135,13 +135,18 @@ static __always_inline int py_step(__u64 pc, __u64 sp, __u32 is_ret, __u64 *out)
 		return ps->replaced ? 2 : 0;
 	}
 	idx = PROFD_PY_NO_INSTR;
-	if (instr >= code + ps->cfg.code_adaptive &&
-	    (instr - code - ps->cfg.code_adaptive) / 2 < PROFD_PY_NO_INSTR)
+	if (ps->cfg.instr_kind == PROFD_PY_INSTR_INDEX) {
+		if ((__s32)instr >= 0 && (__s32)instr < PROFD_PY_NO_INSTR)
+			idx = (__u32)instr;
+	} else if (instr >= code + ps->cfg.code_adaptive &&
+		   (instr - code - ps->cfg.code_adaptive) / 2 < PROFD_PY_NO_INSTR) {
 		idx = (instr - code - ps->cfg.code_adaptive) / 2;
+	}
 	*out = PROFD_PY_FRAME(code, idx);
 	ps->cursor = prev;
 	ps->emitted++;
-	if ((ps->cfg.entry_kind == PROFD_PY_ENTRY_FLAG && entry) || !prev) {
+	if ((ps->cfg.entry_kind == PROFD_PY_ENTRY_FLAG && entry) ||
+	    ps->cfg.entry_kind == PROFD_PY_ENTRY_ONE || !prev) {
 		ps->done_sp = sp;
 		ps->replaced = 1;
 		ps->emitted = 0;

@@ -11,6 +11,26 @@
  * tests/integration/test_python.sh on each interpreter present. */
 static const struct py_layout layouts[] = {
 	{
+		.minor = 10,
+		.tss_key = 0x248 + 4,
+		.ts_cframe = PROFD_PY_NO_CFRAME,
+		.cf_current_frame = 0x18, /* tstate->frame: the PyFrameObject */
+		.fr_code = 0x20,
+		.fr_previous = 0x18, /* f_back */
+		.fr_instr = 0x60,    /* f_lasti, in code units */
+		.fr_entry = 0,
+		.entry_kind = PROFD_PY_ENTRY_ONE,
+		.instr_kind = PROFD_PY_INSTR_INDEX,
+		.co_size = 0x80,
+		.co_firstlineno = 0x28,
+		.co_filename = 0x68,
+		.co_name = 0x70,
+		.co_qualname = 0x70, /* no co_qualname before 3.11: co_name */
+		.co_linetable = 0x78,
+		.ascii_data = 48,
+		.bytes_data = 0x20,
+	},
+	{
 		.minor = 11,
 		.tss_key = 0x250 + 4, /* Py_tss_t { int _is_initialized; pthread_key_t _key; } */
 		.ts_cframe = 0x38,
@@ -222,6 +242,28 @@ int py_linetable_line(const uint8_t *tab, size_t len, int firstlineno, uint32_t 
 		if (idx < addr + units)
 			return has_line ? (int)line : 0;
 		addr += units;
+	}
+	return -ENOENT;
+}
+
+int py_linetable310_line(const uint8_t *tab, size_t len, int firstlineno, uint32_t idx)
+{
+	uint64_t addr = (uint64_t)idx * 2, end = 0;
+	int64_t line = firstlineno;
+
+	if (len & 1)
+		return -EINVAL;
+	for (size_t i = 0; i + 1 < len; i += 2) {
+		int8_t ld = (int8_t)tab[i + 1];
+		int has_line = ld != -128;
+
+		end += tab[i];
+		if (has_line)
+			line += ld;
+		if (line < 0 || line > INT32_MAX)
+			return -EINVAL;
+		if (addr < end)
+			return has_line ? (int)line : 0;
 	}
 	return -ENOENT;
 }

@@ -17,6 +17,7 @@ struct py_layout {
 	uint16_t ts_cframe, cf_current_frame; /* ts_cframe PROFD_PY_NO_CFRAME: 3.13 */
 	uint16_t fr_code, fr_previous, fr_instr, fr_entry;
 	uint8_t entry_kind;         /* PROFD_PY_ENTRY_*: what fr_entry holds */
+	uint8_t instr_kind;         /* PROFD_PY_INSTR_*: what fr_instr holds */
 	/* PyCodeObject */
 	uint16_t co_size;           /* bytes read: up to co_code_adaptive */
 	uint16_t co_firstlineno, co_filename, co_name, co_qualname, co_linetable;
@@ -53,5 +54,9 @@ int py_bytes_size(const uint8_t *obj, size_t len, size_t *size);
  * firstlineno. Returns the line (> 0), 0 when the instruction has no line,
  * -ENOENT when idx is past the table, -EINVAL when the table is malformed. */
 int py_linetable_line(const uint8_t *tab, size_t len, int firstlineno, uint32_t idx);
+
+/* 3.10 co_linetable: (bytecode delta, signed line delta) pairs, a line
+ * delta of -128 = no line. Same results as py_linetable_line(). */
+int py_linetable310_line(const uint8_t *tab, size_t len, int firstlineno, uint32_t idx);
 
 #endif

@@ -38,6 +38,7 @@ struct py_file {
 	bool used, is_python, pie;
 	uint64_t runtime, eval, eval_size, version, code_type; /* link-time addresses */
 	struct { uint64_t off, vaddr, filesz; } loads[8]; /* PT_LOAD */
+	int name_minor; /* N of "python3.N" / "libpython3.N" in the file name, 0 if none */
 	size_t nloads;
 };
 
@@ -185,6 +186,14 @@ static struct py_file *file_get(const struct procmaps_entry *me, pid_t pid)
 	f = &files[file_next++ % FILE_SLOTS];
 	*f = (struct py_file){ .dev = sb.st_dev, .ino = sb.st_ino, .mtime = sb.st_mtim,
 			       .used = true };
+	{
+		const char *b = strrchr(me->path, '/'), *v;
+
+		b = b ? b + 1 : me->path;
+		v = strstr(b, "python3.");
+		if (v && v[8] >= '0' && v[8] <= '9')
+			f->name_minor = atoi(v + 8);
+	}
 	file_inspect(f, fd);
 	close(fd);
 	return f;
@@ -270,11 +279,14 @@ static void scan_locked(pid_t pid)
 	if (map_fd < 0 || procmaps__read(pid, scan_cb, &c, NULL) || !c.found)
 		return;
 	bias = c.bias;
-	if (!c.f->version || read_mem(pid, c.f->version + bias, &version, sizeof(version)) ||
-	    version >> 24 != 3) {
+	if (!c.f->version) /* before 3.11: the version in the file's name */
+		version = c.f->name_minor ? 0x03000000U | (uint32_t)c.f->name_minor << 16 : 0;
+	else if (read_mem(pid, c.f->version + bias, &version, sizeof(version)))
+		version = 0;
+	if (version >> 24 != 3) {
 		if (!(reported_minors & 1)) {
-			log_warn("python: pid %d runs a CPython without a readable Py_Version "
-				 "(3.10 or older?): its Python frames stay native", (int)pid);
+			log_warn("python: pid %d runs a CPython without a readable Py_Version nor "
+				 "a version in its file name: its Python frames stay native", (int)pid);
 			reported_minors |= 1;
 		}
 		return;
@@ -318,6 +330,7 @@ static void scan_locked(pid_t pid)
 	v.code_adaptive = lay->co_size;
 	v.minor = minor;
 	v.entry_kind = lay->entry_kind;
+	v.instr_kind = lay->instr_kind;
 	if (bpf_map_update_elem(map_fd, &key, &v, BPF_ANY)) {
 		log_debug("python: pid %d: py_procs update: %s", (int)pid, strerror(errno));
 		return;
@@ -462,9 +475,12 @@ int python__frame(pid_t pid, uint64_t v, struct python_frame *out)
 		snprintf(out->name, sizeof(out->name), "%s", c->name);
 	snprintf(out->file, sizeof(out->file), "%s", c->file);
 	out->start_line = c->firstline;
-	line = instr == PROFD_PY_NO_INSTR || !c->lt
-		       ? c->firstline
-		       : py_linetable_line(c->lt, c->ltlen, c->firstline, instr);
+	if (instr == PROFD_PY_NO_INSTR || !c->lt)
+		line = c->firstline;
+	else if (p->lay->minor < 11)
+		line = py_linetable310_line(c->lt, c->ltlen, c->firstline, instr);
+	else
+		line = py_linetable_line(c->lt, c->ltlen, c->firstline, instr);
 	out->line = line > 0 ? line : c->firstline;
 out:
 	pthread_mutex_unlock(&lock);

@@ -40,6 +40,9 @@
  */
 #define PROFD_PY_ENTRY_FLAG 0
 #define PROFD_PY_ENTRY_CSTACK 1
+#define PROFD_PY_ENTRY_ONE 2 /* 3.10: one Python frame per activation */
+#define PROFD_PY_INSTR_PTR 0   /* off_instr: pointer to the last/current code unit */
+#define PROFD_PY_INSTR_INDEX 1 /* off_instr: int index of the last code unit (3.10 f_lasti) */
 #define PROFD_PY_OWNED_BY_CSTACK 3
 #define PROFD_PY_NO_CFRAME 0xffff
 struct profd_py_proc {
@@ -52,10 +55,12 @@ struct profd_py_proc {
 	__u16 code_adaptive; /* first code unit's offset in the code object */
 	__u8 minor;          /* 11 for 3.11 */
 	__u8 entry_kind;     /* PROFD_PY_ENTRY_* */
+	__u8 instr_kind;     /* PROFD_PY_INSTR_* */
+	__u8 pad[7];
 };
-_Static_assert(sizeof(struct profd_py_proc) == 48, "py_procs value layout");
+_Static_assert(sizeof(struct profd_py_proc) == 56, "py_procs value layout");
 
 #define PROFD_PY_MAX_KEY 32 /* keys beyond glibc's first block: not walked */
-#define PROFD_PY_FRAME_READ 0x48 /* bytes of an interpreter frame read */
+#define PROFD_PY_FRAME_READ 0x68 /* bytes of an interpreter frame read (3.10: f_lasti at 0x60) */
 
 #endif

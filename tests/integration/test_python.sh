@@ -53,10 +53,11 @@ check_cpu_frames() {
 	# stay: samples in the eval prologue before the frame is pushed).
 	assert_ge 3 "$(cum_pct _PyEval_EvalFrameDefault <<<"$top")" "_PyEval_EvalFrameDefault cum% (replaced)"
 	traces=$(pprof -traces "$T/py.pb.gz")
-	# Recursion: recurse(12) down to 0 = 13 frames of recurse in a row.
-	depth=$(awk '/^-----/ { run = 0; next } /pywork.recurse$/ { run++; if (run > max) max = run; next }
-		{ run = 0 } END { print max + 0 }' <<<"$traces")
-	assert_near "$depth" 13 0 "deepest run of pywork.recurse frames"
+	# Recursion: recurse(12) down to 0 = 13 frames of recurse in a sample
+	# (in a row from 3.11 on; 3.10 has a native eval frame between each).
+	depth=$(awk '/^-----/ { n = 0; next } /pywork.recurse$/ { n++; if (n > max) max = n }
+		END { print max + 0 }' <<<"$traces")
+	assert_near "$depth" 13 0 "most pywork.recurse frames in one sample"
 	# zlib.compress: libz's deflate is leafward of its Python caller.
 	assert_ge "$(traces_with_above 'deflate' 'pywork.compress_caller$' <<<"$traces")" 3 \
 		"samples with deflate above pywork.compress_caller"
@@ -64,7 +65,7 @@ check_cpu_frames() {
 	list=$(pprof -list 'pywork.hot_three$' "$T/py.pb.gz")
 	echo "$list" | sed 's/^/    | /' | head -8 >&2
 	assert_contains "$list" "ROUTINE .* pywork.hot_three in .*tests/workloads/pywork.py" "-list routine and file"
-	assert_contains "$list" "[0-9.]*m\?s .*x += i" "samples on the loop body's line"
+	assert_contains "$list" "[0-9.]*m\?s .*x = not x" "samples on the loop body's line"
 	raw=$(pprof -raw "$T/py.pb.gz")
 	assert_contains "$raw" "pywork.py" "the .py file name"
 }
@@ -102,17 +103,22 @@ test_python313_shared_cpu_frames() {
 	check_cpu_frames "$py"
 }
 
-# A version profd has no layout for (3.10: no Py_Version) is reported once
-# and its frames stay native.
-test_python310_reported_native() {
-	require_root
+test_python310_shared_cpu_frames() {
 	py=$(pyenv_python 3.10) || skip "no pyenv build of Python 3.10"
+	check_cpu_frames "$py"
+}
+
+# A version profd has no layout for (3.9) is reported once and its frames
+# stay native.
+test_python39_reported_native() {
+	require_root
+	py=$(pyenv_python 3.9) || skip "no pyenv build of Python 3.9"
 	start_python "$py" ratio 8
-	"$PROFD" --pid "$WL_PID" --type cpu --duration 3s --frequency 499 --output "$T/p10.pb.gz" \
+	"$PROFD" --pid "$WL_PID" --type cpu --duration 3s --frequency 499 --output "$T/p9.pb.gz" \
 		2>"$T/profd.err" || { cat "$T/profd.err" >&2; fail "profd failed"; }
-	n=$(grep -c "python: .*frames stay native" "$T/profd.err" || true)
+	n=$(grep -c "python: CPython 3.9 .*frames stay native" "$T/profd.err" || true)
 	assert_near "$n" 1 0 "warnings about the unsupported interpreter"
-	top=$(pprof -top -cum -nodecount=40 "$T/p10.pb.gz")
+	top=$(pprof -top -cum -nodecount=40 "$T/p9.pb.gz")
 	assert_ge "$(cum_pct _PyEval_EvalFrameDefault <<<"$top")" 90 "native eval frames kept"
 	assert_not_contains "$top" "pywork" "Python frames"
 }
@@ -177,11 +183,12 @@ test_python311_gil_block() {
 # to the Python function that makes them.
 test_python311_allocs() {
 	require_root
-	start_python "$PY311" alloc 10
+	start_python "$PY311" alloc 30
 	"$PROFD" --pid "$WL_PID" --type allocs --duration 4s --output "$T/pya.pb.gz" 2>"$T/profd.err" ||
 		{ cat "$T/profd.err" >&2; fail "profd failed"; }
 	top=$(pprof -top -cum -nodecount=40 "$T/pya.pb.gz")
-	echo "$top" | grep -E 'pywork|flat%' | sed 's/^/    | /' >&2
+	echo "$top" | grep -E 'pywork|flat%|Total' | sed 's/^/    | /' >&2
+	grep -E "samples|error|warning" "$T/profd.err" | sed 's/^/    | /' >&2 || true
 	assert_ge "$(cum_pct pywork.alloc_big <<<"$top")" 95 "pywork.alloc_big cum% of allocated bytes"
 	list=$(pprof -list 'pywork.alloc_big$' "$T/pya.pb.gz")
 	assert_contains "$list" "MB .*keep.append(bytearray(65536))" "bytes on the allocating line"

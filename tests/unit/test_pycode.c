@@ -154,3 +154,46 @@ void test_pycode_objects_garbage(void)
 	}
 	ASSERT_EQ(ok, 0, "garbage parses only to bounded values");
 }
+
+/* The same function under 3.10 (co_linetable and co_lines() of pyenv's
+ * 3.10.13): byte-offset/line-delta pairs. */
+static const uint8_t lt310[] = {
+	0x08, 0x01, 0x08, 0x02, 0x12, 0x01, 0x06, 0x03, 0x02,
+	0x01, 0x04, 0xff, 0x0c, 0x02, 0x0e, 0x01, 0x04, 0x01,
+};
+static const int lines310[] = {
+	2, 2, 2, 2, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 8, 8,
+	8, 9, 8, 8, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 12, 12,
+};
+
+void test_pycode_linetable_310(void)
+{
+	size_t n = sizeof(lines310) / sizeof(lines310[0]);
+	uint8_t buf[64];
+	int bad = 0, odd = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (py_linetable310_line(lt310, sizeof(lt310), 1, (uint32_t)i) != lines310[i])
+			bad++;
+	ASSERT_EQ(bad, 0, "lines of every code unit match co_lines()");
+	ASSERT_EQ(py_linetable310_line(lt310, sizeof(lt310), 1, (uint32_t)n), -ENOENT,
+		  "past the table");
+	ASSERT_EQ(py_linetable310_line(lt310, sizeof(lt310) - 1, 1, 0), -EINVAL, "odd length");
+	srand(310);
+	for (int round = 0; round < 20000; round++) {
+		size_t len = (size_t)rand() % sizeof(buf);
+		uint8_t *copy;
+		int r;
+
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)rand();
+		copy = malloc(len ? len : 1);
+		if (!ASSERT_TRUE(copy, "malloc"))
+			return;
+		memcpy(copy, buf, len);
+		r = py_linetable310_line(copy, len, rand() % 1000, (uint32_t)rand() % 256);
+		odd += !(r == -ENOENT || r == -EINVAL || r >= 0);
+		free(copy);
+	}
+	ASSERT_EQ(odd, 0, "garbage: a line, 0, -ENOENT or -EINVAL");
+}
