@@ -11,6 +11,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "profd/abi.h"
+#define UNW_PYTHON 1 /* Python frames in CPU samples (python.bpf.h) */
 #include "unwind.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

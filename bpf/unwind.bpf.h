@@ -39,6 +39,7 @@
 
 #include "profd/walker.h"
 #include "core_fixes.bpf.h"
+#include "python.bpf.h"
 
 /* Set during load time: unw_cfg.enabled = 1 once the loader's maps are in. */
 const volatile struct profd_unw_config unw_cfg = {};
@@ -280,18 +281,31 @@ static __always_inline long unw_step(struct unw_state *st)
 	struct profd_unw_row *row;
 	__u64 pc = st->pc, cfa, ra, bp, base;
 	__u32 lo, hi, rule, n = st->n, file_id, nrows, page, idx_key;
-	__u64 tpc;
+	__u64 tpc, pyf;
+	int py;
 	void *rows;
 
 	if (n >= PROFD_UNW_MAX_FRAMES)
 		return unw_stop(st, PROFD_UNW_M_STOP_DEPTH);
 	if (pc < UNW_MIN_PC || pc >= UNW_MAX_PC)
 		return unw_stop(st, PROFD_UNW_M_STOP_BAD_PC);
-	st->frames[n] = pc;
-	st->n = n + 1;
-	st->hash = (st->hash ^ pc) * 0x100000001b3ULL;
-	st->hash ^= st->hash >> 29;
-	unw_metric(PROFD_UNW_M_FRAMES);
+	/* The Python frames an interpreter activation runs go first (leafward)
+	 * and replace its own native frame (python.bpf.h). */
+	py = py_step(pc, st->sp, st->flags & UNW_F_IS_RET, &pyf);
+	if (py == 1) {
+		st->frames[n] = pyf;
+		st->n = n + 1;
+		st->hash = (st->hash ^ pyf) * 0x100000001b3ULL;
+		st->hash ^= st->hash >> 29;
+		return 0;
+	}
+	if (!py) {
+		st->frames[n] = pc;
+		st->n = n + 1;
+		st->hash = (st->hash ^ pc) * 0x100000001b3ULL;
+		st->hash ^= st->hash >> 29;
+		unw_metric(PROFD_UNW_M_FRAMES);
+	}
 
 	/* Callers are mostly in the file of their callee or of the frame
 	 * before (an executable calling libc calling back): skip the trie
@@ -470,6 +484,7 @@ static __always_inline struct unw_state *unw_begin(void)
 	st->flags = UNW_F_BP_VALID | UNW_F_REGS_EXACT;
 	st->done = 0;
 	st->have_map = 0;
+	py_begin(st->pid);
 	return st;
 }
 

@@ -24,6 +24,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "profd/abi.h"
+#define UNW_PYTHON 1 /* Python frames in off-CPU waits (python.bpf.h) */
 #include "unwind.bpf.h"
 
 static __always_inline int read_user_u64(void *ctx, __u64 addr, __u64 *out);

@@ -5,6 +5,8 @@
 
 #include "aggregate/frames.h"
 #include "pprof/pprof.h"
+#include "profd/python.h"
+#include "python/python.h"
 #include "symbolize/symbolizer.h"
 
 /* One frame → Location id (0 on allocation failure). The Location address
@@ -54,6 +56,24 @@ static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint6
 	return pprof__location(p, mapping_id, addr, lines, f->nlines);
 }
 
+/* A Python frame (include/profd/python.h) → its own Location and Function:
+ * no mapping, an address of its own per (pid, code object, instruction). */
+static uint64_t python_location(struct pprof *p, pid_t pid, uint64_t v, struct frames_stats *st)
+{
+	struct python_frame pf;
+	struct pprof_line line;
+	uint64_t h = (v ^ ((uint64_t)pid * 0x9e3779b97f4a7c15ULL)) * 0x100000001b3ULL;
+
+	python__frame(pid, v, &pf);
+	line.function_id = pprof__function(p, pf.name, pf.name, pf.file[0] ? pf.file : NULL,
+					   pf.start_line);
+	if (!line.function_id)
+		return 0;
+	line.line = pf.line;
+	st->frames++;
+	return pprof__location(p, 0, (PROFD_PY_TAG << 60) | (h >> 4), &line, 1);
+}
+
 int frames__locations(struct pprof *p, struct symbolizer *s, pid_t pid,
 		      const uint64_t *kstack, size_t nk, const uint64_t *ustack, size_t nu,
 		      enum frames_user_leaf leaf, uint64_t *locs, size_t cap,
@@ -80,6 +100,13 @@ int frames__locations(struct pprof *p, struct symbolizer *s, pid_t pid,
 		int exact = i == 0 && nk == 0 && leaf == FRAMES_LEAF_EXACT;
 		uint64_t addr = exact ? ustack[i] : ustack[i] - 1;
 
+		if (PROFD_PY_IS_FRAME(ustack[i])) {
+			locs[n] = python_location(p, pid, ustack[i], st);
+			if (!locs[n])
+				return -ENOMEM;
+			n++;
+			continue;
+		}
 		err = symbolizer__user(s, pid, addr, &f);
 		if (err)
 			f = (struct sym_frame){};

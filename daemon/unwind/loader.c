@@ -24,6 +24,7 @@
 #include "binary/file.h"
 #include "binary/image.h"
 #include "binary/procmaps.h"
+#include "python/python.h"
 #include "unwind/loader.h"
 #include "unwind/unwind.h"
 #include "util/fileio.h"
@@ -245,10 +246,10 @@ int unwind_loader__reuse_maps(struct unwind_loader *l, struct bpf_object *obj)
 	static const char *const names[] = { "unw_mappings", "unw_tables", "unw_rules",
 					     "unw_events" };
 	int fds[] = { l->mappings_fd, l->tables_fd, l->rules_fd, l->events_fd };
+	int err;
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(obj, names[i]);
-		int err;
 
 		if (!m)
 			return -ENOENT;
@@ -258,7 +259,8 @@ int unwind_loader__reuse_maps(struct unwind_loader *l, struct bpf_object *obj)
 		if (err)
 			return err;
 	}
-	return 0;
+	err = python__reuse_map(obj); /* only objects that walk Python frames have it */
+	return err == -ENOENT ? 0 : err;
 }
 
 /* ---- rules ------------------------------------------------------------------ */
@@ -708,6 +710,7 @@ static int proc_identity(pid_t pid, unsigned long long *start, uint64_t *dev, ui
 
 static void proc_free(struct unwind_loader *l, struct unw_proc *p)
 {
+	python__forget(p->pid);
 	for (size_t i = 0; i < p->nranges; i++)
 		range_apply(l, p->pid, &p->ranges[i], false);
 	l->st.mappings -= p->nranges;
@@ -750,6 +753,7 @@ static int proc_scan(struct unwind_loader *l, struct unw_proc *p)
 	ranges_release(l, p->ranges, p->nranges);
 	p->ranges = c.ranges;
 	p->nranges = c.n;
+	python__scan(p->pid);
 	return 0;
 }
 

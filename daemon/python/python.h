@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* python: Python frames of CPython processes. Finds the interpreter in a
+ * process by its symbols (_PyRuntime, _PyEval_EvalFrameDefault, Py_Version
+ * in .dynsym or .symtab of any mapped file), registers what the BPF walker
+ * needs in py_procs (include/profd/python.h), and turns the Python frames
+ * of a stack (PROFD_PY_FRAME values) into function, file and line by
+ * reading code objects with process_vm_readv, cached per process and code
+ * object. One instance per agent; thread-safe. */
+#ifndef PROFD_PYTHON_H_DAEMON
+#define PROFD_PYTHON_H_DAEMON
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct bpf_object;
+
+/* Let obj's py_procs map be the shared one (created on first use).
+ * Returns 0, -ENOENT if obj has no py_procs, or -errno. */
+int python__reuse_map(struct bpf_object *obj);
+
+/* (Re)detect the interpreter of pid after its mappings changed (start,
+ * exec, new mappings); drops what is cached about its code objects. */
+void python__scan(pid_t pid);
+
+/* pid exited or is no longer followed. */
+void python__forget(pid_t pid);
+
+struct python_frame {
+	char name[256]; /* file stem + "." + co_qualname, or "<python>" */
+	char file[512]; /* co_filename */
+	int line;        /* 0 if unknown */
+	int start_line;  /* co_firstlineno */
+};
+
+/* A PROFD_PY_FRAME value of pid's stack → its frame. Returns 0, or -errno
+ * when the code object cannot be read (then out names "<python>"). */
+int python__frame(pid_t pid, uint64_t v, struct python_frame *out);
+
+/* Test hook: the cache's counters. */
+struct python_stats {
+	uint64_t procs, code_reads, code_hits, code_bad;
+};
+void python__stats(struct python_stats *st);
+
+#endif
