@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* bpf_diag: classify a failed BPF load from libbpf's own messages. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,25 @@ static __thread char *cap;
 static __thread size_t cap_len;
 static __thread char explained[768];
 static bool pass_through;
+/* Frees a thread's capture when the thread ends (HTTP request threads). */
+static pthread_key_t cap_key;
+static pthread_once_t cap_once = PTHREAD_ONCE_INIT;
+
+static void cap_key_init(void)
+{
+	(void)pthread_key_create(&cap_key, free);
+}
+
+static char *cap_alloc(void)
+{
+	char *b = malloc(CAPTURE_MAX);
+
+	if (!b)
+		return NULL;
+	pthread_once(&cap_once, cap_key_init);
+	(void)pthread_setspecific(cap_key, b);
+	return b;
+}
 
 int bpf_diag__print(int level, const char *fmt, va_list ap)
 {
@@ -33,7 +53,7 @@ int bpf_diag__print(int level, const char *fmt, va_list ap)
 		n = sizeof(line) - 1;
 	if (pass_through)
 		ret = vfprintf(stderr, fmt, ap);
-	if (!cap && !(cap = malloc(CAPTURE_MAX)))
+	if (!cap && !(cap = cap_alloc()))
 		return ret;
 	if (n > CAPTURE_MAX / 2)
 		n = CAPTURE_MAX / 2;
