@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "symbolize/demangle.h"
-#include "symbolize/symbolizer.h"
 
 /* libstdc++ (cxxabi.h), declared here so that C code can call it. */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
@@ -228,7 +227,7 @@ static void rust_unescape(char *s)
 	*w = '\0';
 }
 
-char *sym_demangle(const char *name, int style)
+char *sym_demangle(const char *name, enum sym_demangle_style style)
 {
 	char *full = NULL, *out = NULL, *clone;
 	size_t len, n;

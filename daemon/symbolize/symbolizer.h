@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "symbolize/demangle.h" /* enum sym_demangle_style */
+
 struct symbolizer;
 
 enum {
@@ -75,14 +77,6 @@ struct sym_frame {
 	unsigned flags; /* SYM_FRAME_* */
 	size_t nlines;
 	struct sym_line lines[SYM_MAX_INLINE];
-};
-
-/* How C++ names are shown in sym_line.name (Rust legacy names lose their
- * hash in every style but NONE). */
-enum sym_demangle_style {
-	SYM_DEMANGLE_SIMPLE, /* pprof's default: "ns::Class::method" */
-	SYM_DEMANGLE_FULL,   /* "ns::Class::method(int) const" */
-	SYM_DEMANGLE_NONE,   /* the mangled name (pprof demangles it itself) */
 };
 
 struct symbolizer_stats {
