@@ -184,7 +184,7 @@ static int cand_cmp(const void *pa, const void *pb)
 	return strcmp(a->name, b->name);
 }
 
-int elf_symtab__each_func(Elf *elf, uint32_t sh_type, elf_func_cb cb, void *ctx)
+int elf_symtab__each_sym(Elf *elf, uint32_t sh_type, unsigned types, elf_func_cb cb, void *ctx)
 {
 	Elf_Scn *scn = NULL;
 	Elf_Data *data;
@@ -207,7 +207,7 @@ int elf_symtab__each_func(Elf *elf, uint32_t sh_type, elf_func_cb cb, void *ctx)
 		if (!gelf_getsym(data, (int)i, &sym))
 			break;
 		type = GELF_ST_TYPE(sym.st_info);
-		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
+		if (type >= 32 || !(types & (1u << type)) || sym.st_shndx == SHN_UNDEF ||
 		    !sym.st_value)
 			continue;
 		f.name = elf_strptr(elf, sh.sh_link, sym.st_name);
@@ -216,12 +216,18 @@ int elf_symtab__each_func(Elf *elf, uint32_t sh_type, elf_func_cb cb, void *ctx)
 		f.addr = sym.st_value;
 		f.size = sym.st_size;
 		f.bind = GELF_ST_BIND(sym.st_info);
+		f.type = (unsigned char)type;
 		f.shndx = sym.st_shndx;
 		ret = cb(&f, ctx);
 		if (ret)
 			return ret;
 	}
 	return 0;
+}
+
+int elf_symtab__each_func(Elf *elf, uint32_t sh_type, elf_func_cb cb, void *ctx)
+{
+	return elf_symtab__each_sym(elf, sh_type, ELF_SYMS_FUNC, cb, ctx);
 }
 
 struct collect {

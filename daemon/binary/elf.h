@@ -90,6 +90,7 @@ struct elf_func {
 	uint64_t size;
 	const char *name;
 	unsigned char bind; /* STB_* */
+	unsigned char type; /* STT_* */
 	uint16_t shndx;
 };
 
@@ -101,6 +102,13 @@ typedef int (*elf_func_cb)(const struct elf_func *f, void *ctx);
  * truncated table yields no (or fewer) symbols, never an error: every read
  * is bounded by libelf. Returns 0 or cb's nonzero value. */
 int elf_symtab__each_func(Elf *elf, uint32_t sh_type, elf_func_cb cb, void *ctx);
+
+/* Masks of symbol types (1 << STT_*) for elf_symtab__each_sym(). */
+#define ELF_SYMS_FUNC ((1u << STT_FUNC) | (1u << STT_GNU_IFUNC))
+#define ELF_SYMS_OBJECT (1u << STT_OBJECT)
+/* The same walk over the defined symbols whose type is in the mask types
+ * (e.g. ELF_SYMS_FUNC | ELF_SYMS_OBJECT: functions and data). */
+int elf_symtab__each_sym(Elf *elf, uint32_t sh_type, unsigned types, elf_func_cb cb, void *ctx);
 
 /* The PT_LOAD headers of elf, the first cap of them, in file order.
  * Returns 0 or -EINVAL (no or truncated program header table). */

@@ -100,10 +100,28 @@ static int read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
 
 /* ---- detection ------------------------------------------------------------ */
 
+/* The interpreter's symbols in the dynamic symbol table (exported even
+ * where .symtab is stripped, as in Debian's python3.11). */
+static int python_sym(const struct elf_func *s, void *ctx)
+{
+	struct py_file *f = ctx;
+
+	if (!strcmp(s->name, "_PyRuntime")) {
+		f->runtime = s->addr;
+	} else if (!strcmp(s->name, "_PyEval_EvalFrameDefault")) {
+		f->eval = s->addr;
+		f->eval_size = s->size;
+	} else if (!strcmp(s->name, "Py_Version")) {
+		f->version = s->addr;
+	} else if (!strcmp(s->name, "PyCode_Type")) {
+		f->code_type = s->addr;
+	}
+	return 0;
+}
+
 static void file_inspect(struct py_file *f, int fd)
 {
-	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	Elf_Scn *scn = NULL;
+	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
 	GElf_Ehdr eh;
 
 	if (!e)
@@ -113,36 +131,7 @@ static void file_inspect(struct py_file *f, int fd)
 	f->pie = eh.e_type == ET_DYN;
 	if (elf_read_loads(e, f->loads, sizeof(f->loads) / sizeof(f->loads[0]), &f->nloads))
 		goto out;
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
-			continue;
-		d = elf_getdata(scn, NULL);
-		if (!d)
-			continue;
-		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym s;
-			const char *name;
-
-			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF)
-				continue;
-			name = elf_strptr(e, sh.sh_link, s.st_name);
-			if (!name || (name[0] != '_' && name[0] != 'P'))
-				continue;
-			if (!strcmp(name, "_PyRuntime")) {
-				f->runtime = s.st_value;
-			} else if (!strcmp(name, "_PyEval_EvalFrameDefault")) {
-				f->eval = s.st_value;
-				f->eval_size = s.st_size;
-			} else if (!strcmp(name, "Py_Version")) {
-				f->version = s.st_value;
-			} else if (!strcmp(name, "PyCode_Type")) {
-				f->code_type = s.st_value;
-			}
-		}
-	}
+	elf_symtab__each_sym(e, SHT_DYNSYM, ELF_SYMS_FUNC | ELF_SYMS_OBJECT, python_sym, f);
 	f->is_python = f->runtime && f->eval && f->eval_size;
 out:
 	elf_end(e);
