@@ -15,6 +15,7 @@
 #include "collect/cpu.h"
 #include "collect/generation.h"
 #include "collect/perf_events.h"
+#include "collect/bpf_diag.h"
 #include "unwind/unwinder.h"
 #include "util/phase.h"
 
@@ -109,6 +110,7 @@ struct cpu_collector *cpu_collector__new(const struct cpu_opts *opts)
 	if (err)
 		goto cleanup;
 	phase_mark("cpu: maps + CO-RE + verify (load)");
+	bpf_diag__log_programs(c->skel->obj);
 	for (size_t i = 0; i < opts->npids; i++) {
 		__u32 pid = opts->pids[i];
 		__u8 one = 1;

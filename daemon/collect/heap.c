@@ -25,6 +25,7 @@
 #include "heap.skel.h"
 #include "util/log.h"
 #include "util/phase.h"
+#include "collect/bpf_diag.h"
 #include "unwind/unwinder.h"
 
 #define DEFAULT_MAX_LIVE 65536
@@ -525,6 +526,7 @@ struct heap_collector *heap_collector__new(const struct heap_opts *opts)
 	if (err)
 		goto cleanup;
 	phase_mark("heap: maps + CO-RE + verify (load)");
+	bpf_diag__log_programs(c->skel->obj);
 	if (c->dwarf) {
 		__u32 zero = 0;
 		int fd = bpf_program__fd(c->skel->progs.heap_walk);

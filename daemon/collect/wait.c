@@ -11,6 +11,7 @@
 #include "collect/generation.h"
 #include "collect/metrics.h"
 #include "collect/wait.h" /* before the skeleton: its .rodata has unw_cfg */
+#include "collect/bpf_diag.h"
 #include "unwind/unwinder.h"
 #include "util/phase.h"
 #include "wait.skel.h"
@@ -121,6 +122,7 @@ struct wait_collector *wait_collector__new(const struct wait_opts *opts)
 	if (err)
 		goto cleanup;
 	phase_mark("wait: maps + CO-RE + verify (load)");
+	bpf_diag__log_programs(c->skel->obj);
 	for (size_t i = 0; i < opts->npids; i++) {
 		__u32 pid = opts->pids[i];
 		__u8 one = 1;
