@@ -28,6 +28,7 @@
 #include "run/oneshot.h"
 #include "types/profiler.h"
 #include "util/parse.h"
+#include "util/phase.h"
 
 #define MAX_PIDS 1024
 #define MAX_OVERRIDES 64
@@ -407,6 +408,7 @@ int main(int argc, char **argv)
 	char msg[512];
 	int ret;
 
+	phase_begin();
 	ret = parse_args(argc, argv);
 	if (ret)
 		goto out;
@@ -439,6 +441,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	bpf_diag__install(arg_verbose);
+	phase_mark("arguments + environment probe");
 
 	o.type = profiler_type_find(arg_type);
 	o.popts = arg_popts;

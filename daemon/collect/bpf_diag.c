@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "collect/bpf_diag.h"
 #include "collect/probe.h"
+#include "util/log.h"
 
 /* What libbpf printed on this thread since the last reset: the tail of it,
  * so a long verifier log keeps its end (where the reason is). */
@@ -303,4 +305,22 @@ out:
 const char *bpf_diag__explain(int err)
 {
 	return bpf_diag__explain_text(cap, err, explained, sizeof(explained));
+}
+
+void bpf_diag__log_programs(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+
+	if (log_get_level() < LOG_LVL_DEBUG)
+		return;
+	bpf_object__for_each_program(prog, obj) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		log_debug("start-up:   program %-24s %6zu insns, verifier walked %u",
+			  bpf_program__name(prog), bpf_program__insn_cnt(prog), info.verified_insns);
+	}
 }

@@ -23,5 +23,9 @@ void bpf_diag__reset(void);
 const char *bpf_diag__explain(int err);
 /* The same over a given text of libbpf messages (tests). */
 const char *bpf_diag__explain_text(const char *log, int err, char *buf, size_t len);
+struct bpf_object;
+/* With -v: each loaded program of obj and how many instructions the
+ * verifier walked for it (its share of the load time). */
+void bpf_diag__log_programs(struct bpf_object *obj);
 
 #endif

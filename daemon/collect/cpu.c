@@ -15,7 +15,9 @@
 #include "collect/cpu.h"
 #include "collect/generation.h"
 #include "collect/perf_events.h"
+#include "collect/bpf_diag.h"
 #include "unwind/unwinder.h"
+#include "util/phase.h"
 
 #define DEFAULT_MAX_STACKS 16384
 #define DEFAULT_MAX_KEYS 32768
@@ -77,6 +79,7 @@ struct cpu_collector *cpu_collector__new(const struct cpu_opts *opts)
 		err = -errno;
 		goto cleanup;
 	}
+	phase_mark("cpu: BPF object open");
 	c->skel->rodata->cfg.filter_pids = opts->npids > 0;
 	if (opts->npids > 0)
 		bpf_map__set_max_entries(c->skel->maps.pid_filter, opts->npids);
@@ -102,9 +105,12 @@ struct cpu_collector *cpu_collector__new(const struct cpu_opts *opts)
 		bpf_map__set_max_entries(c->skel->maps.frames_1, 1);
 		unwinder__disable(c->skel->obj);
 	}
+	phase_mark("cpu: unwinder maps prepared");
 	err = cpu_bpf__load(c->skel);
 	if (err)
 		goto cleanup;
+	phase_mark("cpu: maps + CO-RE + verify (load)");
+	bpf_diag__log_programs(c->skel->obj);
 	for (size_t i = 0; i < opts->npids; i++) {
 		__u32 pid = opts->pids[i];
 		__u8 one = 1;
@@ -124,9 +130,12 @@ cleanup:
 
 int cpu_collector__start(struct cpu_collector *c)
 {
-	return perf_events__attach_all(&c->pe, c->dwarf ? c->skel->progs.on_cpu_sample_dwarf
-							: c->skel->progs.on_cpu_sample,
-				       c->frequency);
+	int err = perf_events__attach_all(&c->pe, c->dwarf ? c->skel->progs.on_cpu_sample_dwarf
+								: c->skel->progs.on_cpu_sample,
+					  c->frequency);
+
+	phase_mark("cpu: attach perf events");
+	return err;
 }
 
 void cpu_collector__stop(struct cpu_collector *c)

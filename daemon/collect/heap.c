@@ -24,6 +24,8 @@
 #include "profd/walker.h" /* before the skeleton: its .rodata has unw_cfg */
 #include "heap.skel.h"
 #include "util/log.h"
+#include "util/phase.h"
+#include "collect/bpf_diag.h"
 #include "unwind/unwinder.h"
 
 #define DEFAULT_MAX_LIVE 65536
@@ -495,6 +497,7 @@ struct heap_collector *heap_collector__new(const struct heap_opts *opts)
 	c->max_keys = max_stacks;
 	c->keys = calloc(c->max_keys, sizeof(*c->keys));
 	c->skel = heap_bpf__open();
+	phase_mark("heap: BPF object open");
 	if (!c->keys || !c->skel) {
 		err = c->keys ? -errno : -ENOMEM;
 		goto cleanup;
@@ -518,9 +521,12 @@ struct heap_collector *heap_collector__new(const struct heap_opts *opts)
 		bpf_program__set_autoload(c->skel->progs.heap_walk, false);
 		unwinder__disable(c->skel->obj);
 	}
+	phase_mark("heap: unwinder maps prepared");
 	err = heap_bpf__load(c->skel);
 	if (err)
 		goto cleanup;
+	phase_mark("heap: maps + CO-RE + verify (load)");
+	bpf_diag__log_programs(c->skel->obj);
 	if (c->dwarf) {
 		__u32 zero = 0;
 		int fd = bpf_program__fd(c->skel->progs.heap_walk);

@@ -11,7 +11,9 @@
 #include "collect/generation.h"
 #include "collect/metrics.h"
 #include "collect/wait.h" /* before the skeleton: its .rodata has unw_cfg */
+#include "collect/bpf_diag.h"
 #include "unwind/unwinder.h"
+#include "util/phase.h"
 #include "wait.skel.h"
 
 #define DEFAULT_MAX_STACKS 8192
@@ -77,6 +79,7 @@ struct wait_collector *wait_collector__new(const struct wait_opts *opts)
 		err = -errno;
 		goto cleanup;
 	}
+	phase_mark("wait: BPF object open");
 	c->skel->rodata->cfg.filter_pids = opts->npids > 0;
 	c->skel->rodata->cfg.min_block_ns = opts->min_block_ns;
 	c->skel->rodata->cfg.task_pt_regs = have_task_pt_regs();
@@ -114,9 +117,12 @@ struct wait_collector *wait_collector__new(const struct wait_opts *opts)
 	} else {
 		unwinder__disable(c->skel->obj);
 	}
+	phase_mark("wait: unwinder maps prepared");
 	err = wait_bpf__load(c->skel);
 	if (err)
 		goto cleanup;
+	phase_mark("wait: maps + CO-RE + verify (load)");
+	bpf_diag__log_programs(c->skel->obj);
 	for (size_t i = 0; i < opts->npids; i++) {
 		__u32 pid = opts->pids[i];
 		__u8 one = 1;
@@ -136,7 +142,10 @@ cleanup:
 
 int wait_collector__start(struct wait_collector *c)
 {
-	return wait_bpf__attach(c->skel);
+	int err = wait_bpf__attach(c->skel);
+
+	phase_mark("wait: attach tracepoints");
+	return err;
 }
 
 void wait_collector__stop(struct wait_collector *c)

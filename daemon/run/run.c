@@ -9,6 +9,7 @@
 #include "run/run.h"
 #include "symbolize/symbolizer.h"
 #include "util/log.h"
+#include "util/phase.h"
 
 int64_t run_now_ns(int clock)
 {
@@ -88,15 +89,18 @@ enum run_profile_err run_profile__start(struct run_profile *rp, const struct pro
 	*err = profiler_init_profile(&rp->run.pr, rp->p);
 	if (*err)
 		return RUN_PROFILE_HEADER;
+	phase_mark("symbolizer + profile header");
 	for (size_t i = 0; i < o->npids; i++)
 		if (symbolizer__add_pid(rp->sym, o->pids[i]) && warn)
 			log_warn("cannot read the mappings of pid %d yet, retrying on first sample",
 				 o->pids[i]);
 	if (o->npids)
 		frames__main_mapping(rp->p, rp->sym, o->pids[0]);
+	phase_mark("/proc scans (targets' maps)");
 	*err = run__start(&rp->run, t, o, rp->sym, single_sink, rp->p);
 	if (*err)
 		return RUN_PROFILE_START;
+	phase_mark("collector started");
 	rp->start_mono = run_now_ns(CLOCK_MONOTONIC);
 	rp->start_wall = run_now_ns(CLOCK_REALTIME);
 	return RUN_PROFILE_OK;

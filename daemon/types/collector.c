@@ -7,6 +7,7 @@
 #include "types/profiler.h"
 #include "unwind/unwinder.h"
 #include "util/log.h"
+#include "util/phase.h"
 
 void *collector__open(struct profiler *pr, const char *what, collector_open_fn open, void *arg,
 		      struct unwinder **unw, int *err)
@@ -17,6 +18,7 @@ void *collector__open(struct profiler *pr, const char *what, collector_open_fn o
 	*err = unwinder__get(&pr->opts, who, unw);
 	if (*err)
 		return NULL;
+	phase_mark("unwinder set up");
 	bpf_diag__reset();
 	col = open(arg, *unw);
 	if (!col && unwinder__give_up(unw, &pr->opts, who, -errno)) {
@@ -32,6 +34,7 @@ void *collector__open(struct profiler *pr, const char *what, collector_open_fn o
 	 * process is picked up by its first events (unknown-mapping events). */
 	for (size_t i = 0; *unw && i < pr->opts.npids; i++)
 		unwinder__add_pid(*unw, pr->opts.pids[i]);
+	phase_mark("first unwind tables (targets)");
 	if (*unw)
 		log_debug("%s: user stacks by the .eh_frame walker", who);
 	return col;

@@ -17,6 +17,7 @@
 #include "types/collector.h"
 #include "aggregate/frames.h"
 #include "util/log.h"
+#include "util/phase.h"
 #include "pprof/pprof.h"
 #include "types/profiler.h"
 #include "unwind/unwinder.h"
@@ -63,6 +64,7 @@ static int heap_start(struct profiler *pr)
 			return err;
 		}
 	}
+	phase_mark("heap: attach allocator uprobes");
 	return 0;
 }
 
