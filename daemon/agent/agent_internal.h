@@ -135,6 +135,9 @@ void agent_http_stop(struct agent *a);
 int agent_check_config(const struct profd_config *cfg, char *err, size_t errlen);
 void agent_reload(struct agent *a);
 
+/* current.c: answer the queued current-state requests (now_fd readable). */
+void agent_now_serve(struct agent *a);
+
 /* interval.c */
 void agent_interval_begin(struct agent *a, int64_t at);
 void agent_snapshot_update(struct agent *a);

@@ -638,11 +638,12 @@ PY
 # interval, and each interval's heap profile is the memory in use at its end
 # (exact at sample_rate 1); a second such process gets its own probe and
 # leaves the first one's counts alone. allocs next to heap is refused with a
-# warning (one allocator probe per process), and so is an on-demand heap
-# profile of a process probed continuously.
+# warning (one allocator probe per process). Over HTTP, /heap and /allocs
+# of a process profiled continuously answer its state now, at once, as Go's
+# do, and leave the interval's profiles as they are.
 test_agent_heap_continuous() {
 	require_root
-	local name=hmix$$ w w2 f top n=0 code before
+	local name=hmix$$ w w2 f p top n=0 code before
 	cp "$WORKLOADS/heap_mix" "$T/$name"
 	cat >"$T/profd.ini" <<EOF2
 [profd]
@@ -672,9 +673,32 @@ EOF2
 	release_workload
 	wait_for 15 "two heap profiles after the second process came" \
 		eval '[ "$(ls "$T/out/$name/$w/" | grep -c "^heap-")" -ge $((before + 3)) ]'
-	code=$(curl -s -o "$T/body" -w '%{http_code}' \
-		"http://127.0.0.1:$AG_PORT/debug/pprof/heap?pid=$w&seconds=1")
-	[ "$code" = 409 ] || fail "on-demand heap of a probed process: HTTP $code ($(cat "$T/body"))"
+	# Over HTTP, as Go answers /debug/pprof/heap: the state now, at once
+	# (on demand it would collect for 10 s and see nothing of the live
+	# blocks; timeout 8 tells the two apart, no timing is asserted).
+	top=$(timeout 8 go tool pprof -top -unit=B "http://127.0.0.1:$AG_PORT/debug/pprof/heap?pid=$w" \
+		2>"$T/pprof.err") || fail "heap over HTTP: $(cat "$T/pprof.err")"
+	assert_contains "$top" "Type: inuse_space" "HTTP heap default type"
+	assert_near "$(to_bytes "$(flat_value keep_live <<<"$top")")" 4194304 0 "keep_live in use over HTTP"
+	assert_near "$(to_bytes "$(flat_value churn <<<"$top")")" 0 0 "churn in use over HTTP"
+	top=$(timeout 8 go tool pprof -top -sample_index=alloc_objects \
+		"http://127.0.0.1:$AG_PORT/debug/pprof/allocs?pid=$w" 2>"$T/pprof.err") ||
+		fail "allocs over HTTP: $(cat "$T/pprof.err")"
+	assert_contains "$top" "Type: alloc_objects" "HTTP allocs of a heap-profiled process"
+	assert_near "$(flat_value churn <<<"$top")" 1024 0 "churn allocations over HTTP"
+	# Both processes answer; again, so that later interval profiles are
+	# checked after the HTTP reads (they must not have disturbed them).
+	for n in 1 2; do
+		for p in "$w" "$w2"; do
+			code=$(curl -s -m 8 -o "$T/body" -w '%{http_code}' \
+				"http://127.0.0.1:$AG_PORT/debug/pprof/heap?pid=$p")
+			[ "$code" = 200 ] || fail "heap of continuously profiled pid $p: HTTP $code ($(cat "$T/body"))"
+		done
+	done
+	n=$(ls "$T/out/$name/$w/" | grep -c "^heap-")
+	wait_for 15 "a heap profile after the HTTP reads" \
+		eval '[ "$(ls "$T/out/$name/$w/" | grep -c "^heap-")" -ge $((n + 1)) ]'
+	n=0
 	agent_stop
 	# Every heap profile taken after the allocations shows them in use.
 	for f in $(ls "$T/out/$name/$w/"heap-*.pb.gz | tail -n +$((before + 1))); do
