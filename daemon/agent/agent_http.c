@@ -85,6 +85,7 @@ static bool current_profile(struct agent_shared *a, const struct profiler_type *
 			    struct http_reply *rep)
 {
 	struct agent_now_req req = { .pid = pid, .type = type };
+	unsigned gen = atomic_load(&a->gen);
 	uint64_t one = 1;
 	bool probed = false;
 
@@ -106,9 +107,10 @@ static bool current_profile(struct agent_shared *a, const struct profiler_type *
 	while (!req.done) {
 		struct timespec ts;
 
-		/* The main loop has stopped taking requests: take ours back
-		 * (a taken one is always answered before the loop ends). */
-		if (atomic_load(&a->stopping)) {
+		/* The main loop has stopped taking requests, or is stopping
+		 * this server (a reload, waiting for us): take ours back (a
+		 * taken one is always answered before the loop goes on). */
+		if (atomic_load(&a->stopping) || atomic_load(&a->gen) != gen) {
 			size_t i;
 
 			for (i = 0; i < a->nnow && a->now[i] != &req; i++)
@@ -116,7 +118,7 @@ static bool current_profile(struct agent_shared *a, const struct profiler_type *
 			if (i < a->nnow) {
 				a->now[i] = a->now[--a->nnow];
 				pthread_mutex_unlock(&a->lock);
-				reply_msg(rep, 503, "profd is stopping");
+				reply_msg(rep, 503, "profd is stopping or reloading; try again");
 				return true;
 			}
 		}
