@@ -102,8 +102,9 @@ int agent_run(const struct agent_opts *o)
 		log_info("no output_dir and no upload url: continuous profiling off, serving "
 			 "on-demand profiles only");
 	else
-		log_info("profiling continuously: %zu type(s), one profile per process every %.3gs",
-			 a->ntypes, a->cfg.interval_ns / 1e9);
+		log_info("profiling continuously: %zu type(s), one profile per %s every %.3gs",
+			 a->ntypes, a->cfg.group_by == GROUP_BY_SERVICE ? "service" : "process",
+			 a->cfg.interval_ns / 1e9);
 	agent_snapshot_update(a);
 	sdnotify__send("READY=1");
 	agent_notify_status(a);

@@ -403,7 +403,7 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	metric(f, "profd_intervals_total", "counter", "Profiling intervals completed.");
 	value(f, "profd_intervals_total", s.intervals);
 	metric(f, "profd_profiles_total", "counter",
-	       "Profiles finished (one per process, type and interval).");
+	       "Profiles finished (one per service or process, type and interval).");
 	value(f, "profd_profiles_total", s.profiles);
 	metric(f, "profd_profiles_failed_total", "counter", "Profiles lost, by stage.");
 	fprintf(f, "profd_profiles_failed_total{stage=\"encode\"} %llu\n",
