@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
@@ -52,6 +53,12 @@ int agent_run(const struct agent_opts *o)
 	a->o = o;
 	a->tfd = -1;
 	pthread_mutex_init(&a->sh.lock, NULL);
+	pthread_cond_init(&a->sh.now_done, NULL);
+	a->sh.now_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (a->sh.now_fd < 0) {
+		log_err("cannot create an eventfd: %s", strerror(errno));
+		goto out_free;
+	}
 	if (config__load(&a->cfg, o->config_path, o->overrides, o->n_overrides, err,
 			 sizeof(err)) ||
 	    agent_check_config(&a->cfg, err, sizeof(err))) {
@@ -95,16 +102,18 @@ int agent_run(const struct agent_opts *o)
 		log_info("no output_dir and no upload url: continuous profiling off, serving "
 			 "on-demand profiles only");
 	else
-		log_info("profiling continuously: %zu type(s), one profile per process every %.3gs",
-			 a->ntypes, a->cfg.interval_ns / 1e9);
+		log_info("profiling continuously: %zu type(s), one profile per %s every %.3gs",
+			 a->ntypes, a->cfg.group_by == GROUP_BY_SERVICE ? "service" : "process",
+			 a->cfg.interval_ns / 1e9);
 	agent_snapshot_update(a);
 	sdnotify__send("READY=1");
 	agent_notify_status(a);
 
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = tfd, .events = POLLIN },
+			{ .fd = a->sh.now_fd, .events = POLLIN },
 		};
 		int timeout = -1;
 
@@ -117,7 +126,7 @@ int agent_run(const struct agent_opts *o)
 			}
 			timeout = (int)((wd_last + (int64_t)wd_usec / 2 - now) / 1000) + 1;
 		}
-		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			break;
 		}
@@ -135,6 +144,9 @@ int agent_run(const struct agent_opts *o)
 			ret = EXIT_SUCCESS;
 			break;
 		}
+		/* Before the tick: a request waits no longer than it must. */
+		if (pfd[2].revents & POLLIN)
+			agent_now_serve(a);
 		if (pfd[1].revents & POLLIN) {
 			uint64_t ticks;
 
@@ -156,6 +168,9 @@ out:
 		close(tfd);
 out_free:
 	config__done(&a->cfg);
+	if (a->sh.now_fd >= 0)
+		close(a->sh.now_fd);
+	pthread_cond_destroy(&a->sh.now_done);
 	pthread_mutex_destroy(&a->sh.lock);
 	free(a);
 	return ret;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/procinfo.h"
@@ -75,6 +76,73 @@ static void probe_release(struct agent_shared *a, int slot)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* For a process a continuous profiler of type's probe group probes (heap,
+ * allocs of a [heap] process): its current state, at once, as Go answers
+ * /debug/pprof/heap. The main thread builds it (agent/current.c): queue
+ * the request, wake it, wait. Returns false when pid is not collected
+ * continuously (then the request profiles on demand). */
+static bool current_profile(struct agent_shared *a, const struct profiler_type *type, pid_t pid,
+			    struct http_reply *rep)
+{
+	struct agent_now_req req = { .pid = pid, .type = type };
+	unsigned gen = atomic_load(&a->gen);
+	uint64_t one = 1;
+	bool probed = false;
+
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < a->snap.nprobed && !probed; i++)
+		probed = a->snap.probed[i] == pid;
+	if (!probed || a->nnow >= HTTP_MAX_CONNECTIONS_AGENT) {
+		pthread_mutex_unlock(&a->lock);
+		if (probed)
+			reply_msg(rep, 503, "too many heap requests at once; try again");
+		return probed;
+	}
+	a->now[a->nnow++] = &req;
+	pthread_mutex_unlock(&a->lock);
+	/* Fails only when the counter is full: a wake-up is pending then. */
+	if (write(a->now_fd, &one, sizeof(one)) < 0)
+		one = 0;
+	pthread_mutex_lock(&a->lock);
+	while (!req.done) {
+		struct timespec ts;
+
+		/* The main loop has stopped taking requests, or is stopping
+		 * this server (a reload, waiting for us): take ours back (a
+		 * taken one is always answered before the loop goes on). */
+		if (atomic_load(&a->stopping) || atomic_load(&a->gen) != gen) {
+			size_t i;
+
+			for (i = 0; i < a->nnow && a->now[i] != &req; i++)
+				;
+			if (i < a->nnow) {
+				a->now[i] = a->now[--a->nnow];
+				pthread_mutex_unlock(&a->lock);
+				reply_msg(rep, 503, "profd is stopping or reloading; try again");
+				return true;
+			}
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += POLL_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&a->now_done, &a->lock, &ts);
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (!req.status)
+		return false;   /* its target changed meanwhile */
+	if (req.status != 200) {
+		reply_msg(rep, req.status, "%s", req.message);
+		return true;
+	}
+	rep->status = 200;
+	rep->body = req.body;
+	rep->len = req.len;
+	return true;
+}
+
 static void on_profile(void *ctx, const struct http_profile_req *req, struct http_reply *rep)
 {
 	struct agent_shared *a = ctx;
@@ -103,6 +171,10 @@ static void on_profile(void *ctx, const struct http_profile_req *req, struct htt
 		reply_msg(rep, 503, "profd is stopping");
 		return;
 	}
+	/* A cumulative type collected continuously: its state now. */
+	if (type->probe_group && type->kind == PROFILER_CUMULATIVE && pid && !req->debug &&
+	    current_profile(a, type, pid, rep))
+		return;
 	if (type->probe_group) {
 		slot = probe_claim(a, pid);
 		if (slot < 0) {
@@ -331,7 +403,7 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	metric(f, "profd_intervals_total", "counter", "Profiling intervals completed.");
 	value(f, "profd_intervals_total", s.intervals);
 	metric(f, "profd_profiles_total", "counter",
-	       "Profiles finished (one per process, type and interval).");
+	       "Profiles finished (one per service or process, type and interval).");
 	value(f, "profd_profiles_total", s.profiles);
 	metric(f, "profd_profiles_failed_total", "counter", "Profiles lost, by stage.");
 	fprintf(f, "profd_profiles_failed_total{stage=\"encode\"} %llu\n",

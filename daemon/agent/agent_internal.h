@@ -60,9 +60,19 @@ struct agent_ptype {
 	size_t npids;
 };
 
+/* A service's profiles this interval (group_by = service): every process
+ * of the service samples into them, labelled by pid and comm. */
+struct agent_group {
+	struct agent_group *next;
+	int64_t start_ns;               /* CLOCK_REALTIME: its first process's start */
+	char service[AGENT_SERVICE_LEN];
+	struct pprof *prof[PROFILER_MAX_TYPES];
+};
+
 /* A process with a profile in progress this interval. */
 struct agent_proc {
 	struct agent_proc *next;        /* hash bucket chain */
+	struct agent_group *group;      /* group_by = service: where its samples go */
 	pid_t pid;
 	bool exited;                    /* seen gone: flushed at the next tick */
 	int64_t start_ns;               /* CLOCK_REALTIME: the profiles' start ... */
@@ -81,6 +91,8 @@ struct agent {
 	size_t ntypes;
 	struct agent_proc *buckets[AGENT_PROC_BUCKETS];
 	size_t nprocs;
+	struct agent_group *groups;     /* this interval's, group_by = service */
+	size_t ngroups;
 	struct disk_store *disk;
 	char *http_token;               /* the token the server runs with */
 	char *up_secrets;               /* the uploader's secret files' content */
@@ -134,6 +146,9 @@ void agent_http_stop(struct agent *a);
 /* reload.c */
 int agent_check_config(const struct profd_config *cfg, char *err, size_t errlen);
 void agent_reload(struct agent *a);
+
+/* current.c: answer the queued current-state requests (now_fd readable). */
+void agent_now_serve(struct agent *a);
 
 /* interval.c */
 void agent_interval_begin(struct agent *a, int64_t at);

@@ -41,6 +41,7 @@ enum kind {
 	K_BOOL,
 	K_TYPES,
 	K_MODE,
+	K_GROUP,
 	K_URL,
 	K_LISTEN,
 	K_PROCS,
@@ -62,6 +63,7 @@ struct key_def {
 
 static const struct key_def keys[] = {
 	{ "profd", "interval", K_DURATION, CFG(interval_ns), 0, 0 },
+	{ "profd", "group_by", K_GROUP, CFG(group_by), 0, 0 },
 	{ "profd", "types", K_TYPES, CFG(types), 0, 0 },
 	{ "profd", "output_dir", K_PATH, CFG(output_dir), 0, 0 },
 	{ "profd", "retention_size", K_SIZE, CFG(retention_size), 0, UINT64_MAX },
@@ -107,6 +109,10 @@ struct parse_ctx {
 
 static const char *const mode_names[] = {
 	[UPLOAD_MODE_PUSH] = "push", [UPLOAD_MODE_INGEST] = "ingest", [UPLOAD_MODE_PPROF] = "pprof",
+};
+
+static const char *const group_names[] = {
+	[GROUP_BY_SERVICE] = "service", [GROUP_BY_PROCESS] = "process",
 };
 
 /* 0 and *idx when v is names[*idx], else -ENOENT. */
@@ -487,6 +493,13 @@ static int set_value(struct parse_ctx *c, const char *section, const char *name,
 			return 0;
 		}
 		return fail(c, section, name, "invalid mode '%s' (push, ingest or pprof)",
+			    shown(v, sv, sizeof(sv)));
+	case K_GROUP:
+		if (!name_index(group_names, sizeof(group_names) / sizeof(group_names[0]), v, &i)) {
+			*(enum group_by *)slot = (enum group_by)i;
+			return 0;
+		}
+		return fail(c, section, name, "invalid group_by '%s' (service or process)",
 			    shown(v, sv, sizeof(sv)));
 	case K_PROFILER:
 		break;

@@ -28,9 +28,16 @@ struct service_rule {
 	char *service;
 };
 
+/* What one profile covers per type and interval. */
+enum group_by {
+	GROUP_BY_SERVICE,               /* every process of a service (default) */
+	GROUP_BY_PROCESS,               /* one process */
+};
+
 struct profd_config {
 	/* [profd] */
 	uint64_t interval_ns;
+	enum group_by group_by;
 	unsigned types;                 /* bit (1u << place in the registry) */
 	char *output_dir;               /* "" = don't write */
 	uint64_t retention_size;        /* bytes under output_dir; 0 = no limit */

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* procs: the agent's process table: one builder per process per type
- * for the current interval (the runs' sink), finished and handed to disk
- * and upload when the process exits or the interval ends. */
+/* procs: the agent's process table and the runs' sink: for the current
+ * interval one builder per service per type (group_by = service: every
+ * process of the service, finished when the interval ends) or per process
+ * per type (group_by = process: finished when the process exits or the
+ * interval ends), handed to disk and upload. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +24,32 @@ static struct agent_proc **proc_slot(struct agent *a, pid_t pid)
 	while (*pp && (*pp)->pid != pid)
 		pp = &(*pp)->next;
 	return pp;
+}
+
+/* The group of service this interval, made when missing; its start the
+ * earliest of its processes'. NULL when out of memory or over the limit. */
+static struct agent_group *group_get(struct agent *a, const char *service, int64_t start_ns)
+{
+	struct agent_group *g;
+
+	for (g = a->groups; g; g = g->next)
+		if (!strcmp(g->service, service))
+			break;
+	if (!g) {
+		if (a->ngroups >= AGENT_MAX_PROCS)
+			return NULL;
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return NULL;
+		snprintf(g->service, sizeof(g->service), "%s", service);
+		g->start_ns = start_ns;
+		g->next = a->groups;
+		a->groups = g;
+		a->ngroups++;
+	}
+	if (start_ns < g->start_ns)
+		g->start_ns = start_ns;
+	return g;
 }
 
 static struct agent_proc *proc_new(struct agent *a, pid_t pid, const char *comm16)
@@ -69,6 +97,13 @@ static struct agent_proc *proc_new(struct agent *a, pid_t pid, const char *comm1
 	else
 		procinfo__default_service(has_unit ? unit : NULL, p->comm, p->service,
 					  sizeof(p->service));
+	if (a->cfg.group_by == GROUP_BY_SERVICE) {
+		p->group = group_get(a, p->service, p->start_ns);
+		if (!p->group) {
+			free(p);
+			return NULL;
+		}
+	}
 	*proc_slot(a, pid) = p;
 	a->nprocs++;
 	return p;
@@ -80,7 +115,7 @@ struct pprof *agent_sink(void *ctx, struct profiler *pr, pid_t pid)
 	struct agent_ptype *t = ctx;
 	struct agent *a = t->a;
 	struct agent_proc *p = *proc_slot(a, pid);
-	struct pprof *b;
+	struct pprof *b, **slot;
 
 	/* A snapshot holds what a process that exited since left behind (its
 	 * in-use memory is meaningless now): no profile for it. */
@@ -90,8 +125,13 @@ struct pprof *agent_sink(void *ctx, struct profiler *pr, pid_t pid)
 		p = proc_new(a, pid, pr->sink_comm);
 	if (!p)
 		return NULL;
-	if (p->prof[t->pt])
-		return p->prof[t->pt];
+	/* One builder for every process of a service: mappings and
+	 * locations stay apart where processes differ (a mapping is its
+	 * range, offset and file; a location its mapping and address), and
+	 * every sample carries its pid and comm labels. */
+	slot = p->group ? &p->group->prof[t->pt] : &p->prof[t->pt];
+	if (*slot)
+		return *slot;
 	b = pprof__new();
 	if (!b)
 		return NULL;
@@ -101,17 +141,25 @@ struct pprof *agent_sink(void *ctx, struct profiler *pr, pid_t pid)
 	}
 	/* Best effort: a process already gone has no executable to name. */
 	frames__main_mapping(b, a->sym, pid);
-	p->prof[t->pt] = b;
+	*slot = b;
 	return b;
 }
 
+/* What a finished profile is of: one process, or (pid 0, comm NULL) one
+ * service's processes. */
+struct profile_of {
+	pid_t pid;
+	const char *comm;
+	const char *service;
+	int64_t start_ns;
+};
+
 /* Encode one finished profile, write it and/or queue it for upload. */
-static void finish_profile(struct agent *a, struct agent_proc *p, int pt,
+static void finish_profile(struct agent *a, const struct profile_of *p, struct pprof *b, int pt,
 			   int64_t end_ns)
 {
 	static int64_t last_log;
 	const struct profiler_type *type = profiler_type_at(pt);
-	struct pprof *b = p->prof[pt];
 	uint8_t *gz = NULL;
 	size_t len = 0;
 	int err;
@@ -123,8 +171,12 @@ static void finish_profile(struct agent *a, struct agent_proc *p, int pt,
 
 		a->encode_errors++;
 		if (!last_log || now - last_log > LOG_EVERY_NS) {
-			log_warn("cannot encode the %s profile of pid %d: %s, dropping it",
-				 type->name, p->pid, strerror(-err));
+			if (p->pid)
+				log_warn("cannot encode the %s profile of pid %d: %s, dropping it",
+					 type->name, p->pid, strerror(-err));
+			else
+				log_warn("cannot encode the %s profile of service %s: %s, dropping it",
+					 type->name, p->service, strerror(-err));
 			last_log = now;
 		}
 		return;
@@ -132,8 +184,8 @@ static void finish_profile(struct agent *a, struct agent_proc *p, int pt,
 	a->profiles++;
 	/* Failures are counted and logged by the store. */
 	if (a->disk)
-		disk_store__write(a->disk, p->comm, p->pid, type->name, p->start_ns, gz, len,
-				  NULL, 0);
+		disk_store__write(a->disk, p->pid ? p->comm : p->service, p->pid, type->name,
+				  p->start_ns, gz, len, NULL, 0);
 	if (a->sh.up) {
 		struct pyroscope_meta m = {
 			.type = type,
@@ -151,12 +203,16 @@ static void finish_profile(struct agent *a, struct agent_proc *p, int pt,
 	free(gz);
 }
 
+/* A process's profiles (group_by = process; in a group it has none: its
+ * samples stay in the group's until the interval ends). */
 static void proc_finish_free(struct agent *a, struct agent_proc *p, int64_t end_ns)
 {
+	struct profile_of of = { p->pid, p->comm, p->service, p->start_ns };
+
 	for (int pt = 0; pt < (int)profiler_type_count(); pt++) {
 		if (!p->prof[pt])
 			continue;
-		finish_profile(a, p, pt, end_ns);
+		finish_profile(a, &of, p->prof[pt], pt, end_ns);
 		pprof__free(p->prof[pt]);
 	}
 	free(p);
@@ -205,4 +261,18 @@ void agent_flush_all(struct agent *a, int64_t now_ns)
 			proc_finish_free(a, p, p->exited ? p->exit_ns : now_ns);
 		}
 	}
+	while (a->groups) {
+		struct agent_group *g = a->groups;
+		struct profile_of of = { 0, NULL, g->service, g->start_ns };
+
+		a->groups = g->next;
+		for (int pt = 0; pt < (int)profiler_type_count(); pt++) {
+			if (!g->prof[pt])
+				continue;
+			finish_profile(a, &of, g->prof[pt], pt, now_ns);
+			pprof__free(g->prof[pt]);
+		}
+		free(g);
+	}
+	a->ngroups = 0;
 }

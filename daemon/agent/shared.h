@@ -54,6 +54,19 @@ struct agent_snapshot {
 	pid_t probed[AGENT_MAX_TARGETS];
 };
 
+/* A request for the current state of a profile the agent collects
+ * continuously (heap, allocs of a [heap] process): an HTTP thread queues
+ * it and waits, the main thread (which owns the profilers) answers it. */
+struct agent_now_req {
+	pid_t pid;
+	const struct profiler_type *type;       /* the type asked for */
+	bool done;                      /* under lock: answered */
+	int status;                     /* 200; 0: not collected continuously */
+	char message[256];              /* the reason, when not 200 */
+	uint8_t *body;                  /* the gzipped profile (malloc'ed) */
+	size_t len;
+};
+
 struct agent_shared {
 	pthread_mutex_t lock;
 	struct agent_snapshot snap;     /* under lock; written by the main thread */
@@ -62,6 +75,12 @@ struct agent_shared {
 	/* under lock: processes an on-demand request of a probe group (heap,
 	 * allocs) probes now */
 	pid_t claims[HTTP_MAX_CONNECTIONS_AGENT];
+	/* under lock: current-state requests the main thread has yet to
+	 * take; now_fd (an eventfd) wakes it, now_done wakes the requests */
+	struct agent_now_req *now[HTTP_MAX_CONNECTIONS_AGENT];
+	size_t nnow;
+	int now_fd;
+	pthread_cond_t now_done;
 	atomic_bool stopping;           /* profile requests end early ... */
 	atomic_uint gen;                /* ... and when it changes (server restart) */
 };

@@ -123,7 +123,9 @@ static int build_paths(const struct disk_store *d, const char *process, int pid,
 	path_component_sanitize(tname, sizeof(tname), type ? type : "");
 	if (!gmtime_r(&secs, &tm) || !strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm))
 		return -EINVAL;
-	n = snprintf(dirbuf, dirsz, "%s/%s/%d", d->dir, name, pid);
+	/* pid <= 0: a service's profile, one level down (group_by = service). */
+	n = pid > 0 ? snprintf(dirbuf, dirsz, "%s/%s/%d", d->dir, name, pid)
+		    : snprintf(dirbuf, dirsz, "%s/%s", d->dir, name);
 	if (n < 0 || (size_t)n >= dirsz)
 		return -ENAMETOOLONG;
 	/* Milliseconds keep an exiting process's flush apart from the
@@ -276,8 +278,9 @@ static int scan_add(struct scan *s, const char *rel, const struct stat *st)
 	return 0;
 }
 
-/* Files of one <process>/<pid> directory: profiles into s, stale
- * temporaries removed at once. */
+/* Files of one <process>/<pid> directory (pname NULL: of one <service>
+ * directory, pid its name): profiles into s, stale temporaries removed at
+ * once. */
 static int scan_pid_dir(int pfd, const char *pname, const char *pid,
 			struct scan *s, int64_t now_ns, int *removed)
 {
@@ -310,7 +313,8 @@ static int scan_pid_dir(int pfd, const char *pname, const char *pid,
 		}
 		if (!ends_with(de->d_name, SUFFIX))
 			continue;       /* not ours: neither counted nor deleted */
-		if ((size_t)snprintf(rel, sizeof(rel), "%s/%s/%s", pname, pid, de->d_name) >= sizeof(rel))
+		if ((size_t)(pname ? snprintf(rel, sizeof(rel), "%s/%s/%s", pname, pid, de->d_name)
+				   : snprintf(rel, sizeof(rel), "%s/%s", pid, de->d_name)) >= sizeof(rel))
 			continue;
 		err = scan_add(s, rel, &st);
 	}
@@ -347,6 +351,9 @@ int disk_store__retain(struct disk_store *d, int64_t now_ns)
 			close(pfd);
 			continue;
 		}
+		/* A service's profiles (group_by = service), then its
+		 * processes' (group_by = process). */
+		err = scan_pid_dir(rfd, NULL, pe->d_name, &s, now_ns, &removed);
 		while (!err && (de = readdir(pdir)))
 			if (all_digits(de->d_name))
 				err = scan_pid_dir(pfd, pe->d_name, de->d_name, &s, now_ns, &removed);
@@ -369,9 +376,10 @@ int disk_store__retain(struct disk_store *d, int64_t now_ns)
 		s.total -= s.e[i].size;
 		removed++;
 		gone++;
-		/* Empty <pid> and <process> directories go with their last file. */
+		/* Empty <pid> and <process> directories (or the <service>
+		 * one) go with their last file; never output_dir itself. */
 		*strrchr(path, '/') = '\0';
-		if (!rmdir(path)) {
+		if (!rmdir(path) && strchr(s.e[i].rel, '/') != strrchr(s.e[i].rel, '/')) {
 			*strrchr(path, '/') = '\0';
 			rmdir(path);
 		}

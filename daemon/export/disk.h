@@ -31,7 +31,8 @@ struct disk_store;
 struct disk_store *disk_store__new(const char *dir, uint64_t max_bytes, uint64_t max_age_ns);
 void disk_store__free(struct disk_store *d);
 
-/* Write one gzipped profile of process (raw comm, sanitized here) pid, type
+/* Write one gzipped profile of process (raw comm, sanitized here) pid (<= 0:
+ * of the service named by process, as <dir>/<service>/<file>), type
  * ("cpu", ...), for the interval starting at start_ns (CLOCK_REALTIME). The
  * final path goes to path_out when it is not NULL: "<type>-<start>-N.pb.gz"
  * when the plain name is taken (N = 2.., up to DISK_MAX_CLASHES). Returns 0

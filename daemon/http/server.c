@@ -352,7 +352,9 @@ static enum MHD_Result serve_index(struct http_server *s, struct MHD_Connection 
 		     "http://HOST/debug/pprof/profile?pid=1234&amp;seconds=30</code></p>\n"
 		     "<p>Every profile is collected for <code>seconds</code> from the request on: "
 		     "heap and allocs attach an allocator probe to the process and answer what it "
-		     "saw in that time (default 10 s), not the process's whole heap.</p>\n"
+		     "saw in that time (default 10 s), not the process's whole heap; for a process "
+		     "profd heap-profiles continuously ([heap] processes) they answer its current "
+		     "state at once, as Go's do.</p>\n"
 		     "<p>You see the processes you may profile: your own (same uid, dumpable) or, "
 		     "for root and the allowed group, all.</p>\n<table>\n",
 		     false);

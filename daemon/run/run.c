@@ -48,6 +48,20 @@ int run__drain(struct run *r)
 	return r->pr.type->ops->drain(&r->pr);
 }
 
+int run__drain_to(struct run *r, profiler_sink_fn sink, void *sink_ctx)
+{
+	profiler_sink_fn own = r->pr.sink;
+	void *own_ctx = r->pr.sink_ctx;
+	int n;
+
+	r->pr.sink = sink;
+	r->pr.sink_ctx = sink_ctx;
+	n = r->pr.type->ops->drain(&r->pr);
+	r->pr.sink = own;
+	r->pr.sink_ctx = own_ctx;
+	return n;
+}
+
 void run__stop(struct run *r, bool flush_all)
 {
 	const struct profiler_type *t = r->pr.type;

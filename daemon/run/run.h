@@ -32,6 +32,10 @@ int run__tick(struct run *r);
 /* Hand the collected state to the sink now: a cumulative type's (heap: in
  * use at this moment) at the end of an interval. Returns samples or -errno. */
 int run__drain(struct run *r);
+/* run__drain() into another sink, once: the run's own sink and state stay
+ * as they were (a cumulative type's state is read, not reset). For the
+ * current state of a continuous heap profile, asked over HTTP. */
+int run__drain_to(struct run *r, profiler_sink_fn sink, void *sink_ctx);
 /* Stop collecting and flush: what remains goes to the sink (every kind
  * when flush_all, else only a delta type's remainder: a continuous
  * cumulative run is drained at its interval's end, never when stopped). */

@@ -156,6 +156,7 @@ test_agent_profiles_per_process() {
 	require_root
 	cat >"$T/profd.ini" <<EOF
 [profd]
+group_by = process
 interval = 2s
 output_dir = $T/out
 [cpu]
@@ -190,12 +191,71 @@ EOF
 	[ -z "$(find "$T/out" -name '.*')" ] || fail "temporary files left: $(find "$T/out" -name '.*')"
 }
 
+# group_by = service (the default): every process of one service is one
+# profile per type per interval, output_dir/<service>/<type>-<start>.pb.gz,
+# its samples labelled pid and comm. Two processes of one program (one
+# service) and one of another: one file per service per interval, both pids
+# in the first, each pid's own cpu split intact in the shared profile (their
+# mappings and locations do not mix up), the other program's alone.
+test_agent_group_by_service() {
+	require_root
+	cat >"$T/profd.ini" <<EOF
+[profd]
+interval = 2s
+output_dir = $T/out
+[cpu]
+frequency = 499
+[http]
+listen =
+EOF
+	mkdir "$T/o"
+	cp "$WORKLOADS/cpu_split" "$T/o/cpu_other"
+	cp "$WORKLOADS/libburn.so" "$T/o/"
+	start_workload cpu_split 30 70
+	local w1=$WL_PID w2 w3 f tags top n1 n3
+	start_workload cpu_split 30 40
+	w2=$WL_PID
+	WORKLOADS=$T/o start_workload cpu_other 30 55
+	w3=$WL_PID
+	agent_start "$T/profd.ini"
+	wait_for 20 "3 profiles of each service" eval \
+		'[ "$(ls "$T/out/cpu_split/"cpu-*.pb.gz 2>/dev/null | wc -l)" -ge 3 ] &&
+		 [ "$(ls "$T/out/cpu_other/"cpu-*.pb.gz 2>/dev/null | wc -l)" -ge 3 ]'
+	agent_stop
+	[ -z "$(find "$T/out/cpu_split" "$T/out/cpu_other" -mindepth 1 -type d)" ] ||
+		fail "per-process directories: $(find "$T/out" -mindepth 2 -type d)"
+	n1=$(ls "$T/out/cpu_split/"cpu-*.pb.gz | wc -l)
+	n3=$(ls "$T/out/cpu_other/"cpu-*.pb.gz | wc -l)
+	echo "    cpu files: $n1 of cpu_split (2 processes), $n3 of cpu_other (1)"
+	[ "$n1" -le $((n3 + 1)) ] || fail "$n1 cpu_split files for $n3 intervals: not one per interval"
+	# The second file is a whole interval of both processes.
+	f=$(ls "$T/out/cpu_split/"cpu-*.pb.gz | sed -n 2p)
+	tags=$(pprof -tags "$f")
+	assert_contains "$tags" "$w1" "pid label of the first process"
+	assert_contains "$tags" "$w2" "pid label of the second process"
+	assert_not_contains "$tags" "$w3" "pid of the other service"
+	assert_contains "$tags" "cpu_split" "comm label"
+	for p in "$w1:70" "$w2:40"; do
+		top=$(pprof -top -nodecount=10 -tagfocus="pid=${p%:*}" "$f")
+		assert_near "$(flat_ratio burn_main lib_burn <<<"$top")" "${p#*:}" 10 \
+			"burn_main share of pid ${p%:*} in the service profile"
+	done
+	assert_contains "$(pprof -top -nodecount=10 "$f")" "File: cpu_split" "main binary"
+	f=$(ls "$T/out/cpu_other/"cpu-*.pb.gz | sed -n 2p)
+	tags=$(pprof -tags "$f")
+	assert_contains "$tags" "$w3" "pid label of the other service"
+	assert_not_contains "$tags" "$w1" "first process in the other service"
+	assert_near "$(flat_ratio burn_main lib_burn < <(pprof -top -nodecount=10 "$f"))" 55 10 \
+		"burn_main share of the other service"
+}
+
 # A process that exits mid-interval is written within about a tick of its
 # exit, long before the 60 s interval ends, with what it ran, once.
 test_agent_exit_flush() {
 	require_root
 	cat >"$T/profd.ini" <<EOF
 [profd]
+group_by = process
 interval = 60s
 output_dir = $T/out
 [cpu]
@@ -224,6 +284,7 @@ test_agent_sigterm_flush() {
 	require_root
 	cat >"$T/profd.ini" <<EOF
 [profd]
+group_by = process
 interval = 60s
 output_dir = $T/out
 [http]
@@ -255,6 +316,7 @@ test_agent_upload_push() {
 	receiver_start 0 "$T/recv"
 	cat >"$T/profd.ini" <<EOF
 [profd]
+group_by = process
 interval = 2s
 output_dir = $T/out
 [upload]
@@ -325,6 +387,7 @@ test_agent_spool_replay() {
 	port=$(free_port)
 	cat >"$T/profd.ini" <<EOF
 [profd]
+group_by = process
 interval = 1s
 output_dir = $T/out
 [upload]
@@ -358,6 +421,7 @@ test_agent_sighup_reload() {
 	local cfg=$T/profd.ini n
 	cat >"$cfg" <<EOF
 [profd]
+group_by = process
 interval = 1s
 output_dir = $T/out1
 [cpu]
@@ -385,6 +449,7 @@ EOF
 	[ ! -e "$T/out2" ] || fail "the bad file's output_dir was used"
 	cat >"$cfg" <<EOF
 [profd]
+group_by = process
 interval = 1s
 output_dir = $T/out2
 [cpu]
@@ -410,6 +475,7 @@ test_agent_http_pprof_and_metrics() {
 	require_root
 	cat >"$T/profd.ini" <<EOF
 [profd]
+group_by = process
 interval = 2s
 output_dir = $T/out
 [http]
@@ -488,6 +554,7 @@ test_agent_churn_memory_bounded() {
 	out=$(mktemp -d /dev/shm/profd-churn.XXXXXX)
 	cat >"$T/profd.ini" <<EOF
 [profd]
+group_by = process
 interval = 2s
 output_dir = $out
 retention_size = 64MiB
@@ -540,6 +607,7 @@ test_agent_capabilities_nonroot() {
 	mkdir -m 755 "$T/out" && chown nobody "$T/out"
 	cat >"$T/profd.ini" <<EOF
 [profd]
+group_by = process
 interval = 1s
 output_dir = $T/out
 [http]
@@ -599,6 +667,7 @@ test_agent_sd_notify_and_journal() {
 	local sock=$T/notify.sock fifo=$T/notify.fifo line
 	cat >"$T/profd.ini" <<EOF2
 [profd]
+group_by = process
 interval = 1s
 output_dir = $T/out
 [http]
@@ -638,14 +707,16 @@ PY
 # interval, and each interval's heap profile is the memory in use at its end
 # (exact at sample_rate 1); a second such process gets its own probe and
 # leaves the first one's counts alone. allocs next to heap is refused with a
-# warning (one allocator probe per process), and so is an on-demand heap
-# profile of a process probed continuously.
+# warning (one allocator probe per process). Over HTTP, /heap and /allocs
+# of a process profiled continuously answer its state now, at once, as Go's
+# do, and leave the interval's profiles as they are.
 test_agent_heap_continuous() {
 	require_root
-	local name=hmix$$ w w2 f top n=0 code before
+	local name=hmix$$ w w2 f p top n=0 code before
 	cp "$WORKLOADS/heap_mix" "$T/$name"
 	cat >"$T/profd.ini" <<EOF2
 [profd]
+group_by = process
 interval = 2s
 types = cpu, heap, allocs
 output_dir = $T/out
@@ -672,9 +743,32 @@ EOF2
 	release_workload
 	wait_for 15 "two heap profiles after the second process came" \
 		eval '[ "$(ls "$T/out/$name/$w/" | grep -c "^heap-")" -ge $((before + 3)) ]'
-	code=$(curl -s -o "$T/body" -w '%{http_code}' \
-		"http://127.0.0.1:$AG_PORT/debug/pprof/heap?pid=$w&seconds=1")
-	[ "$code" = 409 ] || fail "on-demand heap of a probed process: HTTP $code ($(cat "$T/body"))"
+	# Over HTTP, as Go answers /debug/pprof/heap: the state now, at once
+	# (on demand it would collect for 10 s and see nothing of the live
+	# blocks; timeout 8 tells the two apart, no timing is asserted).
+	top=$(timeout 8 go tool pprof -top -unit=B "http://127.0.0.1:$AG_PORT/debug/pprof/heap?pid=$w" \
+		2>"$T/pprof.err") || fail "heap over HTTP: $(cat "$T/pprof.err")"
+	assert_contains "$top" "Type: inuse_space" "HTTP heap default type"
+	assert_near "$(to_bytes "$(flat_value keep_live <<<"$top")")" 4194304 0 "keep_live in use over HTTP"
+	assert_near "$(to_bytes "$(flat_value churn <<<"$top")")" 0 0 "churn in use over HTTP"
+	top=$(timeout 8 go tool pprof -top -sample_index=alloc_objects \
+		"http://127.0.0.1:$AG_PORT/debug/pprof/allocs?pid=$w" 2>"$T/pprof.err") ||
+		fail "allocs over HTTP: $(cat "$T/pprof.err")"
+	assert_contains "$top" "Type: alloc_objects" "HTTP allocs of a heap-profiled process"
+	assert_near "$(flat_value churn <<<"$top")" 1024 0 "churn allocations over HTTP"
+	# Both processes answer; again, so that later interval profiles are
+	# checked after the HTTP reads (they must not have disturbed them).
+	for n in 1 2; do
+		for p in "$w" "$w2"; do
+			code=$(curl -s -m 8 -o "$T/body" -w '%{http_code}' \
+				"http://127.0.0.1:$AG_PORT/debug/pprof/heap?pid=$p")
+			[ "$code" = 200 ] || fail "heap of continuously profiled pid $p: HTTP $code ($(cat "$T/body"))"
+		done
+	done
+	n=$(ls "$T/out/$name/$w/" | grep -c "^heap-")
+	wait_for 15 "a heap profile after the HTTP reads" \
+		eval '[ "$(ls "$T/out/$name/$w/" | grep -c "^heap-")" -ge $((n + 1)) ]'
+	n=0
 	agent_stop
 	# Every heap profile taken after the allocations shows them in use.
 	for f in $(ls "$T/out/$name/$w/"heap-*.pb.gz | tail -n +$((before + 1))); do
@@ -696,6 +790,7 @@ test_agent_allocs_continuous() {
 	require_root
 	cat >"$T/profd.ini" <<EOF2
 [profd]
+group_by = process
 interval = 2s
 types = allocs
 output_dir = $T/out
@@ -846,6 +941,7 @@ test_agent_no_profile_lost_at_boundary() {
 	require_root
 	cat >"$T/profd.ini" <<EOF2
 [profd]
+group_by = process
 interval = 1s
 output_dir = $T/out
 [http]
@@ -1026,6 +1122,7 @@ test_agent_sigterm_store_healthy_and_hung() {
 	receiver_start 0 "$T/recv"
 	cat >"$T/profd.ini" <<EOF2
 [profd]
+group_by = process
 interval = 60s
 [upload]
 url = http://127.0.0.1:$RECV_PORT

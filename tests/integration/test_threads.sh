@@ -218,6 +218,7 @@ test_threads_http_and_continuous() {
 	local w=$WL_PID base top code m f
 	cat >"$T/profd.ini" <<EOF2
 [profd]
+group_by = process
 interval = 2s
 types = threads
 output_dir = $T/out

@@ -80,6 +80,7 @@ void test_config_defaults(void)
 	ASSERT_EQ(cfg.popts.unwind_max_bytes, 64ULL << 20, "unwind cap");
 	ASSERT_STREQ(cfg.upload.url, "", "upload off");
 	ASSERT_EQ(cfg.upload.mode, UPLOAD_MODE_PUSH, "mode push");
+	ASSERT_EQ(cfg.group_by, GROUP_BY_SERVICE, "group_by service");
 	ASSERT_STREQ(cfg.http.listen, "127.0.0.1:6060", "listen");
 	ASSERT_TRUE(cfg.upload.backoff_initial_ns <= cfg.upload.backoff_max_ns, "backoff order");
 	ASSERT_OK(config__check(&cfg, (char[CONFIG_ERR_LEN]){ 0 }, CONFIG_ERR_LEN), "defaults pass check");
@@ -188,6 +189,7 @@ void test_config_bad_files(void)
 		const char *msg;
 	} cases[] = {
 		{ "[profd]\ninterval = abc\n", "F:2: [profd] interval: invalid duration 'abc'" },
+		{ "[profd]\ngroup_by = host\n", "F:2: [profd] group_by: invalid group_by 'host' (service or process)" },
 		{ "[upload]\n\ntimeout = 0s\n", "F:3: [upload] timeout: invalid duration '0s'" },
 		{ "[nope]\n", "F:1: unknown section [nope]" },
 		{ "[profd]\n[ profd ]\n", "F:2: unknown section [ profd ]" },
@@ -373,6 +375,10 @@ void test_config_overrides(void)
 		{ "cpu.frequency=199", NULL },
 		{ "cpu.frequency = 299", NULL },
 		{ "profd.types=cpu,mutex", NULL },
+		{ "profd.group_by=service", NULL },
+		{ "profd.group_by=process", NULL },
+		{ "profd.group_by=pid", "command line: [profd] group_by: invalid group_by 'pid' (service or process)" },
+		{ "profd.group_by=", "command line: [profd] group_by: invalid group_by '' (service or process)" },
 		{ "http.listen=", NULL },
 		{ "service.nginx*=web", NULL },
 		{ "service.nginx*=web2", NULL },
@@ -400,6 +406,7 @@ void test_config_overrides(void)
 			fprintf(stderr, "    got:  %s\n    want: %s\n", err, cases[i].msg);
 	}
 	ASSERT_EQ(cfg.popts.frequency, 299, "last override wins");
+	ASSERT_EQ(cfg.group_by, GROUP_BY_PROCESS, "group_by process");
 	ASSERT_EQ(cfg.types, TBIT("cpu") | TBIT("mutex"), "types");
 	ASSERT_STREQ(cfg.http.listen, "", "http off");
 	ASSERT_EQ(cfg.n_rules, 1, "service override replaces");
@@ -458,6 +465,7 @@ void test_config_shipped_example(void)
 	ASSERT_EQ(cfg.popts.unwind_max_bytes, def.popts.unwind_max_bytes, "unwind max_memory");
 	ASSERT_STREQ(cfg.upload.url, def.upload.url, "url");
 	ASSERT_EQ(cfg.upload.mode, def.upload.mode, "mode");
+	ASSERT_EQ(cfg.group_by, def.group_by, "group_by");
 	ASSERT_EQ(cfg.upload.timeout_ns, def.upload.timeout_ns, "timeout");
 	ASSERT_EQ(cfg.upload.retries, def.upload.retries, "retries");
 	ASSERT_EQ(cfg.upload.backoff_initial_ns, def.upload.backoff_initial_ns, "backoff_initial");

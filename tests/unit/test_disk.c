@@ -154,6 +154,51 @@ out:
 	rm_rf(dir);
 }
 
+/* group_by = service: <dir>/<service>/<type>-<start>.pb.gz (pid 0), next to
+ * per-process ones; retention counts and removes both, and the service's
+ * directory with its last file, never output_dir itself. */
+void test_disk_service_layout(void)
+{
+	char dir[64], path[PATH_MAX], want[PATH_MAX], proc[PATH_MAX];
+	int64_t now = 1700000000LL * SEC;
+	struct disk_store *d;
+
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	d = disk_store__new(dir, 0, 3600 * SEC);
+	if (!ASSERT_OK_PTR(d, "new"))
+		goto out;
+	ASSERT_OK(disk_store__write(d, "web", 0, "cpu", now - 7200 * SEC, "xyz", 3, path,
+				    sizeof(path)), "service profile");
+	snprintf(want, sizeof(want), "%s/web/cpu-20231114T201320.000Z.pb.gz", dir);
+	ASSERT_STREQ(path, want, "service path");
+	set_mtime(path, now - 7200 * SEC);
+	ASSERT_OK(disk_store__write(d, "web", 0, "cpu", now - 7200 * SEC, "ab", 2, path,
+				    sizeof(path)), "clash");
+	ASSERT_TRUE(strstr(path, "/web/cpu-20231114T201320.000Z-2.pb.gz") != NULL, path);
+	set_mtime(path, now - 7200 * SEC);
+	ASSERT_OK(disk_store__write(d, "db", 7, "cpu", now - 60 * SEC, "x", 1, proc, sizeof(proc)),
+		  "process profile");
+	set_mtime(proc, now - 60 * SEC);
+	ASSERT_OK(disk_store__write(d, "db", 0, "cpu", now - 60 * SEC, "xy", 2, path, sizeof(path)),
+		  "a service named like a process");
+	set_mtime(path, now - 60 * SEC);
+	ASSERT_EQ(disk_store__retain(d, now), 2, "the old service profiles removed");
+	snprintf(want, sizeof(want), "%s/web", dir);
+	ASSERT_EQ(access(want, F_OK), -1, "empty service dir removed");
+	ASSERT_EQ(access(dir, F_OK), 0, "output_dir kept");
+	ASSERT_EQ(file_size(proc), 1, "process profile kept");
+	ASSERT_EQ(file_size(path), 2, "service profile next to it kept");
+	ASSERT_EQ(disk_store__stats(d)->files, 2, "files");
+	ASSERT_EQ(disk_store__stats(d)->bytes_used, 3, "bytes");
+	/* The last profiles go: output_dir stays. */
+	ASSERT_EQ(disk_store__retain(d, now + 7200 * SEC), 2, "all removed");
+	ASSERT_EQ(access(dir, F_OK), 0, "output_dir kept when empty");
+	disk_store__free(d);
+out:
+	rm_rf(dir);
+}
+
 void test_disk_retention(void)
 {
 	char dir[64], path[PATH_MAX], foreign[PATH_MAX], kept[5][PATH_MAX];
