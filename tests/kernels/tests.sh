@@ -75,6 +75,7 @@ test_km_continuous() {
 [profd]
 interval = 3s
 output_dir = $T/out
+group_by = process
 [upload]
 url = http://127.0.0.1:$RECV_PORT
 spool_dir = $T/spool
