@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "http/peer.h"
+#include "util/fileio.h"
 
 static bool v4_loopback(const struct in_addr *a)
 {
@@ -55,21 +56,69 @@ static void fill_end(const struct sockaddr_storage *ss, __be16 *port, __be32 add
 	}
 }
 
+/* The client end's line in /proc/net/tcp{,6}: "sl local rem st ... uid",
+ * addresses as the kernel prints them (the 32-bit words in memory order as
+ * %08X, the port in host order). */
+#define PROC_NET_TCP_MAX (64u << 20)
+
+static void proc_net_addr(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+
+		snprintf(out, len, "%08X:%04X", (unsigned)s->sin_addr.s_addr,
+			 (unsigned)ntohs(s->sin_port));
+	} else {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+		uint32_t w[4];
+
+		memcpy(w, &s->sin6_addr, sizeof(w));
+		snprintf(out, len, "%08X%08X%08X%08X:%04X", (unsigned)w[0], (unsigned)w[1],
+			 (unsigned)w[2], (unsigned)w[3], (unsigned)ntohs(s->sin6_port));
+	}
+}
+
+static int uid_from_proc_net(const struct sockaddr_storage *remote,
+			     const struct sockaddr_storage *local, uid_t *uid)
+{
+	char want_l[64], want_r[64], l[64], r[64], *buf = NULL, *line, *save = NULL;
+	size_t len;
+	unsigned long u;
+	int err;
+
+	proc_net_addr(remote, want_l, sizeof(want_l)); /* the client's local end */
+	proc_net_addr(local, want_r, sizeof(want_r));
+	err = read_file_all(remote->ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6",
+			    PROC_NET_TCP_MAX, &buf, &len);
+	if (err)
+		return err;
+	err = -ENOENT;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, " %*u: %63s %63s %*x %*s %*s %*s %lu", l, r, &u) != 3)
+			continue;
+		if (!strcasecmp(l, want_l) && !strcasecmp(r, want_r)) {
+			*uid = (uid_t)u;
+			err = 0;
+			break;
+		}
+	}
+	free(buf);
+	return err;
+}
+
+static int uid_from_sock_diag(const struct sockaddr_storage *remote,
+			      const struct sockaddr_storage *local, uid_t *uid);
+
 int peer__uid(int fd, bool *loopback, uid_t *uid)
+{
+	return peer__uid_from(fd, PEER_SOCK_DIAG | PEER_PROC_NET, loopback, uid);
+}
+
+int peer__uid_from(int fd, unsigned sources, bool *loopback, uid_t *uid)
 {
 	struct sockaddr_storage local = { 0 }, remote = { 0 };
 	socklen_t ll = sizeof(local), rl = sizeof(remote);
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 req;
-	} msg = { 0 };
-	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
-	union {
-		struct nlmsghdr nlh;
-		char buf[8192];
-	} ans;
-	ssize_t n;
-	int s, ret = -ENOENT;
+	int ret = -ENOENT;
 
 	*loopback = false;
 	if (getsockname(fd, (struct sockaddr *)&local, &ll) ||
@@ -83,6 +132,30 @@ int peer__uid(int fd, bool *loopback, uid_t *uid)
 		*loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&remote)->sin6_addr);
 	if (!*loopback)
 		return -ENOENT;
+	if (sources & PEER_SOCK_DIAG)
+		ret = uid_from_sock_diag(&remote, &local, uid);
+	/* Where inet_diag cannot be loaded (a kernel without the module at
+	 * hand, a container): the same answer from /proc/net, slower. */
+	if (ret && (sources & PEER_PROC_NET))
+		ret = uid_from_proc_net(&remote, &local, uid);
+	return ret;
+}
+
+static int uid_from_sock_diag(const struct sockaddr_storage *rem,
+			      const struct sockaddr_storage *loc, uid_t *uid)
+{
+	struct sockaddr_storage local = *loc, remote = *rem;
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} msg = { 0 };
+	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+	union {
+		struct nlmsghdr nlh;
+		char buf[8192];
+	} ans;
+	ssize_t n;
+	int s, ret = -ENOENT;
 
 	/* The client's socket: its source is our peer, its destination us. */
 	msg.nlh.nlmsg_len = sizeof(msg);

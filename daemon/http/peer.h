@@ -14,6 +14,11 @@
  * ::ffff:127/104); a uid is only looked up for those. Returns 0, -ENOENT when
  * the client socket is gone (or not on this host), or -errno. */
 int peer__uid(int fd, bool *loopback, uid_t *uid);
+/* The same from the given sources only (tests): sock_diag, whose inet_diag
+ * and tcp_diag modules the kernel loads on first use, and the scan of
+ * /proc/net/tcp{,6} that peer__uid() falls back to where they cannot load. */
+enum { PEER_SOCK_DIAG = 1 << 0, PEER_PROC_NET = 1 << 1 };
+int peer__uid_from(int fd, unsigned sources, bool *loopback, uid_t *uid);
 
 /* What ptrace's read check (PTRACE_MODE_READ) would let an unprivileged
  * process of uid do to pid: the target's real, effective and saved uids are

@@ -56,6 +56,12 @@ void test_peer_uid_of_loopback_client(void)
 		ASSERT_OK(peer__uid(c, &loopback, &uid), "lookup");
 		ASSERT_TRUE(loopback, "a loopback client");
 		ASSERT_EQ(uid, NOBODY, "the client's uid, not the server's");
+		uid = 0;
+		ASSERT_OK(peer__uid_from(c, PEER_SOCK_DIAG, &loopback, &uid), "sock_diag lookup");
+		ASSERT_EQ(uid, NOBODY, "sock_diag: the client's uid");
+		uid = 0;
+		ASSERT_OK(peer__uid_from(c, PEER_PROC_NET, &loopback, &uid), "/proc/net lookup");
+		ASSERT_EQ(uid, NOBODY, "/proc/net/tcp: the client's uid");
 		close(c);
 	}
 	waitpid(child, &status, 0);
