@@ -200,6 +200,12 @@ EOF
 		local log=$res/logs/${cell//\//_}.log err
 		if [ "$status" = ok ]; then
 			say "ok   kernels/$kver/$cell (${s}s)"
+			# Passed on its second run: the first failure, for the record.
+			if [ "$(awk '{ print $4 }' <<<"$line")" = retried ]; then
+				say "    passed when run again; the first run failed with:"
+				grep -E 'FAIL:|RETRY:' "$log" | head -6 | sed 's/^/    | /'
+				sed -n '1,/FAIL:/p' "$log" | grep -E '^[[:space:]]+[|] ' | tail -12 | sed 's/^/    /'
+			fi
 			passed=$((passed + 1))
 			table+=("$kver|$cell|pass|")
 			continue
