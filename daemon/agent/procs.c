@@ -84,12 +84,15 @@ static struct agent_proc *proc_new(struct agent *a, pid_t pid, const char *comm1
 		p->start_ns = a->last_drain_ns;
 	if (p->start_ns < a->interval_start_ns)
 		p->start_ns = a->interval_start_ns;
-	/* The name the sample came with saves a read, and is the only one
-	 * left when the process exited before this drain. */
-	if (comm16 && comm16[0])
-		snprintf(p->comm, sizeof(p->comm), "%.*s", PROCINFO_COMM_LEN - 1, comm16);
-	else if (procinfo__comm(pid, p->comm, sizeof(p->comm)) || !p->comm[0])
-		snprintf(p->comm, sizeof(p->comm), "unknown");
+	/* The process's name now, the one `ps` shows: the first sample's
+	 * may predate an exec (`sh -c prog` samples as `sh` first). The
+	 * sample's name is what is left when the process already exited. */
+	if (procinfo__comm(pid, p->comm, sizeof(p->comm)) || !p->comm[0]) {
+		if (comm16 && comm16[0])
+			snprintf(p->comm, sizeof(p->comm), "%.*s", PROCINFO_COMM_LEN - 1, comm16);
+		else
+			snprintf(p->comm, sizeof(p->comm), "unknown");
+	}
 	has_unit = !procinfo__unit(pid, unit, sizeof(unit));
 	svc = config__service_for(&a->cfg, p->comm, has_unit ? unit : NULL);
 	if (svc)

@@ -1005,6 +1005,36 @@ PY
 	done
 }
 
+# A process is named as `ps` names it when its profile is written: the
+# first samples of `bash -c 'work; exec spin'` carry bash's comm, the
+# process is spin by then.
+test_agent_names_process_after_exec() {
+	require_root
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+group_by = process
+interval = 3s
+output_dir = $T/out
+[http]
+listen =
+EOF2
+	start_workload cpu_split 60 70
+	local w=$WL_PID p
+	agent_start "$T/profd.ini"
+	# Just after a drain: the next one is about 3 s away.
+	wait_for 15 "a first profile" eval '[ -n "$(ls "$T/out/cpu_split/$w/" 2>/dev/null)" ]'
+	bash -c 'i=0; while [ $i -lt 40000 ]; do i=$((i + 1)); done; exec "$0" 100000' \
+		"$WORKLOADS/spin" >/dev/null &
+	p=$!
+	WL_PIDS+=("$p")
+	wait_for 15 "a profile of pid $p" eval '[ -n "$(ls "$T"/out/*/"$p"/ 2>/dev/null)" ]'
+	[ "$(cat /proc/$p/comm)" = spin ] || fail "pid $p is $(cat /proc/$p/comm), not spin yet"
+	agent_stop
+	[ -n "$(ls "$T/out/spin/$p/" 2>/dev/null)" ] ||
+		fail "no profile under spin/$p (out/: $(ls "$T/out" | tr '\n' ' '))"
+	[ -z "$(ls "$T/out/bash/$p/" 2>/dev/null)" ] || fail "pid $p's profile is named bash"
+}
+
 # Issue 16, item 4: a client that hangs up stops its profile and frees its
 # slot (two `curl -m1` of 40 s profiles with max_concurrent = 2 used to hold
 # both slots for 40 s).
