@@ -39,16 +39,22 @@ require_root() {
 # start_workload NAME ARGS...: run a workload in the background, wait for its
 # "ready" line, and set WL_PID.
 start_workload() {
-	local name=$1 fifo
+	local name=$1
 	shift
-	fifo=$T/ready.$RANDOM
+	start_prog "$WORKLOADS/$name" "$@"
+}
+
+# start_prog PATH ARGS...: start a program that prints "ready" when it is
+# set up, wait for that line, set WL_PID.
+start_prog() {
+	local fifo=$T/ready.$RANDOM line
 	mkfifo "$fifo"
-	"$WORKLOADS/$name" "$@" >"$fifo" &
+	"$@" >"$fifo" &
 	WL_PID=$!
 	WL_PIDS+=("$WL_PID")
-	read -r -t 10 line <"$fifo" || fail "workload $name did not start"
+	read -r -t 10 line <"$fifo" || fail "${1##*/} did not start"
 	rm -f "$fifo"
-	[ "$line" = ready ] || fail "workload $name said '$line', not ready"
+	[ "$line" = ready ] || fail "${1##*/} said '$line', not ready"
 }
 
 stop_workloads() {

@@ -52,20 +52,13 @@ int main(int argc, char **argv)
 # strip_start NAME CFLAGS...: build $T/NAME.full and its stripped copy
 # $T/NAME, start it, set WL_PID.
 strip_start() {
-	local name=$1 fifo
+	local name=$1
 	shift
 	cc -O2 -fomit-frame-pointer -fno-builtin "$@" "$T/strip.c" -o "$T/$name.full"
 	cp "$T/$name.full" "$T/$name"
 	strip --strip-all "$T/$name"
 	readelf -S "$T/$name" | grep -q -e '\.symtab' -e debug_info && fail "$name: not stripped"
-	fifo=$T/ready.$RANDOM
-	mkfifo "$fifo"
-	"$T/$name" 20000 >"$fifo" &
-	WL_PID=$!
-	WL_PIDS+=("$WL_PID")
-	read -r -t 10 line <"$fifo" || fail "$name did not start"
-	rm -f "$fifo"
-	[ "$line" = ready ] || fail "$name said '$line', not ready"
+	start_prog "$T/$name" 20000
 }
 
 # fn_name NAME FUNC: the node name profd gives FUNC of the stripped $T/NAME.

@@ -152,18 +152,6 @@ func main() {
 }
 '
 
-# start_prog PATH ARGS...: like start_workload, for a program built here.
-start_prog() {
-	local fifo=$T/ready.$RANDOM
-	mkfifo "$fifo"
-	"$@" >"$fifo" &
-	WL_PID=$!
-	WL_PIDS+=("$WL_PID")
-	read -r -t 10 line <"$fifo" || fail "$1 did not start"
-	rm -f "$fifo"
-	[ "$line" = ready ] || fail "$1 said '$line', not ready"
-}
-
 # profile PID OUT: a 3 s CPU profile of PID.
 profile() {
 	"$PROFD" --pid "$1" --duration 3s --frequency 499 --output "$2" 2>"$T/profd.err" ||
