@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 
 #include "collect/threads.h"
 #include "unwind/gapwalk.h"
+#include "util/procmem.h"
 #include "threads.skel.h"
 
 #define PROFD_WAIT_READ(ctx, addr, out) mem_read_u64(ctx, addr, out)
@@ -78,62 +78,9 @@ static struct bpf_link *link_for(struct threads_collector *c, pid_t pid)
 	return link;
 }
 
-/* Pages of one process's memory, read with process_vm_readv() on demand. */
-#define MEM_PAGES 16
-#define PAGE 4096ULL
-struct mem {
-	pid_t pid;
-	unsigned next;
-	uint64_t addr[MEM_PAGES];  /* page address + 1, 0 = empty */
-	uint8_t page[MEM_PAGES][PAGE];
-	size_t reads, failures;
-};
-
-static int mem_read(struct mem *m, uint64_t addr, void *out, size_t len)
-{
-	uint8_t *o = out;
-
-	while (len) {
-		uint64_t pg = addr & ~(PAGE - 1), off = addr - pg;
-		size_t n = PAGE - off < len ? PAGE - off : len;
-		int slot = -1;
-
-		for (int i = 0; i < MEM_PAGES; i++)
-			if (m->addr[i] == pg + 1)
-				slot = i;
-		if (slot < 0) {
-			struct iovec local, remote;
-
-			slot = m->next++ % MEM_PAGES;
-			m->addr[slot] = 0;
-			local = (struct iovec){ m->page[slot], PAGE };
-			remote = (struct iovec){ (void *)(uintptr_t)pg, PAGE };
-			m->reads++;
-			if (process_vm_readv(m->pid, &local, 1, &remote, 1, 0) != (ssize_t)PAGE) {
-				m->failures++;
-				return -1;
-			}
-			m->addr[slot] = pg + 1;
-		}
-		memcpy(o, m->page[slot] + off, n);
-		o += n;
-		addr += n;
-		len -= n;
-	}
-	return 0;
-}
-
 static int mem_read_u64(void *ctx, __u64 addr, __u64 *out)
 {
-	return mem_read(ctx, addr, out, sizeof(*out));
-}
-
-static void mem_reset(struct mem *m, pid_t pid)
-{
-	if (m->pid == pid)
-		return;
-	m->pid = pid;
-	memset(m->addr, 0, sizeof(m->addr));
+	return procmem_cache_read(ctx, addr, out, sizeof(*out));
 }
 
 struct threads_collector *threads_collector__new(char *err, size_t len)
@@ -317,7 +264,7 @@ static void rule_get(struct rule_cache *rc, struct gapwalk *gw, uint32_t tgid, u
 }
 
 /* The user stack from the saved registers, with the .eh_frame rules. */
-static void unwind_user(struct gapwalk *gw, struct rule_cache *rc, struct mem *m,
+static void unwind_user(struct gapwalk *gw, struct rule_cache *rc, struct procmem_cache *m,
 			struct thread_info *ti)
 {
 	struct profd_wait_regs st = { .pc = ti->rec.ip, .sp = ti->rec.sp, .bp = ti->rec.bp, .leaf = 1 };
@@ -335,7 +282,7 @@ static void unwind_user(struct gapwalk *gw, struct rule_cache *rc, struct mem *m
 			if (profd_wait_step(&r, &st, m))
 				break;
 		} else if (r.cmd == PROFD_WAIT_RULE_FP) {
-			if (!st.bp || st.bp < st.sp || mem_read(m, st.bp, pair, 16) ||
+			if (!st.bp || st.bp < st.sp || procmem_cache_read(m, st.bp, pair, 16) ||
 			    !pair[1])
 				break;
 			if (pair[0] && pair[0] <= st.bp)
@@ -354,7 +301,7 @@ static void unwind_user(struct gapwalk *gw, struct rule_cache *rc, struct mem *m
 }
 
 /* A futex wait: which kind, and for a mutex its words. */
-static void read_wait(struct mem *m, struct thread_info *ti)
+static void read_wait(struct procmem_cache *m, struct thread_info *ti)
 {
 	const struct profd_thread_rec *r = &ti->rec;
 	unsigned cmd = FUTEX_CMD(r->args[1]);
@@ -369,7 +316,7 @@ static void read_wait(struct mem *m, struct thread_info *ti)
 	else if (!((cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) && (uint32_t)r->args[2] == 2))
 		return;
 	ti->wait = THREAD_WAIT_MUTEX;
-	if (mem_read(m, ti->wait_addr, w, sizeof(w)))
+	if (procmem_cache_read(m, ti->wait_addr, w, sizeof(w)))
 		return;
 	ti->mutex_read = true;
 	ti->m_lock = w[0];
@@ -394,7 +341,7 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 	uint64_t first = UINT64_MAX, last = 0;
 	struct gapwalk *gw = NULL;
 	struct rule_cache *rc = NULL;
-	struct mem *m = NULL;
+	struct procmem_cache *m = NULL;
 	int64_t t0, t1;
 	int err = 0;
 
@@ -453,7 +400,7 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 
 		if (!(ti->rec.flags & PROFD_THR_REGS))
 			continue;
-		mem_reset(m, (pid_t)ti->rec.tgid);
+		procmem_cache_reset(m, (pid_t)ti->rec.tgid);
 		unwind_user(gw, rc, m, ti);
 		if (ti->rec.ip && ti->nu <= 1 && m->failures)
 			out->unreadable++;
