@@ -425,6 +425,15 @@ static __always_inline bool wanted(__u32 tgid)
 	return !cfg.filter_pids || bpf_map_lookup_elem(&pid_filter, &tgid);
 }
 
+/* A futex wait of a CPython process on its GIL (include/profd/python.h):
+ * a condition variable wait the agent counts as a lock wait. */
+static __always_inline bool gil_wait(__u32 tgid, __u64 uaddr)
+{
+	struct profd_py_proc *c = bpf_map_lookup_elem(&py_procs, &tgid);
+
+	return c && c->gil_cond && uaddr - c->gil_cond < PROFD_PY_GIL_TAKE_SIZE;
+}
+
 /* mutex: a futex wait starts. Only waiting operations; the agent tells
  * lock waits from other futex waits by the unwound stack. dwarf: a
  * constant of each program, so the other walk is compiled out of it. */
@@ -447,6 +456,8 @@ static __always_inline int futex_enter(struct bpf_raw_tracepoint_args *ctx, bool
 	case FUTEX_WAIT_BITSET:
 		if ((__u32)val == 2)
 			s.flags = PROFD_WAIT_EV_FUTEX_VAL2;
+		if (gil_wait(id >> 32, BPF_CORE_READ(regs, di)))
+			s.flags |= PROFD_WAIT_EV_GIL;
 		break;
 	case FUTEX_LOCK_PI:
 	case FUTEX_LOCK_PI2:

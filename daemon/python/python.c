@@ -282,6 +282,7 @@ static void scan_locked(pid_t pid)
 	if (nprocs >= MAX_PROCS)
 		return;
 	v.tss_key_addr = c.f->runtime + bias + lay->tss_key;
+	v.gil_cond = c.f->runtime + bias + lay->gil_cond;
 	v.eval_lo = c.f->eval + bias;
 	v.eval_hi = v.eval_lo + c.f->eval_size;
 	v.tsd_off = GLIBC_TSD_OFF;
