@@ -10,6 +10,8 @@
 #include <bpf/libbpf.h>
 
 #include "collect/threads.h"
+#include "python/python.h"
+#include "python/pystack.h"
 #include "unwind/gapwalk.h"
 #include "util/procmem.h"
 #include "threads.skel.h"
@@ -43,6 +45,14 @@ struct threads_collector {
 		struct bpf_link *link;
 	} links[MAX_LINKS];
 	unsigned next_link;
+	/* Processes found to run no (supported) CPython, not scanned again
+	 * for NOPY_RESCAN_NS (direct-mapped by pid). */
+#define NOPY_SLOTS 4096
+#define NOPY_RESCAN_NS (30 * 1000000000LL)
+	struct {
+		pid_t pid;
+		int64_t at;
+	} nopy[NOPY_SLOTS];
 };
 
 static struct bpf_link *link_for(struct threads_collector *c, pid_t pid)
@@ -263,16 +273,49 @@ static void rule_get(struct rule_cache *rc, struct gapwalk *gw, uint32_t tgid, u
 	}
 }
 
-/* The user stack from the saved registers, with the .eh_frame rules. */
+static int py_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	return procmem_cache_read(ctx, addr, buf, len);
+}
+
+/* Record the native frame (pc, sp), or in its place the Python frames it
+ * runs (py NULL: not a Python thread). false when the stack is full. */
+static bool push_frame(struct thread_info *ti, struct pystack *py, uint64_t pc, uint64_t sp,
+		       bool is_ret)
+{
+	uint64_t v;
+
+	while (ti->nu < PROFD_MAX_STACK_DEPTH) {
+		switch (py ? pystack_step(py, pc, sp, is_ret, &v) : PYSTACK_NATIVE) {
+		case PYSTACK_EMIT:
+			ti->ustack[ti->nu++] = v;
+			continue;
+		case PYSTACK_SKIP:
+			return true;
+		default:
+			ti->ustack[ti->nu++] = pc;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The user stack from the saved registers, with the .eh_frame rules; for
+ * a thread of a CPython process (pycfg), its Python frames in place of the
+ * eval function's activations that run them. */
 static void unwind_user(struct gapwalk *gw, struct rule_cache *rc, struct procmem_cache *m,
-			struct thread_info *ti)
+			struct thread_info *ti, const struct profd_py_proc *pycfg)
 {
 	struct profd_wait_regs st = { .pc = ti->rec.ip, .sp = ti->rec.sp, .bp = ti->rec.bp, .leaf = 1 };
+	struct pystack ps, *py = NULL;
 
 	ti->nu = 0;
 	if (st.pc < 0x1000 || st.pc >= 0x00fffffffffff000ULL)
 		return;
-	ti->ustack[ti->nu++] = st.pc;
+	if (pycfg && pystack_begin(&ps, pycfg, ti->rec.fsbase, py_read, m))
+		py = &ps;
+	if (!push_frame(ti, py, st.pc, st.sp, false))
+		return;
 	while (ti->nu < PROFD_MAX_STACK_DEPTH) {
 		struct profd_wait_rule r;
 		__u64 pair[2];
@@ -296,8 +339,28 @@ static void unwind_user(struct gapwalk *gw, struct rule_cache *rc, struct procme
 		}
 		if (st.pc < 0x1000 || st.pc >= 0x00fffffffffff000ULL)
 			break;
-		ti->ustack[ti->nu++] = st.pc;
+		if (!push_frame(ti, py, st.pc, st.sp, true))
+			break;
 	}
+}
+
+/* Whether tgid runs a CPython whose frames pystack can walk, into *cfg.
+ * Unknown processes are scanned (python/python.c keeps what it found);
+ * the answer "none" is kept for NOPY_RESCAN_NS. */
+static bool python_of(struct threads_collector *c, uint32_t tgid, int64_t now,
+		      struct profd_py_proc *cfg)
+{
+	unsigned slot = tgid % NOPY_SLOTS;
+
+	if (!python__walk_config((pid_t)tgid, false, cfg))
+		return true;
+	if (c->nopy[slot].pid == (pid_t)tgid && now - c->nopy[slot].at < NOPY_RESCAN_NS)
+		return false;
+	if (!python__walk_config((pid_t)tgid, true, cfg))
+		return true;
+	c->nopy[slot].pid = (pid_t)tgid;
+	c->nopy[slot].at = now;
+	return false;
 }
 
 /* A futex wait: which kind, and for a mutex its words. */
@@ -342,6 +405,9 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 	struct gapwalk *gw = NULL;
 	struct rule_cache *rc = NULL;
 	struct procmem_cache *m = NULL;
+	struct profd_py_proc pycfg;
+	uint32_t py_tgid = 0;
+	bool have_py = false;
 	int64_t t0, t1;
 	int err = 0;
 
@@ -400,8 +466,12 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 
 		if (!(ti->rec.flags & PROFD_THR_REGS))
 			continue;
+		if (ti->rec.tgid != py_tgid) {
+			py_tgid = ti->rec.tgid;
+			have_py = python_of(c, py_tgid, t1, &pycfg);
+		}
 		procmem_cache_reset(m, (pid_t)ti->rec.tgid);
-		unwind_user(gw, rc, m, ti);
+		unwind_user(gw, rc, m, ti, have_py ? &pycfg : NULL);
 		if (ti->rec.ip && ti->nu <= 1 && m->failures)
 			out->unreadable++;
 		read_wait(m, ti);

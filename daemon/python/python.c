@@ -46,6 +46,7 @@ struct py_proc {
 	pid_t pid;
 	const struct py_layout *lay;
 	uint64_t code_type; /* runtime address of PyCode_Type, 0 if unknown */
+	struct profd_py_proc v; /* what the walkers need (py_procs' value) */
 };
 
 struct py_code {
@@ -241,7 +242,7 @@ static void scan_locked(pid_t pid)
 
 	drop_codes(pid);
 	proc_remove(pid);
-	if (map_fd < 0 || procmaps__read(pid, scan_cb, &c, NULL) || !c.found)
+	if (procmaps__read(pid, scan_cb, &c, NULL) || !c.found)
 		return;
 	bias = c.bias;
 	if (!c.f->version) /* before 3.11: the version in the file's name */
@@ -297,13 +298,13 @@ static void scan_locked(pid_t pid)
 	v.minor = minor;
 	v.entry_kind = lay->entry_kind;
 	v.instr_kind = lay->instr_kind;
-	if (bpf_map_update_elem(map_fd, &key, &v, BPF_ANY)) {
+	if (map_fd >= 0 && bpf_map_update_elem(map_fd, &key, &v, BPF_ANY)) {
 		log_debug("python: pid %d: py_procs update: %s", (int)pid, strerror(errno));
 		return;
 	}
 	p = &procs[nprocs++];
 	*p = (struct py_proc){ .pid = pid, .lay = lay,
-			       .code_type = c.f->code_type ? c.f->code_type + bias : 0 };
+			       .code_type = c.f->code_type ? c.f->code_type + bias : 0, .v = v };
 	stats.procs++;
 	log_debug("python: pid %d runs CPython 3.%d", (int)pid, minor);
 }
@@ -321,6 +322,25 @@ void python__forget(pid_t pid)
 	drop_codes(pid);
 	proc_remove(pid);
 	pthread_mutex_unlock(&lock);
+}
+
+int python__walk_config(pid_t pid, bool scan, struct profd_py_proc *out)
+{
+	struct py_proc *p;
+	int err = 0;
+
+	pthread_mutex_lock(&lock);
+	p = proc_find(pid);
+	if (!p && scan) {
+		scan_locked(pid);
+		p = proc_find(pid);
+	}
+	if (p)
+		*out = p->v;
+	else
+		err = -ENOENT;
+	pthread_mutex_unlock(&lock);
+	return err;
 }
 
 /* ---- code objects --------------------------------------------------------- */

@@ -299,6 +299,74 @@ test_python313_shared_gil_mutex() {
 	check_gil_mutex "$py"
 }
 
+# The threads snapshot (tests/workloads/pythreads.py): every thread of a
+# Python process shows its Python frames, function, file and line, in
+# place of the interpreter's eval frames: exactly NA threads in waiter_a
+# (under threading.Event.wait and Condition.wait), NB in waiter_b, the
+# main thread in main_wait, in the pprof profile and in the text form.
+check_threads_frames() {
+	require_root
+	local py=$1 na=3 nb=2 out=$T/pythreads.pb.gz top traces list text f want ev cond run boot
+	start_pyscript "$py" pythreads.py "$na" "$nb"
+	"$PROFD" --pid "$WL_PID" --type threads --output "$out" 2>"$T/profd.err" ||
+		{ cat "$T/profd.err" >&2; fail "profd failed"; }
+	top=$(pprof -top -cum -nodecount=200 "$out")
+	echo "$top" | grep -E 'pythreads|threading|EvalFrameDefault|flat%' | sed 's/^/    | /' >&2
+	assert_contains "$top" "Total samples = $((na + nb + 1))" "one count per thread"
+	# 3.10 has no co_qualname: its methods are named without their class.
+	if [ "$("$py" -c 'import sys; print(sys.version_info[1])')" = 10 ]; then
+		ev=threading.wait cond=threading.wait run=threading.run boot=threading._bootstrap
+	else
+		ev=threading.Event.wait cond=threading.Condition.wait run=threading.Thread.run
+		boot=threading.Thread._bootstrap
+	fi
+	for f in pythreads.waiter_a:$na "$ev:$na" "$cond:$na" pythreads.waiter_b:$nb \
+		"$run:$((na + nb))" pythreads.main_wait:1 'pythreads.<module>':1; do
+		want=${f##*:}
+		f=${f%:*}
+		assert_near "$(awk -v f="$f" '$NF == f { print $4; found = 1; exit }
+			END { if (!found) print 0 }' <<<"$top")" "$want" 0 "threads in $f"
+	done
+	assert_not_contains "$top" "_PyEval_EvalFrameDefault" "eval frames replaced by Python frames"
+	traces=$(pprof -traces "$out")
+	assert_ge "$(traces_with_above "$cond\$" 'pythreads.waiter_a$' <<<"$traces")" 1 \
+		"$cond leafward of waiter_a"
+	assert_ge "$(traces_with_above 'pythreads.waiter_b$' "$boot\$" <<<"$traces")" 1 \
+		"waiter_b leafward of $boot"
+	list=$(pprof -list 'pythreads.waiter_[ab]$|pythreads.main_wait$' "$out")
+	echo "$list" | grep -E 'ROUTINE|_LINE' | sed 's/^/    | /' >&2
+	assert_contains "$list" "ROUTINE .* pythreads.waiter_a in .*tests/workloads/pythreads.py" "-list routine and file"
+	assert_contains "$list" " $na .*ev.wait()  # WAIT_A_LINE" "waiter_a's threads on their line"
+	assert_contains "$list" " $nb .*time.sleep(3600)  # WAIT_B_LINE" "waiter_b's threads on their line"
+	assert_contains "$list" " 1 .*time.sleep(3600)  # MAIN_LINE" "the main thread on its line"
+	# The text form (Go's ?debug=1) names the Python frames with file:line.
+	"$PROFD" --pid "$WL_PID" --type threads --format text --output "$T/pythreads.txt" 2>"$T/profd.err" ||
+		{ cat "$T/profd.err" >&2; fail "profd --format text failed"; }
+	text=$(cat "$T/pythreads.txt")
+	assert_contains "$text" "$(printf '^%s @ ' "$na")" "a group of the $na waiter_a threads"
+	assert_contains "$text" "pythreads.waiter_a	.*workloads/pythreads.py:$(grep -n WAIT_A_LINE "$LIB_DIR/../workloads/pythreads.py" | cut -d: -f1)$" \
+		"waiter_a with its file and line in the text form"
+}
+
+test_python311_threads_frames() {
+	check_threads_frames "$PY311"
+}
+
+test_python310_shared_threads_frames() {
+	py=$(pyenv_python 3.10) || skip "no pyenv build of Python 3.10"
+	check_threads_frames "$py"
+}
+
+test_python312_shared_threads_frames() {
+	py=$(pyenv_python 3.12) || skip "no pyenv build of Python 3.12"
+	check_threads_frames "$py"
+}
+
+test_python313_shared_threads_frames() {
+	py=$(pyenv_python 3.13) || skip "no pyenv build of Python 3.13"
+	check_threads_frames "$py"
+}
+
 # ---- end of the GIL/threads block ----
 
 # Allocations of 64 KiB bytearrays (served by libc malloc) are attributed
