@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* collect/threads: see threads.h. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -53,6 +54,11 @@ struct threads_collector {
 		pid_t pid;
 		int64_t at;
 	} nopy[NOPY_SLOTS];
+	/* Python processes this collector had python/ scan: forgotten there
+	 * once gone (no loader may follow them to tell their exit). */
+#define PY_SEEN_MAX 1024
+	pid_t py_seen[PY_SEEN_MAX];
+	size_t npy_seen;
 };
 
 static struct bpf_link *link_for(struct threads_collector *c, pid_t pid)
@@ -344,6 +350,19 @@ static void unwind_user(struct gapwalk *gw, struct rule_cache *rc, struct procme
 	}
 }
 
+/* Forget the Python processes of py_seen that have exited. */
+static void python_gone(struct threads_collector *c)
+{
+	for (size_t i = 0; i < c->npy_seen;) {
+		if (kill(c->py_seen[i], 0) && errno == ESRCH) {
+			python__forget(c->py_seen[i]);
+			c->py_seen[i] = c->py_seen[--c->npy_seen];
+		} else {
+			i++;
+		}
+	}
+}
+
 /* Whether tgid runs a CPython whose frames pystack can walk, into *cfg.
  * Unknown processes are scanned (python/python.c keeps what it found);
  * the answer "none" is kept for NOPY_RESCAN_NS. */
@@ -356,8 +375,11 @@ static bool python_of(struct threads_collector *c, uint32_t tgid, int64_t now,
 		return true;
 	if (c->nopy[slot].pid == (pid_t)tgid && now - c->nopy[slot].at < NOPY_RESCAN_NS)
 		return false;
-	if (!python__walk_config((pid_t)tgid, true, cfg))
+	if (!python__walk_config((pid_t)tgid, true, cfg)) {
+		if (c->npy_seen < PY_SEEN_MAX)
+			c->py_seen[c->npy_seen++] = (pid_t)tgid;
 		return true;
+	}
 	c->nopy[slot].pid = (pid_t)tgid;
 	c->nopy[slot].at = now;
 	return false;
@@ -461,6 +483,7 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 			last = r->now_ns;
 	}
 	qsort(out->t, out->n, sizeof(*out->t), cmp_thread);
+	python_gone(c);
 	for (size_t i = 0; i < out->n; i++) {
 		struct thread_info *ti = &out->t[i];
 
