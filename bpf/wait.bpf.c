@@ -426,12 +426,21 @@ static __always_inline bool wanted(__u32 tgid)
 }
 
 /* A futex wait of a CPython process on its GIL (include/profd/python.h):
- * a condition variable wait the agent counts as a lock wait. */
-static __always_inline bool gil_wait(__u32 tgid, __u64 uaddr)
+ * PROFD_WAIT_EV_GIL to take it (a condition variable wait the agent counts
+ * as a lock wait), PROFD_WAIT_EV_GIL_SWITCH in its handoff, else 0. */
+static __always_inline __u32 gil_wait(__u32 tgid, __u64 uaddr)
 {
 	struct profd_py_proc *c = bpf_map_lookup_elem(&py_procs, &tgid);
+	__u64 off;
 
-	return c && c->gil_cond && uaddr - c->gil_cond < PROFD_PY_GIL_TAKE_SIZE;
+	if (!c || !c->gil_cond)
+		return 0;
+	off = uaddr - c->gil_cond;
+	if (off < PROFD_PY_GIL_TAKE_SIZE)
+		return PROFD_WAIT_EV_GIL;
+	if (off < PROFD_PY_GIL_TAKE_SIZE + PROFD_PY_GIL_SWITCH_SIZE)
+		return PROFD_WAIT_EV_GIL_SWITCH;
+	return 0;
 }
 
 /* mutex: a futex wait starts. Only waiting operations; the agent tells
@@ -456,8 +465,7 @@ static __always_inline int futex_enter(struct bpf_raw_tracepoint_args *ctx, bool
 	case FUTEX_WAIT_BITSET:
 		if ((__u32)val == 2)
 			s.flags = PROFD_WAIT_EV_FUTEX_VAL2;
-		if (gil_wait(id >> 32, BPF_CORE_READ(regs, di)))
-			s.flags |= PROFD_WAIT_EV_GIL;
+		s.flags |= gil_wait(id >> 32, BPF_CORE_READ(regs, di));
 		break;
 	case FUTEX_LOCK_PI:
 	case FUTEX_LOCK_PI2:
@@ -535,6 +543,7 @@ static __always_inline int switch_event(struct bpf_raw_tracepoint_args *ctx, boo
 	struct task_struct *next = (struct task_struct *)ctx->args[2];
 	struct profd_wait_start s = {}, *ns;
 	__u64 now = bpf_ktime_get_ns(), id;
+	struct pt_regs *regs;
 	__u32 tid;
 
 	tid = BPF_CORE_READ(next, pid);
@@ -556,10 +565,14 @@ static __always_inline int switch_event(struct bpf_raw_tracepoint_args *ctx, boo
 	if (BPF_CORE_READ(prev, flags) & (PF_KTHREAD | PF_EXITING))
 		return 0;
 	start_init(&s, id >> 32, now);
+	regs = current_user_regs();
+	/* Blocked in a futex wait on a CPython GIL: told apart as in mutex. */
+	if (BPF_CORE_READ(regs, orig_ax) == NR_FUTEX)
+		s.flags = gil_wait(id >> 32, BPF_CORE_READ(regs, di));
 	if (dwarf)
 		s.ustack = capture_ustack_walker(id >> 32);
 	else
-		s.ustack = capture_ustack(current_user_regs(), id >> 32);
+		s.ustack = capture_ustack(regs, id >> 32);
 	s.kstack = capture_kstack(ctx);
 	if (bpf_map_update_elem(&starts, &tid, &s, BPF_ANY))
 		metric_inc(PROFD_WAIT_METRIC_STARTS_FULL);

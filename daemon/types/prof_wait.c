@@ -10,7 +10,10 @@
  * operation, and CPython's waits to take the GIL (a condition variable
  * told by its address or by take_gil in the stack: a "Python GIL" frame
  * and the label lock=GIL); other condition variables, semaphores and
- * futex waits are left to the block profile.
+ * futex waits are left to the block profile. block gives the same frame
+ * and label to off-CPU intervals in a futex wait to take a GIL, and a
+ * "Python GIL handoff" frame, label lock=GIL-handoff, to those of a thread
+ * that released it on request until the other took it.
  *
  * User stacks come from the process's shared .eh_frame walker (unwinder.h)
  * when it is available, else from the gap walk (gapwalk.h): rules learned
@@ -240,19 +243,22 @@ static size_t user_frames(struct prof_wait *pw, pid_t pid, const struct profd_wa
 
 /* A GIL wait: the frame that says so, between the kernel frames and the
  * user stack (take_gil is unnamed where the interpreter has no symbols),
- * and the label lock=GIL. 0 or -ENOMEM. */
-static int add_gil_frame(struct pprof *p, uint64_t *locs, int *n, size_t nk,
+ * and the label lock=GIL; switch: the handoff's (drop_gil) instead.
+ * 0 or -ENOMEM. */
+static int add_gil_frame(struct pprof *p, uint64_t *locs, int *n, size_t nk, bool switch_,
 			 struct pprof_label *label)
 {
 	struct pprof_line line = {
-		.function_id = pprof__function(p, WAITCLASS_GIL_FRAME, "take_gil", NULL, 0),
+		.function_id = switch_ ?
+			pprof__function(p, WAITCLASS_GIL_SWITCH_FRAME, "drop_gil", NULL, 0) :
+			pprof__function(p, WAITCLASS_GIL_FRAME, "take_gil", NULL, 0),
 	};
 	uint64_t loc;
 
 	if (!line.function_id)
 		return -ENOMEM;
-	/* An address no code has (the Python frames' tag, all bits set). */
-	loc = pprof__location(p, 0, (PROFD_PY_TAG << 60) | ((1ULL << 60) - 1), &line, 1);
+	/* Addresses no code has (the Python frames' tag, all bits set). */
+	loc = pprof__location(p, 0, (PROFD_PY_TAG << 60) | ((1ULL << 60) - 1 - switch_), &line, 1);
 	if (!loc)
 		return -ENOMEM;
 	if ((size_t)*n < nk)
@@ -260,7 +266,8 @@ static int add_gil_frame(struct pprof *p, uint64_t *locs, int *n, size_t nk,
 	memmove(locs + nk + 1, locs + nk, (*n - nk) * sizeof(*locs));
 	locs[nk] = loc;
 	(*n)++;
-	*label = (struct pprof_label){ .key = WAITCLASS_LOCK_LABEL, .str = WAITCLASS_GIL_LABEL };
+	*label = (struct pprof_label){ .key = WAITCLASS_LOCK_LABEL,
+				       .str = switch_ ? WAITCLASS_GIL_SWITCH_LABEL : WAITCLASS_GIL_LABEL };
 	return 0;
 }
 
@@ -271,7 +278,7 @@ static void wait_add(const struct wait_sample *s, void *ctx)
 	uint64_t locs[2 * PROFD_MAX_STACK_DEPTH];
 	int64_t values[2] = { (int64_t)s->count, (int64_t)s->delay_ns };
 	struct pprof_label labels[5];
-	bool gil = false;
+	bool gil = false, gil_switch = false;
 	const uint64_t *ufr = NULL, *kfr = NULL;
 	size_t nu = 0, nk = 0;
 	struct ucache *uc = NULL;
@@ -304,6 +311,9 @@ static void wait_add(const struct wait_sample *s, void *ctx)
 			return;
 		}
 		gil = (s->key->flags & PROFD_WAIT_EV_GIL) || cls == STACK_GIL;
+	} else if (pw->kind == PROFD_WAIT_KIND_BLOCK) {
+		gil = s->key->flags & PROFD_WAIT_EV_GIL;
+		gil_switch = s->key->flags & PROFD_WAIT_EV_GIL_SWITCH;
 	}
 	if (s->kstack) {
 		kfr = (const uint64_t *)s->kstack->ips;
@@ -321,11 +331,11 @@ static void wait_add(const struct wait_sample *s, void *ctx)
 	n = frames__locations(p, pr->sym, pid, kfr, nk, ufr, nu, FRAMES_LEAF_RETURN, locs,
 			      sizeof(locs) / sizeof(locs[0]) - 1, &pw->fst);
 	memcpy(labels, tl.l, sizeof(tl.l));
-	if (gil && n >= 0 && add_gil_frame(p, locs, &n, nk, &labels[4])) {
+	if ((gil || gil_switch) && n >= 0 && add_gil_frame(p, locs, &n, nk, gil_switch, &labels[4])) {
 		pw->errors += s->count;
 		return;
 	}
-	if (n < 0 || pprof__add_sample(p, locs, n, values, labels, 4 + gil)) {
+	if (n < 0 || pprof__add_sample(p, locs, n, values, labels, 4 + (gil || gil_switch))) {
 		pw->errors += s->count;
 		return;
 	}

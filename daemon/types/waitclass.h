@@ -24,6 +24,10 @@ int waitclass_is_gil_function(const char *name);
 #define WAITCLASS_GIL_FRAME "Python GIL"
 #define WAITCLASS_LOCK_LABEL "lock"
 #define WAITCLASS_GIL_LABEL "GIL"
+/* block: a thread that released the GIL on request, blocked until the
+ * other took it (drop_gil's forced switch), and its label lock=GIL-handoff. */
+#define WAITCLASS_GIL_SWITCH_FRAME "Python GIL handoff"
+#define WAITCLASS_GIL_SWITCH_LABEL "GIL-handoff"
 
 /* 1 if name is part of the tracing path into a BPF program (the program
  * itself, bpf_trace_run*, __bpf_trace_*, __traceiter_*), not of the code

@@ -299,6 +299,44 @@ test_python313_shared_gil_mutex() {
 	check_gil_mutex "$py"
 }
 
+# The block profile gives the same GIL waits (with the handoffs, the
+# spinners' only off-CPU intervals) the "Python GIL" frame and lock=GIL
+# label, and a releasing thread's wait until the other took the GIL
+# (drop_gil's forced switch: long when the taker waits for a CPU) the
+# "Python GIL handoff" frame: all of spin_a's and spin_b's blocked time is
+# under one of the two, leafward of their function.
+check_gil_block_frame() {
+	require_root
+	local py=$1 out=$T/gil-block.pb.gz top a b gil handoff traces
+	start_pyscript "$py" pygil.py 20
+	"$PROFD" --pid "$WL_PID" --type block --duration 3s --output "$out" 2>"$T/profd.err" ||
+		{ cat "$T/profd.err" >&2; fail "profd failed"; }
+	top=$(pprof -top -cum -unit=ns -nodecount=80 "$out")
+	echo "$top" | grep -E 'GIL|pygil|flat%' | sed 's/^/    | /' >&2
+	gil=$(ns_at "Python GIL" <<<"$top")
+	handoff=$(ns_at "Python GIL handoff" <<<"$top")
+	a=$(ns_at pygil.spin_a <<<"$top")
+	b=$(ns_at pygil.spin_b <<<"$top")
+	assert_ge "$a" 300000000 "blocked time of pygil.spin_a (3 s, about half of it waiting)"
+	assert_ge "$b" 300000000 "blocked time of pygil.spin_b"
+	assert_ge "$gil" $(((a + b) * 4 / 10)) "the spinners' blocked time under the Python GIL frame"
+	assert_ge "$((gil + handoff))" $(((a + b) * 95 / 100)) \
+		"the spinners' blocked time under the Python GIL and GIL handoff frames"
+	traces=$(pprof -traces "$out")
+	assert_contains "$traces" "lock: *GIL" "the lock=GIL label"
+	assert_ge "$(traces_with_above '[[:space:]]Python GIL$' 'pygil.spin_[ab]$' <<<"$traces")" 2 \
+		"traces with the GIL frame leafward of a spinner"
+}
+
+test_python311_gil_block_frame() {
+	check_gil_block_frame "$PY311"
+}
+
+test_python313_shared_gil_block_frame() {
+	py=$(pyenv_python 3.13) || skip "no pyenv build of Python 3.13"
+	check_gil_block_frame "$py"
+}
+
 # The threads snapshot (tests/workloads/pythreads.py): every thread of a
 # Python process shows its Python frames, function, file and line, in
 # place of the interpreter's eval frames: exactly NA threads in waiter_a
