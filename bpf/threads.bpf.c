@@ -108,6 +108,7 @@ int threads_iter(struct bpf_iter__task *ctx)
 			r->args[3] = BPF_CORE_READ(regs, r10);
 			r->args[4] = BPF_CORE_READ(regs, r8);
 			r->args[5] = BPF_CORE_READ(regs, r9);
+			r->fsbase = BPF_CORE_READ(task, thread.fsbase);
 			r->flags |= PROFD_THR_REGS;
 		}
 	}

@@ -425,6 +425,24 @@ static __always_inline bool wanted(__u32 tgid)
 	return !cfg.filter_pids || bpf_map_lookup_elem(&pid_filter, &tgid);
 }
 
+/* A futex wait of a CPython process on its GIL (include/profd/python.h):
+ * PROFD_WAIT_EV_GIL to take it (a condition variable wait the agent counts
+ * as a lock wait), PROFD_WAIT_EV_GIL_SWITCH in its handoff, else 0. */
+static __always_inline __u32 gil_wait(__u32 tgid, __u64 uaddr)
+{
+	struct profd_py_proc *c = bpf_map_lookup_elem(&py_procs, &tgid);
+	__u64 off;
+
+	if (!c || !c->gil_cond)
+		return 0;
+	off = uaddr - c->gil_cond;
+	if (off < PROFD_PY_GIL_TAKE_SIZE)
+		return PROFD_WAIT_EV_GIL;
+	if (off < PROFD_PY_GIL_TAKE_SIZE + PROFD_PY_GIL_SWITCH_SIZE)
+		return PROFD_WAIT_EV_GIL_SWITCH;
+	return 0;
+}
+
 /* mutex: a futex wait starts. Only waiting operations; the agent tells
  * lock waits from other futex waits by the unwound stack. dwarf: a
  * constant of each program, so the other walk is compiled out of it. */
@@ -447,6 +465,7 @@ static __always_inline int futex_enter(struct bpf_raw_tracepoint_args *ctx, bool
 	case FUTEX_WAIT_BITSET:
 		if ((__u32)val == 2)
 			s.flags = PROFD_WAIT_EV_FUTEX_VAL2;
+		s.flags |= gil_wait(id >> 32, BPF_CORE_READ(regs, di));
 		break;
 	case FUTEX_LOCK_PI:
 	case FUTEX_LOCK_PI2:
@@ -524,6 +543,7 @@ static __always_inline int switch_event(struct bpf_raw_tracepoint_args *ctx, boo
 	struct task_struct *next = (struct task_struct *)ctx->args[2];
 	struct profd_wait_start s = {}, *ns;
 	__u64 now = bpf_ktime_get_ns(), id;
+	struct pt_regs *regs;
 	__u32 tid;
 
 	tid = BPF_CORE_READ(next, pid);
@@ -545,10 +565,14 @@ static __always_inline int switch_event(struct bpf_raw_tracepoint_args *ctx, boo
 	if (BPF_CORE_READ(prev, flags) & (PF_KTHREAD | PF_EXITING))
 		return 0;
 	start_init(&s, id >> 32, now);
+	regs = current_user_regs();
+	/* Blocked in a futex wait on a CPython GIL: told apart as in mutex. */
+	if (BPF_CORE_READ(regs, orig_ax) == NR_FUTEX)
+		s.flags = gil_wait(id >> 32, BPF_CORE_READ(regs, di));
 	if (dwarf)
 		s.ustack = capture_ustack_walker(id >> 32);
 	else
-		s.ustack = capture_ustack(current_user_regs(), id >> 32);
+		s.ustack = capture_ustack(regs, id >> 32);
 	s.kstack = capture_kstack(ctx);
 	if (bpf_map_update_elem(&starts, &tid, &s, BPF_ANY))
 		metric_inc(PROFD_WAIT_METRIC_STARTS_FULL);

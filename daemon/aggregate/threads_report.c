@@ -9,6 +9,8 @@
 #include "pprof/pprof.h"
 #include "symbolize/symbolizer.h"
 #include "aggregate/threads_report.h"
+#include "profd/python.h"
+#include "python/python.h"
 
 /* glibc 2.36 x86-64 __pthread_mutex_s.__kind: type in the low 2 bits,
  * flags 16 robust, 32 PI, 64 PP, 128 pshared. */
@@ -322,6 +324,16 @@ static void frame_lines(struct threads_report *r, FILE *f, const struct thread_i
 		uint64_t a = t->ustack[i];
 		const struct sym_line *ln = NULL;
 
+		if (PROFD_PY_IS_FRAME(a)) { /* a Python frame (collect/threads.c) */
+			struct python_frame pf;
+
+			python__frame((pid_t)t->rec.tgid, a, &pf);
+			if (addrs)
+				fprintf(f, "#\t0x%" PRIx64 "\t%s\t%s:%d\n", a, pf.name, pf.file, pf.line);
+			else
+				fprintf(f, "%s\n\t%s:%d\n", pf.name, pf.file, pf.line);
+			continue;
+		}
 		if (!symbolizer__user(r->sym, (pid_t)t->rec.tgid, i ? a - 1 : a, &fr) && fr.nlines)
 			ln = &fr.lines[fr.nlines - 1];
 		if (addrs) {

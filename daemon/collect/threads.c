@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* collect/threads: see threads.h. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,7 +11,10 @@
 #include <bpf/libbpf.h>
 
 #include "collect/threads.h"
+#include "python/python.h"
+#include "python/pystack.h"
 #include "unwind/gapwalk.h"
+#include "util/procmem.h"
 #include "threads.skel.h"
 
 #define PROFD_WAIT_READ(ctx, addr, out) mem_read_u64(ctx, addr, out)
@@ -43,6 +46,19 @@ struct threads_collector {
 		struct bpf_link *link;
 	} links[MAX_LINKS];
 	unsigned next_link;
+	/* Processes found to run no (supported) CPython, not scanned again
+	 * for NOPY_RESCAN_NS (direct-mapped by pid). */
+#define NOPY_SLOTS 4096
+#define NOPY_RESCAN_NS (30 * 1000000000LL)
+	struct {
+		pid_t pid;
+		int64_t at;
+	} nopy[NOPY_SLOTS];
+	/* Python processes this collector had python/ scan: forgotten there
+	 * once gone (no loader may follow them to tell their exit). */
+#define PY_SEEN_MAX 1024
+	pid_t py_seen[PY_SEEN_MAX];
+	size_t npy_seen;
 };
 
 static struct bpf_link *link_for(struct threads_collector *c, pid_t pid)
@@ -78,62 +94,9 @@ static struct bpf_link *link_for(struct threads_collector *c, pid_t pid)
 	return link;
 }
 
-/* Pages of one process's memory, read with process_vm_readv() on demand. */
-#define MEM_PAGES 16
-#define PAGE 4096ULL
-struct mem {
-	pid_t pid;
-	unsigned next;
-	uint64_t addr[MEM_PAGES];  /* page address + 1, 0 = empty */
-	uint8_t page[MEM_PAGES][PAGE];
-	size_t reads, failures;
-};
-
-static int mem_read(struct mem *m, uint64_t addr, void *out, size_t len)
-{
-	uint8_t *o = out;
-
-	while (len) {
-		uint64_t pg = addr & ~(PAGE - 1), off = addr - pg;
-		size_t n = PAGE - off < len ? PAGE - off : len;
-		int slot = -1;
-
-		for (int i = 0; i < MEM_PAGES; i++)
-			if (m->addr[i] == pg + 1)
-				slot = i;
-		if (slot < 0) {
-			struct iovec local, remote;
-
-			slot = m->next++ % MEM_PAGES;
-			m->addr[slot] = 0;
-			local = (struct iovec){ m->page[slot], PAGE };
-			remote = (struct iovec){ (void *)(uintptr_t)pg, PAGE };
-			m->reads++;
-			if (process_vm_readv(m->pid, &local, 1, &remote, 1, 0) != (ssize_t)PAGE) {
-				m->failures++;
-				return -1;
-			}
-			m->addr[slot] = pg + 1;
-		}
-		memcpy(o, m->page[slot] + off, n);
-		o += n;
-		addr += n;
-		len -= n;
-	}
-	return 0;
-}
-
 static int mem_read_u64(void *ctx, __u64 addr, __u64 *out)
 {
-	return mem_read(ctx, addr, out, sizeof(*out));
-}
-
-static void mem_reset(struct mem *m, pid_t pid)
-{
-	if (m->pid == pid)
-		return;
-	m->pid = pid;
-	memset(m->addr, 0, sizeof(m->addr));
+	return procmem_cache_read(ctx, addr, out, sizeof(*out));
 }
 
 struct threads_collector *threads_collector__new(char *err, size_t len)
@@ -316,16 +279,49 @@ static void rule_get(struct rule_cache *rc, struct gapwalk *gw, uint32_t tgid, u
 	}
 }
 
-/* The user stack from the saved registers, with the .eh_frame rules. */
-static void unwind_user(struct gapwalk *gw, struct rule_cache *rc, struct mem *m,
-			struct thread_info *ti)
+static int py_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	return procmem_cache_read(ctx, addr, buf, len);
+}
+
+/* Record the native frame (pc, sp), or in its place the Python frames it
+ * runs (py NULL: not a Python thread). false when the stack is full. */
+static bool push_frame(struct thread_info *ti, struct pystack *py, uint64_t pc, uint64_t sp,
+		       bool is_ret)
+{
+	uint64_t v;
+
+	while (ti->nu < PROFD_MAX_STACK_DEPTH) {
+		switch (py ? pystack_step(py, pc, sp, is_ret, &v) : PYSTACK_NATIVE) {
+		case PYSTACK_EMIT:
+			ti->ustack[ti->nu++] = v;
+			continue;
+		case PYSTACK_SKIP:
+			return true;
+		default:
+			ti->ustack[ti->nu++] = pc;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The user stack from the saved registers, with the .eh_frame rules; for
+ * a thread of a CPython process (pycfg), its Python frames in place of the
+ * eval function's activations that run them. */
+static void unwind_user(struct gapwalk *gw, struct rule_cache *rc, struct procmem_cache *m,
+			struct thread_info *ti, const struct profd_py_proc *pycfg)
 {
 	struct profd_wait_regs st = { .pc = ti->rec.ip, .sp = ti->rec.sp, .bp = ti->rec.bp, .leaf = 1 };
+	struct pystack ps, *py = NULL;
 
 	ti->nu = 0;
 	if (st.pc < 0x1000 || st.pc >= 0x00fffffffffff000ULL)
 		return;
-	ti->ustack[ti->nu++] = st.pc;
+	if (pycfg && pystack_begin(&ps, pycfg, ti->rec.fsbase, py_read, m))
+		py = &ps;
+	if (!push_frame(ti, py, st.pc, st.sp, false))
+		return;
 	while (ti->nu < PROFD_MAX_STACK_DEPTH) {
 		struct profd_wait_rule r;
 		__u64 pair[2];
@@ -335,7 +331,7 @@ static void unwind_user(struct gapwalk *gw, struct rule_cache *rc, struct mem *m
 			if (profd_wait_step(&r, &st, m))
 				break;
 		} else if (r.cmd == PROFD_WAIT_RULE_FP) {
-			if (!st.bp || st.bp < st.sp || mem_read(m, st.bp, pair, 16) ||
+			if (!st.bp || st.bp < st.sp || procmem_cache_read(m, st.bp, pair, 16) ||
 			    !pair[1])
 				break;
 			if (pair[0] && pair[0] <= st.bp)
@@ -349,12 +345,48 @@ static void unwind_user(struct gapwalk *gw, struct rule_cache *rc, struct mem *m
 		}
 		if (st.pc < 0x1000 || st.pc >= 0x00fffffffffff000ULL)
 			break;
-		ti->ustack[ti->nu++] = st.pc;
+		if (!push_frame(ti, py, st.pc, st.sp, true))
+			break;
 	}
 }
 
+/* Forget the Python processes of py_seen that have exited. */
+static void python_gone(struct threads_collector *c)
+{
+	for (size_t i = 0; i < c->npy_seen;) {
+		if (kill(c->py_seen[i], 0) && errno == ESRCH) {
+			python__forget(c->py_seen[i]);
+			c->py_seen[i] = c->py_seen[--c->npy_seen];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* Whether tgid runs a CPython whose frames pystack can walk, into *cfg.
+ * Unknown processes are scanned (python/python.c keeps what it found);
+ * the answer "none" is kept for NOPY_RESCAN_NS. */
+static bool python_of(struct threads_collector *c, uint32_t tgid, int64_t now,
+		      struct profd_py_proc *cfg)
+{
+	unsigned slot = tgid % NOPY_SLOTS;
+
+	if (!python__walk_config((pid_t)tgid, false, cfg))
+		return true;
+	if (c->nopy[slot].pid == (pid_t)tgid && now - c->nopy[slot].at < NOPY_RESCAN_NS)
+		return false;
+	if (!python__walk_config((pid_t)tgid, true, cfg)) {
+		if (c->npy_seen < PY_SEEN_MAX)
+			c->py_seen[c->npy_seen++] = (pid_t)tgid;
+		return true;
+	}
+	c->nopy[slot].pid = (pid_t)tgid;
+	c->nopy[slot].at = now;
+	return false;
+}
+
 /* A futex wait: which kind, and for a mutex its words. */
-static void read_wait(struct mem *m, struct thread_info *ti)
+static void read_wait(struct procmem_cache *m, struct thread_info *ti)
 {
 	const struct profd_thread_rec *r = &ti->rec;
 	unsigned cmd = FUTEX_CMD(r->args[1]);
@@ -369,7 +401,7 @@ static void read_wait(struct mem *m, struct thread_info *ti)
 	else if (!((cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) && (uint32_t)r->args[2] == 2))
 		return;
 	ti->wait = THREAD_WAIT_MUTEX;
-	if (mem_read(m, ti->wait_addr, w, sizeof(w)))
+	if (procmem_cache_read(m, ti->wait_addr, w, sizeof(w)))
 		return;
 	ti->mutex_read = true;
 	ti->m_lock = w[0];
@@ -394,7 +426,10 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 	uint64_t first = UINT64_MAX, last = 0;
 	struct gapwalk *gw = NULL;
 	struct rule_cache *rc = NULL;
-	struct mem *m = NULL;
+	struct procmem_cache *m = NULL;
+	struct profd_py_proc pycfg;
+	uint32_t py_tgid = 0;
+	bool have_py = false;
 	int64_t t0, t1;
 	int err = 0;
 
@@ -448,13 +483,18 @@ int threads_collector__snapshot(struct threads_collector *c, struct symbolizer *
 			last = r->now_ns;
 	}
 	qsort(out->t, out->n, sizeof(*out->t), cmp_thread);
+	python_gone(c);
 	for (size_t i = 0; i < out->n; i++) {
 		struct thread_info *ti = &out->t[i];
 
 		if (!(ti->rec.flags & PROFD_THR_REGS))
 			continue;
-		mem_reset(m, (pid_t)ti->rec.tgid);
-		unwind_user(gw, rc, m, ti);
+		if (ti->rec.tgid != py_tgid) {
+			py_tgid = ti->rec.tgid;
+			have_py = python_of(c, py_tgid, t1, &pycfg);
+		}
+		procmem_cache_reset(m, (pid_t)ti->rec.tgid);
+		unwind_user(gw, rc, m, ti, have_py ? &pycfg : NULL);
 		if (ti->rec.ip && ti->nu <= 1 && m->failures)
 			out->unreadable++;
 		read_wait(m, ti);

@@ -13,6 +13,7 @@ static const struct py_layout layouts[] = {
 	{
 		.minor = 10,
 		.tss_key = 0x248 + 4,
+		.gil_cond = 0x180, /* ceval.gil.cond */
 		.ts_cframe = PROFD_PY_NO_CFRAME,
 		.cf_current_frame = 0x18, /* tstate->frame: the PyFrameObject */
 		.fr_code = 0x20,
@@ -33,6 +34,7 @@ static const struct py_layout layouts[] = {
 	{
 		.minor = 11,
 		.tss_key = 0x250 + 4, /* Py_tss_t { int _is_initialized; pthread_key_t _key; } */
+		.gil_cond = 0x188, /* ceval.gil.cond */
 		.ts_cframe = 0x38,
 		.cf_current_frame = 0x8,
 		.fr_code = 0x20,
@@ -52,6 +54,7 @@ static const struct py_layout layouts[] = {
 	{
 		.minor = 12,
 		.tss_key = 0x608 + 4,
+		.gil_cond = 0x12e98, /* _main_interpreter._gil.cond */
 		.ts_cframe = 0x38,
 		.cf_current_frame = 0x0,
 		.fr_code = 0x0,
@@ -71,6 +74,7 @@ static const struct py_layout layouts[] = {
 	{
 		.minor = 13,
 		.tss_key = 0x870 + 4,
+		.gil_cond = 0x17788, /* _main_interpreter._gil.cond */
 		.ts_cframe = PROFD_PY_NO_CFRAME,
 		.cf_current_frame = 0x48,
 		.fr_code = 0x0, /* f_executable: the code object, or None (CSTACK) */

@@ -14,6 +14,7 @@ struct py_layout {
 	int minor;
 	/* interpreter (BPF walk) */
 	uint16_t tss_key;           /* autoTSSkey's pthread_key_t in _PyRuntime */
+	uint32_t gil_cond;          /* the main interpreter's gil->cond in _PyRuntime */
 	uint16_t ts_cframe, cf_current_frame; /* ts_cframe PROFD_PY_NO_CFRAME: 3.13 */
 	uint16_t fr_code, fr_previous, fr_instr, fr_entry;
 	uint8_t entry_kind;         /* PROFD_PY_ENTRY_*: what fr_entry holds */

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -18,6 +17,7 @@
 #include "binary/file.h"
 #include "binary/procmaps.h"
 #include "util/log.h"
+#include "util/procmem.h"
 #include "profd/python.h"
 #include "python/pycode.h"
 #include "python/python.h"
@@ -46,6 +46,7 @@ struct py_proc {
 	pid_t pid;
 	const struct py_layout *lay;
 	uint64_t code_type; /* runtime address of PyCode_Type, 0 if unknown */
+	struct profd_py_proc v; /* what the walkers need (py_procs' value) */
 };
 
 struct py_code {
@@ -85,17 +86,6 @@ int python__reuse_map(struct bpf_object *obj)
 		err = bpf_map__reuse_fd(m, map_fd);
 	pthread_mutex_unlock(&lock);
 	return err;
-}
-
-static int read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
-{
-	struct iovec local = { .iov_base = buf, .iov_len = len };
-	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
-	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EFAULT;
 }
 
 /* ---- detection ------------------------------------------------------------ */
@@ -252,12 +242,12 @@ static void scan_locked(pid_t pid)
 
 	drop_codes(pid);
 	proc_remove(pid);
-	if (map_fd < 0 || procmaps__read(pid, scan_cb, &c, NULL) || !c.found)
+	if (procmaps__read(pid, scan_cb, &c, NULL) || !c.found)
 		return;
 	bias = c.bias;
 	if (!c.f->version) /* before 3.11: the version in the file's name */
 		version = c.f->name_minor ? 0x03000000U | (uint32_t)c.f->name_minor << 16 : 0;
-	else if (read_mem(pid, c.f->version + bias, &version, sizeof(version)))
+	else if (procmem_read(pid, c.f->version + bias, &version, sizeof(version)))
 		version = 0;
 	if (version >> 24 != 3) {
 		if (!(reported_minors & 1)) {
@@ -282,7 +272,7 @@ static void scan_locked(pid_t pid)
 		 * free_threaded (a build without a GIL has other layouts) */
 		struct { char cookie[8]; uint64_t version, free_threaded; } dbg;
 
-		if (read_mem(pid, c.f->runtime + bias, &dbg, sizeof(dbg)) ||
+		if (procmem_read(pid, c.f->runtime + bias, &dbg, sizeof(dbg)) ||
 		    memcmp(dbg.cookie, "xdebugpy", 8) || dbg.version != version ||
 		    dbg.free_threaded) {
 			log_warn("python: pid %d: CPython 3.%d with unexpected _Py_DebugOffsets "
@@ -293,6 +283,7 @@ static void scan_locked(pid_t pid)
 	if (nprocs >= MAX_PROCS)
 		return;
 	v.tss_key_addr = c.f->runtime + bias + lay->tss_key;
+	v.gil_cond = c.f->runtime + bias + lay->gil_cond;
 	v.eval_lo = c.f->eval + bias;
 	v.eval_hi = v.eval_lo + c.f->eval_size;
 	v.tsd_off = GLIBC_TSD_OFF;
@@ -307,13 +298,13 @@ static void scan_locked(pid_t pid)
 	v.minor = minor;
 	v.entry_kind = lay->entry_kind;
 	v.instr_kind = lay->instr_kind;
-	if (bpf_map_update_elem(map_fd, &key, &v, BPF_ANY)) {
+	if (map_fd >= 0 && bpf_map_update_elem(map_fd, &key, &v, BPF_ANY)) {
 		log_debug("python: pid %d: py_procs update: %s", (int)pid, strerror(errno));
 		return;
 	}
 	p = &procs[nprocs++];
 	*p = (struct py_proc){ .pid = pid, .lay = lay,
-			       .code_type = c.f->code_type ? c.f->code_type + bias : 0 };
+			       .code_type = c.f->code_type ? c.f->code_type + bias : 0, .v = v };
 	stats.procs++;
 	log_debug("python: pid %d runs CPython 3.%d", (int)pid, minor);
 }
@@ -333,6 +324,25 @@ void python__forget(pid_t pid)
 	pthread_mutex_unlock(&lock);
 }
 
+int python__walk_config(pid_t pid, bool scan, struct profd_py_proc *out)
+{
+	struct py_proc *p;
+	int err = 0;
+
+	pthread_mutex_lock(&lock);
+	p = proc_find(pid);
+	if (!p && scan) {
+		scan_locked(pid);
+		p = proc_find(pid);
+	}
+	if (p)
+		*out = p->v;
+	else
+		err = -ENOENT;
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
 /* ---- code objects --------------------------------------------------------- */
 
 static char *read_str(pid_t pid, const struct py_layout *lay, uint64_t addr)
@@ -341,7 +351,7 @@ static char *read_str(pid_t pid, const struct py_layout *lay, uint64_t addr)
 	size_t n, off;
 	char *s;
 
-	if (lay->ascii_data > sizeof(hdr) || read_mem(pid, addr, hdr, lay->ascii_data) ||
+	if (lay->ascii_data > sizeof(hdr) || procmem_read(pid, addr, hdr, lay->ascii_data) ||
 	    py_str_parse(lay, hdr, lay->ascii_data, &n, &off))
 		return NULL;
 	if (n > MAX_STR)
@@ -349,7 +359,7 @@ static char *read_str(pid_t pid, const struct py_layout *lay, uint64_t addr)
 	s = malloc(n + 1);
 	if (!s)
 		return NULL;
-	if (n && read_mem(pid, addr + off, s, n)) {
+	if (n && procmem_read(pid, addr + off, s, n)) {
 		free(s);
 		return NULL;
 	}
@@ -369,17 +379,17 @@ static int code_load(pid_t pid, const struct py_proc *p, uint64_t code, struct p
 	size_t ltlen;
 
 	stats.code_reads++;
-	if (lay->co_size > sizeof(hdr) || read_mem(pid, code, hdr, lay->co_size) ||
+	if (lay->co_size > sizeof(hdr) || procmem_read(pid, code, hdr, lay->co_size) ||
 	    py_code_parse(lay, hdr, lay->co_size, &h) || (p->code_type && h.type != p->code_type))
 		return -EINVAL;
 	c->name = read_str(pid, lay, h.qualname);
 	c->file = read_str(pid, lay, h.filename);
 	if (!c->name || !c->file)
 		return -EINVAL;
-	if (!read_mem(pid, h.linetable, bh, sizeof(bh)) && !py_bytes_size(bh, sizeof(bh), &ltlen) &&
+	if (!procmem_read(pid, h.linetable, bh, sizeof(bh)) && !py_bytes_size(bh, sizeof(bh), &ltlen) &&
 	    ltlen <= MAX_LINETABLE) {
 		c->lt = malloc(ltlen ? ltlen : 1);
-		if (c->lt && !read_mem(pid, h.linetable + lay->bytes_data, c->lt, ltlen)) {
+		if (c->lt && !procmem_read(pid, h.linetable + lay->bytes_data, c->lt, ltlen)) {
 			c->ltlen = ltlen;
 		} else {
 			free(c->lt);

@@ -23,6 +23,13 @@ int python__reuse_map(struct bpf_object *obj);
  * exec, new mappings); drops what is cached about its code objects. */
 void python__scan(pid_t pid);
 
+/* What a walker of pid's Python frames needs (python/pystack.h), as
+ * registered in py_procs; scan: detect the interpreter first if pid is not
+ * known yet (a process no BPF walker follows: the threads snapshot).
+ * 0, or -ENOENT when pid runs no supported CPython. */
+struct profd_py_proc;
+int python__walk_config(pid_t pid, bool scan, struct profd_py_proc *out);
+
 /* pid exited or is no longer followed. */
 void python__forget(pid_t pid);
 

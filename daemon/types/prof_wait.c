@@ -7,8 +7,13 @@
  *
  * mutex counts futex waits whose stack shows a lock function (pthread
  * mutexes, rwlocks, glibc's internal locks) or that used a PI lock
- * operation; condition variables, semaphores and other futex waits are
- * left to the block profile.
+ * operation, and CPython's waits to take the GIL (a condition variable
+ * told by its address or by take_gil in the stack: a "Python GIL" frame
+ * and the label lock=GIL); other condition variables, semaphores and
+ * futex waits are left to the block profile. block gives the same frame
+ * and label to off-CPU intervals in a futex wait to take a GIL, and a
+ * "Python GIL handoff" frame, label lock=GIL-handoff, to those of a thread
+ * that released it on request until the other took it.
  *
  * User stacks come from the process's shared .eh_frame walker (unwinder.h)
  * when it is available, else from the gap walk (gapwalk.h): rules learned
@@ -29,6 +34,7 @@
 #include "symbolize/symbolizer.h"
 #include "unwind/unwinder.h"
 #include "types/waitclass.h"
+#include "profd/python.h"
 
 /* User stacks as written to the profile (completed from their exemplar
  * when BPF met a PC without a rule) and what their frames say, reused by
@@ -126,6 +132,7 @@ static int wait_start(struct profiler *pr)
 
 /* What the first frames of a user stack say about a futex wait. */
 enum {
+	STACK_GIL,       /* CPython's take_gil is among them */
 	STACK_LOCK,      /* a lock-acquire function is among them */
 	STACK_NAMED,     /* named frames, none of them a lock function */
 	STACK_UNNAMED,   /* no frame could be named */
@@ -134,23 +141,28 @@ enum {
 static int stack_class(struct profiler *pr, pid_t pid, const uint64_t *frames, size_t n)
 {
 	size_t named = 0;
+	bool lock = false;
 
 	for (size_t i = 0; i < n && i < LOCK_SEARCH_FRAMES; i++) {
 		struct sym_frame f;
+		const char *name;
 
 		/* Frame 0 is the PC after the syscall instruction. */
 		if (symbolizer__user(pr->sym, pid, frames[i] - 1, &f) || !f.nlines)
 			continue;
 		named++;
-		if (waitclass_is_lock_function(f.lines[f.nlines - 1].name))
-			return STACK_LOCK;
+		name = f.lines[f.nlines - 1].name;
+		/* take_gil's own pthread_mutex_lock is a GIL wait too. */
+		if (waitclass_is_gil_function(name))
+			return STACK_GIL;
+		lock = lock || waitclass_is_lock_function(name);
 	}
-	return named ? STACK_NAMED : STACK_UNNAMED;
+	return lock ? STACK_LOCK : named ? STACK_NAMED : STACK_UNNAMED;
 }
 
 static int is_lock_wait(uint32_t flags, int frames_class)
 {
-	if (flags & PROFD_WAIT_EV_FUTEX_PI)
+	if ((flags & (PROFD_WAIT_EV_FUTEX_PI | PROFD_WAIT_EV_GIL)) || frames_class == STACK_GIL)
 		return 1;
 	if (flags & PROFD_WAIT_EV_FUTEX_REQUEUE_PI)
 		return 0;
@@ -229,12 +241,44 @@ static size_t user_frames(struct prof_wait *pw, pid_t pid, const struct profd_wa
 	return n;
 }
 
+/* A GIL wait: the frame that says so, between the kernel frames and the
+ * user stack (take_gil is unnamed where the interpreter has no symbols),
+ * and the label lock=GIL; switch: the handoff's (drop_gil) instead.
+ * 0 or -ENOMEM. */
+static int add_gil_frame(struct pprof *p, uint64_t *locs, int *n, size_t nk, bool switch_,
+			 struct pprof_label *label)
+{
+	struct pprof_line line = {
+		.function_id = switch_ ?
+			pprof__function(p, WAITCLASS_GIL_SWITCH_FRAME, "drop_gil", NULL, 0) :
+			pprof__function(p, WAITCLASS_GIL_FRAME, "take_gil", NULL, 0),
+	};
+	uint64_t loc;
+
+	if (!line.function_id)
+		return -ENOMEM;
+	/* Addresses no code has (the Python frames' tag, all bits set). */
+	loc = pprof__location(p, 0, (PROFD_PY_TAG << 60) | ((1ULL << 60) - 1 - switch_), &line, 1);
+	if (!loc)
+		return -ENOMEM;
+	if ((size_t)*n < nk)
+		nk = *n;
+	memmove(locs + nk + 1, locs + nk, (*n - nk) * sizeof(*locs));
+	locs[nk] = loc;
+	(*n)++;
+	*label = (struct pprof_label){ .key = WAITCLASS_LOCK_LABEL,
+				       .str = switch_ ? WAITCLASS_GIL_SWITCH_LABEL : WAITCLASS_GIL_LABEL };
+	return 0;
+}
+
 static void wait_add(const struct wait_sample *s, void *ctx)
 {
 	struct profiler *pr = ctx;
 	struct prof_wait *pw = pr->priv;
 	uint64_t locs[2 * PROFD_MAX_STACK_DEPTH];
 	int64_t values[2] = { (int64_t)s->count, (int64_t)s->delay_ns };
+	struct pprof_label labels[5];
+	bool gil = false, gil_switch = false;
 	const uint64_t *ufr = NULL, *kfr = NULL;
 	size_t nu = 0, nk = 0;
 	struct ucache *uc = NULL;
@@ -266,6 +310,10 @@ static void wait_add(const struct wait_sample *s, void *ctx)
 			pw->not_lock += s->count;
 			return;
 		}
+		gil = (s->key->flags & PROFD_WAIT_EV_GIL) || cls == STACK_GIL;
+	} else if (pw->kind == PROFD_WAIT_KIND_BLOCK) {
+		gil = s->key->flags & PROFD_WAIT_EV_GIL;
+		gil_switch = s->key->flags & PROFD_WAIT_EV_GIL_SWITCH;
 	}
 	if (s->kstack) {
 		kfr = (const uint64_t *)s->kstack->ips;
@@ -281,8 +329,13 @@ static void wait_add(const struct wait_sample *s, void *ctx)
 	}
 	task_labels__fill(&tl, pid, s->key->tid, s->key->pcomm, s->key->comm);
 	n = frames__locations(p, pr->sym, pid, kfr, nk, ufr, nu, FRAMES_LEAF_RETURN, locs,
-			      sizeof(locs) / sizeof(locs[0]), &pw->fst);
-	if (n < 0 || pprof__add_sample(p, locs, n, values, tl.l, 4)) {
+			      sizeof(locs) / sizeof(locs[0]) - 1, &pw->fst);
+	memcpy(labels, tl.l, sizeof(tl.l));
+	if ((gil || gil_switch) && n >= 0 && add_gil_frame(p, locs, &n, nk, gil_switch, &labels[4])) {
+		pw->errors += s->count;
+		return;
+	}
+	if (n < 0 || pprof__add_sample(p, locs, n, values, labels, 4 + (gil || gil_switch))) {
 		pw->errors += s->count;
 		return;
 	}

@@ -38,6 +38,11 @@ int waitclass_is_lock_function(const char *name)
 	return starts_with(name, "pthread_mutex_") || starts_with(name, "pthread_rwlock_");
 }
 
+int waitclass_is_gil_function(const char *name)
+{
+	return starts_with(name, "take_gil") && (!name[8] || name[8] == '.');
+}
+
 int waitclass_is_tracing_glue(const char *name)
 {
 	return starts_with(name, "bpf_prog_") || starts_with(name, "bpf_trace_run") ||

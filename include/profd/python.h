@@ -57,8 +57,19 @@ struct profd_py_proc {
 	__u8 entry_kind;     /* PROFD_PY_ENTRY_* */
 	__u8 instr_kind;     /* PROFD_PY_INSTR_* */
 	__u8 pad[7];
+	__u64 gil_cond;      /* the main interpreter's GIL: its cond, then mutex */
 };
-_Static_assert(sizeof(struct profd_py_proc) == 56, "py_procs value layout");
+_Static_assert(sizeof(struct profd_py_proc) == 64, "py_procs value layout");
+
+/* A futex wait on a word in [gil_cond, gil_cond + PROFD_PY_GIL_TAKE_SIZE)
+ * waits to take the GIL: take_gil()'s pthread_cond_timedwait on gil->cond
+ * and its pthread_mutex_lock of gil->mutex (pthread_cond_t and
+ * pthread_mutex_t, 48 + 40 bytes, in that order in 3.10-3.13). The next
+ * PROFD_PY_GIL_SWITCH_SIZE bytes are switch_cond and switch_mutex: a wait
+ * there is drop_gil()'s, of a thread that released the GIL on request,
+ * until the other has taken it (the handoff). */
+#define PROFD_PY_GIL_TAKE_SIZE 0x58
+#define PROFD_PY_GIL_SWITCH_SIZE 0x58
 
 #define PROFD_PY_MAX_KEY 32 /* keys beyond glibc's first block: not walked */
 #define PROFD_PY_FRAME_READ 0x68 /* bytes of an interpreter frame read (3.10: f_lasti at 0x60) */

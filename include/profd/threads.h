@@ -38,11 +38,12 @@ struct profd_thread_rec {
 	__u64 ip, sp, bp;
 	__u64 orig_ax;              /* syscall number, -1 when not in a syscall */
 	__u64 args[6];              /* di, si, dx, r10, r8, r9 */
+	__u64 fsbase;               /* thread pointer (glibc's struct pthread), with the registers */
 	char comm[PROFD_COMM_LEN];  /* thread name */
 	char pcomm[PROFD_COMM_LEN]; /* process name (group leader's comm) */
 	__u64 kstack[PROFD_THREADS_KSTACK];
 };
-_Static_assert(sizeof(struct profd_thread_rec) == 176 + 8 * PROFD_THREADS_KSTACK,
+_Static_assert(sizeof(struct profd_thread_rec) == 184 + 8 * PROFD_THREADS_KSTACK,
 	       "profd_thread_rec layout");
 
 #endif

@@ -148,6 +148,8 @@ _Static_assert(sizeof(struct profd_wait_rule) == 16, "profd_wait_rule layout");
 #define PROFD_WAIT_EV_FUTEX_PI 0x1    /* FUTEX_LOCK_PI(2): a PI mutex */
 #define PROFD_WAIT_EV_FUTEX_VAL2 0x2  /* FUTEX_WAIT* expecting 2: glibc's lll_lock protocol */
 #define PROFD_WAIT_EV_FUTEX_REQUEUE_PI 0x4 /* FUTEX_WAIT_REQUEUE_PI: condvar of a PI mutex */
+#define PROFD_WAIT_EV_GIL 0x8          /* FUTEX_WAIT* on a CPython GIL's cond or mutex */
+#define PROFD_WAIT_EV_GIL_SWITCH 0x10  /* ... on its switch_cond or switch_mutex (the handoff) */
 
 /* Aggregation key: one count per (thread, stacks, event kind). */
 struct profd_wait_key {

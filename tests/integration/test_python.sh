@@ -182,6 +182,231 @@ test_python311_gil_block() {
 	assert_contains "$list" "ROUTINE .* pywork.hot_one in .*pywork.py" "-list on the waiting function"
 }
 
+# ---- GIL waits in the mutex profile; Python frames in the threads snapshot ----
+
+# start_pyscript PYTHON SCRIPT ARGS...: tests/workloads/SCRIPT under PYTHON,
+# once it said "ready [WORDS]"; WL_READY holds the WORDS.
+start_pyscript() {
+	local py=$1 script=$LIB_DIR/../workloads/$2 fifo line
+	shift 2
+	[ -x "$py" ] || fail "$py is missing: Debian's python3.11 is required (apt-get install python3.11)"
+	fifo=$T/pyready.$RANDOM
+	mkfifo "$fifo"
+	"$py" "$script" "$@" >"$fifo" 2>"$T/py.err" &
+	WL_PID=$!
+	WL_PIDS+=("$WL_PID")
+	read -r -t 20 line <"$fifo" || { cat "$T/py.err" >&2; fail "$py $script did not start"; }
+	rm -f "$fifo"
+	[ "${line%% *}" = ready ] || fail "$script said '$line', not ready"
+	WL_READY=${line#ready}
+}
+
+# ns_at NAME < pprof -top -unit=ns: the cum delay of the node NAME, 0 if none.
+ns_at() {
+	awk -v f="$1" '{ name = $0; sub(/^ *[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +/, "", name) }
+		name == f { v = $4; sub("ns$", "", v); print v; found = 1; exit }
+		END { if (!found) print 0 }'
+}
+
+# run_ns PID TID: the thread's time on a CPU so far, in ns (schedstat).
+run_ns() {
+	awk '{ print $1 }' "/proc/$1/task/$2/schedstat"
+}
+
+# GIL contention (tests/workloads/pygil.py): two threads compute in pure
+# Python, spin_a and spin_b; one holds the GIL, the other waits for it.
+# The mutex profile holds those waits under a "Python GIL" frame with the
+# label lock=GIL, leafward of the Python function and line of each thread.
+#
+# Ground truth, from the kernel's count of each thread's time on a CPU
+# (schedstat) over the window around profd (E, a little longer than its
+# 4 s): while one thread runs Python the other cannot, so each thread
+# waits at least about as long as the other ran. On an idle machine that
+# is W/2 each, W in all (W x threads - W of running); on this shared
+# machine the holder is often preempted while the other waits, so the
+# waits exceed the other's run time (measured: 1.2-1.35x). Lower bound
+# 0.6 x the other's run time: E is up to ~15% longer than the profile,
+# plus the handoffs (a woken waiter not yet in take_gil's futex, the
+# timed wait's return every 5 ms). Upper bound: a thread waits at most
+# while it does not run, E - its own run time, and the two together at
+# most W x threads.
+check_gil_mutex() {
+	require_root
+	local py=$1 out=$T/gil-mutex.pb.gz top a b gil traces list tid_a tid_b ra0 rb0 ra rb t0 e f n tids
+	start_pyscript "$py" pygil.py 20
+	read -r tid_a tid_b <<<"$WL_READY"
+	t0=$(date +%s%N)
+	ra0=$(run_ns "$WL_PID" "$tid_a")
+	rb0=$(run_ns "$WL_PID" "$tid_b")
+	"$PROFD" --pid "$WL_PID" --type mutex --duration 4s --output "$out" 2>"$T/profd.err" ||
+		{ cat "$T/profd.err" >&2; fail "profd failed"; }
+	ra=$(($(run_ns "$WL_PID" "$tid_a") - ra0))
+	rb=$(($(run_ns "$WL_PID" "$tid_b") - rb0))
+	e=$(($(date +%s%N) - t0))
+	top=$(pprof -top -cum -sample_index=delay -unit=ns -nodecount=80 "$out")
+	echo "$top" | grep -E 'GIL|pygil|flat%' | sed 's/^/    | /' >&2
+	gil=$(ns_at "Python GIL" <<<"$top")
+	a=$(ns_at pygil.spin_a <<<"$top")
+	b=$(ns_at pygil.spin_b <<<"$top")
+	note "GIL waits: spin_a $a ns (spin_b ran $rb ns), spin_b $b ns (spin_a ran $ra ns), $gil ns in all; window $e ns"
+	assert_ge "$a" $((rb * 6 / 10)) "GIL wait of pygil.spin_a against spin_b's run time"
+	assert_ge "$b" $((ra * 6 / 10)) "GIL wait of pygil.spin_b against spin_a's run time"
+	assert_ge $((e - ra)) "$a" "GIL wait of pygil.spin_a against the time it did not run"
+	assert_ge $((e - rb)) "$b" "GIL wait of pygil.spin_b against the time it did not run"
+	assert_ge $((4000000000 * 2)) "$gil" "GIL wait in all against W x threads"
+	# The GIL waits are the spinners' (a main thread in join() waits for
+	# no GIL), and all of the profile is GIL waits.
+	assert_ge "$((a + b))" $((gil * 95 / 100)) "spin_a + spin_b against the GIL waits"
+	# Each spinner's waits are its own thread's.
+	for f in spin_a spin_b; do
+		tids=$(pprof -tags -sample_index=delay -focus="pygil.$f\$" "$out" |
+			awk '/^ *tid:/ { on = 1; next } /^ *[a-z]+:/ { on = 0 } on && NF { print $NF }')
+		n=$(wc -w <<<"$tids")
+		assert_near "$n" 1 0 "threads whose waits are under pygil.$f"
+	done
+	traces=$(pprof -traces -sample_index=delay "$out")
+	assert_contains "$traces" "lock: *GIL" "the lock=GIL label"
+	assert_ge "$(traces_with_above '^ *[0-9.]+[mun]?s +Python GIL$' 'pygil.spin_[ab]$' <<<"$traces")" 2 \
+		"traces with the GIL frame leafward of a spinner"
+	assert_not_contains "$traces" "_PyEval_EvalFrameDefault" "eval frames replaced by Python frames"
+	# -list: the delay is on the loop's line (its backward jump checks for a
+	# drop request and takes the GIL back there).
+	list=$(pprof -list 'pygil.spin_a$' -sample_index=delay "$out")
+	echo "$list" | grep -E 'ROUTINE|SPIN_A_LINE' | sed 's/^/    | /' >&2
+	assert_contains "$list" "ROUTINE .* pygil.spin_a in .*tests/workloads/pygil.py" "-list routine and file"
+	assert_contains "$list" "[0-9.]\+m\?s .*SPIN_A_LINE" "delay on the loop's line"
+	# -focus finds the contention by the frame's name.
+	assert_contains "$(pprof -top -focus='Python GIL' -sample_index=delay "$out")" "pygil.spin_b" \
+		"-focus='Python GIL'"
+}
+
+test_python311_gil_mutex() {
+	check_gil_mutex "$PY311"
+}
+
+test_python310_shared_gil_mutex() {
+	py=$(pyenv_python 3.10) || skip "no pyenv build of Python 3.10"
+	check_gil_mutex "$py"
+}
+
+test_python312_shared_gil_mutex() {
+	py=$(pyenv_python 3.12) || skip "no pyenv build of Python 3.12"
+	check_gil_mutex "$py"
+}
+
+test_python313_shared_gil_mutex() {
+	py=$(pyenv_python 3.13) || skip "no pyenv build of Python 3.13"
+	check_gil_mutex "$py"
+}
+
+# The block profile gives the same GIL waits (with the handoffs, the
+# spinners' only off-CPU intervals) the "Python GIL" frame and lock=GIL
+# label, and a releasing thread's wait until the other took the GIL
+# (drop_gil's forced switch: long when the taker waits for a CPU) the
+# "Python GIL handoff" frame: all of spin_a's and spin_b's blocked time is
+# under one of the two, leafward of their function.
+check_gil_block_frame() {
+	require_root
+	local py=$1 out=$T/gil-block.pb.gz top a b gil handoff traces
+	start_pyscript "$py" pygil.py 20
+	"$PROFD" --pid "$WL_PID" --type block --duration 3s --output "$out" 2>"$T/profd.err" ||
+		{ cat "$T/profd.err" >&2; fail "profd failed"; }
+	top=$(pprof -top -cum -unit=ns -nodecount=80 "$out")
+	echo "$top" | grep -E 'GIL|pygil|flat%' | sed 's/^/    | /' >&2
+	gil=$(ns_at "Python GIL" <<<"$top")
+	handoff=$(ns_at "Python GIL handoff" <<<"$top")
+	a=$(ns_at pygil.spin_a <<<"$top")
+	b=$(ns_at pygil.spin_b <<<"$top")
+	assert_ge "$a" 300000000 "blocked time of pygil.spin_a (3 s, about half of it waiting)"
+	assert_ge "$b" 300000000 "blocked time of pygil.spin_b"
+	assert_ge "$gil" $(((a + b) * 4 / 10)) "the spinners' blocked time under the Python GIL frame"
+	assert_ge "$((gil + handoff))" $(((a + b) * 95 / 100)) \
+		"the spinners' blocked time under the Python GIL and GIL handoff frames"
+	traces=$(pprof -traces "$out")
+	assert_contains "$traces" "lock: *GIL" "the lock=GIL label"
+	assert_ge "$(traces_with_above '[[:space:]]Python GIL$' 'pygil.spin_[ab]$' <<<"$traces")" 2 \
+		"traces with the GIL frame leafward of a spinner"
+}
+
+test_python311_gil_block_frame() {
+	check_gil_block_frame "$PY311"
+}
+
+test_python313_shared_gil_block_frame() {
+	py=$(pyenv_python 3.13) || skip "no pyenv build of Python 3.13"
+	check_gil_block_frame "$py"
+}
+
+# The threads snapshot (tests/workloads/pythreads.py): every thread of a
+# Python process shows its Python frames, function, file and line, in
+# place of the interpreter's eval frames: exactly NA threads in waiter_a
+# (under threading.Event.wait and Condition.wait), NB in waiter_b, the
+# main thread in main_wait, in the pprof profile and in the text form.
+check_threads_frames() {
+	require_root
+	local py=$1 na=3 nb=2 out=$T/pythreads.pb.gz top traces list text f want ev cond run boot
+	start_pyscript "$py" pythreads.py "$na" "$nb"
+	"$PROFD" --pid "$WL_PID" --type threads --output "$out" 2>"$T/profd.err" ||
+		{ cat "$T/profd.err" >&2; fail "profd failed"; }
+	top=$(pprof -top -cum -nodecount=200 "$out")
+	echo "$top" | grep -E 'pythreads|threading|EvalFrameDefault|flat%' | sed 's/^/    | /' >&2
+	assert_contains "$top" "Total samples = $((na + nb + 1))" "one count per thread"
+	# 3.10 has no co_qualname: its methods are named without their class.
+	if [ "$("$py" -c 'import sys; print(sys.version_info[1])')" = 10 ]; then
+		ev=threading.wait cond=threading.wait run=threading.run boot=threading._bootstrap
+	else
+		ev=threading.Event.wait cond=threading.Condition.wait run=threading.Thread.run
+		boot=threading.Thread._bootstrap
+	fi
+	for f in pythreads.waiter_a:$na "$ev:$na" "$cond:$na" pythreads.waiter_b:$nb \
+		"$run:$((na + nb))" pythreads.main_wait:1 'pythreads.<module>':1; do
+		want=${f##*:}
+		f=${f%:*}
+		assert_near "$(awk -v f="$f" '$NF == f { print $4; found = 1; exit }
+			END { if (!found) print 0 }' <<<"$top")" "$want" 0 "threads in $f"
+	done
+	assert_not_contains "$top" "_PyEval_EvalFrameDefault" "eval frames replaced by Python frames"
+	traces=$(pprof -traces "$out")
+	assert_ge "$(traces_with_above "$cond\$" 'pythreads.waiter_a$' <<<"$traces")" 1 \
+		"$cond leafward of waiter_a"
+	assert_ge "$(traces_with_above 'pythreads.waiter_b$' "$boot\$" <<<"$traces")" 1 \
+		"waiter_b leafward of $boot"
+	list=$(pprof -list 'pythreads.waiter_[ab]$|pythreads.main_wait$' "$out")
+	echo "$list" | grep -E 'ROUTINE|_LINE' | sed 's/^/    | /' >&2
+	assert_contains "$list" "ROUTINE .* pythreads.waiter_a in .*tests/workloads/pythreads.py" "-list routine and file"
+	assert_contains "$list" " $na .*ev.wait()  # WAIT_A_LINE" "waiter_a's threads on their line"
+	assert_contains "$list" " $nb .*time.sleep(3600)  # WAIT_B_LINE" "waiter_b's threads on their line"
+	assert_contains "$list" " 1 .*time.sleep(3600)  # MAIN_LINE" "the main thread on its line"
+	# The text form (Go's ?debug=1) names the Python frames with file:line.
+	"$PROFD" --pid "$WL_PID" --type threads --format text --output "$T/pythreads.txt" 2>"$T/profd.err" ||
+		{ cat "$T/profd.err" >&2; fail "profd --format text failed"; }
+	text=$(cat "$T/pythreads.txt")
+	assert_contains "$text" "$(printf '^%s @ ' "$na")" "a group of the $na waiter_a threads"
+	assert_contains "$text" "pythreads.waiter_a	.*workloads/pythreads.py:$(grep -n WAIT_A_LINE "$LIB_DIR/../workloads/pythreads.py" | cut -d: -f1)$" \
+		"waiter_a with its file and line in the text form"
+}
+
+test_python311_threads_frames() {
+	check_threads_frames "$PY311"
+}
+
+test_python310_shared_threads_frames() {
+	py=$(pyenv_python 3.10) || skip "no pyenv build of Python 3.10"
+	check_threads_frames "$py"
+}
+
+test_python312_shared_threads_frames() {
+	py=$(pyenv_python 3.12) || skip "no pyenv build of Python 3.12"
+	check_threads_frames "$py"
+}
+
+test_python313_shared_threads_frames() {
+	py=$(pyenv_python 3.13) || skip "no pyenv build of Python 3.13"
+	check_threads_frames "$py"
+}
+
+# ---- end of the GIL/threads block ----
+
 # Allocations of 64 KiB bytearrays (served by libc malloc) are attributed
 # to the Python function that makes them.
 test_python311_allocs() {

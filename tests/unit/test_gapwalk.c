@@ -460,3 +460,13 @@ void test_waitclass_tracing_glue(void)
 	ASSERT_FALSE(waitclass_is_tracing_glue("bpf_prog"), "prefix only");
 	ASSERT_FALSE(waitclass_is_tracing_glue(""), "empty");
 }
+
+void test_waitclass_gil_function(void)
+{
+	ASSERT_TRUE(waitclass_is_gil_function("take_gil"), "take_gil");
+	ASSERT_TRUE(waitclass_is_gil_function("take_gil.constprop.0"), "a GCC clone (pyenv 3.13)");
+	ASSERT_FALSE(waitclass_is_gil_function("take_gilx"), "a longer name");
+	ASSERT_FALSE(waitclass_is_gil_function("drop_gil"), "drop_gil waits for no lock");
+	ASSERT_FALSE(waitclass_is_gil_function("take"), "prefix");
+	ASSERT_FALSE(waitclass_is_gil_function(""), "empty");
+}
