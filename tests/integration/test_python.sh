@@ -196,6 +196,23 @@ test_python311_code_cache_across_rescans() {
 	assert_ge "$((funcs + 2))" "$reads" "code objects read (not above the profile's $funcs Python functions + 2)"
 }
 
+# ... and dropped on exec: a process that execs the same non-PIE python3.11
+# keeps its pid, start time and interpreter mapping; profd registers the new
+# image as a new interpreter (its code objects are other ones) and names the
+# functions that run after the exec.
+test_python311_code_cache_dropped_on_exec() {
+	local procs top
+	require_root
+	start_python "$PY311" exec 8
+	"$PROFD" --pid "$WL_PID" --type cpu --duration 6s --frequency 499 --output "$T/ex.pb.gz" \
+		2>"$T/profd.err" || { cat "$T/profd.err" >&2; fail "profd failed"; }
+	grep -E "scans|python:" "$T/profd.err" | sed 's/^/    | /' >&2
+	procs=$(sed -n 's/.*python: \([0-9][0-9]*\) interpreters registered.*/\1/p' "$T/profd.err")
+	assert_near "${procs:-0}" 2 0 "interpreters registered (before and after the exec)"
+	top=$(pprof -top -cum -nodecount=80 "$T/ex.pb.gz")
+	assert_ge "$(cum_pct pywork.hot_three <<<"$top")" 10 "pywork.hot_three cum% (after the exec)"
+}
+
 # A version profd has no layout for (3.9) is reported once and its frames
 # stay native.
 test_python39_reported_native() {

@@ -12,11 +12,13 @@ the run) is written there as "three_ns one_ns" before "ready";
 "threads": the same in two threads; "gil": two threads running hot_one() in
 gil_spin(), each waiting for the GIL the other holds; "alloc": alloc_big()
 allocates 64 KiB bytearrays (libc malloc) about 2000 times a second;
-"remap": hot_three() and hot_one(), and every ~40 ms, machine_spin() runs
+"exec": before_exec() for 2 s, then the process execs the same
+interpreter on this script in mode "ratio"; "remap": hot_three() and hot_one(), and every ~40 ms, machine_spin() runs
 native code in a new executable mapping; "spawn": spawn() starts 4 threads (threading.Thread(...).start()) about 90
 times a second; "deep": argv[3] frames of deep() above hot_one()
 (benchmarks). Runs for argv[2] seconds.
 """
+import os
 import random
 import sys
 import threading
@@ -192,6 +194,22 @@ def remap_loop(seconds):
         machine_spin(keep)
 
 
+def before_exec(seconds):
+    end = time.time() + seconds
+    while time.time() < end:
+        hot_one()
+
+
+def exec_again(seconds):
+    # The same interpreter in the same process: only the exec tells the
+    # code objects after it from those before (same pid, start time,
+    # interpreter file and, for a non-PIE python, load address)
+    before_exec(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # the "ready" of the next image goes nowhere
+    os.execv(sys.executable, [sys.executable, __file__, "ratio", str(seconds)])
+
+
 def deep(depth, seconds):
     if depth > 0:
         return deep(depth - 1, seconds)
@@ -209,6 +227,8 @@ def main():
     print("ready", flush=True)
     if mode == "deep":  # benchmark: argv[3] Python frames, hot at the bottom
         deep(int(sys.argv[3]) if len(sys.argv) > 3 else 50, seconds)
+    elif mode == "exec":
+        exec_again(seconds)
     elif mode == "remap":
         remap_loop(seconds)
     elif mode == "spawn":
