@@ -49,6 +49,7 @@ struct py_file {
  * kernel writes at AT_RANDOM on every exec, even without ASLR), and the
  * same interpreter file at the same load bias. */
 struct py_ident {
+	bool valid; /* false: unknown (not readable), never the same */
 	unsigned long long start;
 	uint8_t at_random[16];
 	struct binary_key file;
@@ -294,7 +295,7 @@ static int proc_ident(pid_t pid, struct py_ident *id)
 
 static bool ident_eq(const struct py_ident *a, const struct py_ident *b)
 {
-	return a->start == b->start && !memcmp(a->at_random, b->at_random, sizeof(a->at_random)) &&
+	return a->valid && b->valid && a->start == b->start && !memcmp(a->at_random, b->at_random, sizeof(a->at_random)) &&
 	       binary_key__eq(&a->file, &b->file) && a->bias == b->bias;
 }
 
@@ -307,12 +308,12 @@ static void scan_locked(pid_t pid)
 	uint64_t bias = 0;
 	uint32_t version = 0, key = (uint32_t)pid;
 	struct py_ident id = {};
-	bool have_id;
+	bool found;
 	int minor;
 
-	have_id = map_fd >= 0 && !procmaps__read(pid, scan_cb, &c, NULL) && c.found &&
-		  !proc_ident(pid, &id);
-	if (have_id) {
+	found = map_fd >= 0 && !procmaps__read(pid, scan_cb, &c, NULL) && c.found;
+	if (found && !proc_ident(pid, &id)) {
+		id.valid = true;
 		id.file = c.f->key;
 		id.bias = c.bias;
 		p = proc_find(pid);
@@ -325,7 +326,7 @@ static void scan_locked(pid_t pid)
 	}
 	drop_codes(pid);
 	proc_remove(pid);
-	if (!have_id)
+	if (!found)
 		return;
 	bias = c.bias;
 	if (!c.f->version) /* before 3.11: the version in the file's name */
