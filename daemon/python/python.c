@@ -2,6 +2,7 @@
 /* python: detect CPython per process, feed the BPF walker, name frames. */
 #include <errno.h>
 #include <fcntl.h>
+#include <elf.h>
 #include <gelf.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "binary/elf.h"
 #include "binary/file.h"
 #include "binary/procmaps.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "util/procmem.h"
 #include "profd/python.h"
@@ -42,11 +44,24 @@ struct py_file {
 	size_t nloads;
 };
 
+/* What makes a process's code objects the same ones at its next rescan:
+ * the same process (start time), the same program image (the 16 bytes the
+ * kernel writes at AT_RANDOM on every exec, even without ASLR), and the
+ * same interpreter file at the same load bias. */
+struct py_ident {
+	bool valid; /* false: unknown (not readable), never the same */
+	unsigned long long start;
+	uint8_t at_random[16];
+	struct binary_key file;
+	uint64_t bias;
+};
+
 struct py_proc {
 	pid_t pid;
 	const struct py_layout *lay;
 	uint64_t code_type; /* runtime address of PyCode_Type, 0 if unknown */
 	struct profd_py_proc v; /* what the walkers need (py_procs' value) */
+	struct py_ident id;
 };
 
 struct py_code {
@@ -230,6 +245,50 @@ static void proc_remove(pid_t pid)
 		bpf_map_delete_elem(map_fd, &key);
 }
 
+/* Start time (/proc/PID/stat field 22) and AT_RANDOM bytes of pid. */
+static int proc_ident(pid_t pid, struct py_ident *id)
+{
+	char path[64], *buf = NULL, *p;
+	uint64_t at_random = 0;
+	size_t len;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	err = read_file_all(path, 4096, &buf, &len);
+	if (err)
+		return err;
+	p = memrchr(buf, ')', len); /* comm may hold spaces and ')' */
+	err = p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+				 "%*d %*d %*d %*d %llu", &id->start) == 1 ? 0 : -EINVAL;
+	free(buf);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	err = read_file_all(path, 64 << 10, &buf, &len);
+	if (err)
+		return err;
+	for (size_t i = 0; i + 16 <= len; i += 16) {
+		uint64_t type, val;
+
+		memcpy(&type, buf + i, 8);
+		memcpy(&val, buf + i + 8, 8);
+		if (type == AT_RANDOM)
+			at_random = val;
+		if (type == AT_NULL)
+			break;
+	}
+	free(buf);
+	if (!at_random)
+		return -ENOENT;
+	return procmem_read(pid, at_random, id->at_random, sizeof(id->at_random));
+}
+
+static bool ident_eq(const struct py_ident *a, const struct py_ident *b)
+{
+	return a->valid && b->valid && a->start == b->start && !memcmp(a->at_random, b->at_random, sizeof(a->at_random)) &&
+	       binary_key__eq(&a->file, &b->file) && a->bias == b->bias;
+}
+
 static void scan_locked(pid_t pid)
 {
 	struct scan_ctx c = { .pid = pid };
@@ -238,11 +297,26 @@ static void scan_locked(pid_t pid)
 	struct py_proc *p;
 	uint64_t bias = 0;
 	uint32_t version = 0, key = (uint32_t)pid;
+	struct py_ident id = {};
+	bool found;
 	int minor;
 
+	found = !procmaps__read(pid, scan_cb, &c, NULL) && c.found;
+	if (found && !proc_ident(pid, &id)) {
+		id.valid = true;
+		id.file = c.f->key;
+		id.bias = c.bias;
+		p = proc_find(pid);
+		if (p && ident_eq(&p->id, &id)) {
+			/* a rescan (new mappings): same process, image and
+			 * interpreter, so the same code objects */
+			stats.rescans_kept++;
+			return;
+		}
+	}
 	drop_codes(pid);
 	proc_remove(pid);
-	if (procmaps__read(pid, scan_cb, &c, NULL) || !c.found)
+	if (!found)
 		return;
 	bias = c.bias;
 	if (!c.f->version) /* before 3.11: the version in the file's name */
@@ -304,7 +378,8 @@ static void scan_locked(pid_t pid)
 	}
 	p = &procs[nprocs++];
 	*p = (struct py_proc){ .pid = pid, .lay = lay,
-			       .code_type = c.f->code_type ? c.f->code_type + bias : 0, .v = v };
+			       .code_type = c.f->code_type ? c.f->code_type + bias : 0, .v = v,
+			       .id = id };
 	stats.procs++;
 	log_debug("python: pid %d runs CPython 3.%d", (int)pid, minor);
 }
@@ -478,4 +553,18 @@ void python__stats(struct python_stats *st)
 	pthread_mutex_lock(&lock);
 	*st = stats;
 	pthread_mutex_unlock(&lock);
+}
+
+void python__log_summary(void)
+{
+	struct python_stats st;
+
+	python__stats(&st);
+	if (!st.procs)
+		return;
+	log_info("python: %llu interpreters registered; code objects: %llu read, %llu unreadable, "
+		 "%llu cache hits; %llu rescans kept the cache",
+		 (unsigned long long)st.procs, (unsigned long long)st.code_reads,
+		 (unsigned long long)st.code_bad, (unsigned long long)st.code_hits,
+		 (unsigned long long)st.rescans_kept);
 }

@@ -20,7 +20,9 @@ struct bpf_object;
 int python__reuse_map(struct bpf_object *obj);
 
 /* (Re)detect the interpreter of pid after its mappings changed (start,
- * exec, new mappings); drops what is cached about its code objects. */
+ * exec, new mappings). What is cached about its code objects is kept when
+ * the process, its program image (exec) and its interpreter mapping are
+ * the same as at the last scan, and dropped otherwise. */
 void python__scan(pid_t pid);
 
 /* What a walker of pid's Python frames needs (python/pystack.h), as
@@ -44,10 +46,14 @@ struct python_frame {
  * when the code object cannot be read (then out names "<python>"). */
 int python__frame(pid_t pid, uint64_t v, struct python_frame *out);
 
-/* Test hook: the cache's counters. */
+/* The cache's counters: interpreters registered, code objects read (and
+ * of those unreadable), cache hits, rescans that kept the cache. */
 struct python_stats {
-	uint64_t procs, code_reads, code_hits, code_bad;
+	uint64_t procs, code_reads, code_hits, code_bad, rescans_kept;
 };
 void python__stats(struct python_stats *st);
+
+/* One log line of these counters, if a Python process was seen. */
+void python__log_summary(void);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "collect/bpf_diag.h"
 #include "collect/probe.h"
+#include "python/python.h"
 #include "util/log.h"
 #include "types/profiler.h"
 #include "unwind/loader.h"
@@ -214,4 +215,5 @@ void unwinder__log_summary(struct unwinder *u, const uint64_t unw[PROFD_UNW_M_MA
 		 "failed to load; %zu processes, %zu scans, built in %.3fs",
 		 us.tables, us.rows, us.table_bytes >> 10, us.no_cfi, us.refused_cap,
 		 us.refused_rules, us.load_errors, us.pids, us.scans, us.build_ns / 1e9);
+	python__log_summary();
 }
