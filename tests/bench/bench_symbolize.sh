@@ -78,12 +78,12 @@ readelf --debug-dump=info "$D/big" 2>/dev/null | grep -c "DW_TAG_compile_unit" |
 # The driver goes through the objects `make` built for profd.
 # Objects of the sources that exist now (not every .o under obj/: a file
 # moved to another folder leaves its old object behind).
-objs=$(cd "$root" && find daemon/binary daemon/symbolize daemon/pprof daemon/util -name '*.c' |
+objs=$(cd "$root" && find daemon/binary daemon/symbolize daemon/pprof daemon/util daemon/python -name '*.c' |
 	sed "s|^\(.*\)\.c\$|$OUT/obj/\1.o|")
 cc -O2 -g -D_GNU_SOURCE -I"$root/include" -I"$root/daemon" -I"$OUT" -I"$OUT/pb" -I"$OUT/skel" \
 	$(pkg-config --cflags libelf libdw libprotobuf-c) \
 	"$here/bench_symbolize.c" "$OUT/obj/daemon/aggregate/frames.o" $objs "$OUT/obj/pb/profile.pb-c.o" \
-	$(pkg-config --libs libelf libdw zlib libprotobuf-c) -llzma -lstdc++ -lm -o "$D/bench_symbolize"
+	$(pkg-config --libs libbpf libelf libdw zlib libprotobuf-c) -llzma -lstdc++ -lm -o "$D/bench_symbolize"
 
 if [ "${BENCH_DROP_CACHES:-0}" = 1 ]; then
 	sync
