@@ -24,8 +24,11 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "binary/file.h"
 #include "symbolize/dwarf.h"
@@ -112,6 +115,7 @@ struct dwarf_file {
 	size_t nnames, names_cap;
 	struct hashmap names_map;
 	struct strpool strs;    /* file names */
+	bool mapped;            /* libelf mapped the file read-only */
 	size_t bytes;
 };
 
@@ -130,6 +134,30 @@ static size_t compressed_debug_bytes(Elf *elf)
 			total += ch.ch_size;
 	}
 	return total;
+}
+
+/* Whether libelf mapped the file read-only (ELF_C_READ_MMAP maps it
+ * PROT_READ, MAP_PRIVATE, but reads it into the heap where mmap fails):
+ * only then may its pages be dropped. Asked of /proc/self/maps, once per
+ * DWARF file opened. */
+static bool is_readonly_map(Elf *elf)
+{
+	size_t size = 0;
+	char *base = elf_rawfile(elf, &size), line[512], perms[8];
+	unsigned long lo, hi, ino;
+	bool ok = false;
+	FILE *f;
+
+	if (!base || !size || ((uintptr_t)base & 4095))
+		return false;
+	f = fopen("/proc/self/maps", "re");
+	while (f && !ok && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &lo, &hi, perms, &ino) == 4 &&
+		    lo == (uintptr_t)base)
+			ok = ino && !strcmp(perms, "r--p") && hi - lo >= size;
+	if (f)
+		fclose(f);
+	return ok;
 }
 
 int dwarf_file__open(int fd, struct dwarf_file **out)
@@ -162,6 +190,7 @@ int dwarf_file__open(int fd, struct dwarf_file **out)
 	/* The whole file is mapped (or was read): libelf needs no fd now. */
 	elf_cntl(elf, ELF_C_FDDONE);
 	df->elf = elf;
+	df->mapped = is_readonly_map(elf);
 	*out = df;
 	return 0;
 cleanup:
@@ -524,6 +553,23 @@ static const char *unit_file(const struct dw_unit *u, uint64_t idx)
 	return idx < u->nfiles ? u->files[idx] : NULL;
 }
 
+/* Indexing a unit reads all of its DIEs and line program through the
+ * mapping of the file, whose pages then count in our RSS though lookups
+ * need few of them again: give them back (the mapping is read-only and
+ * private, the pages stay in the page cache and fault back in on use). */
+static void release_pages(struct dwarf_file *df)
+{
+	size_t size = 0;
+	char *base = elf_rawfile(df->elf, &size);
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t lo;
+
+	if (!base || !size || page <= 0 || !df->mapped)
+		return;
+	lo = (uintptr_t)base & ~((uintptr_t)page - 1);
+	madvise((void *)lo, size + ((uintptr_t)base - lo), MADV_DONTNEED);
+}
+
 /* --- unit index ---------------------------------------------------------- */
 
 struct index_ctx {
@@ -860,6 +906,8 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 	if (!u->state) {
 		err = index_unit(df, u);
 		u->state = err ? err : 1;
+		unit_lines(df, u);
+		release_pages(df);
 	}
 	if (u->state < 0 || !dwarf_offdie(df->dw, u->die, &cudie))
 		return 0;

@@ -145,7 +145,7 @@ static size_t zipf(size_t n)
 }
 
 struct phase {
-	double secs, cpu, peak_mib, rss_mib;
+	double secs, cpu, peak_mib, rss_mib, anon_mib, file_mib;
 	size_t locations, functions;
 };
 
@@ -183,6 +183,8 @@ static int run_phase(struct symbolizer *s, pid_t pid, const uint64_t *stacks, si
 	ph->cpu = cpu_s() - c0;
 	ph->peak_mib = status_mib("VmHWM:");
 	ph->rss_mib = status_mib("VmRSS:");
+	ph->anon_mib = status_mib("RssAnon:");
+	ph->file_mib = status_mib("RssFile:");
 	ph->locations = fst.frames - fst.unsymbolized;
 	free(buf);
 	pprof__free(p);
@@ -197,9 +199,10 @@ static void print_phase(const char *name, const struct phase *ph, const struct s
 	symbolizer__stats(s, &st);
 	struct mallinfo2 mi = mallinfo2();
 
-	printf("%-7s %6.3f s wall %6.3f s CPU %5.2f us/frame  peak RSS %6.1f MiB  heap %6.1f MiB  "
-	       "accounted %6.1f MiB (DWARF %6.1f)  result cache hits %zu\n",
-	       name, ph->secs, ph->cpu, ph->cpu * 1e6 / (double)frames, ph->peak_mib,
+	printf("%-7s %6.3f s wall %6.3f s CPU %5.2f us/frame  peak RSS %6.1f MiB (now: anon %5.1f, "
+	       "file %5.1f)  heap %6.1f MiB  accounted %6.1f MiB (DWARF %6.1f)  result cache hits %zu\n",
+	       name, ph->secs, ph->cpu, ph->cpu * 1e6 / (double)frames, ph->peak_mib, ph->anon_mib,
+	       ph->file_mib,
 	       (double)(mi.uordblks + mi.hblkhd) / 1048576.0, (double)st.bytes / 1048576.0,
 	       (double)st.dwarf_bytes / 1048576.0, st.frame_cache_hits);
 }
@@ -266,6 +269,10 @@ int main(int argc, char **argv)
 		goto out;
 	print_phase("cold", &ph, s, nsamples * depth);
 	distinct = ph.locations;
+	if (getenv("BENCH_SYM_COLD_ONLY")) { /* to profile the cold phase alone */
+		err = 0;
+		goto out;
+	}
 	if (run_phase(s, a.pid, stacks, nsamples, depth, &ph))
 		goto out;
 	print_phase("cached", &ph, s, nsamples * depth);
