@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,8 @@ _Static_assert((int)SYM_MAP_SPECIAL == (int)PROCMAPS_SPECIAL && (int)SYM_MAP_DEL
  * open DWARF indexes this share between two prunes. */
 #define SYM_FC_BUDGET_SHARE 8
 #define SYM_DWARF_BUDGET_SHARE 2
+/* A prune that freed more than this hands free heap pages back. */
+#define SYM_TRIM_MIN_BYTES (1u << 20)
 /* Name of an inlined function DWARF does not name (addr2line's). */
 #define SYM_UNKNOWN_NAME "??"
 
@@ -680,10 +683,11 @@ static void budget_trim(struct symbolizer *s)
 
 size_t symbolizer__prune(struct symbolizer *s)
 {
-	size_t forgotten = 0;
+	size_t forgotten = 0, before;
 
 	if (!s)
 		return 0;
+	before = cache_bytes(s);
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		struct sym_proc **pp = &s->procs[i], *p;
 
@@ -704,6 +708,11 @@ size_t symbolizer__prune(struct symbolizer *s)
 	fc_clear(&s->fc);
 	strpool__reset(&s->names);
 	budget_trim(s);
+	/* What the cache freed (files of exited processes, evictions, the
+	 * interval's names) is spread over the heap: give its free pages
+	 * back, so that the process's RSS follows the cache, not its peak. */
+	if (before > cache_bytes(s) + SYM_TRIM_MIN_BYTES)
+		malloc_trim(0);
 	return forgotten;
 }
 
