@@ -4,7 +4,7 @@
 # that touches a large C++ binary with full debug info, first with a new
 # symbolizer (cold: symbols parsed, DWARF found, mapped and indexed), then
 # cached, then for a second process running a copy of the binary (shared by
-# build id), then under a 16 MiB DWARF budget.
+# build id), then without the result cache (every frame through the index).
 #
 # The binary is built once into $BENCH_DIR (default .output/bench-symbolize):
 # two generated translation units (one heavy on the STL, one with
