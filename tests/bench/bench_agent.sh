@@ -81,6 +81,11 @@ pids+=("$ag" "$pf")
 # so), then sample at each interval's end plus 1.5 s (profiles written).
 for _ in $(seq 600); do
 	grep -q "profiling continuously" "$T/profd.log" && break
+	if ! kill -0 "$ag" 2>/dev/null; then
+		echo "profd exited:" >&2
+		cat "$T/profd.log" >&2
+		exit 1
+	fi
 	sleep 0.05
 done
 tr=$(date +%s.%N)
