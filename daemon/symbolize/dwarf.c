@@ -386,59 +386,6 @@ static int die_ranges(Dwarf_Die *die, range_cb cb, void *ctx)
 	return 0;
 }
 
-/* DW_AT_low_pc, DW_AT_high_pc and whether DW_AT_ranges is there, in one
- * pass over a DIE's attributes. */
-struct pc_attrs {
-	Dwarf_Attribute low, high;
-	bool has_low, has_high, has_ranges;
-};
-
-static int pc_attr_cb(Dwarf_Attribute *a, void *arg)
-{
-	struct pc_attrs *c = arg;
-
-	switch (dwarf_whatattr(a)) {
-	case DW_AT_low_pc:
-		if (!c->has_low)
-			c->low = *a;
-		c->has_low = true;
-		break;
-	case DW_AT_high_pc:
-		if (!c->has_high)
-			c->high = *a;
-		c->has_high = true;
-		break;
-	case DW_AT_ranges:
-		c->has_ranges = true;
-		break;
-	}
-	return DWARF_CB_OK;
-}
-
-/* die_ranges() of a function or inlined call (not a unit DIE, whose
- * attributes may come from a skeleton): low_pc/high_pc read in one pass
- * over the DIE, as dwarf_ranges() reads them (high_pc an address, or an
- * offset from low_pc), instead of the three attribute searches it makes;
- * DW_AT_ranges through dwarf_ranges(). */
-static int die_code_ranges(Dwarf_Die *die, range_cb cb, void *ctx)
-{
-	struct pc_attrs c = { 0 };
-	Dwarf_Addr lo, hi;
-	Dwarf_Word off;
-
-	if (dwarf_getattrs(die, pc_attr_cb, &c, 0) != 1)
-		return die_ranges(die, cb, ctx);
-	if (c.has_low && c.has_high && !dwarf_formaddr(&c.low, &lo) &&
-	    (!dwarf_formaddr(&c.high, &hi) || (!dwarf_formudata(&c.high, &off) && (hi = lo + off, true)))) {
-		if (!lo || lo >= hi || lo == UINT64_MAX)
-			return 0;
-		return cb(lo, hi, ctx);
-	}
-	if (!c.has_ranges)
-		return 0;
-	return die_ranges(die, cb, ctx);
-}
-
 static int range_cmp(const void *a, const void *b)
 {
 	const struct dw_range *x = a, *y = b;
@@ -850,14 +797,14 @@ static int index_unit(struct dwarf_file *df, struct dw_unit *u)
 			/* a declaration has no code: asked of the abbreviation,
 			 * without decoding the DIE's attributes three times */
 			if (dwarf_hasattr(d, DW_AT_low_pc) || dwarf_hasattr(d, DW_AT_ranges))
-				err = die_code_ranges(d, add_func, &c);
+				err = die_ranges(d, add_func, &c);
 			/* Only a concrete function holds inlined calls. */
 			descend = c.nfuncs > before;
 			child_depth = 1;
 		} else if (tag == DW_TAG_inlined_subroutine) {
 			c.die = off;
 			c.depth = d0 ? d0 : 1;
-			err = die_code_ranges(d, add_inl, &c);
+			err = die_ranges(d, add_inl, &c);
 			descend = true;
 			child_depth = c.depth + 1;
 		} else if (is_scope(tag)) {
