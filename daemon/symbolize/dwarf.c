@@ -50,7 +50,7 @@
 #define DW_SCRATCH_ROWS (256u << 10)
 /* The mapped file's pages are given back after each unit indexed and
  * after this many DIEs named. */
-#define DW_RELEASE_NAMES 512
+#define DW_RELEASE_NAMES 4096
 /* Files of one unit's file table kept. */
 #define DW_MAX_UNIT_FILES (1u << 20)
 /* A row's file field: the index in the unit's files, and end of sequence. */
