@@ -355,11 +355,6 @@ int main(int argc, char **argv)
 		goto out;
 	print_phase("cold", &ph, s, nsamples * depth);
 	distinct = ph.locations;
-	if (getenv("BENCH_SYM_SMAPS")) {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "awk '/^[0-9a-f]+-/ { m = $0 } /^Rss:/ && $2 > 1000 { print $2, m }' /proc/%d/smaps", (int)getpid());
-		if (system(cmd)) {}
-	}
 	if (getenv("BENCH_SYM_COLD_ONLY")) { /* to profile the cold phase alone */
 		err = 0;
 		goto out;
