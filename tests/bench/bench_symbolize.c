@@ -24,7 +24,8 @@
  * goes through the DWARF index for each address), else the exit status is
  * 3. With BENCH_SYM_DUMP=FILE the chains are written there, one address a
  * line, sorted, for bench_symbolize.sh to compare with another revision's;
- * BENCH_SYM_DUMP_ONLY=1 skips the timed phases (the reference run). */
+ * BENCH_SYM_DUMP_ONLY=1 skips the timed phases (the reference run);
+ * BENCH_SYM_COLD_ONLY=1 stops after the cold phase (to profile it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
