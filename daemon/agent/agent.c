@@ -43,6 +43,7 @@ int agent_run(const struct agent_opts *o)
 	int sfd = -1, tfd = -1, ret = EXIT_FAILURE;
 	struct agent *a;
 	sigset_t mask;
+	struct symbolizer_opts so;
 
 	_Static_assert(AGENT_TICK_NS == 1000000000LL, "the timerfd ticks once a second");
 	a = calloc(1, sizeof(*a));
@@ -85,7 +86,9 @@ int agent_run(const struct agent_opts *o)
 		log_err("cannot set up signal/timer fds: %s", strerror(errno));
 		goto out;
 	}
-	a->sym = symbolizer__new();
+	symbolizer__default_opts(&so);
+	so.max_cache_bytes = a->cfg.symbolize_cache_bytes;
+	a->sym = symbolizer__new_opts(&so);
 	if (!a->sym) {
 		log_err("out of memory");
 		goto out;

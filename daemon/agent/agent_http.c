@@ -470,6 +470,11 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	value(f, "profd_symbol_cache_mappings", s.sym.mappings);
 	metric(f, "profd_symbol_file_parses_total", "counter", "ELF files opened and parsed.");
 	value(f, "profd_symbol_file_parses_total", s.sym.file_parses);
+	metric(f, "profd_symbol_cache_dwarf_bytes", "gauge", "Of the symbol cache, open DWARF indexes.");
+	value(f, "profd_symbol_cache_dwarf_bytes", s.sym.dwarf_bytes);
+	metric(f, "profd_symbol_cache_evictions_total", "counter",
+	       "Binaries dropped for [symbolize] cache_max_memory (read again when sampled).");
+	value(f, "profd_symbol_cache_evictions_total", s.sym.cache_evictions);
 
 	metric(f, "profd_config_reloads_total", "counter", "SIGHUP reloads, by result.");
 	fprintf(f, "profd_config_reloads_total{result=\"ok\"} %llu\n",

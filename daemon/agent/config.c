@@ -87,11 +87,12 @@ static const struct key_def keys[] = {
 	{ "http", "token_file", K_PATH, CFG(http.token_file), 0, 0 },
 	{ "http", "allow_group", K_USER, CFG(http.allow_group), 0, 0 },
 	{ "http", "max_concurrent", K_U64, CFG(http.max_concurrent), 1, 64 },
+	{ "symbolize", "cache_max_memory", K_SIZE, CFG(symbolize_cache_bytes), 4ULL << 20, 1ULL << 40 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 /* Besides these, the sections of the registry's options ([cpu], [unwind], ...). */
-static const char *const sections[] = { "profd", "heap", "upload", "http", "service" };
+static const char *const sections[] = { "profd", "heap", "upload", "http", "symbolize", "service" };
 
 struct parse_ctx {
 	struct profd_config *cfg;
@@ -754,6 +755,7 @@ int config__init(struct profd_config *cfg)
 	cfg->upload.backoff_max_ns = 30ULL * 1000000000;
 	cfg->upload.spool_max_bytes = 256ULL << 20;
 	cfg->http.max_concurrent = 4;
+	cfg->symbolize_cache_bytes = CONFIG_DEFAULT_SYMBOL_CACHE;
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		char **slot = (char **)((char *)cfg + strs[i].off);
 

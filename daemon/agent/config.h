@@ -20,6 +20,7 @@
 #define CONFIG_MAX_HEAP_PROCS 256
 #define CONFIG_MAX_SERVICE_RULES 256
 #define CONFIG_ERR_LEN 512              /* enough for any message config builds */
+#define CONFIG_DEFAULT_SYMBOL_CACHE (32ULL << 20) /* [symbolize] cache_max_memory */
 
 /* [service] "pattern = service": fnmatch(3) glob against the process name or
  * its systemd unit; the first rule in file order that matches wins. */
@@ -76,6 +77,8 @@ struct profd_config {
 		char *allow_group;      /* "" = none: members may see all, as root */
 		uint64_t max_concurrent; /* profile requests served at once */
 	} http;
+	/* [symbolize] */
+	uint64_t symbolize_cache_bytes; /* the symbol cache's budget */
 	/* [service] */
 	struct service_rule *rules;
 	size_t n_rules;

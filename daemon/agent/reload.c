@@ -182,6 +182,7 @@ void agent_reload(struct agent *a)
 	}
 	config__done(&a->cfg);
 	a->cfg = nc;
+	symbolizer__set_max_cache_bytes(a->sym, a->cfg.symbolize_cache_bytes);
 	a->reloads++;
 	agent_interval_begin(a, 0);
 	log_info("configuration reloaded");

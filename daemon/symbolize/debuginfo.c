@@ -917,6 +917,27 @@ int dbgcache__lines(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
 	return n;
 }
 
+void dbgcache__trim(struct dbgcache *dc, size_t max_dwarf_bytes)
+{
+	size_t max_unused;
+
+	if (!dc)
+		return;
+	while (dc->dwarf_bytes > max_dwarf_bytes && dc->open_tail) {
+		dwarf_close(dc, dc->open_tail);
+		dc->evictions++;
+	}
+	max_unused = dc->opts.max_unused;
+	dbgcache__set_max_unused(dc, 0);
+	dc->opts.max_unused = max_unused;
+}
+
+void dbgcache__set_max_dwarf_bytes(struct dbgcache *dc, size_t bytes)
+{
+	if (dc)
+		dc->opts.max_dwarf_bytes = bytes;
+}
+
 int dbgcache__func_start(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
 			 const struct procmaps_entry *e, uint64_t vaddr, uint64_t *start)
 {

@@ -51,6 +51,7 @@ struct debuginfo {
 	int src;               /* DBG_SRC_* */
 	unsigned syms_from;    /* DBG_SYMS_* */
 	char *debug_path;      /* for DBG_SRC_ROOT/HOST */
+	uint64_t last_used;    /* the user's clock at its last lookup (LRU) */
 	/* private to debuginfo.c */
 	char key[2 * 64 + 16];
 	unsigned refcnt;
@@ -114,6 +115,13 @@ int dbgcache__lines(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
  * covers vaddr, or the file has no usable .eh_frame). */
 int dbgcache__func_start(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
 			 const struct procmaps_entry *e, uint64_t vaddr, uint64_t *start);
+
+/* Make room: close open DWARF, least recently used first, until at most
+ * max_dwarf_bytes of it remain, and free every entry no file uses. What is
+ * dropped is read again on the next lookup that needs it. */
+void dbgcache__trim(struct dbgcache *dc, size_t max_dwarf_bytes);
+/* Change opts.max_dwarf_bytes (applied at the next lookup). */
+void dbgcache__set_max_dwarf_bytes(struct dbgcache *dc, size_t bytes);
 
 struct dbgcache_stats {
 	size_t infos;        /* debuginfo entries held */

@@ -7,44 +7,80 @@
  * address is one binary search per level (the approach of gimli's
  * addr2line). Names, files and lines are read from the DIEs only for the
  * chain found. libdw checks every read against its section; this file
- * bounds the loops (units, DIEs, depth, ranges) on top. */
+ * bounds the loops (units, DIEs, depth, ranges) on top.
+ *
+ * Memory: libdw keeps a unit's line table (≈40 bytes a row, millions of
+ * rows in a large C++ binary) until dwarf_end(), and dwarf_decl_file() or
+ * dwarf_getsrcfiles() read it too. So line tables are read through a second,
+ * scratch Dwarf handle over the same Elf (sections already mapped or
+ * inflated), copied into 16-byte rows without the rows no lookup can return,
+ * and the scratch handle is ended every DW_SCRATCH_ROWS rows. File names
+ * (the unit's file table) are interned once per file. The unit indexes keep
+ * 16 bytes a function or inlined call: the DIE as an offset into its unit
+ * and the inline depth as a bucket. */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "binary/file.h"
 #include "symbolize/dwarf.h"
+#include "symbolize/strpool.h"
 #include "util/hashmap.h"
 
 /* Nested or overlapping function ranges: this many earlier entries are
  * tried when the nearest one does not cover the address. */
 #define DW_FIND_BACKTRACK 16
-/* libdw's own state per indexed unit, estimated: its line table costs 64-80
- * bytes of heap per row (elfutils 0.188, measured with mallinfo2; the
- * benchmark prints heap next to this accounting), plus the unit's
- * abbreviation table and file list. */
+/* libdw's own state per indexed unit, estimated: the unit's abbreviation
+ * table and CU record; plus, where a line table had to be read through the
+ * main handle (the scratch one failed), libdw's 64-80 bytes of heap per row
+ * (elfutils 0.188, measured with mallinfo2). */
 #define DW_LIBDW_LINE_BYTES 64
 #define DW_LIBDW_UNIT_BYTES 4096
+/* Line rows read through the scratch handle before it is ended (its heap
+ * then goes back: ≈40 bytes a row). */
+#define DW_SCRATCH_ROWS (256u << 10)
+/* The mapped file's pages are given back after each unit indexed and
+ * after this many DIEs named. */
+#define DW_RELEASE_NAMES 4096
+/* Files of one unit's file table kept. */
+#define DW_MAX_UNIT_FILES (1u << 20)
+/* A row's file field: the index in the unit's files, and end of sequence. */
+#define DW_ROW_END (1u << 31)
 
 struct dw_range {
 	uint64_t lo, hi;
 	uint32_t unit;
 };
 
+/* A function (subprogram) or inlined call: [lo, lo + len), its DIE at
+ * unit->die + die. */
 struct dw_func {
-	uint64_t lo, hi;
-	Dwarf_Off die;
+	uint64_t lo;
+	uint32_t len;
+	uint32_t die;
 };
 
-struct dw_inl {
+/* An inlined call while a unit is indexed, before it is sorted and packed. */
+struct dw_inl_tmp {
 	uint64_t lo, hi;
 	Dwarf_Off die;
 	uint32_t depth; /* 1: inlined straight into the subprogram */
+};
+
+/* One row of a unit's line table. */
+struct dw_row {
+	uint64_t addr;
+	uint32_t line;
+	uint32_t file; /* index in the unit's files | DW_ROW_END */
 };
 
 /* What a lookup reads from one DIE of a chain, read once per DIE. */
@@ -55,17 +91,24 @@ struct dw_names {
 };
 
 struct dw_unit {
-	Dwarf_Off die; /* offset of the unit DIE */
-	int state;     /* 0 not indexed, 1 indexed, -errno failed */
-	struct dw_func *funcs;
-	size_t nfuncs;
-	struct dw_inl *inls;
-	size_t ninls;
+	Dwarf_Off die;   /* offset of the unit DIE */
+	int state;       /* 0 not indexed, 1 indexed, -errno failed */
+	int lines_state; /* 0 not read, 1 read, -errno failed */
+	struct dw_func *funcs; /* sorted by lo */
+	uint32_t nfuncs;
+	uint32_t ndepths;
+	struct dw_func *inls; /* sorted by (depth, lo) */
+	uint32_t *depth_end;  /* inls of depth d+1 end at depth_end[d] */
+	struct dw_row *rows;  /* sorted as libdw sorts them */
+	uint32_t nrows, nfiles;
+	const char **files;   /* interned in dwarf_file.strs */
 };
 
 struct dwarf_file {
 	Elf *elf;
 	Dwarf *dw;
+	Dwarf *scratch;        /* line tables are read through this one */
+	size_t scratch_rows;
 	struct dw_unit *units; /* units seen so far, found by die offset */
 	size_t nunits, units_cap;
 	struct hashmap unit_map;
@@ -75,6 +118,8 @@ struct dwarf_file {
 	struct dw_names *names; /* DIEs read by lookups, found by offset */
 	size_t nnames, names_cap;
 	struct hashmap names_map;
+	struct strpool strs;    /* file names */
+	bool mapped;            /* libelf mapped the file read-only */
 	size_t bytes;
 };
 
@@ -93,6 +138,30 @@ static size_t compressed_debug_bytes(Elf *elf)
 			total += ch.ch_size;
 	}
 	return total;
+}
+
+/* Whether libelf mapped the file read-only (ELF_C_READ_MMAP maps it
+ * PROT_READ, MAP_PRIVATE, but reads it into the heap where mmap fails):
+ * only then may its pages be dropped. Asked of /proc/self/maps, once per
+ * DWARF file opened. */
+static bool is_readonly_map(Elf *elf)
+{
+	size_t size = 0;
+	char *base = elf_rawfile(elf, &size), line[512], perms[8];
+	unsigned long lo, hi, ino;
+	bool ok = false;
+	FILE *f;
+
+	if (!base || !size || ((uintptr_t)base & 4095))
+		return false;
+	f = fopen("/proc/self/maps", "re");
+	while (f && !ok && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &lo, &hi, perms, &ino) == 4 &&
+		    lo == (uintptr_t)base)
+			ok = ino && !strcmp(perms, "r--p") && hi - lo >= size;
+	if (f)
+		fclose(f);
+	return ok;
 }
 
 int dwarf_file__open(int fd, struct dwarf_file **out)
@@ -125,6 +194,7 @@ int dwarf_file__open(int fd, struct dwarf_file **out)
 	/* The whole file is mapped (or was read): libelf needs no fd now. */
 	elf_cntl(elf, ELF_C_FDDONE);
 	df->elf = elf;
+	df->mapped = is_readonly_map(elf);
 	*out = df;
 	return 0;
 cleanup:
@@ -142,7 +212,13 @@ void dwarf_file__free(struct dwarf_file *df)
 	for (size_t i = 0; i < df->nunits; i++) {
 		free(df->units[i].funcs);
 		free(df->units[i].inls);
+		free(df->units[i].depth_end);
+		free(df->units[i].rows);
+		free(df->units[i].files);
 	}
+	strpool__done(&df->strs);
+	if (df->scratch)
+		dwarf_end(df->scratch);
 	free(df->units);
 	hashmap__done(&df->unit_map);
 	free(df->names);
@@ -155,7 +231,84 @@ void dwarf_file__free(struct dwarf_file *df)
 
 size_t dwarf_file__bytes(const struct dwarf_file *df)
 {
-	return df ? df->bytes : 0;
+	return df ? df->bytes + df->strs.bytes : 0;
+}
+
+/* --- sorting ------------------------------------------------------------ */
+
+/* A key and where its element was. */
+struct sort_ent {
+	uint64_t key;
+	uint64_t idx;
+};
+
+/* Sort n elements of elem bytes at base by key(element), stably: an LSD
+ * radix sort a byte at a time, skipping the bytes every key shares, then
+ * one permutation. Stable like glibc's qsort (a merge sort) with a
+ * comparator on the key, so ties keep the same order; several times faster
+ * on the 10^5-entry arrays of a large unit. -ENOMEM leaves base alone. */
+static int radix_sort(void *base, size_t n, size_t elem, uint64_t (*key)(const void *))
+{
+	struct sort_ent *e = malloc(2 * n * sizeof(*e)), *t;
+	char *out = malloc(n * elem);
+	uint64_t diff = 0;
+
+	if (!e || !out) {
+		free(e);
+		free(out);
+		return -ENOMEM;
+	}
+	t = e + n;
+	for (size_t i = 0; i < n; i++) {
+		e[i] = (struct sort_ent){ .key = key((char *)base + i * elem), .idx = i };
+		diff |= e[i].key ^ e[0].key;
+	}
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		size_t count[256] = { 0 }, sum = 0;
+		struct sort_ent *x;
+
+		if (!((diff >> shift) & 0xff))
+			continue;
+		for (size_t i = 0; i < n; i++)
+			count[(e[i].key >> shift) & 0xff]++;
+		for (size_t b = 0; b < 256; b++) {
+			size_t c = count[b];
+
+			count[b] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			t[count[(e[i].key >> shift) & 0xff]++] = e[i];
+		x = e;
+		e = t;
+		t = x;
+	}
+	for (size_t i = 0; i < n; i++)
+		memcpy(out + i * elem, (char *)base + e[i].idx * elem, elem);
+	memcpy(base, out, n * elem);
+	free(out);
+	free(e < t ? e : t);
+	return 0;
+}
+
+static uint64_t range_key(const void *p)
+{
+	return ((const struct dw_range *)p)->lo;
+}
+
+static uint64_t func_key(const void *p)
+{
+	return ((const struct dw_func *)p)->lo;
+}
+
+/* (depth, lo) in one key: depth below DWARF_MAX_DEPTH, lo below 2^48 (x86-64
+ * and arm64 user space); a unit outside that is sorted by qsort. */
+#define DW_INL_KEY_BITS 48
+static uint64_t inl_key(const void *p)
+{
+	const struct dw_inl_tmp *x = p;
+
+	return ((uint64_t)x->depth << DW_INL_KEY_BITS) | x->lo;
 }
 
 /* --- units ----------------------------------------------------------------- */
@@ -283,7 +436,8 @@ static void scan_units(struct dwarf_file *df)
 			break;
 	}
 	if (df->nranges)
-		qsort(df->ranges, df->nranges, sizeof(*df->ranges), range_cmp);
+		if (radix_sort(df->ranges, df->nranges, sizeof(*df->ranges), range_key))
+			qsort(df->ranges, df->nranges, sizeof(*df->ranges), range_cmp);
 }
 
 static struct dw_unit *unit_find(struct dwarf_file *df, uint64_t vaddr)
@@ -311,32 +465,228 @@ static struct dw_unit *unit_find(struct dwarf_file *df, uint64_t vaddr)
 	return NULL;
 }
 
+/* --- line tables -------------------------------------------------------- */
+
+struct fileptr_ctx {
+	const char **src; /* libdw's name of file i */
+};
+
+static bool fileptr_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	return ((const struct fileptr_ctx *)ctx)->src[idx] == *(const char *const *)key;
+}
+
+/* Copy the unit's file table and line rows out of libdw's. A row is
+ * dropped when no lookup can return it (the same address as the next row:
+ * the last of equal addresses wins) or when it says what the row kept
+ * before it says: lookups answer exactly what libdw's dwarf_getsrc_die()
+ * does. */
+static int copy_lines(struct dwarf_file *df, struct dw_unit *u, Dwarf_Die *cudie, size_t *nread)
+{
+	struct fileptr_ctx fc = { 0 };
+	struct hashmap fmap = { 0 };
+	Dwarf_Lines *lines;
+	Dwarf_Files *files;
+	size_t nlines, nfiles, cap = 0;
+	const char *last_src = NULL;
+	uint32_t last_idx = 0;
+	int err = 0;
+
+	*nread = 0;
+	if (dwarf_getsrclines(cudie, &lines, &nlines) || dwarf_getsrcfiles(cudie, &files, &nfiles))
+		return -ENODATA;
+	*nread = nlines;
+	if (nfiles > DW_MAX_UNIT_FILES)
+		nfiles = DW_MAX_UNIT_FILES;
+	u->files = calloc(nfiles ? nfiles : 1, sizeof(*u->files));
+	fc.src = calloc(nfiles ? nfiles : 1, sizeof(*fc.src));
+	if (!u->files || !fc.src || hashmap__reserve(&fmap, nfiles)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nfiles; i++) {
+		const char *name = dwarf_filesrc(files, i, NULL, NULL);
+
+		fc.src[i] = name;
+		if (name && !(u->files[i] = strpool__intern(&df->strs, name))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		if (name && hashmap__find(&fmap, hash_u64((uintptr_t)name), fileptr_eq, &fc, &name) ==
+				    HASHMAP_NONE)
+			hashmap__insert(&fmap, hash_u64((uintptr_t)name), (uint32_t)i);
+	}
+	u->nfiles = (uint32_t)nfiles;
+	for (size_t i = 0; i < nlines && i < UINT32_MAX; i++) {
+		Dwarf_Line *l = dwarf_onesrcline(lines, i);
+		struct dw_row r = { 0 }, *last;
+		const char *src;
+		Dwarf_Addr addr;
+		bool end = false;
+		int line = 0;
+
+		if (!l || dwarf_lineaddr(l, &addr))
+			continue;
+		if (dwarf_lineno(l, &line) || line < 0)
+			line = 0;
+		dwarf_lineendsequence(l, &end);
+		src = dwarf_linesrc(l, NULL, NULL);
+		if (src != last_src) {
+			uint32_t idx = src ? hashmap__find(&fmap, hash_u64((uintptr_t)src), fileptr_eq,
+							   &fc, &src)
+					   : HASHMAP_NONE;
+
+			last_src = src;
+			last_idx = idx == HASHMAP_NONE ? DW_ROW_END - 1 : idx;
+		}
+		r = (struct dw_row){ .addr = addr, .line = (uint32_t)line,
+				     .file = last_idx | (end ? DW_ROW_END : 0) };
+		last = u->nrows ? &u->rows[u->nrows - 1] : NULL;
+		if (last && last->addr == r.addr) {
+			/* shadowed by r */
+			u->nrows--;
+			last = u->nrows ? &u->rows[u->nrows - 1] : NULL;
+		}
+		if (last && !(last->file & DW_ROW_END) && !end && last->file == r.file &&
+		    last->line == r.line)
+			continue;
+		if (u->nrows == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			struct dw_row *a = realloc(u->rows, ncap * sizeof(*a));
+
+			if (!a) {
+				err = -ENOMEM;
+				goto out;
+			}
+			u->rows = a;
+			cap = ncap;
+		}
+		u->rows[u->nrows++] = r;
+	}
+	if (u->nrows < cap) {
+		struct dw_row *a = realloc(u->rows, (u->nrows ? u->nrows : 1) * sizeof(*a));
+
+		if (a)
+			u->rows = a;
+	}
+	df->bytes += (size_t)u->nrows * sizeof(struct dw_row) + (size_t)u->nfiles * sizeof(char *);
+out:
+	free(fc.src);
+	hashmap__done(&fmap);
+	return err;
+}
+
+/* The unit's file table and line rows, read once. */
+static int unit_lines(struct dwarf_file *df, struct dw_unit *u)
+{
+	Dwarf_Die cudie;
+	size_t nread = 0;
+	int err = -ENODATA;
+
+	if (u->lines_state)
+		return u->lines_state < 0 ? u->lines_state : 0;
+	if (!df->scratch)
+		df->scratch = dwarf_begin_elf(df->elf, DWARF_C_READ, NULL);
+	if (df->scratch && dwarf_offdie(df->scratch, u->die, &cudie)) {
+		err = copy_lines(df, u, &cudie, &nread);
+		df->scratch_rows += nread;
+		if (df->scratch_rows >= DW_SCRATCH_ROWS) {
+			dwarf_end(df->scratch);
+			df->scratch = NULL;
+			df->scratch_rows = 0;
+		}
+	}
+	if (err == -ENODATA && dwarf_offdie(df->dw, u->die, &cudie)) {
+		/* The scratch handle could not read it: libdw keeps the
+		 * table of the main one until the file is closed. */
+		free(u->files);
+		free(u->rows);
+		u->files = NULL;
+		u->rows = NULL;
+		u->nfiles = u->nrows = 0;
+		err = copy_lines(df, u, &cudie, &nread);
+		df->bytes += nread * DW_LIBDW_LINE_BYTES;
+	}
+	u->lines_state = err ? err : 1;
+	return err;
+}
+
+/* The row at vaddr, as dwarf_getsrc_die() finds it: the last row at or
+ * below vaddr, unless it ends a sequence. */
+static const struct dw_row *row_find(const struct dw_unit *u, uint64_t vaddr)
+{
+	size_t lo = 0, hi = u->nrows;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (u->rows[mid].addr <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || (u->rows[lo - 1].file & DW_ROW_END))
+		return NULL;
+	return &u->rows[lo - 1];
+}
+
+static const char *unit_file(const struct dw_unit *u, uint64_t idx)
+{
+	return idx < u->nfiles ? u->files[idx] : NULL;
+}
+
+/* Indexing a unit reads all of its DIEs and line program through the
+ * mapping of the file, whose pages then count in our RSS though lookups
+ * need few of them again: give them back (the mapping is read-only and
+ * private, the pages stay in the page cache and fault back in on use). */
+static void release_pages(struct dwarf_file *df)
+{
+	size_t size = 0;
+	char *base = elf_rawfile(df->elf, &size);
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t lo;
+
+	if (!base || !size || page <= 0 || !df->mapped)
+		return;
+	lo = (uintptr_t)base & ~((uintptr_t)page - 1);
+	madvise((void *)lo, size + ((uintptr_t)base - lo), MADV_DONTNEED);
+}
+
 /* --- unit index ---------------------------------------------------------- */
 
 struct index_ctx {
 	struct dwarf_file *df;
 	struct dw_unit *u;
-	size_t funcs_cap, inls_cap;
+	size_t nfuncs, funcs_cap, inls_cap, ninls;
+	struct dw_inl_tmp *inls;
 	Dwarf_Off die;
 	uint32_t depth;
+	size_t bytes; /* scratch for push() */
 };
+
+static uint32_t span32(uint64_t lo, uint64_t hi)
+{
+	return hi - lo > UINT32_MAX ? UINT32_MAX : (uint32_t)(hi - lo);
+}
 
 static int add_func(uint64_t lo, uint64_t hi, void *arg)
 {
 	struct index_ctx *c = arg;
-	struct dw_func f = { .lo = lo, .hi = hi, .die = c->die };
+	struct dw_func f = { .lo = lo, .len = span32(lo, hi), .die = (uint32_t)(c->die - c->u->die) };
 
-	return push((void **)&c->u->funcs, &c->u->nfuncs, &c->funcs_cap, sizeof(f), &f,
-		    &c->df->bytes);
+	if (c->nfuncs >= UINT32_MAX)
+		return -E2BIG;
+	return push((void **)&c->u->funcs, &c->nfuncs, &c->funcs_cap, sizeof(f), &f, &c->bytes);
 }
 
 static int add_inl(uint64_t lo, uint64_t hi, void *arg)
 {
 	struct index_ctx *c = arg;
-	struct dw_inl in = { .lo = lo, .hi = hi, .die = c->die, .depth = c->depth };
+	struct dw_inl_tmp in = { .lo = lo, .hi = hi, .die = c->die, .depth = c->depth };
 
-	return push((void **)&c->u->inls, &c->u->ninls, &c->inls_cap, sizeof(in), &in,
-		    &c->df->bytes);
+	if (c->ninls >= UINT32_MAX)
+		return -E2BIG;
+	return push((void **)&c->inls, &c->ninls, &c->inls_cap, sizeof(in), &in, &c->bytes);
 }
 
 static int func_cmp(const void *a, const void *b)
@@ -348,7 +698,7 @@ static int func_cmp(const void *a, const void *b)
 
 static int inl_cmp(const void *a, const void *b)
 {
-	const struct dw_inl *x = a, *y = b;
+	const struct dw_inl_tmp *x = a, *y = b;
 
 	if (x->depth != y->depth)
 		return x->depth < y->depth ? -1 : 1;
@@ -375,6 +725,37 @@ static bool is_scope(int tag)
 	}
 }
 
+/* The inlined calls, sorted by (depth, lo), packed into u->inls with the
+ * end of each depth in u->depth_end. */
+static int pack_inls(struct dw_unit *u, struct dw_inl_tmp *t, size_t n)
+{
+	uint32_t maxd = 0, k = 0;
+	bool fits = true;
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n && fits; i++)
+		fits = !(t[i].lo >> DW_INL_KEY_BITS) && t[i].depth < (1u << (64 - DW_INL_KEY_BITS));
+	if (!fits || radix_sort(t, n, sizeof(*t), inl_key))
+		qsort(t, n, sizeof(*t), inl_cmp);
+	maxd = t[n - 1].depth;
+	u->inls = malloc(n * sizeof(*u->inls));
+	u->depth_end = calloc(maxd, sizeof(*u->depth_end));
+	if (!u->inls || !u->depth_end)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		u->inls[k++] = (struct dw_func){ .lo = t[i].lo, .len = span32(t[i].lo, t[i].hi),
+						 .die = (uint32_t)(t[i].die - u->die) };
+		u->depth_end[t[i].depth - 1] = k;
+	}
+	/* depths no call has end where the one before ends */
+	for (uint32_t d = 1; d < maxd; d++)
+		if (u->depth_end[d] < u->depth_end[d - 1])
+			u->depth_end[d] = u->depth_end[d - 1];
+	u->ndepths = maxd;
+	return 0;
+}
+
 /* Walk the unit's DIE tree without recursion. depth[] is the inline depth
  * that children of the DIE at that level get: 0 outside any subprogram. */
 static int index_unit(struct dwarf_file *df, struct dw_unit *u)
@@ -382,16 +763,12 @@ static int index_unit(struct dwarf_file *df, struct dw_unit *u)
 	Dwarf_Die stack[DWARF_MAX_DEPTH]; /* 8 KiB */
 	uint32_t ctx_depth[DWARF_MAX_DEPTH];
 	struct index_ctx c = { .df = df, .u = u };
-	Dwarf_Lines *lines;
-	size_t nlines, ndies = 0;
+	size_t ndies = 0;
 	Dwarf_Die cudie;
 	int sp = 0, err = 0;
 
 	if (!dwarf_offdie(df->dw, u->die, &cudie))
 		return -EINVAL;
-	/* libdw keeps the line table of the unit from now on: count it. */
-	if (!dwarf_getsrclines(&cudie, &lines, &nlines))
-		df->bytes += nlines * DW_LIBDW_LINE_BYTES;
 	df->bytes += DW_LIBDW_UNIT_BYTES;
 	if (dwarf_child(&cudie, &stack[0]) != 0)
 		return 0;
@@ -402,21 +779,30 @@ static int index_unit(struct dwarf_file *df, struct dw_unit *u)
 		uint32_t d0 = ctx_depth[sp - 1], child_depth = d0;
 		bool descend = false;
 		int tag = dwarf_tag(d);
+		Dwarf_Off off = dwarf_dieoffset(d);
 		size_t before;
 
 		if (++ndies > DWARF_MAX_UNIT_DIES) {
 			err = -E2BIG;
 			break;
 		}
+		/* DIEs are kept as offsets into their unit */
+		if (off - u->die > UINT32_MAX) {
+			err = -E2BIG;
+			break;
+		}
 		if (tag == DW_TAG_subprogram) {
-			c.die = dwarf_dieoffset(d);
-			before = u->nfuncs;
-			err = die_ranges(d, add_func, &c);
+			c.die = off;
+			before = c.nfuncs;
+			/* a declaration has no code: asked of the abbreviation,
+			 * without decoding the DIE's attributes three times */
+			if (dwarf_hasattr(d, DW_AT_low_pc) || dwarf_hasattr(d, DW_AT_ranges))
+				err = die_ranges(d, add_func, &c);
 			/* Only a concrete function holds inlined calls. */
-			descend = u->nfuncs > before;
+			descend = c.nfuncs > before;
 			child_depth = 1;
 		} else if (tag == DW_TAG_inlined_subroutine) {
-			c.die = dwarf_dieoffset(d);
+			c.die = off;
 			c.depth = d0 ? d0 : 1;
 			err = die_ranges(d, add_inl, &c);
 			descend = true;
@@ -443,10 +829,21 @@ static int index_unit(struct dwarf_file *df, struct dw_unit *u)
 			sp--;
 		}
 	}
-	if (u->nfuncs)
-		qsort(u->funcs, u->nfuncs, sizeof(*u->funcs), func_cmp);
-	if (u->ninls)
-		qsort(u->inls, u->ninls, sizeof(*u->inls), inl_cmp);
+	u->nfuncs = (uint32_t)c.nfuncs;
+	if (u->nfuncs) {
+		struct dw_func *a;
+
+		if (radix_sort(u->funcs, u->nfuncs, sizeof(*u->funcs), func_key))
+			qsort(u->funcs, u->nfuncs, sizeof(*u->funcs), func_cmp);
+		a = realloc(u->funcs, u->nfuncs * sizeof(*a));
+		if (a)
+			u->funcs = a;
+	}
+	if (pack_inls(u, c.inls, c.ninls))
+		err = -ENOMEM;
+	free(c.inls);
+	df->bytes += (size_t)u->nfuncs * sizeof(struct dw_func) +
+		     c.ninls * sizeof(struct dw_func) + u->ndepths * sizeof(uint32_t);
 	/* A unit cut short by its limits still serves what was read. */
 	return err == -ENOMEM ? err : 0;
 }
@@ -465,61 +862,143 @@ static const struct dw_func *func_find(const struct dw_unit *u, uint64_t vaddr)
 	}
 	/* The nearest start first: a nested function wins over its parent. */
 	for (size_t k = 0; k < DW_FIND_BACKTRACK && lo > 0; k++, lo--)
-		if (vaddr < u->funcs[lo - 1].hi)
+		if (vaddr - u->funcs[lo - 1].lo < u->funcs[lo - 1].len)
 			return &u->funcs[lo - 1];
 	return NULL;
 }
 
-static const struct dw_inl *inl_find(const struct dw_unit *u, uint32_t depth, uint64_t vaddr)
+static const struct dw_func *inl_find(const struct dw_unit *u, uint32_t depth, uint64_t vaddr)
 {
-	size_t lo = 0, hi = u->ninls;
+	size_t lo, hi, first;
 
-	/* first entry > (depth, vaddr) */
+	if (!depth || depth > u->ndepths)
+		return NULL;
+	first = lo = depth > 1 ? u->depth_end[depth - 2] : 0;
+	hi = u->depth_end[depth - 1];
+	/* first entry of the depth starting above vaddr */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const struct dw_inl *m = &u->inls[mid];
 
-		if (m->depth < depth || (m->depth == depth && m->lo <= vaddr))
+		if (u->inls[mid].lo <= vaddr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo && u->inls[lo - 1].depth == depth && vaddr < u->inls[lo - 1].hi)
+	if (lo > first && vaddr - u->inls[lo - 1].lo < u->inls[lo - 1].len)
 		return &u->inls[lo - 1];
 	return NULL;
 }
 
 /* --- names and lines ----------------------------------------------------- */
 
-static void die_names(Dwarf_Die *die, struct dwarf_line *l)
+/* DW_AT_decl_file a, through the file table of the unit holding the
+ * attribute (an abstract origin may be in another unit), as
+ * dwarf_decl_file() does without making libdw keep the line table. */
+static const char *decl_file(struct dwarf_file *df, Dwarf_Attribute *a)
 {
-	Dwarf_Attribute a;
+	Dwarf_Word idx;
+	Dwarf_Die cu;
+	struct dw_unit *u;
 
-	l->name = dwarf_diename(die);
-	l->linkage = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
-	if (!l->linkage)
-		l->linkage = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
-	l->decl_file = dwarf_decl_file(die);
-	if (dwarf_decl_line(die, &l->decl_line) || l->decl_line < 0)
-		l->decl_line = 0;
+	if (dwarf_formudata(a, &idx) || !dwarf_cu_die(a->cu, &cu, NULL, NULL, NULL, NULL, NULL, NULL))
+		return NULL;
+	u = unit_get(df, dwarf_dieoffset(&cu));
+	if (!u || unit_lines(df, u))
+		return NULL;
+	return unit_file(u, idx);
 }
 
-/* Where an inlined call was made: DW_AT_call_file/line of the call DIE. */
-static const char *call_site(Dwarf_Die *cudie, Dwarf_Die *die, int *line)
+/* The attributes a function's names come from, each taken from the first
+ * DIE that has it along the chain dwarf_attr_integrate() follows (the DIE,
+ * its abstract origin, else its specification, at most 16 references):
+ * the same answers as one dwarf_attr_integrate() per attribute, with one
+ * pass over each DIE of the chain instead of one per attribute. */
+enum { NA_NAME, NA_LINKAGE, NA_MIPS_LINKAGE, NA_DECL_FILE, NA_DECL_LINE, NA_MAX };
+
+struct name_attrs {
+	Dwarf_Attribute a[NA_MAX];
+	unsigned have;          /* bit per NA_* */
+	Dwarf_Attribute origin, spec;
+	bool has_origin, has_spec;
+};
+
+static int name_attr_cb(Dwarf_Attribute *a, void *arg)
+{
+	struct name_attrs *c = arg;
+	int i;
+
+	switch (dwarf_whatattr(a)) {
+	case DW_AT_name: i = NA_NAME; break;
+	case DW_AT_linkage_name: i = NA_LINKAGE; break;
+	case DW_AT_MIPS_linkage_name: i = NA_MIPS_LINKAGE; break;
+	case DW_AT_decl_file: i = NA_DECL_FILE; break;
+	case DW_AT_decl_line: i = NA_DECL_LINE; break;
+	case DW_AT_abstract_origin:
+		if (!c->has_origin)
+			c->origin = *a;
+		c->has_origin = true;
+		return DWARF_CB_OK;
+	case DW_AT_specification:
+		if (!c->has_spec)
+			c->spec = *a;
+		c->has_spec = true;
+		return DWARF_CB_OK;
+	default:
+		return DWARF_CB_OK;
+	}
+	if (!(c->have & (1u << i))) {
+		c->a[i] = *a;
+		c->have |= 1u << i;
+	}
+	return DWARF_CB_OK;
+}
+
+static Dwarf_Attribute *name_attr(struct name_attrs *c, int i)
+{
+	return (c->have & (1u << i)) ? &c->a[i] : NULL;
+}
+
+static void die_names(struct dwarf_file *df, Dwarf_Die *die, struct dwarf_line *l)
+{
+	struct name_attrs c = { 0 };
+	Dwarf_Die mem[2];
+	Dwarf_Word line;
+	int chain = 16, k = 0;
+
+	while (die) {
+		c.has_origin = c.has_spec = false;
+		if (dwarf_getattrs(die, name_attr_cb, &c, 0) != 1 || c.have == (1u << NA_MAX) - 1)
+			break;
+		if (!c.has_origin && !c.has_spec)
+			break;
+		die = dwarf_formref_die(c.has_origin ? &c.origin : &c.spec, &mem[k]);
+		k ^= 1;
+		if (chain-- == 0)
+			break;
+	}
+	l->name = dwarf_formstring(name_attr(&c, NA_NAME));
+	l->linkage = dwarf_formstring(name_attr(&c, NA_LINKAGE));
+	if (!l->linkage)
+		l->linkage = dwarf_formstring(name_attr(&c, NA_MIPS_LINKAGE));
+	l->decl_file = (c.have & (1u << NA_DECL_FILE)) ? decl_file(df, &c.a[NA_DECL_FILE]) : NULL;
+	l->decl_line = 0;
+	if (!dwarf_formudata(name_attr(&c, NA_DECL_LINE), &line) && line <= INT_MAX)
+		l->decl_line = (int)line;
+}
+
+/* Where an inlined call was made: DW_AT_call_file/line of the call DIE,
+ * whose unit's file table is read. */
+static const char *call_site(const struct dw_unit *u, Dwarf_Die *die, int *line)
 {
 	Dwarf_Word idx, ln;
 	Dwarf_Attribute a;
-	Dwarf_Files *files;
-	size_t nfiles;
 
 	*line = 0;
 	if (!dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &a), &ln) && ln <= INT32_MAX)
 		*line = (int)ln;
 	if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &a), &idx))
 		return NULL;
-	if (dwarf_getsrcfiles(cudie, &files, &nfiles) || idx >= nfiles)
-		return NULL;
-	return dwarf_filesrc(files, idx, NULL, NULL);
+	return unit_file(u, idx);
 }
 
 static bool names_eq(const void *ctx, uint32_t idx, const void *key)
@@ -527,8 +1006,9 @@ static bool names_eq(const void *ctx, uint32_t idx, const void *key)
 	return ((const struct dwarf_file *)ctx)->names[idx].die == *(const Dwarf_Off *)key;
 }
 
-/* The names, declaration and call site of the DIE at off, cached. */
-static const struct dw_names *die_info(struct dwarf_file *df, Dwarf_Die *cudie, Dwarf_Off off)
+/* The names, declaration and call site of the DIE at off in unit ui,
+ * cached. */
+static const struct dw_names *die_info(struct dwarf_file *df, size_t ui, Dwarf_Off off)
 {
 	struct dwarf_line l = { 0 };
 	struct dw_names dn = { .die = off };
@@ -541,18 +1021,21 @@ static const struct dw_names *die_info(struct dwarf_file *df, Dwarf_Die *cudie, 
 		return &df->names[idx];
 	if (!dwarf_offdie(df->dw, off, &die))
 		return NULL;
-	die_names(&die, &l);
+	die_names(df, &die, &l); /* may add units: df->units moves */
 	dn.name = l.name;
 	dn.linkage = l.linkage;
 	dn.decl_file = l.decl_file;
 	dn.decl_line = l.decl_line;
 	if (dwarf_tag(&die) == DW_TAG_inlined_subroutine)
-		dn.call_file = call_site(cudie, &die, &dn.call_line);
+		dn.call_file = call_site(&df->units[ui], &die, &dn.call_line);
 	if (hashmap__reserve(&df->names_map, 1) ||
 	    push((void **)&df->names, &df->nnames, &df->names_cap, sizeof(dn), &dn, &df->bytes))
 		return NULL;
 	hashmap__insert(&df->names_map, h, (uint32_t)(df->nnames - 1));
 	df->bytes += 2 * sizeof(struct hashmap_slot);
+	/* Names are read once: their pages need not stay. */
+	if (!(df->nnames % DW_RELEASE_NAMES))
+		release_pages(df);
 	return &df->names[df->nnames - 1];
 }
 
@@ -561,15 +1044,15 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 {
 	Dwarf_Off chain[DWARF_MAX_CHAIN];
 	const struct dw_func *f;
-	const struct dw_inl *in;
+	const struct dw_func *in;
 	const struct dw_names *dn;
+	const struct dw_row *row;
 	struct dw_unit *u;
 	Dwarf_Die cudie;
-	Dwarf_Line *row;
 	const char *file = NULL, *comp_dir;
 	Dwarf_Attribute a;
 	int line = 0, err;
-	size_t k = 0, n = 0;
+	size_t k = 0, n = 0, ui;
 
 	if (!df || !max)
 		return 0;
@@ -579,15 +1062,17 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 	if (!u->state) {
 		err = index_unit(df, u);
 		u->state = err ? err : 1;
+		unit_lines(df, u);
+		release_pages(df);
 	}
 	if (u->state < 0 || !dwarf_offdie(df->dw, u->die, &cudie))
 		return 0;
+	ui = (size_t)(u - df->units);
 	comp_dir = dwarf_formstring(dwarf_attr(&cudie, DW_AT_comp_dir, &a));
-	row = dwarf_getsrc_die(&cudie, vaddr);
+	row = unit_lines(df, u) ? NULL : row_find(u, vaddr);
 	if (row) {
-		file = dwarf_linesrc(row, NULL, NULL);
-		if (dwarf_lineno(row, &line) || line < 0)
-			line = 0;
+		file = unit_file(u, row->file & ~DW_ROW_END);
+		line = (int)row->line;
 	}
 	f = func_find(u, vaddr);
 	if (!f) {
@@ -596,14 +1081,14 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 		out[0] = (struct dwarf_line){ .file = file, .line = line, .comp_dir = comp_dir };
 		return 1;
 	}
-	chain[k++] = f->die;
+	chain[k++] = u->die + f->die;
 	for (uint32_t depth = 1; k < DWARF_MAX_CHAIN && (in = inl_find(u, depth, vaddr)); depth++)
-		chain[k++] = in->die;
+		chain[k++] = u->die + in->die;
 
 	/* Innermost first: each function's line is where the next inner
 	 * call was made, the innermost one's is the line table's. */
 	for (size_t j = k; j-- > 0;) {
-		dn = die_info(df, &cudie, chain[j]);
+		dn = die_info(df, ui, chain[j]);
 		if (!dn)
 			break;
 		if (n < max - 1 || j == 0)

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,12 @@ _Static_assert((int)SYM_MAP_SPECIAL == (int)PROCMAPS_SPECIAL && (int)SYM_MAP_DEL
 #define SYM_FC_PROBES 8
 #define SYM_FC_MIN_SLOTS 1024
 #define SYM_FC_LINES_PER_SLOT 2
+/* Under max_cache_bytes, the cached results may take this share of it, and
+ * open DWARF indexes this share between two prunes. */
+#define SYM_FC_BUDGET_SHARE 8
+#define SYM_DWARF_BUDGET_SHARE 2
+/* A prune that freed more than this hands free heap pages back. */
+#define SYM_TRIM_MIN_BYTES (1u << 20)
 /* Name of an inlined function DWARF does not name (addr2line's). */
 #define SYM_UNKNOWN_NAME "??"
 
@@ -65,6 +72,7 @@ struct sym_map {
 	struct binary_image *file; /* reference, NULL for special mappings */
 	const struct elf_image *img;  /* file->img or the vDSO; may be NULL */
 	int open_err;                 /* why file is NULL for a file mapping */
+	bool attached;                /* file/img looked for (first lookup in it) */
 	bool current;                 /* in the latest maps read */
 	struct sym_map *next;         /* all records of the pid */
 	char path[];
@@ -139,6 +147,10 @@ struct symbolizer {
 	struct strpool names;
 	struct frame_cache fc;
 	size_t perfmap_loads;
+	uint64_t clock;          /* lookups of file-backed code, for the LRU */
+	size_t own_debug_bytes;  /* max_debug_bytes, max_cached_frames as given, */
+	size_t own_cached_frames; /* before max_cache_bytes lowered them */
+	size_t cache_evictions;  /* binaries dropped for max_cache_bytes */
 };
 
 static void fc_clear(struct frame_cache *fc);
@@ -169,6 +181,32 @@ void symbolizer__default_opts(struct symbolizer_opts *opts)
 	};
 }
 
+/* The bounds max_cache_bytes lowers. */
+static void budget_limits(struct symbolizer *s)
+{
+	size_t fc_max = s->opts.max_cache_bytes / SYM_FC_BUDGET_SHARE /
+			(sizeof(struct fc_slot) + SYM_FC_LINES_PER_SLOT * sizeof(struct sym_line));
+	size_t dw_max = s->opts.max_cache_bytes / SYM_DWARF_BUDGET_SHARE;
+
+	s->opts.max_debug_bytes = s->own_debug_bytes;
+	s->opts.max_cached_frames = s->own_cached_frames;
+	if (!s->opts.max_cache_bytes)
+		return;
+	if (s->opts.max_cached_frames > fc_max)
+		s->opts.max_cached_frames = fc_max;
+	if (s->opts.max_debug_bytes > dw_max)
+		s->opts.max_debug_bytes = dw_max;
+}
+
+void symbolizer__set_max_cache_bytes(struct symbolizer *s, size_t bytes)
+{
+	if (!s)
+		return;
+	s->opts.max_cache_bytes = bytes;
+	budget_limits(s);
+	dbgcache__set_max_dwarf_bytes(s->dbg, s->opts.max_debug_bytes);
+}
+
 struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
 {
 	struct symbolizer *s;
@@ -187,6 +225,9 @@ struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
 	s->opts.debug_dirs = s->debug_dirs;
 	if (!s->kallsyms_path || !s->debug_dirs)
 		goto err;
+	s->own_debug_bytes = s->opts.max_debug_bytes;
+	s->own_cached_frames = s->opts.max_cached_frames;
+	budget_limits(s);
 	s->dbg = dbgcache__new(&(struct dbgcache_opts){
 		.debug_dirs = s->debug_dirs,
 		.max_unused = s->opts.max_unused_files,
@@ -291,6 +332,7 @@ static void map_attach(struct symbolizer *s, pid_t pid, struct sym_map *m,
 	const struct elf_image *img = NULL;
 	int err;
 
+	m->attached = true;
 	if (is_vdso(e)) {
 		img = vdso_image(s);
 		if (img && s->vdso_size != e->end - e->start)
@@ -313,8 +355,10 @@ static void map_attach(struct symbolizer *s, pid_t pid, struct sym_map *m,
 		m->pub.flags |= SYM_MAP_HAS_SYMS;
 }
 
+/* A record for e; its file is opened now when eager, else on the first
+ * lookup in it, so that only the binaries samples touch are read. */
 static struct sym_map *map_new(struct symbolizer *s, struct sym_proc *p,
-			       const struct procmaps_entry *e)
+			       const struct procmaps_entry *e, bool eager)
 {
 	size_t plen = strlen(e->path);
 	struct sym_map *m;
@@ -333,7 +377,8 @@ static struct sym_map *map_new(struct symbolizer *s, struct sym_proc *p,
 	};
 	m->dev = procmaps_entry__dev(e);
 	m->ino = e->inode;
-	map_attach(s, p->pid, m, e);
+	if (eager)
+		map_attach(s, p->pid, m, e);
 	m->next = p->all;
 	p->all = m;
 	p->nall++;
@@ -341,6 +386,32 @@ static struct sym_map *map_new(struct symbolizer *s, struct sym_proc *p,
 	p->bytes += sizeof(*m) + plen + 1;
 	s->proc_bytes += sizeof(*m) + plen + 1;
 	return m;
+}
+
+static struct procmaps_entry map_entry(const struct sym_map *m);
+
+/* Open m's file on the first lookup in it (or again after the budget
+ * dropped it). */
+static void map_attach_lazy(struct symbolizer *s, struct sym_proc *p, struct sym_map *m)
+{
+	struct procmaps_entry e;
+
+	if (m->attached)
+		return;
+	e = map_entry(m);
+	map_attach(s, p->pid, m, &e);
+}
+
+/* Let m's file go (the budget): the next lookup in m opens it again. */
+static void map_detach(struct symbolizer *s, struct sym_map *m)
+{
+	binary_cache__put(s->files, m->file);
+	m->file = NULL;
+	m->img = NULL;
+	m->open_err = 0;
+	m->attached = false;
+	m->pub.build_id = "";
+	m->pub.flags &= ~(unsigned)SYM_MAP_HAS_SYMS;
 }
 
 static struct sym_map *proc_lookup(const struct sym_proc *p, uint64_t addr)
@@ -373,6 +444,7 @@ static bool map_same(const struct sym_map *m, const struct procmaps_entry *e)
 struct load_ctx {
 	struct symbolizer *s;
 	struct sym_proc *p;
+	bool eager;
 	struct sym_map **cur;
 	size_t n, cap;
 };
@@ -387,14 +459,14 @@ static int load_one(const struct procmaps_entry *e, void *arg)
 	m = proc_lookup(p, e->start);
 	if (m && !map_same(m, e))
 		m = NULL;
-	if (m && !m->file && m->open_err)
+	if (m && m->attached && !m->file && m->open_err)
 		map_attach(c->s, p->pid, m, e); /* retry a failed open */
 	if (!m) {
 		if (p->nall >= c->s->opts.max_maps_per_pid) {
 			c->s->dropped++;
 			return 0;
 		}
-		m = map_new(c->s, p, e);
+		m = map_new(c->s, p, e, c->eager);
 		if (!m)
 			return -ENOMEM;
 	}
@@ -421,9 +493,9 @@ static int map_cmp(const void *a, const void *b)
 
 /* (Re)read the maps of p. On failure the previous maps stay current; a
  * process that exited keeps what was read while it lived. */
-static int proc_load(struct symbolizer *s, struct sym_proc *p)
+static int proc_load(struct symbolizer *s, struct sym_proc *p, bool eager)
 {
-	struct load_ctx c = { .s = s, .p = p };
+	struct load_ctx c = { .s = s, .p = p, .eager = eager };
 	int err;
 
 	s->maps_reloads++;
@@ -489,7 +561,7 @@ static void proc_unlink(struct symbolizer *s, struct sym_proc *p)
 	s->nprocs--;
 }
 
-static int proc_add(struct symbolizer *s, pid_t pid, struct sym_proc **out)
+static int proc_add(struct symbolizer *s, pid_t pid, struct sym_proc **out, bool eager)
 {
 	struct sym_proc *p;
 	size_t h;
@@ -510,7 +582,7 @@ static int proc_add(struct symbolizer *s, pid_t pid, struct sym_proc **out)
 	p->hnext = s->procs[h];
 	s->procs[h] = p;
 	s->nprocs++;
-	err = proc_load(s, p);
+	err = proc_load(s, p, eager);
 	if (err) {
 		proc_unlink(s, p);
 		proc_free(s, p);
@@ -528,8 +600,8 @@ int symbolizer__add_pid(struct symbolizer *s, pid_t pid)
 		return -EINVAL;
 	p = proc_find(s, pid);
 	if (p)
-		return proc_load(s, p);
-	return proc_add(s, pid, &p);
+		return proc_load(s, p, true);
+	return proc_add(s, pid, &p, true);
 }
 
 void symbolizer__forget_pid(struct symbolizer *s, pid_t pid)
@@ -565,12 +637,57 @@ static void proc_release_replaced(struct symbolizer *s, struct sym_proc *p)
 	}
 }
 
+static size_t cache_bytes(const struct symbolizer *s);
+
+/* Drop every binary no mapping uses (file images, then debug infos). */
+static void drop_unused(struct symbolizer *s, size_t max_dwarf_bytes)
+{
+	while (binary_cache__evict(s->files, NULL))
+		;
+	dbgcache__trim(s->dbg, max_dwarf_bytes);
+}
+
+/* Bring the cache within max_cache_bytes: first what no process maps and
+ * the open DWARF, then, least recently looked up first, the binaries
+ * processes still map (their records forget the file and open it again on
+ * their next lookup). */
+static void budget_trim(struct symbolizer *s)
+{
+	size_t max = s->opts.max_cache_bytes;
+
+	if (!max || cache_bytes(s) <= max)
+		return;
+	drop_unused(s, max / SYM_DWARF_BUDGET_SHARE / 2);
+	while (cache_bytes(s) > max) {
+		const struct debuginfo *victim = NULL;
+
+		for (size_t i = 0; i < s->nbuckets; i++)
+			for (struct sym_proc *p = s->procs[i]; p; p = p->hnext)
+				for (struct sym_map *m = p->all; m; m = m->next) {
+					const struct debuginfo *di = m->file ? m->file->data : NULL;
+
+					if (di && (!victim || di->last_used < victim->last_used))
+						victim = di;
+				}
+		if (!victim)
+			break;
+		for (size_t i = 0; i < s->nbuckets; i++)
+			for (struct sym_proc *p = s->procs[i]; p; p = p->hnext)
+				for (struct sym_map *m = p->all; m; m = m->next)
+					if (m->file && m->file->data == victim)
+						map_detach(s, m);
+		s->cache_evictions++;
+		drop_unused(s, max / SYM_DWARF_BUDGET_SHARE / 2);
+	}
+}
+
 size_t symbolizer__prune(struct symbolizer *s)
 {
-	size_t forgotten = 0;
+	size_t forgotten = 0, before;
 
 	if (!s)
 		return 0;
+	before = cache_bytes(s);
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		struct sym_proc **pp = &s->procs[i], *p;
 
@@ -590,6 +707,12 @@ size_t symbolizer__prune(struct symbolizer *s)
 	}
 	fc_clear(&s->fc);
 	strpool__reset(&s->names);
+	budget_trim(s);
+	/* What the cache freed (files of exited processes, evictions, the
+	 * interval's names) is spread over the heap: give its free pages
+	 * back, so that the process's RSS follows the cache, not its peak. */
+	if (before > cache_bytes(s) + SYM_TRIM_MIN_BYTES)
+		malloc_trim(0);
 	return forgotten;
 }
 
@@ -979,6 +1102,8 @@ static int resolve_file(struct symbolizer *s, struct sym_proc *p, struct sym_map
 	 * PIE, non-PIE and shared objects alike: no load bias guessing. */
 	if (elf_image__file_to_vaddr(m->img, addr - m->pub.start + m->pub.offset, &vaddr))
 		return 0;
+	if (di)
+		di->last_used = ++s->clock;
 	if (di && fc_find(s, di->id, vaddr, out))
 		return 0;
 	err = di ? resolve_dwarf(s, p, m, di, vaddr, out) : 0;
@@ -1064,18 +1189,19 @@ int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_
 	out->nlines = 0;
 	p = proc_find(s, pid);
 	if (!p) {
-		err = proc_add(s, pid, &p);
+		err = proc_add(s, pid, &p, false);
 		if (err)
 			return err;
 	}
 	m = proc_lookup(p, addr);
 	/* A miss may be a library dlopen()ed since the last read. */
 	if (!m && now_ns() - p->loaded_ns >= (uint64_t)s->opts.maps_reload_ms * 1000000ULL) {
-		proc_load(s, p);
+		proc_load(s, p, false);
 		m = proc_lookup(p, addr);
 	}
 	if (!m)
 		return 0;
+	map_attach_lazy(s, p, m);
 	out->map = &m->pub;
 	if (!m->img)
 		return perfmap_applies(m) ? resolve_jit(s, p, addr, out) : 0;
@@ -1204,10 +1330,20 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 	st->mappings = s->nrecords;
 	st->mappings_dropped = s->dropped;
 	st->kernel_symbols = s->ksyms ? s->ksyms->nsyms : 0;
-	st->bytes = sizeof(*s) + s->nbuckets * sizeof(*s->procs) + s->proc_bytes + fs.bytes +
-		    ds.bytes + s->names.bytes + gen_bytes(&s->fc.gen[0]) + gen_bytes(&s->fc.gen[1]) +
-		    elf_image__bytes(s->vdso) +
-		    kallsyms__bytes(s->ksyms);
+	st->cache_evictions = s->cache_evictions;
+	st->bytes = cache_bytes(s);
+}
+
+static size_t cache_bytes(const struct symbolizer *s)
+{
+	struct binary_cache_stats fs;
+	struct dbgcache_stats ds;
+
+	binary_cache__stats(s->files, &fs);
+	dbgcache__stats(s->dbg, &ds);
+	return sizeof(*s) + s->nbuckets * sizeof(*s->procs) + s->proc_bytes + fs.bytes + ds.bytes +
+	       s->names.bytes + gen_bytes(&s->fc.gen[0]) + gen_bytes(&s->fc.gen[1]) +
+	       elf_image__bytes(s->vdso) + kallsyms__bytes(s->ksyms);
 }
 
 const struct sym_mapping *symbolizer__main_mapping(struct symbolizer *s, pid_t pid)
@@ -1219,7 +1355,7 @@ const struct sym_mapping *symbolizer__main_mapping(struct symbolizer *s, pid_t p
 	if (!s || pid <= 0)
 		return NULL;
 	p = proc_find(s, pid);
-	if (!p && proc_add(s, pid, &p))
+	if (!p && proc_add(s, pid, &p, false))
 		return NULL;
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	n = readlink(link, exe, sizeof(exe) - 1);
@@ -1229,7 +1365,9 @@ const struct sym_mapping *symbolizer__main_mapping(struct symbolizer *s, pid_t p
 	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
 		exe[n - 10] = '\0';
 	for (size_t i = 0; i < p->ncur; i++)
-		if (!strcmp(p->cur[i]->pub.path, exe))
+		if (!strcmp(p->cur[i]->pub.path, exe)) {
+			map_attach_lazy(s, p, p->cur[i]); /* its build id */
 			return &p->cur[i]->pub;
+		}
 	return NULL;
 }

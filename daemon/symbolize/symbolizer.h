@@ -17,7 +17,10 @@
  * Anonymous executable memory is named from the process's
  * /tmp/perf-PID.map (JITs). Each file is parsed once and cached by (dev,
  * inode), and what it yields is shared by build id, so the same binary in
- * many processes or containers costs once. Kernel addresses go through
+ * many processes or containers costs once. A file is opened and parsed on
+ * the first lookup in one of its mappings (all of a process's at once when
+ * it is added with symbolizer__add_pid()), so only binaries samples touch
+ * cost memory; max_cache_bytes bounds the whole. Kernel addresses go through
  * /proc/kallsyms. The symbolizer knows nothing about BPF and never logs
  * above debug level. It is not thread-safe: one thread uses it at a time.
  */
@@ -103,6 +106,8 @@ struct symbolizer_stats {
 	size_t perfmap_loads;   /* perf maps (re)read */
 	size_t perfmap_symbols; /* JIT symbols held */
 	size_t name_bytes;   /* names kept for callers until the next prune */
+	size_t cache_evictions; /* binaries dropped for max_cache_bytes (re-read
+				 * on their next lookup) */
 };
 
 /* Limits; symbolizer__default_opts() fills the defaults in brackets. */
@@ -126,6 +131,14 @@ struct symbolizer_opts {
 	int demangle;            /* enum sym_demangle_style [SIMPLE] */
 	int debuginfod;          /* ask libdebuginfod when DEBUGINFOD_URLS is
 				  * set; blocks while it fetches [1] */
+	size_t max_cache_bytes;  /* the whole cache (bytes of the stats): at
+				  * each prune, binaries no process maps go,
+				  * then the least recently looked-up ones
+				  * (read again on their next lookup); between
+				  * prunes its half bounds the open DWARF and
+				  * its eighth the cached results (lowering
+				  * max_debug_bytes, max_cached_frames);
+				  * 0: no bound [0] */
 };
 
 void symbolizer__default_opts(struct symbolizer_opts *opts);
@@ -195,5 +208,9 @@ void symbolizer__forget_pid(struct symbolizer *s, pid_t pid);
 size_t symbolizer__prune(struct symbolizer *s);
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);
+
+/* Change opts.max_cache_bytes (0: no bound), with the bounds derived from
+ * it; the cache is brought within it at the next prune. */
+void symbolizer__set_max_cache_bytes(struct symbolizer *s, size_t bytes);
 
 #endif

@@ -16,10 +16,20 @@
  *            every frame goes through the DWARF index
  * Peak RSS is VmHWM, reset before each phase through /proc/self/clear_refs.
  * Prints one line per phase (us/frame from CPU time, which a busy machine
- * disturbs less than wall time); asserts nothing. */
+ * disturbs less than wall time); asserts nothing about time or memory.
+ *
+ * Results: after each phase (untimed) every distinct address of the
+ * profile is looked up again and its inline chain (names, files, lines,
+ * flags) hashed; every phase must give the same digest (the nocache one
+ * goes through the DWARF index for each address), else the exit status is
+ * 3. With BENCH_SYM_DUMP=FILE the chains are written there, one address a
+ * line, sorted, for bench_symbolize.sh to compare with another revision's;
+ * BENCH_SYM_DUMP_ONLY=1 skips the timed phases (the reference run);
+ * BENCH_SYM_COLD_ONLY=1 stops after the cold phase (to profile it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -144,8 +154,72 @@ static size_t zipf(size_t n)
 	return i < n ? i : n - 1;
 }
 
+/* FNV-1a over a string and its terminator. */
+static uint64_t fnv(uint64_t h, const char *str)
+{
+	const char *c = str ? str : "(null)";
+
+	do {
+		h ^= (unsigned char)*c;
+		h *= 0x100000001b3ULL;
+	} while (*c++);
+	return h;
+}
+
+static int addr_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Digest of the chains of every distinct address looked up (leaf exact,
+ * callers at the return address - 1, as frames__locations does), written
+ * to out when not NULL. */
+static int results_digest(struct symbolizer *s, pid_t pid, const uint64_t *stacks, size_t nsamples,
+			  size_t depth, FILE *out, uint64_t *digest, size_t *distinct)
+{
+	size_t n = nsamples * depth, k = 0;
+	uint64_t *a = malloc(n * sizeof(*a)), h = 0xcbf29ce484222325ULL;
+	char buf[64];
+
+	if (!a)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		a[i] = i % depth ? stacks[i] - 1 : stacks[i];
+	qsort(a, n, sizeof(*a), addr_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct sym_frame f;
+
+		if (k && a[k - 1] == a[i])
+			continue;
+		a[k++] = a[i];
+		if (symbolizer__user(s, pid, a[i], &f))
+			f.nlines = 0;
+		snprintf(buf, sizeof(buf), "%" PRIx64 " %u", a[i], f.nlines ? f.flags : 0);
+		h = fnv(h, buf);
+		if (out)
+			fputs(buf, out);
+		for (size_t j = 0; j < f.nlines; j++) {
+			const struct sym_line *l = &f.lines[j];
+
+			snprintf(buf, sizeof(buf), "%d %d", l->line, l->start_line);
+			h = fnv(fnv(fnv(fnv(h, l->name), l->system_name), l->file), buf);
+			if (out)
+				fprintf(out, " | %s ; %s ; %s:%s", l->name, l->system_name,
+					l->file ? l->file : "(null)", buf);
+		}
+		if (out)
+			fputc('\n', out);
+	}
+	free(a);
+	*digest = h;
+	*distinct = k;
+	return 0;
+}
+
 struct phase {
-	double secs, cpu, peak_mib, rss_mib;
+	double secs, cpu, peak_mib, rss_mib, anon_mib, file_mib;
 	size_t locations, functions;
 };
 
@@ -183,6 +257,8 @@ static int run_phase(struct symbolizer *s, pid_t pid, const uint64_t *stacks, si
 	ph->cpu = cpu_s() - c0;
 	ph->peak_mib = status_mib("VmHWM:");
 	ph->rss_mib = status_mib("VmRSS:");
+	ph->anon_mib = status_mib("RssAnon:");
+	ph->file_mib = status_mib("RssFile:");
 	ph->locations = fst.frames - fst.unsymbolized;
 	free(buf);
 	pprof__free(p);
@@ -197,9 +273,10 @@ static void print_phase(const char *name, const struct phase *ph, const struct s
 	symbolizer__stats(s, &st);
 	struct mallinfo2 mi = mallinfo2();
 
-	printf("%-7s %6.3f s wall %6.3f s CPU %5.2f us/frame  peak RSS %6.1f MiB  heap %6.1f MiB  "
-	       "accounted %6.1f MiB (DWARF %6.1f)  result cache hits %zu\n",
-	       name, ph->secs, ph->cpu, ph->cpu * 1e6 / (double)frames, ph->peak_mib,
+	printf("%-7s %6.3f s wall %6.3f s CPU %5.2f us/frame  peak RSS %6.1f MiB (now: anon %5.1f, "
+	       "file %5.1f)  heap %6.1f MiB  accounted %6.1f MiB (DWARF %6.1f)  result cache hits %zu\n",
+	       name, ph->secs, ph->cpu, ph->cpu * 1e6 / (double)frames, ph->peak_mib, ph->anon_mib,
+	       ph->file_mib,
 	       (double)(mi.uordblks + mi.hblkhd) / 1048576.0, (double)st.bytes / 1048576.0,
 	       (double)st.dwarf_bytes / 1048576.0, st.frame_cache_hits);
 }
@@ -214,6 +291,10 @@ int main(int argc, char **argv)
 	size_t depth = argc > 4 ? strtoul(argv[4], NULL, 10) : 8, nfuncs = 0, distinct = 0;
 	uint64_t *stacks = NULL, *funcs = NULL;
 	struct phase ph;
+	const char *dump = getenv("BENCH_SYM_DUMP");
+	uint64_t digest = 0, d;
+	size_t ndist = 0, nd;
+	FILE *df = NULL;
 	int fd, err = 1;
 
 	if (argc < 3 || !nsamples || !depth || depth > BENCH_MAX_DEPTH) {
@@ -262,16 +343,35 @@ int main(int argc, char **argv)
 
 	symbolizer__default_opts(&o);
 	s = symbolizer__new_opts(&o);
+	if (dump && !(df = fopen(dump, "we"))) {
+		perror(dump);
+		goto out;
+	}
+	if (getenv("BENCH_SYM_DUMP_ONLY")) {
+		err = !s || results_digest(s, a.pid, stacks, nsamples, depth, df, &digest, &ndist);
+		printf("results: %zu distinct addresses, digest %016" PRIx64 "\n", ndist, digest);
+		goto out;
+	}
 	if (!s || run_phase(s, a.pid, stacks, nsamples, depth, &ph))
 		goto out;
 	print_phase("cold", &ph, s, nsamples * depth);
 	distinct = ph.locations;
+	if (getenv("BENCH_SYM_COLD_ONLY")) { /* to profile the cold phase alone */
+		err = 0;
+		goto out;
+	}
+	if (results_digest(s, a.pid, stacks, nsamples, depth, df, &digest, &ndist))
+		goto out;
 	if (run_phase(s, a.pid, stacks, nsamples, depth, &ph))
 		goto out;
 	print_phase("cached", &ph, s, nsamples * depth);
+	if (results_digest(s, a.pid, stacks, nsamples, depth, NULL, &d, &nd) || d != digest)
+		goto differ;
 	if (run_phase(s, b.pid, stacks, nsamples, depth, &ph))
 		goto out;
 	print_phase("copy", &ph, s, nsamples * depth);
+	if (results_digest(s, b.pid, stacks, nsamples, depth, NULL, &d, &nd) || d != digest)
+		goto differ;
 	symbolizer__free(s);
 	s = NULL;
 
@@ -281,9 +381,20 @@ int main(int argc, char **argv)
 	    run_phase(small, a.pid, stacks, nsamples, depth, &ph))
 		goto out;
 	print_phase("nocache", &ph, small, nsamples * depth);
+	if (results_digest(small, a.pid, stacks, nsamples, depth, NULL, &d, &nd) || d != digest)
+		goto differ;
 	printf("frames with a name: %zu of %zu\n", distinct, nsamples * depth);
+	printf("results: %zu distinct addresses, digest %016" PRIx64 ", the same in every phase\n",
+	       ndist, digest);
 	err = 0;
+	goto out;
+differ:
+	printf("results: DIFFER between phases (digest %016" PRIx64 " after cold, %016" PRIx64
+	       " now)\n", digest, d);
+	err = 3;
 out:
+	if (df)
+		fclose(df);
 	symbolizer__free(s);
 	symbolizer__free(small);
 	stop(&a);

@@ -4,7 +4,7 @@
 # that touches a large C++ binary with full debug info, first with a new
 # symbolizer (cold: symbols parsed, DWARF found, mapped and indexed), then
 # cached, then for a second process running a copy of the binary (shared by
-# build id), then under a 16 MiB DWARF budget.
+# build id), then without the result cache (every frame through the index).
 #
 # The binary is built once into $BENCH_DIR (default .output/bench-symbolize):
 # two generated translation units (one heavy on the STL, one with
@@ -14,6 +14,12 @@
 # compiling for an hour. Knobs: BENCH_SYM_COPIES, BENCH_SYM_SAMPLES,
 # BENCH_SYM_DEPTH. The page cache is left warm (this machine is shared);
 # BENCH_DROP_CACHES=1 drops it before the cold run.
+#
+# Results: the driver checks that every phase gives the same chains, and
+# the script compares them, address by address, with those of the sources
+# of BENCH_SYM_BASE (default 10fd425, the last revision before issue 17's
+# symbolizer work; "" skips), whose driver is built once into
+# $BENCH_DIR/base-REV from `git archive`. A difference fails the bench.
 set -eu
 : "${PROFD:?}"
 OUT=$(cd "$(dirname "$PROFD")" && pwd)
@@ -78,12 +84,37 @@ readelf --debug-dump=info "$D/big" 2>/dev/null | grep -c "DW_TAG_compile_unit" |
 # The driver goes through the objects `make` built for profd.
 # Objects of the sources that exist now (not every .o under obj/: a file
 # moved to another folder leaves its old object behind).
-objs=$(cd "$root" && find daemon/binary daemon/symbolize daemon/pprof daemon/util -name '*.c' |
+objs=$(cd "$root" && find daemon/binary daemon/symbolize daemon/pprof daemon/util daemon/python -name '*.c' |
 	sed "s|^\(.*\)\.c\$|$OUT/obj/\1.o|")
 cc -O2 -g -D_GNU_SOURCE -I"$root/include" -I"$root/daemon" -I"$OUT" -I"$OUT/pb" -I"$OUT/skel" \
 	$(pkg-config --cflags libelf libdw libprotobuf-c) \
 	"$here/bench_symbolize.c" "$OUT/obj/daemon/aggregate/frames.o" $objs "$OUT/obj/pb/profile.pb-c.o" \
-	$(pkg-config --libs libelf libdw zlib libprotobuf-c) -llzma -lstdc++ -lm -o "$D/bench_symbolize"
+	$(pkg-config --libs libbpf libelf libdw zlib libprotobuf-c) -llzma -lstdc++ -lm -o "$D/bench_symbolize"
+
+# The reference: the same driver over the base revision's sources.
+BASE=${BENCH_SYM_BASE-10fd425}
+ref=""
+if [ -n "$BASE" ] && git -C "$root" rev-parse -q --verify "$BASE^{commit}" >/dev/null; then
+	B="$D/base-$BASE"
+	if [ ! -x "$B/bench_symbolize" ]; then
+		echo "-- building the reference driver from $BASE (once)"
+		rm -rf "$B" && mkdir -p "$B/src"
+		git -C "$root" archive "$BASE" daemon include | tar -x -C "$B/src"
+		srcs=$(cd "$B/src" && find daemon/binary daemon/symbolize daemon/pprof daemon/util daemon/python -name '*.c' | sed "s|^|$B/src/|")
+		cc -O2 -g -D_GNU_SOURCE -I"$B/src/include" -I"$B/src/daemon" -I"$OUT" -I"$OUT/pb" -I"$OUT/skel" \
+			$(pkg-config --cflags libelf libdw libprotobuf-c) \
+			"$here/bench_symbolize.c" "$B/src/daemon/aggregate/frames.c" $srcs "$OUT/pb/profile.pb-c.c" \
+			$(pkg-config --libs libbpf libelf libdw zlib libprotobuf-c) -llzma -lstdc++ -lm -o "$B/bench_symbolize.tmp" &&
+			mv "$B/bench_symbolize.tmp" "$B/bench_symbolize"
+	fi
+	ref="$D/results-$BASE.txt"
+	if [ ! -s "$ref" ]; then
+		BENCH_SYM_DUMP="$ref.tmp" BENCH_SYM_DUMP_ONLY=1 "$B/bench_symbolize" "$D/big" "$D/big_copy" "$SAMPLES" "$DEPTH" >/dev/null &&
+			mv "$ref.tmp" "$ref"
+	fi
+elif [ -n "$BASE" ]; then
+	echo "-- no revision $BASE in this repository: results not compared with it"
+fi
 
 if [ "${BENCH_DROP_CACHES:-0}" = 1 ]; then
 	sync
@@ -91,4 +122,18 @@ if [ "${BENCH_DROP_CACHES:-0}" = 1 ]; then
 	echo "-- page cache dropped"
 fi
 echo "-- symbolizing $SAMPLES samples x $DEPTH frames (us/frame = CPU time / all frames)"
-"$D/bench_symbolize" "$D/big" "$D/big_copy" "$SAMPLES" "$DEPTH"
+if [ -n "$ref" ]; then
+	echo "-- before ($BASE's sources), cold phase only:"
+	BENCH_SYM_COLD_ONLY=1 "$D/base-$BASE/bench_symbolize" "$D/big" "$D/big_copy" "$SAMPLES" "$DEPTH" | grep '^cold'
+	echo "-- now:"
+fi
+BENCH_SYM_DUMP="$D/results-now.txt" "$D/bench_symbolize" "$D/big" "$D/big_copy" "$SAMPLES" "$DEPTH"
+if [ -n "$ref" ]; then
+	if cmp -s "$ref" "$D/results-now.txt"; then
+		echo "results: identical to $BASE's, address by address ($(wc -l <"$ref") addresses)"
+	else
+		echo "results: DIFFER from $BASE's at $(diff "$ref" "$D/results-now.txt" | grep -c '^<') of $(wc -l <"$ref") addresses, e.g.:"
+		diff "$ref" "$D/results-now.txt" | head -4
+		exit 1
+	fi
+fi

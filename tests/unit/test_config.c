@@ -78,6 +78,7 @@ void test_config_defaults(void)
 	ASSERT_EQ(cfg.popts.min_block_ns, 0, "every blocking");
 	ASSERT_EQ(cfg.popts.unwind, PROFILER_UNWIND_AUTO, "unwind auto");
 	ASSERT_EQ(cfg.popts.unwind_max_bytes, 64ULL << 20, "unwind cap");
+	ASSERT_EQ(cfg.symbolize_cache_bytes, 32ULL << 20, "symbol cache 32MiB");
 	ASSERT_STREQ(cfg.upload.url, "", "upload off");
 	ASSERT_EQ(cfg.upload.mode, UPLOAD_MODE_PUSH, "mode push");
 	ASSERT_EQ(cfg.group_by, GROUP_BY_SERVICE, "group_by service");
@@ -127,6 +128,8 @@ void test_config_every_key(void)
 		"listen = [::1]:0\n"
 		"token_file = /etc/profd/token\n"
 		"max_concurrent = 2\n"
+		"[symbolize]\n"
+		"cache_max_memory = 100MiB\n"
 		"[service]\n"
 		"nginx* = web\n"
 		"*.service = units\n"
@@ -172,6 +175,7 @@ void test_config_every_key(void)
 	ASSERT_STREQ(cfg.http.listen, "[::1]:0", "listen");
 	ASSERT_STREQ(cfg.http.token_file, "/etc/profd/token", "token_file");
 	ASSERT_EQ(cfg.http.max_concurrent, 2, "max_concurrent");
+	ASSERT_EQ(cfg.symbolize_cache_bytes, 100ULL << 20, "cache_max_memory");
 	ASSERT_EQ(cfg.n_rules, 3, "rules");
 	ASSERT_STREQ(config__service_for(&cfg, "nginx-worker", NULL), "web", "glob on comm");
 	ASSERT_STREQ(config__service_for(&cfg, "foo", "foo.service"), "units", "glob on unit");
@@ -243,6 +247,18 @@ void test_config_bad_files(void)
 		{ "[http]\nmax_concurrent = 0\n", "F:2: [http] max_concurrent: 0 out of range [1, 64]" },
 		{ "[service]\nnginx = web\nnginx = web2\n", "F:3: [service] nginx: duplicate rule" },
 		{ "[service]\nnginx =\n", "F:2: [service] nginx: service name must be 1 to" },
+		{ "[symbolize]\ncache_max_memory = lots\n",
+		  "F:2: [symbolize] cache_max_memory: invalid size 'lots' (e.g. 512, 64k, 100MiB, 1G)" },
+		{ "[symbolize]\ncache_max_memory =\n", "F:2: [symbolize] cache_max_memory: invalid size ''" },
+		{ "[symbolize]\ncache_max_memory = -32MiB\n",
+		  "F:2: [symbolize] cache_max_memory: invalid size '-32MiB'" },
+		{ "[symbolize]\ncache_max_memory = 0\n",
+		  "F:2: [symbolize] cache_max_memory: 0 out of range [4194304, 1099511627776]" },
+		{ "[symbolize]\ncache_max_memory = 1MiB\n", "F:2: [symbolize] cache_max_memory: 1MiB out of range" },
+		{ "[symbolize]\ncache_max_memory = 2048G\n", "F:2: [symbolize] cache_max_memory: 2048G out of range" },
+		{ "[symbolize]\ncache_max_memory = 32MiB\ncache_max_memory = 64MiB\n",
+		  "F:3: [symbolize] cache_max_memory: duplicate key (first set at line 2)" },
+		{ "[symbolize]\ncache_size = 32MiB\n", "F:2: [symbolize] unknown key 'cache_size'" },
 	};
 	char err[CONFIG_ERR_LEN], want[CONFIG_ERR_LEN];
 
@@ -373,6 +389,9 @@ void test_config_overrides(void)
 	} cases[] = {
 		{ "upload.timeout=abc", "command line: [upload] timeout: invalid duration 'abc'" },
 		{ "cpu.frequency=199", NULL },
+		{ "symbolize.cache_max_memory=16MiB", NULL },
+		{ "symbolize.cache_max_memory=big",
+		  "command line: [symbolize] cache_max_memory: invalid size 'big'" },
 		{ "cpu.frequency = 299", NULL },
 		{ "profd.types=cpu,mutex", NULL },
 		{ "profd.group_by=service", NULL },

@@ -757,3 +757,67 @@ out:
 	fx_stop(&c);
 	symbolizer__free(s);
 }
+
+/* The whole cache's budget (max_cache_bytes) with DWARF: a budget nothing
+ * fits in drops every binary, symbols and DWARF index, at each prune; the
+ * lookups after it read both again and answer what an unbounded
+ * symbolizer does (names, files, lines, inline depth). */
+void test_dwarf_cache_budget_prune(void)
+{
+	struct symbolizer_opts o;
+	struct symbolizer *ref = NULL, *s = NULL;
+	struct fxchild a = { .pid = -1 }, b = { .pid = -1 };
+	struct symbolizer_stats st;
+	uint64_t start, size, pstart, psize, bias;
+	size_t n = 0, prunes = 0;
+
+	if (!fixtures())
+		return;
+	symbolizer__default_opts(&o);
+	ref = symbolizer__new_opts(&o);
+	o.max_cache_bytes = 1;
+	s = symbolizer__new_opts(&o);
+	if (!ASSERT_OK_PTR(ref, "new") || !ASSERT_OK_PTR(s, "new"))
+		goto out;
+	if (!fx_start1(&a, P("dw")) || !fx_start1(&b, P("dwpie")) ||
+	    !ASSERT_TRUE(nm_range(P("dw"), "dw_top", &start, &size), "nm") ||
+	    !ASSERT_TRUE(nm_range(P("dwpie"), "dw_top", &pstart, &psize), "nm"))
+		goto out;
+	bias = fx_sym(&b, "top") - pstart;
+	for (uint64_t i = 0; i < size && i < psize; i += 3, n++) {
+		struct sym_frame x, y;
+		pid_t pid = (i / 3) % 2 ? b.pid : a.pid;
+		uint64_t addr = pid == a.pid ? start + i : pstart + i + bias;
+
+		if (!ASSERT_OK(symbolizer__user(ref, pid, addr, &x), "ref") ||
+		    !ASSERT_OK(symbolizer__user(s, pid, addr, &y), "budget") ||
+		    !ASSERT_EQ(x.nlines, y.nlines, "same depth"))
+			break;
+		for (size_t k = 0; k < x.nlines; k++) {
+			ASSERT_STREQ(y.lines[k].name, x.lines[k].name, "same names");
+			ASSERT_STREQ(y.lines[k].file, x.lines[k].file, "same files");
+			ASSERT_EQ(y.lines[k].line, x.lines[k].line, "same lines");
+		}
+		ASSERT_STREQ(y.map->build_id, x.map->build_id, "same build id");
+		if (n % 2 == 1) {
+			symbolizer__prune(s);
+			prunes++;
+			symbolizer__stats(s, &st);
+			ASSERT_EQ(st.files, 0, "nothing kept past a prune");
+			ASSERT_EQ(st.dwarf_open, 0, "no DWARF kept past a prune");
+		}
+	}
+	symbolizer__stats(s, &st);
+	ASSERT_TRUE(prunes >= 4, "several prunes");
+	ASSERT_TRUE(st.cache_evictions >= 2 * prunes - 2, "both binaries dropped at each prune");
+	ASSERT_TRUE(st.file_parses >= 2 * prunes, "read again after each prune");
+	ASSERT_TRUE(st.dwarf_opens >= 2 * prunes, "DWARF opened again after each prune");
+	symbolizer__stats(ref, &st);
+	ASSERT_EQ(st.cache_evictions, 0, "no budget, no eviction");
+	ASSERT_EQ(st.file_parses, 2, "parsed once each");
+out:
+	fx_stop(&a);
+	fx_stop(&b);
+	symbolizer__free(ref);
+	symbolizer__free(s);
+}

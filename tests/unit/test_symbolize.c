@@ -1460,3 +1460,84 @@ out:
 		fclose(f);
 	symbolizer__free(s);
 }
+
+/* The memory budget (max_cache_bytes): a lookup opens only the file it
+ * falls in; a prune over the budget drops the least recently looked-up
+ * binary first, and a later lookup in it reads it again with the same
+ * answer (name, mapping, build id); a budget below anything drops all. */
+void test_symbolize_cache_budget(void)
+{
+	struct symbolizer_stats st0, st1, st2;
+	struct symbolizer_opts o;
+	struct symbolizer *s = NULL;
+	struct fxchild a = { .pid = -1 };
+	struct sym_frame fr;
+
+	if (!fixtures())
+		return;
+	symbolizer__default_opts(&o);
+	s = symbolizer__new_opts(&o);
+	if (!ASSERT_OK_PTR(s, "new"))
+		return;
+	if (!fx_start1(&a, fx("fx_lib")))
+		goto out;
+	/* lazily: libfx only, not the executable, libc or ld.so */
+	expect_user(s, a.pid, fx_sym(&a, "gamma"), "profd_fxlib_gamma", fx("libfx.so"), "libfx");
+	symbolizer__stats(s, &st0);
+	ASSERT_EQ(st0.files, 1, "only the file looked up is read");
+	ASSERT_TRUE(st0.mappings >= 3, "every mapping recorded");
+	expect_user(s, a.pid, fx_sym(&a, "alpha"), "profd_fx_alpha", fx("fx_lib"), "exe");
+	symbolizer__stats(s, &st0);
+	ASSERT_EQ(st0.files, 2, "libfx and the executable");
+	ASSERT_EQ(st0.file_parses, 2, "parsed once each");
+
+	/* a prune within the budget drops nothing */
+	symbolizer__set_max_cache_bytes(s, 1ULL << 30);
+	symbolizer__prune(s);
+	symbolizer__stats(s, &st1);
+	ASSERT_EQ(st1.files, 2, "kept");
+	ASSERT_EQ(st1.cache_evictions, 0, "no eviction");
+
+	/* one byte under what is held: libfx, looked up before the
+	 * executable, goes; the executable stays */
+	symbolizer__set_max_cache_bytes(s, st1.bytes - 1);
+	symbolizer__prune(s);
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.cache_evictions, 1, "one binary dropped");
+	ASSERT_EQ(st2.files, 1, "one file left");
+	ASSERT_TRUE(st2.bytes <= st1.bytes - 1, "within the budget");
+	expect_user(s, a.pid, fx_sym(&a, "alpha"), "profd_fx_alpha", fx("fx_lib"), "exe kept");
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.file_parses, 2, "the executable was not read again");
+	expect_user(s, a.pid, fx_sym(&a, "gamma"), "profd_fxlib_gamma", fx("libfx.so"),
+		    "libfx read again");
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.file_parses, 3, "libfx read again");
+
+	/* a budget nothing fits in: everything goes at the prune, every
+	 * lookup after it reads its file again and answers the same */
+	symbolizer__set_max_cache_bytes(s, 1);
+	symbolizer__prune(s);
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.files, 0, "nothing kept");
+	ASSERT_EQ(st2.unused_files, 0, "nothing unused kept");
+	ASSERT_EQ(st2.cache_evictions, 3, "both dropped");
+	ASSERT_EQ(st2.pids, 1, "the process itself is still known");
+	for (int round = 0; round < 3; round++) {
+		expect_user(s, a.pid, fx_sym(&a, "gamma"), "profd_fxlib_gamma", fx("libfx.so"),
+			    "after eviction");
+		expect_user(s, a.pid, fx_sym(&a, "alpha"), "profd_fx_alpha", fx("fx_lib"),
+			    "after eviction");
+		symbolizer__prune(s);
+	}
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.file_parses, 3 + 2 * 3, "read again after each prune");
+	/* the main mapping's build id comes back with its file */
+	ASSERT_OK_PTR(symbolizer__main_mapping(s, a.pid), "main mapping");
+	if (symbolizer__main_mapping(s, a.pid))
+		ASSERT_TRUE(symbolizer__main_mapping(s, a.pid)->build_id[0] != '\0', "build id");
+	ASSERT_OK(symbolizer__user(s, a.pid, fx_sym(&a, "alpha"), &fr), "lookup");
+out:
+	fx_stop(&a);
+	symbolizer__free(s);
+}
