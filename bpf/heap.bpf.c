@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* heap.bpf.c: sampled allocation profiling through uprobes on the
- * allocator a process uses (malloc family; operator new through malloc).
+ * allocator a process uses (malloc family; operator new through malloc;
+ * in CPython processes also pymalloc, the interpreter's allocator).
  *
  * Hot path, every call: one per-CPU counter update (Poisson sampling by
  * bytes, like tcmalloc and Go). A sampled call also takes its stack, and its
@@ -42,6 +43,7 @@ struct pending {
 	__u64 size;
 	__u64 memptr;   /* posix_memalign: where the block's address is stored */
 	__u64 raw;      /* the return address at the allocator's stack pointer */
+	__u64 sp;       /* the stack pointer at entry: its return has sp + 8 */
 	__u64 caller;   /* the allocator's caller, past forwarders (0: unreadable) */
 	__u32 levels;   /* forwarder frames between the two (operator new) */
 	__u32 pad;
@@ -87,6 +89,18 @@ struct {
 	__type(key, __u32);
 	__type(value, struct profd_heap_proc);
 } heap_procs SEC(".maps");
+
+/* Threads inside a probed pymalloc realloc, by thread id: set at its
+ * entry, cleared at its return. _PyObject_Realloc tail-jumps to
+ * PyMem_RawRealloc (a block malloc served) and to _PyObject_Malloc
+ * (realloc(NULL, n)): the nested call's return address is the realloc's
+ * caller, outside pymalloc's ranges; this says the realloc counted it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} py_realloc_inside SEC(".maps");
 
 /* heap_walk at index 0 when the walker is on; written by the agent after
  * load. Empty otherwise: the tail call then falls through. */
@@ -149,7 +163,7 @@ static __always_inline bool should_sample(__u64 size)
 /* Who called the allocator: the return address at *(rsp) (probes sit where
  * rsp is as at entry), followed through forwarders (operator new → malloc),
  * *levels of them. Returns 0 and the caller, or 1 for the allocator's
- * internal calls. */
+ * internal calls (struct profd_heap_range). */
 static __always_inline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *raw, __u64 *caller,
 				       __u32 *levels)
 {
@@ -292,7 +306,7 @@ static __always_inline void read_comm(struct profd_heap_key *key)
 static __always_inline void on_alloc_entry(struct pt_regs *ctx, __u64 size, __u64 memptr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct pending p = { .size = size, .memptr = memptr };
+	struct pending p = { .size = size, .memptr = memptr, .sp = PT_REGS_SP(ctx) };
 	__u32 tid = (__u32)id;
 
 	p.key.pid = id >> 32;
@@ -371,13 +385,25 @@ int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
 	return 0;
 }
 
+/* Inside a pymalloc realloc (py_realloc_inside): pymalloc counted what
+ * it serves itself. */
+static __always_inline bool in_py_realloc(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!bpf_map_lookup_elem(&py_realloc_inside, &tid))
+		return false;
+	metric_inc(PROFD_HEAP_INTERNAL);
+	return true;
+}
+
 /* realloc(p, n): the old block is gone (if the call succeeds, which is
  * assumed), a new one of n bytes exists; realloc(p, 0) frees. */
 SEC("uprobe")
 int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
 {
 	on_free(ptr);
-	if (size)
+	if (size && !in_py_realloc())
 		on_alloc_entry(ctx, size, 0);
 	return 0;
 }
@@ -398,9 +424,84 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 	return 0;
 }
 
+/* CPython's pymalloc: PyObject_Malloc/Calloc/Realloc/Free and the PyMem_
+ * ones (py_*), or where the binary has them, the static _PyObject_Malloc
+ * family every one of those calls through the allocator tables (pyc_*:
+ * a context pointer first). Every request is counted here, at the entry,
+ * where the stack is the caller's: the ones pymalloc forwards to malloc
+ * (over 512 bytes) reach malloc from a pymalloc range or inside a pymalloc
+ * realloc, and malloc's probes skip them (internal). Counting those at
+ * malloc instead would walk through pymalloc's own return address, which
+ * its return probe has replaced with the uretprobe trampoline. */
+static __always_inline void py_alloc(struct pt_regs *ctx, __u64 size)
+{
+	if (!in_py_realloc())
+		on_alloc_entry(ctx, size, 0);
+}
+
+static __always_inline void py_realloc(struct pt_regs *ctx, __u64 ptr, __u64 size)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 one = 1;
+
+	on_free(ptr);
+	/* before on_alloc_entry: a sampled call tail-calls the walker */
+	bpf_map_update_elem(&py_realloc_inside, &tid, &one, BPF_ANY);
+	on_alloc_entry(ctx, size, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(py_malloc_enter, __u64 size)
+{
+	py_alloc(ctx, size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(py_calloc_enter, __u64 n, __u64 size)
+{
+	py_alloc(ctx, n * size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(py_realloc_enter, __u64 ptr, __u64 size)
+{
+	py_realloc(ctx, ptr, size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pyc_malloc_enter, __u64 pyctx, __u64 size)
+{
+	py_alloc(ctx, size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pyc_calloc_enter, __u64 pyctx, __u64 n, __u64 size)
+{
+	py_alloc(ctx, n * size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pyc_realloc_enter, __u64 pyctx, __u64 ptr, __u64 size)
+{
+	py_realloc(ctx, ptr, size);
+	return 0;
+}
+
+/* Frees: PyObject_Free(p) and _PyObject_Free(ctx, p). */
+SEC("uprobe")
+int BPF_KPROBE(pyc_free_enter, __u64 pyctx, __u64 ptr)
+{
+	on_free(ptr);
+	return 0;
+}
+
 /* Return of any allocation function: completes a sampled call. */
-SEC("uretprobe")
-int BPF_KRETPROBE(alloc_exit, __u64 ret)
+static __always_inline void on_alloc_exit(struct pt_regs *ctx, __u64 ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct profd_heap_live_key lk = { .pid = bpf_get_current_pid_tgid() >> 32 };
@@ -410,7 +511,16 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 
 	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p)
-		return 0;
+		return;
+	/* Another call's return: one the sampled call made (new_arena's
+	 * realloc inside pymalloc), or a pending left by a lost return. */
+	if (PT_REGS_SP(ctx) != p->sp + 8) {
+		if (PT_REGS_SP(ctx) > p->sp + 8) {
+			metric_inc(PROFD_HEAP_PENDING_LOST);
+			bpf_map_delete_elem(&pending, &tid);
+		}
+		return;
+	}
 	lk.addr = ret;
 	if (p->memptr) {
 		lk.addr = 0;
@@ -420,7 +530,7 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	if (!lk.addr) {
 		metric_inc(PROFD_HEAP_FAILED_ALLOCS);
 		bpf_map_delete_elem(&pending, &tid);
-		return 0;
+		return;
 	}
 	c = bpf_map_lookup_elem(&heap_counts, &p->key);
 	if (!c) {
@@ -430,15 +540,38 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	if (!c) {
 		metric_inc(PROFD_HEAP_COUNTS_FULL);
 		bpf_map_delete_elem(&pending, &tid);
-		return 0;
+		return;
 	}
 	__sync_fetch_and_add(&c->alloc_count, 1);
 	__sync_fetch_and_add(&c->alloc_bytes, p->size);
 	l.size = p->size;
 	l.key = p->key;
+	/* A block still live at this address was freed unseen (frees a probe
+	 * cannot see: Debian's python3.11 inlines pymalloc's free). */
+	if (bpf_map_lookup_elem(&live, &lk)) {
+		on_free(lk.addr);
+		metric_inc(PROFD_HEAP_FREES_UNSEEN);
+	}
 	if (bpf_map_update_elem(&live, &lk, &l, BPF_ANY))
 		metric_inc(PROFD_HEAP_LIVE_FULL);
 	bpf_map_delete_elem(&pending, &tid);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_exit, __u64 ret)
+{
+	on_alloc_exit(ctx, ret);
+	return 0;
+}
+
+/* Return of a pymalloc realloc: its nested calls are over. */
+SEC("uretprobe")
+int BPF_KRETPROBE(py_realloc_exit, __u64 ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&py_realloc_inside, &tid);
+	on_alloc_exit(ctx, ret);
 	return 0;
 }
 
