@@ -15,9 +15,13 @@ tests/bench/bench_python.sh).
         function asked the allocator for, to a few bytes per object). On the
         next line on stdin it drops them all (drop()) and prints "dropped";
         it exits on the line after or when stdin closes.
-    pyheap.py churn SECONDS
-        benchmark: 145-byte strings made and dropped in a loop; prints
-        "ready", runs, prints "objects N cpu S ns_per_object X".
+    pyheap.py churn SECONDS KIND [gate]
+        benchmark (tests/bench/bench_pyheap.sh): one object made and the
+        previous one dropped per iteration, KIND str (146-byte str
+        concatenation) or bytes (bytes(100): PyObject_Calloc(133)), for
+        SECONDS; with "gate" it waits for a line on stdin after "ready".
+        Prints "objects N cpu S ns_per_object X" (X: CPU time per iteration,
+        the interpreter's loop included).
 
 Only the strings a function keeps are allocated while profd watches: the list
 that holds them and their suffixes are made before "ready", and the loops
@@ -83,20 +87,29 @@ def keep_mode(small_mib, big_mib):
     sys.stdin.readline()
 
 
-def churn_once(suffixes):
+def churn_str(suffixes):
     for s in suffixes:
         x = SMALL + s  # one PyObject_Malloc(146) and, at the next one, its free
     return len(suffixes)
 
 
-def churn_mode(seconds):
+def churn_bytes(suffixes):
+    for s in suffixes:
+        x = bytes(100)  # one PyObject_Calloc(1, 133), then its free
+    return len(suffixes)
+
+
+def churn_mode(seconds, kind, gate):
+    churn = {"str": churn_str, "bytes": churn_bytes}[kind]
     suffixes = [str(1000000 + j) for j in range(20000)]
     print("ready", flush=True)
+    if gate:
+        sys.stdin.readline()
     end = time.time() + seconds
     made = 0
     start = time.process_time()
     while time.time() < end:
-        made += churn_once(suffixes)
+        made += churn(suffixes)
     cpu = time.process_time() - start
     print("objects %d cpu %.3f ns_per_object %.1f" % (made, cpu, 1e9 * cpu / made), flush=True)
 
@@ -106,7 +119,7 @@ def main():
     if mode == "keep":
         keep_mode(int(sys.argv[2]), int(sys.argv[3]))
     elif mode == "churn":
-        churn_mode(float(sys.argv[2]))
+        churn_mode(float(sys.argv[2]), sys.argv[3], sys.argv[4:] == ["gate"])
     else:
         sys.exit("pyheap.py: unknown mode %r (keep, churn)" % mode)
 
