@@ -292,7 +292,7 @@ check_pyheap() {
 
 	# The same objects dropped inside the window: frees are seen, inuse
 	# falls to (near) zero and alloc_space keeps the totals.
-	start_pyheap "$py" 16 16
+	start_pyheap "$py" 32 32
 	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate "$PYHEAP_RATE" --duration 120s \
 		-o "$T/pd.pb.gz"
 	echo go >&8
@@ -305,6 +305,7 @@ check_pyheap() {
 	exec 8>&- 9<&-
 	top=$(pprof -top -cum -unit=B -nodecount=60 "$T/pd.pb.gz")
 	atop=$(pprof -top -cum -unit=B -sample_index=alloc_space -nodecount=60 "$T/pd.pb.gz")
+	echo "$atop" | grep -E 'pyheap|Type:|flat%' | sed 's/^/    | /' >&2
 	# Debian's python3.11 frees small blocks through inlined pymalloc too:
 	# those frees are unseen and the blocks stay in inuse_space (README).
 	drops="big_keep huge_keep"
