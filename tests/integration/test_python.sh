@@ -232,7 +232,9 @@ pyheap_line() {
 	echo "$line"
 }
 
-# cum_bytes FUNC < pprof -top -unit=B output: FUNC's cum in bytes (0 if absent).
+# cum_bytes FUNC < pprof -top -unit=B output: FUNC's cum in bytes (0 if absent:
+# give pprof a -nodecount above the profile's node count, or a function
+# behind 60 busier native frames reads as 0).
 cum_bytes() {
 	awk -v f="$1" '$NF == f { v = $4; sub("B$", "", v); print v; found = 1; exit }
 		END { if (!found) print 0 }'
@@ -267,10 +269,10 @@ check_pyheap() {
 		assert_contains "$(cat "$T/profd.err")" "pymalloc probed in .*exported entry points" \
 			"pymalloc's exported functions probed"
 	fi
-	top=$(pprof -top -cum -unit=B -nodecount=60 "$T/ph.pb.gz")
+	top=$(pprof -top -cum -unit=B -nodecount=1000 "$T/ph.pb.gz")
 	echo "$top" | grep -E 'pyheap|Type:|flat%' | sed 's/^/    | /' >&2
 	assert_contains "$top" "Type: inuse_space" "heap profile"
-	atop=$(pprof -top -cum -unit=B -sample_index=alloc_space -nodecount=60 "$T/ph.pb.gz")
+	atop=$(pprof -top -cum -unit=B -sample_index=alloc_space -nodecount=1000 "$T/ph.pb.gz")
 	if [ "$full" = yes ]; then
 		assert_bytes "$(cum_bytes pyheap.small_keep <<<"$top")" "$s" "small_keep inuse_space (146-byte str)"
 		assert_bytes "$(cum_bytes pyheap.small_keep <<<"$atop")" "$s" "small_keep alloc_space"
@@ -303,8 +305,8 @@ check_pyheap() {
 	kill -INT "$PROFD_PID"
 	wait_profd
 	exec 8>&- 9<&-
-	top=$(pprof -top -cum -unit=B -nodecount=60 "$T/pd.pb.gz")
-	atop=$(pprof -top -cum -unit=B -sample_index=alloc_space -nodecount=60 "$T/pd.pb.gz")
+	top=$(pprof -top -cum -unit=B -nodecount=1000 "$T/pd.pb.gz")
+	atop=$(pprof -top -cum -unit=B -sample_index=alloc_space -nodecount=1000 "$T/pd.pb.gz")
 	echo "$atop" | grep -E 'pyheap|Type:|flat%' | sed 's/^/    | /' >&2
 	# Debian's python3.11 frees small blocks through inlined pymalloc too:
 	# those frees are unseen and the blocks stay in inuse_space (README).
