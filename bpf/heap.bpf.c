@@ -90,18 +90,6 @@ struct {
 	__type(value, struct profd_heap_proc);
 } heap_procs SEC(".maps");
 
-/* Threads inside a probed pymalloc realloc, by thread id: set at its
- * entry, cleared at its return. _PyObject_Realloc tail-jumps to
- * PyMem_RawRealloc (a block malloc served) and to _PyObject_Malloc
- * (realloc(NULL, n)): the nested call's return address is the realloc's
- * caller, outside pymalloc's ranges; this says the realloc counted it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u8);
-} py_realloc_inside SEC(".maps");
-
 /* heap_walk at index 0 when the walker is on; written by the agent after
  * load. Empty otherwise: the tail call then falls through. */
 struct {
@@ -160,10 +148,29 @@ static __always_inline bool should_sample(__u64 size)
 	return true;
 }
 
+/* The uretprobe trampoline of the current process (0: none yet): a return
+ * address a return probe has replaced. */
+static __always_inline __u64 uretprobe_trampoline(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct xol_area *area;
+
+	if (!bpf_core_field_exists(struct xol_area, vaddr))
+		return 0;
+	area = BPF_CORE_READ(task, mm, uprobes_state.xol_area);
+	return area ? BPF_CORE_READ(area, vaddr) : 0;
+}
+
 /* Who called the allocator: the return address at *(rsp) (probes sit where
  * rsp is as at entry), followed through forwarders (operator new → malloc),
  * *levels of them. Returns 0 and the caller, or 1 for the allocator's
- * internal calls (struct profd_heap_range). */
+ * internal calls: those returning into its ranges (struct
+ * profd_heap_range), and those it tail-jumped to. A tail-jumped call
+ * returns where the probed function would, and that return address is the
+ * uretprobe trampoline: _PyObject_Realloc jumps to realloc (a block malloc
+ * served) and to _PyObject_Malloc (realloc(NULL, n)), glibc's realloc(NULL,
+ * n) to malloc. (A return probe of another tool on a function that
+ * tail-jumps to malloc hides that call too.) */
 static __always_inline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *raw, __u64 *caller,
 				       __u32 *levels)
 {
@@ -175,6 +182,8 @@ static __always_inline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *ra
 	*raw = ra;
 	*caller = ra;
 	*levels = 0;
+	if (ra && ra == uretprobe_trampoline())
+		return 1;
 	proc = bpf_map_lookup_elem(&heap_procs, &pid);
 	if (!proc)
 		return 0;
@@ -385,25 +394,13 @@ int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
 	return 0;
 }
 
-/* Inside a pymalloc realloc (py_realloc_inside): pymalloc counted what
- * it serves itself. */
-static __always_inline bool in_py_realloc(void)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	if (!bpf_map_lookup_elem(&py_realloc_inside, &tid))
-		return false;
-	metric_inc(PROFD_HEAP_INTERNAL);
-	return true;
-}
-
 /* realloc(p, n): the old block is gone (if the call succeeds, which is
  * assumed), a new one of n bytes exists; realloc(p, 0) frees. */
 SEC("uprobe")
 int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
 {
 	on_free(ptr);
-	if (size && !in_py_realloc())
+	if (size)
 		on_alloc_entry(ctx, size, 0);
 	return 0;
 }
@@ -429,24 +426,18 @@ int BPF_KPROBE(free_enter, __u64 ptr)
  * family every one of those calls through the allocator tables (pyc_*:
  * a context pointer first). Every request is counted here, at the entry,
  * where the stack is the caller's: the ones pymalloc forwards to malloc
- * (over 512 bytes) reach malloc from a pymalloc range or inside a pymalloc
- * realloc, and malloc's probes skip them (internal). Counting those at
+ * (over 512 bytes) reach malloc from a pymalloc range or by a tail jump,
+ * and malloc's probes skip them (internal, find_caller). Counting those at
  * malloc instead would walk through pymalloc's own return address, which
  * its return probe has replaced with the uretprobe trampoline. */
 static __always_inline void py_alloc(struct pt_regs *ctx, __u64 size)
 {
-	if (!in_py_realloc())
-		on_alloc_entry(ctx, size, 0);
+	on_alloc_entry(ctx, size, 0);
 }
 
 static __always_inline void py_realloc(struct pt_regs *ctx, __u64 ptr, __u64 size)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u8 one = 1;
-
 	on_free(ptr);
-	/* before on_alloc_entry: a sampled call tail-calls the walker */
-	bpf_map_update_elem(&py_realloc_inside, &tid, &one, BPF_ANY);
 	on_alloc_entry(ctx, size, 0);
 }
 
@@ -560,17 +551,6 @@ static __always_inline void on_alloc_exit(struct pt_regs *ctx, __u64 ret)
 SEC("uretprobe")
 int BPF_KRETPROBE(alloc_exit, __u64 ret)
 {
-	on_alloc_exit(ctx, ret);
-	return 0;
-}
-
-/* Return of a pymalloc realloc: its nested calls are over. */
-SEC("uretprobe")
-int BPF_KRETPROBE(py_realloc_exit, __u64 ret)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	bpf_map_delete_elem(&py_realloc_inside, &tid);
 	on_alloc_exit(ctx, ret);
 	return 0;
 }

@@ -378,8 +378,6 @@ static int forwarder_ra_offset(const char *path, const struct fsym *fs)
  * probe; the malloc calls pymalloc makes for requests over 512 bytes
  * return into these ranges and are skipped as internal. */
 enum { PY_SET_STATIC, PY_SET_EXPORTED };
-#define PY_RET_ALLOC 1   /* alloc_exit */
-#define PY_RET_REALLOC 2 /* py_realloc_exit */
 
 static const struct py_fn {
 	const char *name;
@@ -388,17 +386,17 @@ static const struct py_fn {
 	int ret;
 	int set;
 } py_fns[] = {
-	{ "_PyObject_Malloc", P_PYC_MALLOC, ATTACH_ARG(1), PY_RET_ALLOC, PY_SET_STATIC },
-	{ "_PyObject_Calloc", P_PYC_CALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), PY_RET_ALLOC, PY_SET_STATIC },
-	{ "_PyObject_Realloc", P_PYC_REALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), PY_RET_REALLOC, PY_SET_STATIC },
+	{ "_PyObject_Malloc", P_PYC_MALLOC, ATTACH_ARG(1), 1, PY_SET_STATIC },
+	{ "_PyObject_Calloc", P_PYC_CALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, PY_SET_STATIC },
+	{ "_PyObject_Realloc", P_PYC_REALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, PY_SET_STATIC },
 	{ "_PyObject_Free", P_PYC_FREE, ATTACH_ARG(1), 0, PY_SET_STATIC },
-	{ "PyObject_Malloc", P_PY_MALLOC, ATTACH_ARG(0), PY_RET_ALLOC, PY_SET_EXPORTED },
-	{ "PyObject_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), PY_RET_ALLOC, PY_SET_EXPORTED },
-	{ "PyObject_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), PY_RET_REALLOC, PY_SET_EXPORTED },
+	{ "PyObject_Malloc", P_PY_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
+	{ "PyObject_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
+	{ "PyObject_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
 	{ "PyObject_Free", P_FREE, ATTACH_ARG(0), 0, PY_SET_EXPORTED },
-	{ "PyMem_Malloc", P_PY_MALLOC, ATTACH_ARG(0), PY_RET_ALLOC, PY_SET_EXPORTED },
-	{ "PyMem_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), PY_RET_ALLOC, PY_SET_EXPORTED },
-	{ "PyMem_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), PY_RET_REALLOC, PY_SET_EXPORTED },
+	{ "PyMem_Malloc", P_PY_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
+	{ "PyMem_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
+	{ "PyMem_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
 	{ "PyMem_Free", P_FREE, ATTACH_ARG(0), 0, PY_SET_EXPORTED },
 };
 #define NPY_FNS (sizeof(py_fns) / sizeof(py_fns[0]))
@@ -414,23 +412,20 @@ struct pymalloc {
  * whose probes count it: pymalloc probes would count it twice. */
 static bool python_uses_malloc(pid_t pid)
 {
-	char path[64], buf[16384];
-	ssize_t n;
-	int fd;
+	char path[64], *e = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	f = fopen(path, "re");
+	if (!f)
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	for (char *e = buf; e < buf + n; e += strlen(e) + 1)
-		if (!strncmp(e, "PYTHONMALLOC=malloc", 19))
-			return true;
-	return false;
+	while (!found && getdelim(&e, &cap, '\0', f) > 0)
+		found = !strncmp(e, "PYTHONMALLOC=malloc", 19);
+	free(e);
+	fclose(f);
+	return found;
 }
 
 /* Find the pymalloc functions of pid (the first mapped object that defines
@@ -516,10 +511,8 @@ static void attach_pymalloc(struct heap_collector *c, const struct objects *objs
 		ret = attach_one(c, prog_for(c->skel, py_fns[k].kind), pid, o->open_path,
 				 f->file_off + off, 0);
 		if (!ret && py_fns[k].ret)
-			ret = attach_one(c,
-					 py_fns[k].ret == PY_RET_REALLOC ? c->skel->progs.py_realloc_exit
-									 : c->skel->progs.alloc_exit,
-					 pid, o->open_path, f->file_off + off, 1);
+			ret = attach_one(c, c->skel->progs.alloc_exit, pid, o->open_path,
+					 f->file_off + off, 1);
 		if (ret) {
 			log_warn("pid %d: cannot attach to %s in %s: %s: Python's small objects "
 				 "(pymalloc) are partly unseen",
