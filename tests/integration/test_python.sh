@@ -215,7 +215,7 @@ start_pyheap() {
 	fifo=$T/pyready.$RANDOM
 	gate=$T/pygate.$RANDOM
 	mkfifo "$fifo" "$gate"
-	"$py" "$PYHEAP" keep "$2" "$3" <"$gate" >"$fifo" 2>"$T/wl.err" &
+	env ${PYHEAP_ENV:-} "$py" "$PYHEAP" keep "$2" "$3" <"$gate" >"$fifo" 2>"$T/wl.err" &
 	WL_PID=$!
 	WL_PIDS+=("$WL_PID")
 	exec 8>"$gate"
@@ -249,7 +249,8 @@ assert_bytes() {
 # objects are kept (profd stopped by SIGINT), then with the objects dropped
 # inside the window. FULL=yes when pymalloc's own functions are probed (every
 # request seen); no for Debian's python3.11, whose LTO build inlines pymalloc
-# into its callers (str concatenation among them): small_keep unseen there.
+# into its callers (str concatenation among them): small_keep unseen there;
+# malloc with PYTHONMALLOC=malloc (everything through malloc, once).
 check_pyheap() {
 	local py=$1 full=$2 kept s sb b h top atop
 	require_root
@@ -265,6 +266,9 @@ check_pyheap() {
 	if [ "$full" = yes ]; then
 		assert_contains "$(cat "$T/profd.err")" "pymalloc probed in .*_PyObject_Malloc family" \
 			"pymalloc's own functions probed"
+	elif [ "$full" = malloc ]; then
+		assert_contains "$(cat "$T/profd.err")" "PYTHONMALLOC=malloc: pymalloc unused" \
+			"pymalloc not probed under PYTHONMALLOC=malloc"
 	else
 		assert_contains "$(cat "$T/profd.err")" "pymalloc probed in .*exported entry points" \
 			"pymalloc's exported functions probed"
@@ -273,7 +277,7 @@ check_pyheap() {
 	echo "$top" | grep -E 'pyheap|Type:|flat%' | sed 's/^/    | /' >&2
 	assert_contains "$top" "Type: inuse_space" "heap profile"
 	atop=$(pprof -top -cum -unit=B -sample_index=alloc_space -nodecount=1000 "$T/ph.pb.gz")
-	if [ "$full" = yes ]; then
+	if [ "$full" != no ]; then
 		assert_bytes "$(cum_bytes pyheap.small_keep <<<"$top")" "$s" "small_keep inuse_space (146-byte str)"
 		assert_bytes "$(cum_bytes pyheap.small_keep <<<"$atop")" "$s" "small_keep alloc_space"
 	else
@@ -311,7 +315,7 @@ check_pyheap() {
 	# Debian's python3.11 frees small blocks through inlined pymalloc too:
 	# those frees are unseen and the blocks stay in inuse_space (README).
 	drops="big_keep huge_keep"
-	[ "$full" = yes ] && drops="small_keep small_bytes_keep $drops" ||
+	[ "$full" != no ] && drops="small_keep small_bytes_keep $drops" ||
 		note "small_bytes_keep inuse_space after the drop: $(cum_bytes pyheap.small_bytes_keep <<<"$top") of $sb (inlined frees unseen)"
 	for f in $drops; do
 		assert_near "$(cum_bytes "pyheap.$f" <<<"$top")" 0 "$(awk -v t="$b" 'BEGIN { printf "%d", t / 50 }')" \
@@ -323,6 +327,12 @@ check_pyheap() {
 
 test_python311_pymalloc_heap() {
 	check_pyheap "$PY311" no
+}
+
+# PYTHONMALLOC=malloc: every object from malloc, each counted once (1 MiB
+# bytearrays come from realloc(NULL, n), which tail-jumps to malloc).
+test_python311_pythonmalloc_malloc_heap() {
+	PYHEAP_ENV=PYTHONMALLOC=malloc check_pyheap "$PY311" malloc
 }
 
 test_python310_shared_pymalloc_heap() {
