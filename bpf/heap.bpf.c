@@ -422,39 +422,22 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 }
 
 /* CPython's pymalloc: PyObject_Malloc/Calloc/Realloc/Free and the PyMem_
- * ones (py_*), or where the binary has them, the static _PyObject_Malloc
- * family every one of those calls through the allocator tables (pyc_*:
- * a context pointer first). Every request is counted here, at the entry,
+ * ones (malloc_enter, calloc_enter, py_realloc_enter, free_enter), or where
+ * the binary has them, the static _PyObject_Malloc family every one of
+ * those calls through the allocator tables (pyc_*: a context pointer
+ * first). Every request is counted at its entry,
  * where the stack is the caller's: the ones pymalloc forwards to malloc
  * (over 512 bytes) reach malloc from a pymalloc range or by a tail jump,
  * and malloc's probes skip them (internal, find_caller). Counting those at
  * malloc instead would walk through pymalloc's own return address, which
  * its return probe has replaced with the uretprobe trampoline. */
-static __always_inline void py_alloc(struct pt_regs *ctx, __u64 size)
-{
-	on_alloc_entry(ctx, size, 0);
-}
-
 static __always_inline void py_realloc(struct pt_regs *ctx, __u64 ptr, __u64 size)
 {
 	on_free(ptr);
 	on_alloc_entry(ctx, size, 0);
 }
 
-SEC("uprobe")
-int BPF_KPROBE(py_malloc_enter, __u64 size)
-{
-	py_alloc(ctx, size);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(py_calloc_enter, __u64 n, __u64 size)
-{
-	py_alloc(ctx, n * size);
-	return 0;
-}
-
+/* pymalloc's realloc(p, 0) returns a block (libc's frees). */
 SEC("uprobe")
 int BPF_KPROBE(py_realloc_enter, __u64 ptr, __u64 size)
 {
@@ -465,14 +448,14 @@ int BPF_KPROBE(py_realloc_enter, __u64 ptr, __u64 size)
 SEC("uprobe")
 int BPF_KPROBE(pyc_malloc_enter, __u64 pyctx, __u64 size)
 {
-	py_alloc(ctx, size);
+	on_alloc_entry(ctx, size, 0);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(pyc_calloc_enter, __u64 pyctx, __u64 n, __u64 size)
 {
-	py_alloc(ctx, n * size);
+	on_alloc_entry(ctx, n * size, 0);
 	return 0;
 }
 
@@ -483,7 +466,7 @@ int BPF_KPROBE(pyc_realloc_enter, __u64 pyctx, __u64 ptr, __u64 size)
 	return 0;
 }
 
-/* Frees: PyObject_Free(p) and _PyObject_Free(ctx, p). */
+/* _PyObject_Free(ctx, p) (PyObject_Free(p) is free_enter's). */
 SEC("uprobe")
 int BPF_KPROBE(pyc_free_enter, __u64 pyctx, __u64 ptr)
 {

@@ -38,7 +38,7 @@
 
 enum prog_kind {
 	P_MALLOC, P_CALLOC, P_REALLOC, P_REALLOCARRAY, P_MEMALIGN, P_POSIX_MEMALIGN, P_FREE,
-	P_PY_MALLOC, P_PY_CALLOC, P_PY_REALLOC, P_PYC_MALLOC, P_PYC_CALLOC, P_PYC_REALLOC, P_PYC_FREE,
+	P_PY_REALLOC, P_PYC_MALLOC, P_PYC_CALLOC, P_PYC_REALLOC, P_PYC_FREE,
 };
 
 /* The malloc family: what each takes and which program handles it. */
@@ -229,8 +229,6 @@ static struct bpf_program *prog_for(struct heap_bpf *skel, enum prog_kind k)
 	case P_MEMALIGN: return skel->progs.memalign_enter;
 	case P_POSIX_MEMALIGN: return skel->progs.posix_memalign_enter;
 	case P_FREE: return skel->progs.free_enter;
-	case P_PY_MALLOC: return skel->progs.py_malloc_enter;
-	case P_PY_CALLOC: return skel->progs.py_calloc_enter;
 	case P_PY_REALLOC: return skel->progs.py_realloc_enter;
 	case P_PYC_MALLOC: return skel->progs.pyc_malloc_enter;
 	case P_PYC_CALLOC: return skel->progs.pyc_calloc_enter;
@@ -390,12 +388,12 @@ static const struct py_fn {
 	{ "_PyObject_Calloc", P_PYC_CALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, PY_SET_STATIC },
 	{ "_PyObject_Realloc", P_PYC_REALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, PY_SET_STATIC },
 	{ "_PyObject_Free", P_PYC_FREE, ATTACH_ARG(1), 0, PY_SET_STATIC },
-	{ "PyObject_Malloc", P_PY_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
-	{ "PyObject_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
+	{ "PyObject_Malloc", P_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
+	{ "PyObject_Calloc", P_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
 	{ "PyObject_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
 	{ "PyObject_Free", P_FREE, ATTACH_ARG(0), 0, PY_SET_EXPORTED },
-	{ "PyMem_Malloc", P_PY_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
-	{ "PyMem_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
+	{ "PyMem_Malloc", P_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
+	{ "PyMem_Calloc", P_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
 	{ "PyMem_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
 	{ "PyMem_Free", P_FREE, ATTACH_ARG(0), 0, PY_SET_EXPORTED },
 };
