@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* heap.bpf.c: sampled allocation profiling through uprobes on the
- * allocator a process uses (malloc family; operator new through malloc).
+ * allocator a process uses (malloc family; operator new through malloc;
+ * in CPython processes also pymalloc, the interpreter's allocator).
  *
  * Hot path, every call: one per-CPU counter update (Poisson sampling by
  * bytes, like tcmalloc and Go). A sampled call also takes its stack, and its
@@ -42,6 +43,7 @@ struct pending {
 	__u64 size;
 	__u64 memptr;   /* posix_memalign: where the block's address is stored */
 	__u64 raw;      /* the return address at the allocator's stack pointer */
+	__u64 sp;       /* the stack pointer at entry: its return has sp + 8 */
 	__u64 caller;   /* the allocator's caller, past forwarders (0: unreadable) */
 	__u32 levels;   /* forwarder frames between the two (operator new) */
 	__u32 pad;
@@ -146,10 +148,29 @@ static __always_inline bool should_sample(__u64 size)
 	return true;
 }
 
+/* The uretprobe trampoline of the current process (0: none yet): a return
+ * address a return probe has replaced. */
+static __always_inline __u64 uretprobe_trampoline(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct xol_area *area;
+
+	if (!bpf_core_field_exists(struct xol_area, vaddr))
+		return 0;
+	area = BPF_CORE_READ(task, mm, uprobes_state.xol_area);
+	return area ? BPF_CORE_READ(area, vaddr) : 0;
+}
+
 /* Who called the allocator: the return address at *(rsp) (probes sit where
  * rsp is as at entry), followed through forwarders (operator new → malloc),
  * *levels of them. Returns 0 and the caller, or 1 for the allocator's
- * internal calls. */
+ * internal calls: those returning into its ranges (struct
+ * profd_heap_range), and those it tail-jumped to. A tail-jumped call
+ * returns where the probed function would, and that return address is the
+ * uretprobe trampoline: _PyObject_Realloc jumps to realloc (a block malloc
+ * served) and to _PyObject_Malloc (realloc(NULL, n)), glibc's realloc(NULL,
+ * n) to malloc. (A return probe of another tool on a function that
+ * tail-jumps to malloc hides that call too.) */
 static __always_inline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *raw, __u64 *caller,
 				       __u32 *levels)
 {
@@ -161,6 +182,8 @@ static __always_inline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *ra
 	*raw = ra;
 	*caller = ra;
 	*levels = 0;
+	if (ra && ra == uretprobe_trampoline())
+		return 1;
 	proc = bpf_map_lookup_elem(&heap_procs, &pid);
 	if (!proc)
 		return 0;
@@ -292,7 +315,7 @@ static __always_inline void read_comm(struct profd_heap_key *key)
 static __always_inline void on_alloc_entry(struct pt_regs *ctx, __u64 size, __u64 memptr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct pending p = { .size = size, .memptr = memptr };
+	struct pending p = { .size = size, .memptr = memptr, .sp = PT_REGS_SP(ctx) };
 	__u32 tid = (__u32)id;
 
 	p.key.pid = id >> 32;
@@ -398,9 +421,61 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 	return 0;
 }
 
+/* CPython's pymalloc: PyObject_Malloc/Calloc/Realloc/Free and the PyMem_
+ * ones (malloc_enter, calloc_enter, py_realloc_enter, free_enter), or where
+ * the binary has them, the static _PyObject_Malloc family every one of
+ * those calls through the allocator tables (pyc_*: a context pointer
+ * first). Every request is counted at its entry,
+ * where the stack is the caller's: the ones pymalloc forwards to malloc
+ * (over 512 bytes) reach malloc from a pymalloc range or by a tail jump,
+ * and malloc's probes skip them (internal, find_caller). Counting those at
+ * malloc instead would walk through pymalloc's own return address, which
+ * its return probe has replaced with the uretprobe trampoline. */
+static __always_inline void py_realloc(struct pt_regs *ctx, __u64 ptr, __u64 size)
+{
+	on_free(ptr);
+	on_alloc_entry(ctx, size, 0);
+}
+
+/* pymalloc's realloc(p, 0) returns a block (libc's frees). */
+SEC("uprobe")
+int BPF_KPROBE(py_realloc_enter, __u64 ptr, __u64 size)
+{
+	py_realloc(ctx, ptr, size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pyc_malloc_enter, __u64 pyctx, __u64 size)
+{
+	on_alloc_entry(ctx, size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pyc_calloc_enter, __u64 pyctx, __u64 n, __u64 size)
+{
+	on_alloc_entry(ctx, n * size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pyc_realloc_enter, __u64 pyctx, __u64 ptr, __u64 size)
+{
+	py_realloc(ctx, ptr, size);
+	return 0;
+}
+
+/* _PyObject_Free(ctx, p) (PyObject_Free(p) is free_enter's). */
+SEC("uprobe")
+int BPF_KPROBE(pyc_free_enter, __u64 pyctx, __u64 ptr)
+{
+	on_free(ptr);
+	return 0;
+}
+
 /* Return of any allocation function: completes a sampled call. */
-SEC("uretprobe")
-int BPF_KRETPROBE(alloc_exit, __u64 ret)
+static __always_inline void on_alloc_exit(struct pt_regs *ctx, __u64 ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct profd_heap_live_key lk = { .pid = bpf_get_current_pid_tgid() >> 32 };
@@ -410,7 +485,16 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 
 	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p)
-		return 0;
+		return;
+	/* Another call's return: one the sampled call made (new_arena's
+	 * realloc inside pymalloc), or a pending left by a lost return. */
+	if (PT_REGS_SP(ctx) != p->sp + 8) {
+		if (PT_REGS_SP(ctx) > p->sp + 8) {
+			metric_inc(PROFD_HEAP_PENDING_LOST);
+			bpf_map_delete_elem(&pending, &tid);
+		}
+		return;
+	}
 	lk.addr = ret;
 	if (p->memptr) {
 		lk.addr = 0;
@@ -420,7 +504,7 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	if (!lk.addr) {
 		metric_inc(PROFD_HEAP_FAILED_ALLOCS);
 		bpf_map_delete_elem(&pending, &tid);
-		return 0;
+		return;
 	}
 	c = bpf_map_lookup_elem(&heap_counts, &p->key);
 	if (!c) {
@@ -430,15 +514,27 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	if (!c) {
 		metric_inc(PROFD_HEAP_COUNTS_FULL);
 		bpf_map_delete_elem(&pending, &tid);
-		return 0;
+		return;
 	}
 	__sync_fetch_and_add(&c->alloc_count, 1);
 	__sync_fetch_and_add(&c->alloc_bytes, p->size);
 	l.size = p->size;
 	l.key = p->key;
+	/* A block still live at this address was freed unseen (frees a probe
+	 * cannot see: Debian's python3.11 inlines pymalloc's free). */
+	if (bpf_map_lookup_elem(&live, &lk)) {
+		on_free(lk.addr);
+		metric_inc(PROFD_HEAP_FREES_UNSEEN);
+	}
 	if (bpf_map_update_elem(&live, &lk, &l, BPF_ANY))
 		metric_inc(PROFD_HEAP_LIVE_FULL);
 	bpf_map_delete_elem(&pending, &tid);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_exit, __u64 ret)
+{
+	on_alloc_exit(ctx, ret);
 	return 0;
 }
 

@@ -36,7 +36,10 @@
  * 64, the sweep for branches back into the prologue wants the body. */
 #define MAX_FUNC_READ (64u << 10)
 
-enum prog_kind { P_MALLOC, P_CALLOC, P_REALLOC, P_REALLOCARRAY, P_MEMALIGN, P_POSIX_MEMALIGN, P_FREE };
+enum prog_kind {
+	P_MALLOC, P_CALLOC, P_REALLOC, P_REALLOCARRAY, P_MEMALIGN, P_POSIX_MEMALIGN, P_FREE,
+	P_PY_REALLOC, P_PYC_MALLOC, P_PYC_CALLOC, P_PYC_REALLOC, P_PYC_FREE,
+};
 
 /* The malloc family: what each takes and which program handles it. */
 static const struct family_fn {
@@ -226,6 +229,11 @@ static struct bpf_program *prog_for(struct heap_bpf *skel, enum prog_kind k)
 	case P_MEMALIGN: return skel->progs.memalign_enter;
 	case P_POSIX_MEMALIGN: return skel->progs.posix_memalign_enter;
 	case P_FREE: return skel->progs.free_enter;
+	case P_PY_REALLOC: return skel->progs.py_realloc_enter;
+	case P_PYC_MALLOC: return skel->progs.pyc_malloc_enter;
+	case P_PYC_CALLOC: return skel->progs.pyc_calloc_enter;
+	case P_PYC_REALLOC: return skel->progs.pyc_realloc_enter;
+	case P_PYC_FREE: return skel->progs.pyc_free_enter;
 	}
 	return NULL;
 }
@@ -356,6 +364,170 @@ static int forwarder_ra_offset(const char *path, const struct fsym *fs)
 	return result;
 }
 
+/* ---- CPython's pymalloc ----
+ * Objects and buffers of up to 512 bytes come from pymalloc's
+ * arenas, not from malloc. Where the binary names them (.symtab: pyenv's
+ * libpython), the static _PyObject_Malloc family is probed: every
+ * PyObject_* and PyMem_* entry point reaches it through the allocator
+ * tables (the exported ones are 35-byte wrappers). Else (Debian's
+ * python3.11, .symtab stripped) the exported entry points; its LTO build
+ * also inlines pymalloc's fast paths into about 190 call sites, which no
+ * probe sees (README). heap.bpf.c counts every request at the pymalloc
+ * probe; the malloc calls pymalloc makes for requests over 512 bytes
+ * return into these ranges and are skipped as internal. */
+enum { PY_SET_STATIC, PY_SET_EXPORTED };
+
+static const struct py_fn {
+	const char *name;
+	enum prog_kind kind;
+	unsigned args;
+	int ret;
+	int set;
+} py_fns[] = {
+	{ "_PyObject_Malloc", P_PYC_MALLOC, ATTACH_ARG(1), 1, PY_SET_STATIC },
+	{ "_PyObject_Calloc", P_PYC_CALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, PY_SET_STATIC },
+	{ "_PyObject_Realloc", P_PYC_REALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, PY_SET_STATIC },
+	{ "_PyObject_Free", P_PYC_FREE, ATTACH_ARG(1), 0, PY_SET_STATIC },
+	{ "PyObject_Malloc", P_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
+	{ "PyObject_Calloc", P_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
+	{ "PyObject_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
+	{ "PyObject_Free", P_FREE, ATTACH_ARG(0), 0, PY_SET_EXPORTED },
+	{ "PyMem_Malloc", P_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
+	{ "PyMem_Calloc", P_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
+	{ "PyMem_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
+	{ "PyMem_Free", P_FREE, ATTACH_ARG(0), 0, PY_SET_EXPORTED },
+};
+#define NPY_FNS (sizeof(py_fns) / sizeof(py_fns[0]))
+
+/* The pymalloc functions to probe in one process. */
+struct pymalloc {
+	int obj;               /* index in objects, -1: none */
+	int set;               /* PY_SET_* */
+	struct fsym fs[NPY_FNS];
+};
+
+/* PYTHONMALLOC=malloc (or malloc_debug) sends every request to malloc,
+ * whose probes count it: pymalloc probes would count it twice. */
+static bool python_uses_malloc(pid_t pid)
+{
+	char path[64], *e = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && getdelim(&e, &cap, '\0', f) > 0)
+		found = !strncmp(e, "PYTHONMALLOC=malloc", 19);
+	free(e);
+	fclose(f);
+	return found;
+}
+
+/* Find the pymalloc functions of pid (the first mapped object that defines
+ * PyObject_Malloc) and add their ranges to proc: calls they make to
+ * malloc or to each other are theirs. */
+static void find_pymalloc(const struct objects *objs, pid_t pid, struct profd_heap_proc *proc,
+			  struct pymalloc *py)
+{
+	const char *names[NPY_FNS];
+	int have_static;
+
+	py->obj = -1;
+	for (size_t i = 0; i < NPY_FNS; i++)
+		names[i] = py_fns[i].name;
+	for (size_t i = 0; i < objs->n && py->obj < 0; i++) {
+		if (find_functions(objs->o[i].open_path, names, NPY_FNS, py->fs) <= 0)
+			continue;
+		for (size_t k = 0; k < NPY_FNS; k++)
+			if (!strcmp(py_fns[k].name, "PyObject_Malloc") && py->fs[k].found)
+				py->obj = (int)i;
+	}
+	if (py->obj < 0)
+		return;
+	if (python_uses_malloc(pid)) {
+		log_info("pid %d: PYTHONMALLOC=malloc: pymalloc unused, its allocations are malloc's",
+			 (int)pid);
+		py->obj = -1;
+		return;
+	}
+	/* The static set needs at least the malloc, realloc and free. */
+	have_static = py->fs[0].found && py->fs[2].found && py->fs[3].found;
+	py->set = have_static ? PY_SET_STATIC : PY_SET_EXPORTED;
+	for (size_t k = 0; k < NPY_FNS; k++) {
+		const struct fsym *f = &py->fs[k];
+		int dup = 0;
+
+		if (py_fns[k].set != py->set || !f->found || !f->size)
+			continue;
+		for (size_t j = 0; j < k; j++)
+			dup |= py_fns[j].set == py->set && py->fs[j].found &&
+			       py->fs[j].file_off == f->file_off;
+		if (dup)
+			continue;
+		if (proc->nranges == PROFD_HEAP_MAX_RANGES) {
+			log_warn("pid %d: too many allocator ranges: %s not marked", (int)pid,
+				 py_fns[k].name);
+			continue;
+		}
+		proc->r[proc->nranges++] = (struct profd_heap_range){
+			.start = runtime_addr(&objs->o[py->obj], f->file_off),
+			.end = runtime_addr(&objs->o[py->obj], f->file_off + f->size),
+			.ra_offset = -1,
+		};
+	}
+}
+
+/* Probe the pymalloc functions find_pymalloc chose. A failure leaves the
+ * malloc probes in place and is reported. */
+static void attach_pymalloc(struct heap_collector *c, const struct objects *objs, pid_t pid,
+			    const struct pymalloc *py)
+{
+	const struct object *o;
+	uint64_t seen[NPY_FNS];
+	size_t nseen = 0, nprobed = 0;
+	int ret = 0, emulated;
+
+	if (py->obj < 0)
+		return;
+	o = &objs->o[py->obj];
+	for (size_t k = 0; k < NPY_FNS && !ret; k++) {
+		const struct fsym *f = &py->fs[k];
+		uint32_t off;
+		int dup = 0;
+
+		if (py_fns[k].set != py->set || !f->found)
+			continue;
+		for (size_t j = 0; j < nseen; j++)
+			dup |= seen[j] == f->file_off;
+		if (dup)
+			continue;
+		seen[nseen++] = f->file_off;
+		off = attach_offset(o->open_path, f, py_fns[k].args, &emulated);
+		ret = attach_one(c, prog_for(c->skel, py_fns[k].kind), pid, o->open_path,
+				 f->file_off + off, 0);
+		if (!ret && py_fns[k].ret)
+			ret = attach_one(c, c->skel->progs.alloc_exit, pid, o->open_path,
+					 f->file_off + off, 1);
+		if (ret) {
+			log_warn("pid %d: cannot attach to %s in %s: %s: Python's small objects "
+				 "(pymalloc) are partly unseen",
+				 (int)pid, py_fns[k].name, o->path, strerror(-ret));
+			break;
+		}
+		c->emulated += emulated;
+		nprobed++;
+		log_debug("pid %d: %s in %s probed at +%u (%s)", (int)pid, py_fns[k].name, o->path,
+			  off, emulated ? "emulated" : "entry, single-stepped");
+	}
+	log_info("pid %d: CPython's pymalloc probed in %s: %zu functions (%s)", (int)pid, o->path,
+		 nprobed,
+		 py->set == PY_SET_STATIC ? "_PyObject_Malloc family, complete"
+					  : "exported entry points: inlined call sites unseen");
+}
+
 int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, size_t errlen)
 {
 	const char *names[NFAMILY];
@@ -363,14 +535,19 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 	struct profd_heap_proc proc = {};
 	struct objects *objs;
 	const struct object *alloc;
+	struct pymalloc *py = NULL;
 	uint64_t seen[NFAMILY];
 	size_t nseen = 0;
 	__u32 key = pid;
 	int idx, ret, emulated;
 
 	objs = calloc(1, sizeof(*objs));
-	if (!objs)
+	py = calloc(1, sizeof(*py));
+	if (!objs || !py) {
+		free(objs);
+		free(py);
 		return -ENOMEM;
+	}
 	objs->pid = pid;
 	ret = procmaps__read(pid, collect_object, objs, NULL);
 	if (ret) {
@@ -433,6 +610,7 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 			};
 		}
 	}
+	find_pymalloc(objs, pid, &proc, py);
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.heap_procs), &key, &proc, BPF_ANY)) {
 		ret = -errno;
 		snprintf(err, errlen, "pid %d: cannot configure allocator ranges: %s", pid,
@@ -466,10 +644,12 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 		log_debug("pid %d: %s in %s probed at +%u (%s)", pid, family[i].name, alloc->path,
 			  off, emulated ? "emulated" : "entry, single-stepped");
 	}
+	attach_pymalloc(c, objs, pid, py);
 	log_debug("pid %d: allocator %s, %u internal/forwarder ranges", pid, alloc->path,
 		  proc.nranges);
 	ret = 0;
 out:
+	free(py);
 	free(objs);
 	return ret;
 }

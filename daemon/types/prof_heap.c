@@ -158,12 +158,14 @@ static void heap_summary(struct profiler *pr)
 	struct heap_stats st;
 
 	heap_collector__stats(ph->col, &st);
-	log_info("%llu allocator calls, %llu sampled (rate %llu B), %llu frees of sampled blocks; "
+	log_info("%llu allocator calls, %llu sampled (rate %llu B), %llu frees of sampled blocks "
+		 "(%llu of them unseen, found when the address was allocated again); "
 		 "%llu/%llu probes at emulated instructions; %llu allocator-internal calls ignored",
 		 (unsigned long long)st.metrics[PROFD_HEAP_CALLS],
 		 (unsigned long long)st.metrics[PROFD_HEAP_SAMPLED],
 		 (unsigned long long)pr->opts.heap_sample_rate,
 		 (unsigned long long)st.metrics[PROFD_HEAP_FREES_MATCHED],
+		 (unsigned long long)st.metrics[PROFD_HEAP_FREES_UNSEEN],
 		 (unsigned long long)st.emulated, (unsigned long long)st.probes,
 		 (unsigned long long)st.metrics[PROFD_HEAP_INTERNAL]);
 	log_info("lost: %llu live-map full, %llu counts-map full, %llu stack-map full, "

@@ -52,8 +52,9 @@ struct profd_cpu_config {
 
 /* Entries of the table of exponential sampling intervals (a power of 2). */
 #define PROFD_HEAP_EXP_TABLE 1024
-/* Most allocator functions one process gets probes on (forwarders too). */
-#define PROFD_HEAP_MAX_RANGES 24
+/* Most allocator functions one process gets probes on (forwarders and
+ * CPython's pymalloc functions too). */
+#define PROFD_HEAP_MAX_RANGES 32
 
 /* What a sampled allocation is counted under: the process and a stack
  * (hash into heap_stacks, whose first frame is the allocator's caller). */
@@ -93,8 +94,10 @@ struct profd_heap_live {
 
 /* An allocator function calling a probed one, by the address range of its
  * code in one process. When a probed call returns into [start, end):
- * - ra_offset < 0: the call is the allocator's own business (realloc calling
- *   malloc): it is neither counted nor sampled;
+ * - ra_offset < 0: the call is the allocator's own business (realloc
+ *   calling malloc; CPython's pymalloc forwarding a request over 512 bytes
+ *   to malloc, or its realloc calling its malloc): neither counted nor
+ *   sampled (the outer call is);
  * - ra_offset >= 0: the function forwards an allocation (operator new →
  *   malloc): the allocation is counted and its real caller is the return
  *   address found ra_offset bytes above the forwarder's one. */
@@ -121,6 +124,7 @@ enum profd_heap_metric {
 	PROFD_HEAP_PENDING_LOST,     /* return seen without its entry (or map full) */
 	PROFD_HEAP_FAILED_ALLOCS,    /* sampled call returned NULL / error */
 	PROFD_HEAP_INTERNAL,         /* calls made by the allocator itself, ignored */
+	PROFD_HEAP_FREES_UNSEEN,     /* sampled blocks whose address was allocated again */
 	PROFD_HEAP_METRIC_MAX,
 };
 
