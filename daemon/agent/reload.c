@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "unwind/unwinder.h"
 #include "util/log.h"
 #include "util/sdnotify.h"
 #include "util/secret.h"
@@ -87,6 +88,13 @@ static bool http_differs(struct agent *a, const struct profd_config *x,
 	return differ;
 }
 
+/* The walker's settings ([unwind]): the same, and its tables stay. */
+static bool unwind_differs(const struct profd_config *x, const struct profd_config *y)
+{
+	return x->popts.unwind != y->popts.unwind ||
+	       x->popts.unwind_max_bytes != y->popts.unwind_max_bytes;
+}
+
 /* Move the components from configuration `from` (what runs) to `to`,
  * restarting those whose settings differ. On error the message is in err
  * and the components are partly moved: apply again with the roles
@@ -96,10 +104,19 @@ static int apply(struct agent *a, const struct profd_config *to, const struct pr
 {
 	bool prof = profilers_differ(from, to), disk = disk_differs(from, to),
 	     up = upload_differs(a, from, to), http = http_differs(a, from, to);
+	struct unwinder *keep = NULL;
 	int ret = 0;
 
-	if (prof)
+	if (prof) {
+		/* The shared walker would go with the last profiler, and every
+		 * process's tables with it: hold it when [unwind] is unchanged. */
+		if (!unwind_differs(from, to)) {
+			keep = unwinder__hold();
+			if (keep)
+				log_debug("reload: [unwind] unchanged, unwind tables kept");
+		}
 		agent_profilers_stop(a);
+	}
 	if (disk)
 		agent_disk_stop(a);
 	if (up)
@@ -114,6 +131,7 @@ static int apply(struct agent *a, const struct profd_config *to, const struct pr
 		ret = agent_http_start(a, to, err, errlen);
 	if (!ret && prof)
 		ret = agent_profilers_start(a, to, err, errlen);
+	unwinder__put(keep); /* NULL-safe; frees it if the new profilers do not walk */
 	return ret;
 }
 

@@ -92,6 +92,7 @@ int unwinder__get(const struct profiler_opts *o, const char *who, struct unwinde
 	if (!err) {
 		shared.refs = 1;
 		*out = &shared;
+		log_debug("unwinder: tables and maps created");
 		goto out;
 	}
 	if (o->unwind == PROFILER_UNWIND_DWARF) {
@@ -132,19 +133,38 @@ void unwinder__put(struct unwinder *u)
 		return;
 	pthread_mutex_lock(&lock);
 	if (!--u->refs) {
+		struct unwind_loader_stats st;
+
+		unwind_loader__stats(u->l, &st);
+		log_debug("unwinder: freed (%zu tables, %zu built since created)", st.tables,
+			  st.builds);
 		unwind_loader__free(u->l);
 		u->l = NULL;
 	}
 	pthread_mutex_unlock(&lock);
 }
 
+struct unwinder *unwinder__hold(void)
+{
+	struct unwinder *u = NULL;
+
+	pthread_mutex_lock(&lock);
+	if (shared.l) {
+		shared.refs++;
+		u = &shared;
+	}
+	pthread_mutex_unlock(&lock);
+	return u;
+}
+
 int unwinder__prepare(struct unwinder *u, struct bpf_object *obj, struct profd_unw_config *cfg)
 {
 	int err;
 
-	pthread_mutex_lock(&lock);
+	/* No lock: the shared maps' fds are fixed while u is referenced, and
+	 * a thread loading the targets' tables (collector.c) holds the lock
+	 * for as long as that takes. */
 	err = unwind_loader__reuse_maps(u->l, obj);
-	pthread_mutex_unlock(&lock);
 	cfg->enabled = 1;
 	cfg->event_interval_ms = EVENT_INTERVAL_MS;
 	return err;

@@ -32,6 +32,10 @@ bool unwinder__give_up(struct unwinder **u, const struct profiler_opts *o, const
 /* Drop a reference; the last one frees the loader and its maps. NULL-safe. */
 void unwinder__put(struct unwinder *u);
 
+/* Another reference to the process's walker if one exists (NULL if not):
+ * keeps its tables across a restart of every profiler (a reload). */
+struct unwinder *unwinder__hold(void);
+
 /* Point obj's walker maps (opened, not loaded; it includes bpf/unwind.bpf.h)
  * at the shared ones and fill the walker's .rodata config cfg. 0 or -errno. */
 int unwinder__prepare(struct unwinder *u, struct bpf_object *obj, struct profd_unw_config *cfg);

@@ -431,7 +431,7 @@ listen = 127.0.0.1:0
 EOF
 	start_workload cpu_split 30 70
 	local w=$WL_PID
-	agent_start "$cfg"
+	agent_start "$cfg" -v
 	wait_for 10 "first profiles" have_profiles 1 "$T/out1" "$w"
 	cat >"$cfg" <<EOF
 [profd]
@@ -466,6 +466,17 @@ EOF
 	m=$(metrics)
 	assert_near "$(metric 'profd_config_reloads_total{result="ok"}' <<<"$m")" 1 0 "good reloads"
 	assert_near "$(metric 'profd_config_reloads_total{result="error"}' <<<"$m")" 1 0 "bad reloads"
+	# [unwind] did not change: the walker's tables outlived the profilers'
+	# restart (one loader for the whole run, not one per configuration).
+	if grep -q "unwinder: tables and maps created" "$AG_ERR"; then
+		assert_near "$(grep -c "unwinder: tables and maps created" "$AG_ERR")" 1 0 \
+			"unwind loaders created across the reload"
+		assert_contains "$(cat "$AG_ERR")" "reload: \[unwind\] unchanged, unwind tables kept" \
+			"the reload kept the unwind tables"
+	else
+		assert_contains "$(cat "$AG_ERR")" "user stacks by frame pointers only" \
+			"no walker here, and the log says why"
+	fi
 	agent_stop
 }
 
