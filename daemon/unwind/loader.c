@@ -48,6 +48,10 @@
 /* Kernel overhead of one inner array beyond its rows, when fdinfo says
  * nothing (struct bpf_array and the map's bookkeeping). */
 #define INNER_MAP_OVERHEAD 1024
+/* Tables built during one scan, inserted into unw_tables together: every
+ * update of a map-in-map waits for an RCU grace period (5-25 ms here), a
+ * batch update waits once (6.7+; older kernels do not wait at all). */
+#define MAX_STAGED 64
 
 /* What the loader made of one file: the data of its binary image (or, for
  * the vDSO, held by the loader itself). */
@@ -65,6 +69,7 @@ struct unw_file {
 struct unw_range {
 	uint64_t start, end;
 	struct binary_image *img; /* reference; NULL for anonymous code and the vDSO */
+	struct unw_file *file;	  /* img's data or the vDSO's; NULL: none */
 	struct profd_unw_mapping val;
 };
 
@@ -96,6 +101,12 @@ struct unwind_loader {
 	size_t npending;
 	uint32_t next_id;
 	uint64_t last_reap_ns;
+	/* Built tables not yet in unw_tables (inner map fds we own). */
+	struct unw_file *staged[MAX_STAGED];
+	__u32 staged_id[MAX_STAGED];
+	int staged_fd[MAX_STAGED];
+	size_t nstaged;
+	bool closing; /* freeing: the maps go with us, no per-entry deletes */
 	struct unwind_loader_stats st;
 };
 
@@ -300,7 +311,17 @@ static void file_unload(struct unwind_loader *l, struct unw_file *f)
 {
 	if (!f->id)
 		return;
-	if (!l->o.dry_run)
+	for (size_t i = 0; i < l->nstaged; i++)
+		if (l->staged[i] == f) {
+			close(l->staged_fd[i]);
+			l->nstaged--;
+			l->staged[i] = l->staged[l->nstaged];
+			l->staged_id[i] = l->staged_id[l->nstaged];
+			l->staged_fd[i] = l->staged_fd[l->nstaged];
+			f->id = 0; /* never inserted */
+			break;
+		}
+	if (f->id && !l->o.dry_run && !l->closing)
 		bpf_map_delete_elem(l->tables_fd, &f->id);
 	l->st.tables--;
 	l->st.table_bytes -= f->kbytes;
@@ -328,6 +349,40 @@ static bool has_table(const void *data)
 static bool evict_unused(struct unwind_loader *l)
 {
 	return binary_cache__evict(l->files, has_table);
+}
+
+/* Insert the staged tables into unw_tables: one batch update (one RCU
+ * grace period on 6.7+), else one update each. A table the kernel refuses
+ * is unloaded (its ranges fall back to frame-pointer steps). */
+static void tables_flush(struct unwind_loader *l)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	__u32 count = (__u32)l->nstaged;
+	size_t done = 0;
+
+	if (!l->nstaged)
+		return;
+	if (!bpf_map_update_batch(l->tables_fd, l->staged_id, l->staged_fd, &count, &bopts))
+		done = l->nstaged;
+	else
+		l->st.batch_fallbacks++;
+	for (size_t i = 0; i < l->nstaged; i++) {
+		struct unw_file *f = l->staged[i];
+
+		if (i >= done && bpf_map_update_elem(l->tables_fd, &l->staged_id[i],
+						     &l->staged_fd[i], BPF_ANY)) {
+			l->st.load_errors++;
+			l->st.tables--;
+			l->st.table_bytes -= f->kbytes;
+			l->st.rows -= f->nrows;
+			f->id = 0;
+			f->kbytes = 0;
+			f->err = -errno;
+		}
+		close(l->staged_fd[i]);
+	}
+	l->st.table_flushes++;
+	l->nstaged = 0;
 }
 
 /* Rows with global rule indexes; -ENOSPC when the rule array is full. */
@@ -449,11 +504,12 @@ static int file_upload(struct unwind_loader *l, struct unw_file *f, const struct
 		mem = memlock_of(fd);
 		if (mem > 0)
 			bytes = (size_t)mem;
-		if (bpf_map_update_elem(l->tables_fd, &id, &fd, BPF_ANY)) {
-			err = -errno;
-			l->st.load_errors++;
-			goto cleanup;
-		}
+		if (l->nstaged == MAX_STAGED)
+			tables_flush(l);
+		l->staged[l->nstaged] = f;
+		l->staged_id[l->nstaged] = id;
+		l->staged_fd[l->nstaged++] = fd;
+		fd = -1; /* staged: inserted by tables_flush */
 	}
 	f->id = id;
 	f->nrows = (uint32_t)nrows_only;
@@ -607,7 +663,7 @@ static void range_apply(struct unwind_loader *l, pid_t pid, const struct unw_ran
 			}
 			l->st.map_entries++;
 		} else {
-			if (!l->o.dry_run)
+			if (!l->o.dry_run && !l->closing)
 				bpf_map_delete_elem(l->mappings_fd, &key);
 			l->st.map_entries--;
 		}
@@ -660,6 +716,7 @@ static int scan_cb(const struct procmaps_entry *e, void *data)
 		r->img = file_get(l, c->pid, e);
 		f = r->img ? r->img->data : NULL;
 	}
+	r->file = f;
 	if (f) {
 		if (f->id && !unwind_bias(f->loads, f->nloads, e->start,
 					  e->offset, &bias)) {
@@ -730,6 +787,12 @@ static int proc_scan(struct unwind_loader *l, struct unw_proc *p)
 		ranges_release(l, c.ranges, c.n);
 		return err;
 	}
+	/* The tables this scan built go in before the ranges that use them. */
+	tables_flush(l);
+	for (size_t j = 0; j < c.n; j++)
+		if (c.ranges[j].val.kind == PROFD_UNW_MAP_TABLE && c.ranges[j].file &&
+		    !c.ranges[j].file->id)
+			c.ranges[j].val.kind = PROFD_UNW_MAP_FP; /* its table was refused */
 	/* Delete what went away before inserting what is new: a block both
 	 * lists share (same key) is then re-inserted, not lost. */
 	for (size_t i = 0; i < p->nranges; i++) {
@@ -943,6 +1006,7 @@ void unwind_loader__free(struct unwind_loader *l)
 {
 	if (!l)
 		return;
+	l->closing = true;
 	while (l->nprocs)
 		unwind_loader__remove_pid(l, l->procs[0]->pid);
 	binary_cache__free(l->files);

@@ -76,6 +76,8 @@ struct unwind_loader_stats {
 	size_t refused_cap;	/* tables refused: memory cap or max_files */
 	size_t refused_rules;	/* tables refused: global rule array full */
 	size_t load_errors;	/* tables the kernel refused (map create/update) */
+	size_t table_flushes;	/* insertions of a scan's new tables into unw_tables */
+	size_t batch_fallbacks;	/* of which the batch update failed (one by one) */
 	size_t open_errors;	/* mapped files we could not open */
 	size_t pids_refused;	/* processes not tracked: max_pids */
 	size_t map_full;	/* trie inserts that failed */
