@@ -309,8 +309,12 @@ static void scan_locked(pid_t pid)
 		p = proc_find(pid);
 		if (p && ident_eq(&p->id, &id)) {
 			/* a rescan (new mappings): same process, image and
-			 * interpreter, so the same code objects */
+			 * interpreter, so the same code objects; the walkers'
+			 * entry again, in case the map was created since (a
+			 * scan before the collector opened registers none) */
 			stats.rescans_kept++;
+			if (map_fd >= 0)
+				bpf_map_update_elem(map_fd, &key, &p->v, BPF_ANY);
 			return;
 		}
 	}
@@ -389,6 +393,16 @@ void python__scan(pid_t pid)
 	pthread_mutex_lock(&lock);
 	scan_locked(pid);
 	pthread_mutex_unlock(&lock);
+}
+
+bool python__ready(void)
+{
+	bool ready;
+
+	pthread_mutex_lock(&lock);
+	ready = map_fd >= 0;
+	pthread_mutex_unlock(&lock);
+	return ready;
 }
 
 void python__forget(pid_t pid)

@@ -32,6 +32,9 @@ void python__scan(pid_t pid);
 struct profd_py_proc;
 int python__walk_config(pid_t pid, bool scan, struct profd_py_proc *out);
 
+/* Whether the shared py_procs map exists (python__scan before it is a no-op). */
+bool python__ready(void);
+
 /* pid exited or is no longer followed. */
 void python__forget(pid_t pid);
 

@@ -13,7 +13,7 @@
 set -eu
 : "${PROFD:?}"
 ROUNDS=${BENCH_ROUNDS:-3}
-TYPES=${BENCH_STARTUP_TYPES:-cpu mutex block heap}
+TYPES=${BENCH_STARTUP_TYPES:-cpu mutex block threadcreate heap}
 COLS=
 for type in $TYPES; do
 	[ -n "${PROFD_BEFORE:-}" ] && COLS="$COLS $type<"
