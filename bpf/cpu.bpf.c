@@ -236,7 +236,11 @@ int on_cpu_sample_dwarf(struct bpf_perf_event_data *ctx)
 	} else {
 		st = unwind_user_regs(&ctx->regs);
 	}
+#ifdef UNW_X_NOSTORE
+	key.user_stack_id = st ? (__s32)(st->hash & 0x7fffffff) : PROFD_STACK_NONE;
+#else
 	key.user_stack_id = st ? frames_id(unwind_store(frames, st), true) : PROFD_STACK_NONE;
+#endif
 	count((g & 1) ? (void *)&counts_1 : (void *)&counts_0, &key);
 	return 0;
 }
