@@ -59,24 +59,45 @@ raw_stats() {
 		END { printf "%d %.2f\n", n, n ? f / n : 0 }'
 }
 
+# bench_map PROG-ID NAME: id of the map NAME the program uses
+bench_map() {
+	local m
+	for m in $(bpftool prog show id "$1" -j 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join(str(m) for m in json.load(sys.stdin).get("map_ids", [])))'); do
+		bpftool map show id "$m" 2>/dev/null | grep -q " name $2 " && { echo "$m"; return 0; }
+	done
+	return 0
+}
+
+# bench_time MAP-ID: "ns count" summed over CPUs (bpf/cpu.bpf.c bench_time)
+bench_time() {
+	bpftool map dump id "$1" -j 2>/dev/null | python3 -c '
+import json, sys
+ns = cnt = 0
+for e in json.load(sys.stdin):
+    for v in e.get("formatted", e).get("values", []):
+        ns += v["value"]["ns"]; cnt += v["value"]["cnt"]
+print(ns, cnt)' 2>/dev/null || echo 0 0
+}
+
 # side_by_side WORKLOAD DEPTH SUFFIX COL...: every core busy in WORKLOAD
 # DEPTH; one agent per column at once, on the same samples: dwarf and fp
-# (this build's walker and the kernel's frame-pointer walk), "idle" (fp,
-# filtering on a sleeping pid: the cost of a run that filters its sample
-# out), "dwarf<" (the walker of PROFD_BEFORE), and the walker of each build
-# in PROFD_VARIANTS="column=path ..." (experiments, e.g. builds with
-# -DUNW_X_*). Prints "COL+SUFFIX ns-per-kept-sample mean-frames kept runs
-# filtered-run-ns" lines.
+# (this build's walker and the kernel's frame-pointer walk), "dwarf<" (the
+# walker of PROFD_BEFORE), and the walker of each build in
+# PROFD_VARIANTS="column=path ..." (experiments, e.g. builds with
+# -DUNW_X_*). Each program times its kept samples itself once bench_on is
+# set (cpu.bpf.c; bpf_ktime_get_ns at entry and exit: the filter, comm,
+# walk, interning and counting). Prints "COL+SUFFIX ns-per-sample
+# mean-frames samples" lines.
 side_by_side() {
-	local wlname=$1 depth=$2 sfx=$3 pids="" col bin mode wl=() ags=() i
+	local wlname=$1 depth=$2 sfx=$3 pids="" col bin mode wl=() ags=() i id on
 	shift 3
 	local cols=("$@")
 	for _ in $(seq "$ncpu"); do
-		# niced so that most samples are of the workload on a shared host
 		nice -n -19 "$WORKLOADS/$wlname" "$depth" >/dev/null &
 		wl+=($!)
 	done
-	sleep 600 & local sleeper=$!
 	for p in "${wl[@]}"; do pids="$pids --pid $p"; done
 	declare -A bins=()
 	if [ -n "${PROFD_BEFORE:-}" ]; then cols+=("dwarf<") && bins["dwarf<"]=$PROFD_BEFORE; fi
@@ -85,15 +106,10 @@ side_by_side() {
 		bin=${bins[$col]:-$PROFD} mode=dwarf
 		[ "$col" = fp ] && mode=fp
 		# above the workloads' priority: a start-up (verification, tables)
-		# starved by them would leave the agent without samples
-		if [ "$col" = idle ]; then
-			nice -n -20 "$bin" --pid $sleeper --duration 10m --unwind=fp \
-				--output "$T/sbs-$col.pb.gz" 2>"$T/sbs-$col.err" &
-		else
-			# shellcheck disable=SC2086
-			nice -n -20 "$bin" $pids --duration 10m --unwind="$mode" --frequency 99 \
-				--output "$T/sbs-$col.pb.gz" 2>"$T/sbs-$col.err" &
-		fi
+		# starved by them would take long
+		# shellcheck disable=SC2086
+		nice -n -20 "$bin" $pids --duration 10m --unwind="$mode" --frequency 99 \
+			--output "$T/sbs-$col.pb.gz" 2>"$T/sbs-$col.err" &
 		ags+=($!)
 	done
 	for col in "${cols[@]}"; do
@@ -104,28 +120,28 @@ side_by_side() {
 		grep -q '^profd: profiling' "$T/sbs-$col.err" ||
 			{ echo "agent $col did not start:" >&2; cat "$T/sbs-$col.err" >&2; exit 1; }
 	done
-	local ids=()
-	for i in "${!cols[@]}"; do ids+=("$(prog_ids "${ags[$i]}")"); done
+	local tms=()
+	for i in "${!cols[@]}"; do
+		id=$(prog_ids "${ags[$i]}")
+		on=$(bench_map "$id" bench_on)
+		[ -n "$on" ] || { echo "${cols[$i]}: no bench_on map (a build older than this benchmark)" >&2; exit 1; }
+		tms+=("$(bench_map "$id" bench_time)")
+	done
+	# timing starts on every agent at (nearly) the same moment
+	for i in "${!cols[@]}"; do
+		bpftool map update id "$(bench_map "$(prog_ids "${ags[$i]}")" bench_on)" key 0 0 0 0 value 1 0 0 0
+	done
 	sleep "$SECS"
-	# stats of the whole run (the program counts from its attach), then
-	# stop at once so that the profile holds the same samples
-	# shellcheck disable=SC2086
-	for i in "${!cols[@]}"; do echo "${cols[$i]} $(run_stats ${ids[$i]})"; done >"$T/sbs-stats"
+	for i in "${!cols[@]}"; do echo "${cols[$i]} $(bench_time "${tms[$i]}")"; done >"$T/sbs-stats"
 	kill -INT "${ags[@]}"
 	wait "${ags[@]}" 2>/dev/null || true
-	kill "${wl[@]}" $sleeper 2>/dev/null || true
-	wait "${wl[@]}" $sleeper 2>/dev/null || true
-	read -r _ idle_ns idle_cnt < <(grep '^idle ' "$T/sbs-stats")
+	kill "${wl[@]}" 2>/dev/null || true
+	wait "${wl[@]}" 2>/dev/null || true
 	for col in "${cols[@]}"; do
-		[ "$col" = idle ] && continue
 		read -r _ ns cnt < <(grep "^$col " "$T/sbs-stats")
-		read -r kept frames < <(raw_stats "$T/sbs-$col.pb.gz")
-		# runs that filtered their sample out cost what the idle agent's do
-		awk -v c="$col" -v ns="$ns" -v cnt="$cnt" -v k="$kept" -v f="$frames" \
-			-v ins="$idle_ns" -v icnt="$idle_cnt" 'BEGIN {
-			fo = icnt ? ins / icnt : 0
-			printf "%s %.0f %s %d %d %.0f\n", c, k ? (ns - (cnt - k) * fo) / k : 0, f, k, cnt, fo }' |
-			sed "s/^\([^ ]*\)/\1$sfx/"
+		read -r _ frames < <(raw_stats "$T/sbs-$col.pb.gz")
+		awk -v c="$col$sfx" -v ns="$ns" -v cnt="$cnt" -v f="$frames" \
+			'BEGIN { printf "%s %.0f %s %d\n", c, cnt ? ns / cnt : 0, f, cnt }'
 	done
 }
 
@@ -172,18 +188,18 @@ fi
 echo "-- BPF time per sample: the walker and the frame-pointer walk on the same samples, ${SECS}s per run, $ncpu cores busy"
 echo "   in fpdeep DEPTH (frame pointers; the walker also on fpdeep_nofp, rows -nofp, its own run), DEPTH 11 (deep) and 1 (shallow)"
 for depth in 11 1; do
-	side_by_side fpdeep $depth "" dwarf fp idle >"$T/sbs-$depth"
-	side_by_side fpdeep_nofp $depth -nofp dwarf idle >>"$T/sbs-$depth"
+	side_by_side fpdeep $depth "" dwarf fp >"$T/sbs-$depth"
+	side_by_side fpdeep_nofp $depth -nofp dwarf >>"$T/sbs-$depth"
 done
 awk 'FNR == 1 { d = (FILENAME ~ /-11$/) ? "deep" : "shallow" }
-	{ ns[d, $1] = $2; fr[d, $1] = $3; k[d, $1] = $4; c[d, $1] = $5; fo[d, $1] = $6; if (!($1 in cols)) { cols[$1] = 1; order[++nc] = $1 } }
+	{ ns[d, $1] = $2; fr[d, $1] = $3; k[d, $1] = $4; if (!($1 in cols)) { cols[$1] = 1; order[++nc] = $1 } }
 	END {
 		printf "  %-12s %10s %7s %9s %10s %7s\n", "", "ns/sample", "frames", "ns/frame", "shallow", "frames"
 		for (j = 1; j <= nc; j++) {
 			c0 = order[j]
 			pf = (fr["deep", c0] - fr["shallow", c0]) ? (ns["deep", c0] - ns["shallow", c0]) / (fr["deep", c0] - fr["shallow", c0]) : 0
-			printf "  %-12s %10.0f %7.1f %9.0f %10.0f %7.1f   (deep: %d of %d runs kept, a filtered run %.0f ns)\n", c0, ns["deep", c0], fr["deep", c0], pf,
-				ns["shallow", c0], fr["shallow", c0], k["deep", c0], c["deep", c0], fo["deep", c0]
+			printf "  %-12s %10.0f %7.1f %9.0f %10.0f %7.1f   (%d and %d samples)\n", c0, ns["deep", c0], fr["deep", c0], pf,
+				ns["shallow", c0], fr["shallow", c0], k["deep", c0], k["shallow", c0]
 		}
 		if (ns["deep", "fp"] > 0) {
 			printf "  walker / fp walk per sample, deep stack: %.2fx", ns["deep", "dwarf"] / ns["deep", "fp"]
