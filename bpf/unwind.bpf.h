@@ -127,7 +127,9 @@ struct unw_rc_slot {
 	__u32 file_id;
 	__u32 tpc;
 	__u32 rule;
-	__u32 pad;
+	__u32 check; /* unw_rc_check() of the three: a slot that two walks on
+		      * one CPU wrote at once (a preempted uprobe program's walk,
+		      * under full preemption) does not match */
 };
 
 struct unw_state {
@@ -306,6 +308,11 @@ static __always_inline __u32 unw_rc_index(__u32 file_id, __u32 tpc)
 	return ((tpc ^ (file_id << 20)) * 2654435761u) >> (32 - UNW_RC_BITS);
 }
 
+static __always_inline __u32 unw_rc_check(__u32 file_id, __u32 tpc, __u32 rule)
+{
+	return ((file_id * 0x9e3779b1u) ^ (tpc * 0x85ebca6bu) ^ rule) * 0xc2b2ae35u + 1;
+}
+
 /* The rule of table pc tpc in file_id's table (mapping m): its row is the
  * last with row.pc <= tpc, searched among the rows of tpc's page
  * (walker.h: page index). */
@@ -425,7 +432,8 @@ static __always_inline long unw_step(struct unw_state *st)
 		return unw_fp_step(st);
 	file_id = m->file_id;
 	slot = &st->rc[unw_rc_index(file_id, (__u32)tpc)];
-	if (slot->file_id == file_id && slot->tpc == (__u32)tpc) {
+	if (slot->file_id == file_id && slot->tpc == (__u32)tpc &&
+	    slot->check == unw_rc_check(file_id, (__u32)tpc, slot->rule)) {
 		rule = slot->rule;
 	} else {
 		rule = unw_find_rule(m, file_id, (__u32)tpc);
@@ -436,6 +444,7 @@ static __always_inline long unw_step(struct unw_state *st)
 		slot->file_id = file_id;
 		slot->tpc = (__u32)tpc;
 		slot->rule = rule;
+		slot->check = unw_rc_check(file_id, (__u32)tpc, rule);
 	}
 	if (PROFD_UNW_IS_CMD(rule)) {
 		switch (PROFD_UNW_CMD_OF(rule)) {
