@@ -93,6 +93,49 @@ struct {
 
 #include "common.bpf.h"
 
+/* Benchmarks only (tests/bench/bench_unwind.sh): while bench_on[0] is 1 (set
+ * with bpftool; the agent never sets it), each kept sample's time in the
+ * program goes into bench_time. Off, it costs one inlined array read. */
+struct bench_time {
+	__u64 ns;
+	__u64 cnt;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} bench_on SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bench_time);
+} bench_time SEC(".maps");
+
+static __always_inline __u64 bench_start(void)
+{
+	__u32 zero = 0, *on = bpf_map_lookup_elem(&bench_on, &zero);
+
+	return on && *on ? bpf_ktime_get_ns() : 0;
+}
+
+static __always_inline void bench_end(__u64 t0)
+{
+	struct bench_time *b;
+	__u32 zero = 0;
+
+	if (!t0)
+		return;
+	b = bpf_map_lookup_elem(&bench_time, &zero);
+	if (b) {
+		b->ns += bpf_ktime_get_ns() - t0;
+		b->cnt++;
+	}
+}
+
 /* bpf_get_stackid() result → key field, counting failures. -EFAULT with no
  * user memory (kernel thread) is "no stack", not a loss. */
 static __always_inline __s32 stack_id(long id, bool user, struct task_struct *task)
@@ -196,6 +239,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 {
 	struct profd_cpu_key key = {};
 	struct task_struct *task;
+	__u64 t0 = bench_start();
 	__u32 g = gen;
 	bool in_kernel;
 
@@ -212,6 +256,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 		key.user_stack_id = stack_id(bpf_get_stackid(ctx, &stacks_0, BPF_F_USER_STACK), true, task);
 		count(&counts_0, &key);
 	}
+	bench_end(t0);
 	return 0;
 }
 
@@ -223,6 +268,7 @@ int on_cpu_sample_dwarf(struct bpf_perf_event_data *ctx)
 	struct profd_cpu_key key = {};
 	struct task_struct *task;
 	struct unw_state *st;
+	__u64 t0 = bench_start();
 	__u32 g = gen;
 	bool in_kernel;
 	void *frames;
@@ -236,7 +282,12 @@ int on_cpu_sample_dwarf(struct bpf_perf_event_data *ctx)
 	} else {
 		st = unwind_user_regs(&ctx->regs);
 	}
+#ifdef UNW_X_NOSTORE
+	key.user_stack_id = st ? (__s32)(st->hash & 0x7fffffff) : PROFD_STACK_NONE;
+#else
 	key.user_stack_id = st ? frames_id(unwind_store(frames, st), true) : PROFD_STACK_NONE;
+#endif
 	count((g & 1) ? (void *)&counts_1 : (void *)&counts_0, &key);
+	bench_end(t0);
 	return 0;
 }

@@ -31,7 +31,12 @@
  * 5.10). On older kernels the agent keeps the frame-pointer walk of
  * bpf_get_stackid() and leaves unw_cfg.enabled = 0; the verifier still
  * checks this code, so an object including it then needs the bpf_loop
- * program autoload turned off, or the include guarded — see cpu.bpf.c. */
+ * program autoload turned off, or the include guarded — see cpu.bpf.c.
+ *
+ * Ablations for tests/bench/bench_unwind.sh (PROFD_VARIANTS), never in a
+ * normal build: -DUNW_X_NOPY (no Python hook), -DUNW_X_NOMETRIC (no
+ * per-frame counters), -DUNW_X_NOWALK (one frame, no walk), and in
+ * cpu.bpf.c -DUNW_X_NOSTORE (the stack is not interned). */
 #ifndef PROFD_UNWIND_BPF_H
 #define PROFD_UNWIND_BPF_H
 
@@ -109,6 +114,24 @@ struct {
 #define UNW_MIN_PC 0x1000ULL
 #define UNW_MAX_PC 0x00fffffffffff000ULL
 
+/* Row cache: (file id, table pc) → the row's rule, direct-mapped, per CPU,
+ * kept across walks. A CPU samples the same hot stacks again and again; a
+ * hit skips the table lookup, the page index and the binary search (six to
+ * eight helper calls, each touching cold memory at 99 Hz). Always valid: a
+ * file id names one table for the loader's life (ids are never reused) and
+ * rule indexes are append-only. File id 0 is never a table: empty slots
+ * never match. */
+#define UNW_RC_BITS 8
+#define UNW_RC_SIZE (1u << UNW_RC_BITS)
+struct unw_rc_slot {
+	__u32 file_id;
+	__u32 tpc;
+	__u32 rule;
+	__u32 check; /* unw_rc_check() of the three: a slot that two walks on
+		      * one CPU wrote at once (a preempted uprobe program's walk,
+		      * under full preemption) does not match */
+};
+
 struct unw_state {
 	__u64 regs[PROFD_UNW_REG_RA + 1]; /* DWARF numbering; valid with REGS_EXACT */
 	__u64 pc, sp, bp;
@@ -124,6 +147,7 @@ struct unw_state {
 	struct profd_unw_mapping map, map_prev, tmp_map;
 	__u64 tmp[UNW_PT_REGS_WORDS + 2];	   /* register dumps read in */
 	__u64 frames[PROFD_UNW_MAX_FRAMES + 1]; /* frames[n..] are 0 */
+	struct unw_rc_slot rc[UNW_RC_SIZE];
 };
 _Static_assert(sizeof(struct unw_state) <= (32 << 10), "per-CPU value limit");
 _Static_assert(UNW_PT_REGS_WORDS + 2 >= UNW_SIG_GREGS, "tmp holds a signal frame");
@@ -145,6 +169,10 @@ struct {
 
 static __always_inline void unw_metric(__u32 idx)
 {
+#ifdef UNW_X_NOMETRIC
+	if (idx == PROFD_UNW_M_FRAMES || idx == PROFD_UNW_M_TABLE_STEPS)
+		return;
+#endif
 	__u64 *v = bpf_map_lookup_elem(&unw_metrics, &idx);
 
 	if (v) /* verifier: never NULL for idx < PROFD_UNW_M_MAX */
@@ -270,6 +298,65 @@ static __always_inline int unw_reg(struct unw_state *st, __u32 reg, __u64 *val)
 	return 0;
 }
 
+/* unw_find_rule() results that are no rule index */
+#define UNW_RULE_NO_CFI 0xfffffffeu	/* no table, or tpc below its first row */
+#define UNW_RULE_NO_TABLE 0xffffffffu /* table vanished or row unreadable */
+_Static_assert(sizeof(((struct profd_unw_row *)0)->rule) == 2, "sentinels are no rule index");
+
+static __always_inline __u32 unw_rc_index(__u32 file_id, __u32 tpc)
+{
+	return ((tpc ^ (file_id << 20)) * 2654435761u) >> (32 - UNW_RC_BITS);
+}
+
+static __always_inline __u32 unw_rc_check(__u32 file_id, __u32 tpc, __u32 rule)
+{
+	return ((file_id * 0x9e3779b1u) ^ (tpc * 0x85ebca6bu) ^ rule) * 0xc2b2ae35u + 1;
+}
+
+/* The rule of table pc tpc in file_id's table (mapping m): its row is the
+ * last with row.pc <= tpc, searched among the rows of tpc's page
+ * (walker.h: page index). */
+static __always_inline __u32 unw_find_rule(struct profd_unw_mapping *m, __u32 file_id, __u32 tpc)
+{
+	struct profd_unw_index *idx;
+	struct profd_unw_row *row;
+	__u32 lo, hi, nrows = m->nrows, page, idx_key;
+	void *rows;
+
+	rows = bpf_map_lookup_elem(&unw_tables, &file_id);
+	if (!rows)
+		return UNW_RULE_NO_CFI;
+	page = tpc >> PROFD_UNW_PAGE_SHIFT;
+	if (page < m->npages) {
+		idx_key = nrows + page;
+		idx = bpf_map_lookup_elem(rows, &idx_key);
+		if (!idx)
+			return UNW_RULE_NO_TABLE;
+		lo = idx->first;
+		hi = idx->end;
+	} else {
+		lo = hi = nrows;
+	}
+	for (int i = 0; i < PROFD_UNW_PAGE_BSEARCH_STEPS && lo < hi; i++) {
+		__u32 mid = lo + (hi - lo) / 2;
+
+		row = bpf_map_lookup_elem(rows, &mid);
+		if (!row)
+			return UNW_RULE_NO_TABLE;
+		if (row->pc <= tpc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo) /* below the first row: no CFI */
+		return UNW_RULE_NO_CFI;
+	lo -= 1;
+	row = bpf_map_lookup_elem(rows, &lo);
+	if (!row)
+		return UNW_RULE_NO_TABLE;
+	return row->rule;
+}
+
 /* One frame: record pc, find its rule, compute the caller's pc/sp/bp.
  * Returns 1 when the walk is over. */
 static __always_inline long unw_step(struct unw_state *st)
@@ -277,13 +364,11 @@ static __always_inline long unw_step(struct unw_state *st)
 	struct profd_unw_map_key key;
 	struct profd_unw_mapping *m;
 	struct profd_unw_rule *r;
-	struct profd_unw_index *idx;
-	struct profd_unw_row *row;
-	__u64 pc = st->pc, cfa, ra, bp, base;
-	__u32 lo, hi, rule, n = st->n, file_id, nrows, page, idx_key;
+	struct unw_rc_slot *slot;
+	__u64 pc = st->pc, cfa, ra, bp, base, pair[2];
+	__u32 rule, n = st->n, file_id, both;
 	__u64 tpc, pyf;
 	int py;
-	void *rows;
 
 	if (n >= PROFD_UNW_MAX_FRAMES)
 		return unw_stop(st, PROFD_UNW_M_STOP_DEPTH);
@@ -291,7 +376,11 @@ static __always_inline long unw_step(struct unw_state *st)
 		return unw_stop(st, PROFD_UNW_M_STOP_BAD_PC);
 	/* The Python frames an interpreter activation runs go first (leafward)
 	 * and replace its own native frame (python.bpf.h). */
+#ifdef UNW_X_NOPY
+	py = 0; pyf = 0;
+#else
 	py = py_step(pc, st->sp, st->flags & UNW_F_IS_RET, &pyf);
+#endif
 	if (py == 1) {
 		st->frames[n] = pyf;
 		st->n = n + 1;
@@ -342,42 +431,21 @@ static __always_inline long unw_step(struct unw_state *st)
 	if (tpc > 0xffffffffULL)
 		return unw_fp_step(st);
 	file_id = m->file_id;
-	nrows = m->nrows;
-	rows = bpf_map_lookup_elem(&unw_tables, &file_id);
-	if (!rows)
-		return unw_fp_step(st);
-
-	/* Last row with row.pc <= tpc: rows[lo - 1], searched among the rows
-	 * of tpc's page (walker.h: page index). */
-	page = (__u32)tpc >> PROFD_UNW_PAGE_SHIFT;
-	if (page < m->npages) {
-		idx_key = nrows + page;
-		idx = bpf_map_lookup_elem(rows, &idx_key);
-		if (!idx)
-			return unw_stop(st, PROFD_UNW_M_STOP_NO_TABLE);
-		lo = idx->first;
-		hi = idx->end;
+	slot = &st->rc[unw_rc_index(file_id, (__u32)tpc)];
+	if (slot->file_id == file_id && slot->tpc == (__u32)tpc &&
+	    slot->check == unw_rc_check(file_id, (__u32)tpc, slot->rule)) {
+		rule = slot->rule;
 	} else {
-		lo = hi = nrows;
-	}
-	for (int i = 0; i < PROFD_UNW_PAGE_BSEARCH_STEPS && lo < hi; i++) {
-		__u32 mid = lo + (hi - lo) / 2;
-
-		row = bpf_map_lookup_elem(rows, &mid);
-		if (!row)
+		rule = unw_find_rule(m, file_id, (__u32)tpc);
+		if (rule == UNW_RULE_NO_CFI)
+			return unw_fp_step(st);
+		if (rule == UNW_RULE_NO_TABLE)
 			return unw_stop(st, PROFD_UNW_M_STOP_NO_TABLE);
-		if (row->pc <= (__u32)tpc)
-			lo = mid + 1;
-		else
-			hi = mid;
+		slot->file_id = file_id;
+		slot->tpc = (__u32)tpc;
+		slot->rule = rule;
+		slot->check = unw_rc_check(file_id, (__u32)tpc, rule);
 	}
-	if (!lo) /* below the first row: no CFI */
-		return unw_fp_step(st);
-	lo -= 1;
-	row = bpf_map_lookup_elem(rows, &lo);
-	if (!row)
-		return unw_stop(st, PROFD_UNW_M_STOP_NO_TABLE);
-	rule = row->rule;
 	if (PROFD_UNW_IS_CMD(rule)) {
 		switch (PROFD_UNW_CMD_OF(rule)) {
 		case PROFD_UNW_CMD_FRAME_POINTER:
@@ -415,20 +483,30 @@ static __always_inline long unw_step(struct unw_state *st)
 	if (cfa <= st->sp)
 		return unw_stop(st, PROFD_UNW_M_STOP_BAD_CFA);
 
+	bp = st->bp;
+	both = 0;
 	if (r->ra_how == PROFD_UNW_RA_REG) {
 		if (unw_reg(st, (__u16)r->ra_off, &ra))
 			return unw_stop(st, PROFD_UNW_M_STOP_FRAME0);
+	} else if (r->rbp_how == PROFD_UNW_RBP_AT_CFA && r->rbp_off == r->ra_off - 8) {
+		/* rbp saved right below the return address (every function
+		 * that pushes rbp first): one read for both */
+		if (bpf_probe_read_user(pair, sizeof(pair), (void *)(cfa + (__s64)r->rbp_off)))
+			return unw_stop(st, PROFD_UNW_M_STOP_READ);
+		bp = pair[0];
+		ra = pair[1];
+		both = 1;
 	} else if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa + (__s64)r->ra_off))) {
 		return unw_stop(st, PROFD_UNW_M_STOP_READ);
 	}
 
-	bp = st->bp;
 	st->flags = UNW_F_IS_RET | (st->flags & UNW_F_BP_VALID);
 	switch (r->rbp_how) {
 	case PROFD_UNW_RBP_SAME:
 		break;
 	case PROFD_UNW_RBP_AT_CFA:
-		if (bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + (__s64)r->rbp_off)))
+		if (!both &&
+		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + (__s64)r->rbp_off)))
 			return unw_stop(st, PROFD_UNW_M_STOP_READ);
 		st->flags |= UNW_F_BP_VALID;
 		break;
@@ -510,7 +588,12 @@ static __always_inline struct unw_state *unw_run(struct unw_state *st)
 {
 	st->n = 0;
 	unw_metric(PROFD_UNW_M_WALKS);
+#ifdef UNW_X_NOWALK
+	(void)unw_step_cb;
+	st->frames[0] = st->pc; st->n = 1; st->hash = st->pc;
+#else
 	bpf_loop(PROFD_UNW_MAX_FRAMES + 1, unw_step_cb, NULL, 0);
+#endif
 	bpf_loop(PROFD_UNW_MAX_FRAMES, unw_clear_cb, NULL, 0);
 	return st;
 }
@@ -533,11 +616,17 @@ static __always_inline long unwind_store_frames(void *stacks, const __u64 *frame
 
 	if (!n)
 		return -UNW_ENODATA;
-	if (!bpf_map_update_elem(stacks, &id, frames, BPF_NOEXIST))
-		return id;
+	/* Most samples repeat a stack already stored: look it up first (no
+	 * bucket lock, no update attempt); a new one is inserted, and an
+	 * insert that loses a race with another CPU checks what won. */
 	old = bpf_map_lookup_elem(stacks, &id);
-	if (!old)
-		return -UNW_E2BIG;
+	if (!old) {
+		if (!bpf_map_update_elem(stacks, &id, frames, BPF_NOEXIST))
+			return id;
+		old = bpf_map_lookup_elem(stacks, &id);
+		if (!old)
+			return -UNW_E2BIG;
+	}
 	for (__u32 i = 0; i < PROFD_UNW_MAX_FRAMES; i++) {
 		if (old[i] != frames[i])
 			return -UNW_EEXIST;
