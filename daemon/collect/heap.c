@@ -72,6 +72,7 @@ static const char *const forwarders[] = {
 struct heap_collector {
 	struct heap_bpf *skel;
 	bool dwarf;             /* stacks by the walker (heap_walk loaded) */
+	bool no_pymalloc;       /* CPython's pymalloc left unprobed (opts) */
 	struct bpf_link *links[MAX_LINKS];
 	size_t nlinks;
 	uint64_t probes, emulated;
@@ -610,7 +611,9 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 			};
 		}
 	}
-	find_pymalloc(objs, pid, &proc, py);
+	py->obj = -1;
+	if (!c->no_pymalloc)
+		find_pymalloc(objs, pid, &proc, py);
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.heap_procs), &key, &proc, BPF_ANY)) {
 		ret = -errno;
 		snprintf(err, errlen, "pid %d: cannot configure allocator ranges: %s", pid,
@@ -692,6 +695,10 @@ struct heap_collector *heap_collector__new(const struct heap_opts *opts)
 	bpf_map__set_max_entries(c->skel->maps.heap_counts, max_stacks);
 	bpf_map__set_max_entries(c->skel->maps.heap_stacks, max_stacks);
 	c->dwarf = opts->unw != NULL;
+	c->no_pymalloc = opts->no_pymalloc;
+	if (c->no_pymalloc)
+		log_info("heap: CPython's pymalloc left unprobed (python_allocator = off): Python "
+			 "objects of up to 512 bytes are unseen");
 	if (c->dwarf) {
 		err = unwinder__prepare(opts->unw, c->skel->obj, &c->skel->rodata->unw_cfg);
 		if (err)

@@ -5,6 +5,7 @@
 #ifndef PROFD_COLLECT_HEAP_H
 #define PROFD_COLLECT_HEAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -17,6 +18,7 @@ struct unwinder;
 
 struct heap_opts {
 	uint64_t sample_rate;   /* mean bytes between samples; 1 = every call */
+	bool no_pymalloc;       /* leave CPython's pymalloc unprobed */
 	uint32_t max_live;      /* live sampled blocks tracked (0 = default) */
 	uint32_t max_stacks;    /* distinct stacks (0 = default) */
 	/* Stacks of sampled calls by the .eh_frame walker (borrowed, must

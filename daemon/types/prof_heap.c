@@ -45,7 +45,8 @@ static void *heap_open(void *arg, struct unwinder *unw)
 
 static int heap_start(struct profiler *pr)
 {
-	struct heap_opts opts = { .sample_rate = pr->opts.heap_sample_rate };
+	struct heap_opts opts = { .sample_rate = pr->opts.heap_sample_rate,
+				  .no_pymalloc = !pr->opts.python_allocator };
 	struct prof_heap *ph;
 	char msg[512];
 	int err;
@@ -245,7 +246,8 @@ const struct profiler_type profiler_heap = {
 	.description = "live sampled allocations, inuse_space by default (Go's heap profile)",
 	.kind = PROFILER_CUMULATIVE,
 	.probe_group = "allocator",
-	.options = PROFILER_OPT(PROFILER_OPT_HEAP_SAMPLE_RATE) | PROFILER_OPTS_UNWIND,
+	.options = PROFILER_OPT(PROFILER_OPT_HEAP_SAMPLE_RATE) | PROFILER_OPT(PROFILER_OPT_PYTHON_ALLOCATOR) |
+		   PROFILER_OPTS_UNWIND,
 	.sample_types = HEAP_SAMPLE_TYPES,
 	.default_sample = NULL, /* Go: unset, the last type (inuse_space) */
 	.period_type = { "space", "bytes" },
@@ -260,7 +262,8 @@ const struct profiler_type profiler_allocs = {
 	.description = "sampled allocations, alloc_space by default (Go's allocs profile)",
 	.kind = PROFILER_CUMULATIVE,
 	.probe_group = "allocator",
-	.options = PROFILER_OPT(PROFILER_OPT_HEAP_SAMPLE_RATE) | PROFILER_OPTS_UNWIND,
+	.options = PROFILER_OPT(PROFILER_OPT_HEAP_SAMPLE_RATE) | PROFILER_OPT(PROFILER_OPT_PYTHON_ALLOCATOR) |
+		   PROFILER_OPTS_UNWIND,
 	.sample_types = HEAP_SAMPLE_TYPES,
 	.default_sample = "alloc_space",
 	.period_type = { "space", "bytes" },

@@ -41,6 +41,10 @@ static const struct profiler_option options[] = {
 	{ PROFILER_OPT_HEAP_SAMPLE_RATE, "heap-sample-rate", 0, "heap", "sample_rate", PROFILER_V_SIZE,
 	  1, 1ULL << 40, 524288, OPT(heap_sample_rate),
 	  "heap/allocs: mean bytes between sampled allocations (default 512KiB)" },
+	{ PROFILER_OPT_PYTHON_ALLOCATOR, "python-allocator", 0, "heap", "python_allocator",
+	  PROFILER_V_BOOL, 0, 1, 1, OPT(python_allocator),
+	  "heap/allocs: probe CPython's own allocator, pymalloc: on (default) or off "
+	  "(its small objects unseen; ~3 us per Python allocation saved)" },
 	{ PROFILER_OPT_MIN_BLOCK, "min-block", 0, "block", "min_block", PROFILER_V_DURATION0, 0, 0, 0,
 	  OPT(min_block_ns), "block: shortest off-CPU time recorded, e.g. 1ms (default 0: all)" },
 	{ PROFILER_OPT_UNWIND, "unwind", 'u', "unwind", "mode", PROFILER_V_UNWIND, 0, 0,
@@ -207,6 +211,18 @@ int profiler_option_set(struct profiler_opts *o, const struct profiler_option *o
 		}
 		*(enum profiler_unwind *)((char *)o + opt->off) = (enum profiler_unwind)u;
 		return 0;
+	case PROFILER_V_BOOL:
+		if (!strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+		    !strcmp(v, "1")) {
+			u = 1;
+		} else if (!strcasecmp(v, "off") || !strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+			   !strcmp(v, "0")) {
+			u = 0;
+		} else {
+			snprintf(err, errlen, "expected on or off, not '%.64s'", v);
+			return -EINVAL;
+		}
+		break;
 	case PROFILER_V_FORMAT:
 		for (u = 0; u < sizeof(format_names) / sizeof(format_names[0]); u++)
 			if (!strcmp(v, format_names[u]))

@@ -37,6 +37,7 @@ struct profiler_opts {
 	size_t npids;
 	uint64_t frequency;         /* cpu: Hz */
 	uint64_t heap_sample_rate;  /* heap/allocs: mean bytes between samples */
+	uint64_t python_allocator;  /* heap/allocs: probe CPython's pymalloc (0/1) */
 	uint64_t min_block_ns;      /* block: shortest off-CPU time recorded */
 	enum profiler_unwind unwind; /* user stack walk */
 	uint64_t unwind_max_bytes;  /* kernel memory for unwind tables */
@@ -56,6 +57,7 @@ enum profiler_format {
 enum profiler_option_id {
 	PROFILER_OPT_FREQUENCY,
 	PROFILER_OPT_HEAP_SAMPLE_RATE,
+	PROFILER_OPT_PYTHON_ALLOCATOR,
 	PROFILER_OPT_MIN_BLOCK,
 	PROFILER_OPT_UNWIND,
 	PROFILER_OPT_UNWIND_MAX_MEMORY,
@@ -72,6 +74,7 @@ enum profiler_value {
 	PROFILER_V_DURATION0,   /* a duration (1ms), or "0"/"off" */
 	PROFILER_V_UNWIND,      /* auto, fp or dwarf */
 	PROFILER_V_FORMAT,      /* pprof, text or dump (enum profiler_format) */
+	PROFILER_V_BOOL,        /* on/off, true/false, yes/no, 1/0 */
 };
 
 struct profiler_option {

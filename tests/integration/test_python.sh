@@ -668,6 +668,33 @@ test_python311_pymalloc_heap() {
 	check_pyheap "$PY311" no
 }
 
+# --python-allocator off (a Python-heavy host that cannot pay ~3 us per
+# Python allocation): pymalloc is not probed, bytes(100) (PyObject_Calloc)
+# is unseen, what reaches malloc is counted there once, at its Python line:
+# the 1.5 KB strings pymalloc forwards and the 1 MiB bytearrays.
+test_python311_pymalloc_off() {
+	local kept s sb b h top
+	require_root
+	start_pyheap "$PY311" 32 32
+	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate "$PYHEAP_RATE" --duration 120s \
+		--python-allocator off -o "$T/ph.pb.gz"
+	echo go >&8
+	kept=$(pyheap_line kept)
+	read -r _ s sb b h <<<"$kept"
+	kill -INT "$PROFD_PID"
+	wait_profd
+	exec 8>&- 9<&-
+	assert_contains "$(cat "$T/profd.err")" "pymalloc left unprobed (python_allocator = off)" \
+		"the choice said"
+	assert_not_contains "$(cat "$T/profd.err")" "pymalloc probed in" "no pymalloc probe"
+	top=$(pprof -top -cum -unit=B -nodecount=1000 "$T/ph.pb.gz")
+	echo "$top" | grep -E 'pyheap|Type:|flat%' | sed 's/^/    | /' >&2
+	assert_near "$(cum_bytes pyheap.small_bytes_keep <<<"$top")" 0 "$((sb / 50))" \
+		"small_bytes_keep inuse_space unprobed (< 2% of $sb)"
+	assert_bytes "$(cum_bytes pyheap.big_keep <<<"$top")" "$b" "big_keep inuse_space, at malloc"
+	assert_bytes "$(cum_bytes pyheap.huge_keep <<<"$top")" "$h" "huge_keep inuse_space, at malloc"
+}
+
 # PYTHONMALLOC=malloc: every object from malloc, each counted once (1 MiB
 # bytearrays come from realloc(NULL, n), which tail-jumps to malloc).
 test_python311_pythonmalloc_malloc_heap() {

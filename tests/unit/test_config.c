@@ -75,6 +75,7 @@ void test_config_defaults(void)
 	ASSERT_STREQ(cfg.output_dir, "", "output_dir off");
 	ASSERT_EQ(cfg.popts.frequency, 99, "frequency");
 	ASSERT_EQ(cfg.popts.heap_sample_rate, 524288, "heap rate");
+	ASSERT_EQ(cfg.popts.python_allocator, 1, "python_allocator on by default");
 	ASSERT_EQ(cfg.popts.min_block_ns, 0, "every blocking");
 	ASSERT_EQ(cfg.popts.unwind, PROFILER_UNWIND_AUTO, "unwind auto");
 	ASSERT_EQ(cfg.popts.unwind_max_bytes, 64ULL << 20, "unwind cap");
@@ -104,6 +105,7 @@ void test_config_every_key(void)
 		"frequency = 49\n"
 		"[heap]\n"
 		"sample_rate = 64k\n"
+		"python_allocator = Off\n"
 		"processes = nginx, 1234 ,postgres\n"
 		"[block]\n"
 		"min_block = 2ms\n"
@@ -149,6 +151,7 @@ void test_config_every_key(void)
 	ASSERT_EQ(cfg.retention_age_ns, 0, "retention_age off");
 	ASSERT_EQ(cfg.popts.frequency, 49, "frequency");
 	ASSERT_EQ(cfg.popts.heap_sample_rate, 65536, "sample_rate");
+	ASSERT_EQ(cfg.popts.python_allocator, 0, "python_allocator");
 	ASSERT_EQ(cfg.popts.min_block_ns, 2000000, "min_block");
 	ASSERT_EQ(cfg.popts.unwind, PROFILER_UNWIND_FP, "unwind mode");
 	ASSERT_EQ(cfg.popts.unwind_max_bytes, 16ULL << 20, "unwind max_memory");
@@ -222,6 +225,9 @@ void test_config_bad_files(void)
 		{ "[cpu]\nfrequency = 99999999999999999999999\n", "F:2: [cpu] frequency: 99999999999999999999999 out of range" },
 		{ "[cpu]\nfrequency = 99Hz\n", "F:2: [cpu] frequency: invalid number '99Hz'" },
 		{ "[heap]\nsample_rate = 0\n", "F:2: [heap] sample_rate: 0 out of range" },
+		{ "[heap]\npython_allocator = maybe\n",
+		  "F:2: [heap] python_allocator: expected on or off, not 'maybe'" },
+		{ "[heap]\npython_allocator =\n", "F:2: [heap] python_allocator: expected on or off" },
 		{ "[heap]\nprocesses = nginx, 0\n", "F:2: [heap] processes: invalid pid '0'" },
 		{ "[heap]\nprocesses = 99999999\n", "F:2: [heap] processes: invalid pid '99999999'" },
 		{ "[heap]\nprocesses = a b\n", "F:2: [heap] processes: invalid process name 'a b'" },
