@@ -9,7 +9,6 @@
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 
-#include "binary/procmaps.h"
 #include "collect/probe.h"
 #include "collect/uprobe_multi.h"
 
@@ -75,28 +74,12 @@ int uprobe_multi__attach(int prog_fd, enum uprobe_multi_kind kind, int retprobe,
 	return fd < 0 ? -errno : (int)fd;
 }
 
-/* Never called: the probe's attach point. */
-__attribute__((noinline, used)) void uprobe_multi__probe_target(void)
-{
-	__asm__ volatile("" ::: "memory");
-}
-
-struct self_text {
-	uint64_t addr, off;
-	int found;
-};
-
-static int find_self(const struct procmaps_entry *e, void *arg)
-{
-	struct self_text *t = arg;
-
-	if (t->addr >= e->start && t->addr < e->end && procmaps_entry__is_exec(e)) {
-		t->off = t->addr - e->start + e->offset;
-		t->found = 1;
-		return 1;
-	}
-	return 0;
-}
+/* The kernel checks the attach type (unknown before 6.6 for uprobe-multi,
+ * before 6.13 for sessions: -EINVAL) before it looks the file up: a link
+ * on a file that does not exist fails with -ENOENT exactly where the link
+ * kind is known, and no uprobe is registered (which would cost ~15 ms, and
+ * as much again to unregister). */
+#define PROBE_PATH "/nonexistent/profd-uprobe-multi-probe"
 
 int uprobe_multi__probe(enum uprobe_multi_kind kind, char *why, size_t whylen)
 {
@@ -107,29 +90,25 @@ int uprobe_multi__probe(enum uprobe_multi_kind kind, char *why, size_t whylen)
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts,
 		    .expected_attach_type = (enum bpf_attach_type)uprobe_multi__attach_type(kind));
-	struct self_text t = { .addr = (uint64_t)(uintptr_t)&uprobe_multi__probe_target };
-	uint64_t cookie = 0;
-	int prog, link, err;
+	uint64_t off = 0, cookie = 0;
+	int prog, link;
 
-	err = procmaps__read(getpid(), find_self, &t, NULL);
-	if (err < 0 || !t.found) {
-		snprintf(why, whylen, "cannot find profd's own code in /proc/self/maps");
-		return err ? err : -ENOENT;
-	}
 	prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "profd_um_probe", "GPL", insns,
 			     sizeof(insns) / sizeof(insns[0]), &opts);
 	if (prog < 0) {
-		err = -errno;
+		link = -errno;
 		snprintf(why, whylen, "a program of that attach type does not load: %s",
-			 probe_explain(err));
-		return err;
-	}
-	link = uprobe_multi__attach(prog, kind, 0, "/proc/self/exe", &t.off, &cookie, 1, getpid());
-	close(prog);
-	if (link < 0) {
-		snprintf(why, whylen, "the kernel refuses the link: %s", probe_explain(link));
+			 probe_explain(link));
 		return link;
 	}
-	close(link);
-	return 0;
+	link = uprobe_multi__attach(prog, kind, 0, PROBE_PATH, &off, &cookie, 1, 0);
+	close(prog);
+	if (link >= 0) { /* cannot happen: no such file */
+		close(link);
+		return 0;
+	}
+	if (link == -ENOENT)
+		return 0;
+	snprintf(why, whylen, "the kernel refuses the link: %s", probe_explain(link));
+	return link;
 }

@@ -3,8 +3,7 @@
  * (BPF_TRACE_UPROBE_MULTI, Linux 6.6), optionally as a session
  * (BPF_TRACE_UPROBE_SESSION, 6.13: the return half runs only when the entry
  * program returned 0). libbpf 1.1 (Debian 12) predates both: the link is
- * made by the bpf(2) syscall here, and what the kernel accepts is found by
- * attaching to a function of profd itself. */
+ * made by the bpf(2) syscall here, and what the kernel accepts is probed. */
 #ifndef PROFD_COLLECT_UPROBE_MULTI_H
 #define PROFD_COLLECT_UPROBE_MULTI_H
 
@@ -21,9 +20,10 @@ enum uprobe_multi_kind {
 /* The expected_attach_type a program must be loaded with for kind. */
 int uprobe_multi__attach_type(enum uprobe_multi_kind kind);
 
-/* Whether this kernel makes links of kind: a one-instruction program
- * attached to a function of this process, then detached. 0, or -errno with
- * what refused it in why. */
+/* Whether this kernel makes links of kind (a one-instruction program of
+ * its attach type, linked to a file that does not exist: the kernel says
+ * "no such file" only where it knows the link kind). 0, or -errno with what
+ * refused it in why. */
 int uprobe_multi__probe(enum uprobe_multi_kind kind, char *why, size_t whylen);
 
 /* One link of prog_fd (loaded for kind) on offsets[i] (file offsets) of
