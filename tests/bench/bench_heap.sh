@@ -87,6 +87,8 @@ run() {
 
 modes="shallow:none:- shallow:naive:- shallow:default:fp shallow:default:dwarf shallow:1:fp shallow:1:dwarf
 	deep:none:- deep:default:fp deep:default:dwarf deep:1:fp deep:1:dwarf"
+# BENCH_HEAP_KINDS_ONLY=1: only nothing and the kinds below (a quick run).
+[ -n "${BENCH_HEAP_KINDS_ONLY:-}" ] && modes="shallow:none:-"
 # The kinds of allocator probes this kernel has (each forced, default rate).
 KINDS=
 for k in session multi classic; do
@@ -118,6 +120,7 @@ fpw() { awk '{ for (i = 1; i <= NF; i++) { if ($(i + 1) == "walks,") w = $i; if 
 
 echo "ns per malloc(64)+free pair, $ROUNDS interleaved rounds ($ITERS pairs a run, $ITERS1 at rate 1):"
 for m in $modes; do printf '  %-22s %s\n' "$m:" "${t[$m]}"; done
+if [ -z "${BENCH_HEAP_KINDS_ONLY:-}" ]; then
 echo "medians (rate: default = 512 KiB, 1 = every call; fp = frame pointers, dwarf = .eh_frame walker):"
 printf '  %-8s %8s %8s %12s %12s %10s %10s\n' stack none naive fp@default dwarf@default fp@1 dwarf@1
 for s in shallow deep; do
@@ -138,6 +141,7 @@ awk -v n="$n" -v p="$p" -v f="$f" 'BEGIN {
 	printf "slowdown with profd: %.1fx; with the naive floor: %.1fx\n", p / n, f / n
 }'
 grep "probes at emulated" "$T/profd.err" || true
+fi
 if [ -n "$KINDS" ]; then
 	printf 'allocator probes, shallow, default rate, walker (ns per pair, median; added = minus nothing):'
 	for k in $KINDS; do
