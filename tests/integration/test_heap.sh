@@ -260,7 +260,8 @@ test_heap_return_probed_only_when_sampled() {
 	require_root
 	local calls sampled returns kind live
 	start_gated_workload heap_mix 64 256 1   # 16384 live 4 KiB, 32768 churned 8 KiB
-	run_profd_bg --pid "$WL_PID" --type heap --duration 60s -o "$T/s.pb.gz"
+	# auto even where a run exports PROFD_HEAP_PROBES (the other tests then use that kind)
+	PROFD_HEAP_PROBES=auto run_profd_bg --pid "$WL_PID" --type heap --duration 60s -o "$T/s.pb.gz"
 	release_workload
 	wait_profd
 	read -r calls sampled returns kind <<<"$(heap_probe_counts "$T/profd.err")"
