@@ -291,3 +291,30 @@ test_heap_return_probed_only_when_sampled() {
 	live=$(to_bytes "$(flat_value keep_live <<<"$(pprof -top -unit=B "$T/c.pb.gz")")")
 	assert_near "$live" 67108864 16777216 "keep_live inuse_space, classic probes (truth 64 MiB ±25%)"
 }
+
+# glibc's realloc(NULL, n) tail-jumps to malloc: malloc's probe sees the
+# uretprobe trampoline as its return address only while realloc's return is
+# probed, so under a uprobe session realloc asks for its return even when it
+# is not sampled; else an unsampled realloc(NULL, n) is counted again at
+# malloc (about twice the bytes). Every realloc is one internal malloc call
+# ignored, and the live bytes are the truth (64 MiB ±25%), auto and classic.
+test_heap_realloc_null_counted_once() {
+	require_root
+	local kind calls internal live
+	for kind in auto classic; do
+		start_gated_workload heap_realloc_null 64   # 16384 realloc(NULL, 4096)
+		rm -f "$T/profd.err" # run_profd_bg's wait must not see the last run's "profiling"
+		PROFD_HEAP_PROBES=$kind run_profd_bg --pid "$WL_PID" --type heap --duration 60s \
+			-o "$T/r.pb.gz"
+		release_workload
+		wait_profd
+		calls=$(sed -n 's/.* \([0-9]*\) allocator calls, .*/\1/p' "$T/profd.err")
+		internal=$(sed -n 's/.*; \([0-9]*\) allocator-internal calls ignored.*/\1/p' "$T/profd.err")
+		echo "    $kind: $calls calls, $internal internal" >&2
+		[ -n "$internal" ] || { cat "$T/profd.err" >&2; fail "no summary from profd"; }
+		[ "$internal" -ge 16384 ] ||
+			fail "$kind: $internal internal calls ignored, 16384 realloc(NULL, n) made"
+		live=$(to_bytes "$(flat_value realloc_new <<<"$(pprof -top -unit=B "$T/r.pb.gz")")")
+		assert_near "$live" 67108864 16777216 "$kind: realloc_new inuse_space (truth 64 MiB ±25%)"
+	done
+}
