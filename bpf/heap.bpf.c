@@ -312,7 +312,8 @@ static __always_inline void read_comm(struct profd_heap_key *key)
 	BPF_CORE_READ_STR_INTO(&key->comm, task, group_leader, comm);
 }
 
-static __always_inline void on_alloc_entry(struct pt_regs *ctx, __u64 size, __u64 memptr)
+/* 1 when the call was sampled (its return must complete it), else 0. */
+static __always_inline int on_alloc_entry(struct pt_regs *ctx, __u64 size, __u64 memptr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pending p = { .size = size, .memptr = memptr, .sp = PT_REGS_SP(ctx) };
@@ -321,16 +322,17 @@ static __always_inline void on_alloc_entry(struct pt_regs *ctx, __u64 size, __u6
 	p.key.pid = id >> 32;
 	if (find_caller(ctx, p.key.pid, &p.raw, &p.caller, &p.levels)) {
 		metric_inc(PROFD_HEAP_INTERNAL);
-		return;
+		return 0;
 	}
 	if (!should_sample(size))
-		return;
+		return 0;
 	metric_inc(PROFD_HEAP_SAMPLED);
 	if (unw_cfg.enabled) {
-		/* heap_walk finds the call in pending and completes its key. */
+		/* heap_walk finds the call in pending and completes its key
+		 * (its return value, 0, becomes the entry program's). */
 		if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY)) {
 			metric_inc(PROFD_HEAP_PENDING_LOST);
-			return;
+			return 0;
 		}
 		bpf_tail_call(ctx, &walker_prog, 0);
 		/* Reached only while walker_prog is empty: frame pointers. */
@@ -339,10 +341,13 @@ static __always_inline void on_alloc_entry(struct pt_regs *ctx, __u64 size, __u6
 	if (fp_key(ctx, p.raw, p.caller, &p.key)) {
 		if (unw_cfg.enabled)
 			bpf_map_delete_elem(&pending, &tid);
-		return;
+		return 0;
 	}
-	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
+	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY)) {
 		metric_inc(PROFD_HEAP_PENDING_LOST);
+		return 0;
+	}
+	return 1;
 }
 
 static __always_inline void on_free(__u64 addr)
@@ -365,115 +370,6 @@ static __always_inline void on_free(__u64 addr)
 	bpf_map_delete_elem(&live, &lk);
 }
 
-SEC("uprobe")
-int BPF_KPROBE(malloc_enter, __u64 size)
-{
-	on_alloc_entry(ctx, size, 0);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(calloc_enter, __u64 n, __u64 size)
-{
-	on_alloc_entry(ctx, n * size, 0);
-	return 0;
-}
-
-/* aligned_alloc(align, size), memalign(align, size) */
-SEC("uprobe")
-int BPF_KPROBE(memalign_enter, __u64 align, __u64 size)
-{
-	on_alloc_entry(ctx, size, 0);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
-{
-	on_alloc_entry(ctx, size, memptr);
-	return 0;
-}
-
-/* realloc(p, n): the old block is gone (if the call succeeds, which is
- * assumed), a new one of n bytes exists; realloc(p, 0) frees. */
-SEC("uprobe")
-int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
-{
-	on_free(ptr);
-	if (size)
-		on_alloc_entry(ctx, size, 0);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(reallocarray_enter, __u64 ptr, __u64 n, __u64 size)
-{
-	on_free(ptr);
-	if (n * size)
-		on_alloc_entry(ctx, n * size, 0);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(free_enter, __u64 ptr)
-{
-	on_free(ptr);
-	return 0;
-}
-
-/* CPython's pymalloc: PyObject_Malloc/Calloc/Realloc/Free and the PyMem_
- * ones (malloc_enter, calloc_enter, py_realloc_enter, free_enter), or where
- * the binary has them, the static _PyObject_Malloc family every one of
- * those calls through the allocator tables (pyc_*: a context pointer
- * first). Every request is counted at its entry,
- * where the stack is the caller's: the ones pymalloc forwards to malloc
- * (over 512 bytes) reach malloc from a pymalloc range or by a tail jump,
- * and malloc's probes skip them (internal, find_caller). Counting those at
- * malloc instead would walk through pymalloc's own return address, which
- * its return probe has replaced with the uretprobe trampoline. */
-static __always_inline void py_realloc(struct pt_regs *ctx, __u64 ptr, __u64 size)
-{
-	on_free(ptr);
-	on_alloc_entry(ctx, size, 0);
-}
-
-/* pymalloc's realloc(p, 0) returns a block (libc's frees). */
-SEC("uprobe")
-int BPF_KPROBE(py_realloc_enter, __u64 ptr, __u64 size)
-{
-	py_realloc(ctx, ptr, size);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(pyc_malloc_enter, __u64 pyctx, __u64 size)
-{
-	on_alloc_entry(ctx, size, 0);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(pyc_calloc_enter, __u64 pyctx, __u64 n, __u64 size)
-{
-	on_alloc_entry(ctx, n * size, 0);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(pyc_realloc_enter, __u64 pyctx, __u64 ptr, __u64 size)
-{
-	py_realloc(ctx, ptr, size);
-	return 0;
-}
-
-/* _PyObject_Free(ctx, p) (PyObject_Free(p) is free_enter's). */
-SEC("uprobe")
-int BPF_KPROBE(pyc_free_enter, __u64 pyctx, __u64 ptr)
-{
-	on_free(ptr);
-	return 0;
-}
-
 /* Return of any allocation function: completes a sampled call. */
 static __always_inline void on_alloc_exit(struct pt_regs *ctx, __u64 ret)
 {
@@ -483,6 +379,7 @@ static __always_inline void on_alloc_exit(struct pt_regs *ctx, __u64 ret)
 	struct profd_heap_live l = {};
 	struct pending *p;
 
+	metric_inc(PROFD_HEAP_RETURNS);
 	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p)
 		return;
@@ -563,4 +460,122 @@ int heap_walk(struct pt_regs *ctx)
 	if (err)
 		bpf_map_delete_elem(&pending, &tid);
 	return 0;
+}
+
+/* The entry of any allocator function, named by the probe's attach cookie
+ * (enum profd_heap_fn): one program for the whole family, verified once.
+ * 0 when the kernel must run the return half (uprobe sessions), else 1:
+ * a sampled call, whose return completes it, and every allocating call of
+ * a function that may tail-jump to another probed one. A call it
+ * tail-jumps to returns where the probed function would, so its return
+ * address is the uretprobe trampoline only while that function's return
+ * is probed: glibc's realloc(NULL, n) → malloc, _PyObject_Realloc →
+ * realloc or _PyObject_Malloc, and pymalloc's large requests, which reach
+ * malloc through the allocator tables (find_caller: internal). */
+static __always_inline int on_entry(struct pt_regs *ctx)
+{
+	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
+	__u64 size = a0, memptr = 0;
+	int keep_return = 0;
+
+	switch (bpf_get_attach_cookie(ctx)) {
+	case PROFD_HEAP_FN_FREE: /* also PyObject_Free(p), PyMem_Free(p) */
+		on_free(a0);
+		return 1;
+	case PROFD_HEAP_FN_CALLOC:
+		size = a0 * a1;
+		break;
+	case PROFD_HEAP_FN_MEMALIGN: /* aligned_alloc(align, size), memalign(align, size) */
+		size = a1;
+		break;
+	case PROFD_HEAP_FN_POSIX_MEMALIGN:
+		size = a2;
+		memptr = a0;
+		break;
+	/* realloc(p, n): the old block is gone (if the call succeeds, which
+	 * is assumed), a new one of n bytes exists; realloc(p, 0) frees. */
+	case PROFD_HEAP_FN_REALLOC:
+		on_free(a0);
+		size = a1;
+		if (!size)
+			return 1;
+		keep_return = 1;
+		break;
+	case PROFD_HEAP_FN_REALLOCARRAY:
+		on_free(a0);
+		size = a1 * a2;
+		if (!size)
+			return 1;
+		keep_return = 1;
+		break;
+	/* CPython's pymalloc: PyObject_Malloc/Calloc/Realloc/Free and the
+	 * PyMem_ ones, or where the binary has them, the static
+	 * _PyObject_Malloc family every one of those calls through the
+	 * allocator tables (PYC: a context pointer first). Every request is
+	 * counted at its entry, where the stack is the caller's: the ones
+	 * pymalloc forwards to malloc (over 512 bytes) reach malloc from a
+	 * pymalloc range or by a tail jump, and malloc's probes skip them
+	 * (internal, find_caller). Counting those at malloc instead would
+	 * walk through pymalloc's own return address, which its return probe
+	 * has replaced with the uretprobe trampoline. */
+	case PROFD_HEAP_FN_PY_MALLOC:
+		keep_return = 1;
+		break;
+	case PROFD_HEAP_FN_PY_CALLOC:
+		size = a0 * a1;
+		keep_return = 1;
+		break;
+	/* pymalloc's realloc(p, 0) returns a block (libc's frees). */
+	case PROFD_HEAP_FN_PY_REALLOC:
+		on_free(a0);
+		size = a1;
+		keep_return = 1;
+		break;
+	case PROFD_HEAP_FN_PYC_MALLOC:
+		size = a1;
+		keep_return = 1;
+		break;
+	case PROFD_HEAP_FN_PYC_CALLOC:
+		size = a1 * a2;
+		keep_return = 1;
+		break;
+	case PROFD_HEAP_FN_PYC_REALLOC:
+		on_free(a1);
+		size = a2;
+		keep_return = 1;
+		break;
+	case PROFD_HEAP_FN_PYC_FREE: /* _PyObject_Free(ctx, p) */
+		on_free(a1);
+		return 1;
+	}
+	return on_alloc_entry(ctx, size, memptr) || keep_return ? 0 : 1;
+}
+
+/* One uprobe per allocator function (any kernel): the entries; alloc_exit
+ * on every return of the allocating ones. */
+SEC("uprobe")
+int heap_entry(struct pt_regs *ctx)
+{
+	on_entry(ctx);
+	return 0;
+}
+
+/* The same for uprobe-multi links (one link per process and file instead
+ * of one uprobe per function and direction). Loaded with the uprobe
+ * session attach type (6.13+), the kernel runs the return half only when
+ * the entry returns 0: a call that is not sampled pays one trap, not two.
+ * Loaded as plain uprobe-multi (6.6+), a second link on the returns runs
+ * it too, and the entry's return value is ignored. The return half is told
+ * apart by its registers: at entry the probed address is the instruction
+ * pointer, at return the instruction pointer is the caller's. The return
+ * half of a session replaces the return address with the same uretprobe
+ * trampoline as a classic return probe (find_caller relies on it). */
+SEC("uprobe")
+int heap_session(struct pt_regs *ctx)
+{
+	if (bpf_get_func_ip(ctx) != PT_REGS_IP(ctx)) {
+		on_alloc_exit(ctx, PT_REGS_RC(ctx));
+		return 0;
+	}
+	return on_entry(ctx);
 }

@@ -5,6 +5,7 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "binary/file.h"
 #include "binary/procmaps.h"
 #include "collect/attach_point.h"
+#include "collect/uprobe_multi.h"
 #include "collect/heap.h"
 #include "collect/metrics.h"
 #include "profd/walker.h" /* before the skeleton: its .rodata has unw_cfg */
@@ -36,9 +38,22 @@
  * 64, the sweep for branches back into the prologue wants the body. */
 #define MAX_FUNC_READ (64u << 10)
 
+/* Also the attach cookies heap_entry and heap_session dispatch on. */
 enum prog_kind {
-	P_MALLOC, P_CALLOC, P_REALLOC, P_REALLOCARRAY, P_MEMALIGN, P_POSIX_MEMALIGN, P_FREE,
-	P_PY_REALLOC, P_PYC_MALLOC, P_PYC_CALLOC, P_PYC_REALLOC, P_PYC_FREE,
+	P_MALLOC = PROFD_HEAP_FN_MALLOC,
+	P_CALLOC = PROFD_HEAP_FN_CALLOC,
+	P_REALLOC = PROFD_HEAP_FN_REALLOC,
+	P_REALLOCARRAY = PROFD_HEAP_FN_REALLOCARRAY,
+	P_MEMALIGN = PROFD_HEAP_FN_MEMALIGN,
+	P_POSIX_MEMALIGN = PROFD_HEAP_FN_POSIX_MEMALIGN,
+	P_FREE = PROFD_HEAP_FN_FREE,
+	P_PY_MALLOC = PROFD_HEAP_FN_PY_MALLOC,
+	P_PY_CALLOC = PROFD_HEAP_FN_PY_CALLOC,
+	P_PY_REALLOC = PROFD_HEAP_FN_PY_REALLOC,
+	P_PYC_MALLOC = PROFD_HEAP_FN_PYC_MALLOC,
+	P_PYC_CALLOC = PROFD_HEAP_FN_PYC_CALLOC,
+	P_PYC_REALLOC = PROFD_HEAP_FN_PYC_REALLOC,
+	P_PYC_FREE = PROFD_HEAP_FN_PYC_FREE,
 };
 
 /* The malloc family: what each takes and which program handles it. */
@@ -75,6 +90,10 @@ struct heap_collector {
 	bool no_pymalloc;       /* CPython's pymalloc left unprobed (opts) */
 	struct bpf_link *links[MAX_LINKS];
 	size_t nlinks;
+	/* How the allocator is probed; with uprobe-multi links, their fds. */
+	enum uprobe_multi_kind multi;
+	int mlinks[MAX_LINKS];
+	size_t nmlinks;
 	uint64_t probes, emulated;
 	uint64_t stacks_missing;
 	struct profd_heap_key *keys;
@@ -220,25 +239,6 @@ static int pick_allocator(const struct objects *objs)
 	return exe >= 0 ? exe : other >= 0 ? other : libc;
 }
 
-static struct bpf_program *prog_for(struct heap_bpf *skel, enum prog_kind k)
-{
-	switch (k) {
-	case P_MALLOC: return skel->progs.malloc_enter;
-	case P_CALLOC: return skel->progs.calloc_enter;
-	case P_REALLOC: return skel->progs.realloc_enter;
-	case P_REALLOCARRAY: return skel->progs.reallocarray_enter;
-	case P_MEMALIGN: return skel->progs.memalign_enter;
-	case P_POSIX_MEMALIGN: return skel->progs.posix_memalign_enter;
-	case P_FREE: return skel->progs.free_enter;
-	case P_PY_REALLOC: return skel->progs.py_realloc_enter;
-	case P_PYC_MALLOC: return skel->progs.pyc_malloc_enter;
-	case P_PYC_CALLOC: return skel->progs.pyc_calloc_enter;
-	case P_PYC_REALLOC: return skel->progs.pyc_realloc_enter;
-	case P_PYC_FREE: return skel->progs.pyc_free_enter;
-	}
-	return NULL;
-}
-
 static int read_code(const char *path, uint64_t off, uint64_t size, uint8_t **buf, size_t *len)
 {
 	struct stat st;
@@ -294,9 +294,9 @@ static uint32_t attach_offset(const char *path, const struct fsym *fs, unsigned 
 }
 
 static int attach_one(struct heap_collector *c, struct bpf_program *prog, pid_t pid,
-		      const char *path, uint64_t off, int retprobe)
+		      const char *path, uint64_t off, int retprobe, enum prog_kind kind)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .bpf_cookie = kind);
 	struct bpf_link *l;
 
 	if (c->nlinks == MAX_LINKS)
@@ -306,6 +306,87 @@ static int attach_one(struct heap_collector *c, struct bpf_program *prog, pid_t 
 		return -errno;
 	c->links[c->nlinks++] = l;
 	c->probes++;
+	return 0;
+}
+
+/* Every allocator function of pid in one link (a session: the return half
+ * pairs with its entry), or two (plain uprobe-multi: entries, returns). */
+static int attach_multi(struct heap_collector *c, pid_t pid, const char *path,
+			const uint64_t *offs, const uint64_t *cookies, size_t n,
+			const uint64_t *roffs, const uint64_t *rcookies, size_t nr)
+{
+	int prog = bpf_program__fd(c->skel->progs.heap_session);
+	int fd;
+
+	if (!n)
+		return 0;
+	if (c->nmlinks + 2 > MAX_LINKS)
+		return -E2BIG;
+	fd = uprobe_multi__attach(prog, c->multi, 0, path, offs, cookies, (uint32_t)n, pid);
+	if (fd < 0)
+		return fd;
+	c->mlinks[c->nmlinks++] = fd;
+	if (c->multi == UPROBE_MULTI_PLAIN && nr) {
+		fd = uprobe_multi__attach(prog, c->multi, 1, path, roffs, rcookies, (uint32_t)nr, pid);
+		if (fd < 0)
+			return fd;
+		c->mlinks[c->nmlinks++] = fd;
+	}
+	c->probes += n + nr;
+	return 0;
+}
+
+/* How the allocator is probed: PROFD_HEAP_PROBES (auto, session, multi,
+ * classic; a benchmark's knob), else the best this kernel has, found once
+ * per process: uprobe sessions, else uprobe-multi links, else one uprobe
+ * per function and direction. A fallback is logged once, with the reason;
+ * a forced kind the kernel refuses is an error. */
+static int choose_probes(enum uprobe_multi_kind *out)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static int best = -1; /* enum uprobe_multi_kind once probed */
+	static char best_why[300];
+	const char *env = getenv("PROFD_HEAP_PROBES");
+	enum uprobe_multi_kind want = UPROBE_MULTI_SESSION;
+	bool forced = env && *env && strcmp(env, "auto");
+	char why[256];
+	int err = 0;
+
+	if (forced) {
+		if (!strcmp(env, "session"))
+			want = UPROBE_MULTI_SESSION;
+		else if (!strcmp(env, "multi"))
+			want = UPROBE_MULTI_PLAIN;
+		else if (!strcmp(env, "classic"))
+			want = UPROBE_MULTI_NONE;
+		else {
+			log_err("PROFD_HEAP_PROBES=%s: expected auto, session, multi or classic", env);
+			return -EINVAL;
+		}
+		*out = want;
+		if (want == UPROBE_MULTI_NONE)
+			return 0;
+		err = uprobe_multi__probe(want, why, sizeof(why));
+		if (err)
+			log_err("PROFD_HEAP_PROBES=%s: this kernel cannot: %s", env, why);
+		return err;
+	}
+	pthread_mutex_lock(&lock);
+	if (best < 0) {
+		best = UPROBE_MULTI_NONE;
+		if (!uprobe_multi__probe(UPROBE_MULTI_SESSION, why, sizeof(why))) {
+			best = UPROBE_MULTI_SESSION;
+		} else {
+			snprintf(best_why, sizeof(best_why), "uprobe sessions (Linux 6.13+): %s", why);
+			if (!uprobe_multi__probe(UPROBE_MULTI_PLAIN, why, sizeof(why)))
+				best = UPROBE_MULTI_PLAIN;
+			log_warn("heap: no uprobe session here (%s): every allocation call also pays "
+				 "its return probe (about 1 us more per call); allocator probes by %s",
+				 best_why, uprobe_multi__name((enum uprobe_multi_kind)best));
+		}
+	}
+	*out = (enum uprobe_multi_kind)best;
+	pthread_mutex_unlock(&lock);
 	return 0;
 }
 
@@ -389,12 +470,12 @@ static const struct py_fn {
 	{ "_PyObject_Calloc", P_PYC_CALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, PY_SET_STATIC },
 	{ "_PyObject_Realloc", P_PYC_REALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, PY_SET_STATIC },
 	{ "_PyObject_Free", P_PYC_FREE, ATTACH_ARG(1), 0, PY_SET_STATIC },
-	{ "PyObject_Malloc", P_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
-	{ "PyObject_Calloc", P_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
+	{ "PyObject_Malloc", P_PY_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
+	{ "PyObject_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
 	{ "PyObject_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
 	{ "PyObject_Free", P_FREE, ATTACH_ARG(0), 0, PY_SET_EXPORTED },
-	{ "PyMem_Malloc", P_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
-	{ "PyMem_Calloc", P_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
+	{ "PyMem_Malloc", P_PY_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
+	{ "PyMem_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
 	{ "PyMem_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
 	{ "PyMem_Free", P_FREE, ATTACH_ARG(0), 0, PY_SET_EXPORTED },
 };
@@ -487,8 +568,8 @@ static void attach_pymalloc(struct heap_collector *c, const struct objects *objs
 			    const struct pymalloc *py)
 {
 	const struct object *o;
-	uint64_t seen[NPY_FNS];
-	size_t nseen = 0, nprobed = 0;
+	uint64_t seen[NPY_FNS], offs[NPY_FNS], cookies[NPY_FNS], roffs[NPY_FNS], rcookies[NPY_FNS];
+	size_t nseen = 0, nprobed = 0, noffs = 0, nroffs = 0;
 	int ret = 0, emulated;
 
 	if (py->obj < 0)
@@ -507,11 +588,21 @@ static void attach_pymalloc(struct heap_collector *c, const struct objects *objs
 			continue;
 		seen[nseen++] = f->file_off;
 		off = attach_offset(o->open_path, f, py_fns[k].args, &emulated);
-		ret = attach_one(c, prog_for(c->skel, py_fns[k].kind), pid, o->open_path,
-				 f->file_off + off, 0);
-		if (!ret && py_fns[k].ret)
-			ret = attach_one(c, c->skel->progs.alloc_exit, pid, o->open_path,
-					 f->file_off + off, 1);
+		if (c->multi) {
+			/* Collected: one link (two) for them all below. */
+			offs[noffs] = f->file_off + off;
+			cookies[noffs++] = py_fns[k].kind;
+			if (py_fns[k].ret) {
+				roffs[nroffs] = f->file_off + off;
+				rcookies[nroffs++] = py_fns[k].kind;
+			}
+		} else {
+			ret = attach_one(c, c->skel->progs.heap_entry, pid, o->open_path,
+					 f->file_off + off, 0, py_fns[k].kind);
+			if (!ret && py_fns[k].ret)
+				ret = attach_one(c, c->skel->progs.alloc_exit, pid, o->open_path,
+						 f->file_off + off, 1, py_fns[k].kind);
+		}
 		if (ret) {
 			log_warn("pid %d: cannot attach to %s in %s: %s: Python's small objects "
 				 "(pymalloc) are partly unseen",
@@ -522,6 +613,15 @@ static void attach_pymalloc(struct heap_collector *c, const struct objects *objs
 		nprobed++;
 		log_debug("pid %d: %s in %s probed at +%u (%s)", (int)pid, py_fns[k].name, o->path,
 			  off, emulated ? "emulated" : "entry, single-stepped");
+	}
+	if (!ret && c->multi) {
+		ret = attach_multi(c, pid, o->open_path, offs, cookies, noffs, roffs, rcookies, nroffs);
+		if (ret) {
+			log_warn("pid %d: cannot attach to CPython's pymalloc in %s by %s: %s: "
+				 "Python's small objects (pymalloc) are unseen",
+				 (int)pid, o->path, uprobe_multi__name(c->multi), strerror(-ret));
+			nprobed = 0;
+		}
 	}
 	log_info("pid %d: CPython's pymalloc probed in %s: %zu functions (%s)", (int)pid, o->path,
 		 nprobed,
@@ -537,8 +637,8 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 	struct objects *objs;
 	const struct object *alloc;
 	struct pymalloc *py = NULL;
-	uint64_t seen[NFAMILY];
-	size_t nseen = 0;
+	uint64_t seen[NFAMILY], offs[NFAMILY], cookies[NFAMILY], roffs[NFAMILY], rcookies[NFAMILY];
+	size_t nseen = 0, noffs = 0, nroffs = 0;
 	__u32 key = pid;
 	int idx, ret, emulated;
 
@@ -633,11 +733,22 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 			continue;
 		seen[nseen++] = fs[i].file_off;
 		off = attach_offset(alloc->open_path, &fs[i], family[i].args, &emulated);
-		ret = attach_one(c, prog_for(c->skel, family[i].kind), pid, alloc->open_path,
-				 fs[i].file_off + off, 0);
-		if (!ret && family[i].ret)
-			ret = attach_one(c, c->skel->progs.alloc_exit, pid, alloc->open_path,
-					 fs[i].file_off + off, 1);
+		if (c->multi) {
+			/* Collected: one link for them all below. */
+			offs[noffs] = fs[i].file_off + off;
+			cookies[noffs++] = family[i].kind;
+			if (family[i].ret) {
+				roffs[nroffs] = fs[i].file_off + off;
+				rcookies[nroffs++] = family[i].kind;
+			}
+			ret = 0;
+		} else {
+			ret = attach_one(c, c->skel->progs.heap_entry, pid, alloc->open_path,
+					 fs[i].file_off + off, 0, family[i].kind);
+			if (!ret && family[i].ret)
+				ret = attach_one(c, c->skel->progs.alloc_exit, pid, alloc->open_path,
+						 fs[i].file_off + off, 1, family[i].kind);
+		}
 		if (ret) {
 			snprintf(err, errlen, "pid %d: cannot attach to %s in %s: %s", pid,
 				 family[i].name, alloc->path, strerror(-ret));
@@ -646,6 +757,15 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 		c->emulated += emulated;
 		log_debug("pid %d: %s in %s probed at +%u (%s)", pid, family[i].name, alloc->path,
 			  off, emulated ? "emulated" : "entry, single-stepped");
+	}
+	if (c->multi) {
+		ret = attach_multi(c, pid, alloc->open_path, offs, cookies, noffs, roffs, rcookies,
+				   nroffs);
+		if (ret) {
+			snprintf(err, errlen, "pid %d: cannot attach to the allocator in %s by %s: %s",
+				 pid, alloc->path, uprobe_multi__name(c->multi), strerror(-ret));
+			goto out;
+		}
 	}
 	attach_pymalloc(c, objs, pid, py);
 	log_debug("pid %d: allocator %s, %u internal/forwarder ranges", pid, alloc->path,
@@ -694,6 +814,21 @@ struct heap_collector *heap_collector__new(const struct heap_opts *opts)
 	bpf_map__set_max_entries(c->skel->maps.live, max_live);
 	bpf_map__set_max_entries(c->skel->maps.heap_counts, max_stacks);
 	bpf_map__set_max_entries(c->skel->maps.heap_stacks, max_stacks);
+	err = choose_probes(&c->multi);
+	if (err)
+		goto cleanup;
+	if (c->multi) {
+		enum bpf_attach_type at = (enum bpf_attach_type)uprobe_multi__attach_type(c->multi);
+
+		bpf_program__set_autoload(c->skel->progs.heap_entry, false);
+		bpf_program__set_autoload(c->skel->progs.alloc_exit, false);
+		bpf_program__set_expected_attach_type(c->skel->progs.heap_session, at);
+		/* A tail call stays within one attach type. */
+		bpf_program__set_expected_attach_type(c->skel->progs.heap_walk, at);
+	} else {
+		bpf_program__set_autoload(c->skel->progs.heap_session, false);
+	}
+	log_debug("heap: allocator probes by %s", uprobe_multi__name(c->multi));
 	c->dwarf = opts->unw != NULL;
 	c->no_pymalloc = opts->no_pymalloc;
 	if (c->no_pymalloc)
@@ -735,6 +870,9 @@ void heap_collector__detach(struct heap_collector *c)
 	for (size_t i = 0; i < c->nlinks; i++)
 		bpf_link__destroy(c->links[i]);
 	c->nlinks = 0;
+	for (size_t i = 0; i < c->nmlinks; i++)
+		close(c->mlinks[i]);
+	c->nmlinks = 0;
 }
 
 int heap_collector__snapshot(struct heap_collector *c, heap_sample_fn fn, void *ctx)
@@ -768,6 +906,7 @@ int heap_collector__snapshot(struct heap_collector *c, heap_sample_fn fn, void *
 void heap_collector__stats(const struct heap_collector *c, struct heap_stats *st)
 {
 	memset(st, 0, sizeof(*st));
+	st->probe_kind = uprobe_multi__name(c->multi);
 	st->stacks_missing = c->stacks_missing;
 	st->probes = c->probes;
 	st->emulated = c->emulated;

@@ -41,6 +41,7 @@ struct heap_stats {
 	uint64_t metrics[PROFD_HEAP_METRIC_MAX];
 	uint64_t stacks_missing;   /* key whose stack was not found */
 	uint64_t probes;           /* uprobes attached */
+	const char *probe_kind;    /* how: uprobe session, uprobe-multi links, one each */
 	uint64_t emulated;         /* of which at an emulated instruction */
 	uint64_t walk_mismatch;    /* walks that missed the caller: frame-pointer stack */
 	uint64_t unw[PROFD_UNW_M_MAX]; /* walker counters (0 without the walker) */

@@ -161,14 +161,16 @@ static void heap_summary(struct profiler *pr)
 	heap_collector__stats(ph->col, &st);
 	log_info("%llu allocator calls, %llu sampled (rate %llu B), %llu frees of sampled blocks "
 		 "(%llu of them unseen, found when the address was allocated again); "
-		 "%llu/%llu probes at emulated instructions; %llu allocator-internal calls ignored",
+		 "%llu/%llu probes at emulated instructions; %llu allocator-internal calls ignored; "
+		 "%llu returns probed (by %s)",
 		 (unsigned long long)st.metrics[PROFD_HEAP_CALLS],
 		 (unsigned long long)st.metrics[PROFD_HEAP_SAMPLED],
 		 (unsigned long long)pr->opts.heap_sample_rate,
 		 (unsigned long long)st.metrics[PROFD_HEAP_FREES_MATCHED],
 		 (unsigned long long)st.metrics[PROFD_HEAP_FREES_UNSEEN],
 		 (unsigned long long)st.emulated, (unsigned long long)st.probes,
-		 (unsigned long long)st.metrics[PROFD_HEAP_INTERNAL]);
+		 (unsigned long long)st.metrics[PROFD_HEAP_INTERNAL],
+		 (unsigned long long)st.metrics[PROFD_HEAP_RETURNS], st.probe_kind);
 	log_info("lost: %llu live-map full, %llu counts-map full, %llu stack-map full, "
 		 "%llu stacks unreadable, %llu unmatched returns, %llu stacks missing, %llu not encoded; "
 		 "%llu failed allocations",

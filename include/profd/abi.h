@@ -113,6 +113,26 @@ struct profd_heap_proc {
 	struct profd_heap_range r[PROFD_HEAP_MAX_RANGES];
 };
 
+/* The allocator function a probe is on: its attach cookie, which
+ * heap.bpf.c's one entry program (heap_entry, heap_session) dispatches on. */
+enum profd_heap_fn {
+	PROFD_HEAP_FN_MALLOC = 0,    /* malloc(size), valloc, pvalloc */
+	PROFD_HEAP_FN_CALLOC,        /* calloc(n, size) */
+	PROFD_HEAP_FN_REALLOC,       /* realloc(ptr, size) */
+	PROFD_HEAP_FN_REALLOCARRAY,  /* reallocarray(ptr, n, size) */
+	PROFD_HEAP_FN_MEMALIGN,      /* memalign/aligned_alloc(align, size) */
+	PROFD_HEAP_FN_POSIX_MEMALIGN, /* posix_memalign(memptr, align, size) */
+	PROFD_HEAP_FN_FREE,          /* free(ptr), PyObject_Free(ptr), PyMem_Free(ptr) */
+	/* CPython's pymalloc (its return always probed: tail jumps) */
+	PROFD_HEAP_FN_PY_MALLOC,     /* PyObject_Malloc(size), PyMem_Malloc */
+	PROFD_HEAP_FN_PY_CALLOC,     /* PyObject_Calloc(n, size), PyMem_Calloc */
+	PROFD_HEAP_FN_PY_REALLOC,    /* PyObject_Realloc(ptr, size): (p, 0) allocates */
+	PROFD_HEAP_FN_PYC_MALLOC,    /* _PyObject_Malloc(ctx, size) */
+	PROFD_HEAP_FN_PYC_CALLOC,    /* _PyObject_Calloc(ctx, n, size) */
+	PROFD_HEAP_FN_PYC_REALLOC,   /* _PyObject_Realloc(ctx, ptr, size) */
+	PROFD_HEAP_FN_PYC_FREE,      /* _PyObject_Free(ctx, ptr) */
+};
+
 enum profd_heap_metric {
 	PROFD_HEAP_CALLS = 0,        /* allocation calls seen */
 	PROFD_HEAP_SAMPLED,          /* of which sampled */
@@ -125,6 +145,7 @@ enum profd_heap_metric {
 	PROFD_HEAP_FAILED_ALLOCS,    /* sampled call returned NULL / error */
 	PROFD_HEAP_INTERNAL,         /* calls made by the allocator itself, ignored */
 	PROFD_HEAP_FREES_UNSEEN,     /* sampled blocks whose address was allocated again */
+	PROFD_HEAP_RETURNS,          /* returns probed (session: sampled calls, realloc, pymalloc) */
 	PROFD_HEAP_METRIC_MAX,
 };
 

@@ -7,6 +7,11 @@
 #    call sampled, so every call's stack taken), each with the .eh_frame
 #    walker (--unwind=dwarf, the default here) and with frame pointers
 #    (--unwind=fp);
+#  - the allocator probes forced to each kind this kernel has
+#    (PROFD_HEAP_PROBES=session|multi|classic, default rate, walker): a
+#    uprobe session (6.13+) probes a call's return only when the call is
+#    sampled; uprobe-multi links (6.6+) and one uprobe per function probe
+#    every return;
 #  - the naive floor of uprobe tracking: empty BPF programs on malloc entry,
 #    malloc return and free entry, attached at the symbols the obvious way
 #    (tests/bench/heapprobe/probe_cost).
@@ -38,11 +43,12 @@ naive() {
 		-- "$B" "$ITERS" 64 2>/dev/null | sed -n 's/.*ns_per_pair=//p'
 }
 
-# run STACK RATE UNWIND: ns per pair of the STACK workload (shallow|deep)
-# under profd --heap-sample-rate RATE (default: the default rate; none: no
-# profd) --unwind=UNWIND. The workload waits until profd's probes are in.
+# run STACK RATE UNWIND [PROBES]: ns per pair of the STACK workload
+# (shallow|deep) under profd --heap-sample-rate RATE (default: the default
+# rate; none: no profd) --unwind=UNWIND, with PROFD_HEAP_PROBES=PROBES
+# (default: auto). The workload waits until profd's probes are in.
 run() {
-	local stack=$1 rate=$2 unwind=$3 fifo=$T/gate out=$T/out pid ag= iters=$ITERS
+	local stack=$1 rate=$2 unwind=$3 probes=${4:-auto} fifo=$T/gate out=$T/out pid ag= iters=$ITERS
 	local args=(--pid)
 
 	[ "$rate" = 1 ] && iters=$ITERS1
@@ -60,9 +66,10 @@ run() {
 		args+=("$pid" --type heap --unwind="$unwind" --duration 120s -o "$T/h.pb.gz")
 		[ "$rate" = default ] || args+=(--heap-sample-rate "$rate")
 		rm -f "$T/profd.err"
-		"$PROFD" "${args[@]}" 2>"$T/profd.err" &
+		PROFD_HEAP_PROBES=$probes "$PROFD" "${args[@]}" 2>"$T/profd.err" &
 		ag=$!
 		for _ in $(seq 100); do grep -q profiling "$T/profd.err" && break; sleep 0.1; done
+		grep -q "profiling" "$T/profd.err" || { cat "$T/profd.err" >&2; exit 1; }
 	fi
 	echo go >&9
 	exec 9>&-
@@ -80,14 +87,26 @@ run() {
 
 modes="shallow:none:- shallow:naive:- shallow:default:fp shallow:default:dwarf shallow:1:fp shallow:1:dwarf
 	deep:none:- deep:default:fp deep:default:dwarf deep:1:fp deep:1:dwarf"
+# BENCH_HEAP_KINDS_ONLY=1: only nothing and the kinds below (a quick run).
+[ -n "${BENCH_HEAP_KINDS_ONLY:-}" ] && modes="shallow:none:-"
+# The kinds of allocator probes this kernel has (each forced, default rate).
+KINDS=
+for k in session multi classic; do
+	if PROFD_HEAP_PROBES=$k "$PROFD" --pid $$ --type heap --duration 0.1s -o "$T/k.pb.gz" 2>"$T/k.err"; then
+		KINDS="$KINDS $k"
+		modes="$modes shallow:default:dwarf:$k"
+	else
+		echo "allocator probes by $k: not on this kernel ($(grep -o 'cannot: .*' "$T/k.err" | head -1))"
+	fi
+done
 declare -A t
 for _ in $(seq "$ROUNDS"); do
 	for m in $modes; do
-		IFS=: read -r stack rate unwind <<<"$m"
+		IFS=: read -r stack rate unwind probes <<<"$m"
 		if [ "$rate" = naive ]; then
 			t[$m]+="$(naive) "
 		else
-			t[$m]+="$(run "$stack" "$rate" "$unwind") "
+			t[$m]+="$(run "$stack" "$rate" "$unwind" "$probes") "
 		fi
 	done
 done
@@ -101,6 +120,7 @@ fpw() { awk '{ for (i = 1; i <= NF; i++) { if ($(i + 1) == "walks,") w = $i; if 
 
 echo "ns per malloc(64)+free pair, $ROUNDS interleaved rounds ($ITERS pairs a run, $ITERS1 at rate 1):"
 for m in $modes; do printf '  %-22s %s\n' "$m:" "${t[$m]}"; done
+if [ -z "${BENCH_HEAP_KINDS_ONLY:-}" ]; then
 echo "medians (rate: default = 512 KiB, 1 = every call; fp = frame pointers, dwarf = .eh_frame walker):"
 printf '  %-8s %8s %8s %12s %12s %10s %10s\n' stack none naive fp@default dwarf@default fp@1 dwarf@1
 for s in shallow deep; do
@@ -121,3 +141,12 @@ awk -v n="$n" -v p="$p" -v f="$f" 'BEGIN {
 	printf "slowdown with profd: %.1fx; with the naive floor: %.1fx\n", p / n, f / n
 }'
 grep "probes at emulated" "$T/profd.err" || true
+fi
+if [ -n "$KINDS" ]; then
+	printf 'allocator probes, shallow, default rate, walker (ns per pair, median; added = minus nothing):'
+	for k in $KINDS; do
+		awk -v k=$k -v v="${med[shallow:default:dwarf:$k]}" -v n="${med[shallow:none:-]}" \
+			'BEGIN { printf "  %s %.0f (added %.0f)", k, v, v - n }'
+	done
+	echo
+fi

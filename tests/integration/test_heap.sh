@@ -245,3 +245,76 @@ test_heap_unwind_fp_mode_loses_qsort_callers() {
 		"frame pointers unwound qsort's callers: the oracle does not discriminate"
 	note "frame pointers only: $(grep samples "$T/check.out")"
 }
+
+# heap_probe_counts FILE: "calls sampled returns kind" from profd's summary.
+heap_probe_counts() {
+	sed -n 's/.* \([0-9]*\) allocator calls, \([0-9]*\) sampled .*; \([0-9]*\) returns probed (by \(.*\))$/\1 \2 \3 \4/p' "$1"
+}
+
+# Where the kernel has uprobe sessions (6.13+), a call that is not sampled
+# runs no return probe: returns probed = calls sampled, a small part of the
+# calls. Elsewhere, and with the old path forced (PROFD_HEAP_PROBES=classic,
+# any kernel), every allocating call's return is probed. The heap profile
+# is right either way (the same live bytes within ±25%).
+test_heap_return_probed_only_when_sampled() {
+	require_root
+	local calls sampled returns kind live
+	start_gated_workload heap_mix 64 256 1   # 16384 live 4 KiB, 32768 churned 8 KiB
+	# auto even where a run exports PROFD_HEAP_PROBES (the other tests then use that kind)
+	PROFD_HEAP_PROBES=auto run_profd_bg --pid "$WL_PID" --type heap --duration 60s -o "$T/s.pb.gz"
+	release_workload
+	wait_profd
+	read -r calls sampled returns kind <<<"$(heap_probe_counts "$T/profd.err")"
+	[ -n "$kind" ] || { cat "$T/profd.err" >&2; fail "no probe counts in profd's summary"; }
+	echo "    default: $calls calls, $sampled sampled, $returns returns probed, by $kind" >&2
+	[ "$calls" -ge 49152 ] || fail "$calls allocator calls seen, the workload made 49152"
+	if grep -q "no uprobe session here" "$T/profd.err"; then
+		assert_contains "$kind" "every return probed" "the fallback's kind"
+		[ "$returns" -ge "$calls" ] || fail "$returns returns probed for $calls calls"
+	else
+		assert_contains "$kind" "uprobe session" "uprobe session where the kernel has it"
+		assert_near "$returns" "$sampled" 0 "returns probed = calls sampled"
+		[ "$returns" -lt $((calls / 10)) ] || fail "$returns returns probed for $calls calls"
+	fi
+	live=$(to_bytes "$(flat_value keep_live <<<"$(pprof -top -unit=B "$T/s.pb.gz")")")
+	assert_near "$live" 67108864 16777216 "keep_live inuse_space, default probes (truth 64 MiB ±25%)"
+	start_gated_workload heap_mix 64 256 1
+	rm -f "$T/profd.err" # run_profd_bg's wait must not see the first run's "profiling"
+	PROFD_HEAP_PROBES=classic run_profd_bg --pid "$WL_PID" --type heap --duration 60s -o "$T/c.pb.gz"
+	release_workload
+	wait_profd
+	read -r calls sampled returns kind <<<"$(heap_probe_counts "$T/profd.err")"
+	echo "    classic: $calls calls, $sampled sampled, $returns returns probed, by $kind" >&2
+	assert_contains "$kind" "one uprobe per function" "PROFD_HEAP_PROBES=classic"
+	[ "$calls" -ge 49152 ] && [ "$returns" -ge "$calls" ] ||
+		{ grep -v '^libbpf' "$T/profd.err" >&2; fail "classic: $returns returns probed for $calls calls"; }
+	live=$(to_bytes "$(flat_value keep_live <<<"$(pprof -top -unit=B "$T/c.pb.gz")")")
+	assert_near "$live" 67108864 16777216 "keep_live inuse_space, classic probes (truth 64 MiB ±25%)"
+}
+
+# glibc's realloc(NULL, n) tail-jumps to malloc: malloc's probe sees the
+# uretprobe trampoline as its return address only while realloc's return is
+# probed, so under a uprobe session realloc asks for its return even when it
+# is not sampled; else an unsampled realloc(NULL, n) is counted again at
+# malloc (about twice the bytes). Every realloc is one internal malloc call
+# ignored, and the live bytes are the truth (64 MiB ±25%), auto and classic.
+test_heap_realloc_null_counted_once() {
+	require_root
+	local kind calls internal live
+	for kind in auto classic; do
+		start_gated_workload heap_realloc_null 64   # 16384 realloc(NULL, 4096)
+		rm -f "$T/profd.err" # run_profd_bg's wait must not see the last run's "profiling"
+		PROFD_HEAP_PROBES=$kind run_profd_bg --pid "$WL_PID" --type heap --duration 60s \
+			-o "$T/r.pb.gz"
+		release_workload
+		wait_profd
+		calls=$(sed -n 's/.* \([0-9]*\) allocator calls, .*/\1/p' "$T/profd.err")
+		internal=$(sed -n 's/.*; \([0-9]*\) allocator-internal calls ignored.*/\1/p' "$T/profd.err")
+		echo "    $kind: $calls calls, $internal internal" >&2
+		[ -n "$internal" ] || { cat "$T/profd.err" >&2; fail "no summary from profd"; }
+		[ "$internal" -ge 16384 ] ||
+			fail "$kind: $internal internal calls ignored, 16384 realloc(NULL, n) made"
+		live=$(to_bytes "$(flat_value realloc_new <<<"$(pprof -top -unit=B "$T/r.pb.gz")")")
+		assert_near "$live" 67108864 16777216 "$kind: realloc_new inuse_space (truth 64 MiB ±25%)"
+	done
+}
