@@ -191,7 +191,10 @@ test_python311_code_cache_across_rescans() {
 	[ -n "$scans" ] && [ -n "$reads" ] && [ -n "$kept" ] || fail "profd logged no scan or python counters"
 	funcs=$(pprof -raw "$T/rs.pb.gz" | sed -n '/^Locations/,$p' | grep -o '[^ ]* [^ ]*\.py:' | sort -u | wc -l)
 	assert_ge "$scans" 4 "scans of the process's mappings (one at start, then rescans)"
-	assert_near "$kept" "$((scans - 1))" 0 "rescans that kept the code-object cache"
+	# Every rescan keeps the cache; one more python rescan when the first
+	# scan ran (beside the collector's load) before the walkers' map existed.
+	assert_ge "$kept" "$((scans - 1))" "rescans that kept the code-object cache"
+	assert_ge "$scans" "$kept" "rescans that kept the code-object cache (at most one per scan)"
 	assert_ge "$funcs" 5 "Python functions in the profile"
 	assert_ge "$((funcs + 2))" "$reads" "code objects read (not above the profile's $funcs Python functions + 2)"
 }
