@@ -507,6 +507,56 @@ out:
 	symbolizer__free(s);
 }
 
+/* The dw and dwpie fixtures running, and dw_top's range in each: lookups
+ * alternate between them over every third byte of the function. */
+struct dw_pair {
+	struct fxchild a, b;
+	uint64_t start, size, pstart, psize, bias;
+};
+
+static bool dw_pair_start(struct dw_pair *p)
+{
+	*p = (struct dw_pair){ .a = { .pid = -1 }, .b = { .pid = -1 } };
+	if (!fx_start1(&p->a, P("dw")) || !fx_start1(&p->b, P("dwpie")) ||
+	    !ASSERT_TRUE(nm_range(P("dw"), "dw_top", &p->start, &p->size), "nm") ||
+	    !ASSERT_TRUE(nm_range(P("dwpie"), "dw_top", &p->pstart, &p->psize), "nm"))
+		return false;
+	p->bias = fx_sym(&p->b, "top") - p->pstart;
+	return true;
+}
+
+/* The n-th lookup's process and address; false past the end. */
+static bool dw_pair_at(const struct dw_pair *p, uint64_t n, pid_t *pid, uint64_t *addr)
+{
+	uint64_t i = n * 3;
+
+	if (i >= p->size || i >= p->psize)
+		return false;
+	*pid = n % 2 ? p->b.pid : p->a.pid;
+	*addr = n % 2 ? p->pstart + i + p->bias : p->start + i;
+	return true;
+}
+
+/* s answers at (pid, addr) what ref does: names, files, lines, inline
+ * depth and build ID. */
+static bool same_answer(struct symbolizer *ref, struct symbolizer *s, pid_t pid, uint64_t addr,
+			const char *what)
+{
+	struct sym_frame x, y;
+
+	if (!ASSERT_OK(symbolizer__user(ref, pid, addr, &x), "ref") ||
+	    !ASSERT_OK(symbolizer__user(s, pid, addr, &y), what) ||
+	    !ASSERT_EQ(x.nlines, y.nlines, "same depth"))
+		return false;
+	for (size_t k = 0; k < x.nlines; k++) {
+		ASSERT_STREQ(y.lines[k].name, x.lines[k].name, "same names");
+		ASSERT_STREQ(y.lines[k].file, x.lines[k].file, "same files");
+		ASSERT_EQ(y.lines[k].line, x.lines[k].line, "same lines");
+	}
+	ASSERT_STREQ(y.map->build_id, x.map->build_id, "same build id");
+	return true;
+}
+
 /* One DWARF file open at a time, and a heap budget of one byte: files
  * are closed and reopened as lookups alternate, answers do not change,
  * and the bytes held stay bounded. */
@@ -514,9 +564,10 @@ void test_dwarf_budget(void)
 {
 	struct symbolizer_opts o;
 	struct symbolizer *ref = NULL, *s = NULL;
-	struct fxchild a = { .pid = -1 }, b = { .pid = -1 };
+	struct dw_pair dp = { .a = { .pid = -1 }, .b = { .pid = -1 } };
 	struct symbolizer_stats st;
-	uint64_t start, size, pstart, psize, bias;
+	uint64_t addr;
+	pid_t pid;
 
 	if (!fixtures())
 		return;
@@ -528,25 +579,11 @@ void test_dwarf_budget(void)
 	s = symbolizer__new_opts(&o);
 	if (!ASSERT_OK_PTR(ref, "new") || !ASSERT_OK_PTR(s, "new"))
 		goto out;
-	if (!fx_start1(&a, P("dw")) || !fx_start1(&b, P("dwpie")) ||
-	    !ASSERT_TRUE(nm_range(P("dw"), "dw_top", &start, &size), "nm") ||
-	    !ASSERT_TRUE(nm_range(P("dwpie"), "dw_top", &pstart, &psize), "nm"))
+	if (!dw_pair_start(&dp))
 		goto out;
-	bias = fx_sym(&b, "top") - pstart;
-	for (uint64_t i = 0; i < size && i < psize; i += 3) {
-		struct sym_frame x, y;
-		pid_t pid = (i / 3) % 2 ? b.pid : a.pid;
-		uint64_t addr = pid == a.pid ? start + i : pstart + i + bias;
-
-		if (!ASSERT_OK(symbolizer__user(ref, pid, addr, &x), "ref") ||
-		    !ASSERT_OK(symbolizer__user(s, pid, addr, &y), "bounded") ||
-		    !ASSERT_EQ(x.nlines, y.nlines, "same depth"))
+	for (uint64_t n = 0; dw_pair_at(&dp, n, &pid, &addr); n++)
+		if (!same_answer(ref, s, pid, addr, "bounded"))
 			break;
-		for (size_t k = 0; k < x.nlines; k++) {
-			ASSERT_STREQ(y.lines[k].name, x.lines[k].name, "same names");
-			ASSERT_EQ(y.lines[k].line, x.lines[k].line, "same lines");
-		}
-	}
 	symbolizer__stats(s, &st);
 	ASSERT_TRUE(st.dwarf_open <= 1, "at most one open");
 	ASSERT_TRUE(st.dwarf_evictions > 4, "closed and reopened");
@@ -556,8 +593,8 @@ void test_dwarf_budget(void)
 	ASSERT_EQ(st.dwarf_open, 2, "both open");
 	ASSERT_TRUE(st.dwarf_bytes > 0 && st.dwarf_bytes < st.bytes, "DWARF bytes counted");
 out:
-	fx_stop(&a);
-	fx_stop(&b);
+	fx_stop(&dp.a);
+	fx_stop(&dp.b);
 	symbolizer__free(ref);
 	symbolizer__free(s);
 }
@@ -766,10 +803,11 @@ void test_dwarf_cache_budget_prune(void)
 {
 	struct symbolizer_opts o;
 	struct symbolizer *ref = NULL, *s = NULL;
-	struct fxchild a = { .pid = -1 }, b = { .pid = -1 };
+	struct dw_pair dp = { .a = { .pid = -1 }, .b = { .pid = -1 } };
 	struct symbolizer_stats st;
-	uint64_t start, size, pstart, psize, bias;
-	size_t n = 0, prunes = 0;
+	uint64_t addr;
+	pid_t pid;
+	size_t prunes = 0;
 
 	if (!fixtures())
 		return;
@@ -779,26 +817,11 @@ void test_dwarf_cache_budget_prune(void)
 	s = symbolizer__new_opts(&o);
 	if (!ASSERT_OK_PTR(ref, "new") || !ASSERT_OK_PTR(s, "new"))
 		goto out;
-	if (!fx_start1(&a, P("dw")) || !fx_start1(&b, P("dwpie")) ||
-	    !ASSERT_TRUE(nm_range(P("dw"), "dw_top", &start, &size), "nm") ||
-	    !ASSERT_TRUE(nm_range(P("dwpie"), "dw_top", &pstart, &psize), "nm"))
+	if (!dw_pair_start(&dp))
 		goto out;
-	bias = fx_sym(&b, "top") - pstart;
-	for (uint64_t i = 0; i < size && i < psize; i += 3, n++) {
-		struct sym_frame x, y;
-		pid_t pid = (i / 3) % 2 ? b.pid : a.pid;
-		uint64_t addr = pid == a.pid ? start + i : pstart + i + bias;
-
-		if (!ASSERT_OK(symbolizer__user(ref, pid, addr, &x), "ref") ||
-		    !ASSERT_OK(symbolizer__user(s, pid, addr, &y), "budget") ||
-		    !ASSERT_EQ(x.nlines, y.nlines, "same depth"))
+	for (uint64_t n = 0; dw_pair_at(&dp, n, &pid, &addr); n++) {
+		if (!same_answer(ref, s, pid, addr, "budget"))
 			break;
-		for (size_t k = 0; k < x.nlines; k++) {
-			ASSERT_STREQ(y.lines[k].name, x.lines[k].name, "same names");
-			ASSERT_STREQ(y.lines[k].file, x.lines[k].file, "same files");
-			ASSERT_EQ(y.lines[k].line, x.lines[k].line, "same lines");
-		}
-		ASSERT_STREQ(y.map->build_id, x.map->build_id, "same build id");
 		if (n % 2 == 1) {
 			symbolizer__prune(s);
 			prunes++;
@@ -816,8 +839,8 @@ void test_dwarf_cache_budget_prune(void)
 	ASSERT_EQ(st.cache_evictions, 0, "no budget, no eviction");
 	ASSERT_EQ(st.file_parses, 2, "parsed once each");
 out:
-	fx_stop(&a);
-	fx_stop(&b);
+	fx_stop(&dp.a);
+	fx_stop(&dp.b);
 	symbolizer__free(ref);
 	symbolizer__free(s);
 }
