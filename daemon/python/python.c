@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "agent/procinfo.h"
 #include "binary/elf.h"
 #include "binary/file.h"
 #include "binary/procmaps.h"
@@ -50,7 +51,7 @@ struct py_file {
  * same interpreter file at the same load bias. */
 struct py_ident {
 	bool valid; /* false: unknown (not readable), never the same */
-	unsigned long long start;
+	int64_t start_ns;
 	uint8_t at_random[16];
 	struct binary_key file;
 	uint64_t bias;
@@ -245,22 +246,15 @@ static void proc_remove(pid_t pid)
 		bpf_map_delete_elem(map_fd, &key);
 }
 
-/* Start time (/proc/PID/stat field 22) and AT_RANDOM bytes of pid. */
+/* Start time and AT_RANDOM bytes of pid. */
 static int proc_ident(pid_t pid, struct py_ident *id)
 {
-	char path[64], *buf = NULL, *p;
+	char path[64], *buf = NULL;
 	uint64_t at_random = 0;
 	size_t len;
 	int err;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	err = read_file_all(path, 4096, &buf, &len);
-	if (err)
-		return err;
-	p = memrchr(buf, ')', len); /* comm may hold spaces and ')' */
-	err = p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-				 "%*d %*d %*d %*d %llu", &id->start) == 1 ? 0 : -EINVAL;
-	free(buf);
+	err = procinfo__start_boottime(pid, &id->start_ns);
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
@@ -285,7 +279,7 @@ static int proc_ident(pid_t pid, struct py_ident *id)
 
 static bool ident_eq(const struct py_ident *a, const struct py_ident *b)
 {
-	return a->valid && b->valid && a->start == b->start && !memcmp(a->at_random, b->at_random, sizeof(a->at_random)) &&
+	return a->valid && b->valid && a->start_ns == b->start_ns && !memcmp(a->at_random, b->at_random, sizeof(a->at_random)) &&
 	       binary_key__eq(&a->file, &b->file) && a->bias == b->bias;
 }
 

@@ -88,7 +88,8 @@ objs=$(cd "$root" && find daemon/binary daemon/symbolize daemon/pprof daemon/uti
 	sed "s|^\(.*\)\.c\$|$OUT/obj/\1.o|")
 cc -O2 -g -D_GNU_SOURCE -I"$root/include" -I"$root/daemon" -I"$OUT" -I"$OUT/pb" -I"$OUT/skel" \
 	$(pkg-config --cflags libelf libdw libprotobuf-c) \
-	"$here/bench_symbolize.c" "$OUT/obj/daemon/aggregate/frames.o" $objs "$OUT/obj/pb/profile.pb-c.o" \
+	"$here/bench_symbolize.c" "$OUT/obj/daemon/aggregate/frames.o" "$OUT/obj/daemon/agent/procinfo.o" \
+	$objs "$OUT/obj/pb/profile.pb-c.o" \
 	$(pkg-config --libs libbpf libelf libdw zlib libprotobuf-c) -llzma -lstdc++ -lm -o "$D/bench_symbolize"
 
 # The reference: the same driver over the base revision's sources.
