@@ -56,13 +56,20 @@ enum prog_kind {
 	P_PYC_FREE = PROFD_HEAP_FN_PYC_FREE,
 };
 
-/* The malloc family: what each takes and which program handles it. */
-static const struct family_fn {
+/* Sets of allocator functions: libc's, and CPython's pymalloc (below). */
+enum { FN_SET_LIBC, FN_SET_PY_STATIC, FN_SET_PY_EXPORTED };
+
+/* An allocator function: what it takes and which program handles it. */
+struct heap_fn {
 	const char *name;
 	enum prog_kind kind;
 	unsigned args;    /* argument registers the program reads */
 	int ret;          /* needs the return probe */
-} family[] = {
+	int set;          /* FN_SET_* */
+};
+
+/* The malloc family. */
+static const struct heap_fn family[] = {
 	{ "malloc", P_MALLOC, ATTACH_ARG(0), 1 },
 	{ "calloc", P_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1 },
 	{ "realloc", P_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1 },
@@ -391,6 +398,67 @@ static int choose_probes(enum uprobe_multi_kind *out)
 }
 
 /* Runtime address of a file offset of obj (its executable mapping). */
+/* Probe the functions of one set (fns[i] where fs[i] was found) in one
+ * object: an entry probe each and a return probe where the function needs
+ * one, as one uprobe each, or collected into one multi or session link;
+ * aliases (one file offset under two names) once. *nprobed counts the
+ * functions. 0, or -errno with *failed naming the function that could not
+ * be probed (NULL: the link). */
+#define MAX_SET_FNS 16
+static int attach_fns(struct heap_collector *c, pid_t pid, const struct object *o,
+		      const struct heap_fn *fns, const struct fsym *fs, size_t n, int set,
+		      size_t *nprobed, const char **failed)
+{
+	uint64_t seen[MAX_SET_FNS], offs[MAX_SET_FNS], cookies[MAX_SET_FNS];
+	uint64_t roffs[MAX_SET_FNS], rcookies[MAX_SET_FNS];
+	size_t nseen = 0, noffs = 0, nroffs = 0;
+	int ret, emulated;
+
+	*nprobed = 0;
+	*failed = NULL;
+	for (size_t i = 0; i < n && i < MAX_SET_FNS; i++) {
+		uint32_t off;
+		int dup = 0;
+
+		if (fns[i].set != set || !fs[i].found)
+			continue;
+		for (size_t k = 0; k < nseen; k++)
+			dup |= seen[k] == fs[i].file_off;
+		if (dup)
+			continue;
+		seen[nseen++] = fs[i].file_off;
+		off = attach_offset(o->open_path, &fs[i], fns[i].args, &emulated);
+		if (c->multi) {
+			offs[noffs] = fs[i].file_off + off;
+			cookies[noffs++] = fns[i].kind;
+			if (fns[i].ret) {
+				roffs[nroffs] = fs[i].file_off + off;
+				rcookies[nroffs++] = fns[i].kind;
+			}
+		} else {
+			ret = attach_one(c, c->skel->progs.heap_entry, pid, o->open_path,
+					 fs[i].file_off + off, 0, fns[i].kind);
+			if (!ret && fns[i].ret)
+				ret = attach_one(c, c->skel->progs.alloc_exit, pid, o->open_path,
+						 fs[i].file_off + off, 1, fns[i].kind);
+			if (ret) {
+				*failed = fns[i].name;
+				return ret;
+			}
+		}
+		c->emulated += emulated;
+		(*nprobed)++;
+		log_debug("pid %d: %s in %s probed at +%u (%s)", (int)pid, fns[i].name, o->path, off,
+			  emulated ? "emulated" : "entry, single-stepped");
+	}
+	if (!c->multi)
+		return 0;
+	ret = attach_multi(c, pid, o->open_path, offs, cookies, noffs, roffs, rcookies, nroffs);
+	if (ret)
+		*nprobed = 0;
+	return ret;
+}
+
 static uint64_t runtime_addr(const struct object *o, uint64_t file_off)
 {
 	return o->start + (file_off - o->offset);
@@ -457,34 +525,27 @@ static int forwarder_ra_offset(const char *path, const struct fsym *fs)
  * probe sees (README). heap.bpf.c counts every request at the pymalloc
  * probe; the malloc calls pymalloc makes for requests over 512 bytes
  * return into these ranges and are skipped as internal. */
-enum { PY_SET_STATIC, PY_SET_EXPORTED };
-
-static const struct py_fn {
-	const char *name;
-	enum prog_kind kind;
-	unsigned args;
-	int ret;
-	int set;
-} py_fns[] = {
-	{ "_PyObject_Malloc", P_PYC_MALLOC, ATTACH_ARG(1), 1, PY_SET_STATIC },
-	{ "_PyObject_Calloc", P_PYC_CALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, PY_SET_STATIC },
-	{ "_PyObject_Realloc", P_PYC_REALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, PY_SET_STATIC },
-	{ "_PyObject_Free", P_PYC_FREE, ATTACH_ARG(1), 0, PY_SET_STATIC },
-	{ "PyObject_Malloc", P_PY_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
-	{ "PyObject_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
-	{ "PyObject_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
-	{ "PyObject_Free", P_FREE, ATTACH_ARG(0), 0, PY_SET_EXPORTED },
-	{ "PyMem_Malloc", P_PY_MALLOC, ATTACH_ARG(0), 1, PY_SET_EXPORTED },
-	{ "PyMem_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
-	{ "PyMem_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, PY_SET_EXPORTED },
-	{ "PyMem_Free", P_FREE, ATTACH_ARG(0), 0, PY_SET_EXPORTED },
+static const struct heap_fn py_fns[] = {
+	{ "_PyObject_Malloc", P_PYC_MALLOC, ATTACH_ARG(1), 1, FN_SET_PY_STATIC },
+	{ "_PyObject_Calloc", P_PYC_CALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, FN_SET_PY_STATIC },
+	{ "_PyObject_Realloc", P_PYC_REALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, FN_SET_PY_STATIC },
+	{ "_PyObject_Free", P_PYC_FREE, ATTACH_ARG(1), 0, FN_SET_PY_STATIC },
+	{ "PyObject_Malloc", P_PY_MALLOC, ATTACH_ARG(0), 1, FN_SET_PY_EXPORTED },
+	{ "PyObject_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, FN_SET_PY_EXPORTED },
+	{ "PyObject_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, FN_SET_PY_EXPORTED },
+	{ "PyObject_Free", P_FREE, ATTACH_ARG(0), 0, FN_SET_PY_EXPORTED },
+	{ "PyMem_Malloc", P_PY_MALLOC, ATTACH_ARG(0), 1, FN_SET_PY_EXPORTED },
+	{ "PyMem_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, FN_SET_PY_EXPORTED },
+	{ "PyMem_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, FN_SET_PY_EXPORTED },
+	{ "PyMem_Free", P_FREE, ATTACH_ARG(0), 0, FN_SET_PY_EXPORTED },
 };
 #define NPY_FNS (sizeof(py_fns) / sizeof(py_fns[0]))
+_Static_assert(NPY_FNS <= MAX_SET_FNS && NFAMILY <= MAX_SET_FNS, "raise MAX_SET_FNS");
 
 /* The pymalloc functions to probe in one process. */
 struct pymalloc {
 	int obj;               /* index in objects, -1: none */
-	int set;               /* PY_SET_* */
+	int set;               /* FN_SET_PY_* */
 	struct fsym fs[NPY_FNS];
 };
 
@@ -537,7 +598,7 @@ static void find_pymalloc(const struct objects *objs, pid_t pid, struct profd_he
 	}
 	/* The static set needs at least the malloc, realloc and free. */
 	have_static = py->fs[0].found && py->fs[2].found && py->fs[3].found;
-	py->set = have_static ? PY_SET_STATIC : PY_SET_EXPORTED;
+	py->set = have_static ? FN_SET_PY_STATIC : FN_SET_PY_EXPORTED;
 	for (size_t k = 0; k < NPY_FNS; k++) {
 		const struct fsym *f = &py->fs[k];
 		int dup = 0;
@@ -568,65 +629,26 @@ static void attach_pymalloc(struct heap_collector *c, const struct objects *objs
 			    const struct pymalloc *py)
 {
 	const struct object *o;
-	uint64_t seen[NPY_FNS], offs[NPY_FNS], cookies[NPY_FNS], roffs[NPY_FNS], rcookies[NPY_FNS];
-	size_t nseen = 0, nprobed = 0, noffs = 0, nroffs = 0;
-	int ret = 0, emulated;
+	const char *failed;
+	size_t nprobed;
+	int ret;
 
 	if (py->obj < 0)
 		return;
 	o = &objs->o[py->obj];
-	for (size_t k = 0; k < NPY_FNS && !ret; k++) {
-		const struct fsym *f = &py->fs[k];
-		uint32_t off;
-		int dup = 0;
-
-		if (py_fns[k].set != py->set || !f->found)
-			continue;
-		for (size_t j = 0; j < nseen; j++)
-			dup |= seen[j] == f->file_off;
-		if (dup)
-			continue;
-		seen[nseen++] = f->file_off;
-		off = attach_offset(o->open_path, f, py_fns[k].args, &emulated);
-		if (c->multi) {
-			/* Collected: one link (two) for them all below. */
-			offs[noffs] = f->file_off + off;
-			cookies[noffs++] = py_fns[k].kind;
-			if (py_fns[k].ret) {
-				roffs[nroffs] = f->file_off + off;
-				rcookies[nroffs++] = py_fns[k].kind;
-			}
-		} else {
-			ret = attach_one(c, c->skel->progs.heap_entry, pid, o->open_path,
-					 f->file_off + off, 0, py_fns[k].kind);
-			if (!ret && py_fns[k].ret)
-				ret = attach_one(c, c->skel->progs.alloc_exit, pid, o->open_path,
-						 f->file_off + off, 1, py_fns[k].kind);
-		}
-		if (ret) {
-			log_warn("pid %d: cannot attach to %s in %s: %s: Python's small objects "
-				 "(pymalloc) are partly unseen",
-				 (int)pid, py_fns[k].name, o->path, strerror(-ret));
-			break;
-		}
-		c->emulated += emulated;
-		nprobed++;
-		log_debug("pid %d: %s in %s probed at +%u (%s)", (int)pid, py_fns[k].name, o->path,
-			  off, emulated ? "emulated" : "entry, single-stepped");
-	}
-	if (!ret && c->multi) {
-		ret = attach_multi(c, pid, o->open_path, offs, cookies, noffs, roffs, rcookies, nroffs);
-		if (ret) {
-			log_warn("pid %d: cannot attach to CPython's pymalloc in %s by %s: %s: "
-				 "Python's small objects (pymalloc) are unseen",
-				 (int)pid, o->path, uprobe_multi__name(c->multi), strerror(-ret));
-			nprobed = 0;
-		}
-	}
+	ret = attach_fns(c, pid, o, py_fns, py->fs, NPY_FNS, py->set, &nprobed, &failed);
+	if (ret && failed)
+		log_warn("pid %d: cannot attach to %s in %s: %s: Python's small objects "
+			 "(pymalloc) are partly unseen",
+			 (int)pid, failed, o->path, strerror(-ret));
+	else if (ret)
+		log_warn("pid %d: cannot attach to CPython's pymalloc in %s by %s: %s: "
+			 "Python's small objects (pymalloc) are unseen",
+			 (int)pid, o->path, uprobe_multi__name(c->multi), strerror(-ret));
 	log_info("pid %d: CPython's pymalloc probed in %s: %zu functions (%s)", (int)pid, o->path,
 		 nprobed,
-		 py->set == PY_SET_STATIC ? "_PyObject_Malloc family, complete"
-					  : "exported entry points: inlined call sites unseen");
+		 py->set == FN_SET_PY_STATIC ? "_PyObject_Malloc family, complete"
+					     : "exported entry points: inlined call sites unseen");
 }
 
 int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, size_t errlen)
@@ -637,10 +659,10 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 	struct objects *objs;
 	const struct object *alloc;
 	struct pymalloc *py = NULL;
-	uint64_t seen[NFAMILY], offs[NFAMILY], cookies[NFAMILY], roffs[NFAMILY], rcookies[NFAMILY];
-	size_t nseen = 0, noffs = 0, nroffs = 0;
+	const char *failed;
+	size_t nprobed;
 	__u32 key = pid;
-	int idx, ret, emulated;
+	int idx, ret;
 
 	objs = calloc(1, sizeof(*objs));
 	py = calloc(1, sizeof(*py));
@@ -720,52 +742,16 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 			 strerror(-ret));
 		goto out;
 	}
-	for (size_t i = 0; i < NFAMILY; i++) {
-		uint32_t off;
-		int dup = 0;
-
-		if (!fs[i].found)
-			continue;
-		/* Aliases (memalign = aligned_alloc in some builds) are probed once. */
-		for (size_t k = 0; k < nseen; k++)
-			dup |= seen[k] == fs[i].file_off;
-		if (dup)
-			continue;
-		seen[nseen++] = fs[i].file_off;
-		off = attach_offset(alloc->open_path, &fs[i], family[i].args, &emulated);
-		if (c->multi) {
-			/* Collected: one link for them all below. */
-			offs[noffs] = fs[i].file_off + off;
-			cookies[noffs++] = family[i].kind;
-			if (family[i].ret) {
-				roffs[nroffs] = fs[i].file_off + off;
-				rcookies[nroffs++] = family[i].kind;
-			}
-			ret = 0;
-		} else {
-			ret = attach_one(c, c->skel->progs.heap_entry, pid, alloc->open_path,
-					 fs[i].file_off + off, 0, family[i].kind);
-			if (!ret && family[i].ret)
-				ret = attach_one(c, c->skel->progs.alloc_exit, pid, alloc->open_path,
-						 fs[i].file_off + off, 1, family[i].kind);
-		}
-		if (ret) {
-			snprintf(err, errlen, "pid %d: cannot attach to %s in %s: %s", pid,
-				 family[i].name, alloc->path, strerror(-ret));
-			goto out;
-		}
-		c->emulated += emulated;
-		log_debug("pid %d: %s in %s probed at +%u (%s)", pid, family[i].name, alloc->path,
-			  off, emulated ? "emulated" : "entry, single-stepped");
+	ret = attach_fns(c, pid, alloc, family, fs, NFAMILY, FN_SET_LIBC, &nprobed, &failed);
+	if (ret && failed) {
+		snprintf(err, errlen, "pid %d: cannot attach to %s in %s: %s", pid, failed, alloc->path,
+			 strerror(-ret));
+		goto out;
 	}
-	if (c->multi) {
-		ret = attach_multi(c, pid, alloc->open_path, offs, cookies, noffs, roffs, rcookies,
-				   nroffs);
-		if (ret) {
-			snprintf(err, errlen, "pid %d: cannot attach to the allocator in %s by %s: %s",
-				 pid, alloc->path, uprobe_multi__name(c->multi), strerror(-ret));
-			goto out;
-		}
+	if (ret) {
+		snprintf(err, errlen, "pid %d: cannot attach to the allocator in %s by %s: %s", pid,
+			 alloc->path, uprobe_multi__name(c->multi), strerror(-ret));
+		goto out;
 	}
 	attach_pymalloc(c, objs, pid, py);
 	log_debug("pid %d: allocator %s, %u internal/forwarder ranges", pid, alloc->path,
