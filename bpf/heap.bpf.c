@@ -313,13 +313,15 @@ static __always_inline void read_comm(struct profd_heap_key *key)
 }
 
 /* 1 when the call was sampled (its return must complete it), else 0. */
-static __always_inline int on_alloc_entry(struct pt_regs *ctx, __u64 size, __u64 memptr)
+static __always_inline int on_alloc_entry(struct pt_regs *ctx, __u64 size, __u64 memptr,
+					  __u32 flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pending p = { .size = size, .memptr = memptr, .sp = PT_REGS_SP(ctx) };
 	__u32 tid = (__u32)id;
 
 	p.key.pid = id >> 32;
+	p.key.flags = flags;
 	if (find_caller(ctx, p.key.pid, &p.raw, &p.caller, &p.levels)) {
 		metric_inc(PROFD_HEAP_INTERNAL);
 		return 0;
@@ -392,7 +394,7 @@ static __always_inline void on_alloc_exit(struct pt_regs *ctx, __u64 ret)
 		}
 		return;
 	}
-	lk.addr = ret;
+	lk.addr = ret == (__u64)-1 ? 0 : ret; /* mmap's MAP_FAILED */
 	if (p->memptr) {
 		lk.addr = 0;
 		if (ret == 0 && bpf_probe_read_user(&lk.addr, sizeof(lk.addr), (void *)p->memptr))
@@ -547,8 +549,17 @@ static __always_inline int on_entry(struct pt_regs *ctx)
 	case PROFD_HEAP_FN_PYC_FREE: /* _PyObject_Free(ctx, p) */
 		on_free(a1);
 		return 1;
+	/* A new pymalloc arena: the interpreter's one mmap of an arena,
+	 * anonymous, private, read-write (its munmap@plt is a FREE). Its
+	 * stack is the allocation pymalloc could not serve from the arenas
+	 * it had: where the memory of Python's small objects grows. */
+	case PROFD_HEAP_FN_PY_ARENA:
+		if ((a1 != PROFD_PY_ARENA_SIZE && a1 != PROFD_PY_ARENA_SIZE_OLD) || a2 != 3 /* RW */ ||
+		    PT_REGS_PARM4(ctx) != 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */)
+			return 1;
+		return on_alloc_entry(ctx, a1, 0, PROFD_HEAP_KEY_PY_ARENA) ? 0 : 1;
 	}
-	return on_alloc_entry(ctx, size, memptr) || keep_return ? 0 : 1;
+	return on_alloc_entry(ctx, size, memptr, 0) || keep_return ? 0 : 1;
 }
 
 /* One uprobe per allocator function (any kernel): the entries; alloc_exit

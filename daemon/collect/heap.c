@@ -54,10 +54,11 @@ enum prog_kind {
 	P_PYC_CALLOC = PROFD_HEAP_FN_PYC_CALLOC,
 	P_PYC_REALLOC = PROFD_HEAP_FN_PYC_REALLOC,
 	P_PYC_FREE = PROFD_HEAP_FN_PYC_FREE,
+	P_PY_ARENA = PROFD_HEAP_FN_PY_ARENA,
 };
 
 /* Sets of allocator functions: libc's, and CPython's pymalloc (below). */
-enum { FN_SET_LIBC, FN_SET_PY_STATIC, FN_SET_PY_EXPORTED };
+enum { FN_SET_LIBC, FN_SET_PY_STATIC, FN_SET_PY_EXPORTED, FN_SET_PY_ARENA };
 
 /* An allocator function: what it takes and which program handles it. */
 struct heap_fn {
@@ -94,7 +95,7 @@ static const char *const forwarders[] = {
 struct heap_collector {
 	struct heap_bpf *skel;
 	bool dwarf;             /* stacks by the walker (heap_walk loaded) */
-	bool no_pymalloc;       /* CPython's pymalloc left unprobed (opts) */
+	int pymalloc;           /* enum heap_pymalloc (opts) */
 	struct bpf_link *links[MAX_LINKS];
 	size_t nlinks;
 	/* How the allocator is probed; with uprobe-multi links, their fds. */
@@ -516,15 +517,26 @@ static int forwarder_ra_offset(const char *path, const struct fsym *fs)
 
 /* ---- CPython's pymalloc ----
  * Objects and buffers of up to 512 bytes come from pymalloc's
- * arenas, not from malloc. Where the binary names them (.symtab: pyenv's
- * libpython), the static _PyObject_Malloc family is probed: every
- * PyObject_* and PyMem_* entry point reaches it through the allocator
- * tables (the exported ones are 35-byte wrappers). Else (Debian's
- * python3.11, .symtab stripped) the exported entry points; its LTO build
- * also inlines pymalloc's fast paths into about 190 call sites, which no
- * probe sees (README). heap.bpf.c counts every request at the pymalloc
- * probe; the malloc calls pymalloc makes for requests over 512 bytes
- * return into these ranges and are skipped as internal. */
+ * arenas, not from malloc. Two ways to see them:
+ * - calls: where the binary names them (.symtab: pyenv's libpython), the
+ *   static _PyObject_Malloc family: every PyObject_* and PyMem_* entry
+ *   point reaches it through the allocator tables (the exported ones are
+ *   35-byte wrappers), so every request is counted. Where they are unnamed
+ *   (Debian's python3.11, .symtab stripped), the exported entry points;
+ *   but its LTO build also inlines pymalloc's fast paths into about 190
+ *   call sites, which no function probe sees. heap.bpf.c counts every
+ *   request at the pymalloc probe; the malloc calls pymalloc makes for
+ *   requests over 512 bytes return into these ranges and are skipped as
+ *   internal.
+ * - arenas: pymalloc takes memory from the kernel one arena (1 MiB) at a
+ *   time, by the interpreter's one mmap call through its mmap@plt stub,
+ *   and gives an arena back, once all its objects are freed, by munmap@plt.
+ *   Probing those two stubs sees all of pymalloc's memory however its
+ *   paths were inlined, at arena granularity: a sampled arena is counted
+ *   at the allocation that made pymalloc map it. Requests over 512 bytes
+ *   are then malloc's (counted there, with pymalloc's frames in the stack).
+ * The default (auto) is calls where pymalloc's own functions are named,
+ * else arenas. */
 static const struct heap_fn py_fns[] = {
 	{ "_PyObject_Malloc", P_PYC_MALLOC, ATTACH_ARG(1), 1, FN_SET_PY_STATIC },
 	{ "_PyObject_Calloc", P_PYC_CALLOC, ATTACH_ARG(1) | ATTACH_ARG(2), 1, FN_SET_PY_STATIC },
@@ -538,6 +550,12 @@ static const struct heap_fn py_fns[] = {
 	{ "PyMem_Calloc", P_PY_CALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, FN_SET_PY_EXPORTED },
 	{ "PyMem_Realloc", P_PY_REALLOC, ATTACH_ARG(0) | ATTACH_ARG(1), 1, FN_SET_PY_EXPORTED },
 	{ "PyMem_Free", P_FREE, ATTACH_ARG(0), 0, FN_SET_PY_EXPORTED },
+	/* PLT stubs, found by name in the binary's image (binary/elf.c) */
+	{ "mmap64@plt", P_PY_ARENA, ATTACH_ARG(1) | ATTACH_ARG(2) | ATTACH_ARG(3), 1,
+	  FN_SET_PY_ARENA },
+	{ "mmap@plt", P_PY_ARENA, ATTACH_ARG(1) | ATTACH_ARG(2) | ATTACH_ARG(3), 1,
+	  FN_SET_PY_ARENA },
+	{ "munmap@plt", P_FREE, ATTACH_ARG(0), 0, FN_SET_PY_ARENA },
 };
 #define NPY_FNS (sizeof(py_fns) / sizeof(py_fns[0]))
 _Static_assert(NPY_FNS <= MAX_SET_FNS && NFAMILY <= MAX_SET_FNS, "raise MAX_SET_FNS");
@@ -569,14 +587,58 @@ static bool python_uses_malloc(pid_t pid)
 	return found;
 }
 
-/* Find the pymalloc functions of pid (the first mapped object that defines
- * PyObject_Malloc) and add their ranges to proc: calls they make to
- * malloc or to each other are theirs. */
-static void find_pymalloc(const struct objects *objs, pid_t pid, struct profd_heap_proc *proc,
-			  struct pymalloc *py)
+/* The arena set's PLT stubs of path (entries of fns whose set is
+ * FN_SET_PY_ARENA) into fs: 1 when an mmap and the munmap stub are found. */
+static int find_arena_stubs(const char *path, const struct heap_fn *fns, struct fsym *fs, size_t n)
+{
+	struct elf_image *img = NULL;
+	struct stat st;
+	int fd, have_map = 0, have_unmap = 0;
+
+	fd = binary_open_regular(path, &st);
+	if (fd < 0)
+		return 0;
+	if (elf_image__open_fd(fd, &img)) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	for (size_t i = 0; i < img->nsyms; i++) {
+		const struct elf_sym *sym = &img->syms[i];
+		const char *name = img->names + sym->name;
+
+		for (size_t k = 0; k < n; k++) {
+			if (fns[k].set != FN_SET_PY_ARENA || strcmp(fns[k].name, name))
+				continue;
+			for (size_t l = 0; l < img->nloads; l++) {
+				const struct elf_load *ld = &img->loads[l];
+
+				if (!(ld->flags & PF_X) || sym->addr < ld->vaddr ||
+				    sym->addr >= ld->vaddr + ld->filesz)
+					continue;
+				fs[k] = (struct fsym){ .vaddr = sym->addr, .size = sym->size,
+						       .file_off = sym->addr - ld->vaddr + ld->offset,
+						       .found = 1 };
+				if (fns[k].kind == P_FREE)
+					have_unmap = 1;
+				else
+					have_map = 1;
+			}
+		}
+	}
+	elf_image__free(img);
+	return have_map && have_unmap;
+}
+
+/* Find CPython's pymalloc in pid (the first mapped object that defines
+ * PyObject_Malloc), choose how to probe it (mode: enum heap_pymalloc) and,
+ * for calls, add the functions' ranges to proc: calls they make to malloc
+ * or to each other are theirs. */
+static void find_pymalloc(const struct objects *objs, pid_t pid, int mode,
+			  struct profd_heap_proc *proc, struct pymalloc *py)
 {
 	const char *names[NPY_FNS];
-	int have_static;
+	int have_static, have_arena;
 
 	py->obj = -1;
 	for (size_t i = 0; i < NPY_FNS; i++)
@@ -598,7 +660,16 @@ static void find_pymalloc(const struct objects *objs, pid_t pid, struct profd_he
 	}
 	/* The static set needs at least the malloc, realloc and free. */
 	have_static = py->fs[0].found && py->fs[2].found && py->fs[3].found;
-	py->set = have_static ? FN_SET_PY_STATIC : FN_SET_PY_EXPORTED;
+	have_arena = mode != HEAP_PYMALLOC_CALLS &&
+		     (mode == HEAP_PYMALLOC_ARENAS || !have_static) &&
+		     find_arena_stubs(objs->o[py->obj].open_path, py_fns, py->fs, NPY_FNS);
+	if (mode == HEAP_PYMALLOC_ARENAS && !have_arena)
+		log_warn("pid %d: python_allocator = arenas: no mmap@plt and munmap@plt stubs in %s: "
+			 "pymalloc probed by its calls instead", (int)pid, objs->o[py->obj].path);
+	py->set = have_arena ? FN_SET_PY_ARENA :
+		  have_static ? FN_SET_PY_STATIC : FN_SET_PY_EXPORTED;
+	if (py->set == FN_SET_PY_ARENA)
+		return;   /* the stubs' callers are pymalloc's: nothing internal */
 	for (size_t k = 0; k < NPY_FNS; k++) {
 		const struct fsym *f = &py->fs[k];
 		int dup = 0;
@@ -645,10 +716,17 @@ static void attach_pymalloc(struct heap_collector *c, const struct objects *objs
 		log_warn("pid %d: cannot attach to CPython's pymalloc in %s by %s: %s: "
 			 "Python's small objects (pymalloc) are unseen",
 			 (int)pid, o->path, uprobe_multi__name(c->multi), strerror(-ret));
-	log_info("pid %d: CPython's pymalloc probed in %s: %zu functions (%s)", (int)pid, o->path,
-		 nprobed,
-		 py->set == FN_SET_PY_STATIC ? "_PyObject_Malloc family, complete"
-					     : "exported entry points: inlined call sites unseen");
+	if (py->set == FN_SET_PY_ARENA)
+		log_info("pid %d: CPython's pymalloc probed in %s by its arenas (%zu stubs, "
+			 "mmap@plt and munmap@plt): small objects counted 1 MiB at a time, when "
+			 "pymalloc maps an arena, at the allocation that made it do so",
+			 (int)pid, o->path, nprobed);
+	else
+		log_info("pid %d: CPython's pymalloc probed in %s: %zu functions (%s)", (int)pid,
+			 o->path, nprobed,
+			 py->set == FN_SET_PY_STATIC ?
+				 "_PyObject_Malloc family, complete" :
+				 "exported entry points: inlined call sites unseen");
 }
 
 int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, size_t errlen)
@@ -734,8 +812,8 @@ int heap_collector__attach_pid(struct heap_collector *c, pid_t pid, char *err, s
 		}
 	}
 	py->obj = -1;
-	if (!c->no_pymalloc)
-		find_pymalloc(objs, pid, &proc, py);
+	if (c->pymalloc != HEAP_PYMALLOC_OFF)
+		find_pymalloc(objs, pid, c->pymalloc, &proc, py);
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.heap_procs), &key, &proc, BPF_ANY)) {
 		ret = -errno;
 		snprintf(err, errlen, "pid %d: cannot configure allocator ranges: %s", pid,
@@ -816,8 +894,8 @@ struct heap_collector *heap_collector__new(const struct heap_opts *opts)
 	}
 	log_debug("heap: allocator probes by %s", uprobe_multi__name(c->multi));
 	c->dwarf = opts->unw != NULL;
-	c->no_pymalloc = opts->no_pymalloc;
-	if (c->no_pymalloc)
+	c->pymalloc = opts->pymalloc;
+	if (c->pymalloc == HEAP_PYMALLOC_OFF)
 		log_info("heap: CPython's pymalloc left unprobed (python_allocator = off): Python "
 			 "objects of up to 512 bytes are unseen");
 	if (c->dwarf) {

@@ -16,9 +16,20 @@
 struct heap_collector;
 struct unwinder;
 
+/* How CPython's own allocator, pymalloc, is probed in Python processes
+ * (python_allocator). */
+enum heap_pymalloc {
+	HEAP_PYMALLOC_OFF = 0,  /* not: its small objects are unseen */
+	HEAP_PYMALLOC_AUTO,     /* CALLS where the binary names pymalloc's own
+				 * functions (every request seen), else ARENAS */
+	HEAP_PYMALLOC_CALLS,    /* each request, at pymalloc's functions (or the
+				 * exported entry points where those are unnamed) */
+	HEAP_PYMALLOC_ARENAS,   /* each 1 MiB arena it maps and unmaps */
+};
+
 struct heap_opts {
 	uint64_t sample_rate;   /* mean bytes between samples; 1 = every call */
-	bool no_pymalloc;       /* leave CPython's pymalloc unprobed */
+	int pymalloc;           /* enum heap_pymalloc: how CPython's pymalloc is probed */
 	uint32_t max_live;      /* live sampled blocks tracked (0 = default) */
 	uint32_t max_stacks;    /* distinct stacks (0 = default) */
 	/* Stacks of sampled calls by the .eh_frame walker (borrowed, must

@@ -20,6 +20,7 @@
 #include "util/phase.h"
 #include "pprof/pprof.h"
 #include "types/profiler.h"
+#include "profd/python.h"
 #include "unwind/unwinder.h"
 
 struct prof_heap {
@@ -46,7 +47,7 @@ static void *heap_open(void *arg, struct unwinder *unw)
 static int heap_start(struct profiler *pr)
 {
 	struct heap_opts opts = { .sample_rate = pr->opts.heap_sample_rate,
-				  .no_pymalloc = !pr->opts.python_allocator };
+				  .pymalloc = (int)pr->opts.python_allocator };
 	struct prof_heap *ph;
 	char msg[512];
 	int err;
@@ -91,11 +92,41 @@ static void scale(uint64_t count, uint64_t bytes, uint64_t rate, int64_t *c, int
 	*b = (int64_t)(bytes * s);
 }
 
+/* pymalloc's arenas are counted in heap_add under this leaf frame. */
+#define PY_ARENA_FRAME "Python pymalloc arena"
+
+_Static_assert((int)PROFILER_PYALLOC_OFF == HEAP_PYMALLOC_OFF &&
+		       (int)PROFILER_PYALLOC_AUTO == HEAP_PYMALLOC_AUTO &&
+		       (int)PROFILER_PYALLOC_CALLS == HEAP_PYMALLOC_CALLS &&
+		       (int)PROFILER_PYALLOC_ARENAS == HEAP_PYMALLOC_ARENAS,
+	       "python_allocator values");
+
+/* A pymalloc arena: its frame leafward of the stack that made pymalloc map
+ * it (the interpreter's own arena functions are unnamed in Debian's
+ * python3.11). 0 or -ENOMEM. */
+static int add_arena_frame(struct pprof *p, uint64_t *locs, int *n)
+{
+	struct pprof_line line = {
+		.function_id = pprof__function(p, PY_ARENA_FRAME, "new_arena", NULL, 0),
+	};
+	uint64_t loc;
+
+	if (!line.function_id)
+		return -ENOMEM;
+	loc = pprof__location(p, 0, PROFD_PY_MARK_ARENA, &line, 1);
+	if (!loc)
+		return -ENOMEM;
+	memmove(locs + 1, locs, *n * sizeof(*locs));
+	locs[0] = loc;
+	(*n)++;
+	return 0;
+}
+
 static void heap_add(const struct heap_sample *s, void *ctx)
 {
 	struct profiler *pr = ctx;
 	struct prof_heap *ph = pr->priv;
-	uint64_t locs[PROFD_MAX_STACK_DEPTH];
+	uint64_t locs[PROFD_MAX_STACK_DEPTH + 1];
 	const struct profd_heap_counts *k = &s->counts;
 	uint64_t inuse_n = k->alloc_count > k->free_count ? k->alloc_count - k->free_count : 0;
 	uint64_t inuse_b = k->alloc_bytes > k->free_bytes ? k->alloc_bytes - k->free_bytes : 0;
@@ -122,6 +153,8 @@ static void heap_add(const struct heap_sample *s, void *ctx)
 	/* Every frame is a return address: the allocator's caller first. */
 	n = frames__locations(p, pr->sym, s->key->pid, NULL, 0, s->frames, s->nframes,
 			      FRAMES_LEAF_RETURN, locs, PROFD_MAX_STACK_DEPTH, &ph->fst);
+	if (n >= 0 && (s->key->flags & PROFD_HEAP_KEY_PY_ARENA) && add_arena_frame(p, locs, &n))
+		n = -1;
 	if (n < 0 || pprof__add_sample(p, locs, n, v, labels, 3)) {
 		ph->errors++;
 		return;

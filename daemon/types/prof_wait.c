@@ -257,8 +257,8 @@ static int add_gil_frame(struct pprof *p, uint64_t *locs, int *n, size_t nk, boo
 
 	if (!line.function_id)
 		return -ENOMEM;
-	/* Addresses no code has (the Python frames' tag, all bits set). */
-	loc = pprof__location(p, 0, (PROFD_PY_TAG << 60) | ((1ULL << 60) - 1 - switch_), &line, 1);
+	loc = pprof__location(p, 0, switch_ ? PROFD_PY_MARK_GIL_SWITCH : PROFD_PY_MARK_GIL, &line,
+			      1);
 	if (!loc)
 		return -ENOMEM;
 	if ((size_t)*n < nk)

@@ -42,9 +42,10 @@ static const struct profiler_option options[] = {
 	  1, 1ULL << 40, 524288, OPT(heap_sample_rate),
 	  "heap/allocs: mean bytes between sampled allocations (default 512KiB)" },
 	{ PROFILER_OPT_PYTHON_ALLOCATOR, "python-allocator", 0, "heap", "python_allocator",
-	  PROFILER_V_BOOL, 0, 1, 1, OPT(python_allocator),
-	  "heap/allocs: probe CPython's own allocator, pymalloc: on (default) or off "
-	  "(its small objects unseen; ~3 us per Python allocation saved)" },
+	  PROFILER_V_PYALLOC, 0, 0, PROFILER_PYALLOC_AUTO, OPT(python_allocator),
+	  "heap/allocs: CPython's own allocator, pymalloc: auto (default: calls where its "
+	  "functions are named, else arenas), calls (every request, ~3 us each), arenas "
+	  "(1 MiB arenas, no per-call cost) or off" },
 	{ PROFILER_OPT_MIN_BLOCK, "min-block", 0, "block", "min_block", PROFILER_V_DURATION0, 0, 0, 0,
 	  OPT(min_block_ns), "block: shortest off-CPU time recorded, e.g. 1ms (default 0: all)" },
 	{ PROFILER_OPT_UNWIND, "unwind", 'u', "unwind", "mode", PROFILER_V_UNWIND, 0, 0,
@@ -62,6 +63,11 @@ static const struct profiler_option options[] = {
 static const char *const format_names[] = {
 	[PROFILER_FORMAT_PPROF] = "pprof", [PROFILER_FORMAT_TEXT] = "text",
 	[PROFILER_FORMAT_DUMP] = "dump",
+};
+
+static const char *const pyalloc_names[] = {
+	[PROFILER_PYALLOC_OFF] = "off", [PROFILER_PYALLOC_AUTO] = "auto",
+	[PROFILER_PYALLOC_CALLS] = "calls", [PROFILER_PYALLOC_ARENAS] = "arenas",
 };
 
 static const char *const unwind_names[] = {
@@ -211,15 +217,14 @@ int profiler_option_set(struct profiler_opts *o, const struct profiler_option *o
 		}
 		*(enum profiler_unwind *)((char *)o + opt->off) = (enum profiler_unwind)u;
 		return 0;
-	case PROFILER_V_BOOL:
-		if (!strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
-		    !strcmp(v, "1")) {
-			u = 1;
-		} else if (!strcasecmp(v, "off") || !strcasecmp(v, "false") || !strcasecmp(v, "no") ||
-			   !strcmp(v, "0")) {
-			u = 0;
-		} else {
-			snprintf(err, errlen, "expected on or off, not '%.64s'", v);
+	case PROFILER_V_PYALLOC:
+		for (u = 0; u < sizeof(pyalloc_names) / sizeof(pyalloc_names[0]); u++)
+			if (!strcasecmp(v, pyalloc_names[u]))
+				break;
+		if (!strcasecmp(v, "on")) /* before 'calls' and 'arenas' existed */
+			u = PROFILER_PYALLOC_AUTO;
+		if (u == sizeof(pyalloc_names) / sizeof(pyalloc_names[0])) {
+			snprintf(err, errlen, "expected auto, calls, arenas or off, not '%.64s'", v);
 			return -EINVAL;
 		}
 		break;

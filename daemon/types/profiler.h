@@ -37,11 +37,20 @@ struct profiler_opts {
 	size_t npids;
 	uint64_t frequency;         /* cpu: Hz */
 	uint64_t heap_sample_rate;  /* heap/allocs: mean bytes between samples */
-	uint64_t python_allocator;  /* heap/allocs: probe CPython's pymalloc (0/1) */
+	uint64_t python_allocator;  /* heap/allocs: PROFILER_PYALLOC_* */
 	uint64_t min_block_ns;      /* block: shortest off-CPU time recorded */
 	enum profiler_unwind unwind; /* user stack walk */
 	uint64_t unwind_max_bytes;  /* kernel memory for unwind tables */
 	uint64_t format;            /* a type with a text op: PROFILER_FORMAT_* */
+};
+
+/* How heap/allocs probe CPython's pymalloc (--python-allocator; the values
+ * of collect/heap.h's enum heap_pymalloc). */
+enum profiler_pyalloc {
+	PROFILER_PYALLOC_OFF = 0,
+	PROFILER_PYALLOC_AUTO = 1,
+	PROFILER_PYALLOC_CALLS = 2,
+	PROFILER_PYALLOC_ARENAS = 3,
 };
 
 /* How a one-shot run writes its profile (--format): pprof, or the text
@@ -74,7 +83,7 @@ enum profiler_value {
 	PROFILER_V_DURATION0,   /* a duration (1ms), or "0"/"off" */
 	PROFILER_V_UNWIND,      /* auto, fp or dwarf */
 	PROFILER_V_FORMAT,      /* pprof, text or dump (enum profiler_format) */
-	PROFILER_V_BOOL,        /* on/off, true/false, yes/no, 1/0 */
+	PROFILER_V_PYALLOC,     /* auto, calls, arenas or off (enum profiler_pyalloc) */
 };
 
 struct profiler_option {

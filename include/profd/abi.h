@@ -60,11 +60,23 @@ struct profd_cpu_config {
  * (hash into heap_stacks, whose first frame is the allocator's caller). */
 struct profd_heap_key {
 	__u32 pid;
-	__u32 pad;
+	__u32 flags;       /* PROFD_HEAP_KEY_* */
 	__u64 stack_hash;
 	char comm[PROFD_COMM_LEN];
 };
 _Static_assert(sizeof(struct profd_heap_key) == 32, "profd_heap_key layout");
+
+/* profd_heap_key.flags */
+enum {
+	/* A CPython pymalloc arena (mmap'd by the interpreter for its small
+	 * objects), not a malloc block: the stack is the allocation that
+	 * made pymalloc take a new arena. */
+	PROFD_HEAP_KEY_PY_ARENA = 1 << 0,
+};
+
+/* Sizes of a CPython pymalloc arena: 1 MiB since 3.10, 256 KiB before. */
+#define PROFD_PY_ARENA_SIZE (1u << 20)
+#define PROFD_PY_ARENA_SIZE_OLD (256u << 10)
 
 /* Cumulative counters per key since profd attached. */
 struct profd_heap_counts {
@@ -131,6 +143,9 @@ enum profd_heap_fn {
 	PROFD_HEAP_FN_PYC_CALLOC,    /* _PyObject_Calloc(ctx, n, size) */
 	PROFD_HEAP_FN_PYC_REALLOC,   /* _PyObject_Realloc(ctx, ptr, size) */
 	PROFD_HEAP_FN_PYC_FREE,      /* _PyObject_Free(ctx, ptr) */
+	/* pymalloc's arenas: the interpreter's mmap@plt stub (munmap@plt
+	 * is a FREE): mmap(addr, len, prot, flags, ...) of an arena */
+	PROFD_HEAP_FN_PY_ARENA,
 };
 
 enum profd_heap_metric {

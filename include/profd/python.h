@@ -24,6 +24,12 @@
 #define PROFD_PY_IS_FRAME(v) (((__u64)(v) >> 60) == PROFD_PY_TAG)
 #define PROFD_PY_CODE(v) ((((__u64)(v) >> 16) & ((1ULL << 44) - 1)) << 3)
 #define PROFD_PY_INSTR(v) ((__u32)((v) & 0xffff))
+/* Locations of the frames the agent adds to say what a stack is (no code
+ * object has these addresses: all 44 code bits set). */
+#define PROFD_PY_MARK(n) ((PROFD_PY_TAG << 60) | ((1ULL << 60) - 1 - (n)))
+#define PROFD_PY_MARK_GIL PROFD_PY_MARK(0)        /* "Python GIL" */
+#define PROFD_PY_MARK_GIL_SWITCH PROFD_PY_MARK(1) /* "Python GIL handoff" */
+#define PROFD_PY_MARK_ARENA PROFD_PY_MARK(2)      /* "Python pymalloc arena" */
 
 /*
  * py_procs: HASH, tgid (u32) → struct profd_py_proc. Interpreter frames:

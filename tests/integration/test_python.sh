@@ -587,46 +587,66 @@ assert_bytes() {
 	assert_near "$1" "$2" "$(awk -v t="$2" -v p="$PYHEAP_TOL" 'BEGIN { printf "%d", t * p / 100 }')" "$3"
 }
 
-# check_pyheap PYTHON FULL: heap profile of pyheap.py keep 32 32 while the
+# assert_arenas VALUE ARENAS WHAT: VALUE (bytes) is ARENAS pymalloc arenas
+# of 1 MiB (pymalloc's own count), give or take one, plus 2% for malloc
+# calls sampled in the same function.
+assert_arenas() {
+	assert_near "$1" "$(($2 << 20))" "$(((1 << 20) + ($2 << 20) / 50))" "$3"
+}
+
+# check_pyheap PYTHON MODE: heap profile of pyheap.py keep 32 32 while the
 # objects are kept (profd stopped by SIGINT), then with the objects dropped
-# inside the window. FULL=yes when pymalloc's own functions are probed (every
-# request seen); no for Debian's python3.11, whose LTO build inlines pymalloc
-# into its callers (str concatenation among them): small_keep unseen there;
+# inside the window. MODE calls when pymalloc's own functions are probed
+# (every request seen, the bytes asked for); arenas for Debian's python3.11,
+# whose LTO build inlines pymalloc into its callers (str concatenation among
+# them): small objects are counted by the 1 MiB arenas pymalloc maps for
+# them, against pymalloc's own count of arenas mapped in each function;
 # malloc with PYTHONMALLOC=malloc (everything through malloc, once).
 check_pyheap() {
-	local py=$1 full=$2 kept s sb b h top atop
+	local py=$1 mode=$2 kept s sb b h as asb top atop tol f
 	require_root
 	start_pyheap "$py" 32 32
-	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate "$PYHEAP_RATE" --duration 120s \
+	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate "$PYHEAP_RATE" --duration 120s ${PYHEAP_PROFD_ARGS:-} \
 		-o "$T/ph.pb.gz"
 	echo go >&8
 	kept=$(pyheap_line kept)
-	read -r _ s sb b h <<<"$kept"
+	read -r _ s sb b h as asb _ <<<"$kept"
 	kill -INT "$PROFD_PID"
 	wait_profd
 	grep -E 'pymalloc|allocator calls' "$T/profd.err" | sed 's/^/    | /' >&2
-	if [ "$full" = yes ]; then
+	if [ "$mode" = calls ]; then
 		assert_contains "$(cat "$T/profd.err")" "pymalloc probed in .*_PyObject_Malloc family" \
 			"pymalloc's own functions probed"
-	elif [ "$full" = malloc ]; then
+	elif [ "$mode" = malloc ]; then
 		assert_contains "$(cat "$T/profd.err")" "PYTHONMALLOC=malloc: pymalloc unused" \
 			"pymalloc not probed under PYTHONMALLOC=malloc"
 	else
-		assert_contains "$(cat "$T/profd.err")" "pymalloc probed in .*exported entry points" \
-			"pymalloc's exported functions probed"
+		assert_contains "$(cat "$T/profd.err")" "pymalloc probed in .* by its arenas" \
+			"pymalloc's arenas probed"
+		note "pymalloc mapped $as arenas in small_keep, $asb in small_bytes_keep"
+		[ "$as" -ge 16 ] && [ "$asb" -ge 16 ] ||
+			fail "pymalloc says it mapped $as and $asb arenas for 32 MiB each"
 	fi
 	top=$(pprof -top -cum -unit=B -nodecount=1000 "$T/ph.pb.gz")
-	echo "$top" | grep -E 'pyheap|Type:|flat%' | sed 's/^/    | /' >&2
+	echo "$top" | grep -E 'pyheap|Type:|flat%|arena' | sed 's/^/    | /' >&2
 	assert_contains "$top" "Type: inuse_space" "heap profile"
 	atop=$(pprof -top -cum -unit=B -sample_index=alloc_space -nodecount=1000 "$T/ph.pb.gz")
-	if [ "$full" != no ]; then
+	if [ "$mode" != arenas ]; then
 		assert_bytes "$(cum_bytes pyheap.small_keep <<<"$top")" "$s" "small_keep inuse_space (146-byte str)"
 		assert_bytes "$(cum_bytes pyheap.small_keep <<<"$atop")" "$s" "small_keep alloc_space"
+		assert_bytes "$(cum_bytes pyheap.small_bytes_keep <<<"$top")" "$sb" "small_bytes_keep inuse_space (bytes(100))"
+		assert_bytes "$(cum_bytes pyheap.small_bytes_keep <<<"$atop")" "$sb" "small_bytes_keep alloc_space"
+		assert_not_contains "$top" "Python pymalloc arena" "no arena frame"
 	else
-		note "small_keep inuse_space $(cum_bytes pyheap.small_keep <<<"$top") of $s: str concatenation's inlined pymalloc is unseen (README)"
+		assert_arenas "$(cum_bytes pyheap.small_keep <<<"$top")" "$as" "small_keep inuse_space (146-byte str: $as arenas)"
+		assert_arenas "$(cum_bytes pyheap.small_keep <<<"$atop")" "$as" "small_keep alloc_space"
+		assert_arenas "$(cum_bytes pyheap.small_bytes_keep <<<"$top")" "$asb" "small_bytes_keep inuse_space (bytes(100): $asb arenas)"
+		assert_arenas "$(cum_bytes pyheap.small_bytes_keep <<<"$atop")" "$asb" "small_bytes_keep alloc_space"
+		# The arenas are under their own frame, leafward of the stack.
+		assert_arenas "$(pprof -top -unit=B -focus='^Python pymalloc arena$' -nodecount=1000 "$T/ph.pb.gz" |
+			awk '$NF == "pyheap.small_keep" { v = $4; sub("B$", "", v); print v }')" "$as" \
+			"small_keep's arenas under the 'Python pymalloc arena' frame"
 	fi
-	assert_bytes "$(cum_bytes pyheap.small_bytes_keep <<<"$top")" "$sb" "small_bytes_keep inuse_space (bytes(100))"
-	assert_bytes "$(cum_bytes pyheap.small_bytes_keep <<<"$atop")" "$sb" "small_bytes_keep alloc_space"
 	# Over 512 bytes pymalloc calls malloc: counted once (twice would be 2x).
 	assert_bytes "$(cum_bytes pyheap.big_keep <<<"$top")" "$b" "big_keep inuse_space (1.5 KB str)"
 	assert_bytes "$(cum_bytes pyheap.big_keep <<<"$atop")" "$b" "big_keep alloc_space"
@@ -641,34 +661,71 @@ check_pyheap() {
 	# The same objects dropped inside the window: frees are seen, inuse
 	# falls to (near) zero and alloc_space keeps the totals.
 	start_pyheap "$py" 32 32
-	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate "$PYHEAP_RATE" --duration 120s \
+	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate "$PYHEAP_RATE" --duration 120s ${PYHEAP_PROFD_ARGS:-} \
 		-o "$T/pd.pb.gz"
 	echo go >&8
 	kept=$(pyheap_line kept)
-	read -r _ s sb b h <<<"$kept"
+	read -r _ s sb b h as asb _ <<<"$kept"
 	echo drop >&8
 	pyheap_line dropped >/dev/null
 	kill -INT "$PROFD_PID"
 	wait_profd
 	exec 8>&- 9<&-
+	grep -E 'pymalloc|allocator calls|warn|error' "$T/profd.err" | sed 's/^/    | /' >&2
 	top=$(pprof -top -cum -unit=B -nodecount=1000 "$T/pd.pb.gz")
 	atop=$(pprof -top -cum -unit=B -sample_index=alloc_space -nodecount=1000 "$T/pd.pb.gz")
-	echo "$atop" | grep -E 'pyheap|Type:|flat%' | sed 's/^/    | /' >&2
-	# Debian's python3.11 frees small blocks through inlined pymalloc too:
-	# those frees are unseen and the blocks stay in inuse_space (README).
-	drops="big_keep huge_keep"
-	[ "$full" != no ] && drops="small_keep small_bytes_keep $drops" ||
-		note "small_bytes_keep inuse_space after the drop: $(cum_bytes pyheap.small_bytes_keep <<<"$top") of $sb (inlined frees unseen)"
-	for f in $drops; do
-		assert_near "$(cum_bytes "pyheap.$f" <<<"$top")" 0 "$(awk -v t="$b" 'BEGIN { printf "%d", t / 50 }')" \
-			"$f inuse_space after the drop (< 2% of what it kept)"
+	echo "$atop" | grep -E 'pyheap|Type:|flat%|^Showing' | sed 's/^/    | /' >&2
+	echo "$atop" | grep -q pyheap || echo "$atop" | head -30 | sed 's/^/    | /' >&2
+	# With arenas, an arena's objects all freed is an arena unmapped
+	# (pymalloc keeps at most one empty arena: 1 MiB more).
+	for f in small_keep small_bytes_keep big_keep huge_keep; do
+		tol=$(awk -v t="$b" 'BEGIN { printf "%d", t / 50 }')
+		case $mode:$f in arenas:small*) tol=$(((1 << 20) + tol)) ;; esac
+		assert_near "$(cum_bytes "pyheap.$f" <<<"$top")" 0 "$tol" "$f inuse_space after the drop"
 	done
-	assert_bytes "$(cum_bytes pyheap.small_bytes_keep <<<"$atop")" "$sb" "small_bytes_keep alloc_space after the drop"
+	if [ "$mode" = arenas ]; then
+		assert_arenas "$(cum_bytes pyheap.small_bytes_keep <<<"$atop")" "$asb" "small_bytes_keep alloc_space after the drop"
+	else
+		assert_bytes "$(cum_bytes pyheap.small_bytes_keep <<<"$atop")" "$sb" "small_bytes_keep alloc_space after the drop"
+	fi
 	assert_bytes "$(cum_bytes pyheap.big_keep <<<"$atop")" "$b" "big_keep alloc_space after the drop"
 }
 
+# Debian's python3.11 by default: pymalloc's arenas (its fast paths are
+# inlined at ~240 call sites no function probe sees).
 test_python311_pymalloc_heap() {
-	check_pyheap "$PY311" no
+	check_pyheap "$PY311" arenas
+}
+
+# The same interpreter with --python-allocator calls: the exported entry
+# points only. bytes(100) (PyObject_Calloc) is seen request by request;
+# str concatenation's inlined pymalloc is not (README).
+test_python311_pymalloc_calls() {
+	local kept s sb top
+	require_root
+	start_pyheap "$PY311" 32 32
+	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate "$PYHEAP_RATE" --duration 120s \
+		--python-allocator calls -o "$T/ph.pb.gz"
+	echo go >&8
+	kept=$(pyheap_line kept)
+	read -r _ s sb _ <<<"$kept"
+	kill -INT "$PROFD_PID"
+	wait_profd
+	exec 8>&- 9<&-
+	assert_contains "$(cat "$T/profd.err")" "pymalloc probed in .*exported entry points" \
+		"pymalloc's exported functions probed"
+	top=$(pprof -top -cum -unit=B -nodecount=1000 "$T/ph.pb.gz")
+	echo "$top" | grep -E 'pyheap|Type:|flat%' | sed 's/^/    | /' >&2
+	assert_bytes "$(cum_bytes pyheap.small_bytes_keep <<<"$top")" "$sb" "small_bytes_keep inuse_space (bytes(100))"
+	assert_not_contains "$top" "Python pymalloc arena" "no arena frame"
+	note "small_keep inuse_space $(cum_bytes pyheap.small_keep <<<"$top") of $s: str concatenation's inlined pymalloc is unseen by calls"
+}
+
+# pyenv's 3.12 by arenas (--python-allocator arenas) where calls would be
+# the default: the same arena counts as Debian's 3.11.
+test_python312_shared_pymalloc_arenas() {
+	py=$(pyenv_python 3.12) || skip "no pyenv build of Python 3.12"
+	PYHEAP_PROFD_ARGS="--python-allocator arenas" check_pyheap "$py" arenas
 }
 
 # --python-allocator off (a Python-heavy host that cannot pay ~3 us per
@@ -683,7 +740,7 @@ test_python311_pymalloc_off() {
 		--python-allocator off -o "$T/ph.pb.gz"
 	echo go >&8
 	kept=$(pyheap_line kept)
-	read -r _ s sb b h <<<"$kept"
+	read -r _ s sb b h _ <<<"$kept"
 	kill -INT "$PROFD_PID"
 	wait_profd
 	exec 8>&- 9<&-
@@ -706,20 +763,20 @@ test_python311_pythonmalloc_malloc_heap() {
 
 test_python310_shared_pymalloc_heap() {
 	py=$(pyenv_python 3.10) || skip "no pyenv build of Python 3.10"
-	check_pyheap "$py" yes
+	check_pyheap "$py" calls
 }
 
 test_python311_shared_pymalloc_heap() {
 	py=$(pyenv_python 3.11) || skip "no pyenv build of Python 3.11"
-	check_pyheap "$py" yes
+	check_pyheap "$py" calls
 }
 
 test_python312_shared_pymalloc_heap() {
 	py=$(pyenv_python 3.12) || skip "no pyenv build of Python 3.12"
-	check_pyheap "$py" yes
+	check_pyheap "$py" calls
 }
 
 test_python313_shared_pymalloc_heap() {
 	py=$(pyenv_python 3.13) || skip "no pyenv build of Python 3.13"
-	check_pyheap "$py" yes
+	check_pyheap "$py" calls
 }

@@ -75,7 +75,7 @@ void test_config_defaults(void)
 	ASSERT_STREQ(cfg.output_dir, "", "output_dir off");
 	ASSERT_EQ(cfg.popts.frequency, 99, "frequency");
 	ASSERT_EQ(cfg.popts.heap_sample_rate, 524288, "heap rate");
-	ASSERT_EQ(cfg.popts.python_allocator, 1, "python_allocator on by default");
+	ASSERT_EQ(cfg.popts.python_allocator, PROFILER_PYALLOC_AUTO, "python_allocator auto by default");
 	ASSERT_EQ(cfg.popts.min_block_ns, 0, "every blocking");
 	ASSERT_EQ(cfg.popts.unwind, PROFILER_UNWIND_AUTO, "unwind auto");
 	ASSERT_EQ(cfg.popts.unwind_max_bytes, 64ULL << 20, "unwind cap");
@@ -226,8 +226,9 @@ void test_config_bad_files(void)
 		{ "[cpu]\nfrequency = 99Hz\n", "F:2: [cpu] frequency: invalid number '99Hz'" },
 		{ "[heap]\nsample_rate = 0\n", "F:2: [heap] sample_rate: 0 out of range" },
 		{ "[heap]\npython_allocator = maybe\n",
-		  "F:2: [heap] python_allocator: expected on or off, not 'maybe'" },
-		{ "[heap]\npython_allocator =\n", "F:2: [heap] python_allocator: expected on or off" },
+		  "F:2: [heap] python_allocator: expected auto, calls, arenas or off, not 'maybe'" },
+		{ "[heap]\npython_allocator =\n",
+		  "F:2: [heap] python_allocator: expected auto, calls, arenas or off" },
 		{ "[heap]\nprocesses = nginx, 0\n", "F:2: [heap] processes: invalid pid '0'" },
 		{ "[heap]\nprocesses = 99999999\n", "F:2: [heap] processes: invalid pid '99999999'" },
 		{ "[heap]\nprocesses = a b\n", "F:2: [heap] processes: invalid process name 'a b'" },
@@ -413,6 +414,11 @@ void test_config_overrides(void)
 		{ "bogus.key=1", "command line: unknown section [bogus]" },
 		{ "profd.bogus=1", "command line: [profd] unknown key 'bogus'" },
 		{ "profd.output_dir=rel", "command line: [profd] output_dir: 'rel' is not an absolute path" },
+		{ "heap.python_allocator=calls", NULL },
+		{ "heap.python_allocator=on", NULL },
+		{ "heap.python_allocator=Arenas", NULL },
+		{ "heap.python_allocator=arena",
+		  "command line: [heap] python_allocator: expected auto, calls, arenas or off, not 'arena'" },
 	};
 	struct profd_config cfg;
 	char err[CONFIG_ERR_LEN];
@@ -431,6 +437,7 @@ void test_config_overrides(void)
 			fprintf(stderr, "    got:  %s\n    want: %s\n", err, cases[i].msg);
 	}
 	ASSERT_EQ(cfg.popts.frequency, 299, "last override wins");
+	ASSERT_EQ(cfg.popts.python_allocator, PROFILER_PYALLOC_ARENAS, "python_allocator arenas");
 	ASSERT_EQ(cfg.group_by, GROUP_BY_PROCESS, "group_by process");
 	ASSERT_EQ(cfg.types, TBIT("cpu") | TBIT("mutex"), "types");
 	ASSERT_STREQ(cfg.http.listen, "", "http off");

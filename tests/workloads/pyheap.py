@@ -11,8 +11,10 @@ tests/bench/bench_python.sh).
           big_keep()          BIG_MIB of ~1500-character strings (1556 bytes:
                               pymalloc forwards them to malloc);
           huge_keep()         BIG_MIB of bytearray(1 MiB) (malloc, mmap'd);
-        and prints "kept S SB B H": the sys.getsizeof sums of each (what each
-        function asked the allocator for, to a few bytes per object). On the
+        and prints "kept S SB B H AS ASB AB AH": the sys.getsizeof sums of
+        each (what each function asked the allocator for, to a few bytes per
+        object), then how many arenas pymalloc mapped during each function
+        (its own count, sys._debugmallocstats; -1 without pymalloc). On the
         next line on stdin it drops them all (drop()) and prints "dropped";
         it exits on the line after or when stdin closes.
     pyheap.py churn SECONDS KIND [gate]
@@ -28,7 +30,9 @@ that holds them and their suffixes are made before "ready", and the loops
 iterate over prepared lists (no new ints), so nothing else is counted under
 small_keep or big_keep.
 """
+import os
 import sys
+import tempfile
 import time
 
 SMALL = "s" * 90      # + a 6-7 digit suffix: ~97 characters, ~145 bytes
@@ -55,6 +59,32 @@ def huge_keep(keep, suffixes):
         keep[j] = bytearray(1 << 20)
 
 
+def arenas_mapped():
+    """pymalloc's count of the arenas it has mapped so far ("# arenas
+    allocated total" of sys._debugmallocstats, which writes to fd 2), or -1."""
+    with tempfile.TemporaryFile() as f:
+        saved = os.dup(2)
+        os.dup2(f.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        for line in f.read().decode().splitlines():
+            if line.startswith("# arenas allocated total"):
+                return int(line.split("=")[1].replace(",", ""))
+    return -1
+
+
+def counted(fn, *args):
+    """fn(*args), and the arenas pymalloc mapped meanwhile (-1: unknown)."""
+    before = arenas_mapped()
+    fn(*args)
+    after = arenas_mapped()
+    return after - before if before >= 0 and after >= 0 else -1
+
+
 def drop(keeps):
     for k in keeps:
         k[:] = ()
@@ -75,12 +105,11 @@ def keep_mode(small_mib, big_mib):
     hsuf = [(j, None) for j in range(big_mib)]
     print("ready", flush=True)
     sys.stdin.readline()
-    small_keep(small, ssuf)
-    small_bytes_keep(smallb, sbsuf)
-    big_keep(big, bsuf)
-    huge_keep(huge, hsuf)
-    print("kept %d %d %d %d" % tuple(sum(map(sys.getsizeof, k)) for k in (small, smallb, big, huge)),
-          flush=True)
+    arenas_mapped()  # its own first-call allocations, before any count
+    arenas = [counted(small_keep, small, ssuf), counted(small_bytes_keep, smallb, sbsuf),
+              counted(big_keep, big, bsuf), counted(huge_keep, huge, hsuf)]
+    sizes = [sum(map(sys.getsizeof, k)) for k in (small, smallb, big, huge)]
+    print("kept %d %d %d %d %d %d %d %d" % tuple(sizes + arenas), flush=True)
     sys.stdin.readline()
     drop([small, smallb, big, huge])
     print("dropped", flush=True)
