@@ -6,6 +6,7 @@
 #include "agent/agent_internal.h"
 #include "export/disk.h"
 #include "util/log.h"
+#include "unwind/unwinder.h"
 #include "util/sdnotify.h"
 
 /* Start an interval at CLOCK_MONOTONIC time `at` (the previous one's end,
@@ -76,6 +77,7 @@ void agent_snapshot_update(struct agent *a)
 		s.disk.files = d->files;
 	}
 	symbolizer__stats(a->sym, &s.sym);
+	s.unw_on = unwinder__stats(&s.unw);
 	for (size_t i = 0; i < a->ntypes; i++) {
 		const struct agent_ptype *t = &a->types[i];
 

@@ -82,8 +82,12 @@ struct unwind_loader_stats {
 	size_t pids_refused;	/* processes not tracked: max_pids */
 	size_t map_full;	/* trie inserts that failed */
 	size_t events;		/* unknown-mapping events received */
+	size_t events_stale;	/* of which told nothing new (no rescan) */
+	size_t identity_checks;	/* /proc start time and exe checks */
 	size_t scans;		/* /proc/PID/maps scans */
 	size_t exits;		/* processes dropped: exited, pid reused */
+	uint64_t cpu_ns;	/* CPU time of the callers' add_pid and poll
+				 * (filled by unwinder.c, not the loader) */
 };
 void unwind_loader__stats(const struct unwind_loader *l, struct unwind_loader_stats *st);
 
