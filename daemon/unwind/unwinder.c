@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* unwinder: one shared, reference-counted unwind loader per process. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ struct unwinder {
 	struct unwind_loader *l;
 	unsigned refs;
 	uint64_t cpu_ns; /* thread CPU time in add_pid and poll (lock held) */
+	size_t trimmed_builds; /* builds when the heap was last trimmed */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -216,9 +218,18 @@ void unwinder__poll(struct unwinder *u)
 {
 	uint64_t t0;
 
+	struct unwind_loader_stats st;
+
 	pthread_mutex_lock(&lock);
 	t0 = thread_cpu_ns();
 	unwind_loader__poll(u->l);
+	/* A table build's scratch (MiBs for a large file) is freed into the
+	 * heap, where it stays resident: give it back after builds. */
+	unwind_loader__stats(u->l, &st);
+	if (st.builds != u->trimmed_builds) {
+		u->trimmed_builds = st.builds;
+		malloc_trim(0);
+	}
 	u->cpu_ns += thread_cpu_ns() - t0;
 	pthread_mutex_unlock(&lock);
 }
