@@ -476,6 +476,29 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	       "Binaries dropped for [symbolize] cache_max_memory (read again when sampled).");
 	value(f, "profd_symbol_cache_evictions_total", s.sym.cache_evictions);
 
+	if (s.unw_on) {
+		metric(f, "profd_unwind_processes", "gauge",
+		       "Processes whose mappings the stack walker mirrors.");
+		value(f, "profd_unwind_processes", s.unw.pids);
+		metric(f, "profd_unwind_tables", "gauge", "Unwind tables loaded in the kernel.");
+		value(f, "profd_unwind_tables", s.unw.tables);
+		metric(f, "profd_unwind_table_bytes", "gauge", "Kernel memory of the unwind tables.");
+		value(f, "profd_unwind_table_bytes", s.unw.table_bytes);
+		metric(f, "profd_unwind_builds_total", "counter", "Unwind tables built.");
+		value(f, "profd_unwind_builds_total", s.unw.builds);
+		metric(f, "profd_unwind_scans_total", "counter", "Reads of a process's mappings.");
+		value(f, "profd_unwind_scans_total", s.unw.scans);
+		metric(f, "profd_unwind_events_total", "counter",
+		       "Samples in mappings the walker did not know, reported to the agent.");
+		value(f, "profd_unwind_events_total", s.unw.events);
+		metric(f, "profd_unwind_events_stale_total", "counter",
+		       "Of those, events that needed no rescan (no new executable mapping there).");
+		value(f, "profd_unwind_events_stale_total", s.unw.events_stale);
+		metric(f, "profd_unwind_cpu_seconds_total", "counter",
+		       "CPU time of scans, table builds and uploads, and event handling.");
+		fprintf(f, "profd_unwind_cpu_seconds_total %.6f\n", s.unw.cpu_ns / 1e9);
+	}
+
 	metric(f, "profd_config_reloads_total", "counter", "SIGHUP reloads, by result.");
 	fprintf(f, "profd_config_reloads_total{result=\"ok\"} %llu\n",
 		(unsigned long long)s.reloads);

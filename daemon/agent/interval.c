@@ -6,6 +6,7 @@
 #include "agent/agent_internal.h"
 #include "export/disk.h"
 #include "util/log.h"
+#include "unwind/unwinder.h"
 #include "util/sdnotify.h"
 
 /* Start an interval at CLOCK_MONOTONIC time `at` (the previous one's end,
@@ -76,6 +77,7 @@ void agent_snapshot_update(struct agent *a)
 		s.disk.files = d->files;
 	}
 	symbolizer__stats(a->sym, &s.sym);
+	s.unw_on = unwinder__stats(&s.unw);
 	for (size_t i = 0; i < a->ntypes; i++) {
 		const struct agent_ptype *t = &a->types[i];
 
@@ -134,10 +136,11 @@ void agent_tick(struct agent *a)
 	for (size_t i = 0; i < a->ntypes; i++)
 		agent_type_drain(&a->types[i], true);
 	a->last_drain_ns = now;
-	/* Exited processes hold the symbolizer's records of their mappings:
-	 * let them go now, not at the interval's end, so churn stays cheap. */
-	if (agent_flush_exited(a))
-		symbolizer__prune(a->sym);
+	/* Exited processes are flushed and forgotten by the symbolizer one by
+	 * one (a prune each tick read /proc/PID/stat of every known process
+	 * and dropped the cached results of all: a tenth of the steady state
+	 * with the host's churn); the prune is the interval's end's. */
+	agent_flush_exited(a);
 	if (mono >= a->interval_end_mono)
 		agent_interval_end(a, now);
 	agent_snapshot_update(a);

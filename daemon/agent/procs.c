@@ -238,6 +238,9 @@ size_t agent_flush_exited(struct agent *a)
 
 			if (p->exited) {
 				*pp = p->next;
+				/* Its mappings' records go now, not at the
+				 * interval's end: churn stays cheap. */
+				symbolizer__forget_pid(a->sym, p->pid);
 				proc_finish_free(a, p, p->exit_ns);
 				n++;
 				continue;

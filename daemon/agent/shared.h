@@ -15,6 +15,7 @@
 
 #include "symbolize/symbolizer.h"
 #include "types/profiler.h"
+#include "unwind/loader.h"
 
 /* Processes one continuous profiler of a per-process type targets. */
 #define AGENT_MAX_TARGETS 1024
@@ -47,6 +48,8 @@ struct agent_snapshot {
 		uint64_t written, errors, enospc, removed, bytes_used, files;
 	} disk;
 	struct symbolizer_stats sym;
+	bool unw_on;                    /* the .eh_frame walker runs */
+	struct unwind_loader_stats unw;
 	/* settings on-demand profiles use */
 	struct profiler_opts popts;     /* pids unused */
 	/* processes a continuous profiler of a probe group probes now */

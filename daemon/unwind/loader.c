@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,7 +44,14 @@
 /* Files remembered for no process, with or without a table (tables are
  * also evicted, LRU, to stay under max_table_bytes and max_files). */
 #define MAX_UNUSED_FILES 8192
+/* Exits are checked once a second (kill(pid, 0): no /proc read); a pid's
+ * identity (start time: pid reuse; /proc/PID/exe: exec) every
+ * IDENTITY_INTERVAL_NS, a slice of the processes at each check. */
 #define REAP_INTERVAL_NS 1000000000ULL
+#define IDENTITY_INTERVAL_NS 5000000000ULL
+/* Without PROCMAP_QUERY (before 6.11), a rescan that found nothing new
+ * doubles that pid's rescan interval, up to rescan_ms << MAX_BACKOFF_SHIFT. */
+#define MAX_BACKOFF_SHIFT 5
 /* Unknown-mapping ring buffer: 10k events of 24 bytes between two polls. */
 #define EVENTS_BYTES (256 * 1024)
 /* Kernel overhead of one inner array beyond its rows, when fdinfo says
@@ -78,6 +87,8 @@ struct unw_proc {
 	unsigned long long starttime;
 	uint64_t exe_dev, exe_ino;
 	uint64_t last_scan_ns;
+	uint64_t next_identity_ns; /* next start time and exe check */
+	unsigned backoff;	   /* rescan interval: rescan_ms << backoff */
 	struct unw_range *ranges;
 	size_t nranges;
 };
@@ -97,8 +108,9 @@ struct unwind_loader {
 	struct profd_unw_rule *rules;
 	size_t nrules;
 	struct hashmap rule_index;
-	pid_t pending[MAX_PENDING];
+	struct profd_unw_event pending[MAX_PENDING]; /* pid and address */
 	size_t npending;
+	int vma_query; /* PROCMAP_QUERY works: 1, does not: -1, unknown: 0 */
 	uint32_t next_id;
 	uint64_t last_reap_ns;
 	/* Built tables not yet in unw_tables (inner map fds we own). */
@@ -107,6 +119,9 @@ struct unwind_loader {
 	int staged_fd[MAX_STAGED];
 	size_t nstaged;
 	bool closing; /* freeing: the maps go with us, no per-entry deletes */
+	/* Inner arrays are BPF_F_MMAPABLE: rows are copied in through a
+	 * mapping, not one kernel update per row. */
+	bool mmapable;
 	struct unwind_loader_stats st;
 };
 
@@ -233,8 +248,17 @@ static int create_maps(struct unwind_loader *l)
 					&lpm_opts);
 	if (l->mappings_fd < 0)
 		return -errno;
+	/* Inner arrays must have the template's flags. Mmapable (5.5+) if the
+	 * kernel lets an inner array be. */
+	inner_opts.map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE;
 	l->inner_tmpl_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "unw_rows_tmpl", 4,
 					  sizeof(struct profd_unw_row), 1, &inner_opts);
+	l->mmapable = l->inner_tmpl_fd >= 0;
+	if (!l->mmapable) {
+		inner_opts.map_flags = BPF_F_INNER_MAP;
+		l->inner_tmpl_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "unw_rows_tmpl", 4,
+						  sizeof(struct profd_unw_row), 1, &inner_opts);
+	}
 	if (l->inner_tmpl_fd < 0)
 		return -errno;
 	outer_opts.inner_map_fd = l->inner_tmpl_fd;
@@ -431,14 +455,56 @@ cleanup:
 	return err;
 }
 
+/* Fill the inner array fd with rows: through a shared mapping when it is
+ * mmapable (one copy; a batch update costs a copy_from_user and an update
+ * call per row in the kernel, a third of the first interval's CPU with 100
+ * processes), else by batch updates, else one by one. 0 or -errno. */
+static int rows_fill(const struct unwind_loader *l, int fd, const struct profd_unw_row *rows,
+		     size_t nrows)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	__u32 *keys;
+	int err = 0;
+
+	if (l->mmapable) {
+		long page = sysconf(_SC_PAGESIZE);
+		size_t len = (nrows * sizeof(*rows) + (size_t)page - 1) & ~((size_t)page - 1);
+		void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+		if (m == MAP_FAILED)
+			return -errno;
+		memcpy(m, rows, nrows * sizeof(*rows));
+		munmap(m, len);
+		return 0;
+	}
+	keys = malloc(nrows * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < nrows; i++)
+		keys[i] = (__u32)i;
+	for (size_t done = 0; done < nrows;) {
+		__u32 count = (__u32)(nrows - done);
+
+		if (bpf_map_update_batch(fd, keys + done, rows + done, &count, &bopts)) {
+			/* Batch ops on arrays are 5.6+; fall back per element. */
+			for (size_t i = done; i < nrows && !err; i++)
+				if (bpf_map_update_elem(fd, &keys[i], &rows[i], BPF_ANY))
+					err = -errno;
+			break;
+		}
+		done += count;
+	}
+	free(keys);
+	return err;
+}
+
 /* Put t's rows and their page index into a new inner array under a new
  * file id. */
 static int file_upload(struct unwind_loader *l, struct unw_file *f, const struct unwind_table *t)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, inner_opts, .map_flags = BPF_F_INNER_MAP);
-	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
 	struct profd_unw_row *rows = NULL, *grown;
-	__u32 *keys = NULL, id, npages;
+	__u32 id, npages;
 	size_t nrows, nrows_only, bytes;
 	int fd = -1, err, mem;
 
@@ -471,6 +537,8 @@ static int file_upload(struct unwind_loader *l, struct unw_file *f, const struct
 		}
 	}
 	id = l->next_id++;
+	if (l->mmapable)
+		inner_opts.map_flags |= BPF_F_MMAPABLE;
 	if (!l->o.dry_run) {
 		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "unw_rows", 4, sizeof(*rows), (__u32)nrows,
 				    &inner_opts);
@@ -479,27 +547,10 @@ static int file_upload(struct unwind_loader *l, struct unw_file *f, const struct
 			l->st.load_errors++;
 			goto cleanup;
 		}
-		keys = malloc(nrows * sizeof(*keys));
-		if (!keys) {
-			err = -ENOMEM;
+		err = rows_fill(l, fd, rows, nrows);
+		if (err) {
+			l->st.load_errors++;
 			goto cleanup;
-		}
-		for (size_t i = 0; i < nrows; i++)
-			keys[i] = (__u32)i;
-		for (size_t done = 0; done < nrows;) {
-			__u32 count = (__u32)(nrows - done);
-
-			if (bpf_map_update_batch(fd, keys + done, rows + done, &count, &bopts)) {
-				/* Batch ops on arrays are 5.6+; fall back per element. */
-				for (size_t i = done; i < nrows; i++)
-					if (bpf_map_update_elem(fd, &keys[i], &rows[i], BPF_ANY)) {
-						err = -errno;
-						l->st.load_errors++;
-						goto cleanup;
-					}
-				break;
-			}
-			done += count;
 		}
 		mem = memlock_of(fd);
 		if (mem > 0)
@@ -523,7 +574,6 @@ static int file_upload(struct unwind_loader *l, struct unw_file *f, const struct
 cleanup:
 	if (fd >= 0)
 		close(fd);
-	free(keys);
 	free(rows);
 	return err;
 }
@@ -775,9 +825,12 @@ static void proc_free(struct unwind_loader *l, struct unw_proc *p)
 	free(p);
 }
 
-static int proc_scan(struct unwind_loader *l, struct unw_proc *p)
+/* Mirror pid's executable mappings; *changed (may be NULL): a range went
+ * or came. */
+static int proc_scan(struct unwind_loader *l, struct unw_proc *p, bool *changed)
 {
 	struct scan_ctx c = { .l = l, .pid = p->pid };
+	size_t diff = 0;
 	int err;
 
 	l->st.scans++;
@@ -800,17 +853,23 @@ static int proc_scan(struct unwind_loader *l, struct unw_proc *p)
 
 		for (size_t j = 0; j < c.n && !kept; j++)
 			kept = range_same(&p->ranges[i], &c.ranges[j]);
-		if (!kept)
+		if (!kept) {
 			range_apply(l, p->pid, &p->ranges[i], false);
+			diff++;
+		}
 	}
 	for (size_t j = 0; j < c.n; j++) {
 		bool had = false;
 
 		for (size_t i = 0; i < p->nranges && !had; i++)
 			had = range_same(&p->ranges[i], &c.ranges[j]);
-		if (!had)
+		if (!had) {
 			range_apply(l, p->pid, &c.ranges[j], true);
+			diff++;
+		}
 	}
+	if (changed)
+		*changed = diff != 0;
 	l->st.mappings += c.n;
 	l->st.mappings -= p->nranges;
 	ranges_release(l, p->ranges, p->nranges);
@@ -829,7 +888,7 @@ int unwind_loader__add_pid(struct unwind_loader *l, pid_t pid)
 		return -EINVAL;
 	p = proc_find(l, pid, NULL);
 	if (p)
-		return proc_scan(l, p);
+		return proc_scan(l, p, NULL);
 	if (l->nprocs >= l->o.max_pids) {
 		l->st.pids_refused++;
 		return -ENOSPC;
@@ -838,9 +897,12 @@ int unwind_loader__add_pid(struct unwind_loader *l, pid_t pid)
 	if (!p)
 		return -ENOMEM;
 	p->pid = pid;
+	/* Spread the identity checks of pids added together over the interval. */
+	p->next_identity_ns = now_ns() + IDENTITY_INTERVAL_NS / 2 +
+			      (uint64_t)pid % (IDENTITY_INTERVAL_NS / 2);
 	err = proc_identity(pid, &p->starttime, &p->exe_dev, &p->exe_ino);
 	if (!err)
-		err = proc_scan(l, p);
+		err = proc_scan(l, p, NULL);
 	if (err)
 		goto cleanup;
 	procs = realloc(l->procs, (l->nprocs + 1) * sizeof(*procs));
@@ -892,17 +954,93 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e))
 		return 0;
 	l->st.events++;
+	/* One event per pid and page between two polls is enough. */
 	for (size_t i = 0; i < l->npending; i++)
-		if (l->pending[i] == (pid_t)e->pid)
+		if (l->pending[i].pid == e->pid && (l->pending[i].addr ^ e->addr) < 4096)
 			return 0;
 	if (l->npending < MAX_PENDING)
-		l->pending[l->npending++] = (pid_t)e->pid;
+		l->pending[l->npending++] = *e;
 	return 0;
 }
 
+/* PROCMAP_QUERY (linux/fs.h, 6.11+): the VMA of pid covering an address,
+ * without reading the whole maps file. Declared here for older headers. */
+struct unw_vma_query {
+	uint64_t size, query_flags, query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define UNW_PROCMAP_QUERY _IOWR('f', 17, struct unw_vma_query)
+#define UNW_QUERY_VMA_EXECUTABLE 0x04
+
+/* Whether an unknown-mapping event of a tracked process can be news: 1 an
+ * executable mapping covers addr that the trie does not hold as it is (new
+ * library, grown JIT region, exec); 0 none does (a frame-pointer step read
+ * a return address that is not code, the usual case once a process is
+ * known) or it is held already; -1 the kernel cannot say (before 6.11). */
+static int event_news(struct unwind_loader *l, const struct unw_proc *p, uint64_t addr)
+{
+	struct unw_vma_query q = { .size = sizeof(q), .query_flags = UNW_QUERY_VMA_EXECUTABLE,
+				   .query_addr = addr };
+	char path[64];
+	int fd, err = 0;
+
+	if (l->vma_query < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)p->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* gone: reap drops it */
+	if (ioctl(fd, UNW_PROCMAP_QUERY, &q))
+		err = errno;
+	close(fd);
+	if (err == ENOTTY || err == EINVAL || err == EOPNOTSUPP) {
+		if (!l->vma_query)
+			l->vma_query = -1;
+		return l->vma_query < 0 ? -1 : 1;
+	}
+	l->vma_query = 1;
+	if (err)
+		return 0; /* ENOENT: no executable mapping there; ESRCH: gone */
+	for (size_t i = 0; i < p->nranges; i++)
+		if (p->ranges[i].start == q.vma_start && p->ranges[i].end == q.vma_end)
+			return 0;
+	return 1;
+}
+
+/* Handle one pending event: track a new pid, rescan a known one when the
+ * event can be news (and its rescan interval passed). True if it scanned. */
+static bool event_handle(struct unwind_loader *l, const struct profd_unw_event *e, uint64_t now)
+{
+	struct unw_proc *p = proc_find(l, (pid_t)e->pid, NULL);
+	bool changed = false;
+	int news;
+
+	if (!p)
+		return !unwind_loader__add_pid(l, (pid_t)e->pid);
+	if (p->last_scan_ns >= now ||
+	    now - p->last_scan_ns < ((uint64_t)l->o.rescan_ms * 1000000ULL) << p->backoff)
+		return false; /* scanned in this poll, or too recently */
+	news = event_news(l, p, e->addr);
+	if (!news) {
+		l->st.events_stale++;
+		return false;
+	}
+	if (proc_scan(l, p, &changed))
+		return false;
+	/* Without the query, a pid whose rescans find nothing is asked less. */
+	if (news < 0 && !changed && p->backoff < MAX_BACKOFF_SHIFT)
+		p->backoff++;
+	else if (changed)
+		p->backoff = 0;
+	return true;
+}
+
 /* Drop processes that exited or whose pid now names another process;
- * rescan those that exec'd. */
-static int reap(struct unwind_loader *l)
+ * rescan those that exec'd. Exits by kill(pid, 0) at every call, the rest
+ * by /proc at each pid's next_identity_ns. */
+static int reap(struct unwind_loader *l, uint64_t now)
 {
 	int scans = 0;
 
@@ -910,8 +1048,20 @@ static int reap(struct unwind_loader *l)
 		struct unw_proc *p = l->procs[i];
 		unsigned long long start;
 		uint64_t dev, ino;
-		int err = proc_identity(p->pid, &start, &dev, &ino);
+		int err;
 
+		if (kill(p->pid, 0) && errno == ESRCH) {
+			l->st.exits++;
+			unwind_loader__remove_pid(l, p->pid);
+			continue;
+		}
+		if (now < p->next_identity_ns) {
+			i++;
+			continue;
+		}
+		p->next_identity_ns = now + IDENTITY_INTERVAL_NS;
+		l->st.identity_checks++;
+		err = proc_identity(p->pid, &start, &dev, &ino);
 		if (err || start != p->starttime) {
 			l->st.exits++;
 			unwind_loader__remove_pid(l, p->pid);
@@ -920,7 +1070,8 @@ static int reap(struct unwind_loader *l)
 		if (dev != p->exe_dev || ino != p->exe_ino) {
 			p->exe_dev = dev;
 			p->exe_ino = ino;
-			proc_scan(l, p);
+			p->backoff = 0;
+			proc_scan(l, p, NULL);
 			scans++;
 		}
 		i++;
@@ -935,18 +1086,12 @@ int unwind_loader__poll(struct unwind_loader *l)
 
 	if (l->rb)
 		ring_buffer__consume(l->rb);
-	for (size_t i = 0; i < l->npending; i++) {
-		struct unw_proc *p = proc_find(l, l->pending[i], NULL);
-
-		if (p && now - p->last_scan_ns < (uint64_t)l->o.rescan_ms * 1000000ULL)
-			continue;
-		if (p ? !proc_scan(l, p) : !unwind_loader__add_pid(l, l->pending[i]))
-			scans++;
-	}
+	for (size_t i = 0; i < l->npending; i++)
+		scans += event_handle(l, &l->pending[i], now);
 	l->npending = 0;
 	if (now - l->last_reap_ns >= REAP_INTERVAL_NS) {
 		l->last_reap_ns = now;
-		scans += reap(l);
+		scans += reap(l, now);
 	}
 	return scans;
 }

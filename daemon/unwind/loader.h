@@ -51,9 +51,14 @@ int unwind_loader__reuse_maps(struct unwind_loader *l, struct bpf_object *obj);
 int unwind_loader__add_pid(struct unwind_loader *l, pid_t pid);
 void unwind_loader__remove_pid(struct unwind_loader *l, pid_t pid);
 
-/* Handle unknown-mapping events (rescan their pids, at most once per
- * rescan_ms each), and once a second drop processes that exited and rescan
- * those that exec'd. Returns the number of scans done or -errno. */
+/* Handle unknown-mapping events: track new pids; rescan a known pid (at
+ * most once per rescan_ms) only when an executable mapping it has covers
+ * the event's address and is not mirrored as it is (PROCMAP_QUERY, 6.11+;
+ * before, every event rescans, and a pid whose rescans find nothing new
+ * backs off up to 32 x rescan_ms). Once a second drop processes that
+ * exited (kill(pid, 0)); every 5 s per pid, check its start time (pid
+ * reuse) and executable (exec: rescan). Returns the number of scans done
+ * or -errno. */
 int unwind_loader__poll(struct unwind_loader *l);
 
 /* What the loader told the walker about pid's address (tests, debugging):
@@ -82,8 +87,12 @@ struct unwind_loader_stats {
 	size_t pids_refused;	/* processes not tracked: max_pids */
 	size_t map_full;	/* trie inserts that failed */
 	size_t events;		/* unknown-mapping events received */
+	size_t events_stale;	/* of which told nothing new (no rescan) */
+	size_t identity_checks;	/* /proc start time and exe checks */
 	size_t scans;		/* /proc/PID/maps scans */
 	size_t exits;		/* processes dropped: exited, pid reused */
+	uint64_t cpu_ns;	/* CPU time of the callers' add_pid and poll
+				 * (filled by unwinder.c, not the loader) */
 };
 void unwind_loader__stats(const struct unwind_loader *l, struct unwind_loader_stats *st);
 

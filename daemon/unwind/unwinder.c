@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /* unwinder: one shared, reference-counted unwind loader per process. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/libbpf.h>
 
@@ -23,6 +25,8 @@
 struct unwinder {
 	struct unwind_loader *l;
 	unsigned refs;
+	uint64_t cpu_ns; /* thread CPU time in add_pid and poll (lock held) */
+	size_t trimmed_builds; /* builds when the heap was last trimmed */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -140,6 +144,7 @@ void unwinder__put(struct unwinder *u)
 			  st.builds);
 		unwind_loader__free(u->l);
 		u->l = NULL;
+		u->cpu_ns = 0;
 	}
 	pthread_mutex_unlock(&lock);
 }
@@ -186,12 +191,23 @@ void unwinder__disable(struct bpf_object *obj)
 	}
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 void unwinder__add_pid(struct unwinder *u, pid_t pid)
 {
+	uint64_t t0;
 	int err;
 
 	pthread_mutex_lock(&lock);
+	t0 = thread_cpu_ns();
 	err = unwind_loader__add_pid(u->l, pid);
+	u->cpu_ns += thread_cpu_ns() - t0;
 	pthread_mutex_unlock(&lock);
 	if (err)
 		log_warn("cannot read the mappings of pid %d for unwinding: %s, retrying on its "
@@ -200,9 +216,36 @@ void unwinder__add_pid(struct unwinder *u, pid_t pid)
 
 void unwinder__poll(struct unwinder *u)
 {
+	uint64_t t0;
+
+	struct unwind_loader_stats st;
+
 	pthread_mutex_lock(&lock);
+	t0 = thread_cpu_ns();
 	unwind_loader__poll(u->l);
+	/* A table build's scratch (MiBs for a large file) is freed into the
+	 * heap, where it stays resident: give it back after builds. */
+	unwind_loader__stats(u->l, &st);
+	if (st.builds != u->trimmed_builds) {
+		u->trimmed_builds = st.builds;
+		malloc_trim(0);
+	}
+	u->cpu_ns += thread_cpu_ns() - t0;
 	pthread_mutex_unlock(&lock);
+}
+
+bool unwinder__stats(struct unwind_loader_stats *st)
+{
+	bool on;
+
+	pthread_mutex_lock(&lock);
+	on = shared.l != NULL;
+	if (on) {
+		unwind_loader__stats(shared.l, st);
+		st->cpu_ns = shared.cpu_ns;
+	}
+	pthread_mutex_unlock(&lock);
+	return on;
 }
 
 void unwinder__log_summary(struct unwinder *u, const uint64_t unw[PROFD_UNW_M_MAX])
@@ -232,8 +275,10 @@ void unwinder__log_summary(struct unwinder *u, const uint64_t unw[PROFD_UNW_M_MA
 		 (unsigned long long)unw[PROFD_UNW_M_UNKNOWN_MAP]);
 	log_info("unwind tables: %zu loaded (%zu rows, %zu KiB kernel memory), %zu files "
 		 "without CFI, %zu refused by the memory cap, %zu by the rule limit, %zu "
-		 "failed to load; %zu processes, %zu scans, built in %.3fs",
+		 "failed to load; %zu processes, %zu scans, built in %.3fs; %zu unknown-mapping "
+		 "events, %zu of them nothing new",
 		 us.tables, us.rows, us.table_bytes >> 10, us.no_cfi, us.refused_cap,
-		 us.refused_rules, us.load_errors, us.pids, us.scans, us.build_ns / 1e9);
+		 us.refused_rules, us.load_errors, us.pids, us.scans, us.build_ns / 1e9, us.events,
+		 us.events_stale);
 	python__log_summary();
 }

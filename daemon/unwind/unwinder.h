@@ -50,6 +50,11 @@ void unwinder__add_pid(struct unwinder *u, pid_t pid);
  * profile type's drain (cheap when nothing happened). */
 void unwinder__poll(struct unwinder *u);
 
+struct unwind_loader_stats;
+/* The shared loader's counters, with the CPU time its scans, table builds
+ * and event handling took in cpu_ns; false when no walker exists. */
+bool unwinder__stats(struct unwind_loader_stats *st);
+
 /* Log a collector's walker counters (its own unw_metrics, summed over CPUs)
  * and the shared tables' state. */
 void unwinder__log_summary(struct unwinder *u, const uint64_t unw[PROFD_UNW_M_MAX]);
