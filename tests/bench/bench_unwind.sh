@@ -213,7 +213,8 @@ awk 'FNR == 1 { d = (FILENAME ~ /-11$/) ? "deep" : "shallow" }
 [ "${UNWIND_BENCH:-}" = sbs ] && exit 0
 echo "-- unwind tables: build time and kernel memory"
 cc -D_GNU_SOURCE -O2 -I"$root/include" -I"$root/daemon" "$here/unwind_tables.c" \
-	"$root"/.output/obj/daemon/unwind/{cfi,elf,table}.o -lbpf -lelf -lz -o "$T/unwind_tables"
+	"$root"/.output/obj/daemon/unwind/{build,cfi,elf,table}.o \
+	"$root"/.output/obj/daemon/binary/{ehframe,elf,file}.o -lbpf -lelf -lz -o "$T/unwind_tables"
 libc=$(ldd "$WORKLOADS/unwind" | awk '/libc.so/ { print $3 }')
 largest=$(find /usr/lib /usr/lib64 /lib -xdev -type f -name '*.so*' -printf '%s %p\n' 2>/dev/null |
 	sort -rn | head -1 | cut -d' ' -f2)
