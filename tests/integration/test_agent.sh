@@ -552,6 +552,11 @@ EOF
 	assert_ge "$(metric 'profd_http_requests_total{outcome="busy"}' <<<"$m")" 1 "HTTP 429s"
 	metric profd_processes_tracked <<<"$m" >/dev/null
 	metric profd_spool_bytes <<<"$m" >/dev/null
+	# The .eh_frame walker's own figures: the workload's libc table at least.
+	assert_ge "$(metric profd_unwind_tables <<<"$m")" 1 "unwind tables"
+	assert_ge "$(metric profd_unwind_table_bytes <<<"$m")" 4096 "unwind table bytes"
+	assert_ge "$(metric profd_unwind_scans_total <<<"$m")" 1 "unwinder scans"
+	metric profd_unwind_cpu_seconds_total <<<"$m" >/dev/null
 	agent_stop
 }
 
