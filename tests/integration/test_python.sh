@@ -59,7 +59,10 @@ check_cpu_frames() {
 	three=$(cum_pct pywork.hot_three <<<"$top")
 	one=$(cum_pct pywork.hot_one <<<"$top")
 	ratio=$(awk -v a="$three" -v b="$one" 'BEGIN { printf "%.2f", 100 * a / (a + b) }')
-	assert_near "$truth" 75 3 "hot_three/(hot_three+hot_one) measured by the workload (thread_time)"
+	# The workload's own split is 75% on a quiet host; under heavy load
+	# (another VM's guests on the same cores) it read 69%: the check is
+	# profd against it, this one only catches a broken workload.
+	assert_near "$truth" 75 8 "hot_three/(hot_three+hot_one) measured by the workload (thread_time)"
 	assert_near "$ratio" "$truth" 5 "hot_three/(hot_three+hot_one) against the workload's own measure"
 	assert_ge 0.3 "$(cum_pct pywork.gap <<<"$top")" "pywork.gap cum% (does nothing; not above 0.3)"
 	edge=$(pprof -top -cum -lines -nodecount=400 "$T/py.pb.gz" |
