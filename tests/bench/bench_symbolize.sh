@@ -102,6 +102,8 @@ if [ -n "$BASE" ] && git -C "$root" rev-parse -q --verify "$BASE^{commit}" >/dev
 		rm -rf "$B" && mkdir -p "$B/src"
 		git -C "$root" archive "$BASE" daemon include | tar -x -C "$B/src"
 		srcs=$(cd "$B/src" && find daemon/binary daemon/symbolize daemon/pprof daemon/util daemon/python -name '*.c' | sed "s|^|$B/src/|")
+		# python/ calls agent/procinfo.c's parser since 7e598fe
+		[ -f "$B/src/daemon/agent/procinfo.c" ] && srcs="$srcs $B/src/daemon/agent/procinfo.c"
 		cc -O2 -g -D_GNU_SOURCE -I"$B/src/include" -I"$B/src/daemon" -I"$OUT" -I"$OUT/pb" -I"$OUT/skel" \
 			$(pkg-config --cflags libelf libdw libprotobuf-c) \
 			"$here/bench_symbolize.c" "$B/src/daemon/aggregate/frames.c" $srcs "$OUT/pb/profile.pb-c.c" \
