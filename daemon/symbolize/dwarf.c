@@ -112,6 +112,7 @@ struct dw_unit {
 	bool all_expanded;
 	struct hashmap exp_map;   /* exps by die */
 	size_t exps_cap;
+	struct dw_reader *reader; /* NULL: walked through libdw */
 	struct dw_row *rows;  /* sorted as libdw sorts them */
 	uint32_t nrows, nfiles;
 	const char **files;   /* interned in dwarf_file.strs */
@@ -135,6 +136,8 @@ struct dwarf_file {
 	bool mapped;            /* libelf mapped the file read-only */
 	size_t bytes;
 };
+
+static void reader_free(struct dw_reader *r);
 
 /* Sections libdw will inflate into the heap on dwarf_begin_elf(). */
 static size_t compressed_debug_bytes(Elf *elf)
@@ -227,6 +230,7 @@ void dwarf_file__free(struct dwarf_file *df)
 		for (size_t j = 0; j < df->units[i].nexps; j++)
 			free(df->units[i].exps[j].inls);
 		free(df->units[i].exps);
+		reader_free(df->units[i].reader);
 		hashmap__done(&df->units[i].exp_map);
 		free(df->units[i].rows);
 		free(df->units[i].files);
@@ -667,6 +671,334 @@ static void release_pages(struct dwarf_file *df)
 	madvise((void *)lo, size + ((uintptr_t)base - lo), MADV_DONTNEED);
 }
 
+/* --- reading DIEs ---------------------------------------------------------- */
+
+/* Walking a unit through libdw (dwarf_child, dwarf_siblingof, dwarf_tag)
+ * looks each DIE's abbreviation up in a locked hash table and skips its
+ * attributes one form at a time, several hundred instructions a DIE: most
+ * of the cost of indexing a large C++ unit. The walk reads the DIEs itself
+ * instead, with the unit's abbreviations (read through dwarf_getabbrev())
+ * in a table by code, and hands libdw the few DIEs whose attributes it
+ * needs (functions and inlined calls, through dwarf_die_addr_die()). A
+ * unit whose abbreviations use a form not known here is walked through
+ * libdw. Every read is checked against the unit's end, and a walk only
+ * moves forward: a malformed DIE ends it. */
+#define DW_MAX_ABBREVS 65535u
+#define DW_MAX_ABBREV_ATTRS 1024u
+
+struct dw_abbrev {
+	uint16_t tag;
+	bool children;
+	bool code;       /* has DW_AT_low_pc or DW_AT_ranges */
+	int32_t sibling; /* index of DW_AT_sibling in its attributes, or -1 */
+	uint32_t nattrs;
+	uint32_t forms;  /* its first form in dw_reader.forms */
+};
+
+struct dw_reader {
+	const unsigned char *unit, *end; /* the unit, header included */
+	Dwarf_Off unit_off;              /* its offset in .debug_info */
+	uint8_t addr_size, offset_size, ref_addr_size;
+	uint16_t *by_code;               /* code -> abbrevs index + 1; 0 none */
+	uint32_t ncodes;
+	struct dw_abbrev *abbrevs;
+	uint16_t *forms;
+	size_t bytes;
+};
+
+static void reader_free(struct dw_reader *r)
+{
+	if (!r)
+		return;
+	free(r->by_code);
+	free(r->abbrevs);
+	free(r->forms);
+	free(r);
+}
+
+static bool form_known(unsigned int form)
+{
+	switch (form) {
+	case DW_FORM_addr: case DW_FORM_block1: case DW_FORM_block2: case DW_FORM_block4:
+	case DW_FORM_block: case DW_FORM_exprloc: case DW_FORM_data1: case DW_FORM_ref1:
+	case DW_FORM_flag: case DW_FORM_strx1: case DW_FORM_addrx1: case DW_FORM_data2:
+	case DW_FORM_ref2: case DW_FORM_strx2: case DW_FORM_addrx2: case DW_FORM_strx3:
+	case DW_FORM_addrx3: case DW_FORM_data4: case DW_FORM_ref4: case DW_FORM_strx4:
+	case DW_FORM_addrx4: case DW_FORM_ref_sup4: case DW_FORM_data8: case DW_FORM_ref8:
+	case DW_FORM_ref_sig8: case DW_FORM_ref_sup8: case DW_FORM_data16: case DW_FORM_string:
+	case DW_FORM_sdata: case DW_FORM_udata: case DW_FORM_ref_udata: case DW_FORM_strx:
+	case DW_FORM_addrx: case DW_FORM_loclistx: case DW_FORM_rnglistx:
+	case DW_FORM_GNU_addr_index: case DW_FORM_GNU_str_index: case DW_FORM_strp:
+	case DW_FORM_line_strp: case DW_FORM_sec_offset: case DW_FORM_strp_sup:
+	case DW_FORM_GNU_ref_alt: case DW_FORM_GNU_strp_alt: case DW_FORM_ref_addr:
+	case DW_FORM_flag_present: case DW_FORM_implicit_const:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The reader of the unit whose DIE is cudie; NULL where libdw walks it (a
+ * form not known here, too many abbreviations, no memory). */
+static struct dw_reader *reader_new(Dwarf *dw, Dwarf_Die *cudie)
+{
+	struct dw_reader *r = calloc(1, sizeof(*r));
+	size_t nab = 0, abcap = 0, nforms = 0, formcap = 0, ncodes = 0, codecap = 0;
+	Dwarf_Off die_off = dwarf_dieoffset(cudie), in_unit = dwarf_cuoffset(cudie), unit_off;
+	Dwarf_Off next, aoff = 0, abbrev_off;
+	uint32_t *codes = NULL, maxcode = 0;
+	Dwarf_Half version;
+	size_t hsize;
+	uint8_t asize, osize;
+
+	if (!r || in_unit > die_off || !cudie->addr)
+		goto fail;
+	unit_off = die_off - in_unit;
+	if (dwarf_next_unit(dw, unit_off, &next, &hsize, &version, &abbrev_off, &asize, &osize,
+			    NULL, NULL) ||
+	    next <= die_off || hsize > in_unit || (asize != 4 && asize != 8) ||
+	    (osize != 4 && osize != 8))
+		goto fail;
+	r->unit_off = unit_off;
+	r->unit = (const unsigned char *)cudie->addr - in_unit;
+	r->end = r->unit + (next - unit_off);
+	r->addr_size = asize;
+	r->offset_size = osize;
+	r->ref_addr_size = version < 3 ? asize : osize;
+	for (;;) {
+		size_t len = 0, nattrs;
+		Dwarf_Abbrev *ab = dwarf_getabbrev(cudie, aoff, &len);
+		struct dw_abbrev a = { .sibling = -1, .forms = (uint32_t)nforms };
+		uint32_t code;
+
+		if (ab == DWARF_END_ABBREV)
+			break;
+		if (!ab || !len || nab >= DW_MAX_ABBREVS)
+			goto fail;
+		aoff += len;
+		code = dwarf_getabbrevcode(ab);
+		if (!code || code > DW_MAX_ABBREVS)
+			goto fail;
+		a.tag = (uint16_t)dwarf_getabbrevtag(ab);
+		a.children = dwarf_abbrevhaschildren(ab) == 1;
+		/* until the end of its list: dwarf_getattrcnt() (elfutils
+		 * 0.188) misreads the value after a DW_FORM_implicit_const */
+		for (nattrs = 0;; nattrs++) {
+			unsigned int name, form;
+			Dwarf_Sword data;
+			Dwarf_Off off;
+			uint16_t f;
+
+			if (dwarf_getabbrevattr_data(ab, nattrs, &name, &form, &data, &off))
+				break;
+			if (nattrs >= DW_MAX_ABBREV_ATTRS || !form_known(form))
+				goto fail;
+			f = (uint16_t)form;
+			if (name == DW_AT_low_pc || name == DW_AT_ranges)
+				a.code = true;
+			if (name == DW_AT_sibling && a.sibling < 0)
+				a.sibling = (int32_t)nattrs;
+			if (push((void **)&r->forms, &nforms, &formcap, sizeof(f), &f, &r->bytes))
+				goto fail;
+		}
+		a.nattrs = (uint32_t)nattrs;
+		if (push((void **)&r->abbrevs, &nab, &abcap, sizeof(a), &a, &r->bytes) ||
+		    push((void **)&codes, &ncodes, &codecap, sizeof(code), &code, &r->bytes))
+			goto fail;
+		if (code > maxcode)
+			maxcode = code;
+	}
+	r->ncodes = maxcode + 1;
+	r->by_code = calloc(r->ncodes, sizeof(*r->by_code));
+	if (!r->by_code)
+		goto fail;
+	r->bytes += r->ncodes * sizeof(*r->by_code) + sizeof(*r);
+	/* as libdw, the first abbreviation of a code wins */
+	for (size_t i = 0; i < nab; i++)
+		if (!r->by_code[codes[i]])
+			r->by_code[codes[i]] = (uint16_t)(i + 1);
+	free(codes);
+	return r;
+fail:
+	free(codes);
+	reader_free(r);
+	return NULL;
+}
+
+/* An unsigned LEB128 at *p, below end; false if it does not end there or
+ * does not fit 64 bits. */
+static bool read_uleb(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+	const unsigned char *q = *p;
+	uint64_t x = 0;
+
+	for (unsigned shift = 0; q < end; shift += 7) {
+		unsigned char b = *q++;
+
+		if (shift >= 64 || (shift == 63 && (b & 0x7e)))
+			return false;
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*p = q;
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint64_t read_le(const unsigned char *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = n; i-- > 0;)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Skip one attribute of form at *p; a reference inside the unit (ref1-8,
+ * ref_udata) is stored in *ref. false when malformed. */
+static bool skip_form(const struct dw_reader *r, unsigned int form, const unsigned char **p,
+		      uint64_t *ref)
+{
+	const unsigned char *q = *p, *end = r->end;
+	uint64_t n = 0;
+
+	switch (form) {
+	case DW_FORM_flag_present: case DW_FORM_implicit_const:
+		return true;
+	case DW_FORM_addr:
+		n = r->addr_size;
+		break;
+	case DW_FORM_data1: case DW_FORM_ref1: case DW_FORM_flag: case DW_FORM_strx1:
+	case DW_FORM_addrx1:
+		n = 1;
+		break;
+	case DW_FORM_data2: case DW_FORM_ref2: case DW_FORM_strx2: case DW_FORM_addrx2:
+		n = 2;
+		break;
+	case DW_FORM_strx3: case DW_FORM_addrx3:
+		n = 3;
+		break;
+	case DW_FORM_data4: case DW_FORM_ref4: case DW_FORM_strx4: case DW_FORM_addrx4:
+	case DW_FORM_ref_sup4:
+		n = 4;
+		break;
+	case DW_FORM_data8: case DW_FORM_ref8: case DW_FORM_ref_sig8: case DW_FORM_ref_sup8:
+		n = 8;
+		break;
+	case DW_FORM_data16:
+		n = 16;
+		break;
+	case DW_FORM_strp: case DW_FORM_line_strp: case DW_FORM_sec_offset:
+	case DW_FORM_strp_sup: case DW_FORM_GNU_ref_alt: case DW_FORM_GNU_strp_alt:
+		n = r->offset_size;
+		break;
+	case DW_FORM_ref_addr:
+		n = r->ref_addr_size;
+		break;
+	case DW_FORM_sdata: case DW_FORM_udata: case DW_FORM_ref_udata: case DW_FORM_strx:
+	case DW_FORM_addrx: case DW_FORM_loclistx: case DW_FORM_rnglistx:
+	case DW_FORM_GNU_addr_index: case DW_FORM_GNU_str_index:
+		if (!read_uleb(&q, end, &n))
+			return false;
+		if (form == DW_FORM_ref_udata)
+			*ref = n;
+		*p = q;
+		return true;
+	case DW_FORM_string:
+		q = memchr(q, 0, (size_t)(end - q));
+		if (!q)
+			return false;
+		*p = q + 1;
+		return true;
+	case DW_FORM_block1: case DW_FORM_block2: case DW_FORM_block4: {
+		unsigned w = form == DW_FORM_block1 ? 1 : form == DW_FORM_block2 ? 2 : 4;
+
+		if ((size_t)(end - q) < w)
+			return false;
+		n = read_le(q, w);
+		q += w;
+		break;
+	}
+	case DW_FORM_block: case DW_FORM_exprloc:
+		if (!read_uleb(&q, end, &n))
+			return false;
+		break;
+	default:
+		return false;
+	}
+	if (n > (uint64_t)(end - q))
+		return false;
+	if (form == DW_FORM_ref1 || form == DW_FORM_ref2 || form == DW_FORM_ref4 ||
+	    form == DW_FORM_ref8)
+		*ref = read_le(q, (unsigned)n);
+	*p = q + n;
+	return true;
+}
+
+/* The DIE at *p: its abbreviation, *p moved past its attributes, *sib its
+ * next sibling when DW_AT_sibling gives one (forward, inside the unit) or
+ * NULL. NULL for the end of a list of siblings (*p past it) and when
+ * malformed (*p set to NULL). */
+static const struct dw_abbrev *read_die(const struct dw_reader *r, const unsigned char **p,
+					const unsigned char **sib)
+{
+	const unsigned char *q = *p;
+	const struct dw_abbrev *a;
+	uint64_t code;
+
+	*sib = NULL;
+	if (!read_uleb(&q, r->end, &code))
+		goto bad;
+	if (!code) {
+		*p = q;
+		return NULL;
+	}
+	if (code >= r->ncodes || !r->by_code[code])
+		goto bad;
+	a = &r->abbrevs[r->by_code[code] - 1];
+	for (uint32_t i = 0; i < a->nattrs; i++) {
+		uint64_t ref = UINT64_MAX;
+
+		if (!skip_form(r, r->forms[a->forms + i], &q, &ref))
+			goto bad;
+		if ((int32_t)i == a->sibling && ref < (uint64_t)(r->end - r->unit))
+			*sib = r->unit + ref;
+	}
+	if (*sib && *sib <= q)
+		*sib = NULL;
+	*p = q;
+	return a;
+bad:
+	*p = NULL;
+	return NULL;
+}
+
+/* Past the children of the DIE whose attributes end at p; NULL when
+ * malformed. Each step moves forward: bounded by the unit's size. */
+static const unsigned char *skip_children(const struct dw_reader *r, const unsigned char *p)
+{
+	size_t level = 1;
+
+	while (level > 0 && p) {
+		const unsigned char *sib;
+		const struct dw_abbrev *a = read_die(r, &p, &sib);
+
+		if (!a) {
+			level -= p != NULL; /* end of a list */
+			continue;
+		}
+		if (a->children) {
+			if (sib)
+				p = sib;
+			else
+				level++;
+		}
+	}
+	return p;
+}
+
 /* --- unit index ---------------------------------------------------------- */
 
 struct index_ctx {
@@ -840,6 +1172,78 @@ static int walk(struct dw_unit *u, Dwarf_Die *root, enum walk_mode mode, struct 
 	return err;
 }
 
+/* The ranges of the DIE at die (offset off) through libdw. */
+static int ranges_at(struct dwarf_file *df, const unsigned char *die, Dwarf_Off off, range_cb cb,
+		     struct index_ctx *c)
+{
+	Dwarf_Die d;
+
+	if (!dwarf_die_addr_die(df->dw, (void *)die, &d))
+		return 0;
+	c->die = off;
+	return code_ranges(&d, cb, c);
+}
+
+/* walk() through the unit's reader: the same DIEs, the same answers. */
+static int walk_fast(struct dwarf_file *df, struct dw_unit *u, const struct dw_reader *r,
+		     Dwarf_Off root, enum walk_mode mode, struct index_ctx *c)
+{
+	uint32_t ctx_depth[DWARF_MAX_DEPTH];
+	const unsigned char *p, *sib;
+	const struct dw_abbrev *a;
+	int sp = 1, err = 0;
+
+	if (root < r->unit_off || root - r->unit_off >= (Dwarf_Off)(r->end - r->unit))
+		return 0;
+	p = r->unit + (root - r->unit_off);
+	a = read_die(r, &p, &sib);
+	if (!a || !a->children)
+		return 0;
+	ctx_depth[0] = mode == WALK_FUNC ? 1 : 0;
+	while (sp > 0 && p) {
+		const unsigned char *die = p;
+		uint32_t d0 = ctx_depth[sp - 1], child_depth = d0;
+		bool descend = false;
+		Dwarf_Off off;
+
+		a = read_die(r, &p, &sib);
+		if (!a) {
+			sp -= p != NULL; /* the end of a list, or malformed: stop */
+			continue;
+		}
+		if (++u->ndies > DWARF_MAX_UNIT_DIES) {
+			err = -E2BIG;
+			break;
+		}
+		off = r->unit_off + (Dwarf_Off)(die - r->unit);
+		/* DIEs are kept as offsets into their unit */
+		if (off - u->die > UINT32_MAX) {
+			err = -E2BIG;
+			break;
+		}
+		if (a->tag == DW_TAG_subprogram) {
+			if (a->code)
+				err = ranges_at(df, die, off, add_func, c);
+		} else if (a->tag == DW_TAG_inlined_subroutine && mode == WALK_FUNC) {
+			c->depth = d0;
+			err = ranges_at(df, die, off, add_inl, c);
+			descend = true;
+			child_depth = d0 + 1;
+		} else if (is_scope(a->tag)) {
+			descend = true;
+		}
+		if (err)
+			break;
+		if (!a->children)
+			continue;
+		if (descend && sp < DWARF_MAX_DEPTH)
+			ctx_depth[sp++] = child_depth;
+		else
+			p = sib ? sib : skip_children(r, p);
+	}
+	return err;
+}
+
 /* Add the n functions at add to u->funcs, kept sorted by lo. */
 static int funcs_add(struct dwarf_file *df, struct dw_unit *u, const struct dw_func *add, size_t n)
 {
@@ -871,7 +1275,13 @@ static int index_unit(struct dwarf_file *df, struct dw_unit *u)
 	if (!dwarf_offdie(df->dw, u->die, &cudie))
 		return -EINVAL;
 	df->bytes += DW_LIBDW_UNIT_BYTES;
-	err = walk(u, &cudie, WALK_UNIT, &c);
+	u->reader = reader_new(df->dw, &cudie);
+	if (u->reader) {
+		df->bytes += u->reader->bytes;
+		err = walk_fast(df, u, u->reader, u->die, WALK_UNIT, &c);
+	} else {
+		err = walk(u, &cudie, WALK_UNIT, &c);
+	}
 	if (funcs_add(df, u, c.funcs, c.nfuncs))
 		err = -ENOMEM;
 	free(c.funcs);
@@ -961,7 +1371,9 @@ static const struct dw_expanded *expand(struct dwarf_file *df, struct dw_unit *u
 	    reserve((void **)&u->exps, &u->exps_cap, u->nexps + 1, sizeof(*u->exps), &df->bytes))
 		return NULL;
 	/* a walk cut short by the unit's limits keeps what it read */
-	if (dwarf_offdie(df->dw, u->die + die, &fd))
+	if (u->reader)
+		walk_fast(df, u, u->reader, u->die + die, WALK_FUNC, &c);
+	else if (dwarf_offdie(df->dw, u->die + die, &fd))
 		walk(u, &fd, WALK_FUNC, &c);
 	if (c.nfuncs) {
 		err = funcs_add(df, u, c.funcs, c.nfuncs);
