@@ -690,7 +690,9 @@ struct dw_abbrev {
 	uint16_t tag;
 	bool children;
 	bool code;       /* has DW_AT_low_pc or DW_AT_ranges */
+	bool ranges;     /* has DW_AT_ranges */
 	int32_t sibling; /* index of DW_AT_sibling in its attributes, or -1 */
+	int32_t low, high; /* of DW_AT_low_pc and DW_AT_high_pc, or -1 */
 	uint32_t nattrs;
 	uint32_t forms;  /* its first form in dw_reader.forms */
 };
@@ -768,7 +770,7 @@ static struct dw_reader *reader_new(Dwarf *dw, Dwarf_Die *cudie)
 	for (;;) {
 		size_t len = 0, nattrs;
 		Dwarf_Abbrev *ab = dwarf_getabbrev(cudie, aoff, &len);
-		struct dw_abbrev a = { .sibling = -1, .forms = (uint32_t)nforms };
+		struct dw_abbrev a = { .sibling = -1, .low = -1, .high = -1, .forms = (uint32_t)nforms };
 		uint32_t code;
 
 		if (ab == DWARF_END_ABBREV)
@@ -798,6 +800,11 @@ static struct dw_reader *reader_new(Dwarf *dw, Dwarf_Die *cudie)
 				a.code = true;
 			if (name == DW_AT_sibling && a.sibling < 0)
 				a.sibling = (int32_t)nattrs;
+			if (name == DW_AT_low_pc && a.low < 0)
+				a.low = (int32_t)nattrs;
+			if (name == DW_AT_high_pc && a.high < 0)
+				a.high = (int32_t)nattrs;
+			a.ranges |= name == DW_AT_ranges;
 			if (push((void **)&r->forms, &nforms, &formcap, sizeof(f), &f, &r->bytes))
 				goto fail;
 		}
@@ -939,16 +946,18 @@ static bool skip_form(const struct dw_reader *r, unsigned int form, const unsign
 
 /* The DIE at *p: its abbreviation, *p moved past its attributes, *sib its
  * next sibling when DW_AT_sibling gives one (forward, inside the unit) or
- * NULL. NULL for the end of a list of siblings (*p past it) and when
- * malformed (*p set to NULL). */
+ * NULL, and for a DIE of code where its DW_AT_low_pc and DW_AT_high_pc
+ * are (pc[0], pc[1]). NULL for the end of a list of siblings (*p past it)
+ * and when malformed (*p set to NULL). */
 static const struct dw_abbrev *read_die(const struct dw_reader *r, const unsigned char **p,
-					const unsigned char **sib)
+					const unsigned char **sib, const unsigned char *pc[2])
 {
 	const unsigned char *q = *p;
 	const struct dw_abbrev *a;
 	uint64_t code;
 
 	*sib = NULL;
+	pc[0] = pc[1] = NULL;
 	if (!read_uleb(&q, r->end, &code))
 		goto bad;
 	if (!code) {
@@ -961,6 +970,10 @@ static const struct dw_abbrev *read_die(const struct dw_reader *r, const unsigne
 	for (uint32_t i = 0; i < a->nattrs; i++) {
 		uint64_t ref = UINT64_MAX;
 
+		if (a->code && (int32_t)i == a->low)
+			pc[0] = q;
+		if (a->code && (int32_t)i == a->high)
+			pc[1] = q;
 		if (!skip_form(r, r->forms[a->forms + i], &q, &ref))
 			goto bad;
 		if ((int32_t)i == a->sibling && ref < (uint64_t)(r->end - r->unit))
@@ -982,8 +995,8 @@ static const unsigned char *skip_children(const struct dw_reader *r, const unsig
 	size_t level = 1;
 
 	while (level > 0 && p) {
-		const unsigned char *sib;
-		const struct dw_abbrev *a = read_die(r, &p, &sib);
+		const unsigned char *sib, *pc[2];
+		const struct dw_abbrev *a = read_die(r, &p, &sib, pc);
 
 		if (!a) {
 			level -= p != NULL; /* end of a list */
@@ -1172,15 +1185,46 @@ static int walk(struct dw_unit *u, Dwarf_Die *root, enum walk_mode mode, struct 
 	return err;
 }
 
-/* The ranges of the DIE at die (offset off) through libdw. */
-static int ranges_at(struct dwarf_file *df, const unsigned char *die, Dwarf_Off off, range_cb cb,
-		     struct index_ctx *c)
+/* The ranges of the DIE at die (offset off, abbreviation a, low and high
+ * pc attributes at pc[]): code_ranges() does, read here when the address
+ * is a DW_FORM_addr and the end an address or a length in a fixed or LEB
+ * form, else through libdw. */
+static int ranges_at(struct dwarf_file *df, const struct dw_reader *r, const struct dw_abbrev *a,
+		     const unsigned char *die, const unsigned char *const pc[2], Dwarf_Off off,
+		     range_cb cb, struct index_ctx *c)
 {
+	unsigned int hform = a->high >= 0 ? r->forms[a->forms + (uint32_t)a->high] : 0;
+	const unsigned char *q = pc[1];
+	uint64_t lo, hi, len;
 	Dwarf_Die d;
 
+	c->die = off;
+	if (a->ranges || !pc[0] || !pc[1] || r->forms[a->forms + (uint32_t)a->low] != DW_FORM_addr)
+		goto libdw;
+	lo = read_le(pc[0], r->addr_size); /* in bounds: read_die skipped it */
+	switch (hform) {
+	case DW_FORM_addr:
+		hi = read_le(q, r->addr_size);
+		break;
+	case DW_FORM_data1: case DW_FORM_data2: case DW_FORM_data4: case DW_FORM_data8:
+		len = read_le(q, hform == DW_FORM_data1 ? 1 : hform == DW_FORM_data2 ? 2 :
+				 hform == DW_FORM_data4 ? 4 : 8);
+		hi = lo + len;
+		break;
+	case DW_FORM_udata:
+		if (!read_uleb(&q, r->end, &len))
+			goto libdw;
+		hi = lo + len;
+		break;
+	default:
+		goto libdw;
+	}
+	if (!lo || lo >= hi || lo == UINT64_MAX)
+		return 0;
+	return cb(lo, hi, c);
+libdw:
 	if (!dwarf_die_addr_die(df->dw, (void *)die, &d))
 		return 0;
-	c->die = off;
 	return code_ranges(&d, cb, c);
 }
 
@@ -1189,14 +1233,14 @@ static int walk_fast(struct dwarf_file *df, struct dw_unit *u, const struct dw_r
 		     Dwarf_Off root, enum walk_mode mode, struct index_ctx *c)
 {
 	uint32_t ctx_depth[DWARF_MAX_DEPTH];
-	const unsigned char *p, *sib;
+	const unsigned char *p, *sib, *pc[2];
 	const struct dw_abbrev *a;
 	int sp = 1, err = 0;
 
 	if (root < r->unit_off || root - r->unit_off >= (Dwarf_Off)(r->end - r->unit))
 		return 0;
 	p = r->unit + (root - r->unit_off);
-	a = read_die(r, &p, &sib);
+	a = read_die(r, &p, &sib, pc);
 	if (!a || !a->children)
 		return 0;
 	ctx_depth[0] = mode == WALK_FUNC ? 1 : 0;
@@ -1206,7 +1250,7 @@ static int walk_fast(struct dwarf_file *df, struct dw_unit *u, const struct dw_r
 		bool descend = false;
 		Dwarf_Off off;
 
-		a = read_die(r, &p, &sib);
+		a = read_die(r, &p, &sib, pc);
 		if (!a) {
 			sp -= p != NULL; /* the end of a list, or malformed: stop */
 			continue;
@@ -1223,10 +1267,10 @@ static int walk_fast(struct dwarf_file *df, struct dw_unit *u, const struct dw_r
 		}
 		if (a->tag == DW_TAG_subprogram) {
 			if (a->code)
-				err = ranges_at(df, die, off, add_func, c);
+				err = ranges_at(df, r, a, die, pc, off, add_func, c);
 		} else if (a->tag == DW_TAG_inlined_subroutine && mode == WALK_FUNC) {
 			c->depth = d0;
-			err = ranges_at(df, die, off, add_inl, c);
+			err = ranges_at(df, r, a, die, pc, off, add_inl, c);
 			descend = true;
 			child_depth = d0 + 1;
 		} else if (is_scope(a->tag)) {
