@@ -2,12 +2,17 @@
 /* dwarf: finding the unit of an address goes through .debug_aranges when
  * the file has them (libdw's dwarf_addrdie), else through a table of every
  * unit's ranges built once. A unit's index holds the ranges of its
- * subprograms sorted by start, and the ranges of its inlined calls sorted
- * by (depth, start): calls at one depth never overlap, so the chain at an
- * address is one binary search per level (the approach of gimli's
- * addr2line). Names, files and lines are read from the DIEs only for the
- * chain found. libdw checks every read against its section; this file
- * bounds the loops (units, DIEs, depth, ranges) on top.
+ * functions sorted by start, without looking inside them; the first time
+ * an address falls in a function, the ranges of its inlined calls are
+ * indexed, sorted by (depth, start): calls at one depth never overlap, so
+ * the chain at an address is one binary search per level (the approach of
+ * gimli's addr2line). A function nested in another (GNU C, Fortran, Ada)
+ * joins the unit's functions when its parent is indexed, or when an
+ * address falls in no known function (then every function of the unit
+ * is). Names, files and lines are read from the DIEs only for the chain
+ * found. The unit walk reads DIEs itself (see "reading DIEs"), every read
+ * checked against the unit; libdw checks its own reads against its
+ * sections; this file bounds the loops (units, DIEs, depth, ranges) on top.
  *
  * Memory: libdw keeps a unit's line table (≈40 bytes a row, millions of
  * rows in a large C++ binary) until dwarf_end(), and dwarf_decl_file() or
