@@ -698,6 +698,11 @@ struct dw_abbrev {
 	bool ranges;     /* has DW_AT_ranges */
 	int32_t sibling; /* index of DW_AT_sibling in its attributes, or -1 */
 	int32_t low, high; /* of DW_AT_low_pc and DW_AT_high_pc, or -1 */
+	/* When every form has a fixed size: the attributes' bytes, and where
+	 * the sibling (sib_size bytes), low and high pc are in them; else
+	 * fixed is -1 and the attributes are read one by one. */
+	int32_t fixed, sib_at, low_at, high_at;
+	uint8_t sib_size;
 	uint32_t nattrs;
 	uint32_t forms;  /* its first form in dw_reader.forms */
 };
@@ -743,6 +748,66 @@ static bool form_known(unsigned int form)
 	default:
 		return false;
 	}
+}
+
+/* Bytes of form in r's unit, -1 when the data says (LEB128, strings,
+ * blocks). */
+static int form_size(const struct dw_reader *r, unsigned int form)
+{
+	switch (form) {
+	case DW_FORM_flag_present: case DW_FORM_implicit_const:
+		return 0;
+	case DW_FORM_addr:
+		return r->addr_size;
+	case DW_FORM_data1: case DW_FORM_ref1: case DW_FORM_flag: case DW_FORM_strx1:
+	case DW_FORM_addrx1:
+		return 1;
+	case DW_FORM_data2: case DW_FORM_ref2: case DW_FORM_strx2: case DW_FORM_addrx2:
+		return 2;
+	case DW_FORM_strx3: case DW_FORM_addrx3:
+		return 3;
+	case DW_FORM_data4: case DW_FORM_ref4: case DW_FORM_strx4: case DW_FORM_addrx4:
+	case DW_FORM_ref_sup4:
+		return 4;
+	case DW_FORM_data8: case DW_FORM_ref8: case DW_FORM_ref_sig8: case DW_FORM_ref_sup8:
+		return 8;
+	case DW_FORM_data16:
+		return 16;
+	case DW_FORM_strp: case DW_FORM_line_strp: case DW_FORM_sec_offset:
+	case DW_FORM_strp_sup: case DW_FORM_GNU_ref_alt: case DW_FORM_GNU_strp_alt:
+		return r->offset_size;
+	case DW_FORM_ref_addr:
+		return r->ref_addr_size;
+	default:
+		return -1;
+	}
+}
+
+/* The fixed layout of a, when it has one. */
+static void abbrev_layout(const struct dw_reader *r, struct dw_abbrev *a)
+{
+	int32_t at = 0;
+
+	a->fixed = a->sib_at = a->low_at = a->high_at = -1;
+	a->sib_size = 0;
+	for (uint32_t i = 0; i < a->nattrs; i++) {
+		unsigned int form = r->forms[a->forms + i];
+		int n = form_size(r, form);
+
+		if (n < 0)
+			return;
+		if ((int32_t)i == a->sibling && (form == DW_FORM_ref1 || form == DW_FORM_ref2 ||
+						 form == DW_FORM_ref4 || form == DW_FORM_ref8)) {
+			a->sib_at = at;
+			a->sib_size = (uint8_t)n;
+		}
+		if ((int32_t)i == a->low)
+			a->low_at = at;
+		if ((int32_t)i == a->high)
+			a->high_at = at;
+		at += n;
+	}
+	a->fixed = at;
 }
 
 /* The reader of the unit whose DIE is cudie; NULL where libdw walks it (a
@@ -820,6 +885,8 @@ static struct dw_reader *reader_new(Dwarf *dw, Dwarf_Die *cudie)
 		if (code > maxcode)
 			maxcode = code;
 	}
+	for (size_t i = 0; i < nab; i++)
+		abbrev_layout(r, &r->abbrevs[i]);
 	r->ncodes = maxcode + 1;
 	r->by_code = calloc(r->ncodes, sizeof(*r->by_code));
 	if (!r->by_code)
@@ -972,6 +1039,22 @@ static const struct dw_abbrev *read_die(const struct dw_reader *r, const unsigne
 	if (code >= r->ncodes || !r->by_code[code])
 		goto bad;
 	a = &r->abbrevs[r->by_code[code] - 1];
+	if (a->fixed >= 0) {
+		if ((uint64_t)a->fixed > (uint64_t)(r->end - q))
+			goto bad;
+		if (a->sib_at >= 0) {
+			uint64_t ref = read_le(q + a->sib_at, a->sib_size);
+
+			if (ref < (uint64_t)(r->end - r->unit))
+				*sib = r->unit + ref;
+		}
+		if (a->code && a->low_at >= 0)
+			pc[0] = q + a->low_at;
+		if (a->code && a->high_at >= 0)
+			pc[1] = q + a->high_at;
+		q += a->fixed;
+		goto done;
+	}
 	for (uint32_t i = 0; i < a->nattrs; i++) {
 		uint64_t ref = UINT64_MAX;
 
@@ -984,6 +1067,7 @@ static const struct dw_abbrev *read_die(const struct dw_reader *r, const unsigne
 		if ((int32_t)i == a->sibling && ref < (uint64_t)(r->end - r->unit))
 			*sib = r->unit + ref;
 	}
+done:
 	if (*sib && *sib <= q)
 		*sib = NULL;
 	*p = q;
@@ -1121,6 +1205,7 @@ static bool is_scope(int tag)
 enum walk_mode {
 	WALK_UNIT, /* a unit: its functions with code, not what is inside them */
 	WALK_FUNC, /* a function: its inlined calls, and functions nested in it */
+	WALK_NESTED, /* a unit: the functions nested in its functions */
 };
 
 /* Walk the DIEs under root without recursion. depth[] is the inline depth
@@ -1271,11 +1356,14 @@ static int walk_fast(struct dwarf_file *df, struct dw_unit *u, const struct dw_r
 			break;
 		}
 		if (a->tag == DW_TAG_subprogram) {
-			if (a->code)
+			if (a->code && (mode != WALK_NESTED || d0 > 0))
 				err = ranges_at(df, r, a, die, pc, off, add_func, c);
-		} else if (a->tag == DW_TAG_inlined_subroutine && mode == WALK_FUNC) {
+			descend = mode == WALK_NESTED && a->code;
+			child_depth = 1;
+		} else if (a->tag == DW_TAG_inlined_subroutine && mode != WALK_UNIT) {
 			c->depth = d0;
-			err = ranges_at(df, r, a, die, pc, off, add_inl, c);
+			if (mode == WALK_FUNC)
+				err = ranges_at(df, r, a, die, pc, off, add_inl, c);
 			descend = true;
 			child_depth = d0 + 1;
 		} else if (is_scope(a->tag)) {
@@ -1440,13 +1528,33 @@ static const struct dw_expanded *expand(struct dwarf_file *df, struct dw_unit *u
 	return &u->exps[u->nexps++];
 }
 
-/* Every function of u indexed, with the functions nested in them: an
- * address no function is known to hold may be in a nested one. */
+/* The functions nested in u's functions, in u->funcs: an address no
+ * function is known to hold may be in one. With the unit's reader, one
+ * walk that reads no inlined call; else every function is expanded. */
 static void expand_all(struct dwarf_file *df, struct dw_unit *u)
 {
 	bool nested = true;
 
 	u->all_expanded = true;
+	if (u->reader) {
+		struct index_ctx c = { .df = df, .u = u };
+		size_t k = 0;
+
+		walk_fast(df, u, u->reader, u->die, WALK_NESTED, &c);
+		/* those an expanded parent has added already are there */
+		for (size_t i = 0; i < c.nfuncs; i++) {
+			bool known = false;
+
+			for (uint32_t j = 0; j < u->nfuncs && !known; j++)
+				known = u->funcs[j].die == c.funcs[i].die &&
+					u->funcs[j].lo == c.funcs[i].lo;
+			if (!known)
+				c.funcs[k++] = c.funcs[i];
+		}
+		funcs_add(df, u, c.funcs, k);
+		free(c.funcs);
+		return;
+	}
 	/* a nested function moves u->funcs: again until none is found */
 	for (int round = 0; nested && round < DWARF_MAX_DEPTH; round++) {
 		nested = false;
