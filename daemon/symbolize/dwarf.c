@@ -118,6 +118,8 @@ struct dw_unit {
 	struct hashmap exp_map;   /* exps by die */
 	size_t exps_cap;
 	struct dw_reader *reader; /* NULL: walked through libdw */
+	const char *comp_dir;     /* DW_AT_comp_dir, in the mapped file */
+	bool comp_dir_read;
 	struct dw_row *rows;  /* sorted as libdw sorts them */
 	uint32_t nrows, nfiles;
 	const char **files;   /* interned in dwarf_file.strs */
@@ -1787,10 +1789,17 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 		unit_lines(df, u);
 		release_pages(df);
 	}
-	if (u->state < 0 || !dwarf_offdie(df->dw, u->die, &cudie))
+	if (u->state < 0)
 		return 0;
+	if (!u->comp_dir_read) {
+		/* once: the unit DIE's page need not come back for each lookup */
+		if (!dwarf_offdie(df->dw, u->die, &cudie))
+			return 0;
+		u->comp_dir = dwarf_formstring(dwarf_attr(&cudie, DW_AT_comp_dir, &a));
+		u->comp_dir_read = true;
+	}
 	ui = (size_t)(u - df->units);
-	comp_dir = dwarf_formstring(dwarf_attr(&cudie, DW_AT_comp_dir, &a));
+	comp_dir = u->comp_dir;
 	row = unit_lines(df, u) ? NULL : row_find(u, vaddr);
 	if (row) {
 		file = unit_file(u, row->file & ~DW_ROW_END);
