@@ -821,6 +821,7 @@ static struct dw_reader *reader_new(Dwarf *dw, Dwarf_Die *cudie)
 	Dwarf_Off die_off = dwarf_dieoffset(cudie), in_unit = dwarf_cuoffset(cudie), unit_off;
 	Dwarf_Off next, aoff = 0, abbrev_off;
 	uint32_t *codes = NULL, maxcode = 0;
+	Dwarf_Die last;
 	Dwarf_Half version;
 	size_t hsize;
 	uint8_t asize, osize;
@@ -836,6 +837,10 @@ static struct dw_reader *reader_new(Dwarf *dw, Dwarf_Die *cudie)
 	r->unit_off = unit_off;
 	r->unit = (const unsigned char *)cudie->addr - in_unit;
 	r->end = r->unit + (next - unit_off);
+	/* The end the header says, checked with libdw, which knows where
+	 * .debug_info ends: a bogus length reads nothing past it. */
+	if (!dwarf_die_addr_die(dw, (void *)(r->end - 1), &last) || last.cu != cudie->cu)
+		goto fail;
 	r->addr_size = asize;
 	r->offset_size = osize;
 	r->ref_addr_size = version < 3 ? asize : osize;

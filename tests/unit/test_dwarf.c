@@ -868,6 +868,23 @@ void test_dwarf_corrupt(void)
 		else
 			opened++;
 	}
+	/* a unit length saying more than .debug_info holds, or less than its
+	 * DIEs: the walk reads only what libdw knows to be the section */
+	for (size_t i = 0; i < nsec; i++) {
+		static const uint32_t lens[] = { 0x7fffffff, 0x00ffffff, 0x10, 0x1 };
+
+		if (strcmp(secs[i].name, ".debug_info") || secs[i].size < 4)
+			continue;
+		for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+			memcpy(buf, orig, len);
+			memcpy(buf + secs[i].off, &lens[k], 4);
+			ASSERT_OK(fx_write(path, buf, len), "write unit length");
+			if (poke_dwarf(path, start, size, &answered))
+				rejected++;
+			else
+				opened++;
+		}
+	}
 	ASSERT_TRUE(opened > 0, "damaged files still opened");
 	printf("  corrupt DWARF: %zu opened, %zu rejected, %zu addresses answered\n", opened,
 	       rejected, answered);
