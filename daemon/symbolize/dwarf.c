@@ -2,12 +2,17 @@
 /* dwarf: finding the unit of an address goes through .debug_aranges when
  * the file has them (libdw's dwarf_addrdie), else through a table of every
  * unit's ranges built once. A unit's index holds the ranges of its
- * subprograms sorted by start, and the ranges of its inlined calls sorted
- * by (depth, start): calls at one depth never overlap, so the chain at an
- * address is one binary search per level (the approach of gimli's
- * addr2line). Names, files and lines are read from the DIEs only for the
- * chain found. libdw checks every read against its section; this file
- * bounds the loops (units, DIEs, depth, ranges) on top.
+ * functions sorted by start, without looking inside them; the first time
+ * an address falls in a function, the ranges of its inlined calls are
+ * indexed, sorted by (depth, start): calls at one depth never overlap, so
+ * the chain at an address is one binary search per level (the approach of
+ * gimli's addr2line). A function nested in another (GNU C, Fortran, Ada)
+ * joins the unit's functions when its parent is indexed, or when an
+ * address falls in no known function (then every function of the unit
+ * is). Names, files and lines are read from the DIEs only for the chain
+ * found. The unit walk reads DIEs itself (dwreader.c), every read
+ * checked against the unit; libdw checks its own reads against its
+ * sections; this file bounds the loops (units, DIEs, depth, ranges) on top.
  *
  * Memory: libdw keeps a unit's line table (≈40 bytes a row, millions of
  * rows in a large C++ binary) until dwarf_end(), and dwarf_decl_file() or
@@ -33,6 +38,7 @@
 
 #include "binary/file.h"
 #include "symbolize/dwarf.h"
+#include "symbolize/dwreader.h"
 #include "symbolize/strpool.h"
 #include "util/hashmap.h"
 
@@ -90,15 +96,31 @@ struct dw_names {
 	int decl_line, call_line;
 };
 
+/* A function whose inlined calls are indexed: inls[0, depth_end[ndepths
+ * - 1]) sorted by (depth, lo), those of depth d + 1 ending at
+ * depth_end[d]; one allocation, depth_end after the calls. */
+struct dw_expanded {
+	uint32_t die; /* the function's DIE, an offset in its unit */
+	uint32_t ndepths;
+	struct dw_func *inls;
+	const uint32_t *depth_end;
+};
+
 struct dw_unit {
 	Dwarf_Off die;   /* offset of the unit DIE */
 	int state;       /* 0 not indexed, 1 indexed, -errno failed */
 	int lines_state; /* 0 not read, 1 read, -errno failed */
-	struct dw_func *funcs; /* sorted by lo */
+	struct dw_func *funcs; /* functions with code, sorted by lo */
 	uint32_t nfuncs;
-	uint32_t ndepths;
-	struct dw_func *inls; /* sorted by (depth, lo) */
-	uint32_t *depth_end;  /* inls of depth d+1 end at depth_end[d] */
+	uint32_t ndies;        /* DIEs walked, bounded */
+	struct dw_expanded *exps; /* functions whose inlined calls are indexed */
+	uint32_t nexps;
+	bool all_expanded;
+	struct hashmap exp_map;   /* exps by die */
+	size_t exps_cap;
+	struct dw_reader *reader; /* NULL: walked through libdw */
+	const char *comp_dir;     /* DW_AT_comp_dir, in the mapped file */
+	bool comp_dir_read;
 	struct dw_row *rows;  /* sorted as libdw sorts them */
 	uint32_t nrows, nfiles;
 	const char **files;   /* interned in dwarf_file.strs */
@@ -211,8 +233,11 @@ void dwarf_file__free(struct dwarf_file *df)
 		return;
 	for (size_t i = 0; i < df->nunits; i++) {
 		free(df->units[i].funcs);
-		free(df->units[i].inls);
-		free(df->units[i].depth_end);
+		for (size_t j = 0; j < df->units[i].nexps; j++)
+			free(df->units[i].exps[j].inls);
+		free(df->units[i].exps);
+		dwreader__free(df->units[i].reader);
+		hashmap__done(&df->units[i].exp_map);
 		free(df->units[i].rows);
 		free(df->units[i].files);
 	}
@@ -657,8 +682,10 @@ static void release_pages(struct dwarf_file *df)
 struct index_ctx {
 	struct dwarf_file *df;
 	struct dw_unit *u;
-	size_t nfuncs, funcs_cap, inls_cap, ninls;
+	struct dw_func *funcs; /* functions with code found */
+	size_t nfuncs, funcs_cap;
 	struct dw_inl_tmp *inls;
+	size_t ninls, inls_cap;
 	Dwarf_Off die;
 	uint32_t depth;
 	size_t bytes; /* scratch for push() */
@@ -676,7 +703,7 @@ static int add_func(uint64_t lo, uint64_t hi, void *arg)
 
 	if (c->nfuncs >= UINT32_MAX)
 		return -E2BIG;
-	return push((void **)&c->u->funcs, &c->nfuncs, &c->funcs_cap, sizeof(f), &f, &c->bytes);
+	return push((void **)&c->funcs, &c->nfuncs, &c->funcs_cap, sizeof(f), &f, &c->bytes);
 }
 
 static int add_inl(uint64_t lo, uint64_t hi, void *arg)
@@ -687,6 +714,32 @@ static int add_inl(uint64_t lo, uint64_t hi, void *arg)
 	if (c->ninls >= UINT32_MAX)
 		return -E2BIG;
 	return push((void **)&c->inls, &c->ninls, &c->inls_cap, sizeof(in), &in, &c->bytes);
+}
+
+/* The ranges of a DIE of code. Most have one, as DW_AT_low_pc and
+ * DW_AT_high_pc (an address, or since DWARF 4 a length): read here with two
+ * attribute lookups, where dwarf_ranges() makes four (dwarf_highpc(), which
+ * reads the low one too, then dwarf_lowpc()) for the same range; anything
+ * else (DW_AT_ranges, known from the abbreviation) goes through
+ * dwarf_ranges(). */
+static int code_ranges(Dwarf_Die *die, range_cb cb, void *ctx)
+{
+	Dwarf_Attribute la, ha;
+	Dwarf_Addr lo, hi;
+	Dwarf_Word len;
+
+	if (dwarf_hasattr(die, DW_AT_ranges) || !dwarf_attr(die, DW_AT_high_pc, &ha) ||
+	    !dwarf_attr(die, DW_AT_low_pc, &la) ||
+	    dwarf_formaddr(&la, &lo))
+		return die_ranges(die, cb, ctx);
+	if (dwarf_formaddr(&ha, &hi)) {
+		if (dwarf_formudata(&ha, &len))
+			return die_ranges(die, cb, ctx);
+		hi = lo + len;
+	}
+	if (!lo || lo >= hi || lo == UINT64_MAX)
+		return 0;
+	return cb(lo, hi, ctx);
 }
 
 static int func_cmp(const void *a, const void *b)
@@ -725,54 +778,24 @@ static bool is_scope(int tag)
 	}
 }
 
-/* The inlined calls, sorted by (depth, lo), packed into u->inls with the
- * end of each depth in u->depth_end. */
-static int pack_inls(struct dw_unit *u, struct dw_inl_tmp *t, size_t n)
-{
-	uint32_t maxd = 0, k = 0;
-	bool fits = true;
+enum walk_mode {
+	WALK_UNIT, /* a unit: its functions with code, not what is inside them */
+	WALK_FUNC, /* a function: its inlined calls, and functions nested in it */
+	WALK_NESTED, /* a unit: the functions nested in its functions */
+};
 
-	if (!n)
-		return 0;
-	for (size_t i = 0; i < n && fits; i++)
-		fits = !(t[i].lo >> DW_INL_KEY_BITS) && t[i].depth < (1u << (64 - DW_INL_KEY_BITS));
-	if (!fits || radix_sort(t, n, sizeof(*t), inl_key))
-		qsort(t, n, sizeof(*t), inl_cmp);
-	maxd = t[n - 1].depth;
-	u->inls = malloc(n * sizeof(*u->inls));
-	u->depth_end = calloc(maxd, sizeof(*u->depth_end));
-	if (!u->inls || !u->depth_end)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		u->inls[k++] = (struct dw_func){ .lo = t[i].lo, .len = span32(t[i].lo, t[i].hi),
-						 .die = (uint32_t)(t[i].die - u->die) };
-		u->depth_end[t[i].depth - 1] = k;
-	}
-	/* depths no call has end where the one before ends */
-	for (uint32_t d = 1; d < maxd; d++)
-		if (u->depth_end[d] < u->depth_end[d - 1])
-			u->depth_end[d] = u->depth_end[d - 1];
-	u->ndepths = maxd;
-	return 0;
-}
-
-/* Walk the unit's DIE tree without recursion. depth[] is the inline depth
- * that children of the DIE at that level get: 0 outside any subprogram. */
-static int index_unit(struct dwarf_file *df, struct dw_unit *u)
+/* Walk the DIEs under root without recursion. depth[] is the inline depth
+ * that children of the DIE at that level get (1: inlined straight into the
+ * function). Every walk of a unit counts against its DIE bound. */
+static int walk(struct dw_unit *u, Dwarf_Die *root, enum walk_mode mode, struct index_ctx *c)
 {
 	Dwarf_Die stack[DWARF_MAX_DEPTH]; /* 8 KiB */
 	uint32_t ctx_depth[DWARF_MAX_DEPTH];
-	struct index_ctx c = { .df = df, .u = u };
-	size_t ndies = 0;
-	Dwarf_Die cudie;
-	int sp = 0, err = 0;
+	int sp, err = 0;
 
-	if (!dwarf_offdie(df->dw, u->die, &cudie))
-		return -EINVAL;
-	df->bytes += DW_LIBDW_UNIT_BYTES;
-	if (dwarf_child(&cudie, &stack[0]) != 0)
+	if (dwarf_child(root, &stack[0]) != 0)
 		return 0;
-	ctx_depth[0] = 0;
+	ctx_depth[0] = mode == WALK_FUNC ? 1 : 0;
 	sp = 1;
 	while (sp > 0) {
 		Dwarf_Die *d = &stack[sp - 1], child;
@@ -780,9 +803,8 @@ static int index_unit(struct dwarf_file *df, struct dw_unit *u)
 		bool descend = false;
 		int tag = dwarf_tag(d);
 		Dwarf_Off off = dwarf_dieoffset(d);
-		size_t before;
 
-		if (++ndies > DWARF_MAX_UNIT_DIES) {
+		if (++u->ndies > DWARF_MAX_UNIT_DIES) {
 			err = -E2BIG;
 			break;
 		}
@@ -792,21 +814,18 @@ static int index_unit(struct dwarf_file *df, struct dw_unit *u)
 			break;
 		}
 		if (tag == DW_TAG_subprogram) {
-			c.die = off;
-			before = c.nfuncs;
-			/* a declaration has no code: asked of the abbreviation,
-			 * without decoding the DIE's attributes three times */
+			/* A declaration has no code: asked of the abbreviation,
+			 * without decoding the DIE's attributes. What is inside
+			 * a function is read when an address falls in it. */
+			c->die = off;
 			if (dwarf_hasattr(d, DW_AT_low_pc) || dwarf_hasattr(d, DW_AT_ranges))
-				err = die_ranges(d, add_func, &c);
-			/* Only a concrete function holds inlined calls. */
-			descend = c.nfuncs > before;
-			child_depth = 1;
-		} else if (tag == DW_TAG_inlined_subroutine) {
-			c.die = off;
-			c.depth = d0 ? d0 : 1;
-			err = die_ranges(d, add_inl, &c);
+				err = code_ranges(d, add_func, c);
+		} else if (tag == DW_TAG_inlined_subroutine && mode == WALK_FUNC) {
+			c->die = off;
+			c->depth = d0;
+			err = code_ranges(d, add_inl, c);
 			descend = true;
-			child_depth = c.depth + 1;
+			child_depth = d0 + 1;
 		} else if (is_scope(tag)) {
 			descend = true;
 		}
@@ -829,23 +848,300 @@ static int index_unit(struct dwarf_file *df, struct dw_unit *u)
 			sp--;
 		}
 	}
-	u->nfuncs = (uint32_t)c.nfuncs;
-	if (u->nfuncs) {
-		struct dw_func *a;
+	return err;
+}
 
-		if (radix_sort(u->funcs, u->nfuncs, sizeof(*u->funcs), func_key))
-			qsort(u->funcs, u->nfuncs, sizeof(*u->funcs), func_cmp);
-		a = realloc(u->funcs, u->nfuncs * sizeof(*a));
-		if (a)
-			u->funcs = a;
+/* The ranges of the DIE at die (offset off, abbreviation a, low and high
+ * pc attributes at pc[]): code_ranges() does, read here when the address
+ * is a DW_FORM_addr and the end an address or a length in a fixed or LEB
+ * form, else through libdw. */
+static int ranges_at(struct dwarf_file *df, const struct dw_reader *r, const struct dw_abbrev *a,
+		     const unsigned char *die, const unsigned char *const pc[2], Dwarf_Off off,
+		     range_cb cb, struct index_ctx *c)
+{
+	unsigned int hform = a->high >= 0 ? r->forms[a->forms + (uint32_t)a->high] : 0;
+	const unsigned char *q = pc[1];
+	uint64_t lo, hi, len;
+	Dwarf_Die d;
+
+	c->die = off;
+	if (a->ranges || !pc[0] || !pc[1] || r->forms[a->forms + (uint32_t)a->low] != DW_FORM_addr)
+		goto libdw;
+	lo = dwreader__le(pc[0], r->addr_size); /* in bounds: dwreader__die skipped it */
+	switch (hform) {
+	case DW_FORM_addr:
+		hi = dwreader__le(q, r->addr_size);
+		break;
+	case DW_FORM_data1: case DW_FORM_data2: case DW_FORM_data4: case DW_FORM_data8:
+		len = dwreader__le(q, hform == DW_FORM_data1 ? 1 : hform == DW_FORM_data2 ? 2 :
+				 hform == DW_FORM_data4 ? 4 : 8);
+		hi = lo + len;
+		break;
+	case DW_FORM_udata:
+		if (!dwreader__uleb(&q, r->end, &len))
+			goto libdw;
+		hi = lo + len;
+		break;
+	default:
+		goto libdw;
 	}
-	if (pack_inls(u, c.inls, c.ninls))
+	if (!lo || lo >= hi || lo == UINT64_MAX)
+		return 0;
+	return cb(lo, hi, c);
+libdw:
+	if (!dwarf_die_addr_die(df->dw, (void *)die, &d))
+		return 0;
+	return code_ranges(&d, cb, c);
+}
+
+/* walk() through the unit's reader: the same DIEs, the same answers. */
+static int walk_fast(struct dwarf_file *df, struct dw_unit *u, const struct dw_reader *r,
+		     Dwarf_Off root, enum walk_mode mode, struct index_ctx *c)
+{
+	uint32_t ctx_depth[DWARF_MAX_DEPTH];
+	const unsigned char *p, *sib, *pc[2];
+	const struct dw_abbrev *a;
+	int sp = 1, err = 0;
+
+	if (root < r->unit_off || root - r->unit_off >= (Dwarf_Off)(r->end - r->unit))
+		return 0;
+	p = r->unit + (root - r->unit_off);
+	a = dwreader__die(r, &p, &sib, pc);
+	if (!a || !a->children)
+		return 0;
+	ctx_depth[0] = mode == WALK_FUNC ? 1 : 0;
+	while (sp > 0 && p) {
+		const unsigned char *die = p;
+		uint32_t d0 = ctx_depth[sp - 1], child_depth = d0;
+		bool descend = false;
+		Dwarf_Off off;
+
+		a = dwreader__die(r, &p, &sib, pc);
+		if (!a) {
+			sp -= p != NULL; /* the end of a list, or malformed: stop */
+			continue;
+		}
+		if (++u->ndies > DWARF_MAX_UNIT_DIES) {
+			err = -E2BIG;
+			break;
+		}
+		off = r->unit_off + (Dwarf_Off)(die - r->unit);
+		/* DIEs are kept as offsets into their unit */
+		if (off - u->die > UINT32_MAX) {
+			err = -E2BIG;
+			break;
+		}
+		if (a->tag == DW_TAG_subprogram) {
+			if (a->code && (mode != WALK_NESTED || d0 > 0))
+				err = ranges_at(df, r, a, die, pc, off, add_func, c);
+			descend = mode == WALK_NESTED && a->code;
+			child_depth = 1;
+		} else if (a->tag == DW_TAG_inlined_subroutine && mode != WALK_UNIT) {
+			c->depth = d0;
+			if (mode == WALK_FUNC)
+				err = ranges_at(df, r, a, die, pc, off, add_inl, c);
+			descend = true;
+			child_depth = d0 + 1;
+		} else if (is_scope(a->tag)) {
+			descend = true;
+		}
+		if (err)
+			break;
+		if (!a->children)
+			continue;
+		if (descend && sp < DWARF_MAX_DEPTH)
+			ctx_depth[sp++] = child_depth;
+		else
+			p = sib ? sib : dwreader__skip_children(r, p);
+	}
+	return err;
+}
+
+/* Add the n functions at add to u->funcs, kept sorted by lo. */
+static int funcs_add(struct dwarf_file *df, struct dw_unit *u, const struct dw_func *add, size_t n)
+{
+	struct dw_func *a;
+
+	if (!n)
+		return 0;
+	if (n > UINT32_MAX - u->nfuncs)
+		return -E2BIG;
+	a = realloc(u->funcs, (u->nfuncs + n) * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	memcpy(a + u->nfuncs, add, n * sizeof(*a));
+	u->funcs = a;
+	u->nfuncs += (uint32_t)n;
+	if (radix_sort(u->funcs, u->nfuncs, sizeof(*u->funcs), func_key))
+		qsort(u->funcs, u->nfuncs, sizeof(*u->funcs), func_cmp);
+	df->bytes += n * sizeof(*a);
+	return 0;
+}
+
+/* The unit's functions with code, found through namespaces and types. */
+static int index_unit(struct dwarf_file *df, struct dw_unit *u)
+{
+	struct index_ctx c = { .df = df, .u = u };
+	Dwarf_Die cudie;
+	int err;
+
+	if (!dwarf_offdie(df->dw, u->die, &cudie))
+		return -EINVAL;
+	df->bytes += DW_LIBDW_UNIT_BYTES;
+	u->reader = dwreader__new(df->dw, &cudie);
+	if (u->reader) {
+		df->bytes += u->reader->bytes;
+		err = walk_fast(df, u, u->reader, u->die, WALK_UNIT, &c);
+	} else {
+		err = walk(u, &cudie, WALK_UNIT, &c);
+	}
+	if (funcs_add(df, u, c.funcs, c.nfuncs))
 		err = -ENOMEM;
-	free(c.inls);
-	df->bytes += (size_t)u->nfuncs * sizeof(struct dw_func) +
-		     c.ninls * sizeof(struct dw_func) + u->ndepths * sizeof(uint32_t);
+	free(c.funcs);
 	/* A unit cut short by its limits still serves what was read. */
 	return err == -ENOMEM ? err : 0;
+}
+
+/* Grow *arr (elem bytes each, *cap of them) to hold n, doubling. */
+static int reserve(void **arr, size_t *cap, size_t n, size_t elem, size_t *bytes)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *a;
+
+	if (n <= *cap)
+		return 0;
+	while (ncap < n)
+		ncap *= 2;
+	a = realloc(*arr, ncap * elem);
+	if (!a)
+		return -ENOMEM;
+	*bytes += (ncap - *cap) * elem;
+	*arr = a;
+	*cap = ncap;
+	return 0;
+}
+
+/* A function's inlined calls, sorted by (depth, lo), into e. */
+static int pack_inls(struct dwarf_file *df, struct dw_inl_tmp *t, size_t n, Dwarf_Off unit_die,
+		     struct dw_expanded *e)
+{
+	uint32_t maxd, *dend;
+	bool fits = true;
+	size_t bytes;
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n && fits; i++)
+		fits = !(t[i].lo >> DW_INL_KEY_BITS) && t[i].depth < (1u << (64 - DW_INL_KEY_BITS));
+	if (!fits || radix_sort(t, n, sizeof(*t), inl_key))
+		qsort(t, n, sizeof(*t), inl_cmp);
+	maxd = t[n - 1].depth;
+	bytes = n * sizeof(*e->inls) + (size_t)maxd * sizeof(*dend);
+	e->inls = malloc(bytes);
+	if (!e->inls)
+		return -ENOMEM;
+	dend = (uint32_t *)(e->inls + n);
+	for (uint32_t d = 0; d < maxd; d++)
+		dend[d] = 0;
+	for (size_t i = 0; i < n; i++) {
+		e->inls[i] = (struct dw_func){ .lo = t[i].lo, .len = span32(t[i].lo, t[i].hi),
+					       .die = (uint32_t)(t[i].die - unit_die) };
+		dend[t[i].depth - 1] = (uint32_t)(i + 1);
+	}
+	/* depths no call has end where the one before ends */
+	for (uint32_t d = 1; d < maxd; d++)
+		if (dend[d] < dend[d - 1])
+			dend[d] = dend[d - 1];
+	e->depth_end = dend;
+	e->ndepths = maxd;
+	df->bytes += bytes;
+	return 0;
+}
+
+static bool exp_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	return ((const struct dw_unit *)ctx)->exps[idx].die == *(const uint32_t *)key;
+}
+
+/* The inlined calls of the function whose DIE is at die in u, indexed the
+ * first time an address falls in it; functions nested in it (GNU C,
+ * Fortran, Ada) join u->funcs and set *nested. NULL without memory. */
+static const struct dw_expanded *expand(struct dwarf_file *df, struct dw_unit *u, uint32_t die,
+					bool *nested)
+{
+	struct index_ctx c = { .df = df, .u = u };
+	struct dw_expanded e = { .die = die };
+	uint64_t h = hash_u64(die);
+	uint32_t idx;
+	Dwarf_Die fd;
+	int err = 0;
+
+	*nested = false;
+	idx = hashmap__find(&u->exp_map, h, exp_eq, u, &die);
+	if (idx != HASHMAP_NONE)
+		return &u->exps[idx];
+	if (hashmap__reserve(&u->exp_map, 1) ||
+	    reserve((void **)&u->exps, &u->exps_cap, u->nexps + 1, sizeof(*u->exps), &df->bytes))
+		return NULL;
+	/* a walk cut short by the unit's limits keeps what it read */
+	if (u->reader)
+		walk_fast(df, u, u->reader, u->die + die, WALK_FUNC, &c);
+	else if (dwarf_offdie(df->dw, u->die + die, &fd))
+		walk(u, &fd, WALK_FUNC, &c);
+	if (c.nfuncs) {
+		err = funcs_add(df, u, c.funcs, c.nfuncs);
+		*nested = !err;
+	}
+	if (!err && c.ninls <= UINT32_MAX && pack_inls(df, c.inls, c.ninls, u->die, &e))
+		err = -ENOMEM;
+	free(c.funcs);
+	free(c.inls);
+	if (err == -ENOMEM)
+		return NULL;
+	u->exps[u->nexps] = e;
+	hashmap__insert(&u->exp_map, h, u->nexps);
+	df->bytes += 2 * sizeof(struct hashmap_slot);
+	return &u->exps[u->nexps++];
+}
+
+/* The functions nested in u's functions, in u->funcs: an address no
+ * function is known to hold may be in one. With the unit's reader, one
+ * walk that reads no inlined call; else every function is expanded. */
+static void expand_all(struct dwarf_file *df, struct dw_unit *u)
+{
+	bool nested = true;
+
+	u->all_expanded = true;
+	if (u->reader) {
+		struct index_ctx c = { .df = df, .u = u };
+		size_t k = 0;
+
+		walk_fast(df, u, u->reader, u->die, WALK_NESTED, &c);
+		/* those an expanded parent has added already are there */
+		for (size_t i = 0; i < c.nfuncs; i++) {
+			bool known = false;
+
+			for (uint32_t j = 0; j < u->nfuncs && !known; j++)
+				known = u->funcs[j].die == c.funcs[i].die &&
+					u->funcs[j].lo == c.funcs[i].lo;
+			if (!known)
+				c.funcs[k++] = c.funcs[i];
+		}
+		funcs_add(df, u, c.funcs, k);
+		free(c.funcs);
+		return;
+	}
+	/* a nested function moves u->funcs: again until none is found */
+	for (int round = 0; nested && round < DWARF_MAX_DEPTH; round++) {
+		nested = false;
+		for (uint32_t i = 0; i < u->nfuncs; i++) {
+			bool n;
+
+			if (!expand(df, u, u->funcs[i].die, &n))
+				return;
+			nested |= n;
+		}
+	}
 }
 
 static const struct dw_func *func_find(const struct dw_unit *u, uint64_t vaddr)
@@ -867,25 +1163,26 @@ static const struct dw_func *func_find(const struct dw_unit *u, uint64_t vaddr)
 	return NULL;
 }
 
-static const struct dw_func *inl_find(const struct dw_unit *u, uint32_t depth, uint64_t vaddr)
+/* The inlined call of function e at depth covering vaddr. */
+static const struct dw_func *inl_find(const struct dw_expanded *e, uint32_t depth, uint64_t vaddr)
 {
 	size_t lo, hi, first;
 
-	if (!depth || depth > u->ndepths)
+	if (!depth || depth > e->ndepths)
 		return NULL;
-	first = lo = depth > 1 ? u->depth_end[depth - 2] : 0;
-	hi = u->depth_end[depth - 1];
+	first = lo = depth > 1 ? e->depth_end[depth - 2] : 0;
+	hi = e->depth_end[depth - 1];
 	/* first entry of the depth starting above vaddr */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (u->inls[mid].lo <= vaddr)
+		if (e->inls[mid].lo <= vaddr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo > first && vaddr - u->inls[lo - 1].lo < u->inls[lo - 1].len)
-		return &u->inls[lo - 1];
+	if (lo > first && vaddr - e->inls[lo - 1].lo < e->inls[lo - 1].len)
+		return &e->inls[lo - 1];
 	return NULL;
 }
 
@@ -1045,6 +1342,7 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 	Dwarf_Off chain[DWARF_MAX_CHAIN];
 	const struct dw_func *f;
 	const struct dw_func *in;
+	const struct dw_expanded *e = NULL;
 	const struct dw_names *dn;
 	const struct dw_row *row;
 	struct dw_unit *u;
@@ -1065,16 +1363,37 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 		unit_lines(df, u);
 		release_pages(df);
 	}
-	if (u->state < 0 || !dwarf_offdie(df->dw, u->die, &cudie))
+	if (u->state < 0)
 		return 0;
+	if (!u->comp_dir_read) {
+		/* once: the unit DIE's page need not come back for each lookup */
+		if (!dwarf_offdie(df->dw, u->die, &cudie))
+			return 0;
+		u->comp_dir = dwarf_formstring(dwarf_attr(&cudie, DW_AT_comp_dir, &a));
+		u->comp_dir_read = true;
+	}
 	ui = (size_t)(u - df->units);
-	comp_dir = dwarf_formstring(dwarf_attr(&cudie, DW_AT_comp_dir, &a));
+	comp_dir = u->comp_dir;
 	row = unit_lines(df, u) ? NULL : row_find(u, vaddr);
 	if (row) {
 		file = unit_file(u, row->file & ~DW_ROW_END);
 		line = (int)row->line;
 	}
 	f = func_find(u, vaddr);
+	if (!f && !u->all_expanded) {
+		expand_all(df, u);
+		f = func_find(u, vaddr);
+	}
+	/* A function nested in f, found when f is expanded, may hold vaddr. */
+	for (int tries = 0; f && tries < DWARF_MAX_DEPTH; tries++) {
+		bool nested;
+
+		e = expand(df, u, f->die, &nested);
+		if (!nested)
+			break;
+		e = NULL;
+		f = func_find(u, vaddr);
+	}
 	if (!f) {
 		if (!row)
 			return 0;
@@ -1082,7 +1401,8 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 		return 1;
 	}
 	chain[k++] = u->die + f->die;
-	for (uint32_t depth = 1; k < DWARF_MAX_CHAIN && (in = inl_find(u, depth, vaddr)); depth++)
+	for (uint32_t depth = 1; e && k < DWARF_MAX_CHAIN && (in = inl_find(e, depth, vaddr));
+	     depth++)
 		chain[k++] = u->die + in->die;
 
 	/* Innermost first: each function's line is where the next inner

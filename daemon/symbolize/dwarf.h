@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* dwarf: source lines and inline chains from DWARF through elfutils' libdw.
- * A compile unit is indexed (function and inlined-call address ranges) the
- * first time an address falls into it, so a large binary costs in
- * proportion to the code a profile touches. Internal to symbolize/ (and its unit tests). */
+ * A compile unit's functions are indexed the first time an address falls
+ * into it, a function's inlined calls the first time an address falls in
+ * that function, so a large binary costs in proportion to the code a
+ * profile touches. Internal to symbolize/ (and its unit tests). */
 #ifndef PROFD_SYMBOLIZE_DWARF_H
 #define PROFD_SYMBOLIZE_DWARF_H
 

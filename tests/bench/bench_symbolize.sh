@@ -20,6 +20,7 @@
 # of BENCH_SYM_BASE (default 10fd425, the last revision before issue 17's
 # symbolizer work; "" skips), whose driver is built once into
 # $BENCH_DIR/base-REV from `git archive`. A difference fails the bench.
+# BENCH_SYM_ROUNDS (below) compares the cold phases of the two drivers.
 set -eu
 : "${PROFD:?}"
 OUT=$(cd "$(dirname "$PROFD")" && pwd)
@@ -102,6 +103,8 @@ if [ -n "$BASE" ] && git -C "$root" rev-parse -q --verify "$BASE^{commit}" >/dev
 		rm -rf "$B" && mkdir -p "$B/src"
 		git -C "$root" archive "$BASE" daemon include | tar -x -C "$B/src"
 		srcs=$(cd "$B/src" && find daemon/binary daemon/symbolize daemon/pprof daemon/util daemon/python -name '*.c' | sed "s|^|$B/src/|")
+		# python/ calls agent/procinfo.c's parser since 7e598fe
+		[ -f "$B/src/daemon/agent/procinfo.c" ] && srcs="$srcs $B/src/daemon/agent/procinfo.c"
 		cc -O2 -g -D_GNU_SOURCE -I"$B/src/include" -I"$B/src/daemon" -I"$OUT" -I"$OUT/pb" -I"$OUT/skel" \
 			$(pkg-config --cflags libelf libdw libprotobuf-c) \
 			"$here/bench_symbolize.c" "$B/src/daemon/aggregate/frames.c" $srcs "$OUT/pb/profile.pb-c.c" \
@@ -123,6 +126,28 @@ if [ "${BENCH_DROP_CACHES:-0}" = 1 ]; then
 	echo "-- page cache dropped"
 fi
 echo "-- symbolizing $SAMPLES samples x $DEPTH frames (us/frame = CPU time / all frames)"
+# BENCH_SYM_ROUNDS=N (N > 1): the cold phase N times, before and now
+# alternating, and the medians of CPU time and peak RSS (a shared machine
+# varies from one run to the next; the load average is printed).
+ROUNDS=${BENCH_SYM_ROUNDS:-1}
+if [ -n "$ref" ] && [ "$ROUNDS" -gt 1 ]; then
+	echo "-- cold phase, $ROUNDS rounds alternating, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	: >"$D/rounds-before.txt"
+	: >"$D/rounds-now.txt"
+	for _ in $(seq "$ROUNDS"); do
+		BENCH_SYM_COLD_ONLY=1 "$D/base-$BASE/bench_symbolize" "$D/big" "$D/big_copy" "$SAMPLES" "$DEPTH" |
+			awk '$1 == "cold" { print $5, $12 }' >>"$D/rounds-before.txt"
+		BENCH_SYM_COLD_ONLY=1 "$D/bench_symbolize" "$D/big" "$D/big_copy" "$SAMPLES" "$DEPTH" |
+			awk '$1 == "cold" { print $5, $12 }' >>"$D/rounds-now.txt"
+	done
+	for w in before now; do
+		sort -n -k1,1 "$D/rounds-$w.txt" | awk -v w="$w" '{ c[NR] = $1 } END {
+			printf "%-6s CPU median %.3f s (min %.3f, max %.3f)", w, (NR % 2 ? c[(NR + 1) / 2] : (c[NR / 2] + c[NR / 2 + 1]) / 2), c[1], c[NR] }'
+		sort -n -k2,2 "$D/rounds-$w.txt" | awk '{ r[NR] = $2 } END {
+			printf ", peak RSS median %.1f MiB (min %.1f, max %.1f)\n", (NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2), r[1], r[NR] }'
+	done
+	echo "-- load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 if [ -n "$ref" ]; then
 	echo "-- before ($BASE's sources), cold phase only:"
 	BENCH_SYM_COLD_ONLY=1 "$D/base-$BASE/bench_symbolize" "$D/big" "$D/big_copy" "$SAMPLES" "$DEPTH" | grep '^cold'

@@ -108,6 +108,29 @@ static const char cxx_src[] =
 	"	       app::overload(argc) + (int)app::overload(1.0) + hidden(argc) == 7;\n"
 	"}\n";
 
+/* A GNU C nested function: its DIE is a child of its parent's, and its
+ * code lies outside its parent's. */
+static const char nest_src[] =
+	"volatile int sink;\n"
+	"static inline __attribute__((always_inline)) int nest_leaf(int v)\n"
+	"{\n"
+	"	sink += v;\n"
+	"	return v * 3;\n"
+	"}\n"
+	"__attribute__((noinline)) int nest_outer(int x)\n"
+	"{\n"
+	"	__attribute__((noinline)) int nest_inner(int y) { sink += y * x; return nest_leaf(y + x); }\n"
+	"	int s = 0;\n"
+	"	for (int i = 0; i < x; i++)\n"
+	"		s += nest_inner(i) + nest_leaf(i);\n"
+	"	return s;\n"
+	"}\n"
+	"int main(int argc, char **argv)\n"
+	"{\n"
+	"	(void)argv;\n"
+	"	return nest_outer(argc) == 12345;\n"
+	"}\n";
+
 static struct symfix fx;
 
 static void dw_cleanup(void)
@@ -133,12 +156,14 @@ static bool fixtures(void)
 	d = fx.dir;
 	if (fx_write(P("dw.c"), dw_src, strlen(dw_src)) ||
 	    fx_write(P("dw2.c"), dw2_src, strlen(dw2_src)) ||
-	    fx_write(P("cxx.cc"), cxx_src, strlen(cxx_src)))
+	    fx_write(P("cxx.cc"), cxx_src, strlen(cxx_src)) ||
+	    fx_write(P("nest.c"), nest_src, strlen(nest_src)))
 		return ASSERT_TRUE(false, "write sources");
 	if (fx_run("cd %s && cc -O2 -g -fno-pie -no-pie dw.c dw2.c -o dw", d) ||
 	    fx_run("cd %s && cc -O2 -g -fPIE -pie dw.c dw2.c -o dwpie", d) ||
 	    fx_run("cd %s && cc -O2 -g -gdwarf-4 -fno-pie -no-pie dw.c dw2.c -o dw4", d) ||
 	    fx_run("cd %s && g++ -O2 -g -fno-pie -no-pie cxx.cc -o cxx", d) ||
+	    fx_run("cd %s && cc -O2 -g -fno-pie -no-pie nest.c -o nest", d) ||
 	    fx_run("cd %s && g++ -O2 -rdynamic -fPIE -pie cxx.cc -o cxx_dyn && strip --strip-all cxx_dyn",
 		   d))
 		return ASSERT_TRUE(false, "build fixtures");
@@ -599,6 +624,89 @@ out:
 	symbolizer__free(s);
 }
 
+/* ---- functions the unit walk does not see ------------------------------- */
+
+/* Chains of every address of both functions, in one order or the other. */
+static bool nest_chains(const char *first, const char *second, struct a2l *got, size_t max,
+			size_t *n)
+{
+	const char *funcs[2] = { first, second };
+	struct dwarf_file *df = NULL;
+	uint64_t start, size;
+	int fd;
+
+	*n = 0;
+	fd = open(P("nest"), O_RDONLY | O_CLOEXEC);
+	if (!ASSERT_TRUE(fd >= 0, "open nest") || !ASSERT_OK(dwarf_file__open(fd, &df), "dwarf"))
+		goto fail;
+	close(fd);
+	for (int f = 0; f < 2; f++) {
+		if (!ASSERT_TRUE(nm_range(P("nest"), funcs[f], &start, &size), funcs[f]))
+			goto fail;
+		for (uint64_t a = start; a < start + size && *n < max; a++) {
+			struct dwarf_line l[A2L_MAX_DEPTH];
+			struct a2l *g = &got[(*n)++];
+			int k = dwarf_file__lookup(df, a, l, A2L_MAX_DEPTH);
+
+			*g = (struct a2l){ .addr = a, .n = k };
+			for (int j = 0; j < k; j++) {
+				snprintf(g->f[j].func, sizeof(g->f[j].func), "%s",
+					 l[j].name ? l[j].name : "?");
+				g->f[j].line = l[j].line;
+			}
+		}
+	}
+	dwarf_file__free(df);
+	return true;
+fail:
+	if (fd >= 0 && !df)
+		close(fd);
+	dwarf_file__free(df);
+	return false;
+}
+
+static int a2l_addr_cmp(const void *a, const void *b)
+{
+	const struct a2l *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* A unit's functions are indexed without what is inside them, a function's
+ * inlined calls when an address first falls in it: a function nested in
+ * another is found all the same, whether an address of the nested one or
+ * of its parent comes first, with its own inlined calls. */
+void test_dwarf_nested_function(void)
+{
+	static struct a2l inner_first[512], outer_first[512];
+	size_t n1, n2, inner = 0, chained = 0;
+
+	if (!fixtures() || !nest_chains("nest_inner.0", "nest_outer", inner_first, 512, &n1) ||
+	    !nest_chains("nest_outer", "nest_inner.0", outer_first, 512, &n2) ||
+	    !ASSERT_EQ(n1, n2, "same addresses") || !ASSERT_TRUE(n1 > 0, "addresses"))
+		return;
+	qsort(inner_first, n1, sizeof(*inner_first), a2l_addr_cmp);
+	qsort(outer_first, n2, sizeof(*outer_first), a2l_addr_cmp);
+	for (size_t i = 0; i < n1; i++) {
+		const struct a2l *a = &inner_first[i], *b = &outer_first[i];
+		char what[64];
+
+		snprintf(what, sizeof(what), "0x%" PRIx64, a->addr);
+		if (!ASSERT_EQ(a->n, b->n, what))
+			continue;
+		for (int k = 0; k < a->n; k++) {
+			ASSERT_STREQ(a->f[k].func, b->f[k].func, what);
+			ASSERT_EQ(a->f[k].line, b->f[k].line, what);
+		}
+		if (a->n && !strcmp(a->f[a->n - 1].func, "nest_inner")) {
+			inner++;
+			chained += a->n >= 2 && !strcmp(a->f[0].func, "nest_leaf");
+		}
+	}
+	ASSERT_TRUE(inner >= 8, "addresses of the nested function named after it");
+	ASSERT_TRUE(chained > 0, "inlined calls inside the nested function");
+}
+
 /* ---- corrupt and truncated DWARF ---------------------------------------- */
 
 struct section {
@@ -734,6 +842,48 @@ void test_dwarf_corrupt(void)
 			rejected++;
 		else
 			opened++;
+	}
+	/* and more in .debug_info and .debug_abbrev, which the unit walk
+	 * reads itself (DIEs through the abbreviation table) */
+	for (int round = 0; round < 300; round++) {
+		const struct section *sec = NULL;
+
+		for (size_t i = 0, k = 0; i < nsec; i++)
+			if ((!strcmp(secs[i].name, ".debug_info") ||
+			     !strcmp(secs[i].name, ".debug_abbrev")) &&
+			    k++ == (size_t)round % 2)
+				sec = &secs[i];
+		if (!ASSERT_OK_PTR(sec, ".debug_info and .debug_abbrev"))
+			break;
+		memcpy(buf, orig, len);
+		for (int k = 0; k < 1 + round % 3 && sec->size; k++) {
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			buf[sec->off + rng % sec->size] ^= (unsigned char)(rng >> 40 | 1);
+		}
+		ASSERT_OK(fx_write(path, buf, len), "write flipped");
+		if (poke_dwarf(path, start, size, &answered))
+			rejected++;
+		else
+			opened++;
+	}
+	/* a unit length saying more than .debug_info holds, or less than its
+	 * DIEs: the walk reads only what libdw knows to be the section */
+	for (size_t i = 0; i < nsec; i++) {
+		static const uint32_t lens[] = { 0x7fffffff, 0x00ffffff, 0x10, 0x1 };
+
+		if (strcmp(secs[i].name, ".debug_info") || secs[i].size < 4)
+			continue;
+		for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+			memcpy(buf, orig, len);
+			memcpy(buf + secs[i].off, &lens[k], 4);
+			ASSERT_OK(fx_write(path, buf, len), "write unit length");
+			if (poke_dwarf(path, start, size, &answered))
+				rejected++;
+			else
+				opened++;
+		}
 	}
 	ASSERT_TRUE(opened > 0, "damaged files still opened");
 	printf("  corrupt DWARF: %zu opened, %zu rejected, %zu addresses answered\n", opened,
