@@ -127,6 +127,11 @@ struct {
 
 #include "common.bpf.h"
 
+/* GLOBAL_FN: a __noinline non-static function is a global function to the
+ * kernel's verifier, checked once on its own (its pointer arguments may be
+ * NULL) instead of once per path and state of every caller: find_caller's,
+ * fp_key's and walked_key's loops cost most of heap's verification. */
+
 /* Go's rule: sample when the call reaches the countdown, then draw the
  * next interval. Every call when the rate is <= 1. */
 static __always_inline bool should_sample(__u64 size)
@@ -171,12 +176,14 @@ static __always_inline __u64 uretprobe_trampoline(void)
  * served) and to _PyObject_Malloc (realloc(NULL, n)), glibc's realloc(NULL,
  * n) to malloc. (A return probe of another tool on a function that
  * tail-jumps to malloc hides that call too.) */
-static __always_inline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *raw, __u64 *caller,
-				       __u32 *levels)
+__noinline int find_caller(struct pt_regs *ctx, __u32 pid, __u64 *raw, __u64 *caller, __u32 *levels)
 {
-	__u64 loc = PT_REGS_SP(ctx), ra = 0;
+	__u64 loc, ra = 0;
 	struct profd_heap_proc *proc;
 
+	if (!ctx || !raw || !caller || !levels) /* verifier: global function (GLOBAL_FN) */
+		return 1;
+	loc = PT_REGS_SP(ctx);
 	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)loc))
 		ra = 0;
 	*raw = ra;
@@ -226,14 +233,15 @@ static __always_inline int intern_stack(struct scratch *s, __u64 hash, struct pr
 
 /* The stack of the allocation by frame pointers: the caller first, then
  * the kernel's frame-pointer walk above it. */
-static __always_inline int fp_key(struct pt_regs *ctx, __u64 raw, __u64 caller,
-				  struct profd_heap_key *key)
+__noinline int fp_key(struct pt_regs *ctx, __u64 raw, __u64 caller, struct profd_heap_key *key)
 {
 	__u64 hash = 14695981039346656037ULL;
 	__u32 zero = 0, n = 0, skip = 1;
 	struct scratch *s;
 	long got;
 
+	if (!ctx || !key) /* verifier: global function (GLOBAL_FN) */
+		return -1;
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s) /* verifier: never NULL */
 		return -1;
@@ -278,13 +286,17 @@ static __always_inline int fp_key(struct pt_regs *ctx, __u64 raw, __u64 caller,
  * find_caller's caller there (a library the walker has no table for yet,
  * so frame 0 took a frame-pointer step that skips its caller): the
  * frame-pointer stack is then the better guess. */
-static __always_inline int walked_key(const struct unw_state *st, const struct pending *p,
-				      struct profd_heap_key *key)
+__noinline int walked_key(const struct unw_state *st, const struct pending *p,
+			  struct profd_heap_key *key)
 {
-	/* levels <= 2 (find_caller); the mask is for the verifier */
-	__u32 zero = 0, n = st->n, skip = (p->levels & 3) + 1, k = 0;
+	__u32 zero = 0, n, skip, k = 0;
 	struct scratch *s;
 
+	if (!st || !p || !key) /* verifier: global function (GLOBAL_FN) */
+		return -1;
+	/* levels <= 2 (find_caller); the mask is for the verifier */
+	n = st->n;
+	skip = (p->levels & 3) + 1;
 	if (!p->caller || st->frames[skip] != p->caller)
 		return 1;
 	s = bpf_map_lookup_elem(&scratch, &zero);

@@ -536,6 +536,18 @@ static __always_inline long unw_step(struct unw_state *st)
 	return 0;
 }
 
+/* unw_step() as a global function: the kernel's verifier checks a global
+ * function once, on its own, with st any unw_state, instead of once per
+ * path and state that reaches the call (every walk site of the program,
+ * and the bpf_loop callback until its states converge). At run time it is
+ * one BPF-to-BPF call per frame. Returns 1 when the walk is over. */
+__noinline int unw_frame(struct unw_state *st)
+{
+	if (!st) /* verifier: a global function's pointer may be NULL */
+		return 1;
+	return unw_step(st) ? 1 : 0;
+}
+
 static long unw_step_cb(__u32 i, void *data)
 {
 	__u32 zero = 0;
@@ -543,7 +555,7 @@ static long unw_step_cb(__u32 i, void *data)
 
 	if (!st) /* verifier: never NULL */
 		return 1;
-	return unw_step(st);
+	return unw_frame(st) ? 1 : 0;
 }
 
 /* Prepare the scratch state for a new walk of the current process. */
@@ -602,6 +614,25 @@ static __always_inline struct unw_state *unw_run(struct unw_state *st)
 #define UNW_E2BIG 7
 #define UNW_ENODATA 61
 
+struct unw_frames {
+	__u64 f[PROFD_UNW_MAX_FRAMES];
+};
+
+/* 1 when a stored stack (old) is not frames, up to old's first 0. A global
+ * function: the verifier walks its loop once, not once per caller state. */
+__noinline int unw_frames_differ(const struct unw_frames *old, const struct unw_frames *frames)
+{
+	if (!old || !frames) /* verifier: a global function's pointer may be NULL */
+		return 1;
+	for (__u32 i = 0; i < PROFD_UNW_MAX_FRAMES; i++) {
+		if (old->f[i] != frames->f[i])
+			return 1;
+		if (!old->f[i])
+			break;
+	}
+	return 0;
+}
+
 /* Store frames (n of them, zero after n up to PROFD_UNW_MAX_FRAMES) in a
  * HASH map (key __u32, value __u64[PROFD_UNW_MAX_FRAMES], preallocated)
  * under an id derived from their hash, so identical stacks share one entry,
@@ -627,13 +658,9 @@ static __always_inline long unwind_store_frames(void *stacks, const __u64 *frame
 		if (!old)
 			return -UNW_E2BIG;
 	}
-	for (__u32 i = 0; i < PROFD_UNW_MAX_FRAMES; i++) {
-		if (old[i] != frames[i])
-			return -UNW_EEXIST;
-		if (!old[i])
-			break;
-	}
-	return id;
+	return unw_frames_differ((const struct unw_frames *)old, (const struct unw_frames *)frames)
+		       ? -UNW_EEXIST
+		       : id;
 }
 
 /* A walk's frames → unwind_store_frames(). */

@@ -307,20 +307,64 @@ const char *bpf_diag__explain(int err)
 	return bpf_diag__explain_text(cap, err, explained, sizeof(explained));
 }
 
-void bpf_diag__log_programs(struct bpf_object *obj)
+void bpf_diag__request_stats(struct bpf_object *obj)
 {
 	struct bpf_program *prog;
 
 	if (log_get_level() < LOG_LVL_DEBUG)
 		return;
+	/* BPF_LOG_STATS (4): the kernel's verifier reports its time and
+	 * states, not its per-instruction trace (which costs more than the
+	 * verification). A refusal still carries the verifier's message. */
+	bpf_object__for_each_program(prog, obj)
+		if (bpf_program__autoload(prog))
+			bpf_program__set_log_level(prog, 4);
+}
+
+/* The number after key in the stats log libbpf printed for prog (in this
+ * thread's capture since the last reset), or -1. */
+static long long stat_of(const char *prog, const char *key)
+{
+	char head[160];
+	const char *s, *end;
+
+	if (!cap)
+		return -1;
+	snprintf(head, sizeof(head), "prog '%s': -- BEGIN PROG LOAD LOG --", prog);
+	s = strstr(cap, head);
+	if (!s)
+		return -1;
+	end = strstr(s, "-- END PROG LOAD LOG --");
+	s = strstr(s + strlen(head), key);
+	if (!s || (end && s > end))
+		return -1;
+	return strtoll(s + strlen(key), NULL, 10);
+}
+
+double bpf_diag__log_programs(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+	double total_ms = 0;
+
+	if (log_get_level() < LOG_LVL_DEBUG)
+		return 0;
 	bpf_object__for_each_program(prog, obj) {
 		struct bpf_prog_info info = { 0 };
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(prog);
+		const char *name = bpf_program__name(prog);
+		long long usec = stat_of(name, "verification time "),
+			  states = stat_of(name, " total_states "),
+			  peak = stat_of(name, " peak_states ");
 
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
-		log_debug("start-up:   program %-24s %6zu insns, verifier walked %u",
-			  bpf_program__name(prog), bpf_program__insn_cnt(prog), info.verified_insns);
+		if (usec >= 0)
+			total_ms += usec / 1e3;
+		log_debug("start-up:   program %-24s %6zu insns, verifier walked %u, "
+			  "%lld states (peak %lld), %.1f ms",
+			  name, bpf_program__insn_cnt(prog), info.verified_insns, states, peak,
+			  usec / 1e3);
 	}
+	return total_ms;
 }

@@ -26,6 +26,11 @@ const char *bpf_diag__explain_text(const char *log, int err, char *buf, size_t l
 struct bpf_object;
 /* With -v: each loaded program of obj and how many instructions the
  * verifier walked for it (its share of the load time). */
-void bpf_diag__log_programs(struct bpf_object *obj);
+/* At debug level: ask the kernel for its verifier statistics (before
+ * load), then log each program's (after): instructions, instructions the
+ * verifier walked, its states and its time. Returns the sum of the
+ * verification times in ms (0 below debug level). */
+void bpf_diag__request_stats(struct bpf_object *obj);
+double bpf_diag__log_programs(struct bpf_object *obj);
 
 #endif

@@ -106,11 +106,12 @@ struct cpu_collector *cpu_collector__new(const struct cpu_opts *opts)
 		unwinder__disable(c->skel->obj);
 	}
 	phase_mark("cpu: unwinder maps prepared");
+	bpf_diag__request_stats(c->skel->obj);
 	err = cpu_bpf__load(c->skel);
 	if (err)
 		goto cleanup;
-	phase_mark("cpu: maps + CO-RE + verify (load)");
-	bpf_diag__log_programs(c->skel->obj);
+	phase_mark_split("cpu: load: BTF + maps + CO-RE", "cpu: load: verifier (kernel)",
+			 bpf_diag__log_programs(c->skel->obj));
 	for (size_t i = 0; i < opts->npids; i++) {
 		__u32 pid = opts->pids[i];
 		__u8 one = 1;

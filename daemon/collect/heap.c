@@ -908,11 +908,12 @@ struct heap_collector *heap_collector__new(const struct heap_opts *opts)
 		unwinder__disable(c->skel->obj);
 	}
 	phase_mark("heap: unwinder maps prepared");
+	bpf_diag__request_stats(c->skel->obj);
 	err = heap_bpf__load(c->skel);
 	if (err)
 		goto cleanup;
-	phase_mark("heap: maps + CO-RE + verify (load)");
-	bpf_diag__log_programs(c->skel->obj);
+	phase_mark_split("heap: load: BTF + maps + CO-RE", "heap: load: verifier (kernel)",
+			 bpf_diag__log_programs(c->skel->obj));
 	if (c->dwarf) {
 		__u32 zero = 0;
 		int fd = bpf_program__fd(c->skel->progs.heap_walk);

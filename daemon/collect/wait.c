@@ -118,11 +118,12 @@ struct wait_collector *wait_collector__new(const struct wait_opts *opts)
 		unwinder__disable(c->skel->obj);
 	}
 	phase_mark("wait: unwinder maps prepared");
+	bpf_diag__request_stats(c->skel->obj);
 	err = wait_bpf__load(c->skel);
 	if (err)
 		goto cleanup;
-	phase_mark("wait: maps + CO-RE + verify (load)");
-	bpf_diag__log_programs(c->skel->obj);
+	phase_mark_split("wait: load: BTF + maps + CO-RE", "wait: load: verifier (kernel)",
+			 bpf_diag__log_programs(c->skel->obj));
 	for (size_t i = 0; i < opts->npids; i++) {
 		__u32 pid = opts->pids[i];
 		__u8 one = 1;

@@ -7,5 +7,8 @@
 
 void phase_begin(void);
 void phase_mark(const char *what);
+/* One phase in two lines: part (part_ms of it, measured by someone else,
+ * e.g. the kernel's verification time) and rest (the remainder). */
+void phase_mark_split(const char *rest, const char *part, double part_ms);
 
 #endif

@@ -45,7 +45,7 @@ one() {
 	sed -n 's/.*start-up: \([a-z]*: \)\{0,1\}\(.*[^ ]\) \+\([0-9.]\+\) ms wall \+\([0-9.]\+\) ms cpu.*/\2|\3|\4/p' \
 		"$T/err" >"$T/$col.$r"
 	# The verifier's work per program, for the record (last round's).
-	sed -n 's/.*start-up: \+program \([a-z_0-9]*\) .*walked \([0-9]*\)/\1 \2/p' "$T/err" >"$T/$col.progs"
+	sed -n 's/.*start-up: \+program \([a-z_0-9]*\) .*walked \([0-9]*\).*/\1 \2/p' "$T/err" >"$T/$col.progs"
 }
 
 for r in $(seq "$ROUNDS"); do
