@@ -261,7 +261,10 @@ test_heap_return_probed_only_when_sampled() {
 	local calls sampled returns kind live
 	start_gated_workload heap_mix 64 256 1   # 16384 live 4 KiB, 32768 churned 8 KiB
 	# auto even where a run exports PROFD_HEAP_PROBES (the other tests then use that kind)
-	PROFD_HEAP_PROBES=auto run_profd_bg --pid "$WL_PID" --type heap --duration 60s -o "$T/s.pb.gz"
+	# At 128 KiB, 512 samples of keep_live (σ 4.4%; at the default 512 KiB,
+	# 128 samples: ±25% was 2.8σ and failed runs)
+	PROFD_HEAP_PROBES=auto run_profd_bg --pid "$WL_PID" --type heap --duration 60s \
+		--heap-sample-rate 128k -o "$T/s.pb.gz"
 	release_workload
 	wait_profd
 	read -r calls sampled returns kind <<<"$(heap_probe_counts "$T/profd.err")"
@@ -280,7 +283,8 @@ test_heap_return_probed_only_when_sampled() {
 	assert_near "$live" 67108864 16777216 "keep_live inuse_space, default probes (truth 64 MiB ±25%)"
 	start_gated_workload heap_mix 64 256 1
 	rm -f "$T/profd.err" # run_profd_bg's wait must not see the first run's "profiling"
-	PROFD_HEAP_PROBES=classic run_profd_bg --pid "$WL_PID" --type heap --duration 60s -o "$T/c.pb.gz"
+	PROFD_HEAP_PROBES=classic run_profd_bg --pid "$WL_PID" --type heap --duration 60s \
+		--heap-sample-rate 128k -o "$T/c.pb.gz"
 	release_workload
 	wait_profd
 	read -r calls sampled returns kind <<<"$(heap_probe_counts "$T/profd.err")"
