@@ -40,6 +40,7 @@
 #include "symbolize/dwarf.h"
 #include "symbolize/dwreader.h"
 #include "symbolize/strpool.h"
+#include "util/array.h"
 #include "util/hashmap.h"
 
 /* Nested or overlapping function ranges: this many earlier entries are
@@ -372,24 +373,6 @@ static struct dw_unit *unit_get(struct dwarf_file *df, Dwarf_Off off)
 	return &df->units[df->nunits++];
 }
 
-/* Growable array append; elem bytes each. */
-static int push(void **arr, size_t *n, size_t *cap, size_t elem, const void *v, size_t *bytes)
-{
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		void *a = realloc(*arr, ncap * elem);
-
-		if (!a)
-			return -ENOMEM;
-		*bytes += (ncap - *cap) * elem;
-		*arr = a;
-		*cap = ncap;
-	}
-	memcpy((char *)*arr + *n * elem, v, elem);
-	(*n)++;
-	return 0;
-}
-
 /* The address ranges of die. GNU ld resolves code in discarded sections to
  * address 0 (and -1 in some DWARF 5 tombstones): such ranges are skipped. */
 typedef int (*range_cb)(uint64_t lo, uint64_t hi, void *ctx);
@@ -429,7 +412,7 @@ static int scan_range(uint64_t lo, uint64_t hi, void *arg)
 	struct scan_ctx *c = arg;
 	struct dw_range r = { .lo = lo, .hi = hi, .unit = c->unit };
 
-	return push((void **)&c->df->ranges, &c->df->nranges, &c->cap, sizeof(r), &r,
+	return array__push((void **)&c->df->ranges, &c->df->nranges, &c->cap, sizeof(r), &r,
 		    &c->df->bytes);
 }
 
@@ -688,7 +671,7 @@ struct index_ctx {
 	size_t ninls, inls_cap;
 	Dwarf_Off die;
 	uint32_t depth;
-	size_t bytes; /* scratch for push() */
+	size_t bytes; /* scratch for array__push() */
 };
 
 static uint32_t span32(uint64_t lo, uint64_t hi)
@@ -703,7 +686,7 @@ static int add_func(uint64_t lo, uint64_t hi, void *arg)
 
 	if (c->nfuncs >= UINT32_MAX)
 		return -E2BIG;
-	return push((void **)&c->funcs, &c->nfuncs, &c->funcs_cap, sizeof(f), &f, &c->bytes);
+	return array__push((void **)&c->funcs, &c->nfuncs, &c->funcs_cap, sizeof(f), &f, &c->bytes);
 }
 
 static int add_inl(uint64_t lo, uint64_t hi, void *arg)
@@ -713,7 +696,7 @@ static int add_inl(uint64_t lo, uint64_t hi, void *arg)
 
 	if (c->ninls >= UINT32_MAX)
 		return -E2BIG;
-	return push((void **)&c->inls, &c->ninls, &c->inls_cap, sizeof(in), &in, &c->bytes);
+	return array__push((void **)&c->inls, &c->ninls, &c->inls_cap, sizeof(in), &in, &c->bytes);
 }
 
 /* The ranges of a DIE of code. Most have one, as DW_AT_low_pc and
@@ -1002,25 +985,6 @@ static int index_unit(struct dwarf_file *df, struct dw_unit *u)
 	return err == -ENOMEM ? err : 0;
 }
 
-/* Grow *arr (elem bytes each, *cap of them) to hold n, doubling. */
-static int reserve(void **arr, size_t *cap, size_t n, size_t elem, size_t *bytes)
-{
-	size_t ncap = *cap ? *cap : 64;
-	void *a;
-
-	if (n <= *cap)
-		return 0;
-	while (ncap < n)
-		ncap *= 2;
-	a = realloc(*arr, ncap * elem);
-	if (!a)
-		return -ENOMEM;
-	*bytes += (ncap - *cap) * elem;
-	*arr = a;
-	*cap = ncap;
-	return 0;
-}
-
 /* A function's inlined calls, sorted by (depth, lo), into e. */
 static int pack_inls(struct dwarf_file *df, struct dw_inl_tmp *t, size_t n, Dwarf_Off unit_die,
 		     struct dw_expanded *e)
@@ -1081,7 +1045,7 @@ static const struct dw_expanded *expand(struct dwarf_file *df, struct dw_unit *u
 	if (idx != HASHMAP_NONE)
 		return &u->exps[idx];
 	if (hashmap__reserve(&u->exp_map, 1) ||
-	    reserve((void **)&u->exps, &u->exps_cap, u->nexps + 1, sizeof(*u->exps), &df->bytes))
+	    array__reserve((void **)&u->exps, &u->exps_cap, u->nexps + 1, sizeof(*u->exps), &df->bytes))
 		return NULL;
 	/* a walk cut short by the unit's limits keeps what it read */
 	if (u->reader)
@@ -1326,7 +1290,7 @@ static const struct dw_names *die_info(struct dwarf_file *df, size_t ui, Dwarf_O
 	if (dwarf_tag(&die) == DW_TAG_inlined_subroutine)
 		dn.call_file = call_site(&df->units[ui], &die, &dn.call_line);
 	if (hashmap__reserve(&df->names_map, 1) ||
-	    push((void **)&df->names, &df->nnames, &df->names_cap, sizeof(dn), &dn, &df->bytes))
+	    array__push((void **)&df->names, &df->nnames, &df->names_cap, sizeof(dn), &dn, &df->bytes))
 		return NULL;
 	hashmap__insert(&df->names_map, h, (uint32_t)(df->nnames - 1));
 	df->bytes += 2 * sizeof(struct hashmap_slot);

@@ -6,24 +6,7 @@
 #include <string.h>
 
 #include "symbolize/dwreader.h"
-
-/* Growable array append; elem bytes each. */
-static int append(void **arr, size_t *n, size_t *cap, size_t elem, const void *v, size_t *bytes)
-{
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		void *a = realloc(*arr, ncap * elem);
-
-		if (!a)
-			return -ENOMEM;
-		*bytes += (ncap - *cap) * elem;
-		*arr = a;
-		*cap = ncap;
-	}
-	memcpy((char *)*arr + *n * elem, v, elem);
-	(*n)++;
-	return 0;
-}
+#include "util/array.h"
 
 void dwreader__free(struct dw_reader *r)
 {
@@ -187,12 +170,12 @@ struct dw_reader *dwreader__new(Dwarf *dw, Dwarf_Die *cudie)
 			if (name == DW_AT_high_pc && a.high < 0)
 				a.high = (int32_t)nattrs;
 			a.ranges |= name == DW_AT_ranges;
-			if (append((void **)&r->forms, &nforms, &formcap, sizeof(f), &f, &r->bytes))
+			if (array__push((void **)&r->forms, &nforms, &formcap, sizeof(f), &f, &r->bytes))
 				goto fail;
 		}
 		a.nattrs = (uint32_t)nattrs;
-		if (append((void **)&r->abbrevs, &nab, &abcap, sizeof(a), &a, &r->bytes) ||
-		    append((void **)&codes, &ncodes, &codecap, sizeof(code), &code, &r->bytes))
+		if (array__push((void **)&r->abbrevs, &nab, &abcap, sizeof(a), &a, &r->bytes) ||
+		    array__push((void **)&codes, &ncodes, &codecap, sizeof(code), &code, &r->bytes))
 			goto fail;
 		if (code > maxcode)
 			maxcode = code;

@@ -7,29 +7,11 @@
 #include <string.h>
 
 #include "symbolize/strpool.h"
+#include "util/array.h"
 
 static bool str_eq(const void *ctx, uint32_t idx, const void *key)
 {
 	return !strcmp(((const struct strpool *)ctx)->strs[idx], key);
-}
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem, size_t *bytes)
-{
-	size_t ncap;
-	void *a;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	while (ncap < need)
-		ncap *= 2;
-	a = realloc(*arr, ncap * elem);
-	if (!a)
-		return -ENOMEM;
-	*bytes += (ncap - *cap) * elem;
-	*arr = a;
-	*cap = ncap;
-	return 0;
 }
 
 /* Room for len bytes; NULL when out of memory. */
@@ -43,7 +25,8 @@ static char *pool_alloc(struct strpool *sp, size_t len)
 		sp->chunk_used += len;
 		return c;
 	}
-	if (grow((void **)&sp->chunks, &sp->chunks_cap, sp->nchunks + 1, sizeof(char *), &sp->bytes))
+	if (array__reserve((void **)&sp->chunks, &sp->chunks_cap, sp->nchunks + 1, sizeof(char *),
+			   &sp->bytes))
 		return NULL;
 	c = malloc(size);
 	if (!c)
@@ -79,8 +62,9 @@ const char *strpool__intern_idx(struct strpool *sp, const char *s, uint32_t *out
 		*out_idx = idx;
 		return sp->strs[idx];
 	}
-	if (grow((void **)&sp->strs, &sp->strs_cap, sp->nstrs + 1, sizeof(char *), &sp->bytes) ||
-	    grow((void **)&sp->aux, &sp->aux_cap, sp->nstrs + 1, sizeof(char *), &sp->bytes) ||
+	if (array__reserve((void **)&sp->strs, &sp->strs_cap, sp->nstrs + 1, sizeof(char *),
+			   &sp->bytes) ||
+	    array__reserve((void **)&sp->aux, &sp->aux_cap, sp->nstrs + 1, sizeof(char *), &sp->bytes) ||
 	    hashmap__reserve(&sp->map, 1))
 		goto nomem;
 	copy = pool_alloc(sp, len);
