@@ -148,6 +148,10 @@ to_bytes() {
 # run_profd_bg ARGS...: profd in the background; returns once its probes
 # are in place (it said "profiling").
 run_profd_bg() {
+	# An earlier run's "profiling" must not end the wait below before this
+	# profd's shell has truncated the file (the heap tests' second runs
+	# started their workload before profd attached, ~1 run in 20).
+	rm -f "$T/profd.err"
 	"$PROFD" "$@" 2>"$T/profd.err" &
 	PROFD_PID=$!
 	local i

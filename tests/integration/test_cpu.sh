@@ -95,11 +95,10 @@ test_cpu_signal_stops_early() {
 	require_root
 	start_workload cpu_split 20 70
 	for sig in INT TERM; do
-		"$PROFD" --pid "$WL_PID" --duration 60s -o "$T/sig.pb.gz" 2>"$T/profd.err" &
-		pp=$!
-		sleep 3
-		kill -s $sig $pp
-		wait $pp || fail "profd exited non-zero after SIG$sig"
+		run_profd_bg --pid "$WL_PID" --duration 60s -o "$T/sig.pb.gz"
+		sleep 2
+		kill -s $sig "$PROFD_PID"
+		wait "$PROFD_PID" || fail "profd exited non-zero after SIG$sig"
 		top=$(pprof -top "$T/sig.pb.gz")
 		assert_contains "$top" "burn_main" "profile written after SIG$sig"
 		rm -f "$T/sig.pb.gz"

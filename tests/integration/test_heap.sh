@@ -282,7 +282,6 @@ test_heap_return_probed_only_when_sampled() {
 	live=$(to_bytes "$(flat_value keep_live <<<"$(pprof -top -unit=B "$T/s.pb.gz")")")
 	assert_near "$live" 67108864 16777216 "keep_live inuse_space, default probes (truth 64 MiB ±25%)"
 	start_gated_workload heap_mix 64 256 1
-	rm -f "$T/profd.err" # run_profd_bg's wait must not see the first run's "profiling"
 	PROFD_HEAP_PROBES=classic run_profd_bg --pid "$WL_PID" --type heap --duration 60s \
 		--heap-sample-rate 128k -o "$T/c.pb.gz"
 	release_workload
@@ -307,7 +306,6 @@ test_heap_realloc_null_counted_once() {
 	local kind calls internal live
 	for kind in auto classic; do
 		start_gated_workload heap_realloc_null 64   # 16384 realloc(NULL, 4096)
-		rm -f "$T/profd.err" # run_profd_bg's wait must not see the last run's "profiling"
 		PROFD_HEAP_PROBES=$kind run_profd_bg --pid "$WL_PID" --type heap --duration 60s \
 			-o "$T/r.pb.gz"
 		release_workload

@@ -235,9 +235,7 @@ test_block_min_block() {
 test_block_host_wide() {
 	require_root
 	start_workload pipe_block "$T/truth" 3
-	"$PROFD" --type block --duration 4s --output "$T/host.pb.gz" 2>"$T/profd.err" &
-	PROFD_PID=$!
-	sleep 1
+	run_profd_bg --type block --duration 4s --output "$T/host.pb.gz"
 	kill -USR1 "$WL_PID"
 	wait "$PROFD_PID" || { cat "$T/profd.err" >&2; fail "profd failed"; }
 	top=$(pprof -top -cum -tagfocus="pid=$WL_PID" "$T/host.pb.gz")

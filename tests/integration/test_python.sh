@@ -607,6 +607,20 @@ assert_bytes() {
 	assert_near "$1" "$2" "$(awk -v t="$2" -v p="$PYHEAP_TOL" 'BEGIN { printf "%d", t * p / 100 }')" "$3"
 }
 
+# pyheap_kept_profile PROFD_ARGS...: a heap profile ($T/ph.pb.gz) of
+# Debian's python3.11 running pyheap.py keep 32 32, stopped once it has kept
+# its objects; KEPT gets its "kept ..." line.
+pyheap_kept_profile() {
+	start_pyheap "$PY311" 32 32
+	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate "$PYHEAP_RATE" --duration 120s \
+		"$@" -o "$T/ph.pb.gz"
+	echo go >&8
+	KEPT=$(pyheap_line kept)
+	kill -INT "$PROFD_PID"
+	wait_profd
+	exec 8>&- 9<&-
+}
+
 # assert_arenas VALUE ARENAS WHAT: VALUE (bytes) is ARENAS pymalloc arenas
 # of 1 MiB (pymalloc's own count), give or take one, plus 2% for malloc
 # calls sampled in the same function.
@@ -721,17 +735,10 @@ test_python311_pymalloc_heap() {
 # points only. bytes(100) (PyObject_Calloc) is seen request by request;
 # str concatenation's inlined pymalloc is not (README).
 test_python311_pymalloc_calls() {
-	local kept s sb top
+	local s sb top
 	require_root
-	start_pyheap "$PY311" 32 32
-	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate "$PYHEAP_RATE" --duration 120s \
-		--python-allocator calls -o "$T/ph.pb.gz"
-	echo go >&8
-	kept=$(pyheap_line kept)
-	read -r _ s sb _ <<<"$kept"
-	kill -INT "$PROFD_PID"
-	wait_profd
-	exec 8>&- 9<&-
+	pyheap_kept_profile --python-allocator calls
+	read -r _ s sb _ <<<"$KEPT"
 	assert_contains "$(cat "$T/profd.err")" "pymalloc probed in .*exported entry points" \
 		"pymalloc's exported functions probed"
 	top=$(pprof -top -cum -unit=B -nodecount=1000 "$T/ph.pb.gz")
@@ -753,17 +760,10 @@ test_python312_shared_pymalloc_arenas() {
 # is unseen, what reaches malloc is counted there once, at its Python line:
 # the 1.5 KB strings pymalloc forwards and the 1 MiB bytearrays.
 test_python311_pymalloc_off() {
-	local kept s sb b h top
+	local s sb b h top
 	require_root
-	start_pyheap "$PY311" 32 32
-	run_profd_bg --pid "$WL_PID" --type heap --heap-sample-rate "$PYHEAP_RATE" --duration 120s \
-		--python-allocator off -o "$T/ph.pb.gz"
-	echo go >&8
-	kept=$(pyheap_line kept)
-	read -r _ s sb b h _ <<<"$kept"
-	kill -INT "$PROFD_PID"
-	wait_profd
-	exec 8>&- 9<&-
+	pyheap_kept_profile --python-allocator off
+	read -r _ s sb b h _ <<<"$KEPT"
 	assert_contains "$(cat "$T/profd.err")" "pymalloc left unprobed (python_allocator = off)" \
 		"the choice said"
 	assert_not_contains "$(cat "$T/profd.err")" "pymalloc probed in" "no pymalloc probe"

@@ -83,11 +83,10 @@ test_unwind_threads() {
 # a loaded machine (typically 80%).
 test_unwind_new_process_picked_up() {
 	require_root
-	"$PROFD" --duration 7s --frequency 199 --output "$T/u.pb.gz" 2>"$T/profd.err" &
-	local pp=$!
-	sleep 1.5
+	run_profd_bg --duration 7s --frequency 199 --output "$T/u.pb.gz"
+	sleep 0.5
 	start_workload unwind qsort
-	wait $pp || { cat "$T/profd.err" >&2; fail "profd failed"; }
+	wait_profd
 	pprof -raw "$T/u.pb.gz" >"$T/u.raw"
 	unwind_check sort_loop 'cmp_spin|msort_with_tmp|__mem|.*@plt$|_int_free$|free$|mix$' main 40
 }
