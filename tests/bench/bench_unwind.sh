@@ -22,7 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 T=$(mktemp -d /tmp/profd-bench.XXXXXX)
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
-trap 'kill $(jobs -p) 2>/dev/null; sysctl -qw kernel.bpf_stats_enabled="$old_stats"; rm -rf "$T"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; sysctl -qw kernel.bpf_stats_enabled="$old_stats"; rm -rf "$T"' EXIT
 ncpu=$(nproc)
 
 busy() { for _ in $(seq "$ncpu"); do "$WORKLOADS/unwind" qsort >/dev/null & done; }
