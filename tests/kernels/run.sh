@@ -149,7 +149,7 @@ first_error() {
 
 # run_kernel PKG
 run_kernel() {
-	local pkg=$1 kver res start secs timeout line cell status s n=0 booted
+	local pkg=$1 kver res start secs timeout line cell status s n=0 booted console_shown=
 	kver=${pkg#linux-image-}
 	start=$(date +%s)
 	if ! prepare "$pkg"; then
@@ -222,6 +222,13 @@ EOF
 		fi
 		say "FAIL kernels/$kver/$cell (${s}s)"
 		say "    $err"
+		# A guest that stopped mid-run: its kernel's last words (a panic's
+		# trace), once, before the directory is gone with the run's /tmp.
+		if [ -z "$status" ] && [ "$booted" != 0 ] && [ -z "$console_shown" ]; then
+			console_shown=1
+			grep -E -A40 'BUG:|Oops|Kernel panic|general protection|RIP:' "$res/console.log" | head -60 |
+				sed 's/^/    console| /'
+		fi
 		[ -f "$log" ] && sed -n '1,200p' "$log" | grep -E 'FAIL:|error|libbpf|---' | head -12 | sed 's/^/    | /'
 		failed=$((failed + 1))
 		table+=("$kver|$cell|FAIL|$err")
