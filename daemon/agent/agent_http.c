@@ -475,6 +475,15 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 	metric(f, "profd_symbol_cache_evictions_total", "counter",
 	       "Binaries dropped for [symbolize] cache_max_memory (read again when sampled).");
 	value(f, "profd_symbol_cache_evictions_total", s.sym.cache_evictions);
+	metric(f, "profd_symbol_dwarf_opens_total", "counter",
+	       "DWARF files opened (again after an eviction for the budget).");
+	value(f, "profd_symbol_dwarf_opens_total", s.sym.dwarf_opens);
+	metric(f, "profd_symbol_frame_cache_hits_total", "counter",
+	       "Lookups of file-backed code answered from the cached results.");
+	value(f, "profd_symbol_frame_cache_hits_total", s.sym.frame_cache_hits);
+	metric(f, "profd_symbol_frame_cache_misses_total", "counter",
+	       "Lookups of file-backed code resolved from the binary's symbols and DWARF.");
+	value(f, "profd_symbol_frame_cache_misses_total", s.sym.frame_cache_misses);
 
 	if (s.unw_on) {
 		metric(f, "profd_unwind_processes", "gauge",
@@ -527,7 +536,7 @@ static int on_metrics(void *ctx, char **text, size_t *len)
 
 	getrusage(RUSAGE_SELF, &ru);
 	metric(f, "process_cpu_seconds_total", "counter", "CPU time profd used (user + system).");
-	fprintf(f, "process_cpu_seconds_total %.3f\n",
+	fprintf(f, "process_cpu_seconds_total %.6f\n",
 		ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
 			(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	metric(f, "process_resident_memory_bytes", "gauge", "profd's resident set size.");
