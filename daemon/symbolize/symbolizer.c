@@ -56,6 +56,12 @@ _Static_assert((int)SYM_MAP_SPECIAL == (int)PROCMAPS_SPECIAL && (int)SYM_MAP_DEL
  * open DWARF indexes this share between two prunes. */
 #define SYM_FC_BUDGET_SHARE 8
 #define SYM_DWARF_BUDGET_SHARE 2
+/* The names kept for callers, and the cached results pointing at them,
+ * outlive prunes (re-resolving every frame each interval from DWARF was
+ * most of the agent's steady state): a prune drops them once they take
+ * more than this share of max_cache_bytes, or this much without one. */
+#define SYM_NAMES_BUDGET_SHARE 8
+#define SYM_DEFAULT_MAX_NAME_BYTES (8u << 20)
 /* A prune that freed more than this hands free heap pages back. */
 #define SYM_TRIM_MIN_BYTES (1u << 20)
 /* Name of an inlined function DWARF does not name (addr2line's). */
@@ -639,6 +645,19 @@ static void proc_release_replaced(struct symbolizer *s, struct sym_proc *p)
 
 static size_t cache_bytes(const struct symbolizer *s);
 
+/* Forget the cached results and the names they point at. */
+static void names_drop(struct symbolizer *s)
+{
+	fc_clear(&s->fc);
+	strpool__reset(&s->names);
+}
+
+static size_t names_max(const struct symbolizer *s)
+{
+	return s->opts.max_cache_bytes ? s->opts.max_cache_bytes / SYM_NAMES_BUDGET_SHARE :
+					 SYM_DEFAULT_MAX_NAME_BYTES;
+}
+
 /* Drop every binary no mapping uses (file images, then debug infos). */
 static void drop_unused(struct symbolizer *s, size_t max_dwarf_bytes)
 {
@@ -705,9 +724,9 @@ size_t symbolizer__prune(struct symbolizer *s)
 			pp = &p->hnext;
 		}
 	}
-	fc_clear(&s->fc);
-	strpool__reset(&s->names);
 	budget_trim(s);
+	if (s->names.bytes > names_max(s))
+		names_drop(s);
 	/* What the cache freed (files of exited processes, evictions, the
 	 * interval's names) is spread over the heap: give its free pages
 	 * back, so that the process's RSS follows the cache, not its peak. */

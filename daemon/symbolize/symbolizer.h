@@ -105,7 +105,7 @@ struct symbolizer_stats {
 	size_t frame_cache_misses;
 	size_t perfmap_loads;   /* perf maps (re)read */
 	size_t perfmap_symbols; /* JIT symbols held */
-	size_t name_bytes;   /* names kept for callers until the next prune */
+	size_t name_bytes;   /* names kept for callers (and the cached results) */
 	size_t cache_evictions; /* binaries dropped for max_cache_bytes (re-read
 				 * on their next lookup) */
 };
@@ -200,11 +200,14 @@ void symbolizer__forget_pid(struct symbolizer *s, pid_t pid);
  * lookup is held any more: forget every pid whose process exited or whose
  * pid now belongs to another process (start time changed), free the
  * records of mappings that later maps reads replaced (dlclose, exec, JIT
- * churn), which otherwise count against max_maps_per_pid, and drop the
- * names kept for callers (DWARF, demangled, JIT names) with the cached
- * results. Invalidates every pointer a lookup returned. Returns the number
- * of pids forgotten. Call it once per interval: the kept names grow with
- * the distinct names looked up until then. */
+ * churn), which otherwise count against max_maps_per_pid, and bring the
+ * cache within max_cache_bytes. The names kept for callers (DWARF,
+ * demangled, JIT names) and the cached results stay from one prune to the
+ * next (the same frames are sampled interval after interval) until they
+ * take more than an eighth of max_cache_bytes (8 MiB without a bound).
+ * May invalidate every pointer a lookup returned.
+ * Returns the number of pids forgotten. Call it once per interval: the
+ * kept names grow with the distinct names looked up until then. */
 size_t symbolizer__prune(struct symbolizer *s);
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);

@@ -994,3 +994,58 @@ out:
 	symbolizer__free(ref);
 	symbolizer__free(s);
 }
+
+/* Cached results outlive a prune (the same frames come back interval
+ * after interval): the lookups after it answer from the cache, with no
+ * DWARF lookup, what an unbounded symbolizer that never pruned answers;
+ * once the names take more than their share of the budget, the prune
+ * drops them with the results, and the lookups after it resolve again
+ * and still answer the same. */
+void test_dwarf_results_outlive_prune(void)
+{
+	struct symbolizer *ref = NULL, *s = NULL;
+	struct dw_pair dp = { .a = { .pid = -1 }, .b = { .pid = -1 } };
+	struct symbolizer_stats st0, st1, st2;
+	uint64_t addr, n;
+	pid_t pid;
+
+	if (!fixtures())
+		return;
+	ref = symbolizer__new();
+	s = symbolizer__new();
+	if (!ASSERT_OK_PTR(ref, "new") || !ASSERT_OK_PTR(s, "new") || !dw_pair_start(&dp))
+		goto out;
+	for (n = 0; dw_pair_at(&dp, n, &pid, &addr); n++)
+		if (!same_answer(ref, s, pid, addr, "first pass"))
+			goto out;
+	symbolizer__stats(s, &st0);
+	ASSERT_TRUE(st0.frame_cache_misses >= n / 2, "first pass resolved");
+	ASSERT_TRUE(st0.name_bytes > 0, "names kept");
+	ASSERT_EQ(symbolizer__prune(s), 0, "both alive");
+	symbolizer__stats(s, &st1);
+	ASSERT_EQ(st1.name_bytes, st0.name_bytes, "names kept past the prune");
+	for (n = 0; dw_pair_at(&dp, n, &pid, &addr); n++)
+		if (!same_answer(ref, s, pid, addr, "after a prune"))
+			goto out;
+	symbolizer__stats(s, &st1);
+	ASSERT_EQ(st1.frame_cache_misses, st0.frame_cache_misses, "every lookup a cache hit");
+	ASSERT_EQ(st1.frame_cache_hits - st0.frame_cache_hits, n, "n hits");
+	ASSERT_EQ(st1.dwarf_opens, st0.dwarf_opens, "no DWARF opened again");
+
+	/* names over an eighth of the budget: dropped at the prune */
+	symbolizer__set_max_cache_bytes(s, st1.name_bytes * 8 - 8);
+	symbolizer__prune(s);
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.name_bytes, 0, "names dropped");
+	symbolizer__set_max_cache_bytes(s, 0);
+	for (n = 0; dw_pair_at(&dp, n, &pid, &addr); n++)
+		if (!same_answer(ref, s, pid, addr, "after the names went"))
+			goto out;
+	symbolizer__stats(s, &st2);
+	ASSERT_TRUE(st2.frame_cache_misses - st1.frame_cache_misses >= n / 2, "resolved again");
+out:
+	fx_stop(&dp.a);
+	fx_stop(&dp.b);
+	symbolizer__free(ref);
+	symbolizer__free(s);
+}
