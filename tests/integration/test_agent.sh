@@ -1202,3 +1202,64 @@ print(s.getsockname()[1], flush=True); time.sleep(120)' >"$T/hung.port" &
 	[ "$AG_STOP_MS" -lt 6000 ] || fail "took ${AG_STOP_MS} ms to stop with a hung store"
 	[ -n "$(ls "$T/spool" 2>/dev/null)" ] || fail "nothing spooled for the hung store"
 }
+
+# The drain takes each 1 s generation of the BPF maps whole (batch ops):
+# across 1 s intervals no sample is lost or counted twice. Ground truth:
+# cpu_split's own CPU time (wait4's rusage), started after profd and
+# gone before it stops: its samples over every interval's profile add up
+# to that time at 199 Hz (±10%; a drain lost or repeated would be off by
+# 1/7 or more), every profile keeps its 70/30 split, and profd reports no
+# stack it could not find. With the .eh_frame walker (its stacks in a
+# hash map, taken in batches too) and with frame pointers (the kernel's
+# stack map, read by id).
+test_agent_cpu_samples_add_up() {
+	require_root
+	local mode cpu total n f top
+	for mode in dwarf fp; do
+		rm -rf "$T/out"
+		cat >"$T/profd.ini" <<EOF2
+[profd]
+group_by = process
+interval = 1s
+types = cpu
+output_dir = $T/out
+[cpu]
+frequency = 199
+[unwind]
+mode = $mode
+[http]
+listen = 127.0.0.1:0
+EOF2
+		agent_start "$T/profd.ini"
+		# pid and CPU seconds of cpu_split 7 70, run to its end.
+		read -r pid cpu < <(python3 - "$WORKLOADS/cpu_split" <<'PY'
+import os, subprocess, sys
+p = subprocess.Popen([sys.argv[1], "7", "70"], stdout=subprocess.DEVNULL)
+_, _, ru = os.wait4(p.pid, 0)
+print(p.pid, ru.ru_utime + ru.ru_stime)
+PY
+)
+		sleep 2.5 # its exit seen, its last samples drained
+		[ "$(metrics | metric 'profd_samples_dropped_total{type="cpu",reason="stack_gone_before_read"}')" = 0 ] ||
+			fail "$mode: stacks not found at the drain"
+		agent_stop
+		total=0 n=0
+		for f in "$T/out/cpu_split/$pid/"cpu-*.pb.gz; do
+			[ -e "$f" ] || fail "$mode: no profile of cpu_split ($pid): $(ls -R "$T/out" | head)"
+			total=$((total + $(pprof -raw "$f" | awk '/^Samples:/ { on = 1; next }
+				/^Locations/ { on = 0 } on && $1 ~ /^[0-9]+$/ { s += $1 } END { print s + 0 }')))
+			n=$((n + 1))
+			top=$(pprof -top -nodecount=10 "$f")
+			# The last interval may hold a few samples only.
+			if [ "$(pprof -raw "$f" | awk '/^Samples:/ { on = 1; next } /^Locations/ { on = 0 }
+				on && $1 ~ /^[0-9]+$/ { s += $1 } END { print s + 0 }')" -ge 100 ]; then
+				assert_near "$(flat_ratio burn_main lib_burn <<<"$top")" 70 12 \
+					"$mode: burn_main share in $(basename "$f")"
+			fi
+		done
+		[ "$n" -ge 6 ] || fail "$mode: $n profiles of a 7 s process at 1 s intervals"
+		assert_near "$total" "$(awk -v c="$cpu" 'BEGIN { printf "%d", c * 199 }')" \
+			"$(awk -v c="$cpu" 'BEGIN { printf "%d", c * 199 / 10 }')" \
+			"$mode: samples in $n profiles against $cpu s of CPU at 199 Hz"
+	done
+}
