@@ -114,7 +114,7 @@ void agent_interval_end(struct agent *a, int64_t now)
 		  (unsigned long long)(a->profiles - before),
 		  (agent_now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 	symbolizer__prune(a->sym);
-	if (a->disk)
+	if (a->disk && disk_store__retain_due(a->disk, now))
 		disk_store__retain(a->disk, now);
 	a->intervals++;
 	agent_interval_begin(a, a->interval_end_mono);

@@ -28,7 +28,13 @@ struct disk_store {
 	uint64_t max_age_ns;
 	struct disk_stats st;
 	uint64_t failing;       /* consecutive failed writes: log transitions only */
+	int64_t scanned_ns;     /* the last retain's now (0: none yet) */
+	int64_t oldest_ns;      /* mtime of the oldest profile it kept, or 0 */
 };
+
+/* Between two retains, the store's own writes keep the totals; a scan
+ * is due sooner when they say something must go. */
+#define RESCAN_NS (300LL * 1000000000)
 
 struct entry {
 	int64_t mtime_ns;
@@ -387,6 +393,8 @@ int disk_store__retain(struct disk_store *d, int64_t now_ns)
 	d->st.removed += removed;
 	d->st.bytes_used = s.total;
 	d->st.files = s.n - gone;
+	d->scanned_ns = now_ns;
+	d->oldest_ns = i < s.n ? s.e[i].mtime_ns : 0;
 	err = removed;
 cleanup:
 	for (i = 0; i < s.n; i++)
@@ -394,4 +402,11 @@ cleanup:
 	free(s.e);
 	closedir(root);
 	return err;
+}
+
+bool disk_store__retain_due(const struct disk_store *d, int64_t now_ns)
+{
+	return !d->scanned_ns || now_ns - d->scanned_ns >= RESCAN_NS ||
+	       (d->max_bytes && d->st.bytes_used > d->max_bytes) ||
+	       (d->max_age_ns && d->oldest_ns && now_ns - d->oldest_ns > (int64_t)d->max_age_ns);
 }

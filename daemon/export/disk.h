@@ -6,6 +6,7 @@
 #ifndef PROFD_DISK_H
 #define PROFD_DISK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,13 @@ int disk_store__path(const struct disk_store *d, const char *process, int pid, c
  * and so do temporary files a crash left behind. Returns the number of files
  * removed, or -errno if dir could not be read. */
 int disk_store__retain(struct disk_store *d, int64_t now_ns);
+/* Whether a retain at now_ns may remove anything: none ran yet, the last
+ * one is 5 minutes old (files others removed or added, a crash's
+ * temporaries), the profiles written since put the total over max_bytes,
+ * or the oldest profile the last one kept is now older than max_age. A
+ * retain scans every file of the store: each interval it was the agent's
+ * steady cost growing with the files kept. */
+bool disk_store__retain_due(const struct disk_store *d, int64_t now_ns);
 
 const struct disk_stats *disk_store__stats(const struct disk_store *d);
 

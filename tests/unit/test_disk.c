@@ -316,3 +316,41 @@ out:
 	umount2(dir, MNT_DETACH);
 	rmdir(dir);
 }
+
+/* A retain scans every file: the agent runs one only when it may remove
+ * something. Due first; not again while nothing is old or over the size
+ * (each interval's writes counted); due when a write puts the total over
+ * max_bytes, when the oldest kept profile passes max_age, and 5 minutes
+ * after the last scan; and a due retain removes what it says. */
+void test_disk_retain_due(void)
+{
+	char dir[64], path[PATH_MAX];
+	int64_t now = 1700000000LL * SEC;
+	struct disk_store *d;
+
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	d = disk_store__new(dir, 10, 3600 * SEC);
+	if (!ASSERT_OK_PTR(d, "new"))
+		goto out;
+	ASSERT_TRUE(disk_store__retain_due(d, now), "due before any scan");
+	ASSERT_OK(disk_store__write(d, "a", 1, "cpu", now, "xyz", 3, path, sizeof(path)), "write");
+	set_mtime(path, now);
+	ASSERT_EQ(disk_store__retain(d, now), 0, "nothing to remove");
+	ASSERT_FALSE(disk_store__retain_due(d, now + 10 * SEC), "not due: 3 of 10 bytes, young");
+	ASSERT_OK(disk_store__write(d, "a", 1, "cpu", now + 10 * SEC, "xyz", 3, path, sizeof(path)),
+		  "write");
+	set_mtime(path, now + 10 * SEC);
+	ASSERT_FALSE(disk_store__retain_due(d, now + 20 * SEC), "not due: 6 of 10 bytes");
+	ASSERT_TRUE(disk_store__retain_due(d, now + 3601 * SEC), "due: the oldest is past max_age");
+	ASSERT_TRUE(disk_store__retain_due(d, now + 300 * SEC), "due: 5 minutes since the scan");
+	ASSERT_OK(disk_store__write(d, "a", 1, "cpu", now + 20 * SEC, "xyzzy", 5, path,
+				    sizeof(path)), "write");
+	set_mtime(path, now + 20 * SEC);
+	ASSERT_TRUE(disk_store__retain_due(d, now + 30 * SEC), "due: 11 of 10 bytes");
+	ASSERT_EQ(disk_store__retain(d, now + 30 * SEC), 1, "the oldest removed");
+	ASSERT_FALSE(disk_store__retain_due(d, now + 40 * SEC), "within bounds again");
+	disk_store__free(d);
+out:
+	rm_rf(dir);
+}
