@@ -105,14 +105,15 @@ void agent_notify_status(struct agent *a)
 /* End the interval at now (CLOCK_REALTIME, taken before the last drain). */
 void agent_interval_end(struct agent *a, int64_t now)
 {
-	int64_t t0 = agent_now_ns(CLOCK_MONOTONIC);
+	int64_t t0 = agent_now_ns(CLOCK_MONOTONIC), c0 = agent_now_ns(CLOCK_THREAD_CPUTIME_ID);
 	uint64_t before = a->profiles;
 
 	agent_drain_snapshots(a);
 	agent_flush_all(a, now);
-	log_debug("interval %llu: %llu profiles finished in %.1f ms", (unsigned long long)a->intervals,
-		  (unsigned long long)(a->profiles - before),
-		  (agent_now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
+	log_debug("interval %llu: %llu profiles finished in %.1f ms (%.1f ms of CPU)",
+		  (unsigned long long)a->intervals, (unsigned long long)(a->profiles - before),
+		  (agent_now_ns(CLOCK_MONOTONIC) - t0) / 1e6,
+		  (agent_now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e6);
 	symbolizer__prune(a->sym);
 	if (a->disk && disk_store__retain_due(a->disk, now))
 		disk_store__retain(a->disk, now);
