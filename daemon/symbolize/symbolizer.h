@@ -206,6 +206,8 @@ void symbolizer__forget_pid(struct symbolizer *s, pid_t pid);
  * next (the same frames are sampled interval after interval) until they
  * take more than an eighth of max_cache_bytes (8 MiB without a bound).
  * May invalidate every pointer a lookup returned.
+ * Exits are told by the processes' pidfds (one poll for all), and only
+ * those that exited have their start time read again.
  * Returns the number of pids forgotten. Call it once per interval: the
  * kept names grow with the distinct names looked up until then. */
 size_t symbolizer__prune(struct symbolizer *s);

@@ -1541,3 +1541,60 @@ out:
 	fx_stop(&a);
 	symbolizer__free(s);
 }
+
+/* A prune tells exits by the processes' pidfds (one poll for all) and
+ * reads /proc/PID/stat only for those the poll says exited: a live
+ * process stays, a zombie stays (its start time still reads, as before),
+ * a reaped one goes. */
+void test_symbolize_prune_pidfd(void)
+{
+	struct symbolizer *s = NULL;
+	struct fxchild c = { .pid = -1 };
+	struct sym_frame fr;
+	uint64_t alpha;
+	int status;
+	pid_t z;
+
+	if (!fixtures())
+		return;
+	s = symbolizer__new();
+	if (!ASSERT_OK_PTR(s, "new") || !fx_start1(&c, fx("fx_nopie")))
+		goto out;
+	alpha = fx_sym(&c, "alpha");
+	ASSERT_OK(symbolizer__add_pid(s, c.pid), "add live");
+	z = fork();
+	if (z == 0) {
+		pause();
+		_exit(0);
+	}
+	if (!ASSERT_TRUE(z > 0, "fork"))
+		goto out;
+	ASSERT_OK(symbolizer__add_pid(s, z), "add the child");
+	for (int round = 0; round < 3; round++)
+		ASSERT_EQ(symbolizer__prune(s), 0, "both alive, pruned again and again");
+	kill(z, SIGKILL);
+	/* a zombie until reaped: its pidfd is readable, its stat too */
+	for (int i = 0; i < 200; i++) {
+		char st[64], buf[512], *p;
+		FILE *f;
+
+		snprintf(st, sizeof(st), "/proc/%d/stat", (int)z);
+		f = fopen(st, "r");
+		p = f && fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		if (f)
+			fclose(f);
+		if (p && p[2] == 'Z')
+			break;
+		usleep(10000);
+	}
+	ASSERT_EQ(symbolizer__prune(s), 0, "a zombie stays, as before pidfds");
+	ASSERT_EQ(waitpid(z, &status, 0), z, "reap");
+	ASSERT_EQ(symbolizer__prune(s), 1, "reaped: forgotten");
+	ASSERT_EQ(symbolizer__prune(s), 0, "the live one stays");
+	ASSERT_OK(symbolizer__user(s, c.pid, alpha + 16, &fr), "lookup");
+	if (ASSERT_EQ(fr.nlines, 1, "nlines"))
+		ASSERT_STREQ(fr.lines[0].name, "profd_fx_alpha", "still symbolized");
+out:
+	fx_stop(&c);
+	symbolizer__free(s);
+}
