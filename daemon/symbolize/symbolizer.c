@@ -923,20 +923,19 @@ static void fc_put(struct symbolizer *s, uint64_t id, uint64_t vaddr, const stru
 		max = SYM_FC_MIN_SLOTS;
 	if (!s->opts.max_cached_frames)
 		return;
-	/* Start small and double up to the limit (growing starts over);
-	 * a full generation at the limit is rotated out. */
+	/* Start small and double up to the limit. A full young generation
+	 * becomes the old one (still answering, its hits copied back), the
+	 * old one's room is reused or replaced by a larger one: growing
+	 * used to start over, and the results of every frame sampled were
+	 * lost at each doubling. */
 	if (!g->cap || g->used >= g->cap / 4 * 3 || g->nlines + out->nlines > g->lines_cap) {
-		if (!g->cap || g->cap < max) {
-			if (gen_alloc(g, g->cap ? g->cap * 2 : SYM_FC_MIN_SLOTS) && !g->cap)
-				return;
-		} else {
-			struct fc_gen old = fc->gen[1];
+		size_t cap = !g->cap ? SYM_FC_MIN_SLOTS : g->cap < max ? g->cap * 2 : g->cap;
+		struct fc_gen old = fc->gen[1];
 
-			fc->gen[1] = *g;
-			*g = old;
-			if (g->cap != fc->gen[1].cap && gen_alloc(g, fc->gen[1].cap))
-				return;
-		}
+		fc->gen[1] = *g;
+		*g = old;
+		if (g->cap != cap && gen_alloc(g, cap) && !g->cap)
+			return;
 		gen_clear(g);
 	}
 	h = hash_combine(id, vaddr) & (g->cap - 1);
