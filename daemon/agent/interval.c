@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* interval: the agent's clock: the 1 s tick (drain), interval ends
  * (flush, retention, retargeting) and the snapshot published to /metrics. */
+#include <malloc.h>
 #include <sys/timerfd.h>
 
 #include "agent/agent_internal.h"
@@ -115,6 +116,12 @@ void agent_interval_end(struct agent *a, int64_t now)
 		  (agent_now_ns(CLOCK_MONOTONIC) - t0) / 1e6,
 		  (agent_now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e6);
 	symbolizer__prune(a->sym);
+	/* The interval's builders are freed, spread over the heap between
+	 * what stays: give their pages back, so that RSS between intervals is
+	 * what is held (the symbol cache), not the last interval's peak. */
+	t0 = agent_now_ns(CLOCK_THREAD_CPUTIME_ID);
+	malloc_trim(0);
+	log_debug("heap trimmed in %.2f ms of CPU", (agent_now_ns(CLOCK_THREAD_CPUTIME_ID) - t0) / 1e6);
 	if (a->disk && disk_store__retain_due(a->disk, now))
 		disk_store__retain(a->disk, now);
 	a->intervals++;
