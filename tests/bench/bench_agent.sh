@@ -4,15 +4,20 @@
 # whole host at 99 Hz (types = cpu) with ~100 extra processes spawned here
 # (long-lived shells, python3 and perl waking up a few times a second, so
 # that most of them are sampled and symbolized, and sleeps), and perf record -a -g at
-# 99 Hz runs over the same time. Printed per interval: each one's CPU time,
-# the unwinder's share of it (scans of /proc/PID/maps, table builds and
-# uploads, event handling: /metrics profd_unwind_cpu_seconds_total) and its
-# scans, and profd's RSS and symbol cache at its end (from /metrics); the
-# first interval (start-up included) against the steady ones, and the steady
-# state in % of one core. Knobs: BENCH_AGENT_PROCS (100),
-# BENCH_AGENT_INTERVAL (seconds, 10), BENCH_AGENT_INTERVALS (5),
-# BENCH_AGENT_CACHE (a [symbolize] cache_max_memory value, default:
-# profd's). With PROFD_BEFORE (another build), both builds run at once on
+# 99 Hz runs over the same time. Printed per interval: each one's CPU time
+# (the process CPU clock in ns, from the end of one /metrics scrape to the
+# next; the scrape's own cost apart), the unwinder's share of it (scans of
+# /proc/PID/maps, table builds and uploads, event handling: /metrics
+# profd_unwind_cpu_seconds_total) and its scans, profd's RSS and symbol
+# cache at its end, and the symbolizer's lookups of file-backed code, those
+# not answered from its cached results, and DWARF files (re)opened (from
+# /metrics); the first interval (start-up included) against the steady
+# ones, and the steady state in % of one core. Knobs: BENCH_AGENT_PROCS
+# (100), BENCH_AGENT_INTERVAL (seconds, 10), BENCH_AGENT_INTERVALS (5; more
+# for a longer steady window), BENCH_AGENT_CACHE (a [symbolize]
+# cache_max_memory value, default: profd's), BENCH_AGENT_PERF=FILE (perf
+# record of the last agent over the steady intervals). With PROFD_BEFORE
+# (another build), both builds run at once on
 # the same processes, so that the host's load weighs on both alike, and
 # every figure is printed for each (rows "before" and "after"). Asserts
 # nothing.
