@@ -183,20 +183,6 @@ static __always_inline __s32 frames_id(long id, bool user)
 	return PROFD_STACK_LOST;
 }
 
-/* The hash of a kernel stack buffer (zero after the stack): every slot, no
- * branch. A global function: the verifier walks its loop once, not once per
- * path of the sample program. */
-__noinline __u64 kstack_hash(const struct unw_frames *ips)
-{
-	__u64 h = 0xcbf29ce484222325ULL;
-
-	if (!ips) /* verifier: a global function's pointer may be NULL */
-		return 0;
-	for (__u32 i = 0; i < PROFD_MAX_STACK_DEPTH; i++)
-		h = (h ^ ips->f[i]) * 0x100000001b3ULL;
-	return h ^ (h >> 29);
-}
-
 /* The kernel stack of the sample → an id in frames (same id, same frames). */
 static __always_inline __s32 kstack_store(struct bpf_perf_event_data *ctx, void *frames)
 {
@@ -213,7 +199,7 @@ static __always_inline __s32 kstack_store(struct bpf_perf_event_data *ctx, void 
 		metric_inc(PROFD_METRIC_KSTACK_LOST);
 		return PROFD_STACK_LOST;
 	}
-	h = kstack_hash((const struct unw_frames *)ips);
+	h = unw_frames_hash((const struct unw_frames *)ips);
 	return frames_id(unwind_store_frames(frames, ips, sz / sizeof(__u64), h), false);
 }
 

@@ -633,6 +633,21 @@ __noinline int unw_frames_differ(const struct unw_frames *old, const struct unw_
 	return 0;
 }
 
+/* The hash of a whole zero-padded frame buffer (a kernel stack of
+ * bpf_get_stack, a frame-pointer stack): every slot, no branch, so equal
+ * stacks hash equal whatever their depth. A global function: the verifier
+ * walks its loop once, not once per path of the calling program. */
+__noinline __u64 unw_frames_hash(const struct unw_frames *f)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	if (!f) /* verifier: a global function's pointer may be NULL */
+		return 0;
+	for (__u32 i = 0; i < PROFD_UNW_MAX_FRAMES; i++)
+		h = (h ^ f->f[i]) * 0x100000001b3ULL;
+	return h ^ (h >> 29);
+}
+
 /* Store frames (n of them, zero after n up to PROFD_UNW_MAX_FRAMES) in a
  * HASH map (key __u32, value __u64[PROFD_UNW_MAX_FRAMES], preallocated)
  * under an id derived from their hash, so identical stacks share one entry,
