@@ -12,7 +12,9 @@
 #     each agent's own program, minus its runs that filtered the sample out,
 #     priced by an agent that filters everything), at depths 11 and 1 (the
 #     difference gives the cost per frame); with PROFD_BEFORE=another build,
-#     that build's walker too. UNWIND_BENCH=sbs runs this part only;
+#     that build's walker too. UNWIND_BENCH=sbs runs this part only; at
+#     UNWIND_HZ (997), UNWIND_SECS per run, medians of UNWIND_ROUNDS
+#     interleaved rounds (UNWIND_VERBOSE=1 prints every round);
 #  3. build time, rows and kernel memory of the tables of libc, of the
 #     largest shared library on the machine, and of libLLVM-14 (~100 MB).
 set -eu
