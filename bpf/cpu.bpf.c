@@ -12,6 +12,7 @@
 
 #include "profd/abi.h"
 #define UNW_PYTHON 1 /* Python frames in CPU samples (python.bpf.h) */
+#define UNW_BENCH_PARTS 1 /* bench_part() below, with -DUNW_X_PARTS */
 #include "unwind.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -136,6 +137,50 @@ static __always_inline void bench_end(__u64 t0)
 	}
 }
 
+#ifdef UNW_X_PARTS
+/* -DUNW_X_PARTS: per-CPU time of each part of a timed sample (ns, count),
+ * parts marked by bench_part(n): the time since the previous mark goes to
+ * part n; mark 0 starts. */
+#define BENCH_PARTS 8
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BENCH_PARTS + 1);
+	__type(key, __u32);
+	__type(value, struct bench_time);
+} bench_parts SEC(".maps");
+
+static __always_inline void bench_part(__u32 part)
+{
+	__u32 last = BENCH_PARTS;
+	struct bench_time *l = bpf_map_lookup_elem(&bench_parts, &last), *b;
+	__u64 now;
+
+	if (!l || !l->cnt) /* not timing this sample */
+		return;
+	now = bpf_ktime_get_ns();
+	b = bpf_map_lookup_elem(&bench_parts, &part);
+	if (b && part) {
+		b->ns += now - l->ns;
+		b->cnt++;
+	}
+	l->ns = now;
+}
+
+static __always_inline void bench_parts_on(__u64 t0)
+{
+	__u32 last = BENCH_PARTS;
+	struct bench_time *l = bpf_map_lookup_elem(&bench_parts, &last);
+
+	if (l) {
+		l->cnt = t0 != 0;
+		l->ns = bpf_ktime_get_ns();
+	}
+}
+#define BENCH_PARTS_ON(t0) bench_parts_on(t0)
+#else
+#define BENCH_PARTS_ON(t0) do { } while (0)
+#endif
+
 /* bpf_get_stackid() result → key field, counting failures. -EFAULT with no
  * user memory (kernel thread) is "no stack", not a loss. */
 static __always_inline __s32 stack_id(long id, bool user, struct task_struct *task)
@@ -183,20 +228,6 @@ static __always_inline __s32 frames_id(long id, bool user)
 	return PROFD_STACK_LOST;
 }
 
-/* The hash of a kernel stack buffer (zero after the stack): every slot, no
- * branch. A global function: the verifier walks its loop once, not once per
- * path of the sample program. */
-__noinline __u64 kstack_hash(const struct unw_frames *ips)
-{
-	__u64 h = 0xcbf29ce484222325ULL;
-
-	if (!ips) /* verifier: a global function's pointer may be NULL */
-		return 0;
-	for (__u32 i = 0; i < PROFD_MAX_STACK_DEPTH; i++)
-		h = (h ^ ips->f[i]) * 0x100000001b3ULL;
-	return h ^ (h >> 29);
-}
-
 /* The kernel stack of the sample → an id in frames (same id, same frames). */
 static __always_inline __s32 kstack_store(struct bpf_perf_event_data *ctx, void *frames)
 {
@@ -213,7 +244,7 @@ static __always_inline __s32 kstack_store(struct bpf_perf_event_data *ctx, void 
 		metric_inc(PROFD_METRIC_KSTACK_LOST);
 		return PROFD_STACK_LOST;
 	}
-	h = kstack_hash((const struct unw_frames *)ips);
+	h = unw_frames_hash((const struct unw_frames *)ips);
 	return frames_id(unwind_store_frames(frames, ips, sz / sizeof(__u64), h), false);
 }
 
@@ -255,19 +286,24 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	__u32 g = gen;
 	bool in_kernel;
 
+	BENCH_PARTS_ON(t0);
 	if (!sample_begin(ctx, &key, &task, &in_kernel))
 		return 0;
+	UNW_PART(1);
 	if (g & 1) {
 		if (in_kernel)
 			key.kern_stack_id = stack_id(bpf_get_stackid(ctx, &stacks_1, 0), false, task);
 		key.user_stack_id = stack_id(bpf_get_stackid(ctx, &stacks_1, BPF_F_USER_STACK), true, task);
+		UNW_PART(4);
 		count(&counts_1, &key);
 	} else {
 		if (in_kernel)
 			key.kern_stack_id = stack_id(bpf_get_stackid(ctx, &stacks_0, 0), false, task);
 		key.user_stack_id = stack_id(bpf_get_stackid(ctx, &stacks_0, BPF_F_USER_STACK), true, task);
+		UNW_PART(4);
 		count(&counts_0, &key);
 	}
+	UNW_PART(6);
 	bench_end(t0);
 	return 0;
 }
@@ -285,8 +321,10 @@ int on_cpu_sample_dwarf(struct bpf_perf_event_data *ctx)
 	bool in_kernel;
 	void *frames;
 
+	BENCH_PARTS_ON(t0);
 	if (!sample_begin(ctx, &key, &task, &in_kernel))
 		return 0;
+	UNW_PART(1);
 	frames = (g & 1) ? (void *)&frames_1 : (void *)&frames_0;
 	if (in_kernel) {
 		key.kern_stack_id = kstack_store(ctx, frames);
@@ -299,7 +337,9 @@ int on_cpu_sample_dwarf(struct bpf_perf_event_data *ctx)
 #else
 	key.user_stack_id = st ? frames_id(unwind_store(frames, st), true) : PROFD_STACK_NONE;
 #endif
+	UNW_PART(5);
 	count((g & 1) ? (void *)&counts_1 : (void *)&counts_0, &key);
+	UNW_PART(6);
 	bench_end(t0);
 	return 0;
 }

@@ -106,9 +106,11 @@ __u64 walk_mismatch = 0;
 _Static_assert(PROFD_UNW_MAX_FRAMES == PROFD_MAX_STACK_DEPTH, "a walk fills a whole stack");
 _Static_assert(!((PROFD_UNW_MAX_FRAMES + 1) & PROFD_UNW_MAX_FRAMES), "frame index mask");
 
-/* Scratch for building a stack: too big for the 512-byte BPF stack. */
+/* Scratch for building a stack: too big for the 512-byte BPF stack. ips
+ * has two slots more than bpf_get_stack fills, never written (zero): a
+ * whole stack's copy from ips[skip] (skip <= 2) reads zeros past it. */
 struct scratch {
-	__u64 ips[PROFD_MAX_STACK_DEPTH];
+	__u64 ips[PROFD_MAX_STACK_DEPTH + 2];
 	struct profd_heap_stack st;
 };
 struct {
@@ -232,11 +234,14 @@ static __always_inline int intern_stack(struct scratch *s, __u64 hash, struct pr
 }
 
 /* The stack of the allocation by frame pointers: the caller first, then
- * the kernel's frame-pointer walk above it. */
+ * the kernel's frame-pointer walk above it. No loop: one copy of the whole
+ * buffer (bpf_get_stack zeroes past the stack, so the frames past n are 0)
+ * and the branch-free hash of all its slots. A per-frame loop cost the
+ * verifier a walk of each of its 127 steps in each program (half of heap's
+ * verified instructions). */
 __noinline int fp_key(struct pt_regs *ctx, __u64 raw, __u64 caller, struct profd_heap_key *key)
 {
-	__u64 hash = 14695981039346656037ULL;
-	__u32 zero = 0, n = 0, skip = 1;
+	__u32 zero = 0, skip = 1, n = 0;
 	struct scratch *s;
 	long got;
 
@@ -245,7 +250,8 @@ __noinline int fp_key(struct pt_regs *ctx, __u64 raw, __u64 caller, struct profd
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s) /* verifier: never NULL */
 		return -1;
-	got = bpf_get_stack(ctx, s->ips, sizeof(s->ips), BPF_F_USER_STACK);
+	/* Zeroes the buffer past the stack, and all of it on failure. */
+	got = bpf_get_stack(ctx, s->ips, PROFD_MAX_STACK_DEPTH * sizeof(__u64), BPF_F_USER_STACK);
 	if (got < 0) {
 		metric_inc(PROFD_HEAP_STACK_LOST);
 		got = 0;
@@ -255,25 +261,19 @@ __noinline int fp_key(struct pt_regs *ctx, __u64 raw, __u64 caller, struct profd
 	 * return address at a probe on a prologue (6.11+) put it at ips[1]. */
 	if (got > 1 && s->ips[1] == raw)
 		skip = 2;
-	/* The hash is taken as the frames are copied: a second loop over the
-	 * n frames made the verifier walk it once for every n (270,000
-	 * instructions for each allocator's program, 1.5 s of start-up). */
+	if (got > skip)
+		n = got - skip;
+	/* ips[skip .. skip + 127) are in the buffer (two zero slots past it) */
 	if (caller) {
-		s->st.frames[n++] = caller;
-		hash = (hash ^ caller) * 1099511628211ULL;
-	}
-	for (__u32 i = 1; i < PROFD_MAX_STACK_DEPTH; i++) {
-		__u32 j = i - 1 + skip;
-		__u64 ip;
-
-		if (j >= got || j >= PROFD_MAX_STACK_DEPTH || n >= PROFD_MAX_STACK_DEPTH)
-			break;
-		ip = s->ips[j];
-		s->st.frames[n++] = ip;
-		hash = (hash ^ ip) * 1099511628211ULL;
+		s->st.frames[0] = caller;
+		bpf_probe_read_kernel(&s->st.frames[1], (PROFD_MAX_STACK_DEPTH - 1) * sizeof(__u64),
+				      &s->ips[skip]);
+		n++;
+	} else {
+		bpf_probe_read_kernel(s->st.frames, PROFD_MAX_STACK_DEPTH * sizeof(__u64), &s->ips[skip]);
 	}
 	s->st.nframes = n;
-	return intern_stack(s, hash, key);
+	return intern_stack(s, unw_frames_hash((const struct unw_frames *)s->st.frames), key);
 }
 
 /* The stack of the allocation by the .eh_frame walk from the probe: the
@@ -302,15 +302,13 @@ __noinline int walked_key(const struct unw_state *st, const struct pending *p,
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s) /* verifier: never NULL */
 		return -1;
-	for (__u32 i = 0; i < PROFD_MAX_STACK_DEPTH; i++) {
-		__u32 j = i + skip;
-
-		if (j >= n)
-			break;
-		/* verifier: j < n <= PROFD_UNW_MAX_FRAMES, frames[] has one more */
-		s->st.frames[i] = st->frames[j & PROFD_UNW_MAX_FRAMES];
-		k = i + 1;
-	}
+	/* frames[skip .. n) and what follows up to the end of frames[]
+	 * (zeros: the walk leaves frames[n..] 0), in one copy without a
+	 * per-frame loop for the verifier to walk */
+	bpf_probe_read_kernel(s->st.frames, (PROFD_UNW_MAX_FRAMES + 1 - skip) * sizeof(__u64),
+			      &st->frames[skip]);
+	if (n > skip)
+		k = n - skip;
 	s->st.nframes = k;
 	/* The walk's hash covers these frames (and the dropped ones, which
 	 * only split equal stacks of different allocator functions). */

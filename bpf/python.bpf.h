@@ -42,8 +42,10 @@ struct {
 	__type(value, struct py_state);
 } py_scratch SEC(".maps");
 
-/* At the start of a walk of pid: find the thread's current frame. */
-static __always_inline void py_begin(__u32 pid)
+/* At the start of a walk of pid: find the thread's current frame. Returns
+ * 1 when py_step() has frames to emit in this walk, else 0 (the walker then
+ * skips py_step). */
+static __always_inline __u32 py_begin(__u32 pid)
 {
 	struct task_struct *task;
 	struct profd_py_proc *c;
@@ -53,11 +55,11 @@ static __always_inline void py_begin(__u32 pid)
 
 	ps = bpf_map_lookup_elem(&py_scratch, &zero);
 	if (!ps) /* verifier: never NULL */
-		return;
+		return 0;
 	ps->active = 0;
 	c = bpf_map_lookup_elem(&py_procs, &pid);
 	if (!c)
-		return;
+		return 0;
 	ps->cfg = *c;
 	ps->cursor = 0;
 	ps->done_sp = 0;
@@ -66,20 +68,21 @@ static __always_inline void py_begin(__u32 pid)
 	fsbase = task->thread.fsbase;
 	if (bpf_probe_read_user(&key, sizeof(key), (void *)ps->cfg.tss_key_addr) ||
 	    key >= PROFD_PY_MAX_KEY)
-		return;
+		return 0;
 	if (bpf_probe_read_user(&tstate, sizeof(tstate),
 				(void *)(fsbase + ps->cfg.tsd_off + (__u64)key * ps->cfg.tsd_stride)) ||
 	    !tstate)
-		return;
+		return 0;
 	if (ps->cfg.off_cframe == PROFD_PY_NO_CFRAME)
 		cframe = tstate; /* 3.13: the frame pointer is in the thread state */
 	else if (bpf_probe_read_user(&cframe, sizeof(cframe),
 				     (void *)(tstate + ps->cfg.off_cframe)) || !cframe)
-		return;
+		return 0;
 	if (bpf_probe_read_user(&ps->cursor, sizeof(ps->cursor),
 				(void *)(cframe + ps->cfg.off_current_frame)))
 		ps->cursor = 0;
 	ps->active = 1;
+	return 1;
 }
 
 /* Before the native frame (pc, sp) is recorded: if it is an eval activation
@@ -155,8 +158,9 @@ static __always_inline int py_step(__u64 pc, __u64 sp, __u32 is_ret, __u64 *out)
 }
 
 #else
-static __always_inline void py_begin(__u32 pid)
+static __always_inline __u32 py_begin(__u32 pid)
 {
+	return 0;
 }
 
 static __always_inline int py_step(__u64 pc, __u64 sp, __u32 is_ret, __u64 *out)

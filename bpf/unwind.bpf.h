@@ -35,14 +35,25 @@
  *
  * Ablations for tests/bench/bench_unwind.sh (PROFD_VARIANTS), never in a
  * normal build: -DUNW_X_NOPY (no Python hook), -DUNW_X_NOMETRIC (no
- * per-frame counters), -DUNW_X_NOWALK (one frame, no walk), and in
- * cpu.bpf.c -DUNW_X_NOSTORE (the stack is not interned). */
+ * frame counters), -DUNW_X_NOWALK (one frame, no walk), -DUNW_X_NOBLOCK (no
+ * stack block cache: one read per frame), and in cpu.bpf.c -DUNW_X_NOSTORE
+ * (the stack is not interned). */
 #ifndef PROFD_UNWIND_BPF_H
 #define PROFD_UNWIND_BPF_H
 
 #include <bpf/bpf_endian.h>
 
 #include "profd/walker.h"
+
+/* -DUNW_X_PARTS (benchmarks only, objects that define UNW_BENCH_PARTS:
+ * cpu.bpf.c): the time between two marks of a sample goes to
+ * bench_parts[part] (cpu.bpf.c bench_part()). */
+#if defined(UNW_X_PARTS) && defined(UNW_BENCH_PARTS)
+static __always_inline void bench_part(__u32 part);
+#define UNW_PART(p) bench_part(p)
+#else
+#define UNW_PART(p) do { } while (0)
+#endif
 #include "core_fixes.bpf.h"
 #include "python.bpf.h"
 
@@ -132,6 +143,15 @@ struct unw_rc_slot {
 		      * under full preemption) does not match */
 };
 
+/* Stack block cache: the walk reads the stack in aligned blocks of
+ * UNW_SB_SIZE bytes, one helper call per block instead of one or two per
+ * frame (consecutive frames are mostly a few dozen bytes apart). An
+ * aligned block never crosses a page, so it reads whole where the small
+ * read would have; when it cannot, the small read is done directly. Valid
+ * for one walk (the stack does not change while its thread is stopped). */
+#define UNW_SB_SIZE 512
+#define UNW_SB_WORDS (UNW_SB_SIZE / 8)
+
 struct unw_state {
 	__u64 regs[PROFD_UNW_REG_RA + 1]; /* DWARF numbering; valid with REGS_EXACT */
 	__u64 pc, sp, bp;
@@ -144,6 +164,14 @@ struct unw_state {
 	__u32 done;  /* walk over (complete or stopped) */
 	__u32 have_map; /* 1: map holds the last mapping looked up, 2: and
 			 * map_prev the one before */
+	__u32 py_active; /* py_begin() found the thread's Python frame */
+	/* per-walk counts of PROFD_UNW_M_FRAMES, _TABLE_STEPS, _FP_STEPS,
+	 * added to unw_metrics once at the walk's end (unw_run) instead of
+	 * three map updates a frame */
+	__u32 m_frames, m_table_steps, m_fp_steps;
+	__u32 sb_ok;   /* sb holds the block at sb_addr */
+	__u64 sb_addr;
+	__u64 sb[UNW_SB_WORDS];
 	struct profd_unw_mapping map, map_prev, tmp_map;
 	__u64 tmp[UNW_PT_REGS_WORDS + 2];	   /* register dumps read in */
 	__u64 frames[PROFD_UNW_MAX_FRAMES + 1]; /* frames[n..] are 0 */
@@ -167,16 +195,17 @@ struct {
 	__type(value, __u64);
 } unw_metrics SEC(".maps");
 
-static __always_inline void unw_metric(__u32 idx)
+static __always_inline void unw_metric_add(__u32 idx, __u64 n)
 {
-#ifdef UNW_X_NOMETRIC
-	if (idx == PROFD_UNW_M_FRAMES || idx == PROFD_UNW_M_TABLE_STEPS)
-		return;
-#endif
 	__u64 *v = bpf_map_lookup_elem(&unw_metrics, &idx);
 
 	if (v) /* verifier: never NULL for idx < PROFD_UNW_M_MAX */
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void unw_metric(__u32 idx)
+{
+	unw_metric_add(idx, 1);
 }
 
 /* Stop the walk, counting why. Returns 1 (stop bpf_loop). */
@@ -221,11 +250,61 @@ static __always_inline void unw_event(struct unw_state *st)
 	unw_metric(PROFD_UNW_M_EVENTS);
 }
 
+struct unw_words {
+	__u64 w[2];
+};
+
+/* words (1 or 2) 8-byte words of user memory at addr into dst->w, through
+ * the stack block cache. Returns 0, or non-zero like bpf_probe_read_user.
+ * A global function: verified once, not at each of the frame step's reads. */
+__noinline int unw_read_words(struct unw_state *st, struct unw_words *dst, __u32 words, __u64 addr)
+{
+	__u64 blk = addr & ~(__u64)(UNW_SB_SIZE - 1);
+	__u32 i = (addr & (UNW_SB_SIZE - 1)) / 8;
+
+	if (!st || !dst) /* verifier: a global function's pointer may be NULL */
+		return -1;
+	words = words > 1 ? 2 : 1;
+#ifdef UNW_X_NOBLOCK
+	return bpf_probe_read_user(dst->w, words * 8, (void *)addr) ? -1 : 0;
+#endif
+	/* unaligned, or across the block's end: read it directly */
+	if ((addr & 7) || i + words > UNW_SB_WORDS)
+		return bpf_probe_read_user(dst->w, words * 8, (void *)addr) ? -1 : 0;
+	if (!st->sb_ok || st->sb_addr != blk) {
+		if (bpf_probe_read_user(st->sb, UNW_SB_SIZE, (void *)blk)) {
+			st->sb_ok = 0;
+			return bpf_probe_read_user(dst->w, words * 8, (void *)addr) ? -1 : 0;
+		}
+		st->sb_addr = blk;
+		st->sb_ok = 1;
+	}
+	if (i > UNW_SB_WORDS - 2) { /* verifier: i + words <= UNW_SB_WORDS */
+		dst->w[0] = st->sb[(UNW_SB_WORDS - 1) & i];
+		return 0;
+	}
+	dst->w[0] = st->sb[i];
+	dst->w[1] = st->sb[i + 1];
+	return 0;
+}
+
+/* One word at addr into *val (unw_read_words). */
+static __always_inline long unw_read1(struct unw_state *st, __u64 *val, __u64 addr)
+{
+	struct unw_words w;
+
+	if (unw_read_words(st, &w, 1, addr))
+		return -1;
+	*val = w.w[0];
+	return 0;
+}
+
 /* {rbp, ra} = *(rbp): the frame-pointer convention. rbp 0 is the root that
  * _start and thread entry set up. */
 static __always_inline long unw_fp_step(struct unw_state *st)
 {
-	__u64 bp = st->bp, pair[2];
+	struct unw_words pair;
+	__u64 bp = st->bp;
 
 	if (!(st->flags & UNW_F_BP_VALID))
 		return unw_stop(st, PROFD_UNW_M_STOP_FP);
@@ -233,15 +312,15 @@ static __always_inline long unw_fp_step(struct unw_state *st)
 		return unw_complete(st);
 	if (bp < st->sp || (bp & 7))
 		return unw_stop(st, PROFD_UNW_M_STOP_FP);
-	if (bpf_probe_read_user(pair, sizeof(pair), (void *)bp))
+	if (unw_read_words(st, &pair, 2, bp))
 		return unw_stop(st, PROFD_UNW_M_STOP_READ);
-	if (!pair[1])
+	if (!pair.w[1])
 		return unw_complete(st);
 	st->sp = bp + 16;
-	st->bp = pair[0];
-	st->pc = pair[1];
+	st->bp = pair.w[0];
+	st->pc = pair.w[1];
 	st->flags = UNW_F_IS_RET | UNW_F_BP_VALID;
-	unw_metric(PROFD_UNW_M_FP_STEPS);
+	st->m_fp_steps++;
 	return 0;
 }
 
@@ -365,7 +444,8 @@ static __always_inline long unw_step(struct unw_state *st)
 	struct profd_unw_mapping *m;
 	struct profd_unw_rule *r;
 	struct unw_rc_slot *slot;
-	__u64 pc = st->pc, cfa, ra, bp, base, pair[2];
+	struct unw_words pair;
+	__u64 pc = st->pc, cfa, ra, bp, base;
 	__u32 rule, n = st->n, file_id, both;
 	__u64 tpc, pyf;
 	int py;
@@ -376,10 +456,11 @@ static __always_inline long unw_step(struct unw_state *st)
 		return unw_stop(st, PROFD_UNW_M_STOP_BAD_PC);
 	/* The Python frames an interpreter activation runs go first (leafward)
 	 * and replace its own native frame (python.bpf.h). */
-#ifdef UNW_X_NOPY
-	py = 0; pyf = 0;
-#else
-	py = py_step(pc, st->sp, st->flags & UNW_F_IS_RET, &pyf);
+	py = 0;
+	pyf = 0;
+#ifndef UNW_X_NOPY
+	if (st->py_active)
+		py = py_step(pc, st->sp, st->flags & UNW_F_IS_RET, &pyf);
 #endif
 	if (py == 1) {
 		st->frames[n] = pyf;
@@ -393,7 +474,7 @@ static __always_inline long unw_step(struct unw_state *st)
 		st->n = n + 1;
 		st->hash = (st->hash ^ pc) * 0x100000001b3ULL;
 		st->hash ^= st->hash >> 29;
-		unw_metric(PROFD_UNW_M_FRAMES);
+		st->m_frames++;
 	}
 
 	/* Callers are mostly in the file of their callee or of the frame
@@ -409,7 +490,9 @@ static __always_inline long unw_step(struct unw_state *st)
 			key.prefixlen = PROFD_UNW_MAP_KEY_BITS;
 			key.pid_be = bpf_htonl(st->pid);
 			key.addr_be = bpf_cpu_to_be64(pc);
+			UNW_PART(3);
 			m = bpf_map_lookup_elem(&unw_mappings, &key);
+			UNW_PART(7); /* mapping lookups (trie) */
 			if (!m) {
 				unw_metric(PROFD_UNW_M_UNKNOWN_MAP);
 				unw_event(st);
@@ -461,7 +544,7 @@ static __always_inline long unw_step(struct unw_state *st)
 	r = bpf_map_lookup_elem(&unw_rules, &rule);
 	if (!r)
 		return unw_stop(st, PROFD_UNW_M_STOP_NO_TABLE);
-	unw_metric(PROFD_UNW_M_TABLE_STEPS);
+	st->m_table_steps++;
 
 	if (unw_reg(st, r->cfa_reg, &base))
 		return unw_stop(st, PROFD_UNW_M_STOP_FRAME0);
@@ -470,7 +553,7 @@ static __always_inline long unw_step(struct unw_state *st)
 		cfa = base + (__s64)r->cfa_off;
 		break;
 	case PROFD_UNW_CFA_DEREF:
-		if (bpf_probe_read_user(&cfa, sizeof(cfa), (void *)(base + (__s64)r->cfa_off)))
+		if (unw_read1(st, &cfa, base + (__s64)r->cfa_off))
 			return unw_stop(st, PROFD_UNW_M_STOP_READ);
 		cfa += (__s64)r->cfa_aux;
 		break;
@@ -491,12 +574,12 @@ static __always_inline long unw_step(struct unw_state *st)
 	} else if (r->rbp_how == PROFD_UNW_RBP_AT_CFA && r->rbp_off == r->ra_off - 8) {
 		/* rbp saved right below the return address (every function
 		 * that pushes rbp first): one read for both */
-		if (bpf_probe_read_user(pair, sizeof(pair), (void *)(cfa + (__s64)r->rbp_off)))
+		if (unw_read_words(st, &pair, 2, cfa + (__s64)r->rbp_off))
 			return unw_stop(st, PROFD_UNW_M_STOP_READ);
-		bp = pair[0];
-		ra = pair[1];
+		bp = pair.w[0];
+		ra = pair.w[1];
 		both = 1;
-	} else if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa + (__s64)r->ra_off))) {
+	} else if (unw_read1(st, &ra, cfa + (__s64)r->ra_off)) {
 		return unw_stop(st, PROFD_UNW_M_STOP_READ);
 	}
 
@@ -506,7 +589,7 @@ static __always_inline long unw_step(struct unw_state *st)
 		break;
 	case PROFD_UNW_RBP_AT_CFA:
 		if (!both &&
-		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + (__s64)r->rbp_off)))
+		    unw_read1(st, &bp, cfa + (__s64)r->rbp_off))
 			return unw_stop(st, PROFD_UNW_M_STOP_READ);
 		st->flags |= UNW_F_BP_VALID;
 		break;
@@ -516,11 +599,11 @@ static __always_inline long unw_step(struct unw_state *st)
 		break;
 	case PROFD_UNW_RBP_AT_RBP:
 		if (!(st->flags & UNW_F_BP_VALID) ||
-		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(st->bp + (__s64)r->rbp_off)))
+		    unw_read1(st, &bp, st->bp + (__s64)r->rbp_off))
 			return unw_stop(st, PROFD_UNW_M_STOP_READ);
 		break;
 	case PROFD_UNW_RBP_AT_RSP:
-		if (bpf_probe_read_user(&bp, sizeof(bp), (void *)(st->sp + (__s64)r->rbp_off)))
+		if (unw_read1(st, &bp, st->sp + (__s64)r->rbp_off))
 			return unw_stop(st, PROFD_UNW_M_STOP_READ);
 		st->flags |= UNW_F_BP_VALID;
 		break;
@@ -574,7 +657,11 @@ static __always_inline struct unw_state *unw_begin(void)
 	st->flags = UNW_F_BP_VALID | UNW_F_REGS_EXACT;
 	st->done = 0;
 	st->have_map = 0;
-	py_begin(st->pid);
+	st->m_frames = 0;
+	st->m_table_steps = 0;
+	st->m_fp_steps = 0;
+	st->sb_ok = 0;
+	st->py_active = py_begin(st->pid);
 	return st;
 }
 
@@ -604,9 +691,18 @@ static __always_inline struct unw_state *unw_run(struct unw_state *st)
 	(void)unw_step_cb;
 	st->frames[0] = st->pc; st->n = 1; st->hash = st->pc;
 #else
+	UNW_PART(2); /* walk set up: scratch, pid, Python check, registers */
 	bpf_loop(PROFD_UNW_MAX_FRAMES + 1, unw_step_cb, NULL, 0);
 #endif
+	UNW_PART(3); /* the frame steps */
 	bpf_loop(PROFD_UNW_MAX_FRAMES, unw_clear_cb, NULL, 0);
+	UNW_PART(4); /* clearing the previous walk's tail */
+#ifndef UNW_X_NOMETRIC
+	unw_metric_add(PROFD_UNW_M_FRAMES, st->m_frames);
+	unw_metric_add(PROFD_UNW_M_TABLE_STEPS, st->m_table_steps);
+	if (st->m_fp_steps)
+		unw_metric_add(PROFD_UNW_M_FP_STEPS, st->m_fp_steps);
+#endif
 	return st;
 }
 
@@ -631,6 +727,21 @@ __noinline int unw_frames_differ(const struct unw_frames *old, const struct unw_
 			break;
 	}
 	return 0;
+}
+
+/* The hash of a whole zero-padded frame buffer (a kernel stack of
+ * bpf_get_stack, a frame-pointer stack): every slot, no branch, so equal
+ * stacks hash equal whatever their depth. A global function: the verifier
+ * walks its loop once, not once per path of the calling program. */
+__noinline __u64 unw_frames_hash(const struct unw_frames *f)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	if (!f) /* verifier: a global function's pointer may be NULL */
+		return 0;
+	for (__u32 i = 0; i < PROFD_UNW_MAX_FRAMES; i++)
+		h = (h ^ f->f[i]) * 0x100000001b3ULL;
+	return h ^ (h >> 29);
 }
 
 /* Store frames (n of them, zero after n up to PROFD_UNW_MAX_FRAMES) in a

@@ -12,7 +12,9 @@
 #     each agent's own program, minus its runs that filtered the sample out,
 #     priced by an agent that filters everything), at depths 11 and 1 (the
 #     difference gives the cost per frame); with PROFD_BEFORE=another build,
-#     that build's walker too. UNWIND_BENCH=sbs runs this part only;
+#     that build's walker too. UNWIND_BENCH=sbs runs this part only; at
+#     UNWIND_HZ (997), UNWIND_SECS per run, medians of UNWIND_ROUNDS
+#     interleaved rounds (UNWIND_VERBOSE=1 prints every round);
 #  3. build time, rows and kernel memory of the tables of libc, of the
 #     largest shared library on the machine, and of libLLVM-14 (~100 MB).
 set -eu
@@ -108,7 +110,7 @@ side_by_side() {
 		# above the workloads' priority: a start-up (verification, tables)
 		# starved by them would take long
 		# shellcheck disable=SC2086
-		nice -n -20 "$bin" $pids --duration 10m --unwind="$mode" --frequency 99 \
+		nice -n -20 "$bin" $pids --duration 10m --unwind="$mode" --frequency "$SBS_HZ" \
 			--output "$T/sbs-$col.pb.gz" 2>"$T/sbs-$col.err" &
 		ags+=($!)
 	done
@@ -131,7 +133,7 @@ side_by_side() {
 	for i in "${!cols[@]}"; do
 		bpftool map update id "$(bench_map "$(prog_ids "${ags[$i]}")" bench_on)" key 0 0 0 0 value 1 0 0 0
 	done
-	sleep "$SECS"
+	sleep "$SBS_SECS"
 	for i in "${!cols[@]}"; do echo "${cols[$i]} $(bench_time "${tms[$i]}")"; done >"$T/sbs-stats"
 	kill -INT "${ags[@]}"
 	wait "${ags[@]}" 2>/dev/null || true
@@ -185,20 +187,41 @@ awk '{ for (i = 1; i <= NF; i++) if ($i == "BPF") v[$1] = $(i + 1) }
 	END { if (v["fp"] > 0) printf "BPF time per sample, dwarf / fp: %.2fx\n", v["dwarf"] / v["fp"] }' "$T/summary"
 fi
 
-echo "-- BPF time per sample: the walker and the frame-pointer walk on the same samples, ${SECS}s per run, $ncpu cores busy"
-echo "   in fpdeep DEPTH (frame pointers; the walker also on fpdeep_nofp, rows -nofp, its own run), DEPTH 11 (deep) and 1 (shallow)"
-for depth in 11 1; do
-	side_by_side fpdeep $depth "" dwarf fp >"$T/sbs-$depth"
-	side_by_side fpdeep_nofp $depth -nofp dwarf >>"$T/sbs-$depth"
+# Part 2 runs at UNWIND_HZ (997 by default: at 99 Hz each sample finds
+# cold caches and a run takes few samples, and two runs differed by 2x) for
+# UNWIND_SECS each, UNWIND_ROUNDS rounds of the four runs interleaved;
+# each figure is the median over the rounds (ns per sample, mean frames).
+SBS_HZ=${UNWIND_HZ:-997}
+SBS_SECS=${UNWIND_SECS:-10}
+ROUNDS=${UNWIND_ROUNDS:-3}
+echo "-- BPF time per sample: the walker and the frame-pointer walk on the same samples, at ${SBS_HZ} Hz,"
+echo "   ${SBS_SECS}s per run, medians of $ROUNDS interleaved rounds, $ncpu cores busy in fpdeep DEPTH (frame pointers;"
+echo "   the walker also on fpdeep_nofp, rows -nofp, its own run), DEPTH 11 (deep) and 1 (shallow); load $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq "$ROUNDS"); do
+	for depth in 11 1; do
+		side_by_side fpdeep $depth "" dwarf fp | sed "s/^/$depth $r /" >>"$T/sbs"
+		side_by_side fpdeep_nofp $depth -nofp dwarf | sed "s/^/$depth $r /" >>"$T/sbs"
+	done
 done
-awk 'FNR == 1 { d = (FILENAME ~ /-11$/) ? "deep" : "shallow" }
-	{ ns[d, $1] = $2; fr[d, $1] = $3; k[d, $1] = $4; if (!($1 in cols)) { cols[$1] = 1; order[++nc] = $1 } }
+echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# $T/sbs: "DEPTH ROUND COL ns frames samples"
+awk 'function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+	{ d = $1 == 11 ? "deep" : "shallow"; c = $3; m = ++cnt[d, c]; v[d, c, m] = $4; f[d, c, m] = $5; k[d, c] += $6
+	  lo[d, c] = (m == 1 || $4 < lo[d, c]) ? $4 : lo[d, c]; hi[d, c] = (m == 1 || $4 > hi[d, c]) ? $4 : hi[d, c]
+	  if (!(c in cols)) { cols[c] = 1; order[++nc] = c } }
 	END {
-		printf "  %-12s %10s %7s %9s %10s %7s\n", "", "ns/sample", "frames", "ns/frame", "shallow", "frames"
+		for (j = 1; j <= nc; j++) for (dd = 0; dd < 2; dd++) {
+			d = dd ? "shallow" : "deep"; c = order[j]; n = cnt[d, c]
+			delete a; for (i = 1; i <= n; i++) a[i] = v[d, c, i]; ns[d, c] = med(a, n)
+			delete a; for (i = 1; i <= n; i++) a[i] = f[d, c, i]; fr[d, c] = med(a, n)
+		}
+		printf "  %-12s %10s %13s %7s %9s %10s %7s\n", "", "ns/sample", "(range)", "frames", "ns/frame", "shallow", "frames"
 		for (j = 1; j <= nc; j++) {
 			c0 = order[j]
 			pf = (fr["deep", c0] - fr["shallow", c0]) ? (ns["deep", c0] - ns["shallow", c0]) / (fr["deep", c0] - fr["shallow", c0]) : 0
-			printf "  %-12s %10.0f %7.1f %9.0f %10.0f %7.1f   (%d and %d samples)\n", c0, ns["deep", c0], fr["deep", c0], pf,
+			printf "  %-12s %10.0f %13s %7.1f %9.0f %10.0f %7.1f   (%d and %d samples)\n", c0, ns["deep", c0],
+				sprintf("%d-%d", lo["deep", c0], hi["deep", c0]), fr["deep", c0], pf,
 				ns["shallow", c0], fr["shallow", c0], k["deep", c0], k["shallow", c0]
 		}
 		if (ns["deep", "fp"] > 0) {
@@ -208,7 +231,11 @@ awk 'FNR == 1 { d = (FILENAME ~ /-11$/) ? "deep" : "shallow" }
 			if (ns["deep", "dwarf<-nofp"] > 0) printf " (before: %.2fx)", ns["deep", "dwarf<-nofp"] / ns["deep", "fp"]
 			print ""
 		}
-	}' "$T/sbs-11" "$T/sbs-1"
+	}' "$T/sbs"
+# the per-round figures, for the record
+awk '{ printf "   round %s depth %-2s %-12s %6d ns %5.1f frames %6d samples\n", $2, $1, $3, $4, $5, $6 }' "$T/sbs" |
+	sort -k2,2n -k4,4nr >"$T/sbs-rounds"
+[ -n "${UNWIND_VERBOSE:-}" ] && cat "$T/sbs-rounds"
 
 [ "${UNWIND_BENCH:-}" = sbs ] && exit 0
 echo "-- unwind tables: build time and kernel memory"
