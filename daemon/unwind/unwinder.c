@@ -275,10 +275,11 @@ void unwinder__log_summary(struct unwinder *u, const uint64_t unw[PROFD_UNW_M_MA
 		 (unsigned long long)unw[PROFD_UNW_M_UNKNOWN_MAP]);
 	log_info("unwind tables: %zu loaded (%zu rows, %zu KiB kernel memory), %zu files "
 		 "without CFI, %zu refused by the memory cap, %zu by the rule limit, %zu "
-		 "failed to load; %zu processes, %zu scans, built in %.3fs; %zu unknown-mapping "
-		 "events, %zu of them nothing new",
+		 "failed to load; %zu processes, %zu scans, built %zu in %.3fs (%zu when a "
+		 "sample first fell in the file), %zu files mapped but never sampled (not built); "
+		 "%zu unknown-mapping events, %zu of them nothing new",
 		 us.tables, us.rows, us.table_bytes >> 10, us.no_cfi, us.refused_cap,
-		 us.refused_rules, us.load_errors, us.pids, us.scans, us.build_ns / 1e9, us.events,
-		 us.events_stale);
+		 us.refused_rules, us.load_errors, us.pids, us.scans, us.builds, us.build_ns / 1e9,
+		 us.lazy_builds, us.deferred, us.events, us.events_stale);
 	python__log_summary();
 }
