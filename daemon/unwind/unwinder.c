@@ -251,9 +251,11 @@ bool unwinder__stats(struct unwind_loader_stats *st)
 void unwinder__log_summary(struct unwinder *u, const uint64_t unw[PROFD_UNW_M_MAX])
 {
 	struct unwind_loader_stats us;
+	uint64_t cpu_ns;
 
 	pthread_mutex_lock(&lock);
 	unwind_loader__stats(u->l, &us);
+	cpu_ns = u->cpu_ns;
 	pthread_mutex_unlock(&lock);
 	log_info("unwinding: %llu walks, %llu reached the stack root; stopped early: %llu "
 		 "unsupported CFI, %llu unreadable stack, %llu bad CFA, %llu bad PC, %llu "
@@ -277,9 +279,9 @@ void unwinder__log_summary(struct unwinder *u, const uint64_t unw[PROFD_UNW_M_MA
 		 "without CFI, %zu refused by the memory cap, %zu by the rule limit, %zu "
 		 "failed to load; %zu processes, %zu scans, built %zu in %.3fs (%zu when a "
 		 "sample first fell in the file), %zu files mapped but never sampled (not built); "
-		 "%zu unknown-mapping events, %zu of them nothing new",
+		 "%zu unknown-mapping events, %zu of them nothing new; %.3fs of CPU in all",
 		 us.tables, us.rows, us.table_bytes >> 10, us.no_cfi, us.refused_cap,
 		 us.refused_rules, us.load_errors, us.pids, us.scans, us.builds, us.build_ns / 1e9,
-		 us.lazy_builds, us.deferred, us.events, us.events_stale);
+		 us.lazy_builds, us.deferred, us.events, us.events_stale, cpu_ns / 1e9);
 	python__log_summary();
 }
