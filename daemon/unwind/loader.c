@@ -81,6 +81,7 @@ struct unw_file {
 
 struct unw_range {
 	uint64_t start, end;
+	uint64_t offset;	  /* file offset of start (maps' pgoff) */
 	struct binary_image *img; /* reference; NULL for anonymous code and the vDSO */
 	struct unw_file *file;	  /* img's data or the vDSO's; NULL: none */
 	/* What the trie holds for the range; kind 0: nothing (the file's table
@@ -723,8 +724,8 @@ static struct binary_image *file_get(struct unwind_loader *l, pid_t pid,
 
 /* Build the deferred table of img, the file pid maps with e: reopened
  * (the image keeps no fd) and checked to be the same file. A file that
- * cannot be is left to frame-pointer steps, like one without CFI. True if
- * it was built. */
+ * cannot be is left to frame-pointer steps, like one without CFI, unless
+ * only pid is gone. True if it was built. */
 static bool file_build_deferred(struct unwind_loader *l, pid_t pid,
 				const struct procmaps_entry *e, struct binary_image *img)
 {
@@ -734,14 +735,20 @@ static bool file_build_deferred(struct unwind_loader *l, pid_t pid,
 
 	bool built = false;
 
-	f->deferred = false;
-	l->st.deferred--;
 	fd = binary_open_mapped(pid, e, &st);
 	if (fd < 0) {
 		l->st.open_errors++;
+		/* This process went (its map_files with it): another one's
+		 * sample in the file builds it. */
+		if (fd == -ENOENT || fd == -ESRCH)
+			return false;
+		f->deferred = false;
+		l->st.deferred--;
 		f->err = fd;
 		return false;
 	}
+	f->deferred = false;
+	l->st.deferred--;
 	if (img->have_stat && !binary_key__matches(&img->key, &st)) {
 		f->err = -ESTALE; /* replaced since: the next scan loads it anew */
 	} else {
@@ -805,13 +812,31 @@ static void ranges_release(struct unwind_loader *l, struct unw_range *r, size_t 
 	free(r);
 }
 
+/* What the trie gets for r from its file: its table, frame-pointer steps
+ * (no file, no CFI, refused), or nothing yet (deferred). */
+static void range_point(struct unw_range *r)
+{
+	const struct unw_file *f = r->file;
+	uint64_t bias;
+
+	r->val.kind = PROFD_UNW_MAP_FP;
+	if (f && f->deferred) {
+		r->val.kind = 0; /* not in the trie until a sample lands there */
+	} else if (f && f->id && !unwind_bias(f->loads, f->nloads, r->start, r->offset, &bias)) {
+		r->val.kind = PROFD_UNW_MAP_TABLE;
+		r->val.file_id = f->id;
+		r->val.nrows = f->nrows;
+		r->val.npages = f->npages;
+		r->val.bias = bias + f->vaddr_base;
+	}
+}
+
 static int scan_cb(const struct procmaps_entry *e, void *data)
 {
 	struct scan_ctx *c = data;
 	struct unwind_loader *l = c->l;
 	struct unw_file *f = NULL;
 	struct unw_range *r;
-	uint64_t bias;
 
 	if (c->n == MAX_RANGES_PER_PID)
 		return -E2BIG;
@@ -825,7 +850,7 @@ static int scan_cb(const struct procmaps_entry *e, void *data)
 		c->cap = cap;
 	}
 	r = &c->ranges[c->n];
-	*r = (struct unw_range){ .start = e->start, .end = e->end };
+	*r = (struct unw_range){ .start = e->start, .end = e->end, .offset = e->offset };
 	r->val.start = e->start;
 	r->val.end = e->end;
 	r->val.kind = PROFD_UNW_MAP_FP;
@@ -841,20 +866,39 @@ static int scan_cb(const struct procmaps_entry *e, void *data)
 			l->st.lazy_builds++;
 	}
 	r->file = f;
-	if (f && f->deferred) {
-		r->val.kind = 0; /* not in the trie until a sample lands there */
-	} else if (f) {
-		if (f->id && !unwind_bias(f->loads, f->nloads, e->start,
-					  e->offset, &bias)) {
-			r->val.kind = PROFD_UNW_MAP_TABLE;
-			r->val.file_id = f->id;
-			r->val.nrows = f->nrows;
-			r->val.npages = f->npages;
-			r->val.bias = bias + f->vaddr_base;
-		}
-	}
+	range_point(r);
 	c->n++;
 	return 0;
+}
+
+/* A sample fell in r, a range of p whose file's table was deferred: build
+ * it (or take the one another process's sample built) and put the range in
+ * the trie, without rereading p's maps. False when the file could not be
+ * reopened that way (no map_files: the caller rescans instead). */
+static bool range_build(struct unwind_loader *l, struct unw_proc *p, struct unw_range *r)
+{
+	struct unw_file *f = r->file;
+
+	if (f->deferred) {
+		struct procmaps_entry e = {
+			.start = r->start,
+			.end = r->end,
+			.offset = r->offset,
+			.inode = r->img->key.ino,
+			.path = "", /* map_files only */
+		};
+
+		if (file_build_deferred(l, p->pid, &e, r->img))
+			l->st.lazy_builds++;
+		else if (f->deferred)
+			return false;
+		tables_flush(l);
+	}
+	range_point(r);
+	if (r->val.kind == PROFD_UNW_MAP_TABLE && !f->id)
+		r->val.kind = PROFD_UNW_MAP_FP; /* its table was refused */
+	range_apply(l, p->pid, r, true);
+	return true;
 }
 
 static bool range_same(const struct unw_range *a, const struct unw_range *b)
@@ -1111,10 +1155,10 @@ static bool event_handle(struct unwind_loader *l, const struct profd_unw_event *
 	/* A sample in a mapping whose table was deferred: build it now, at
 	 * any interval (once per file; other pids then share it). */
 	for (size_t i = 0; i < p->nranges; i++) {
-		const struct unw_range *r = &p->ranges[i];
+		struct unw_range *r = &p->ranges[i];
 
 		if (e->addr >= r->start && e->addr < r->end && !r->val.kind && r->file)
-			return !proc_scan(l, p, NULL, false, e->addr);
+			return range_build(l, p, r) || !proc_scan(l, p, NULL, false, e->addr);
 	}
 	if (p->last_scan_ns >= now ||
 	    now - p->last_scan_ns < ((uint64_t)l->o.rescan_ms * 1000000ULL) << p->backoff)

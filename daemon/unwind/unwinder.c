@@ -19,7 +19,9 @@
 #include "unwind/unwinder.h"
 
 /* Minimum time between two unknown-mapping events of one pid from one CPU:
- * the loader rescans a pid at most once a second anyway. */
+ * the loader rescans a pid at most once a second anyway; a sample in a
+ * file whose table is deferred is news at every poll, and one walk may
+ * cross several such files, one event each. */
 #define EVENT_INTERVAL_MS 100
 
 struct unwinder {
@@ -27,7 +29,13 @@ struct unwinder {
 	unsigned refs;
 	uint64_t cpu_ns; /* thread CPU time in add_pid and poll (lock held) */
 	size_t trimmed_builds; /* builds when the heap was last trimmed */
+	uint64_t trimmed_ns;   /* CLOCK_MONOTONIC of that trim */
 };
+
+/* The heap is trimmed after builds at most this often: with lazy tables a
+ * build can come at every poll (5 a second in one-shot runs), and a trim
+ * walks the whole heap (the symbol cache's tens of MiB included). */
+#define TRIM_INTERVAL_NS 1000000000ULL
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct unwinder shared;
@@ -227,8 +235,16 @@ void unwinder__poll(struct unwinder *u)
 	 * heap, where it stays resident: give it back after builds. */
 	unwind_loader__stats(u->l, &st);
 	if (st.builds != u->trimmed_builds) {
-		u->trimmed_builds = st.builds;
-		malloc_trim(0);
+		struct timespec ts;
+		uint64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		if (now - u->trimmed_ns >= TRIM_INTERVAL_NS) {
+			u->trimmed_builds = st.builds;
+			u->trimmed_ns = now;
+			malloc_trim(0);
+		}
 	}
 	u->cpu_ns += thread_cpu_ns() - t0;
 	pthread_mutex_unlock(&lock);

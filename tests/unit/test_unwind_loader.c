@@ -306,7 +306,7 @@ void test_unwind_loader_lazy(void)
 	uint64_t qs = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "qsort");
 	uint64_t ev = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "elf_version");
 	uint64_t self = (uint64_t)(uintptr_t)test_unwind_bias;
-	size_t builds;
+	size_t builds, scans;
 	pid_t child;
 
 	if (!ASSERT_OK_PTR(l, "new") || !ASSERT_TRUE(qs && ev, "qsort and elf_version found"))
@@ -327,13 +327,16 @@ void test_unwind_loader_lazy(void)
 	builds = st.builds;
 	ASSERT_TRUE(builds <= 3, "program, libc and the vDSO only");
 
-	/* A sample in libelf: its table now, at once (no rescan interval). */
+	/* A sample in libelf: its table now, at once (no rescan interval),
+	 * without rereading the maps. */
+	scans = st.scans;
 	unwind_loader__event(l, getpid(), ev);
-	ASSERT_EQ(unwind_loader__poll(l), 1, "scan for the deferred file");
+	ASSERT_EQ(unwind_loader__poll(l), 1, "the deferred file handled");
 	ASSERT_OK(unwind_loader__lookup(l, getpid(), ev, &m), "libelf mapped");
 	ASSERT_EQ(m.kind, PROFD_UNW_MAP_TABLE, "libelf has a table");
 	unwind_loader__stats(l, &st);
 	ASSERT_EQ(st.builds, builds + 1, "one build");
+	ASSERT_EQ(st.scans, scans, "no rescan");
 	ASSERT_EQ(st.lazy_builds, 1, "counted as lazy");
 	builds = st.builds;
 	unwind_loader__event(l, getpid(), ev + 4096);
