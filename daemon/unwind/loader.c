@@ -117,16 +117,29 @@ struct scan_ctx {
 	struct unw_range *ranges;
 	size_t n, cap;
 	/* What to build now: every file (all: targets, tests), else the file
-	 * mapped at want (a sample's address; 0: none) and the program's own
-	 * file (exe_*: on every stack of a native program). */
+	 * mapped at want (a sample's address; 0: none), the program's own
+	 * file (exe_*) and the C library: every stack of a native program
+	 * ends in both (_start, __libc_start_main; start_thread, clone3), so
+	 * a walk through them is complete as soon as the process is found. */
 	bool all;
 	uint64_t want;
 	uint64_t exe_dev, exe_ino;
 };
 
+/* glibc's libc (and its libpthread before 2.34), musl's libc-and-loader. */
+static bool is_libc(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-2.", 7) ||
+	       !strncmp(base, "libpthread.so", 13) || !strncmp(base, "libpthread-2.", 13) ||
+	       !strncmp(base, "ld-musl-", 8);
+}
+
 static bool scan_wants(const struct scan_ctx *c, const struct procmaps_entry *e)
 {
-	if (c->all || (c->want >= e->start && c->want < e->end))
+	if (c->all || (c->want >= e->start && c->want < e->end) || is_libc(e->path))
 		return true;
 	return c->exe_ino && e->inode == c->exe_ino && e->dev_major == major(c->exe_dev) &&
 	       e->dev_minor == minor(c->exe_dev);
