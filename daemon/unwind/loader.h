@@ -6,9 +6,10 @@
  * executable mappings from /proc/PID/maps into the (pid, address) trie. New
  * processes and dlopen'd libraries arrive as "unknown mapping" events from
  * the walker; exited and exec'd processes are noticed by unwind_loader__poll.
- * A process found by an event gets the tables of its program and of the
- * file the event's address is in; each other file's table is built when a
- * sample first lands in it (the walker reports it as unknown until then).
+ * A process found by an event gets the tables of its program, of the C
+ * library and of the file the event's address is in; each other file's
+ * table is built when a sample first lands in it (the walker reports it as
+ * unknown until then).
  * Single-threaded: call everything from the agent's loop. */
 #ifndef PROFD_UNWIND_LOADER_H
 #define PROFD_UNWIND_LOADER_H
