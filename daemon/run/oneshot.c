@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* oneshot: the loop around a one-shot run (run.h): signals, the 1 s drain
- * tick, target exits (pidfds), the deadline, and the final atomic write. */
+ * tick, the stack walker's events between ticks, target exits (pidfds),
+ * the deadline, and the final atomic write. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,9 +18,16 @@
 #include "run/oneshot.h"
 #include "pprof/pprof.h"
 #include "run/run.h"
+#include "unwind/unwinder.h"
 #include "util/fileio.h"
 
 #define MAX_TARGETS 1024
+/* Fixed slots of the poll set before the targets' pidfds. */
+#define FIXED_FDS 3
+/* The walker's events (a new process, a sample in a file whose table is
+ * not built yet) are handled this often between drain ticks: a stack
+ * through several such files is complete after as many polls. */
+#define UNWIND_POLL_NS 200000000L
 
 static int64_t elapsed_ns(const struct timespec *a, const struct timespec *b)
 {
@@ -53,10 +61,13 @@ static int write_text(struct profiler *pr, int form, const char *path)
 int oneshot_run(const struct oneshot_opts *o)
 {
 	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
-	struct pollfd pfds[2 + MAX_TARGETS];
+	struct itimerspec utick = { .it_interval = { 0, UNWIND_POLL_NS },
+				    .it_value = { 0, UNWIND_POLL_NS } };
+	struct pollfd pfds[FIXED_FDS + MAX_TARGETS];
+	struct unwinder *unw = NULL;
 	const char *stop_reason = "duration elapsed";
 	struct timespec mono_start, now;
-	int sfd = -1, tfd = -1, npfds = 0, alive, err, ret = EXIT_FAILURE;
+	int sfd = -1, tfd = -1, ufd = -1, npfds = 0, alive, err, ret = EXIT_FAILURE;
 	struct run_profile rp = { 0 };
 	struct pprof *p;
 	sigset_t mask;
@@ -77,6 +88,7 @@ int oneshot_run(const struct oneshot_opts *o)
 	}
 	pfds[npfds++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	pfds[npfds++] = (struct pollfd){ .fd = tfd, .events = POLLIN };
+	pfds[npfds++] = (struct pollfd){ .fd = -1, .events = POLLIN }; /* ufd, below */
 	/* A pidfd becomes readable when its process exits. A target already
 	 * gone keeps its place with fd -1. */
 	for (size_t i = 0; i < o->popts.npids; i++)
@@ -96,6 +108,16 @@ int oneshot_run(const struct oneshot_opts *o)
 		goto cleanup;
 	case RUN_PROFILE_START:
 		goto cleanup;
+	}
+	/* A type that walks stacks with the .eh_frame walker shares it. */
+	unw = unwinder__hold();
+	if (unw) {
+		ufd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+		if (ufd >= 0 && timerfd_settime(ufd, 0, &utick, NULL)) {
+			close(ufd);
+			ufd = -1;
+		}
+		pfds[2].fd = ufd; /* none: the drain tick alone polls it */
 	}
 	/* The profile's time is when the command started. */
 	rp.start_wall = (int64_t)o->wall_start.tv_sec * 1000000000LL + o->wall_start.tv_nsec;
@@ -136,8 +158,15 @@ int oneshot_run(const struct oneshot_opts *o)
 				log_warn("timerfd read: %s", strerror(errno));
 			run_profile__tick(&rp);
 		}
+		if (pfds[2].revents & POLLIN) {
+			uint64_t ticks;
+
+			if (read(ufd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+				log_warn("timerfd read: %s", strerror(errno));
+			unwinder__poll(unw);
+		}
 		alive = 0;
-		for (int i = 2; i < npfds; i++) {
+		for (int i = FIXED_FDS; i < npfds; i++) {
 			if (pfds[i].fd >= 0 && (pfds[i].revents & POLLIN)) {
 				close(pfds[i].fd);
 				pfds[i].fd = -1;
@@ -165,13 +194,16 @@ int oneshot_run(const struct oneshot_opts *o)
 	o->type->ops->summary(&rp.run.pr);
 	ret = EXIT_SUCCESS;
 cleanup:
-	for (int i = 2; i < npfds; i++)
+	for (int i = FIXED_FDS; i < npfds; i++)
 		if (pfds[i].fd >= 0)
 			close(pfds[i].fd);
 	if (sfd >= 0)
 		close(sfd);
 	if (tfd >= 0)
 		close(tfd);
+	if (ufd >= 0)
+		close(ufd);
 	run_profile__free(&rp);
+	unwinder__put(unw);
 	return ret;
 }

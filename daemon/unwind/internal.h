@@ -40,6 +40,7 @@ struct unw_builder {
 	struct profd_unw_rule *rules;
 	size_t nrules, rules_cap;
 	__u32 *rule_hash; /* open addressing: rule index + 1, 0 = empty */
+	size_t rule_hash_size; /* slots, a power of two */
 	bool in_fde;
 	bool rows_full;
 };

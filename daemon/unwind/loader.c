@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +67,9 @@
  * the vDSO, held by the loader itself). */
 struct unw_file {
 	int err;	     /* 0: table loaded (id != 0); else why not (-errno) */
+	/* Not built yet: no sample has fallen in the file (see lazy builds
+	 * above proc_scan). err is 0 and id 0 meanwhile. */
+	bool deferred;
 	uint32_t id;	     /* key in unw_tables */
 	uint32_t nrows;
 	uint32_t npages;     /* page index entries after the rows */
@@ -77,8 +81,12 @@ struct unw_file {
 
 struct unw_range {
 	uint64_t start, end;
+	uint64_t offset;	  /* file offset of start (maps' pgoff) */
 	struct binary_image *img; /* reference; NULL for anonymous code and the vDSO */
 	struct unw_file *file;	  /* img's data or the vDSO's; NULL: none */
+	/* What the trie holds for the range; kind 0: nothing (the file's table
+	 * is deferred), so the walker reports the first sample that lands
+	 * there as an unknown mapping and the loader builds it then. */
 	struct profd_unw_mapping val;
 };
 
@@ -92,6 +100,50 @@ struct unw_proc {
 	struct unw_range *ranges;
 	size_t nranges;
 };
+
+/* Lazy builds: a file's table is built when a sample first falls in it,
+ * not when a process mapping it is first seen. A process maps dozens of
+ * libraries (profd itself 45, most through libcurl) and runs code in a
+ * few; their tables were most of the CPU a new process cost. A scan
+ * builds the tables it wants (below) and leaves the other files'
+ * mappings out of the trie, so the walker reports the first sample that
+ * lands in one as an unknown mapping; the loader then builds that file's
+ * table (shared by every process that maps it) and inserts the mapping.
+ * One walk may so need one event per file its stack crosses: events come
+ * every 100 ms per pid and are handled at each poll. */
+struct scan_ctx {
+	struct unwind_loader *l;
+	pid_t pid;
+	struct unw_range *ranges;
+	size_t n, cap;
+	/* What to build now: every file (all: targets, tests), else the file
+	 * mapped at want (a sample's address; 0: none), the program's own
+	 * file (exe_*) and the C library: every stack of a native program
+	 * ends in both (_start, __libc_start_main; start_thread, clone3), so
+	 * a walk through them is complete as soon as the process is found. */
+	bool all;
+	uint64_t want;
+	uint64_t exe_dev, exe_ino;
+};
+
+/* glibc's libc (and its libpthread before 2.34), musl's libc-and-loader. */
+static bool is_libc(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-2.", 7) ||
+	       !strncmp(base, "libpthread.so", 13) || !strncmp(base, "libpthread-2.", 13) ||
+	       !strncmp(base, "ld-musl-", 8);
+}
+
+static bool scan_wants(const struct scan_ctx *c, const struct procmaps_entry *e)
+{
+	if (c->all || (c->want >= e->start && c->want < e->end) || is_libc(e->path))
+		return true;
+	return c->exe_ino && e->inode == c->exe_ino && e->dev_major == major(c->exe_dev) &&
+	       e->dev_minor == minor(c->exe_dev);
+}
 
 struct unwind_loader {
 	struct unwind_loader_opts o;
@@ -122,6 +174,8 @@ struct unwind_loader {
 	/* Inner arrays are BPF_F_MMAPABLE: rows are copied in through a
 	 * mapping, not one kernel update per row. */
 	bool mmapable;
+	/* The scan in progress (image_load builds only what it wants). */
+	const struct scan_ctx *scan;
 	struct unwind_loader_stats st;
 };
 
@@ -357,6 +411,8 @@ static void file_unload(struct unwind_loader *l, struct unw_file *f)
 
 static void file_free(struct unwind_loader *l, struct unw_file *f)
 {
+	if (f->deferred)
+		l->st.deferred--;
 	file_unload(l, f);
 	free(f);
 }
@@ -635,12 +691,14 @@ static int image_load(void *ctx, pid_t pid, const struct procmaps_entry *e, int 
 	struct unw_file *f = calloc(1, sizeof(*f));
 
 	(void)pid;
-	(void)e;
 	if (!f)
 		return -ENOMEM;
 	if (unwind_elf_loads(fd, NULL, 0, f->loads, &f->nloads)) {
 		f->err = -EINVAL; /* not an ELF file we can place */
 		l->st.no_cfi++;
+	} else if (l->scan && !scan_wants(l->scan, e)) {
+		f->deferred = true;
+		l->st.deferred++;
 	} else {
 		file_load(l, f, fd, NULL, 0);
 	}
@@ -677,6 +735,43 @@ static struct binary_image *file_get(struct unwind_loader *l, pid_t pid,
 	return img;
 }
 
+/* Build the deferred table of img, the file pid maps with e: reopened
+ * (the image keeps no fd) and checked to be the same file. A file that
+ * cannot be is left to frame-pointer steps, like one without CFI, unless
+ * only pid is gone. True if it was built. */
+static bool file_build_deferred(struct unwind_loader *l, pid_t pid,
+				const struct procmaps_entry *e, struct binary_image *img)
+{
+	struct unw_file *f = img->data;
+	struct stat st;
+	int fd;
+
+	bool built = false;
+
+	fd = binary_open_mapped(pid, e, &st);
+	if (fd < 0) {
+		l->st.open_errors++;
+		/* This process went (its map_files with it): another one's
+		 * sample in the file builds it. */
+		if (fd == -ENOENT || fd == -ESRCH)
+			return false;
+		f->deferred = false;
+		l->st.deferred--;
+		f->err = fd;
+		return false;
+	}
+	f->deferred = false;
+	l->st.deferred--;
+	if (img->have_stat && !binary_key__matches(&img->key, &st)) {
+		f->err = -ESTALE; /* replaced since: the next scan loads it anew */
+	} else {
+		file_load(l, f, fd, NULL, 0);
+		built = true;
+	}
+	close(fd);
+	return built;
+}
+
 /* ---- processes ---------------------------------------------------------------- */
 
 static struct unw_proc *proc_find(const struct unwind_loader *l, pid_t pid, size_t *idx)
@@ -694,8 +789,11 @@ static struct unw_proc *proc_find(const struct unwind_loader *l, pid_t pid, size
 static void range_apply(struct unwind_loader *l, pid_t pid, const struct unw_range *r, bool insert)
 {
 	struct unwind_block b[128];
-	size_t n = unwind_lpm_split(r->start, r->end, b, 128);
+	size_t n;
 
+	if (!r->val.kind)
+		return; /* deferred: never inserted */
+	n = unwind_lpm_split(r->start, r->end, b, 128);
 	if (n > 128)
 		n = 128;
 	for (size_t i = 0; i < n; i++) {
@@ -727,12 +825,24 @@ static void ranges_release(struct unwind_loader *l, struct unw_range *r, size_t 
 	free(r);
 }
 
-struct scan_ctx {
-	struct unwind_loader *l;
-	pid_t pid;
-	struct unw_range *ranges;
-	size_t n, cap;
-};
+/* What the trie gets for r from its file: its table, frame-pointer steps
+ * (no file, no CFI, refused), or nothing yet (deferred). */
+static void range_point(struct unw_range *r)
+{
+	const struct unw_file *f = r->file;
+	uint64_t bias;
+
+	r->val.kind = PROFD_UNW_MAP_FP;
+	if (f && f->deferred) {
+		r->val.kind = 0; /* not in the trie until a sample lands there */
+	} else if (f && f->id && !unwind_bias(f->loads, f->nloads, r->start, r->offset, &bias)) {
+		r->val.kind = PROFD_UNW_MAP_TABLE;
+		r->val.file_id = f->id;
+		r->val.nrows = f->nrows;
+		r->val.npages = f->npages;
+		r->val.bias = bias + f->vaddr_base;
+	}
+}
 
 static int scan_cb(const struct procmaps_entry *e, void *data)
 {
@@ -740,7 +850,6 @@ static int scan_cb(const struct procmaps_entry *e, void *data)
 	struct unwind_loader *l = c->l;
 	struct unw_file *f = NULL;
 	struct unw_range *r;
-	uint64_t bias;
 
 	if (c->n == MAX_RANGES_PER_PID)
 		return -E2BIG;
@@ -754,7 +863,7 @@ static int scan_cb(const struct procmaps_entry *e, void *data)
 		c->cap = cap;
 	}
 	r = &c->ranges[c->n];
-	*r = (struct unw_range){ .start = e->start, .end = e->end };
+	*r = (struct unw_range){ .start = e->start, .end = e->end, .offset = e->offset };
 	r->val.start = e->start;
 	r->val.end = e->end;
 	r->val.kind = PROFD_UNW_MAP_FP;
@@ -765,20 +874,44 @@ static int scan_cb(const struct procmaps_entry *e, void *data)
 	} else if (e->path[0] == '/' && e->inode) {
 		r->img = file_get(l, c->pid, e);
 		f = r->img ? r->img->data : NULL;
+		if (f && f->deferred && scan_wants(c, e) &&
+		    file_build_deferred(l, c->pid, e, r->img) && !c->all)
+			l->st.lazy_builds++;
 	}
 	r->file = f;
-	if (f) {
-		if (f->id && !unwind_bias(f->loads, f->nloads, e->start,
-					  e->offset, &bias)) {
-			r->val.kind = PROFD_UNW_MAP_TABLE;
-			r->val.file_id = f->id;
-			r->val.nrows = f->nrows;
-			r->val.npages = f->npages;
-			r->val.bias = bias + f->vaddr_base;
-		}
-	}
+	range_point(r);
 	c->n++;
 	return 0;
+}
+
+/* A sample fell in r, a range of p whose file's table was deferred: build
+ * it (or take the one another process's sample built) and put the range in
+ * the trie, without rereading p's maps. False when the file could not be
+ * reopened that way (no map_files: the caller rescans instead). */
+static bool range_build(struct unwind_loader *l, struct unw_proc *p, struct unw_range *r)
+{
+	struct unw_file *f = r->file;
+
+	if (f->deferred) {
+		struct procmaps_entry e = {
+			.start = r->start,
+			.end = r->end,
+			.offset = r->offset,
+			.inode = r->img->key.ino,
+			.path = "", /* map_files only */
+		};
+
+		if (file_build_deferred(l, p->pid, &e, r->img))
+			l->st.lazy_builds++;
+		else if (f->deferred)
+			return false;
+		tables_flush(l);
+	}
+	range_point(r);
+	if (r->val.kind == PROFD_UNW_MAP_TABLE && !f->id)
+		r->val.kind = PROFD_UNW_MAP_FP; /* its table was refused */
+	range_apply(l, p->pid, r, true);
+	return true;
 }
 
 static bool range_same(const struct unw_range *a, const struct unw_range *b)
@@ -825,17 +958,22 @@ static void proc_free(struct unwind_loader *l, struct unw_proc *p)
 	free(p);
 }
 
-/* Mirror pid's executable mappings; *changed (may be NULL): a range went
- * or came. */
-static int proc_scan(struct unwind_loader *l, struct unw_proc *p, bool *changed)
+/* Mirror pid's executable mappings, building the tables of every file
+ * (all) or of the file at want and the program's; *changed (may be NULL):
+ * a range went or came. */
+static int proc_scan(struct unwind_loader *l, struct unw_proc *p, bool *changed, bool all,
+		     uint64_t want)
 {
-	struct scan_ctx c = { .l = l, .pid = p->pid };
+	struct scan_ctx c = { .l = l, .pid = p->pid, .all = all, .want = want,
+			      .exe_dev = p->exe_dev, .exe_ino = p->exe_ino };
 	size_t diff = 0;
 	int err;
 
 	l->st.scans++;
 	p->last_scan_ns = now_ns();
+	l->scan = &c;
 	err = procmaps__read(p->pid, scan_cb, &c, NULL);
+	l->scan = NULL;
 	if (err) {
 		ranges_release(l, c.ranges, c.n);
 		return err;
@@ -879,7 +1017,8 @@ static int proc_scan(struct unwind_loader *l, struct unw_proc *p, bool *changed)
 	return 0;
 }
 
-int unwind_loader__add_pid(struct unwind_loader *l, pid_t pid)
+/* Track pid (or rescan it), building what proc_scan is told to. */
+static int proc_add(struct unwind_loader *l, pid_t pid, bool all, uint64_t want)
 {
 	struct unw_proc *p, **procs;
 	int err;
@@ -888,7 +1027,7 @@ int unwind_loader__add_pid(struct unwind_loader *l, pid_t pid)
 		return -EINVAL;
 	p = proc_find(l, pid, NULL);
 	if (p)
-		return proc_scan(l, p, NULL);
+		return proc_scan(l, p, NULL, all, want);
 	if (l->nprocs >= l->o.max_pids) {
 		l->st.pids_refused++;
 		return -ENOSPC;
@@ -902,7 +1041,7 @@ int unwind_loader__add_pid(struct unwind_loader *l, pid_t pid)
 			      (uint64_t)pid % (IDENTITY_INTERVAL_NS / 2);
 	err = proc_identity(pid, &p->starttime, &p->exe_dev, &p->exe_ino);
 	if (!err)
-		err = proc_scan(l, p, NULL);
+		err = proc_scan(l, p, NULL, all, want);
 	if (err)
 		goto cleanup;
 	procs = realloc(l->procs, (l->nprocs + 1) * sizeof(*procs));
@@ -917,6 +1056,11 @@ int unwind_loader__add_pid(struct unwind_loader *l, pid_t pid)
 cleanup:
 	proc_free(l, p);
 	return err;
+}
+
+int unwind_loader__add_pid(struct unwind_loader *l, pid_t pid)
+{
+	return proc_add(l, pid, true, 0);
 }
 
 void unwind_loader__remove_pid(struct unwind_loader *l, pid_t pid)
@@ -938,6 +1082,8 @@ int unwind_loader__lookup(const struct unwind_loader *l, pid_t pid, uint64_t add
 
 	for (size_t i = 0; p && i < p->nranges; i++)
 		if (addr >= p->ranges[i].start && addr < p->ranges[i].end) {
+			if (!p->ranges[i].val.kind)
+				return -ENOENT; /* deferred: the walker does not know it */
 			*out = p->ranges[i].val;
 			return 0;
 		}
@@ -1018,7 +1164,15 @@ static bool event_handle(struct unwind_loader *l, const struct profd_unw_event *
 	int news;
 
 	if (!p)
-		return !unwind_loader__add_pid(l, (pid_t)e->pid);
+		return !proc_add(l, (pid_t)e->pid, false, e->addr);
+	/* A sample in a mapping whose table was deferred: build it now, at
+	 * any interval (once per file; other pids then share it). */
+	for (size_t i = 0; i < p->nranges; i++) {
+		struct unw_range *r = &p->ranges[i];
+
+		if (e->addr >= r->start && e->addr < r->end && !r->val.kind && r->file)
+			return range_build(l, p, r) || !proc_scan(l, p, NULL, false, e->addr);
+	}
 	if (p->last_scan_ns >= now ||
 	    now - p->last_scan_ns < ((uint64_t)l->o.rescan_ms * 1000000ULL) << p->backoff)
 		return false; /* scanned in this poll, or too recently */
@@ -1027,7 +1181,7 @@ static bool event_handle(struct unwind_loader *l, const struct profd_unw_event *
 		l->st.events_stale++;
 		return false;
 	}
-	if (proc_scan(l, p, &changed))
+	if (proc_scan(l, p, &changed, false, e->addr))
 		return false;
 	/* Without the query, a pid whose rescans find nothing is asked less. */
 	if (news < 0 && !changed && p->backoff < MAX_BACKOFF_SHIFT)
@@ -1071,12 +1225,19 @@ static int reap(struct unwind_loader *l, uint64_t now)
 			p->exe_dev = dev;
 			p->exe_ino = ino;
 			p->backoff = 0;
-			proc_scan(l, p, NULL);
+			proc_scan(l, p, NULL, false, 0);
 			scans++;
 		}
 		i++;
 	}
 	return scans;
+}
+
+void unwind_loader__event(struct unwind_loader *l, pid_t pid, uint64_t addr)
+{
+	struct profd_unw_event e = { .pid = (__u32)pid, .addr = addr };
+
+	on_event(l, &e, sizeof(e));
 }
 
 int unwind_loader__poll(struct unwind_loader *l)

@@ -6,6 +6,10 @@
  * executable mappings from /proc/PID/maps into the (pid, address) trie. New
  * processes and dlopen'd libraries arrive as "unknown mapping" events from
  * the walker; exited and exec'd processes are noticed by unwind_loader__poll.
+ * A process found by an event gets the tables of its program, of the C
+ * library and of the file the event's address is in; each other file's
+ * table is built when a sample first lands in it (the walker reports it as
+ * unknown until then).
  * Single-threaded: call everything from the agent's loop. */
 #ifndef PROFD_UNWIND_LOADER_H
 #define PROFD_UNWIND_LOADER_H
@@ -44,7 +48,8 @@ void unwind_loader__free(struct unwind_loader *l); /* NULL-safe */
  * maps. Returns 0 or -errno (-ENOENT: obj has no walker maps). */
 int unwind_loader__reuse_maps(struct unwind_loader *l, struct bpf_object *obj);
 
-/* Read pid's mappings now and load what they need. Returns 0, -ESRCH (gone),
+/* Read pid's mappings now and load the tables of every file they map (a
+ * target: complete stacks from its first sample). Returns 0, -ESRCH (gone),
  * -ENOSPC (max_pids reached, counted) or another -errno. A file whose table
  * cannot be built or loaded is not an error: its mappings get frame-pointer
  * steps and the reason is counted. */
@@ -61,6 +66,10 @@ void unwind_loader__remove_pid(struct unwind_loader *l, pid_t pid);
  * or -errno. */
 int unwind_loader__poll(struct unwind_loader *l);
 
+/* Queue an unknown-mapping event as if the walker had sent it (tests):
+ * the next poll handles it. */
+void unwind_loader__event(struct unwind_loader *l, pid_t pid, uint64_t addr);
+
 /* What the loader told the walker about pid's address (tests, debugging):
  * 0 and *out, or -ENOENT. */
 int unwind_loader__lookup(const struct unwind_loader *l, pid_t pid, uint64_t addr,
@@ -76,6 +85,9 @@ struct unwind_loader_stats {
 	size_t rows;		/* their rows */
 	size_t rules;		/* global rules in use */
 	size_t builds;		/* tables built since start */
+	size_t lazy_builds;	/* of which when a sample first fell in a file
+				 * whose table had been deferred */
+	size_t deferred;	/* files mapped whose table waits for a sample */
 	size_t build_ns;	/* time spent building them */
 	size_t no_cfi;		/* files without usable CFI (frame pointers only) */
 	size_t refused_cap;	/* tables refused: memory cap or max_files */

@@ -11,8 +11,12 @@
 
 #include "unwind/internal.h"
 
-/* Rule hash: twice the rule limit keeps probes short. */
-#define RULE_HASH_SIZE (2 * PROFD_UNW_MAX_RULES)
+/* Rule hash: open addressing, kept at most half full (short probes). A
+ * file has tens to hundreds of distinct rules: the table starts small and
+ * doubles (a table sized for the rule limit, 256 KiB cleared and touched
+ * at random, cost more than the rest of building a small library). */
+#define RULE_HASH_MIN 1024
+#define RULE_HASH_MAX (2 * PROFD_UNW_MAX_RULES)
 /* Trampolines found by their bytes outside FDEs; a real file has 0 or 1. */
 #define MAX_SYNTHETIC_SIGNALS 64
 /* Bytes of FDE-less code searched for trampolines per file. */
@@ -37,7 +41,8 @@ int unw_builder__init(struct unw_builder *b, const struct unwind_input *in,
 	memset(b, 0, sizeof(*b));
 	b->in = in;
 	b->st = st;
-	b->rule_hash = calloc(RULE_HASH_SIZE, sizeof(*b->rule_hash));
+	b->rule_hash = calloc(RULE_HASH_MIN, sizeof(*b->rule_hash));
+	b->rule_hash_size = RULE_HASH_MIN;
 	return b->rule_hash ? 0 : -ENOMEM;
 }
 
@@ -60,11 +65,33 @@ static __u32 rule_hash(const struct profd_unw_rule *r)
 	return (__u32)(h >> 32);
 }
 
+/* Double the rule hash (rules stay where they are: slots are re-placed). */
+static int rule_hash_grow(struct unw_builder *b)
+{
+	size_t n = 2 * b->rule_hash_size;
+	__u32 *h = calloc(n, sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	for (size_t k = 0; k < b->nrules; k++) {
+		__u32 i = rule_hash(&b->rules[k]) & (n - 1);
+
+		while (h[i])
+			i = (i + 1) & (n - 1);
+		h[i] = (__u32)k + 1;
+	}
+	free(b->rule_hash);
+	b->rule_hash = h;
+	b->rule_hash_size = n;
+	return 0;
+}
+
 __u16 unw_builder__intern(struct unw_builder *b, const struct profd_unw_rule *r)
 {
-	__u32 i = rule_hash(r) & (RULE_HASH_SIZE - 1);
+	size_t mask = b->rule_hash_size - 1;
+	__u32 i = rule_hash(r) & mask;
 
-	for (;; i = (i + 1) & (RULE_HASH_SIZE - 1)) {
+	for (;; i = (i + 1) & mask) {
 		__u32 slot = b->rule_hash[i];
 
 		if (!slot)
@@ -85,6 +112,12 @@ __u16 unw_builder__intern(struct unw_builder *b, const struct profd_unw_rule *r)
 	}
 	b->rules[b->nrules] = *r;
 	b->rule_hash[i] = (__u32)++b->nrules;
+	if (2 * b->nrules > b->rule_hash_size && b->rule_hash_size < RULE_HASH_MAX &&
+	    rule_hash_grow(b)) {
+		/* No room to grow: forget the rule (it is stored, not findable;
+		 * an equal one later gets a second index, which is harmless). */
+		b->rule_hash[i] = 0;
+	}
 	return (__u16)(b->nrules - 1);
 }
 
@@ -230,6 +263,17 @@ static int fde_cmp(const void *a, const void *b)
 	if (x->source != y->source) /* .eh_frame wins over .debug_frame */
 		return x->source < y->source ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Sort FDEs by fde_cmp; most files list them in address order already
+ * (the linker keeps .text's order), which one pass tells. */
+static void fdes_sort(struct unw_fde *f, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (fde_cmp(&f[i - 1], &f[i]) > 0) {
+			qsort(f, n, sizeof(*f), fde_cmp);
+			return;
+		}
 }
 
 /* Adds a SIGNAL range for each rt_sigreturn trampoline in code no FDE covers
@@ -388,13 +432,16 @@ static int finalize(struct unw_builder *b, struct unwind_table *t)
 	struct unwind_stats *st = b->st;
 	const struct unw_fde *prev = NULL;
 	__u64 base = 0, max_end = 0;
+	size_t nreal;
 	int err;
 
-	qsort(b->fdes, b->nfdes, sizeof(*b->fdes), fde_cmp);
+	fdes_sort(b->fdes, b->nfdes);
+	nreal = b->nfdes;
 	err = add_synthetic_signals(b);
 	if (err)
 		return err;
-	qsort(b->fdes, b->nfdes, sizeof(*b->fdes), fde_cmp);
+	if (b->nfdes != nreal)
+		fdes_sort(b->fdes, b->nfdes);
 
 	for (size_t i = 0; i < b->nfdes; i++)
 		if (b->fdes[i].end > max_end)

@@ -19,7 +19,9 @@
 #include "unwind/unwinder.h"
 
 /* Minimum time between two unknown-mapping events of one pid from one CPU:
- * the loader rescans a pid at most once a second anyway. */
+ * the loader rescans a pid at most once a second anyway; a sample in a
+ * file whose table is deferred is news at every poll, and one walk may
+ * cross several such files, one event each. */
 #define EVENT_INTERVAL_MS 100
 
 struct unwinder {
@@ -27,7 +29,13 @@ struct unwinder {
 	unsigned refs;
 	uint64_t cpu_ns; /* thread CPU time in add_pid and poll (lock held) */
 	size_t trimmed_builds; /* builds when the heap was last trimmed */
+	uint64_t trimmed_ns;   /* CLOCK_MONOTONIC of that trim */
 };
+
+/* The heap is trimmed after builds at most this often: with lazy tables a
+ * build can come at every poll (5 a second in one-shot runs), and a trim
+ * walks the whole heap (the symbol cache's tens of MiB included). */
+#define TRIM_INTERVAL_NS 1000000000ULL
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct unwinder shared;
@@ -227,8 +235,16 @@ void unwinder__poll(struct unwinder *u)
 	 * heap, where it stays resident: give it back after builds. */
 	unwind_loader__stats(u->l, &st);
 	if (st.builds != u->trimmed_builds) {
-		u->trimmed_builds = st.builds;
-		malloc_trim(0);
+		struct timespec ts;
+		uint64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		if (now - u->trimmed_ns >= TRIM_INTERVAL_NS) {
+			u->trimmed_builds = st.builds;
+			u->trimmed_ns = now;
+			malloc_trim(0);
+		}
 	}
 	u->cpu_ns += thread_cpu_ns() - t0;
 	pthread_mutex_unlock(&lock);
@@ -251,9 +267,11 @@ bool unwinder__stats(struct unwind_loader_stats *st)
 void unwinder__log_summary(struct unwinder *u, const uint64_t unw[PROFD_UNW_M_MAX])
 {
 	struct unwind_loader_stats us;
+	uint64_t cpu_ns;
 
 	pthread_mutex_lock(&lock);
 	unwind_loader__stats(u->l, &us);
+	cpu_ns = u->cpu_ns;
 	pthread_mutex_unlock(&lock);
 	log_info("unwinding: %llu walks, %llu reached the stack root; stopped early: %llu "
 		 "unsupported CFI, %llu unreadable stack, %llu bad CFA, %llu bad PC, %llu "
@@ -275,10 +293,11 @@ void unwinder__log_summary(struct unwinder *u, const uint64_t unw[PROFD_UNW_M_MA
 		 (unsigned long long)unw[PROFD_UNW_M_UNKNOWN_MAP]);
 	log_info("unwind tables: %zu loaded (%zu rows, %zu KiB kernel memory), %zu files "
 		 "without CFI, %zu refused by the memory cap, %zu by the rule limit, %zu "
-		 "failed to load; %zu processes, %zu scans, built in %.3fs; %zu unknown-mapping "
-		 "events, %zu of them nothing new",
+		 "failed to load; %zu processes, %zu scans, built %zu in %.3fs (%zu when a "
+		 "sample first fell in the file), %zu files mapped but never sampled (not built); "
+		 "%zu unknown-mapping events, %zu of them nothing new; %.3fs of CPU in all",
 		 us.tables, us.rows, us.table_bytes >> 10, us.no_cfi, us.refused_cap,
-		 us.refused_rules, us.load_errors, us.pids, us.scans, us.build_ns / 1e9, us.events,
-		 us.events_stale);
+		 us.refused_rules, us.load_errors, us.pids, us.scans, us.builds, us.build_ns / 1e9,
+		 us.lazy_builds, us.deferred, us.events, us.events_stale, cpu_ns / 1e9);
 	python__log_summary();
 }

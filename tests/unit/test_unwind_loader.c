@@ -6,11 +6,13 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -289,4 +291,94 @@ cleanup:
 			munmap(maps[i], lens[i]);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	sh(cmd);
+}
+
+/* Lazy tables: a process found by a sample gets the tables of its program
+ * and of the sampled file; another file is built when a sample lands in it,
+ * once, whoever maps it (a second process builds nothing); a target gets
+ * every table at once. */
+void test_unwind_loader_lazy(void)
+{
+	struct unwind_loader_opts o = { .dry_run = true };
+	struct unwind_loader *l = unwind_loader__new(&o);
+	struct profd_unw_mapping m;
+	struct unwind_loader_stats st;
+	uint64_t qs = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "qsort");
+	uint64_t ev = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "elf_version");
+	uint64_t gp = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "getpid");
+	uint64_t self = (uint64_t)(uintptr_t)test_unwind_bias;
+	size_t builds, scans;
+	pid_t child;
+
+	if (!ASSERT_OK_PTR(l, "new") || !ASSERT_TRUE(qs && ev && gp, "qsort, elf_version, getpid"))
+		goto out;
+	/* A first sample in qsort: its file, libc and the program get
+	 * tables, libelf (mapped, not sampled) none: the walker does not
+	 * know it. */
+	unwind_loader__event(l, getpid(), qs);
+	ASSERT_EQ(unwind_loader__poll(l), 1, "one scan");
+	unwind_loader__stats(l, &st);
+	ASSERT_EQ(st.pids, 1, "tracked");
+	ASSERT_OK(unwind_loader__lookup(l, getpid(), qs, &m), "libc mapped");
+	ASSERT_EQ(m.kind, PROFD_UNW_MAP_TABLE, "libc has a table");
+	ASSERT_OK(unwind_loader__lookup(l, getpid(), self, &m), "program mapped");
+	ASSERT_EQ(m.kind, PROFD_UNW_MAP_TABLE, "the program has a table");
+	ASSERT_EQ(unwind_loader__lookup(l, getpid(), ev, &m), -ENOENT, "libelf deferred");
+	ASSERT_TRUE(st.deferred > 0, "deferred files counted");
+	ASSERT_EQ(st.lazy_builds, 0, "no lazy build yet");
+	builds = st.builds;
+	/* qsort is ASan's interceptor under ASan: that file, plus libc. */
+	ASSERT_TRUE(builds <= 4, "program, the sampled file, libc and the vDSO only");
+	ASSERT_OK(unwind_loader__lookup(l, getpid(), gp, &m), "libc's getpid mapped");
+	ASSERT_EQ(m.kind, PROFD_UNW_MAP_TABLE, "libc has a table at once");
+
+	/* A sample in libelf: its table now, at once (no rescan interval),
+	 * without rereading the maps. */
+	scans = st.scans;
+	unwind_loader__event(l, getpid(), ev);
+	ASSERT_EQ(unwind_loader__poll(l), 1, "the deferred file handled");
+	ASSERT_OK(unwind_loader__lookup(l, getpid(), ev, &m), "libelf mapped");
+	ASSERT_EQ(m.kind, PROFD_UNW_MAP_TABLE, "libelf has a table");
+	unwind_loader__stats(l, &st);
+	ASSERT_EQ(st.builds, builds + 1, "one build");
+	ASSERT_EQ(st.scans, scans, "no rescan");
+	ASSERT_EQ(st.lazy_builds, 1, "counted as lazy");
+	builds = st.builds;
+	unwind_loader__event(l, getpid(), ev + 4096);
+	unwind_loader__poll(l);
+	unwind_loader__stats(l, &st);
+	ASSERT_EQ(st.builds, builds, "built once");
+
+	/* Another process mapping the same files builds nothing: its mappings
+	 * of files with a table get it at once. */
+	child = fork();
+	if (!child) {
+		pause();
+		_exit(0);
+	}
+	if (!ASSERT_TRUE(child > 0, "fork"))
+		goto out;
+	unwind_loader__event(l, child, qs);
+	unwind_loader__poll(l);
+	ASSERT_OK(unwind_loader__lookup(l, child, qs, &m), "child's libc mapped");
+	ASSERT_EQ(m.kind, PROFD_UNW_MAP_TABLE, "child's libc has the table");
+	ASSERT_OK(unwind_loader__lookup(l, child, self, &m), "child's program mapped");
+	ASSERT_EQ(m.kind, PROFD_UNW_MAP_TABLE, "child's program has the table");
+	ASSERT_OK(unwind_loader__lookup(l, child, ev, &m), "child's libelf mapped");
+	ASSERT_EQ(m.kind, PROFD_UNW_MAP_TABLE, "child's libelf has the table");
+	unwind_loader__stats(l, &st);
+	ASSERT_EQ(st.builds, builds, "no file built twice");
+	ASSERT_EQ(st.pids, 2, "two processes");
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	unwind_loader__remove_pid(l, child);
+
+	/* A target: every file at once, nothing deferred left in it. */
+	ASSERT_OK(unwind_loader__add_pid(l, getpid()), "add as a target");
+	unwind_loader__stats(l, &st);
+	ASSERT_EQ(st.deferred, 0, "nothing deferred");
+	ASSERT_TRUE(st.builds > builds, "the rest built");
+	ASSERT_EQ(st.lazy_builds, 1, "a target's builds are not lazy ones");
+out:
+	unwind_loader__free(l);
 }
