@@ -77,6 +77,12 @@ while IFS= read -r ph; do
 	done
 	echo
 done <"$T/phases"
+# Start-up CPU: every phase's CPU summed per round, the median over rounds.
+printf "%-34s" "start-up CPU, all phases (ms)"
+for col in $COLS; do
+	printf " %13s" "$(for f in "$T/$col".[0-9]*; do awk -F'|' '{ s += $3 } END { printf "%.1f\n", s }' "$f"; done | median)"
+done
+echo
 printf "%-34s" "exec to profiling (wall ms)"
 for col in $COLS; do printf " %13s" "$(median <"$T/$col.ready")"; done
 echo
