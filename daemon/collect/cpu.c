@@ -305,6 +305,16 @@ static const uint64_t *stack_of(struct cpu_collector *c, int ntaken, int stacks_
 	return f;
 }
 
+/* Free every stack bucket of a drained generation. */
+static void clear_stacks(int stacks_fd)
+{
+	__u32 sid;
+
+	while (!bpf_map_get_next_key(stacks_fd, NULL, &sid))
+		if (bpf_map_delete_elem(stacks_fd, &sid))
+			break;
+}
+
 static bool no_batch_ops(int err)
 {
 	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP || err == -ENOSYS;
@@ -320,7 +330,6 @@ static int drain_batch(struct cpu_collector *c, int counts_fd, int stacks_fd, cp
 {
 	uint64_t ubuf[PROFD_MAX_STACK_DEPTH], kbuf[PROFD_MAX_STACK_DEPTH];
 	int nkeys, ntaken = -1;
-	__u32 sid, next_sid;
 
 	nkeys = take_all(counts_fd, c->keys, sizeof(*c->keys), c->counts, sizeof(*c->counts),
 			 c->max_keys);
@@ -335,14 +344,8 @@ static int drain_batch(struct cpu_collector *c, int counts_fd, int stacks_fd, cp
 		s.kstack = stack_of(c, ntaken, stacks_fd, c->keys[i].kern_stack_id, kbuf, &s.nkstack);
 		fn(&s, ctx);
 	}
-	if (ntaken < 0) {
-		/* Free every stack bucket of the drained generation. */
-		while (!bpf_map_get_next_key(stacks_fd, NULL, &next_sid)) {
-			sid = next_sid;
-			if (bpf_map_delete_elem(stacks_fd, &sid))
-				break;
-		}
-	}
+	if (ntaken < 0)
+		clear_stacks(stacks_fd);
 	/* Beyond KEEP_FRAMES (a big host) the room goes back after each
 	 * drain: it is only as resident as the stacks written in it. */
 	if (c->frames_cap > KEEP_FRAMES)
@@ -355,7 +358,6 @@ int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
 	uint64_t ustack[PROFD_MAX_STACK_DEPTH], kstack[PROFD_MAX_STACK_DEPTH];
 	uint32_t done = generation__switch(&c->gen, &c->skel->bss->gen);
 	int counts_fd, stacks_fd, nkeys;
-	__u32 sid, next_sid;
 
 	counts_fd = bpf_map__fd(done ? c->skel->maps.counts_1 : c->skel->maps.counts_0);
 	stacks_fd = bpf_map__fd(done ? c->skel->maps.stacks_1 : c->skel->maps.stacks_0);
@@ -381,12 +383,7 @@ int cpu_collector__drain(struct cpu_collector *c, cpu_sample_fn fn, void *ctx)
 		fn(&s, ctx);
 		bpf_map_delete_elem(counts_fd, &c->keys[i]);
 	}
-	/* Free every stack bucket of the drained generation. */
-	while (!bpf_map_get_next_key(stacks_fd, NULL, &next_sid)) {
-		sid = next_sid;
-		if (bpf_map_delete_elem(stacks_fd, &sid))
-			break;
-	}
+	clear_stacks(stacks_fd);
 	return nkeys;
 }
 

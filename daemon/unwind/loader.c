@@ -744,9 +744,8 @@ static bool file_build_deferred(struct unwind_loader *l, pid_t pid,
 {
 	struct unw_file *f = img->data;
 	struct stat st;
-	int fd;
-
 	bool built = false;
+	int fd;
 
 	fd = binary_open_mapped(pid, e, &st);
 	if (fd < 0) {
@@ -866,7 +865,6 @@ static int scan_cb(const struct procmaps_entry *e, void *data)
 	*r = (struct unw_range){ .start = e->start, .end = e->end, .offset = e->offset };
 	r->val.start = e->start;
 	r->val.end = e->end;
-	r->val.kind = PROFD_UNW_MAP_FP;
 	if (!strcmp(e->path, "[vsyscall]"))
 		return 0; /* kernel half: never a user PC */
 	if (!strcmp(e->path, "[vdso]")) {
