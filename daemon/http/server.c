@@ -28,7 +28,7 @@
 
 #define PID_MAX_VALUE 4194304
 #define CONNECTION_TIMEOUT_S 15         /* idle clients; not the profile's own duration */
-#define WATCH_MS 200                    /* how often request deadlines are checked */
+#define WATCH_MS 200                    /* how late after its deadline a request is cut */
 
 /* An open connection, from accept to close, as the watchdog sees it. */
 struct conn {
@@ -491,6 +491,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	*k = (struct conn){ .used = true, .fd = fd, .uid = uid, .since = mono_ns() };
 	k->privileged = uid == 0 || (uid != (uid_t)-1 && s->group && peer__in_group(uid, s->gid));
 	*socket_context = k;
+	pthread_cond_signal(&s->wake); /* a request deadline to watch */
 	/* One user may not take everything; nobody but root and the group the
 	 * last few: /metrics and the index stay reachable. */
 	if (!k->privileged && (mine >= HTTP_MAX_CONNECTIONS_PER_USER ||
@@ -510,6 +511,8 @@ static void set_answering(struct http_server *s, struct MHD_Connection *c, bool 
 	pthread_mutex_lock(&s->lock);
 	k->answering = answering;
 	k->since = mono_ns();
+	if (!answering)
+		pthread_cond_signal(&s->wake); /* its next request has a deadline */
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -528,21 +531,34 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void *watchdog(void *arg)
 {
 	struct http_server *s = arg;
+	const int64_t limit = (int64_t)HTTP_REQUEST_TIMEOUT_S * 1000000000;
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
+		int64_t now = mono_ns(), next = INT64_MAX;
 		struct timespec ts;
-		int64_t now = mono_ns();
 
 		for (size_t i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
 			struct conn *k = &s->conns[i];
 
-			if (k->used && !k->answering &&
-			    now - k->since > (int64_t)HTTP_REQUEST_TIMEOUT_S * 1000000000)
+			if (!k->used || k->answering)
+				continue;
+			if (now - k->since > limit)
 				cut(s, k);
+			else if (k->since + limit < next)
+				next = k->since + limit;
 		}
+		/* Asleep until the first deadline (a little after it, so that it
+		 * has passed), or until a connection opens: an idle agent's
+		 * watchdog costs nothing. */
+		if (next == INT64_MAX) {
+			pthread_cond_wait(&s->wake, &s->lock);
+			continue;
+		}
+		next += WATCH_MS * 1000000L - now;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += WATCH_MS * 1000000L;
+		ts.tv_sec += next / 1000000000;
+		ts.tv_nsec += next % 1000000000;
 		ts.tv_sec += ts.tv_nsec / 1000000000;
 		ts.tv_nsec %= 1000000000;
 		pthread_cond_timedwait(&s->wake, &s->lock, &ts);

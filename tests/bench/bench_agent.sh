@@ -184,7 +184,7 @@ for k in $(seq "$N"); do
 	# frame pointers) of the last agent over the
 	# steady intervals (3 to the end), for perf report -i FILE.
 	if [ -n "${BENCH_AGENT_PERF:-}" ] && [ "$k" = 2 ] && [ "$N" -gt 2 ]; then
-		perf record -q --call-graph dwarf,16384 -F 499 -p "${ag[${names[-1]}]}" -o "$BENCH_AGENT_PERF" 2>/dev/null &
+		perf record -q --call-graph dwarf,16384 -F "${BENCH_AGENT_PERF_HZ:-499}" -p "${ag[${names[-1]}]}" -o "$BENCH_AGENT_PERF" 2>/dev/null &
 		pr=$!
 		pids+=("$pr")
 	fi
