@@ -15,8 +15,12 @@
 #include <sys/timerfd.h>
 
 #include "agent/agent_internal.h"
+#include "unwind/unwinder.h"
 #include "util/log.h"
 #include "util/sdnotify.h"
+
+/* The least time between two wakes for the walkers' reports. */
+#define WALKER_EVENTS_MS 100
 
 int64_t agent_now_ns(int clock)
 {
@@ -39,7 +43,7 @@ int agent_run(const struct agent_opts *o)
 {
 	char err[CONFIG_ERR_LEN] = "";
 	uint64_t wd_usec = 0;
-	int64_t wd_last = 0;
+	int64_t wd_last = 0, walker_last = 0;
 	int sfd = -1, tfd = -1, ret = EXIT_FAILURE;
 	struct agent *a;
 	sigset_t mask;
@@ -113,10 +117,17 @@ int agent_run(const struct agent_opts *o)
 	agent_notify_status(a);
 
 	for (;;) {
-		struct pollfd pfd[3] = {
+		/* The walkers' reports (a new process, a library opened) are
+		 * handled when they come, at most every WALKER_EVENTS_MS, so that
+		 * a new process's stacks are whole within a fraction of a second;
+		 * the drains at each tick handle them too. */
+		int64_t mono = agent_now_ns(CLOCK_MONOTONIC);
+		bool walker_wait = mono - walker_last < WALKER_EVENTS_MS * 1000000LL;
+		struct pollfd pfd[4] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = tfd, .events = POLLIN },
 			{ .fd = a->sh.now_fd, .events = POLLIN },
+			{ .fd = walker_wait ? -1 : unwinder__events_fd(), .events = POLLIN },
 		};
 		int timeout = -1;
 
@@ -129,7 +140,13 @@ int agent_run(const struct agent_opts *o)
 			}
 			timeout = (int)((wd_last + (int64_t)wd_usec / 2 - now) / 1000) + 1;
 		}
-		if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
+		if (walker_wait) {
+			int left = (int)((walker_last + WALKER_EVENTS_MS * 1000000LL - mono) / 1000000) + 1;
+
+			if (timeout < 0 || left < timeout)
+				timeout = left;
+		}
+		if (poll(pfd, 4, timeout) < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			break;
 		}
@@ -150,12 +167,19 @@ int agent_run(const struct agent_opts *o)
 		/* Before the tick: a request waits no longer than it must. */
 		if (pfd[2].revents & POLLIN)
 			agent_now_serve(a);
+		if (pfd[3].revents) {
+			walker_last = agent_now_ns(CLOCK_MONOTONIC);
+			if (pfd[3].revents & POLLIN)
+				unwinder__poll_events();
+			run__symbolize_new_pids(a->sym);
+		}
 		if (pfd[1].revents & POLLIN) {
 			uint64_t ticks;
 
 			if (read(tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 				log_warn("timerfd read: %s", strerror(errno));
 			agent_tick(a);
+			run__symbolize_new_pids(a->sym);
 		}
 	}
 	sdnotify__send("STOPPING=1");

@@ -164,6 +164,8 @@ int oneshot_run(const struct oneshot_opts *o)
 			if (read(ufd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 				log_warn("timerfd read: %s", strerror(errno));
 			unwinder__poll(unw);
+			if (!o->popts.npids)
+				run__symbolize_new_pids(rp.sym);
 		}
 		alive = 0;
 		for (int i = FIXED_FDS; i < npfds; i++) {

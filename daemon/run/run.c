@@ -8,6 +8,7 @@
 #include "pprof/pprof.h"
 #include "run/run.h"
 #include "symbolize/symbolizer.h"
+#include "unwind/unwinder.h"
 #include "util/log.h"
 #include "util/phase.h"
 
@@ -17,6 +18,20 @@ int64_t run_now_ns(int clock)
 
 	clock_gettime(clock, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void run__symbolize_new_pids(struct symbolizer *sym)
+{
+	pid_t pids[64];
+	size_t n;
+
+	while ((n = unwinder__take_new_pids(pids, sizeof(pids) / sizeof(pids[0]))))
+		for (size_t i = 0; i < n; i++) {
+			int err = symbolizer__add_pid(sym, pids[i]);
+
+			log_debug("new process %d: maps read for its symbols%s%s", (int)pids[i],
+				  err ? ": " : "", err ? strerror(-err) : "");
+		}
 }
 
 int run__start(struct run *r, const struct profiler_type *t, const struct profiler_opts *o,

@@ -43,6 +43,12 @@ void run__stop(struct run *r, bool flush_all);
 /* Free what the type holds. NULL-safe, idempotent. */
 void run__free(struct run *r);
 
+/* Processes the walker met for the first time since the last call: their
+ * maps read and files opened in sym now, while they live, so that one gone
+ * by the next drain (a short script, a build step) is still symbolized.
+ * Call after unwinder__poll. */
+void run__symbolize_new_pids(struct symbolizer *sym);
+
 /* CLOCK_* now in ns. */
 int64_t run_now_ns(int clock);
 

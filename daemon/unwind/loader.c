@@ -53,6 +53,8 @@
 /* Without PROCMAP_QUERY (before 6.11), a rescan that found nothing new
  * doubles that pid's rescan interval, up to rescan_ms << MAX_BACKOFF_SHIFT. */
 #define MAX_BACKOFF_SHIFT 5
+/* New pids kept for unwind_loader__take_new: a burst beyond it loses the oldest. */
+#define FRESH_MAX 256
 /* Unknown-mapping ring buffer: 10k events of 24 bytes between two polls. */
 #define EVENTS_BYTES (256 * 1024)
 /* Kernel overhead of one inner array beyond its rows, when fdinfo says
@@ -171,6 +173,9 @@ struct unwind_loader {
 	int staged_fd[MAX_STAGED];
 	size_t nstaged;
 	bool closing; /* freeing: the maps go with us, no per-entry deletes */
+	/* Pids tracked since unwind_loader__take_new (the latest FRESH_MAX). */
+	pid_t fresh[FRESH_MAX];
+	size_t nfresh;
 	/* Inner arrays are BPF_F_MMAPABLE: rows are copied in through a
 	 * mapping, not one kernel update per row. */
 	bool mmapable;
@@ -1050,6 +1055,11 @@ static int proc_add(struct unwind_loader *l, pid_t pid, bool all, uint64_t want)
 	l->procs = procs;
 	l->procs[l->nprocs++] = p;
 	l->st.pids = l->nprocs;
+	if (l->nfresh == FRESH_MAX) {
+		memmove(l->fresh, l->fresh + 1, (FRESH_MAX - 1) * sizeof(l->fresh[0]));
+		l->nfresh--;
+	}
+	l->fresh[l->nfresh++] = pid;
 	return 0;
 cleanup:
 	proc_free(l, p);
@@ -1253,6 +1263,21 @@ int unwind_loader__poll(struct unwind_loader *l)
 		scans += reap(l, now);
 	}
 	return scans;
+}
+
+size_t unwind_loader__take_new(struct unwind_loader *l, pid_t *out, size_t max)
+{
+	size_t n = l->nfresh < max ? l->nfresh : max;
+
+	memcpy(out, l->fresh, n * sizeof(*out));
+	memmove(l->fresh, l->fresh + n, (l->nfresh - n) * sizeof(l->fresh[0]));
+	l->nfresh -= n;
+	return n;
+}
+
+int unwind_loader__events_fd(const struct unwind_loader *l)
+{
+	return l->rb ? ring_buffer__epoll_fd(l->rb) : -1;
 }
 
 void unwind_loader__stats(const struct unwind_loader *l, struct unwind_loader_stats *st)

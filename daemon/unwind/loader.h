@@ -65,6 +65,12 @@ void unwind_loader__remove_pid(struct unwind_loader *l, pid_t pid);
  * reuse) and executable (exec: rescan). Returns the number of scans done
  * or -errno. */
 int unwind_loader__poll(struct unwind_loader *l);
+/* A descriptor readable when the walkers reported something (an epoll fd,
+ * owned by l), for a loop that would rather wake than poll; -1 if none. */
+int unwind_loader__events_fd(const struct unwind_loader *l);
+/* Move up to max of the pids tracked since the last call (oldest first; the
+ * last 256 are kept) to out; returns how many. */
+size_t unwind_loader__take_new(struct unwind_loader *l, pid_t *out, size_t max);
 
 /* Queue an unknown-mapping event as if the walker had sent it (tests):
  * the next poll handles it. */

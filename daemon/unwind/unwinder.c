@@ -222,14 +222,12 @@ void unwinder__add_pid(struct unwinder *u, pid_t pid)
 			 "samples", pid, strerror(-err));
 }
 
-void unwinder__poll(struct unwinder *u)
+/* unwinder__poll with the lock held. */
+static void poll_locked(struct unwinder *u)
 {
-	uint64_t t0;
-
 	struct unwind_loader_stats st;
+	uint64_t t0 = thread_cpu_ns();
 
-	pthread_mutex_lock(&lock);
-	t0 = thread_cpu_ns();
 	unwind_loader__poll(u->l);
 	/* A table build's scratch (MiBs for a large file) is freed into the
 	 * heap, where it stays resident: give it back after builds. */
@@ -247,7 +245,42 @@ void unwinder__poll(struct unwinder *u)
 		}
 	}
 	u->cpu_ns += thread_cpu_ns() - t0;
+}
+
+void unwinder__poll(struct unwinder *u)
+{
+	pthread_mutex_lock(&lock);
+	poll_locked(u);
 	pthread_mutex_unlock(&lock);
+}
+
+int unwinder__events_fd(void)
+{
+	int fd;
+
+	pthread_mutex_lock(&lock);
+	fd = shared.l ? unwind_loader__events_fd(shared.l) : -1;
+	pthread_mutex_unlock(&lock);
+	return fd;
+}
+
+void unwinder__poll_events(void)
+{
+	pthread_mutex_lock(&lock);
+	if (shared.l)
+		poll_locked(&shared);
+	pthread_mutex_unlock(&lock);
+}
+
+size_t unwinder__take_new_pids(pid_t *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&lock);
+	if (shared.l)
+		n = unwind_loader__take_new(shared.l, out, max);
+	pthread_mutex_unlock(&lock);
+	return n;
 }
 
 bool unwinder__stats(struct unwind_loader_stats *st)

@@ -49,6 +49,16 @@ void unwinder__add_pid(struct unwinder *u, pid_t pid);
 /* New processes and libraries reported by any walker, exits: call from each
  * profile type's drain (cheap when nothing happened). */
 void unwinder__poll(struct unwinder *u);
+/* The process's walker, if one exists: a descriptor readable when a walker
+ * reported something (-1: none), and unwinder__poll on it. For a loop that
+ * wakes on events (the agent's) rather than waiting for the next drain. The
+ * descriptor changes when every profiler restarts (a reload): ask again. */
+int unwinder__events_fd(void);
+void unwinder__poll_events(void);
+/* Up to max pids the walker started tracking since the last call (a
+ * process it saw for the first time), into out; how many. A caller that
+ * symbolizes later reads their maps now, while they live. */
+size_t unwinder__take_new_pids(pid_t *out, size_t max);
 
 struct unwind_loader_stats;
 /* The shared loader's counters, with the CPU time its scans, table builds

@@ -1263,3 +1263,71 @@ PY
 			"$mode: samples in $n profiles against $cpu s of CPU at 199 Hz"
 	done
 }
+
+# Short-lived processes in continuous mode: the walker's first report of a
+# process wakes the agent, which builds its unwind tables and reads its maps
+# for symbols then, not at the next drain (up to a second later). Five
+# `unwind qsort` processes (qsort in glibc, no frame pointers), each killed
+# after 0.8 s and gone before most drains: their samples must be symbolized
+# and whole down to main. When both waited for the drain, a process that
+# ended first was all <unknown>, and one whose tables came late lost
+# qsort's callers: about a third of the samples were whole.
+test_agent_short_lived_process_whole() {
+	require_root
+	local i w all=0 whole=0 n m
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+group_by = process
+interval = 1s
+types = cpu
+output_dir = $T/out
+[cpu]
+frequency = 199
+[unwind]
+mode = dwarf
+[http]
+listen =
+EOF2
+	agent_start "$T/profd.ini"
+	sleep 2 # past its first interval's start-up work
+	local ws=()
+	for i in 1 2 3 4 5; do
+		sleep "0.$((i * 2 - 1))" # a different phase against the drains each time
+		"$WORKLOADS/unwind" qsort >/dev/null &
+		w=$!
+		sleep 0.8
+		kill "$w"
+		wait "$w" 2>/dev/null || true
+		ws+=("$w")
+	done
+	sleep 1.5
+	agent_stop # flushes what is left
+	for w in "${ws[@]}"; do
+		[ -n "$(ls "$T/out/unwind/$w/"cpu-*.pb.gz 2>/dev/null)" ] ||
+			fail "no profile of unwind ($w): $(ls -R "$T/out" | head)"
+		# Samples in all and with main in the stack, over its profiles.
+		read -r n m < <(pprof -raw "$T/out/unwind/$w/"cpu-*.pb.gz 2>/dev/null | python3 -c '
+import re, sys
+locs, samples, on = {}, [], None
+for line in sys.stdin:
+    if line.startswith("Samples:"): on = "s"; continue
+    if line.startswith("Locations"): on = "l"; continue
+    if line.startswith("Mappings"): on = None; continue
+    if on == "s":
+        m = re.match(r"\s+(\d+)\s+\d+:(.*)", line)
+        if m: samples.append((int(m.group(1)), m.group(2).split()))
+    elif on == "l":
+        m = re.match(r"\s+(\d+):", line)
+        if m: cur = m.group(1); locs[cur] = ""
+        locs[cur] += " " + line
+total = sum(c for c, _ in samples)
+whole = sum(c for c, ids in samples if any(re.search(r"\bmain\b", locs.get(x, "")) for x in ids))
+print(total, whole)')
+		note "unwind ($w): $m of $n samples symbolized down to main"
+		all=$((all + n))
+		whole=$((whole + m))
+	done
+	[ "$all" -ge 200 ] || fail "$all samples of 5 processes busy 0.8 s each at 199 Hz"
+	[ $((whole * 100)) -ge $((all * 80)) ] ||
+		fail "$whole of $all samples of short-lived processes whole and symbolized (80% expected)"
+}
