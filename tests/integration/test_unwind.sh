@@ -104,3 +104,39 @@ test_unwind_memory_cap() {
 	"$PROFD" --unwind-max-memory 1k -d 1s -o "$T/x.pb.gz" 2>"$T/err" && fail "1k cap accepted"
 	assert_contains "$(cat "$T/err")" "invalid --unwind-max-memory '1k'" "cap error"
 }
+
+# A host-wide run and short-lived processes: five `unwind qsort` processes,
+# each killed after 0.8 s, their last samples drained after they are gone.
+# The walker's first report of each has its maps read for symbols then
+# (within the one-shot loop's 200 ms), so each is symbolized and whole down
+# to main from its first fifth of a second on; when the maps waited for
+# the drain, a process gone before it had only <unknown> frames.
+test_unwind_short_lived_host_wide() {
+	require_root
+	local i w ws=() n m
+	"$PROFD" --duration 9s --frequency 199 --output "$T/h.pb.gz" 2>"$T/profd.err" &
+	local pp=$!
+	sleep 1.5
+	for i in 1 2 3 4 5; do
+		sleep "0.$((i * 2 - 1))"
+		"$WORKLOADS/unwind" qsort >/dev/null &
+		w=$!
+		sleep 0.8
+		kill "$w"
+		wait "$w" 2>/dev/null || true
+		ws+=("$w")
+	done
+	wait "$pp" || { tail -5 "$T/profd.err" >&2; fail "profd failed"; }
+	for w in "${ws[@]}"; do
+		# The pid's samples in all, and those with main.
+		n=$(pprof -tagfocus="pid=$w" -top -nodecount=1000 "$T/h.pb.gz" 2>/dev/null |
+			sed -n 's/^Showing nodes accounting for \([0-9.]*\)ms.*/\1/p')
+		m=$(pprof -tagfocus="pid=$w" -focus='^main$' -top -nodecount=1000 "$T/h.pb.gz" 2>/dev/null |
+			sed -n 's/^Showing nodes accounting for \([0-9.]*\)ms.*/\1/p')
+		note "unwind ($w): ${m:-0} of ${n:-0} ms symbolized down to main"
+		[ -n "$n" ] && awk -v n="$n" 'BEGIN { exit !(n >= 100) }' ||
+			fail "unwind ($w): ${n:-no} ms of samples for 0.8 s busy at 199 Hz"
+		awk -v n="$n" -v m="${m:-0}" 'BEGIN { exit !(m >= n / 2) }' ||
+			fail "unwind ($w): ${m:-0} of $n ms symbolized down to main (half expected)"
+	done
+}
