@@ -692,25 +692,32 @@ static size_t names_max(const struct symbolizer *s)
 					 SYM_DEFAULT_MAX_NAME_BYTES;
 }
 
-/* Drop every binary no mapping uses (file images, then debug infos). */
-static void drop_unused(struct symbolizer *s, size_t max_dwarf_bytes)
+/* Drop every binary no mapping uses (file images, then debug infos, their
+ * DWARF with them). */
+static void drop_unused(struct symbolizer *s)
 {
 	while (binary_cache__evict(s->files, NULL))
 		;
-	dbgcache__trim(s->dbg, max_dwarf_bytes);
+	dbgcache__trim(s->dbg, SIZE_MAX);
 }
 
-/* Bring the cache within max_cache_bytes: first what no process maps and
- * the open DWARF, then, least recently looked up first, the binaries
- * processes still map (their records forget the file and open it again on
- * their next lookup). */
+/* Bring the cache within max_cache_bytes: first what no process maps,
+ * then, least recently looked up first, the binaries processes still map
+ * (their records forget the file and open it again on their next lookup),
+ * each with its DWARF. The open DWARF goes by the recency of its binary,
+ * not by its kind: the index of a binary sampled every interval (libc's
+ * is 14 MiB of inflated sections) stays while colder binaries go, where
+ * closing every DWARF beyond a quarter of the budget made that binary be
+ * opened and indexed again in the next interval (tens of ms). Between
+ * prunes the open DWARF stays bounded by half the budget
+ * (max_debug_bytes). */
 static void budget_trim(struct symbolizer *s)
 {
 	size_t max = s->opts.max_cache_bytes;
 
 	if (!max || cache_bytes(s) <= max)
 		return;
-	drop_unused(s, max / SYM_DWARF_BUDGET_SHARE / 2);
+	drop_unused(s);
 	while (cache_bytes(s) > max) {
 		const struct debuginfo *victim = NULL;
 
@@ -730,7 +737,7 @@ static void budget_trim(struct symbolizer *s)
 					if (m->file && m->file->data == victim)
 						map_detach(s, m);
 		s->cache_evictions++;
-		drop_unused(s, max / SYM_DWARF_BUDGET_SHARE / 2);
+		drop_unused(s);
 	}
 }
 
