@@ -932,6 +932,15 @@ void dbgcache__trim(struct dbgcache *dc, size_t max_dwarf_bytes)
 	dc->opts.max_unused = max_unused;
 }
 
+bool dbgcache__close_lru(struct dbgcache *dc)
+{
+	if (!dc || !dc->open_tail || dc->open_tail == dc->open_head)
+		return false;
+	dwarf_close(dc, dc->open_tail);
+	dc->evictions++;
+	return true;
+}
+
 void dbgcache__set_max_dwarf_bytes(struct dbgcache *dc, size_t bytes)
 {
 	if (dc)

@@ -702,15 +702,15 @@ static void drop_unused(struct symbolizer *s)
 }
 
 /* Bring the cache within max_cache_bytes: first what no process maps,
- * then, least recently looked up first, the binaries processes still map
- * (their records forget the file and open it again on their next lookup),
- * each with its DWARF. The open DWARF goes by the recency of its binary,
- * not by its kind: the index of a binary sampled every interval (libc's
- * is 14 MiB of inflated sections) stays while colder binaries go, where
- * closing every DWARF beyond a quarter of the budget made that binary be
- * opened and indexed again in the next interval (tens of ms). Between
- * prunes the open DWARF stays bounded by half the budget
- * (max_debug_bytes). */
+ * then open DWARF, least recently looked up first, but never the one
+ * looked up last, then, least recently looked up first, the binaries
+ * processes still map (their records forget the file and open it again
+ * on their next lookup), each with its DWARF. Only what the budget needs
+ * goes: closing every DWARF beyond a quarter of the budget, as before,
+ * closed libc's (14 MiB of inflated sections, looked up in every
+ * interval) at each prune over the budget, to be opened and indexed again
+ * in the next interval (tens of ms). Between prunes the open DWARF stays
+ * bounded by half the budget (max_debug_bytes). */
 static void budget_trim(struct symbolizer *s)
 {
 	size_t max = s->opts.max_cache_bytes;
@@ -718,6 +718,8 @@ static void budget_trim(struct symbolizer *s)
 	if (!max || cache_bytes(s) <= max)
 		return;
 	drop_unused(s);
+	while (cache_bytes(s) > max && dbgcache__close_lru(s->dbg))
+		;
 	while (cache_bytes(s) > max) {
 		const struct debuginfo *victim = NULL;
 
