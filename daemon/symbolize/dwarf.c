@@ -58,13 +58,6 @@
 /* The mapped file's pages are given back after each unit indexed and
  * after this many DIEs named. */
 #define DW_RELEASE_NAMES 4096
-/* The mapping's pages are given back only when its uncompressed DWARF
- * sections hold at least this much, and then once at least this much of
- * units was indexed since the last time (one madvise(), and the shared
- * pages of .debug_abbrev, .debug_str, .debug_line faulted back in once,
- * for many small units). */
-#define DW_RELEASE_MIN_BYTES (4u << 20)
-#define DW_RELEASE_BATCH_BYTES (1u << 20)
 /* Files of one unit's file table kept. */
 #define DW_MAX_UNIT_FILES (1u << 20)
 /* A row's file field: the index in the unit's files, and end of sequence. */
@@ -149,34 +142,21 @@ struct dwarf_file {
 	size_t nnames, names_cap;
 	struct hashmap names_map;
 	struct strpool strs;    /* file names */
-	bool mapped;            /* libelf mapped the file read-only, and
-				 * lookups read the DWARF from it */
-	size_t unreleased;      /* bytes of units indexed since the last release */
+	bool mapped;            /* libelf mapped the file read-only */
 	size_t bytes;
 };
 
-/* Sections libdw will inflate into the heap on dwarf_begin_elf(), in
- * bytes; *plain the bytes of the DWARF sections it reads in place from the
- * file (.debug_*, not compressed). */
-static size_t compressed_debug_bytes(Elf *elf, size_t *plain)
+/* Sections libdw will inflate into the heap on dwarf_begin_elf(). */
+static size_t compressed_debug_bytes(Elf *elf)
 {
 	Elf_Scn *scn = NULL;
-	size_t total = 0, n = 0, shstrndx;
-	bool names = !elf_getshdrstrndx(elf, &shstrndx);
-	const char *name;
+	size_t total = 0, n = 0;
 	GElf_Shdr sh;
 	GElf_Chdr ch;
 
-	*plain = 0;
 	while ((scn = elf_nextscn(elf, scn)) && n++ < 65536) {
-		if (!gelf_getshdr(scn, &sh))
+		if (!gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_COMPRESSED))
 			continue;
-		if (!(sh.sh_flags & SHF_COMPRESSED)) {
-			name = names ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
-			if (name && !strncmp(name, ".debug_", 7) && sh.sh_type != SHT_NOBITS)
-				*plain += sh.sh_size;
-			continue;
-		}
 		if (gelf_getchdr(scn, &ch))
 			total += ch.ch_size;
 	}
@@ -211,7 +191,6 @@ int dwarf_file__open(int fd, struct dwarf_file **out)
 {
 	struct dwarf_file *df = NULL;
 	Elf *elf = NULL;
-	size_t plain = 0;
 	int err;
 
 	err = binary_elf_init();
@@ -229,7 +208,7 @@ int dwarf_file__open(int fd, struct dwarf_file **out)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	df->bytes = sizeof(*df) + compressed_debug_bytes(elf, &plain);
+	df->bytes = sizeof(*df) + compressed_debug_bytes(elf);
 	df->dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
 	if (!df->dw) {
 		err = -ENODATA; /* no DWARF, or none libdw can use */
@@ -238,10 +217,7 @@ int dwarf_file__open(int fd, struct dwarf_file **out)
 	/* The whole file is mapped (or was read): libelf needs no fd now. */
 	elf_cntl(elf, ELF_C_FDDONE);
 	df->elf = elf;
-	/* Releasing pages pays only where the DIEs and line programs are
-	 * read from the mapping: a file whose DWARF libdw inflated (Debian's
-	 * debug files) keeps a few pages of it mapped. */
-	df->mapped = plain >= DW_RELEASE_MIN_BYTES && is_readonly_map(elf);
+	df->mapped = is_readonly_map(elf);
 	*out = df;
 	return 0;
 cleanup:
@@ -678,7 +654,6 @@ static void release_pages(struct dwarf_file *df)
 	long page = sysconf(_SC_PAGESIZE);
 	uintptr_t lo;
 
-	df->unreleased = 0;
 	if (!base || !size || page <= 0 || !df->mapped)
 		return;
 	lo = (uintptr_t)base & ~((uintptr_t)page - 1);
@@ -1350,11 +1325,7 @@ int dwarf_file__lookup(struct dwarf_file *df, uint64_t vaddr, struct dwarf_line 
 		err = index_unit(df, u);
 		u->state = err ? err : 1;
 		unit_lines(df, u);
-		/* the unit's DIEs (or a guess without its reader) and rows */
-		df->unreleased += (u->reader ? (size_t)(u->reader->end - u->reader->unit) : 65536) +
-				  (size_t)u->nrows * 4;
-		if (df->unreleased >= DW_RELEASE_BATCH_BYTES)
-			release_pages(df);
+		release_pages(df);
 	}
 	if (u->state < 0)
 		return 0;
