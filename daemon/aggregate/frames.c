@@ -9,17 +9,29 @@
 #include "python/python.h"
 #include "symbolize/symbolizer.h"
 
+/* The last mapping one frames__locations() call added, so that the frames
+ * of one binary (most of a stack) intern its path and build id once. The
+ * symbolizer's mapping records stay put during the call. */
+struct map_memo {
+	const struct sym_mapping *map;
+	uint64_t id;
+};
+
 /* One frame → Location id (0 on allocation failure). The Location address
  * is the address looked up: PC for a leaf, return address - 1 for callers,
- * as Go writes them. */
+ * as Go writes them. A Location already in the profile keeps the lines it
+ * was added with, so a frame seen before builds none: only its mapping is
+ * marked as the lines would mark it. */
 static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint64_t addr,
-			       struct frames_stats *st)
+			       struct map_memo *memo, struct frames_stats *st)
 {
 	struct pprof_line lines[SYM_MAX_INLINE];
-	uint64_t mapping_id = 0;
+	uint64_t mapping_id = 0, loc;
 	unsigned flags = 0;
 
-	if (f->map) {
+	if (f->map && f->map == memo->map) {
+		mapping_id = memo->id;
+	} else if (f->map) {
 		struct pprof_mapping m = {
 			.start = f->map->start,
 			.limit = f->map->limit,
@@ -31,29 +43,36 @@ static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint6
 		mapping_id = pprof__mapping(p, &m);
 		if (!mapping_id)
 			return 0;
+		*memo = (struct map_memo){ .map = f->map, .id = mapping_id };
 	}
 	for (size_t i = 0; i < f->nlines; i++) {
-		const struct sym_line *l = &f->lines[i];
-
-		lines[i].function_id =
-			pprof__function(p, l->name, l->system_name, l->file, l->start_line);
-		if (!lines[i].function_id)
-			return 0;
-		lines[i].line = l->line;
-		if (l->file)
+		if (f->lines[i].file)
 			flags |= PPROF_HAS_FILENAMES;
-		if (l->line)
+		if (f->lines[i].line)
 			flags |= PPROF_HAS_LINE_NUMBERS;
 	}
 	/* DWARF describes inlining: a single line from it is a truthful
 	 * "not inlined". */
 	if (f->nlines > 1 || (f->flags & SYM_FRAME_DEBUG_INFO))
 		flags |= PPROF_HAS_INLINE_FRAMES;
-	if (mapping_id && f->nlines)
-		pprof__mapping_mark(p, mapping_id, flags | PPROF_HAS_FUNCTIONS);
 	st->frames++;
 	st->unsymbolized += f->nlines == 0;
-	return pprof__location(p, mapping_id, addr, lines, f->nlines);
+	loc = pprof__location_find(p, mapping_id, addr);
+	if (!loc) {
+		for (size_t i = 0; i < f->nlines; i++) {
+			const struct sym_line *l = &f->lines[i];
+
+			lines[i].function_id = pprof__function(p, l->name, l->system_name,
+								l->file, l->start_line);
+			if (!lines[i].function_id)
+				return 0;
+			lines[i].line = l->line;
+		}
+		loc = pprof__location(p, mapping_id, addr, lines, f->nlines);
+	}
+	if (loc && mapping_id && f->nlines)
+		pprof__mapping_mark(p, mapping_id, flags | PPROF_HAS_FUNCTIONS);
+	return loc;
 }
 
 /* A Python frame (include/profd/python.h) → its own Location and Function:
@@ -79,6 +98,7 @@ int frames__locations(struct pprof *p, struct symbolizer *s, pid_t pid,
 		      enum frames_user_leaf leaf, uint64_t *locs, size_t cap,
 		      struct frames_stats *st)
 {
+	struct map_memo memo = { 0 };
 	struct sym_frame f;
 	size_t n = 0;
 	int err;
@@ -89,7 +109,7 @@ int frames__locations(struct pprof *p, struct symbolizer *s, pid_t pid,
 		err = symbolizer__kernel(s, addr, &f);
 		if (err)
 			f = (struct sym_frame){};
-		locs[n] = frame_location(p, &f, addr, st);
+		locs[n] = frame_location(p, &f, addr, &memo, st);
 		if (!locs[n])
 			return -ENOMEM;
 		n++;
@@ -110,7 +130,7 @@ int frames__locations(struct pprof *p, struct symbolizer *s, pid_t pid,
 		err = symbolizer__user(s, pid, addr, &f);
 		if (err)
 			f = (struct sym_frame){};
-		locs[n] = frame_location(p, &f, addr, st);
+		locs[n] = frame_location(p, &f, addr, &memo, st);
 		if (!locs[n])
 			return -ENOMEM;
 		n++;

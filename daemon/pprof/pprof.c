@@ -361,6 +361,18 @@ static bool location_eq(const void *ctx, uint32_t idx, const void *key)
 	return a->mapping_id == b->mapping_id && a->address == b->address;
 }
 
+uint64_t pprof__location_find(const struct pprof *p, uint64_t mapping_id, uint64_t address)
+{
+	struct location_key key = { mapping_id, address };
+	uint32_t idx;
+
+	if (!p)
+		return 0;
+	idx = hashmap__find(&p->location_map, hash_combine(hash_u64(mapping_id), address),
+			    location_eq, p, &key);
+	return idx == HASHMAP_NONE ? 0 : (uint64_t)idx + 1;
+}
+
 uint64_t pprof__location(struct pprof *p, uint64_t mapping_id, uint64_t address,
 			 const struct pprof_line *lines, size_t nlines)
 {

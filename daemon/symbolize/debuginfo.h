@@ -120,6 +120,11 @@ int dbgcache__func_start(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
  * max_dwarf_bytes of it remain, and free every entry no file uses. What is
  * dropped is read again on the next lookup that needs it. */
 void dbgcache__trim(struct dbgcache *dc, size_t max_dwarf_bytes);
+/* Close the open DWARF whose binary was looked up least recently
+ * (debuginfo.last_used, then the least recently read), unless it is the
+ * only one open: the one looked up last stays. Returns whether one was
+ * closed. The bounds of dbgcache_opts close in the same order. */
+bool dbgcache__close_lru(struct dbgcache *dc);
 /* Change opts.max_dwarf_bytes (applied at the next lookup). */
 void dbgcache__set_max_dwarf_bytes(struct dbgcache *dc, size_t bytes);
 

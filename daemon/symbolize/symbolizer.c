@@ -692,25 +692,34 @@ static size_t names_max(const struct symbolizer *s)
 					 SYM_DEFAULT_MAX_NAME_BYTES;
 }
 
-/* Drop every binary no mapping uses (file images, then debug infos). */
-static void drop_unused(struct symbolizer *s, size_t max_dwarf_bytes)
+/* Drop every binary no mapping uses (file images, then debug infos, their
+ * DWARF with them). */
+static void drop_unused(struct symbolizer *s)
 {
 	while (binary_cache__evict(s->files, NULL))
 		;
-	dbgcache__trim(s->dbg, max_dwarf_bytes);
+	dbgcache__trim(s->dbg, SIZE_MAX);
 }
 
-/* Bring the cache within max_cache_bytes: first what no process maps and
- * the open DWARF, then, least recently looked up first, the binaries
- * processes still map (their records forget the file and open it again on
- * their next lookup). */
+/* Bring the cache within max_cache_bytes: first what no process maps,
+ * then open DWARF, least recently looked up first, but never the one
+ * looked up last, then, least recently looked up first, the binaries
+ * processes still map (their records forget the file and open it again
+ * on their next lookup), each with its DWARF. Only what the budget needs
+ * goes: closing every DWARF beyond a quarter of the budget, as before,
+ * closed libc's (14 MiB of inflated sections, looked up in every
+ * interval) at each prune over the budget, to be opened and indexed again
+ * in the next interval (tens of ms). Between prunes the open DWARF stays
+ * bounded by half the budget (max_debug_bytes). */
 static void budget_trim(struct symbolizer *s)
 {
 	size_t max = s->opts.max_cache_bytes;
 
 	if (!max || cache_bytes(s) <= max)
 		return;
-	drop_unused(s, max / SYM_DWARF_BUDGET_SHARE / 2);
+	drop_unused(s);
+	while (cache_bytes(s) > max && dbgcache__close_lru(s->dbg))
+		;
 	while (cache_bytes(s) > max) {
 		const struct debuginfo *victim = NULL;
 
@@ -730,7 +739,7 @@ static void budget_trim(struct symbolizer *s)
 					if (m->file && m->file->data == victim)
 						map_detach(s, m);
 		s->cache_evictions++;
-		drop_unused(s, max / SYM_DWARF_BUDGET_SHARE / 2);
+		drop_unused(s);
 	}
 }
 

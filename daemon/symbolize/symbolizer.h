@@ -133,8 +133,11 @@ struct symbolizer_opts {
 				  * set; blocks while it fetches [1] */
 	size_t max_cache_bytes;  /* the whole cache (bytes of the stats): at
 				  * each prune, binaries no process maps go,
-				  * then the least recently looked-up ones
-				  * (read again on their next lookup); between
+				  * then the open DWARF of the least recently
+				  * looked-up ones (never that of the one
+				  * looked up last), then those binaries
+				  * themselves (read again on their next
+				  * lookup), each only while over; between
 				  * prunes its half bounds the open DWARF and
 				  * its eighth the cached results (lowering
 				  * max_debug_bytes, max_cached_frames);

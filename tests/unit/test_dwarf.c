@@ -995,6 +995,125 @@ out:
 	symbolizer__free(s);
 }
 
+/* A prune over the budget closes only the DWARF it needs to, least
+ * recently looked up first, and never the one looked up last: with a
+ * looked up before b and the cache over by a's DWARF, a's is closed, b's
+ * stays open (no reopening and re-indexing in the next interval), no
+ * binary is dropped, and both answer after it what an unbounded
+ * symbolizer does, a's DWARF opened again. */
+void test_dwarf_cache_budget_lru(void)
+{
+	struct symbolizer_opts o;
+	struct symbolizer *ref = NULL, *s = NULL;
+	struct dw_pair dp = { .a = { .pid = -1 }, .b = { .pid = -1 } };
+	struct symbolizer_stats st1, st2;
+	size_t dwa = 0;
+	uint64_t addr;
+	pid_t pid;
+
+	if (!fixtures())
+		return;
+	symbolizer__default_opts(&o);
+	ref = symbolizer__new_opts(&o);
+	s = symbolizer__new_opts(&o);
+	if (!ASSERT_OK_PTR(ref, "new") || !ASSERT_OK_PTR(s, "new") || !dw_pair_start(&dp))
+		goto out;
+	/* a (dw) first, then b (dwpie): a is the least recently used */
+	for (uint64_t n = 0; n < 2 && dw_pair_at(&dp, n, &pid, &addr); n++) {
+		if (!same_answer(ref, s, pid, addr, "before"))
+			goto out;
+		symbolizer__stats(s, &st1);
+		if (n == 0)
+			dwa = st1.dwarf_bytes;
+	}
+	if (!ASSERT_EQ(st1.dwarf_open, 2, "both DWARF open") || !ASSERT_EQ(st1.files, 2, "two files") ||
+	    !ASSERT_TRUE(dwa > 0 && 4 * (st1.dwarf_bytes - dwa) > st1.bytes - dwa, "b's DWARF"))
+		goto out;
+	/* room for all but a's DWARF: more than a quarter of it is b's */
+	symbolizer__set_max_cache_bytes(s, st1.bytes - dwa);
+	symbolizer__prune(s);
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.dwarf_open, 1, "one DWARF closed, the one looked up last kept open");
+	ASSERT_EQ(st2.dwarf_evictions, st1.dwarf_evictions + 1, "one closed");
+	ASSERT_EQ(st2.cache_evictions, 0, "no binary dropped");
+	ASSERT_EQ(st2.files, 2, "both files kept");
+	ASSERT_TRUE(st2.bytes <= st1.bytes - dwa, "within the budget");
+	/* b at addresses not looked up yet: its DWARF, still open */
+	for (uint64_t n = 3; n < 9 && dw_pair_at(&dp, n, &pid, &addr); n += 2)
+		if (!same_answer(ref, s, pid, addr, "b after the prune"))
+			goto out;
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.dwarf_opens, st1.dwarf_opens, "b's DWARF not opened again");
+	/* a: its DWARF opened again, the same answers */
+	for (uint64_t n = 2; n < 8 && dw_pair_at(&dp, n, &pid, &addr); n += 2)
+		if (!same_answer(ref, s, pid, addr, "a after the prune"))
+			goto out;
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.dwarf_opens, st1.dwarf_opens + 1, "a's DWARF opened again");
+	ASSERT_EQ(st2.file_parses, st1.file_parses, "no file read again");
+out:
+	fx_stop(&dp.a);
+	fx_stop(&dp.b);
+	symbolizer__free(ref);
+	symbolizer__free(s);
+}
+
+/* The DWARF closed first is that of the binary looked up least recently,
+ * counting the lookups answered from cached results, which read no DWARF:
+ * a, read before b but looked up again after it (a cached result), keeps
+ * its DWARF open when the budget has room for one; b's is closed and
+ * opened again on b's next miss, with the same answers. */
+void test_dwarf_cache_budget_cached_lookups_count(void)
+{
+	struct symbolizer_opts o;
+	struct symbolizer *ref = NULL, *s = NULL;
+	struct dw_pair dp = { .a = { .pid = -1 }, .b = { .pid = -1 } };
+	struct symbolizer_stats st0, st1, st2;
+	uint64_t addr;
+	pid_t pid;
+
+	if (!fixtures())
+		return;
+	symbolizer__default_opts(&o);
+	ref = symbolizer__new_opts(&o);
+	s = symbolizer__new_opts(&o);
+	if (!ASSERT_OK_PTR(ref, "new") || !ASSERT_OK_PTR(s, "new") || !dw_pair_start(&dp))
+		goto out;
+	if (!dw_pair_at(&dp, 0, &pid, &addr) || !same_answer(ref, s, pid, addr, "a"))
+		goto out;
+	symbolizer__stats(s, &st0);
+	if (!dw_pair_at(&dp, 1, &pid, &addr) || !same_answer(ref, s, pid, addr, "b"))
+		goto out;
+	/* a again, from the cached results: no DWARF read */
+	if (!dw_pair_at(&dp, 0, &pid, &addr) || !same_answer(ref, s, pid, addr, "a cached"))
+		goto out;
+	symbolizer__stats(s, &st1);
+	if (!ASSERT_EQ(st1.dwarf_open, 2, "both DWARF open") ||
+	    !ASSERT_EQ(st1.frame_cache_hits, st0.frame_cache_hits + 1, "a answered from the cache"))
+		goto out;
+	/* room for all but b's DWARF */
+	symbolizer__set_max_cache_bytes(s, st1.bytes - (st1.dwarf_bytes - st0.dwarf_bytes));
+	symbolizer__prune(s);
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.dwarf_open, 1, "one DWARF closed");
+	ASSERT_EQ(st2.cache_evictions, 0, "no binary dropped");
+	for (uint64_t n = 2; n < 8 && dw_pair_at(&dp, n, &pid, &addr); n += 2)
+		if (!same_answer(ref, s, pid, addr, "a after the prune"))
+			goto out;
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.dwarf_opens, st1.dwarf_opens, "a's DWARF kept open");
+	for (uint64_t n = 3; n < 9 && dw_pair_at(&dp, n, &pid, &addr); n += 2)
+		if (!same_answer(ref, s, pid, addr, "b after the prune"))
+			goto out;
+	symbolizer__stats(s, &st2);
+	ASSERT_EQ(st2.dwarf_opens, st1.dwarf_opens + 1, "b's DWARF opened again");
+out:
+	fx_stop(&dp.a);
+	fx_stop(&dp.b);
+	symbolizer__free(ref);
+	symbolizer__free(s);
+}
+
 /* Cached results outlive a prune (the same frames come back interval
  * after interval): the lookups after it answer from the cache, with no
  * DWARF lookup, what an unbounded symbolizer that never pruned answers;

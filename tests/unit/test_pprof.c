@@ -452,6 +452,13 @@ void test_pprof_dedup_and_ids(void)
 	ASSERT_EQ(pprof__location(p, 2, 0x401000, NULL, 0), 2, "mapping differs");
 	ASSERT_EQ(pprof__location(p, 1, 0x401001, NULL, 0), 3, "address differs");
 	ASSERT_EQ(pprof__location(p, 0, 0x401000, NULL, 0), 4, "no mapping");
+	/* Found as added, and nothing added by looking. */
+	ASSERT_EQ(pprof__location_find(p, 1, 0x401000), l1, "find location 1");
+	ASSERT_EQ(pprof__location_find(p, 1, 0x401001), 3, "find by address");
+	ASSERT_EQ(pprof__location_find(p, 0, 0x401000), 4, "find without mapping");
+	ASSERT_EQ(pprof__location_find(p, 2, 0x401001), 0, "find absent");
+	ASSERT_EQ(pprof__location_find(NULL, 1, 0x401000), 0, "find NULL");
+	/* (the 4 locations encoded below show that looking added none) */
 
 	/* Bad input: errno EINVAL and nothing added. */
 	errno = 0;

@@ -19,6 +19,8 @@
 
 #include "harness.h"
 #include "symfix.h"
+#include "aggregate/frames.h"
+#include "pprof/pprof.h"
 #include "binary/elf.h"
 #include "binary/image.h"
 #include "binary/procmaps.h"
@@ -1596,5 +1598,66 @@ void test_symbolize_prune_pidfd(void)
 		ASSERT_STREQ(fr.lines[0].name, "profd_fx_alpha", "still symbolized");
 out:
 	fx_stop(&c);
+	symbolizer__free(s);
+}
+
+/* frames__locations() into a profile: an address seen before (in the same
+ * stack or an earlier one) gets the same Location back without its lines
+ * being built again, so the profile holds one Function per function
+ * sampled, named as the symbolizer names it, and the frames of one
+ * mapping share its Mapping. */
+void test_symbolize_frames_locations_reused(void)
+{
+	struct symbolizer *s = NULL, *ref = NULL;
+	struct pprof *p = NULL;
+	struct fxchild a = { .pid = -1 };
+	struct frames_stats st = { 0 };
+	struct sym_frame fg, fa;
+	uint64_t stack[3], l1[3], l2[3];
+	size_t nfuncs;
+	int n;
+
+	if (!fixtures())
+		return;
+	s = symbolizer__new();
+	ref = symbolizer__new();
+	p = pprof__new();
+	if (!ASSERT_OK_PTR(s, "new") || !ASSERT_OK_PTR(ref, "new") || !ASSERT_OK_PTR(p, "pprof"))
+		goto out;
+	if (!fx_start1(&a, fx("fx_lib")))
+		goto out;
+	stack[0] = fx_sym(&a, "gamma");     /* the leaf, looked up as it is */
+	stack[1] = fx_sym(&a, "alpha") + 1; /* callers: return address - 1 */
+	stack[2] = stack[1];
+	if (!ASSERT_OK(symbolizer__user(ref, a.pid, stack[0], &fg), "ref gamma") ||
+	    !ASSERT_OK(symbolizer__user(ref, a.pid, stack[1] - 1, &fa), "ref alpha") ||
+	    !ASSERT_TRUE(fg.nlines >= 1 && fa.nlines >= 1, "both named") ||
+	    !ASSERT_STREQ(fg.lines[fg.nlines - 1].name, "profd_fxlib_gamma", "gamma") ||
+	    !ASSERT_STREQ(fa.lines[fa.nlines - 1].name, "profd_fx_alpha", "alpha"))
+		goto out;
+	nfuncs = fg.nlines + fa.nlines;
+	n = frames__locations(p, s, a.pid, NULL, 0, stack, 3, FRAMES_LEAF_EXACT, l1, 3, &st);
+	if (!ASSERT_EQ(n, 3, "three frames"))
+		goto out;
+	ASSERT_TRUE(l1[0] && l1[1] && l1[0] != l1[1], "two Locations");
+	ASSERT_EQ(l1[2], l1[1], "the same address, the same Location");
+	n = frames__locations(p, s, a.pid, NULL, 0, stack, 3, FRAMES_LEAF_EXACT, l2, 3, &st);
+	if (!ASSERT_EQ(n, 3, "three frames again"))
+		goto out;
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(l2[i], l1[i], "the Location of the first stack");
+	ASSERT_EQ(st.frames, 6, "every frame counted");
+	ASSERT_EQ(st.unsymbolized, 0, "every frame named");
+	/* the functions are those the symbolizer names, each once: the next
+	 * one is new */
+	ASSERT_EQ(pprof__function(p, fg.lines[0].name, fg.lines[0].system_name, fg.lines[0].file,
+				  fg.lines[0].start_line) <= nfuncs, true, "gamma's Function");
+	ASSERT_EQ(pprof__function(p, "profd-test-not-sampled", NULL, NULL, 0), nfuncs + 1,
+		  "no other Function");
+	ASSERT_EQ(pprof__location_find(p, 0, stack[0]), 0, "Locations are in their Mapping");
+out:
+	fx_stop(&a);
+	pprof__free(p);
+	symbolizer__free(ref);
 	symbolizer__free(s);
 }
