@@ -151,5 +151,10 @@ void agent_tick(struct agent *a)
 	agent_flush_exited(a);
 	if (mono >= a->interval_end_mono)
 		agent_interval_end(a, now);
+	/* The profiles this tick wrote (exited processes', the interval's)
+	 * are complete on disk already; one fsync per directory makes their
+	 * names durable too (was one per file, inside each write). */
+	if (a->disk)
+		disk_store__commit(a->disk);
 	agent_snapshot_update(a);
 }

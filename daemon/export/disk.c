@@ -30,11 +30,18 @@ struct disk_store {
 	uint64_t failing;       /* consecutive failed writes: log transitions only */
 	int64_t scanned_ns;     /* the last retain's now (0: none yet) */
 	int64_t oldest_ns;      /* mtime of the oldest profile it kept, or 0 */
+	/* Directories whose new entries (files renamed in, directories made)
+	 * disk_store__commit() is to fsync; duplicates go at the commit. */
+	char **pending;
+	size_t npending, pending_cap;
 };
 
 /* Between two retains, the store's own writes keep the totals; a scan
  * is due sooner when they say something must go. */
 #define RESCAN_NS (300LL * 1000000000)
+
+/* Directories remembered before a commit is forced. */
+#define PENDING_MAX 4096
 
 struct entry {
 	int64_t mtime_ns;
@@ -42,15 +49,52 @@ struct entry {
 	char *rel;              /* <process>/<pid>/<file> */
 };
 
-static int mkdir_one(const char *path)
+/* Remember dir (the first n bytes of it) for the next commit. Returns 0,
+ * or -errno when it could not be remembered: then it is synced at once. */
+static int pending_add(struct disk_store *d, const char *dir, size_t n)
 {
-	if (!mkdir(path, 0750) || errno == EEXIST)
-		return 0;
-	return -errno;
+	char *copy;
+	int err;
+
+	if (d->npending >= PENDING_MAX) /* a caller that never commits */
+		disk_store__commit(d);
+	if (d->npending == d->pending_cap) {
+		size_t cap = d->pending_cap ? d->pending_cap * 2 : 64;
+		char **grown = reallocarray(d->pending, cap, sizeof(*grown));
+
+		if (!grown)
+			goto now;
+		d->pending = grown;
+		d->pending_cap = cap;
+	}
+	copy = strndup(dir, n);
+	if (!copy)
+		goto now;
+	d->pending[d->npending++] = copy;
+	return 0;
+now:
+	copy = strndup(dir, n);
+	err = copy ? fsync_dir(copy) : -ENOMEM;
+	free(copy);
+	return err;
 }
 
-/* mkdir -p for an absolute path we built (no "." or ".." components). */
-static int mkdir_p(const char *path)
+/* A directory made: its entry in its parent is new too. */
+static int mkdir_one(struct disk_store *d, const char *path)
+{
+	const char *slash;
+
+	if (mkdir(path, 0750))
+		return errno == EEXIST ? 0 : -errno;
+	slash = strrchr(path, '/');
+	if (d && slash && slash > path)
+		pending_add(d, path, slash - path);
+	return 0;
+}
+
+/* mkdir -p for an absolute path we built (no "." or ".." components); the
+ * parents of the directories it made are pending in d (when not NULL). */
+static int mkdir_p(struct disk_store *d, const char *path)
 {
 	char buf[PATH_MAX];
 	size_t n = strlen(path);
@@ -63,12 +107,12 @@ static int mkdir_p(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		err = mkdir_one(buf);
+		err = mkdir_one(d, buf);
 		*p = '/';
 		if (err)
 			return err;
 	}
-	return mkdir_one(buf);
+	return mkdir_one(d, buf);
 }
 
 struct disk_store *disk_store__new(const char *dir, uint64_t max_bytes, uint64_t max_age_ns)
@@ -92,7 +136,7 @@ struct disk_store *disk_store__new(const char *dir, uint64_t max_bytes, uint64_t
 	/* No trailing slash: paths are dir + "/" + ... */
 	for (size_t n = strlen(d->dir); n > 1 && d->dir[n - 1] == '/'; n--)
 		d->dir[n - 1] = '\0';
-	err = mkdir_p(d->dir);
+	err = mkdir_p(NULL, d->dir);
 	if (err) {
 		disk_store__free(d);
 		errno = -err;
@@ -103,10 +147,42 @@ struct disk_store *disk_store__new(const char *dir, uint64_t max_bytes, uint64_t
 	return d;
 }
 
+static int dir_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int disk_store__commit(struct disk_store *d)
+{
+	int err = 0, e;
+
+	if (!d || !d->npending)
+		return 0;
+	/* Sorted: each directory once, and a parent before its children. */
+	qsort(d->pending, d->npending, sizeof(*d->pending), dir_cmp);
+	for (size_t i = 0; i < d->npending; i++) {
+		if (i && !strcmp(d->pending[i], d->pending[i - 1]))
+			continue;
+		e = fsync_dir(d->pending[i]);
+		d->st.dir_syncs += !e;
+		/* ENOENT: retention removed it, with what was renamed in. */
+		if (e && e != -ENOENT && !err)
+			err = e;
+	}
+	for (size_t i = 0; i < d->npending; i++)
+		free(d->pending[i]);
+	d->npending = 0;
+	if (err)
+		log_debug("cannot sync a directory under '%s': %s", d->dir, strerror(-err));
+	return err;
+}
+
 void disk_store__free(struct disk_store *d)
 {
 	if (!d)
 		return;
+	disk_store__commit(d);
+	free(d->pending);
 	free(d->dir);
 	free(d);
 }
@@ -185,17 +261,29 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 		err = -ENAMETOOLONG;
 		goto fail;
 	}
-	err = mkdir_p(dir);
-	if (err)
-		goto fail;
 	/* A name taken (two profiles with one start, however that came to
-	 * be) keeps both: the later one gets "-2", "-3", ... before the suffix. */
+	 * be) keeps both: the later one gets "-2", "-3", ... before the suffix.
+	 * Crash safety: the data are on disk before the rename (a file under a
+	 * profile's name is never partial); the rename is on disk once the
+	 * directory is synced, at disk_store__commit(): a crash before that
+	 * may lose the profile, or leave its temporary for retention. */
 	for (k = 2;; k++) {
 		char tmpl[PATH_MAX];
 
 		memcpy(tmpl, tmp, sizeof(tmpl)); /* write_file_atomic fills in the XXXXXX */
 		err = write_file_atomic(path, tmpl, &(struct iovec){ (void *)data, len }, 1, 0640,
-					ATOMIC_NOREPLACE | ATOMIC_SYNC_DIR);
+					ATOMIC_NOREPLACE | ATOMIC_DATASYNC);
+		/* The directory is missing (the process's first profile, or
+		 * removed by retention): make it and try again, once. mkdir -p
+		 * before every write was 5 syscalls a profile. */
+		if (err == -ENOENT && k == 2) {
+			err = mkdir_p(d, dir);
+			if (err)
+				break;
+			memcpy(tmpl, tmp, sizeof(tmpl));
+			err = write_file_atomic(path, tmpl, &(struct iovec){ (void *)data, len }, 1,
+						0640, ATOMIC_NOREPLACE | ATOMIC_DATASYNC);
+		}
 		if (err != -EEXIST || k > DISK_MAX_CLASHES)
 			break;
 		size_t base = strlen(path) - strlen(SUFFIX);
@@ -210,6 +298,7 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 	}
 	if (err)
 		goto fail;
+	pending_add(d, dir, strlen(dir));
 	if (k > 2)
 		d->st.renamed++;
 	d->st.written++;

@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* disk: profiles on disk as <dir>/<process>/<pid>/<type>-<start>.pb.gz,
- * each written atomically (temporary file, fsync, rename), and retention by
- * age and total size, oldest first. A failed write (disk full included)
- * leaves nothing behind, is counted and returned; it never aborts. */
+ * each written atomically (temporary file, fdatasync, rename), and retention
+ * by age and total size, oldest first. A failed write (disk full included)
+ * leaves nothing behind, is counted and returned; it never aborts.
+ *
+ * Writes come in batches (the agent's: a tick's profiles): each write puts
+ * a complete file under its name at once, and disk_store__commit() makes
+ * the batch's renames durable with one fsync per directory. What a crash
+ * leaves: a profile written and committed, whole; written, not committed
+ * yet, whole or (power failure) absent; being written, absent (a hidden
+ * temporary at most, which retention removes). Never a partial profile. */
 #ifndef PROFD_DISK_H
 #define PROFD_DISK_H
 
@@ -23,6 +30,7 @@ struct disk_stats {
 	uint64_t bytes_used;    /* under dir, as of the last retention pass plus writes since */
 	uint64_t files;         /* idem */
 	uint64_t renamed;       /* written under a "-N" name: the plain one was taken */
+	uint64_t dir_syncs;     /* directory fsyncs done by commits */
 };
 
 struct disk_store;
@@ -41,6 +49,13 @@ void disk_store__free(struct disk_store *d);
 int disk_store__write(struct disk_store *d, const char *process, int pid, const char *type,
 		      int64_t start_ns, const void *data, size_t len, char *path_out,
 		      size_t path_size);
+
+/* Make the writes since the last commit durable: fsync each directory
+ * they renamed a file into (or made) once. Files are complete and in place
+ * before; this only makes their names survive a power failure. Also done
+ * by disk_store__free(). NULL-safe. Returns 0 or the first -errno (the
+ * files stay; there is nothing to undo). */
+int disk_store__commit(struct disk_store *d);
 
 /* The path disk_store__write() would use, without writing. Returns 0 or
  * -ENAMETOOLONG. */

@@ -354,3 +354,114 @@ void test_disk_retain_due(void)
 out:
 	rm_rf(dir);
 }
+
+/* Writes in a batch: each profile is complete under its final name as soon
+ * as its write returns (before any commit); the commit then fsyncs each
+ * directory the batch touched once (the pid directories renamed into, and
+ * the parents of those it made), and an empty commit none. Two profiles
+ * with one name in a batch are both kept; a directory removed between two
+ * writes (retention) is made again; a commit after it is gone succeeds. */
+void test_disk_batch_commit(void)
+{
+	char dir[64], path[PATH_MAX], p1[PATH_MAX], p2[PATH_MAX], p3[PATH_MAX], p4[PATH_MAX];
+	static char big[100000];
+	struct disk_store *d;
+
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	memset(big, 'q', sizeof(big));
+	snprintf(path, sizeof(path), "%s/out", dir);
+	d = disk_store__new(path, 0, 0);
+	if (!ASSERT_OK_PTR(d, "new"))
+		goto out;
+	ASSERT_OK(disk_store__commit(d), "empty commit");
+	ASSERT_EQ(disk_store__stats(d)->dir_syncs, 0, "nothing to sync");
+	ASSERT_OK(disk_store__write(d, "app", 1, "cpu", 10 * SEC, big, sizeof(big), p1, sizeof(p1)),
+		  "first");
+	/* Complete and in place before the commit. */
+	ASSERT_EQ(file_size(p1), sizeof(big), "whole before commit");
+	ASSERT_OK(disk_store__write(d, "app", 1, "cpu", 20 * SEC, "ab", 2, p2, sizeof(p2)), "second");
+	ASSERT_OK(disk_store__write(d, "app", 1, "cpu", 20 * SEC, "abc", 3, p3, sizeof(p3)),
+		  "same name in the batch");
+	ASSERT_TRUE(strcmp(p2, p3) != 0 && strstr(p3, "-2.pb.gz"), "clash renamed");
+	ASSERT_OK(disk_store__write(d, "app", 2, "cpu", 20 * SEC, "abcd", 4, p4, sizeof(p4)),
+		  "other pid");
+	ASSERT_EQ(file_size(p2), 2, "second whole");
+	ASSERT_EQ(file_size(p3), 3, "clash whole");
+	ASSERT_EQ(file_size(p4), 4, "other pid whole");
+	ASSERT_EQ(count_files(dir, ".tmp."), 0, "no temporary left");
+	ASSERT_EQ(disk_store__stats(d)->dir_syncs, 0, "no directory synced before the commit");
+	/* out (app made in it), out/app (1 and 2 made), out/app/1, out/app/2. */
+	ASSERT_OK(disk_store__commit(d), "commit");
+	ASSERT_EQ(disk_store__stats(d)->dir_syncs, 4, "each directory once");
+	ASSERT_OK(disk_store__commit(d), "commit again");
+	ASSERT_EQ(disk_store__stats(d)->dir_syncs, 4, "nothing left to sync");
+	ASSERT_EQ(file_size(p1), sizeof(big), "first whole after commit");
+	ASSERT_EQ(count_files(dir, ".pb.gz"), 4, "every profile kept");
+
+	/* The process's directory removed behind the store's back (retention
+	 * emptied it): the next write makes it again. */
+	snprintf(path, sizeof(path), "%s/out/app", dir);
+	rm_rf(path);
+	ASSERT_OK(disk_store__write(d, "app", 1, "cpu", 30 * SEC, "xyz", 3, p1, sizeof(p1)),
+		  "write into a removed directory");
+	ASSERT_EQ(file_size(p1), 3, "whole");
+	ASSERT_OK(disk_store__commit(d), "commit");
+	ASSERT_EQ(disk_store__stats(d)->dir_syncs, 7, "out, out/app, out/app/1");
+	/* A directory gone between a write and the commit: nothing to sync. */
+	ASSERT_OK(disk_store__write(d, "gone", 5, "cpu", 30 * SEC, "x", 1, p1, sizeof(p1)), "write");
+	snprintf(path, sizeof(path), "%s/out/gone", dir);
+	rm_rf(path);
+	ASSERT_OK(disk_store__commit(d), "commit after removal");
+	ASSERT_EQ(disk_store__stats(d)->written, 6, "written");
+	ASSERT_EQ(disk_store__stats(d)->errors, 0, "no failure");
+out:
+	disk_store__free(d);
+	rm_rf(dir);
+}
+
+/* A write the file system refuses midway leaves no file under the name
+ * nor a temporary, in a batch as alone, and the commit that follows syncs
+ * only what was written; the uncommitted profiles written before it are
+ * whole. */
+void test_disk_batch_failed_write(void)
+{
+	char dir[64], path[PATH_MAX];
+	static char buf[30000];
+	struct disk_store *d = NULL;
+	int err = 0, ok = 0;
+
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700")) {
+		harness_skip(__FILE__, __LINE__, "mount tmpfs: %s (needs CAP_SYS_ADMIN)", strerror(errno));
+		rmdir(dir);
+		return;
+	}
+	memset(buf, 'w', sizeof(buf));
+	d = disk_store__new(dir, 0, 0);
+	if (!ASSERT_OK_PTR(d, "new"))
+		goto out;
+	for (int i = 0; i < 5 && !err; i++) {
+		err = disk_store__write(d, "p", 1, "cpu", (int64_t)(i + 1) * SEC, buf, sizeof(buf),
+					NULL, 0);
+		ok += !err;
+	}
+	ASSERT_EQ(err, -ENOSPC, "full");
+	ASSERT_TRUE(ok >= 1, "some written");
+	ASSERT_EQ(count_files(dir, ".tmp."), 0, "no temporary left");
+	ASSERT_EQ(count_files(dir, NULL), ok, "only whole profiles");
+	disk_store__path(d, "p", 1, "cpu", (int64_t)(ok + 1) * SEC, path, sizeof(path));
+	ASSERT_EQ(file_size(path), -1, "the failed one absent");
+	for (int i = 0; i < ok; i++) {
+		disk_store__path(d, "p", 1, "cpu", (int64_t)(i + 1) * SEC, path, sizeof(path));
+		ASSERT_EQ(file_size(path), sizeof(buf), "whole before commit");
+	}
+	ASSERT_OK(disk_store__commit(d), "commit");
+	/* dir (p made in it), dir/p (1 made in it), dir/p/1. */
+	ASSERT_EQ(disk_store__stats(d)->dir_syncs, 3, "synced what was written");
+out:
+	disk_store__free(d);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+}
