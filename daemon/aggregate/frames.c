@@ -16,7 +16,7 @@ static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint6
 			       struct frames_stats *st)
 {
 	struct pprof_line lines[SYM_MAX_INLINE];
-	uint64_t mapping_id = 0;
+	uint64_t mapping_id = 0, loc;
 	unsigned flags = 0;
 
 	if (f->map) {
@@ -31,6 +31,14 @@ static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint6
 		mapping_id = pprof__mapping(p, &m);
 		if (!mapping_id)
 			return 0;
+	}
+	/* Seen before in this profile (most frames are): its lines won then,
+	 * so do not make their functions again (4/5 of the builder's time). */
+	loc = pprof__location_find(p, mapping_id, addr);
+	if (loc) {
+		st->frames++;
+		st->unsymbolized += f->nlines == 0;
+		return loc;
 	}
 	for (size_t i = 0; i < f->nlines; i++) {
 		const struct sym_line *l = &f->lines[i];
@@ -63,7 +71,13 @@ static uint64_t python_location(struct pprof *p, pid_t pid, uint64_t v, struct f
 	struct python_frame pf;
 	struct pprof_line line;
 	uint64_t h = (v ^ ((uint64_t)pid * 0x9e3779b97f4a7c15ULL)) * 0x100000001b3ULL;
+	uint64_t addr = (PROFD_PY_TAG << 60) | (h >> 4), loc;
 
+	loc = pprof__location_find(p, 0, addr);
+	if (loc) {
+		st->frames++;
+		return loc;
+	}
 	python__frame(pid, v, &pf);
 	line.function_id = pprof__function(p, pf.name, pf.name, pf.file[0] ? pf.file : NULL,
 					   pf.start_line);
@@ -71,7 +85,7 @@ static uint64_t python_location(struct pprof *p, pid_t pid, uint64_t v, struct f
 		return 0;
 	line.line = pf.line;
 	st->frames++;
-	return pprof__location(p, 0, (PROFD_PY_TAG << 60) | (h >> 4), &line, 1);
+	return pprof__location(p, 0, addr, &line, 1);
 }
 
 int frames__locations(struct pprof *p, struct symbolizer *s, pid_t pid,

@@ -261,15 +261,28 @@ static bool mapping_eq(const void *ctx, uint32_t idx, const void *key)
 	       a->filename == b->filename && a->build_id == b->build_id;
 }
 
+static bool str_is(const struct pprof *p, uint32_t idx, const char *s)
+{
+	return !strcmp(p->strs[idx], s ? s : "");
+}
+
 uint64_t pprof__mapping(struct pprof *p, const struct pprof_mapping *m)
 {
 	struct pp_mapping key = { 0 };
+	uint32_t idx, *recent;
 	uint64_t hash;
-	uint32_t idx;
 	int err;
 
 	if (!p || !m)
 		return id_err(-EINVAL);
+	recent = &p->mapping_recent[hash_u64(m->start) & (PP_MAPPING_RECENT - 1)];
+	if (*recent) {
+		const struct pp_mapping *r = &p->mappings[*recent - 1];
+
+		if (r->start == m->start && r->limit == m->limit && r->offset == m->offset &&
+		    str_is(p, r->filename, m->filename) && str_is(p, r->build_id, m->build_id))
+			return *recent;
+	}
 	key.start = m->start;
 	key.limit = m->limit;
 	key.offset = m->offset;
@@ -281,7 +294,7 @@ uint64_t pprof__mapping(struct pprof *p, const struct pprof_mapping *m)
 	hash = mapping_hash(&key);
 	idx = hashmap__find(&p->mapping_map, hash, mapping_eq, p, &key);
 	if (idx != HASHMAP_NONE)
-		return (uint64_t)idx + 1;
+		return *recent = idx + 1;
 	err = RESERVE(p->mappings, p->mappings_cap, p->nmappings, 1);
 	if (!err)
 		err = map_reserve(&p->mapping_map, 1);
@@ -289,7 +302,7 @@ uint64_t pprof__mapping(struct pprof *p, const struct pprof_mapping *m)
 		return id_err(err);
 	p->mappings[p->nmappings] = key;
 	hashmap__insert(&p->mapping_map, hash, p->nmappings);
-	return ++p->nmappings;
+	return *recent = ++p->nmappings;
 }
 
 int pprof__mapping_mark(struct pprof *p, uint64_t mapping_id, unsigned flags)
@@ -359,6 +372,18 @@ static bool location_eq(const void *ctx, uint32_t idx, const void *key)
 	const struct location_key *b = key;
 
 	return a->mapping_id == b->mapping_id && a->address == b->address;
+}
+
+uint64_t pprof__location_find(const struct pprof *p, uint64_t mapping_id, uint64_t address)
+{
+	struct location_key key = { mapping_id, address };
+	uint32_t idx;
+
+	if (!p)
+		return 0;
+	idx = hashmap__find(&p->location_map, hash_combine(hash_u64(mapping_id), address),
+			    location_eq, p, &key);
+	return idx == HASHMAP_NONE ? 0 : (uint64_t)idx + 1;
 }
 
 uint64_t pprof__location(struct pprof *p, uint64_t mapping_id, uint64_t address,

@@ -1507,3 +1507,39 @@ out:
 	free(base);
 	pprof__free(p);
 }
+
+/* pprof__location_find: 0 until the location exists, then its id, for
+ * exactly its (mapping, address); a mapping asked for again after others
+ * (the recent-mapping shortcut) keeps its id, and one that differs from a
+ * recent one only in its file or build id gets its own. */
+void test_pprof_location_find(void)
+{
+	struct pprof_mapping m1 = { 0x400000, 0x500000, 0, "/bin/a", "ab" };
+	struct pprof_mapping m2 = { 0x400000, 0x500000, 0, "/bin/a", "cd" };
+	struct pprof_line line;
+	uint64_t map1, map2, loc;
+	struct pprof *p;
+
+	p = pprof__new();
+	if (!ASSERT_OK_PTR(p, "new"))
+		return;
+	map1 = pprof__mapping(p, &m1);
+	ASSERT_EQ(map1, 1, "mapping");
+	ASSERT_EQ(pprof__location_find(p, map1, 0x401000), 0, "none yet");
+	line = (struct pprof_line){ pprof__function(p, "f", "f", NULL, 0), 3 };
+	loc = pprof__location(p, map1, 0x401000, &line, 1);
+	ASSERT_EQ(loc, 1, "location");
+	ASSERT_EQ(pprof__location_find(p, map1, 0x401000), loc, "found");
+	ASSERT_EQ(pprof__location_find(p, 0, 0x401000), 0, "other mapping");
+	ASSERT_EQ(pprof__location_find(p, map1, 0x401001), 0, "other address");
+	ASSERT_EQ(pprof__location_find(NULL, map1, 0x401000), 0, "NULL builder");
+	map2 = pprof__mapping(p, &m2);
+	ASSERT_EQ(map2, 2, "build id differs from the recent one");
+	ASSERT_EQ(pprof__mapping(p, &m1), map1, "first again");
+	m1.filename = "/bin/b";
+	ASSERT_EQ(pprof__mapping(p, &m1), 3, "file differs from the recent one");
+	m1.filename = "/bin/a";
+	ASSERT_EQ(pprof__mapping(p, &m1), map1, "first once more");
+	ASSERT_EQ(pprof__mapping(p, &m2), map2, "second again");
+	pprof__free(p);
+}
