@@ -49,6 +49,8 @@ struct disk_store {
 /* Profiles staged (an open file each) before a commit is forced. */
 #define DISK_MAX_STAGED 256
 
+static int sync_pending(struct disk_store *d);
+
 struct entry {
 	int64_t mtime_ns;
 	uint64_t size;
@@ -63,7 +65,7 @@ static int pending_add(struct disk_store *d, const char *dir, size_t n)
 	int err;
 
 	if (d->npending >= PENDING_MAX) /* a caller that never commits */
-		disk_store__commit(d);
+		sync_pending(d);
 	if (d->npending == d->pending_cap) {
 		size_t cap = d->pending_cap ? d->pending_cap * 2 : 64;
 		char **grown = reallocarray(d->pending, cap, sizeof(*grown));
@@ -225,6 +227,7 @@ static void count_failure(struct disk_store *d, int err, const char *path)
  * for the commit to sync and name it. */
 struct staged {
 	int fd;
+	int err;                /* of its data's sync */
 	size_t len;
 	size_t dirlen;          /* path[0..dirlen) is its directory */
 	char *tmp;              /* the temporary's path */
@@ -237,9 +240,9 @@ static void staged_done(struct staged *s)
 	free(s->path);
 }
 
-/* Write data into a new temporary beside the profile's name, and start
- * its writeback; *out (d->staged[d->nstaged], room reserved) describes it.
- * Returns 0 or -errno (counted; nothing is left behind). */
+/* Write data into a new temporary beside the profile's name, start its
+ * writeback, and append it to d->staged. Returns 0 or -errno (counted;
+ * nothing is left behind). */
 static int stage(struct disk_store *d, const char *process, int pid, const char *type,
 		 int64_t start_ns, const void *data, size_t len)
 {
@@ -313,23 +316,27 @@ fail:
 	return err;
 }
 
-/* Sync a staged profile's data and give it its name: the plain one, or
+/* Data (and size) on disk before the name: a file under a profile's name
+ * is never partial, whatever crashes. Closes s's fd; s->err is the
+ * outcome. */
+static void sync_data(struct staged *s)
+{
+	s->err = fdatasync(s->fd) ? -errno : 0;
+	if (close(s->fd) && !s->err)
+		s->err = -errno;
+	s->fd = -1;
+}
+
+/* Give a staged profile, synced, its name: the plain one, or
  * when that is taken (two profiles with one start, however that came to
  * be) "-2", "-3", ... before the suffix, so that both are kept. Its
- * directory is left for the commit to sync. Frees s's fd; returns 0 or
- * -errno (counted; the temporary removed). */
+ * directory is left for the commit to sync. Returns 0 or -errno (counted;
+ * the temporary removed). */
 static int finish(struct disk_store *d, struct staged *s, char *path_out, size_t path_size)
 {
 	char path[PATH_MAX];
-	int err = 0, n, k;
+	int err = s->err, n, k;
 
-	/* Data (and size) on disk before the name: a file under a profile's
-	 * name is never partial, whatever crashes. */
-	if (fdatasync(s->fd))
-		err = -errno;
-	if (close(s->fd) && !err)
-		err = -errno;
-	s->fd = -1;
 	snprintf(path, sizeof(path), "%s", s->path);
 	for (k = 2; !err; k++) {
 		size_t base = strlen(path) - strlen(SUFFIX);
@@ -388,6 +395,7 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 		return err;
 	/* Not in a batch, or the caller wants the final name now. */
 	s = d->staged[--d->nstaged];
+	sync_data(&s);
 	err = finish(d, &s, path_out, path_size);
 	staged_done(&s);
 	return err;
@@ -405,8 +413,12 @@ int disk_store__commit(struct disk_store *d)
 	if (!d)
 		return 0;
 	d->batch = false;
-	/* fdatasync each (their writeback began at the write, the batch's
-	 * together), then rename: every name is given to whole data. */
+	/* fdatasync all (their writeback began at the write), then rename
+	 * all: every name is given to whole data, and a journaling file
+	 * system logs the renames together (interleaved, each fdatasync
+	 * committed the rename before it). */
+	for (size_t i = 0; i < d->nstaged; i++)
+		sync_data(&d->staged[i]);
 	for (size_t i = 0; i < d->nstaged; i++) {
 		e = finish(d, &d->staged[i], NULL, 0);
 		if (e && !err)
@@ -414,8 +426,17 @@ int disk_store__commit(struct disk_store *d)
 		staged_done(&d->staged[i]);
 	}
 	d->nstaged = 0;
+	e = sync_pending(d);
+	return err ? err : e;
+}
+
+/* fsync each pending directory once. Returns 0 or the first -errno. */
+static int sync_pending(struct disk_store *d)
+{
+	int err = 0, e;
+
 	if (!d->npending)
-		return err;
+		return 0;
 	/* Sorted: each directory once, and a parent before its children. */
 	qsort(d->pending, d->npending, sizeof(*d->pending), dir_cmp);
 	for (size_t i = 0; i < d->npending; i++) {
