@@ -334,14 +334,29 @@ uint64_t pprof__function(struct pprof *p, const char *name, const char *system_n
 			 const char *filename, int64_t start_line)
 {
 	struct pp_function key = { .start_line = start_line };
+	uint32_t idx, *recent;
 	uint64_t hash;
-	uint32_t idx;
 	int err;
 
 	if (!p)
 		return id_err(-EINVAL);
+	/* A function's other addresses come next to each other (its other
+	 * lines, callers of it from several places): compared in full, the
+	 * recent one costs no hashing. */
+	recent = &p->function_recent[hash_u64((uintptr_t)name) & (PP_FUNCTION_RECENT - 1)];
+	if (*recent) {
+		const struct pp_function *r = &p->functions[*recent - 1];
+
+		if (r->start_line == start_line && str_is(p, r->name, name) &&
+		    (system_name == name ? r->system_name == r->name
+					 : str_is(p, r->system_name, system_name)) &&
+		    str_is(p, r->filename, filename))
+			return *recent;
+	}
 	err = intern(p, name, &key.name);
-	if (!err)
+	if (!err && system_name == name) /* the usual case: once is enough */
+		key.system_name = key.name;
+	else if (!err)
 		err = intern(p, system_name, &key.system_name);
 	if (!err)
 		err = intern(p, filename, &key.filename);
@@ -350,7 +365,7 @@ uint64_t pprof__function(struct pprof *p, const char *name, const char *system_n
 	hash = function_hash(&key);
 	idx = hashmap__find(&p->function_map, hash, function_eq, p, &key);
 	if (idx != HASHMAP_NONE)
-		return (uint64_t)idx + 1;
+		return *recent = idx + 1;
 	err = RESERVE(p->functions, p->functions_cap, p->nfunctions, 1);
 	if (!err)
 		err = map_reserve(&p->function_map, 1);
@@ -358,7 +373,7 @@ uint64_t pprof__function(struct pprof *p, const char *name, const char *system_n
 		return id_err(err);
 	p->functions[p->nfunctions] = key;
 	hashmap__insert(&p->function_map, hash, p->nfunctions);
-	return ++p->nfunctions;
+	return *recent = ++p->nfunctions;
 }
 
 struct location_key {

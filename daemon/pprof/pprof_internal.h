@@ -15,6 +15,7 @@
 	(PPROF_HAS_FUNCTIONS | PPROF_HAS_FILENAMES | PPROF_HAS_LINE_NUMBERS | PPROF_HAS_INLINE_FRAMES)
 
 #define PP_MAPPING_RECENT 16      /* a power of two */
+#define PP_FUNCTION_RECENT 64     /* a power of two */
 
 /* String fields below are string table indexes; 0 is "". */
 struct pp_value_type {
@@ -88,6 +89,8 @@ struct pprof {
 	struct pp_function *functions;    /* id = index + 1 */
 	size_t nfunctions, functions_cap;
 	struct hashmap function_map;
+	/* Function ids by name pointer, checked in full before use. 0: empty. */
+	uint32_t function_recent[PP_FUNCTION_RECENT];
 
 	struct pp_location *locations;    /* id = index + 1 */
 	size_t nlocations, locations_cap;
