@@ -244,7 +244,7 @@ static void staged_done(struct staged *s)
  * writeback, and append it to d->staged. Returns 0 or -errno (counted;
  * nothing is left behind). */
 static int stage(struct disk_store *d, const char *process, int pid, const char *type,
-		 int64_t start_ns, const void *data, size_t len)
+		 int64_t start_ns, const void *data, size_t len, bool may_retry)
 {
 	char dir[PATH_MAX], file[NAME_MAX + 1], path[PATH_MAX], tmp[PATH_MAX];
 	struct staged *s;
@@ -312,6 +312,10 @@ fail:
 		close(fd);
 		unlink(tmp);
 	}
+	/* Out of file descriptors with profiles staged (an open file each):
+	 * the caller commits them and tries again. */
+	if (may_retry && d->nstaged && (err == -EMFILE || err == -ENFILE))
+		return err;
 	count_failure(d, err, path[0] ? path : file);
 	return err;
 }
@@ -390,7 +394,14 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 		disk_store__commit(d);
 		d->batch = true;
 	}
-	err = stage(d, process, pid, type, start_ns, data, len);
+	err = stage(d, process, pid, type, start_ns, data, len, true);
+	if ((err == -EMFILE || err == -ENFILE) && d->nstaged) { /* not counted yet */
+		bool batch = d->batch;
+
+		disk_store__commit(d);
+		d->batch = batch;
+		err = stage(d, process, pid, type, start_ns, data, len, false);
+	}
 	if (err || (d->batch && !path_out))
 		return err;
 	/* Not in a batch, or the caller wants the final name now. */

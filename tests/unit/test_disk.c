@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -598,4 +599,43 @@ out:
 	disk_store__free(d);
 	umount2(dir, MNT_DETACH);
 	rmdir(dir);
+}
+
+/* Out of file descriptors in a batch (each staged profile holds one): the
+ * write commits what is staged and goes on; no profile is lost. In a
+ * child, whose descriptor limit is lowered to a few beyond those open. */
+void test_disk_staged_out_of_fds(void)
+{
+	char dir[64], out[128];
+	pid_t child;
+	int status = -1;
+
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	snprintf(out, sizeof(out), "%s/out", dir);
+	child = fork();
+	if (child == 0) {
+		struct disk_store *d = disk_store__new(out, 0, 0);
+		struct rlimit rl;
+		int fd = dup(0), bad = 0;
+
+		/* The lowest free descriptor + 8: room for 8 staged at most. */
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = fd + 8;
+		close(fd);
+		if (!d || setrlimit(RLIMIT_NOFILE, &rl))
+			_exit(100);
+		disk_store__begin(d);
+		for (int i = 0; i < 40; i++)
+			bad += disk_store__write(d, "fds", 1000 + i, "cpu", SEC, "f", 1, NULL, 0) != 0;
+		bad += disk_store__commit(d) != 0;
+		bad += disk_store__stats(d)->errors != 0;
+		disk_store__free(d);
+		_exit(bad);
+	}
+	ASSERT_TRUE(child > 0 && waitpid(child, &status, 0) == child, "child");
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0, "no failed write");
+	ASSERT_EQ(count_profiles(out), 40, "every profile written");
+	ASSERT_EQ(count_files(out, ".tmp."), 0, "no temporary left");
+	rm_rf(dir);
 }
