@@ -33,7 +33,8 @@ static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint6
 			return 0;
 	}
 	/* Seen before in this profile (most frames are): its lines won then,
-	 * so do not make their functions again (4/5 of the builder's time). */
+	 * so do not make their functions again (hashing their strings was two
+	 * thirds of building a 1000-sample profile). */
 	loc = pprof__location_find(p, mapping_id, addr);
 	if (loc) {
 		st->frames++;

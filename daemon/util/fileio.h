@@ -30,8 +30,7 @@ enum {
 	ATOMIC_SYNC_DIR = 1 << 1,  /* fsync the directory after the rename (best effort) */
 	/* fdatasync rather than fsync the temporary: its data and what reading
 	 * them needs (size, blocks) reach the disk before the rename; only
-	 * timestamps may not. A new file's fsync costs the same journal commit
-	 * plus the timestamps' inode write. */
+	 * its timestamps may not. */
 	ATOMIC_DATASYNC = 1 << 2,
 };
 
