@@ -141,6 +141,9 @@ void agent_tick(struct agent *a)
 	/* Before the drains: their generation switch is where this tick cuts. */
 	int64_t now = agent_now_ns(CLOCK_REALTIME), mono = agent_now_ns(CLOCK_MONOTONIC);
 
+	/* The profiles this tick writes (exited processes', the interval's)
+	 * are staged, and synced and named together at its end. */
+	disk_store__begin(a->disk);
 	for (size_t i = 0; i < a->ntypes; i++)
 		agent_type_drain(&a->types[i], true);
 	a->last_drain_ns = now;
@@ -151,5 +154,9 @@ void agent_tick(struct agent *a)
 	agent_flush_exited(a);
 	if (mono >= a->interval_end_mono)
 		agent_interval_end(a, now);
+	/* fdatasync of each (their writeback under way since their write),
+	 * rename, then one fsync per directory: was fsync, rename and a
+	 * directory fsync per file, one after the other. */
+	disk_store__commit(a->disk);
 	agent_snapshot_update(a);
 }

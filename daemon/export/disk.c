@@ -30,11 +30,26 @@ struct disk_store {
 	uint64_t failing;       /* consecutive failed writes: log transitions only */
 	int64_t scanned_ns;     /* the last retain's now (0: none yet) */
 	int64_t oldest_ns;      /* mtime of the oldest profile it kept, or 0 */
+	/* Directories whose new entries (files renamed in, directories made)
+	 * disk_store__commit() is to fsync; duplicates go at the commit. */
+	char **pending;
+	size_t npending, pending_cap;
+	/* Profiles written, waiting in their temporaries for the commit. */
+	struct staged *staged;
+	size_t nstaged, staged_cap;
+	bool batch;             /* between disk_store__begin() and the commit */
 };
 
 /* Between two retains, the store's own writes keep the totals; a scan
  * is due sooner when they say something must go. */
 #define RESCAN_NS (300LL * 1000000000)
+
+/* Directories remembered before a commit is forced. */
+#define PENDING_MAX 4096
+/* Profiles staged (an open file each) before a commit is forced. */
+#define DISK_MAX_STAGED 256
+
+static int sync_pending(struct disk_store *d);
 
 struct entry {
 	int64_t mtime_ns;
@@ -42,15 +57,52 @@ struct entry {
 	char *rel;              /* <process>/<pid>/<file> */
 };
 
-static int mkdir_one(const char *path)
+/* Remember dir (the first n bytes of it) for the next commit. Returns 0,
+ * or -errno when it could not be remembered: then it is synced at once. */
+static int pending_add(struct disk_store *d, const char *dir, size_t n)
 {
-	if (!mkdir(path, 0750) || errno == EEXIST)
-		return 0;
-	return -errno;
+	char *copy;
+	int err;
+
+	if (d->npending >= PENDING_MAX) /* a caller that never commits */
+		sync_pending(d);
+	if (d->npending == d->pending_cap) {
+		size_t cap = d->pending_cap ? d->pending_cap * 2 : 64;
+		char **grown = reallocarray(d->pending, cap, sizeof(*grown));
+
+		if (!grown)
+			goto now;
+		d->pending = grown;
+		d->pending_cap = cap;
+	}
+	copy = strndup(dir, n);
+	if (!copy)
+		goto now;
+	d->pending[d->npending++] = copy;
+	return 0;
+now:
+	copy = strndup(dir, n);
+	err = copy ? fsync_dir(copy) : -ENOMEM;
+	free(copy);
+	return err;
 }
 
-/* mkdir -p for an absolute path we built (no "." or ".." components). */
-static int mkdir_p(const char *path)
+/* A directory made: its entry in its parent is new too. */
+static int mkdir_one(struct disk_store *d, const char *path)
+{
+	const char *slash;
+
+	if (mkdir(path, 0750))
+		return errno == EEXIST ? 0 : -errno;
+	slash = strrchr(path, '/');
+	if (d && slash && slash > path)
+		pending_add(d, path, slash - path);
+	return 0;
+}
+
+/* mkdir -p for an absolute path we built (no "." or ".." components); the
+ * parents of the directories it made are pending in d (when not NULL). */
+static int mkdir_p(struct disk_store *d, const char *path)
 {
 	char buf[PATH_MAX];
 	size_t n = strlen(path);
@@ -63,12 +115,12 @@ static int mkdir_p(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		err = mkdir_one(buf);
+		err = mkdir_one(d, buf);
 		*p = '/';
 		if (err)
 			return err;
 	}
-	return mkdir_one(buf);
+	return mkdir_one(d, buf);
 }
 
 struct disk_store *disk_store__new(const char *dir, uint64_t max_bytes, uint64_t max_age_ns)
@@ -92,7 +144,7 @@ struct disk_store *disk_store__new(const char *dir, uint64_t max_bytes, uint64_t
 	/* No trailing slash: paths are dir + "/" + ... */
 	for (size_t n = strlen(d->dir); n > 1 && d->dir[n - 1] == '/'; n--)
 		d->dir[n - 1] = '\0';
-	err = mkdir_p(d->dir);
+	err = mkdir_p(NULL, d->dir);
 	if (err) {
 		disk_store__free(d);
 		errno = -err;
@@ -107,6 +159,9 @@ void disk_store__free(struct disk_store *d)
 {
 	if (!d)
 		return;
+	disk_store__commit(d);
+	free(d->staged);
+	free(d->pending);
 	free(d->dir);
 	free(d);
 }
@@ -168,12 +223,32 @@ static void count_failure(struct disk_store *d, int err, const char *path)
 			 "(counted in metrics)", path, strerror(-err));
 }
 
-int disk_store__write(struct disk_store *d, const char *process, int pid, const char *type,
-		      int64_t start_ns, const void *data, size_t len, char *path_out,
-		      size_t path_size)
+/* A profile in its temporary (data written, writeback started), waiting
+ * for the commit to sync and name it. */
+struct staged {
+	int fd;
+	int err;                /* of its data's sync */
+	size_t len;
+	size_t dirlen;          /* path[0..dirlen) is its directory */
+	char *tmp;              /* the temporary's path */
+	char *path;             /* the name it is to get ("-N" added if taken) */
+};
+
+static void staged_done(struct staged *s)
+{
+	free(s->tmp);
+	free(s->path);
+}
+
+/* Write data into a new temporary beside the profile's name, start its
+ * writeback, and append it to d->staged. Returns 0 or -errno (counted;
+ * nothing is left behind). */
+static int stage(struct disk_store *d, const char *process, int pid, const char *type,
+		 int64_t start_ns, const void *data, size_t len, bool may_retry)
 {
 	char dir[PATH_MAX], file[NAME_MAX + 1], path[PATH_MAX], tmp[PATH_MAX];
-	int err, n, k;
+	struct staged *s;
+	int fd = -1, err, n;
 
 	path[0] = file[0] = '\0';
 	err = build_paths(d, process, pid, type, start_ns, dir, sizeof(dir), file, sizeof(file));
@@ -185,36 +260,112 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 		err = -ENAMETOOLONG;
 		goto fail;
 	}
-	err = mkdir_p(dir);
+	if (d->nstaged == d->staged_cap) {
+		size_t cap = d->staged_cap ? d->staged_cap * 2 : 64;
+		struct staged *grown = reallocarray(d->staged, cap, sizeof(*grown));
+
+		if (!grown) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		d->staged = grown;
+		d->staged_cap = cap;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	/* The directory is missing (the process's first profile, or removed
+	 * by retention): make it and try again, once. mkdir -p before every
+	 * write was 5 syscalls a profile. */
+	if (fd < 0 && errno == ENOENT) {
+		err = mkdir_p(d, dir);
+		if (err)
+			goto fail;
+		memcpy(tmp + strlen(tmp) - 6, "XXXXXX", 6); /* as it was */
+		fd = mkostemp(tmp, O_CLOEXEC);
+	}
+	if (fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/* The mode before the data: both reach the disk at the fdatasync. */
+	err = fchmod(fd, 0640) ? -errno : write_all(fd, data, len);
 	if (err)
 		goto fail;
-	/* A name taken (two profiles with one start, however that came to
-	 * be) keeps both: the later one gets "-2", "-3", ... before the suffix. */
-	for (k = 2;; k++) {
-		char tmpl[PATH_MAX];
+	/* Start writing the data back now (best effort): the commit's
+	 * fdatasync of a tick's profiles then waits on I/O already under way,
+	 * and the file system allocates and logs them together. */
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	s = &d->staged[d->nstaged];
+	s->tmp = strdup(tmp);
+	s->path = strdup(path);
+	if (!s->tmp || !s->path) {
+		staged_done(s);
+		err = -ENOMEM;
+		goto fail;
+	}
+	s->fd = fd;
+	s->len = len;
+	s->dirlen = strlen(dir);
+	d->nstaged++;
+	return 0;
+fail:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	/* Out of file descriptors with profiles staged (an open file each):
+	 * the caller commits them and tries again. */
+	if (may_retry && d->nstaged && (err == -EMFILE || err == -ENFILE))
+		return err;
+	count_failure(d, err, path[0] ? path : file);
+	return err;
+}
 
-		memcpy(tmpl, tmp, sizeof(tmpl)); /* write_file_atomic fills in the XXXXXX */
-		err = write_file_atomic(path, tmpl, &(struct iovec){ (void *)data, len }, 1, 0640,
-					ATOMIC_NOREPLACE | ATOMIC_SYNC_DIR);
-		if (err != -EEXIST || k > DISK_MAX_CLASHES)
-			break;
+/* Data (and size) on disk before the name: a file under a profile's name
+ * is never partial, whatever crashes. Closes s's fd; s->err is the
+ * outcome. */
+static void sync_data(struct staged *s)
+{
+	s->err = fdatasync(s->fd) ? -errno : 0;
+	if (close(s->fd) && !s->err)
+		s->err = -errno;
+	s->fd = -1;
+}
+
+/* Give a staged profile, synced, its name: the plain one, or
+ * when that is taken (two profiles with one start, however that came to
+ * be) "-2", "-3", ... before the suffix, so that both are kept. Its
+ * directory is left for the commit to sync. Returns 0 or -errno (counted;
+ * the temporary removed). */
+static int finish(struct disk_store *d, struct staged *s, char *path_out, size_t path_size)
+{
+	char path[PATH_MAX];
+	int err = s->err, n, k;
+
+	snprintf(path, sizeof(path), "%s", s->path);
+	for (k = 2; !err; k++) {
 		size_t base = strlen(path) - strlen(SUFFIX);
 
+		if (!renameat2(AT_FDCWD, s->tmp, AT_FDCWD, path, RENAME_NOREPLACE))
+			break;
+		err = -errno;
+		if (err != -EEXIST || k > DISK_MAX_CLASHES)
+			break;
 		if (k > 2) /* drop the previous "-N" */
 			base = strrchr(path, '-') - path;
 		n = snprintf(path + base, sizeof(path) - base, "-%d" SUFFIX, k);
-		if (n < 0 || (size_t)n >= sizeof(path) - base) {
-			err = -ENAMETOOLONG;
-			break;
-		}
+		err = n < 0 || (size_t)n >= sizeof(path) - base ? -ENAMETOOLONG : 0;
 	}
-	if (err)
-		goto fail;
+	if (err) {
+		unlink(s->tmp);
+		count_failure(d, err, path);
+		return err;
+	}
+	pending_add(d, path, s->dirlen);
 	if (k > 2)
 		d->st.renamed++;
 	d->st.written++;
-	d->st.bytes_written += len;
-	d->st.bytes_used += len;
+	d->st.bytes_written += s->len;
+	d->st.bytes_used += s->len;
 	d->st.files++;
 	if (d->failing) {
 		log_info("profile writes under '%s' succeed again after %llu failures", d->dir,
@@ -224,8 +375,97 @@ int disk_store__write(struct disk_store *d, const char *process, int pid, const 
 	if (path_out && path_size)
 		snprintf(path_out, path_size, "%s", path);
 	return 0;
-fail:
-	count_failure(d, err, path[0] ? path : file);
+}
+
+void disk_store__begin(struct disk_store *d)
+{
+	if (d)
+		d->batch = true;
+}
+
+int disk_store__write(struct disk_store *d, const char *process, int pid, const char *type,
+		      int64_t start_ns, const void *data, size_t len, char *path_out,
+		      size_t path_size)
+{
+	struct staged s;
+	int err;
+
+	if (d->nstaged >= DISK_MAX_STAGED) { /* an open fd each */
+		disk_store__commit(d);
+		d->batch = true;
+	}
+	err = stage(d, process, pid, type, start_ns, data, len, true);
+	if ((err == -EMFILE || err == -ENFILE) && d->nstaged) { /* not counted yet */
+		bool batch = d->batch;
+
+		disk_store__commit(d);
+		d->batch = batch;
+		err = stage(d, process, pid, type, start_ns, data, len, false);
+	}
+	if (err || (d->batch && !path_out))
+		return err;
+	/* Not in a batch, or the caller wants the final name now. */
+	s = d->staged[--d->nstaged];
+	sync_data(&s);
+	err = finish(d, &s, path_out, path_size);
+	staged_done(&s);
+	return err;
+}
+
+static int dir_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int disk_store__commit(struct disk_store *d)
+{
+	int err = 0, e;
+
+	if (!d)
+		return 0;
+	d->batch = false;
+	/* fdatasync all (their writeback began at the write), then rename
+	 * all: every name is given to whole data, and a journaling file
+	 * system logs the renames together (interleaved, each fdatasync
+	 * committed the rename before it). */
+	for (size_t i = 0; i < d->nstaged; i++)
+		sync_data(&d->staged[i]);
+	for (size_t i = 0; i < d->nstaged; i++) {
+		e = finish(d, &d->staged[i], NULL, 0);
+		if (e && !err)
+			err = e;
+		staged_done(&d->staged[i]);
+	}
+	d->nstaged = 0;
+	e = sync_pending(d);
+	return err ? err : e;
+}
+
+/* fsync each pending directory once. Returns 0 or the first -errno. */
+static int sync_pending(struct disk_store *d)
+{
+	int err = 0, e;
+
+	if (!d->npending)
+		return 0;
+	/* Sorted: each directory once, and a parent before its children. */
+	qsort(d->pending, d->npending, sizeof(*d->pending), dir_cmp);
+	for (size_t i = 0; i < d->npending; i++) {
+		if (i && !strcmp(d->pending[i], d->pending[i - 1]))
+			continue;
+		e = fsync_dir(d->pending[i]);
+		d->st.dir_syncs += !e;
+		/* ENOENT: retention removed it, with what was renamed in. A
+		 * failure here is no failed write: the files are whole and in
+		 * place, only their names may not survive a power failure. */
+		if (e && e != -ENOENT && !err) {
+			log_debug("cannot sync directory '%s': %s", d->pending[i], strerror(-e));
+			err = e;
+		}
+	}
+	for (size_t i = 0; i < d->npending; i++)
+		free(d->pending[i]);
+	d->npending = 0;
 	return err;
 }
 

@@ -219,7 +219,8 @@ int spool__push(struct spool *s, const struct upload_item *it)
 	file_path(s, s->next_seq, final, sizeof(final));
 	err = write_file_atomic(final, tmp, (struct iovec[]){
 		{ &h, sizeof(h) }, { (void *)path, h.path_len },
-		{ (void *)ctype, h.ctype_len }, { (void *)it->body, it->len } }, 4, 0, 0);
+		{ (void *)ctype, h.ctype_len }, { (void *)it->body, it->len } }, 4, 0,
+		ATOMIC_DATASYNC);
 	if (err)
 		goto refuse;
 	err = q_append(s, s->next_seq, size);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* spool: a bounded FIFO of upload requests on disk, for when the profile
  * store cannot take them. One file per request, written atomically (temporary
- * file, fsync, rename) and named by a sequence number, so the order survives
+ * file, fdatasync, rename) and named by a sequence number, so the order survives
  * a restart; what would exceed the byte bound is refused and counted. */
 #ifndef PROFD_SPOOL_H
 #define PROFD_SPOOL_H

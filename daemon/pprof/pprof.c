@@ -261,15 +261,28 @@ static bool mapping_eq(const void *ctx, uint32_t idx, const void *key)
 	       a->filename == b->filename && a->build_id == b->build_id;
 }
 
+static bool str_is(const struct pprof *p, uint32_t idx, const char *s)
+{
+	return !strcmp(p->strs[idx], s ? s : "");
+}
+
 uint64_t pprof__mapping(struct pprof *p, const struct pprof_mapping *m)
 {
 	struct pp_mapping key = { 0 };
+	uint32_t idx, *recent;
 	uint64_t hash;
-	uint32_t idx;
 	int err;
 
 	if (!p || !m)
 		return id_err(-EINVAL);
+	recent = &p->mapping_recent[hash_u64(m->start) & (PP_MAPPING_RECENT - 1)];
+	if (*recent) {
+		const struct pp_mapping *r = &p->mappings[*recent - 1];
+
+		if (r->start == m->start && r->limit == m->limit && r->offset == m->offset &&
+		    str_is(p, r->filename, m->filename) && str_is(p, r->build_id, m->build_id))
+			return *recent;
+	}
 	key.start = m->start;
 	key.limit = m->limit;
 	key.offset = m->offset;
@@ -281,7 +294,7 @@ uint64_t pprof__mapping(struct pprof *p, const struct pprof_mapping *m)
 	hash = mapping_hash(&key);
 	idx = hashmap__find(&p->mapping_map, hash, mapping_eq, p, &key);
 	if (idx != HASHMAP_NONE)
-		return (uint64_t)idx + 1;
+		return *recent = idx + 1;
 	err = RESERVE(p->mappings, p->mappings_cap, p->nmappings, 1);
 	if (!err)
 		err = map_reserve(&p->mapping_map, 1);
@@ -289,7 +302,7 @@ uint64_t pprof__mapping(struct pprof *p, const struct pprof_mapping *m)
 		return id_err(err);
 	p->mappings[p->nmappings] = key;
 	hashmap__insert(&p->mapping_map, hash, p->nmappings);
-	return ++p->nmappings;
+	return *recent = ++p->nmappings;
 }
 
 int pprof__mapping_mark(struct pprof *p, uint64_t mapping_id, unsigned flags)
@@ -321,14 +334,29 @@ uint64_t pprof__function(struct pprof *p, const char *name, const char *system_n
 			 const char *filename, int64_t start_line)
 {
 	struct pp_function key = { .start_line = start_line };
+	uint32_t idx, *recent;
 	uint64_t hash;
-	uint32_t idx;
 	int err;
 
 	if (!p)
 		return id_err(-EINVAL);
+	/* A function's other addresses come next to each other (its other
+	 * lines, callers of it from several places): compared in full, the
+	 * recent one costs no hashing. */
+	recent = &p->function_recent[hash_u64((uintptr_t)name) & (PP_FUNCTION_RECENT - 1)];
+	if (*recent) {
+		const struct pp_function *r = &p->functions[*recent - 1];
+
+		if (r->start_line == start_line && str_is(p, r->name, name) &&
+		    (system_name == name ? r->system_name == r->name
+					 : str_is(p, r->system_name, system_name)) &&
+		    str_is(p, r->filename, filename))
+			return *recent;
+	}
 	err = intern(p, name, &key.name);
-	if (!err)
+	if (!err && system_name == name) /* the usual case: once is enough */
+		key.system_name = key.name;
+	else if (!err)
 		err = intern(p, system_name, &key.system_name);
 	if (!err)
 		err = intern(p, filename, &key.filename);
@@ -337,7 +365,7 @@ uint64_t pprof__function(struct pprof *p, const char *name, const char *system_n
 	hash = function_hash(&key);
 	idx = hashmap__find(&p->function_map, hash, function_eq, p, &key);
 	if (idx != HASHMAP_NONE)
-		return (uint64_t)idx + 1;
+		return *recent = idx + 1;
 	err = RESERVE(p->functions, p->functions_cap, p->nfunctions, 1);
 	if (!err)
 		err = map_reserve(&p->function_map, 1);
@@ -345,7 +373,7 @@ uint64_t pprof__function(struct pprof *p, const char *name, const char *system_n
 		return id_err(err);
 	p->functions[p->nfunctions] = key;
 	hashmap__insert(&p->function_map, hash, p->nfunctions);
-	return ++p->nfunctions;
+	return *recent = ++p->nfunctions;
 }
 
 struct location_key {

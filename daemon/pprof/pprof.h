@@ -78,6 +78,11 @@ uint64_t pprof__location(struct pprof *p, uint64_t mapping_id, uint64_t address,
  * lines need not be built again (they would not be kept). */
 uint64_t pprof__location_find(const struct pprof *p, uint64_t mapping_id, uint64_t address);
 
+/* The id of the location (mapping_id, address) if there is one, else 0: a
+ * caller can skip making its functions (their strings hashed and
+ * compared), which pprof__location() would not use. */
+uint64_t pprof__location_find(const struct pprof *p, uint64_t mapping_id, uint64_t address);
+
 /* locs[0] is the leaf. values has one entry per sample type. Returns
  * -EINVAL if no sample type was set or a location id is unknown. */
 int pprof__add_sample(struct pprof *p, const uint64_t *locs, size_t nlocs,

@@ -14,6 +14,9 @@
 #define PPROF_HAS_ALL \
 	(PPROF_HAS_FUNCTIONS | PPROF_HAS_FILENAMES | PPROF_HAS_LINE_NUMBERS | PPROF_HAS_INLINE_FRAMES)
 
+#define PP_MAPPING_RECENT 16      /* a power of two */
+#define PP_FUNCTION_RECENT 64     /* a power of two */
+
 /* String fields below are string table indexes; 0 is "". */
 struct pp_value_type {
 	uint32_t type;
@@ -78,10 +81,16 @@ struct pprof {
 	struct pp_mapping *mappings;      /* id = index + 1 */
 	size_t nmappings, mappings_cap;
 	struct hashmap mapping_map;
+	/* Mapping ids by memory start, checked in full before use: a stack's
+	 * frames ask for the same few mappings over and over, and comparing
+	 * two strings costs a third of interning them. 0: empty. */
+	uint32_t mapping_recent[PP_MAPPING_RECENT];
 
 	struct pp_function *functions;    /* id = index + 1 */
 	size_t nfunctions, functions_cap;
 	struct hashmap function_map;
+	/* Function ids by name pointer, checked in full before use. 0: empty. */
+	uint32_t function_recent[PP_FUNCTION_RECENT];
 
 	struct pp_location *locations;    /* id = index + 1 */
 	size_t nlocations, locations_cap;

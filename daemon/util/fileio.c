@@ -98,13 +98,25 @@ int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+int fsync_dir(const char *dir)
+{
+	int fd, err = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 /* Make the rename itself durable. Best effort: the new file is already in
  * place and complete, so failing here must not report the write as failed. */
 static void sync_dir_of(const char *path)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
-	int fd;
 
 	if (!slash)
 		snprintf(dir, sizeof(dir), ".");
@@ -112,11 +124,7 @@ static void sync_dir_of(const char *path)
 		snprintf(dir, sizeof(dir), "/");
 	else if ((size_t)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path) >= sizeof(dir))
 		return;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	(void)fsync(fd);
-	close(fd);
+	(void)fsync_dir(dir);
 }
 
 int write_file_atomic(const char *path, char *tmpl, const struct iovec *iov, int iovcnt,
@@ -127,12 +135,13 @@ int write_file_atomic(const char *path, char *tmpl, const struct iovec *iov, int
 	fd = mkostemp(tmpl, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* The mode before the data: it reaches the disk with them. */
+	if (mode && fchmod(fd, mode))
+		err = -errno;
 	for (int i = 0; i < iovcnt && !err; i++)
 		err = write_all(fd, iov[i].iov_base, iov[i].iov_len);
 	/* Data on disk before the name: after a crash the file is whole or absent. */
-	if (!err && fsync(fd))
-		err = -errno;
-	if (!err && mode && fchmod(fd, mode))
+	if (!err && ((flags & ATOMIC_DATASYNC) ? fdatasync(fd) : fsync(fd)))
 		err = -errno;
 	if (close(fd) && !err)
 		err = -errno;

@@ -28,14 +28,25 @@ int write_all(int fd, const void *buf, size_t len);
 enum {
 	ATOMIC_NOREPLACE = 1 << 0, /* fail with -EEXIST rather than replace path */
 	ATOMIC_SYNC_DIR = 1 << 1,  /* fsync the directory after the rename (best effort) */
+	/* fdatasync rather than fsync the temporary: its data and what reading
+	 * them needs (size, blocks) reach the disk before the rename; only
+	 * its timestamps may not. */
+	ATOMIC_DATASYNC = 1 << 2,
 };
 
 /* Write iov[0..iovcnt) to path so that path is either absent/old or whole:
  * into a temporary created from tmpl (a mkostemp template ending in
- * "XXXXXX", in path's directory; modified in place), fsync'ed, given mode
- * (0: mkostemp's 0600), then renamed over path. On failure the temporary
- * is removed. Returns 0 or -errno. */
+ * "XXXXXX", in path's directory; modified in place), given mode (0:
+ * mkostemp's 0600), written, fsync'ed (fdatasync'ed with ATOMIC_DATASYNC),
+ * then renamed over path. On failure the temporary is removed. Without
+ * ATOMIC_SYNC_DIR the rename itself is durable only once the caller syncs
+ * the directory (fsync_dir()): a crash before that may lose the file,
+ * never leave it partial. Returns 0 or -errno. */
 int write_file_atomic(const char *path, char *tmpl, const struct iovec *iov, int iovcnt,
 		      mode_t mode, unsigned flags);
+
+/* fsync the directory dir (the durability of the renames and creations in
+ * it). Returns 0 or -errno. */
+int fsync_dir(const char *dir);
 
 #endif

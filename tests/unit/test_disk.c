@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +69,12 @@ static int count_files(const char *dir, const char *needle)
 	}
 	closedir(d);
 	return n;
+}
+
+/* Profiles (named "*.pb.gz", not hidden) under dir, recursively. */
+static int count_profiles(const char *dir)
+{
+	return count_files(dir, ".pb.gz") - count_files(dir, ".tmp.");
 }
 
 static long file_size(const char *path)
@@ -352,5 +360,282 @@ void test_disk_retain_due(void)
 	ASSERT_FALSE(disk_store__retain_due(d, now + 40 * SEC), "within bounds again");
 	disk_store__free(d);
 out:
+	rm_rf(dir);
+}
+
+/* Writes in a batch: each profile is complete under its final name as soon
+ * as its write returns (before any commit); the commit then fsyncs each
+ * directory the batch touched once (the pid directories renamed into, and
+ * the parents of those it made), and an empty commit none. Two profiles
+ * with one name in a batch are both kept; a directory removed between two
+ * writes (retention) is made again; a commit after it is gone succeeds. */
+void test_disk_batch_commit(void)
+{
+	char dir[64], path[PATH_MAX], p1[PATH_MAX], p2[PATH_MAX], p3[PATH_MAX], p4[PATH_MAX];
+	static char big[100000];
+	struct disk_store *d;
+
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	memset(big, 'q', sizeof(big));
+	snprintf(path, sizeof(path), "%s/out", dir);
+	d = disk_store__new(path, 0, 0);
+	if (!ASSERT_OK_PTR(d, "new"))
+		goto out;
+	ASSERT_OK(disk_store__commit(d), "empty commit");
+	ASSERT_EQ(disk_store__stats(d)->dir_syncs, 0, "nothing to sync");
+	ASSERT_OK(disk_store__write(d, "app", 1, "cpu", 10 * SEC, big, sizeof(big), p1, sizeof(p1)),
+		  "first");
+	/* Complete and in place before the commit. */
+	ASSERT_EQ(file_size(p1), sizeof(big), "whole before commit");
+	ASSERT_OK(disk_store__write(d, "app", 1, "cpu", 20 * SEC, "ab", 2, p2, sizeof(p2)), "second");
+	ASSERT_OK(disk_store__write(d, "app", 1, "cpu", 20 * SEC, "abc", 3, p3, sizeof(p3)),
+		  "same name in the batch");
+	ASSERT_TRUE(strcmp(p2, p3) != 0 && strstr(p3, "-2.pb.gz"), "clash renamed");
+	ASSERT_OK(disk_store__write(d, "app", 2, "cpu", 20 * SEC, "abcd", 4, p4, sizeof(p4)),
+		  "other pid");
+	ASSERT_EQ(file_size(p2), 2, "second whole");
+	ASSERT_EQ(file_size(p3), 3, "clash whole");
+	ASSERT_EQ(file_size(p4), 4, "other pid whole");
+	ASSERT_EQ(count_files(dir, ".tmp."), 0, "no temporary left");
+	ASSERT_EQ(disk_store__stats(d)->dir_syncs, 0, "no directory synced before the commit");
+	/* out (app made in it), out/app (1 and 2 made), out/app/1, out/app/2. */
+	ASSERT_OK(disk_store__commit(d), "commit");
+	ASSERT_EQ(disk_store__stats(d)->dir_syncs, 4, "each directory once");
+	ASSERT_OK(disk_store__commit(d), "commit again");
+	ASSERT_EQ(disk_store__stats(d)->dir_syncs, 4, "nothing left to sync");
+	ASSERT_EQ(file_size(p1), sizeof(big), "first whole after commit");
+	ASSERT_EQ(count_files(dir, ".pb.gz"), 4, "every profile kept");
+
+	/* The process's directory removed behind the store's back (retention
+	 * emptied it): the next write makes it again. */
+	snprintf(path, sizeof(path), "%s/out/app", dir);
+	rm_rf(path);
+	ASSERT_OK(disk_store__write(d, "app", 1, "cpu", 30 * SEC, "xyz", 3, p1, sizeof(p1)),
+		  "write into a removed directory");
+	ASSERT_EQ(file_size(p1), 3, "whole");
+	ASSERT_OK(disk_store__commit(d), "commit");
+	ASSERT_EQ(disk_store__stats(d)->dir_syncs, 7, "out, out/app, out/app/1");
+	/* A directory gone between a write and the commit: nothing to sync. */
+	ASSERT_OK(disk_store__write(d, "gone", 5, "cpu", 30 * SEC, "x", 1, p1, sizeof(p1)), "write");
+	snprintf(path, sizeof(path), "%s/out/gone", dir);
+	rm_rf(path);
+	ASSERT_OK(disk_store__commit(d), "commit after removal");
+	ASSERT_EQ(disk_store__stats(d)->written, 6, "written");
+	ASSERT_EQ(disk_store__stats(d)->errors, 0, "no failure");
+out:
+	disk_store__free(d);
+	rm_rf(dir);
+}
+
+/* A write the file system refuses midway leaves no file under the name
+ * nor a temporary, in a batch as alone, and the commit that follows syncs
+ * only what was written; the uncommitted profiles written before it are
+ * whole. */
+void test_disk_batch_failed_write(void)
+{
+	char dir[64], path[PATH_MAX];
+	static char buf[30000];
+	struct disk_store *d = NULL;
+	int err = 0, ok = 0;
+
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700")) {
+		harness_skip(__FILE__, __LINE__, "mount tmpfs: %s (needs CAP_SYS_ADMIN)", strerror(errno));
+		rmdir(dir);
+		return;
+	}
+	memset(buf, 'w', sizeof(buf));
+	d = disk_store__new(dir, 0, 0);
+	if (!ASSERT_OK_PTR(d, "new"))
+		goto out;
+	for (int i = 0; i < 5 && !err; i++) {
+		err = disk_store__write(d, "p", 1, "cpu", (int64_t)(i + 1) * SEC, buf, sizeof(buf),
+					NULL, 0);
+		ok += !err;
+	}
+	ASSERT_EQ(err, -ENOSPC, "full");
+	ASSERT_TRUE(ok >= 1, "some written");
+	ASSERT_EQ(count_files(dir, ".tmp."), 0, "no temporary left");
+	ASSERT_EQ(count_files(dir, NULL), ok, "only whole profiles");
+	disk_store__path(d, "p", 1, "cpu", (int64_t)(ok + 1) * SEC, path, sizeof(path));
+	ASSERT_EQ(file_size(path), -1, "the failed one absent");
+	for (int i = 0; i < ok; i++) {
+		disk_store__path(d, "p", 1, "cpu", (int64_t)(i + 1) * SEC, path, sizeof(path));
+		ASSERT_EQ(file_size(path), sizeof(buf), "whole before commit");
+	}
+	ASSERT_OK(disk_store__commit(d), "commit");
+	/* dir (p made in it), dir/p (1 made in it), dir/p/1. */
+	ASSERT_EQ(disk_store__stats(d)->dir_syncs, 3, "synced what was written");
+out:
+	disk_store__free(d);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+}
+
+/* A batch (the agent's tick): writes between begin and commit are staged
+ * in hidden temporaries, with no file under a profile's name yet; the
+ * commit names them all (a clash inside the batch keeps both) and counts
+ * them; a write that asks for its path is done at once even in a batch.
+ * A process that dies with profiles staged (a crash) leaves only
+ * temporaries, which retention removes once stale. Past DISK_MAX_STAGED
+ * staged profiles (an open file each) a write commits the batch. */
+void test_disk_staged_batch(void)
+{
+	char dir[64], out[128], path[PATH_MAX];
+	int64_t now = (int64_t)time(NULL) * SEC;
+	struct disk_store *d;
+	pid_t child;
+	int status;
+
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	snprintf(out, sizeof(out), "%s/out", dir);
+	d = disk_store__new(out, 0, 0);
+	if (!ASSERT_OK_PTR(d, "new"))
+		goto out;
+	disk_store__begin(d);
+	ASSERT_OK(disk_store__write(d, "app", 1, "cpu", 10 * SEC, "aaaa", 4, NULL, 0), "stage 1");
+	ASSERT_OK(disk_store__write(d, "app", 1, "cpu", 10 * SEC, "bbbbb", 5, NULL, 0),
+		  "stage a clash");
+	ASSERT_OK(disk_store__write(d, "app", 2, "cpu", 10 * SEC, "cccccc", 6, NULL, 0), "stage 2");
+	ASSERT_EQ(count_profiles(dir), 0, "nothing named before the commit");
+	ASSERT_EQ(count_files(dir, ".tmp."), 3, "three temporaries");
+	ASSERT_EQ(disk_store__stats(d)->written, 0, "none counted yet");
+	/* Asking for the path: written and named now. */
+	ASSERT_OK(disk_store__write(d, "app", 3, "cpu", 10 * SEC, "d", 1, path, sizeof(path)),
+		  "write at once");
+	ASSERT_EQ(file_size(path), 1, "named at once");
+	ASSERT_OK(disk_store__commit(d), "commit");
+	ASSERT_EQ(count_files(dir, ".tmp."), 0, "no temporary left");
+	ASSERT_EQ(count_profiles(dir), 4, "every profile named");
+	disk_store__path(d, "app", 1, "cpu", 10 * SEC, path, sizeof(path));
+	ASSERT_EQ(file_size(path), 4, "first whole");
+	strcpy(strstr(path, ".pb.gz"), "-2.pb.gz");
+	ASSERT_EQ(file_size(path), 5, "clash kept as -2");
+	disk_store__path(d, "app", 2, "cpu", 10 * SEC, path, sizeof(path));
+	ASSERT_EQ(file_size(path), 6, "other pid whole");
+	ASSERT_EQ(disk_store__stats(d)->written, 4, "written");
+	ASSERT_EQ(disk_store__stats(d)->renamed, 1, "renamed");
+	ASSERT_EQ(disk_store__stats(d)->bytes_used, 16, "bytes");
+	ASSERT_EQ(disk_store__stats(d)->errors, 0, "no failure");
+	/* After the commit, writes are immediate again. */
+	ASSERT_OK(disk_store__write(d, "app", 1, "cpu", 20 * SEC, "e", 1, NULL, 0), "after");
+	disk_store__path(d, "app", 1, "cpu", 20 * SEC, path, sizeof(path));
+	ASSERT_EQ(file_size(path), 1, "immediate after the commit");
+
+	/* A crash with profiles staged: temporaries only. */
+	child = fork();
+	if (child == 0) {
+		struct disk_store *c = disk_store__new(out, 0, 0);
+
+		disk_store__begin(c);
+		disk_store__write(c, "crash", 7, "cpu", 30 * SEC, "zz", 2, NULL, 0);
+		disk_store__write(c, "crash", 8, "cpu", 30 * SEC, "zz", 2, NULL, 0);
+		_exit(0);
+	}
+	ASSERT_TRUE(child > 0 && waitpid(child, &status, 0) == child, "child");
+	snprintf(path, sizeof(path), "%s/crash", out);
+	ASSERT_EQ(count_profiles(path), 0, "no profile from the crash");
+	ASSERT_EQ(count_files(path, ".tmp."), 2, "its temporaries");
+	ASSERT_EQ(disk_store__retain(d, now), 0, "fresh temporaries kept");
+	ASSERT_EQ(disk_store__retain(d, now + 601 * SEC), 2, "stale ones removed");
+	ASSERT_EQ(count_files(path, NULL), 0, "nothing left of the crash");
+
+	/* More staged than DISK_MAX_STAGED: committed on the way. */
+	disk_store__begin(d);
+	for (int i = 0; i < 300; i++)
+		disk_store__write(d, "many", 1000 + i, "cpu", 40 * SEC, "m", 1, NULL, 0);
+	snprintf(path, sizeof(path), "%s/many", out);
+	ASSERT_TRUE(count_profiles(path) >= 256, "committed past the bound");
+	ASSERT_TRUE(count_files(path, ".tmp.") <= 256, "at most the bound staged");
+	ASSERT_OK(disk_store__commit(d), "commit");
+	ASSERT_EQ(count_profiles(path), 300, "all named");
+out:
+	disk_store__free(d);
+	rm_rf(dir);
+}
+
+/* A staged write the file system refuses (full) leaves nothing; those
+ * staged before it are named whole at the commit. */
+void test_disk_staged_full(void)
+{
+	char dir[64], path[PATH_MAX];
+	static char buf[30000];
+	struct disk_store *d = NULL;
+	int err = 0, ok = 0;
+
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700")) {
+		harness_skip(__FILE__, __LINE__, "mount tmpfs: %s (needs CAP_SYS_ADMIN)", strerror(errno));
+		rmdir(dir);
+		return;
+	}
+	memset(buf, 's', sizeof(buf));
+	d = disk_store__new(dir, 0, 0);
+	if (!ASSERT_OK_PTR(d, "new"))
+		goto out;
+	disk_store__begin(d);
+	for (int i = 0; i < 5 && !err; i++) {
+		err = disk_store__write(d, "p", 1, "cpu", (int64_t)(i + 1) * SEC, buf, sizeof(buf),
+					NULL, 0);
+		ok += !err;
+	}
+	ASSERT_EQ(err, -ENOSPC, "full");
+	ASSERT_TRUE(ok >= 1, "some staged");
+	ASSERT_EQ(count_files(dir, ".tmp."), ok, "only the staged temporaries");
+	ASSERT_EQ(disk_store__stats(d)->enospc, 1, "counted");
+	ASSERT_OK(disk_store__commit(d), "commit");
+	ASSERT_EQ(count_files(dir, ".tmp."), 0, "no temporary left");
+	ASSERT_EQ(count_files(dir, NULL), ok, "only whole profiles");
+	for (int i = 0; i < ok; i++) {
+		disk_store__path(d, "p", 1, "cpu", (int64_t)(i + 1) * SEC, path, sizeof(path));
+		ASSERT_EQ(file_size(path), sizeof(buf), "whole");
+	}
+	ASSERT_EQ(disk_store__stats(d)->written, ok, "written counted");
+out:
+	disk_store__free(d);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+}
+
+/* Out of file descriptors in a batch (each staged profile holds one): the
+ * write commits what is staged and goes on; no profile is lost. In a
+ * child, whose descriptor limit is lowered to a few beyond those open. */
+void test_disk_staged_out_of_fds(void)
+{
+	char dir[64], out[128];
+	pid_t child;
+	int status = -1;
+
+	if (!ASSERT_OK(make_tmpdir(dir, sizeof(dir)), "tmpdir"))
+		return;
+	snprintf(out, sizeof(out), "%s/out", dir);
+	child = fork();
+	if (child == 0) {
+		struct disk_store *d = disk_store__new(out, 0, 0);
+		struct rlimit rl;
+		int fd = dup(0), bad = 0;
+
+		/* The lowest free descriptor + 8: room for 8 staged at most. */
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = fd + 8;
+		close(fd);
+		if (!d || setrlimit(RLIMIT_NOFILE, &rl))
+			_exit(100);
+		disk_store__begin(d);
+		for (int i = 0; i < 40; i++)
+			bad += disk_store__write(d, "fds", 1000 + i, "cpu", SEC, "f", 1, NULL, 0) != 0;
+		bad += disk_store__commit(d) != 0;
+		bad += disk_store__stats(d)->errors != 0;
+		disk_store__free(d);
+		_exit(bad);
+	}
+	ASSERT_TRUE(child > 0 && waitpid(child, &status, 0) == child, "child");
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0, "no failed write");
+	ASSERT_EQ(count_profiles(out), 40, "every profile written");
+	ASSERT_EQ(count_files(out, ".tmp."), 0, "no temporary left");
 	rm_rf(dir);
 }

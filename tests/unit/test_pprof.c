@@ -1514,3 +1514,84 @@ out:
 	free(base);
 	pprof__free(p);
 }
+
+/* pprof__location_find: 0 until the location exists, then its id, for
+ * exactly its (mapping, address); a mapping asked for again after others
+ * (the recent-mapping shortcut) keeps its id, and one that differs from a
+ * recent one only in its file or build id gets its own. */
+void test_pprof_location_find(void)
+{
+	struct pprof_mapping m1 = { 0x400000, 0x500000, 0, "/bin/a", "ab" };
+	struct pprof_mapping m2 = { 0x400000, 0x500000, 0, "/bin/a", "cd" };
+	struct pprof_line line;
+	uint64_t map1, map2, loc;
+	struct pprof *p;
+
+	p = pprof__new();
+	if (!ASSERT_OK_PTR(p, "new"))
+		return;
+	map1 = pprof__mapping(p, &m1);
+	ASSERT_EQ(map1, 1, "mapping");
+	ASSERT_EQ(pprof__location_find(p, map1, 0x401000), 0, "none yet");
+	line = (struct pprof_line){ pprof__function(p, "f", "f", NULL, 0), 3 };
+	loc = pprof__location(p, map1, 0x401000, &line, 1);
+	ASSERT_EQ(loc, 1, "location");
+	ASSERT_EQ(pprof__location_find(p, map1, 0x401000), loc, "found");
+	ASSERT_EQ(pprof__location_find(p, 0, 0x401000), 0, "other mapping");
+	ASSERT_EQ(pprof__location_find(p, map1, 0x401001), 0, "other address");
+	ASSERT_EQ(pprof__location_find(NULL, map1, 0x401000), 0, "NULL builder");
+	map2 = pprof__mapping(p, &m2);
+	ASSERT_EQ(map2, 2, "build id differs from the recent one");
+	ASSERT_EQ(pprof__mapping(p, &m1), map1, "first again");
+	m1.filename = "/bin/b";
+	ASSERT_EQ(pprof__mapping(p, &m1), 3, "file differs from the recent one");
+	m1.filename = "/bin/a";
+	ASSERT_EQ(pprof__mapping(p, &m1), map1, "first once more");
+	ASSERT_EQ(pprof__mapping(p, &m2), map2, "second again");
+	pprof__free(p);
+}
+
+/* The recent-function shortcut is keyed on the name's pointer but never
+ * trusts it: a buffer reused for another name, a different system name,
+ * file or start line each make their own function; asking again for any
+ * of them, in any order, gives its first id. */
+void test_pprof_function_recent(void)
+{
+	char buf[16] = "alpha";
+	uint64_t f1, f2, f3, f4, f5;
+	struct pprof *p;
+
+	p = pprof__new();
+	if (!ASSERT_OK_PTR(p, "new"))
+		return;
+	f1 = pprof__function(p, buf, buf, "a.c", 1);
+	ASSERT_EQ(f1, 1, "first");
+	ASSERT_EQ(pprof__function(p, buf, buf, "a.c", 1), f1, "same again");
+	ASSERT_EQ(pprof__function(p, "alpha", "alpha", "a.c", 1), f1, "same text elsewhere");
+	strcpy(buf, "beta");
+	f2 = pprof__function(p, buf, buf, "a.c", 1);
+	ASSERT_EQ(f2, 2, "buffer reused for another name");
+	f3 = pprof__function(p, buf, "beta_sys", "a.c", 1);
+	ASSERT_EQ(f3, 3, "system name differs");
+	f4 = pprof__function(p, buf, buf, "b.c", 1);
+	ASSERT_EQ(f4, 4, "file differs");
+	f5 = pprof__function(p, buf, buf, NULL, 2);
+	ASSERT_EQ(f5, 5, "no file, other start line");
+	ASSERT_EQ(pprof__function(p, "alpha", "alpha", "a.c", 1), f1, "first once more");
+	ASSERT_EQ(pprof__function(p, buf, "beta_sys", "a.c", 1), f3, "third again");
+	ASSERT_EQ(pprof__function(p, buf, buf, "a.c", 1), f2, "second again");
+	ASSERT_EQ(pprof__function(p, buf, buf, NULL, 2), f5, "fifth again");
+	Profile *prof = decode(p, "recent functions", NULL, NULL);
+
+	if (prof && ASSERT_EQ(prof->n_function, 5, "five functions")) {
+		ASSERT_STREQ(prof->string_table[prof->function[0]->name], "alpha", "first's name");
+		ASSERT_STREQ(prof->string_table[prof->function[1]->name], "beta", "second's name");
+		ASSERT_STREQ(prof->string_table[prof->function[2]->system_name], "beta_sys",
+			     "third's system name");
+		ASSERT_STREQ(prof->string_table[prof->function[3]->filename], "b.c", "fourth's file");
+		ASSERT_EQ(prof->function[4]->start_line, 2, "fifth's start line");
+	}
+	if (prof)
+		perftools__profiles__profile__free_unpacked(prof, NULL);
+	pprof__free(p);
+}
