@@ -45,15 +45,6 @@ static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint6
 			return 0;
 		*memo = (struct map_memo){ .map = f->map, .id = mapping_id };
 	}
-	/* Seen before in this profile (most frames are): its lines won then,
-	 * so do not make their functions again (hashing their strings was two
-	 * thirds of building a 1000-sample profile). */
-	loc = pprof__location_find(p, mapping_id, addr);
-	if (loc) {
-		st->frames++;
-		st->unsymbolized += f->nlines == 0;
-		return loc;
-	}
 	for (size_t i = 0; i < f->nlines; i++) {
 		if (f->lines[i].file)
 			flags |= PPROF_HAS_FILENAMES;
@@ -66,6 +57,9 @@ static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint6
 		flags |= PPROF_HAS_INLINE_FRAMES;
 	st->frames++;
 	st->unsymbolized += f->nlines == 0;
+	/* Seen before in this profile (most frames are): its lines won then,
+	 * so do not make their functions again (hashing their strings was two
+	 * thirds of building a 1000-sample profile). */
 	loc = pprof__location_find(p, mapping_id, addr);
 	if (!loc) {
 		for (size_t i = 0; i < f->nlines; i++) {

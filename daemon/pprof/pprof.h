@@ -74,10 +74,6 @@ uint64_t pprof__function(struct pprof *p, const char *name, const char *system_n
  * (mapping_id, address): the lines given the first time win. */
 uint64_t pprof__location(struct pprof *p, uint64_t mapping_id, uint64_t address,
 			 const struct pprof_line *lines, size_t nlines);
-/* The id of the Location (mapping_id, address) added before, or 0: its
- * lines need not be built again (they would not be kept). */
-uint64_t pprof__location_find(const struct pprof *p, uint64_t mapping_id, uint64_t address);
-
 /* The id of the location (mapping_id, address) if there is one, else 0: a
  * caller can skip making its functions (their strings hashed and
  * compared), which pprof__location() would not use. */
