@@ -126,6 +126,18 @@ int pidwatch__poll(struct pidwatch *w, void (*exited)(void *ctx, void *owner), v
 	return told;
 }
 
+int pidwatch__exited(const struct pidwatch *w, int slot)
+{
+	struct pollfd fd;
+
+	if (slot < 0 || (size_t)slot >= w->nslots || w->fds[slot].fd < 0)
+		return -EBADF;
+	fd = (struct pollfd){ .fd = w->fds[slot].fd, .events = POLLIN };
+	if (poll(&fd, 1, 0) < 0)
+		return -errno;
+	return fd.revents != 0;
+}
+
 size_t pidwatch__count(const struct pidwatch *w)
 {
 	return w->nopen;

@@ -46,6 +46,10 @@ void pidwatch__remove(struct pidwatch *w, int slot);
  * the caller checks every process its own way. Never waits. */
 int pidwatch__poll(struct pidwatch *w, void (*exited)(void *ctx, void *owner), void *ctx);
 
+/* Whether the process of slot exited, asked now of its pidfd alone: 1
+ * yes, 0 no, -errno when slot is no watch's or the poll failed. */
+int pidwatch__exited(const struct pidwatch *w, int slot);
+
 /* pidfds open in w, and in every watch of the process. */
 size_t pidwatch__count(const struct pidwatch *w);
 size_t pidwatch__count_all(void);

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+/* pidwatch: a child's exit told by its pidfd (and only then), slots reused,
+ * the per-watch cap, a pid that does not exist. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "util/pidwatch.h"
+
+static int told[4];
+
+static void on_exit_told(void *ctx, void *owner)
+{
+	(void)ctx;
+	told[(long)owner]++;
+}
+
+static pid_t spawn(void)
+{
+	pid_t c = fork();
+
+	if (!c) {
+		pause();
+		_exit(0);
+	}
+	return c;
+}
+
+void test_pidwatch(void)
+{
+	struct pidwatch w;
+	pid_t a = spawn(), b = spawn();
+	int sa, sb, sc;
+	size_t all;
+
+	if (!ASSERT_TRUE(a > 0 && b > 0, "fork"))
+		goto out;
+	pidwatch__init(&w, 2);
+	all = pidwatch__count_all();
+	sa = pidwatch__add(&w, a, (void *)1L);
+	if (sa < 0 && errno == ENOSYS) {
+		kill(a, SIGKILL);
+		kill(b, SIGKILL);
+		waitpid(a, NULL, 0);
+		waitpid(b, NULL, 0);
+		SKIP("no pidfd_open on this kernel (before 5.3)");
+	}
+	ASSERT_TRUE(sa >= 0, "watch a");
+	sb = pidwatch__add(&w, b, (void *)2L);
+	ASSERT_TRUE(sb >= 0 && sb != sa, "watch b, another slot");
+	ASSERT_EQ(pidwatch__count(&w), 2, "two open");
+	ASSERT_EQ(pidwatch__count_all(), all + 2, "counted process-wide");
+	sc = pidwatch__add(&w, getpid(), (void *)3L);
+	ASSERT_TRUE(sc < 0 && errno == EMFILE, "over the watch's cap: no pidfd, EMFILE");
+
+	ASSERT_EQ(pidwatch__poll(&w, on_exit_told, NULL), 0, "both alive: nothing told");
+	ASSERT_EQ(pidwatch__exited(&w, sa), 0, "a alive");
+	/* A zombie has exited: told before it is reaped. */
+	kill(a, SIGKILL);
+	for (int i = 0; i < 500 && pidwatch__exited(&w, sa) != 1; i++)
+		usleep(2000);
+	ASSERT_EQ(pidwatch__exited(&w, sa), 1, "a exited (a zombie still)");
+	ASSERT_EQ(pidwatch__poll(&w, on_exit_told, NULL), 1, "one told");
+	ASSERT_EQ(told[1], 1, "a told");
+	ASSERT_EQ(told[2], 0, "b not");
+	waitpid(a, NULL, 0);
+	a = -1;
+	ASSERT_EQ(pidwatch__poll(&w, on_exit_told, NULL), 1, "told again until removed");
+	pidwatch__remove(&w, sa);
+	pidwatch__remove(&w, sa); /* twice: ignored */
+	ASSERT_EQ(pidwatch__count(&w), 1, "one open");
+	ASSERT_EQ(pidwatch__exited(&w, sa), -EBADF, "a removed slot is no watch");
+	ASSERT_EQ(pidwatch__poll(&w, on_exit_told, NULL), 0, "nothing more");
+	ASSERT_EQ(told[1], 2, "a told twice in all");
+	sc = pidwatch__add(&w, getpid(), (void *)3L);
+	ASSERT_EQ(sc, sa, "the free slot reused");
+	ASSERT_TRUE(pidwatch__add(&w, 0x3fffffff, NULL) < 0, "no such pid: no slot");
+	pidwatch__remove(&w, sc);
+	ASSERT_TRUE(pidwatch__add(&w, 0x3fffffff, NULL) < 0 && errno == ESRCH, "ESRCH");
+	pidwatch__done(&w);
+	ASSERT_EQ(pidwatch__count_all(), all, "every pidfd closed");
+out:
+	if (b > 0) {
+		kill(b, SIGKILL);
+		waitpid(b, NULL, 0);
+	}
+	if (a > 0) {
+		kill(a, SIGKILL);
+		waitpid(a, NULL, 0);
+	}
+}
