@@ -95,6 +95,9 @@ struct sym_proc {
 	size_t nall;
 	uint64_t starttime;   /* /proc/PID/stat field 22, tells pid reuse */
 	int watch;            /* pidwatch slot; -1: no pidfd */
+	/* The program's mapping in cur, found by symbolizer__main_mapping
+	 * once per load of the maps (a readlink of /proc/PID/exe). */
+	struct sym_map *main_map;
 	uint64_t loaded_ns;
 	size_t bytes;
 	bool exited;          /* its pidfd was readable at this prune */
@@ -535,6 +538,7 @@ static int proc_load(struct symbolizer *s, struct sym_proc *p, bool eager)
 	free(p->cur);
 	p->cur = c.cur;
 	p->ncur = c.n;
+	p->main_map = NULL;
 	s->proc_bytes += p->ncur * sizeof(*p->cur);
 	p->bytes += p->ncur * sizeof(*p->cur);
 	return 0;
@@ -1411,6 +1415,10 @@ const struct sym_mapping *symbolizer__main_mapping(struct symbolizer *s, pid_t p
 	p = proc_find(s, pid);
 	if (!p && proc_add(s, pid, &p, false))
 		return NULL;
+	if (p->main_map) {
+		map_attach_lazy(s, p, p->main_map);
+		return &p->main_map->pub;
+	}
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	n = readlink(link, exe, sizeof(exe) - 1);
 	if (n <= 0)
@@ -1420,6 +1428,7 @@ const struct sym_mapping *symbolizer__main_mapping(struct symbolizer *s, pid_t p
 		exe[n - 10] = '\0';
 	for (size_t i = 0; i < p->ncur; i++)
 		if (!strcmp(p->cur[i]->pub.path, exe)) {
+			p->main_map = p->cur[i];
 			map_attach_lazy(s, p, p->cur[i]); /* its build id */
 			return &p->cur[i]->pub;
 		}
