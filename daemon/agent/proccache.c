@@ -88,7 +88,7 @@ const struct proc_ident *proccache__get(struct proccache *c, pid_t pid, const ch
 	/* Trusted only while its pidfd says the process it read lives: asked
 	 * now, not at the last tick, so that a pid reused since is new. */
 	if (e && (e->exited || e->watch < 0 || pidwatch__exited(&c->watch, e->watch))) {
-		c->st.forgotten += e->watch >= 0;
+		c->st.forgotten += e->exited || e->watch >= 0;
 		ident_drop(c, pp);
 		e = NULL;
 	}
@@ -124,12 +124,16 @@ const struct proc_ident *proccache__get(struct proccache *c, pid_t pid, const ch
 	return e;
 }
 
+/* Told once: its pidfd goes now (else every later check would tell it
+ * again until the sweep). */
 static void mark_exited(void *ctx, void *owner)
 {
+	struct proccache *c = ctx;
 	struct proc_ident *e = owner;
 
-	(void)ctx;
 	e->exited = true;
+	pidwatch__remove(&c->watch, e->watch);
+	e->watch = -1;
 }
 
 int proccache__poll(struct proccache *c)
@@ -151,9 +155,11 @@ int proccache__alive(const struct proccache *c, pid_t pid)
 	e = c->buckets[(uint32_t)pid % PROCCACHE_BUCKETS];
 	while (e && e->pid != pid)
 		e = e->next;
-	if (!e || e->watch < 0)
+	if (!e)
 		return -1;
-	return !e->exited;
+	if (e->exited)
+		return 0;
+	return e->watch < 0 ? -1 : 1;
 }
 
 void proccache__sweep(struct proccache *c)
@@ -167,7 +173,7 @@ void proccache__sweep(struct proccache *c)
 			struct proc_ident *e = *pp;
 
 			if (e->exited || e->watch < 0 || c->sweeps - e->used >= PROCCACHE_KEEP_SWEEPS) {
-				c->st.forgotten += e->watch >= 0;
+				c->st.forgotten += e->exited || e->watch >= 0;
 				ident_drop(c, pp);
 				continue;
 			}

@@ -30,8 +30,8 @@
 struct proc_ident {
 	struct proc_ident *next; /* hash chain */
 	pid_t pid;
-	int watch;		/* pidwatch slot; -1: no pidfd, nothing trusted */
-	bool exited;		/* its pidfd told */
+	int watch;		/* pidwatch slot; -1: no pidfd (nothing trusted) */
+	bool exited;		/* its pidfd told (and was closed then) */
 	bool has_start;		/* /proc/PID/stat read */
 	int64_t start_boot_ns;	/* CLOCK_BOOTTIME start (has_start) */
 	bool has_comm;		/* /proc/PID/comm read (else the sample's name) */

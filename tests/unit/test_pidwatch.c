@@ -91,3 +91,70 @@ out:
 		waitpid(a, NULL, 0);
 	}
 }
+
+struct many {
+	struct pidwatch *w;
+	int *slot;
+	int told;
+};
+
+static void remove_told(void *ctx, void *owner)
+{
+	struct many *m = ctx;
+	long i = (long)owner;
+
+	m->told++;
+	pidwatch__remove(m->w, m->slot[i]);
+}
+
+/* More exits than one epoll batch, each told once when the callback
+ * removes it; and the same through poll() when there is no epoll set. */
+void test_pidwatch_many(void)
+{
+	enum { N = 150 };
+	pid_t kids[N];
+	int slot[N];
+	struct pidwatch w;
+	struct many m = { .w = &w, .slot = slot };
+	int n = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		pidwatch__init(&w, N);
+		if (pass == 1) {
+			close(w.epfd);
+			w.epfd = -1;
+		}
+		m.told = 0;
+		for (n = 0; n < N; n++) {
+			kids[n] = spawn();
+			if (kids[n] <= 0)
+				break;
+			slot[n] = pidwatch__add(&w, kids[n], (void *)(long)n);
+			if (slot[n] < 0) {
+				n++; /* forked: killed at out */
+				break;
+			}
+		}
+		if (!ASSERT_TRUE(n == N && slot[N - 1] >= 0, "children forked and watched"))
+			goto out;
+		ASSERT_EQ(pidwatch__poll(&w, remove_told, &m), 0, "all alive");
+		for (int i = 0; i < N; i++)
+			kill(kids[i], SIGKILL);
+		for (int i = 0; i < N; i++)
+			waitpid(kids[i], NULL, 0);
+		n = 0;
+		ASSERT_EQ(pidwatch__poll(&w, remove_told, &m), N, pass ? "poll(): all told" :
+									   "epoll: all told");
+		ASSERT_EQ(m.told, N, "each once");
+		ASSERT_EQ(pidwatch__count(&w), 0, "all removed");
+		ASSERT_EQ(pidwatch__poll(&w, remove_told, &m), 0, "nothing left");
+		pidwatch__done(&w);
+	}
+	return;
+out:
+	for (int i = 0; i < n; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+	pidwatch__done(&w);
+}
