@@ -70,7 +70,7 @@ void proccache__done(struct proccache *c);
 const struct proc_ident *proccache__get(struct proccache *c, pid_t pid, const char *comm16,
 					int64_t now_mono);
 
-/* Poll every pidfd (one poll()) and mark the processes that exited.
+/* Poll every pidfd (one epoll_wait()) and mark the processes that exited.
  * 0, or -errno when the poll failed (nothing marked). */
 int proccache__poll(struct proccache *c);
 

@@ -228,7 +228,7 @@ static void proc_finish_free(struct agent *a, struct agent_proc *p, int64_t end_
 
 /* Flush the processes seen gone at the previous tick (their last samples
  * came in with this tick's drain) and mark those gone now: by their
- * pidfds (one poll() for all), else kill(pid, 0), which needs no
+ * pidfds (one epoll_wait() for all), else kill(pid, 0), which needs no
  * privilege (EPERM still means alive). Returns how many were flushed. */
 size_t agent_flush_exited(struct agent *a)
 {

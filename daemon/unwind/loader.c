@@ -46,7 +46,7 @@
 /* Files remembered for no process, with or without a table (tables are
  * also evicted, LRU, to stay under max_table_bytes and max_files). */
 #define MAX_UNUSED_FILES 8192
-/* Exits are checked once a second: one poll() of the pidfds of every
+/* Exits are checked once a second: one check of the pidfds of every
  * process that has one (util/pidwatch.h), kill(pid, 0) for the others.
  * A pidfd names the process, not the pid: once it is readable the process
  * is dropped, and a later process with its pid is found anew by its
@@ -1254,7 +1254,7 @@ static void on_exit_told(void *ctx, void *owner)
  * a pidfd, pid reuse by the start time) at each pid's next_identity_ns. */
 static int reap(struct unwind_loader *l, uint64_t now)
 {
-	/* poll() failed (ENOMEM): every process is checked as if it had no
+	/* The check failed (ENOMEM): every process is checked as if it had no
 	 * pidfd, this once. */
 	bool polled = pidwatch__poll(&l->watch, on_exit_told, l) >= 0;
 	int scans = 0;

@@ -61,7 +61,7 @@ void unwind_loader__remove_pid(struct unwind_loader *l, pid_t pid);
  * the event's address and is not mirrored as it is (PROCMAP_QUERY, 6.11+;
  * before, every event rescans, and a pid whose rescans find nothing new
  * backs off up to 32 x rescan_ms). Once a second drop processes that
- * exited (one poll() of their pidfds; kill(pid, 0) for those without);
+ * exited (their pidfds, one epoll_wait(); kill(pid, 0) for those without);
  * check the executable of each (exec: rescan) every 30 s, and without a
  * pidfd its start time (pid reuse) too, every 5 s. Returns the number of
  * scans done or -errno. */
