@@ -133,3 +133,30 @@ out:
 	close(go[1]);
 	proccache__done(&c);
 }
+
+/* Without a pidfd (the fd budget spent, a kernel before 5.3) nothing is
+ * trusted: every lookup reads all three, as the agent did before, and
+ * liveness is left to kill(pid, 0). */
+void test_proccache_no_pidfd(void)
+{
+	static struct proccache c;
+	const struct proc_ident *id;
+	char name[PROCINFO_COMM_LEN];
+
+	proccache__init(&c);
+	c.watch.max_open = 0; /* no pidfd for anyone */
+	id = proccache__get(&c, getpid(), NULL, 1);
+	if (!ASSERT_OK_PTR(id, "lookup"))
+		goto out;
+	ASSERT_EQ(id->watch, -1, "no pidfd");
+	ASSERT_TRUE(id->has_start && id->has_comm, "read");
+	ASSERT_EQ(c.st.reads, 3, "three reads");
+	memcpy(name, id->comm, sizeof(name));
+	id = proccache__get(&c, getpid(), name, 2);
+	ASSERT_EQ(c.st.reads, 6, "read again: not trusted");
+	ASSERT_EQ(proccache__alive(&c, getpid()), -1, "liveness unknown: kill decides");
+	proccache__sweep(&c);
+	ASSERT_EQ(c.n, 0, "not kept past the interval");
+out:
+	proccache__done(&c);
+}
