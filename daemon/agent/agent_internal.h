@@ -16,6 +16,7 @@
 #include "agent/config.h"
 #include "agent/shared.h"
 #include "agent/procinfo.h"
+#include "agent/proccache.h"
 #include "run/run.h"
 #include "types/profiler.h"
 #include "symbolize/symbolizer.h"
@@ -91,6 +92,9 @@ struct agent {
 	size_t ntypes;
 	struct agent_proc *buckets[AGENT_PROC_BUCKETS];
 	size_t nprocs;
+	/* Start time, name and unit of the processes profiled, kept across
+	 * intervals (procs.c; freed by the flush at shutdown). */
+	struct proccache ids;
 	struct agent_group *groups;     /* this interval's, group_by = service */
 	size_t ngroups;
 	struct disk_store *disk;

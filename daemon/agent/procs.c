@@ -55,11 +55,9 @@ static struct agent_group *group_get(struct agent *a, const char *service, int64
 static struct agent_proc *proc_new(struct agent *a, pid_t pid, const char *comm16)
 {
 	static int64_t last_full_log;
-	char unit[PROCINFO_UNIT_LEN];
+	const struct proc_ident *id;
 	struct agent_proc *p;
 	const char *svc;
-	int64_t boot_ns;
-	bool has_unit;
 
 	if (a->nprocs >= AGENT_MAX_PROCS) {
 		int64_t now = agent_now_ns(CLOCK_MONOTONIC);
@@ -71,6 +69,12 @@ static struct agent_proc *proc_new(struct agent *a, pid_t pid, const char *comm1
 		}
 		return NULL;
 	}
+	/* What /proc says of it: read in its first interval, then kept
+	 * while it lives, the name read again when the sample's is another
+	 * (proccache.h). */
+	id = proccache__get(&a->ids, pid, comm16, agent_now_ns(CLOCK_MONOTONIC));
+	if (!id)
+		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
@@ -78,8 +82,9 @@ static struct agent_proc *proc_new(struct agent *a, pid_t pid, const char *comm1
 	/* The profile covers the interval, or the process's life since it
 	 * started in it; if it is gone already, its samples were at least
 	 * taken after the previous drain. */
-	if (!procinfo__start_boottime(pid, &boot_ns))
-		p->start_ns = agent_now_ns(CLOCK_REALTIME) - (agent_now_ns(CLOCK_BOOTTIME) - boot_ns);
+	if (id->has_start)
+		p->start_ns = agent_now_ns(CLOCK_REALTIME) -
+			      (agent_now_ns(CLOCK_BOOTTIME) - id->start_boot_ns);
 	else
 		p->start_ns = a->last_drain_ns;
 	if (p->start_ns < a->interval_start_ns)
@@ -87,18 +92,17 @@ static struct agent_proc *proc_new(struct agent *a, pid_t pid, const char *comm1
 	/* The process's name now, the one `ps` shows: the first sample's
 	 * may predate an exec (`sh -c prog` samples as `sh` first). The
 	 * sample's name is what is left when the process already exited. */
-	if (procinfo__comm(pid, p->comm, sizeof(p->comm)) || !p->comm[0]) {
-		if (comm16 && comm16[0])
-			snprintf(p->comm, sizeof(p->comm), "%.*s", PROCINFO_COMM_LEN - 1, comm16);
-		else
-			snprintf(p->comm, sizeof(p->comm), "unknown");
-	}
-	has_unit = !procinfo__unit(pid, unit, sizeof(unit));
-	svc = config__service_for(&a->cfg, p->comm, has_unit ? unit : NULL);
+	if (id->has_comm)
+		snprintf(p->comm, sizeof(p->comm), "%s", id->comm);
+	else if (comm16 && comm16[0])
+		snprintf(p->comm, sizeof(p->comm), "%.*s", PROCINFO_COMM_LEN - 1, comm16);
+	else
+		snprintf(p->comm, sizeof(p->comm), "unknown");
+	svc = config__service_for(&a->cfg, p->comm, id->has_unit ? id->unit : NULL);
 	if (svc)
 		snprintf(p->service, sizeof(p->service), "%s", svc);
 	else
-		procinfo__default_service(has_unit ? unit : NULL, p->comm, p->service,
+		procinfo__default_service(id->has_unit ? id->unit : NULL, p->comm, p->service,
 					  sizeof(p->service));
 	if (a->cfg.group_by == GROUP_BY_SERVICE) {
 		p->group = group_get(a, p->service, p->start_ns);
@@ -223,11 +227,12 @@ static void proc_finish_free(struct agent *a, struct agent_proc *p, int64_t end_
 }
 
 /* Flush the processes seen gone at the previous tick (their last samples
- * came in with this tick's drain) and mark those gone now. kill(pid, 0)
- * needs no privilege: EPERM still means alive. Returns how many were
- * flushed. */
+ * came in with this tick's drain) and mark those gone now: by their
+ * pidfds (one epoll_wait() for all), else kill(pid, 0), which needs no
+ * privilege (EPERM still means alive). Returns how many were flushed. */
 size_t agent_flush_exited(struct agent *a)
 {
+	bool polled = !proccache__poll(&a->ids);
 	size_t n = 0;
 
 	for (size_t i = 0; i < AGENT_PROC_BUCKETS; i++) {
@@ -235,6 +240,7 @@ size_t agent_flush_exited(struct agent *a)
 
 		while (*pp) {
 			struct agent_proc *p = *pp;
+			int alive;
 
 			if (p->exited) {
 				*pp = p->next;
@@ -247,7 +253,8 @@ size_t agent_flush_exited(struct agent *a)
 			}
 			/* The time of the check, not the tick's: the drains
 			 * before it can take a while on a busy host. */
-			if (kill(p->pid, 0) && errno == ESRCH) {
+			alive = polled ? proccache__alive(&a->ids, p->pid) : -1;
+			if (!alive || (alive < 0 && kill(p->pid, 0) && errno == ESRCH)) {
 				p->exited = true;
 				p->exit_ns = agent_now_ns(CLOCK_REALTIME);
 			}
@@ -281,4 +288,10 @@ void agent_flush_all(struct agent *a, int64_t now_ns)
 		free(g);
 	}
 	a->ngroups = 0;
+	/* The interval's end: forget the identities of processes that exited
+	 * or went unsampled; at shutdown, all of them. */
+	if (atomic_load(&a->sh.stopping))
+		proccache__done(&a->ids);
+	else
+		proccache__sweep(&a->ids);
 }

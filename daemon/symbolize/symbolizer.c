@@ -10,13 +10,10 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +29,7 @@
 #include "symbolize/symbolizer.h"
 #include "symbolize/vdso.h"
 #include "util/hashmap.h"
+#include "util/pidwatch.h"
 
 _Static_assert((int)SYM_MAP_SPECIAL == (int)PROCMAPS_SPECIAL && (int)SYM_MAP_DELETED == (int)PROCMAPS_DELETED,
 	       "maps entry flags pass through to sym_mapping");
@@ -96,7 +94,10 @@ struct sym_proc {
 	struct sym_map *all;  /* every record, current or replaced */
 	size_t nall;
 	uint64_t starttime;   /* /proc/PID/stat field 22, tells pid reuse */
-	int pidfd;            /* readable once the process exits; -1: none */
+	int watch;            /* pidwatch slot; -1: no pidfd */
+	/* The program's mapping in cur, found by symbolizer__main_mapping
+	 * once per load of the maps (a readlink of /proc/PID/exe). */
+	struct sym_map *main_map;
 	uint64_t loaded_ns;
 	size_t bytes;
 	bool exited;          /* its pidfd was readable at this prune */
@@ -163,7 +164,11 @@ struct symbolizer {
 	size_t own_debug_bytes;  /* max_debug_bytes, max_cached_frames as given, */
 	size_t own_cached_frames; /* before max_cache_bytes lowered them */
 	size_t cache_evictions;  /* binaries dropped for max_cache_bytes */
-	size_t npidfds, max_pidfds;
+	/* Processes watched by a pidfd (a prune then reads /proc/PID/stat
+	 * only for those whose pidfd says they exited): at most
+	 * SYM_MAX_PIDFDS (and pidwatch's share of the open file limit). The
+	 * others are checked by their start time at each prune, as all were. */
+	struct pidwatch watch;
 };
 
 static void fc_clear(struct frame_cache *fc);
@@ -220,20 +225,6 @@ void symbolizer__set_max_cache_bytes(struct symbolizer *s, size_t bytes)
 	dbgcache__set_max_dwarf_bytes(s->dbg, s->opts.max_debug_bytes);
 }
 
-/* Processes watched by a pidfd (a prune then reads /proc/PID/stat only
- * for those whose pidfd says they exited): at most a quarter of the open
- * file limit, and SYM_MAX_PIDFDS. The others are checked by their start
- * time at each prune, as all were. */
-static size_t max_pidfds(void)
-{
-	struct rlimit rl;
-	size_t n = SYM_MAX_PIDFDS;
-
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < n)
-		n = rl.rlim_cur / 4;
-	return n;
-}
-
 struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
 {
 	struct symbolizer *s;
@@ -265,7 +256,7 @@ struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
 	if (!s->dbg)
 		goto err;
 	s->files = binary_cache__new(s->opts.max_unused_files, &dbgcache_image_ops, s->dbg);
-	s->max_pidfds = max_pidfds();
+	pidwatch__init(&s->watch, SYM_MAX_PIDFDS);
 	s->nbuckets = SYM_PROC_MIN_BUCKETS;
 	s->procs = calloc(s->nbuckets, sizeof(*s->procs));
 	if (!s->files || !s->procs)
@@ -309,10 +300,7 @@ static void proc_free(struct symbolizer *s, struct sym_proc *p)
 	}
 	s->nrecords -= p->nall;
 	s->proc_bytes -= p->bytes;
-	if (p->pidfd >= 0) {
-		close(p->pidfd);
-		s->npidfds--;
-	}
+	pidwatch__remove(&s->watch, p->watch);
 	perfmap__free(p->pm);
 	free(p->cur);
 	free(p);
@@ -550,6 +538,7 @@ static int proc_load(struct symbolizer *s, struct sym_proc *p, bool eager)
 	free(p->cur);
 	p->cur = c.cur;
 	p->ncur = c.n;
+	p->main_map = NULL;
 	s->proc_bytes += p->ncur * sizeof(*p->cur);
 	p->bytes += p->ncur * sizeof(*p->cur);
 	return 0;
@@ -607,12 +596,7 @@ static int proc_add(struct symbolizer *s, pid_t pid, struct sym_proc **out, bool
 	p->pid = pid;
 	/* The pidfd first: if the process it names is gone by the read of
 	 * its start time, the first prune sees it readable and checks. */
-	p->pidfd = -1;
-	if (s->npidfds < s->max_pidfds) {
-		p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (p->pidfd >= 0)
-			s->npidfds++;
-	}
+	p->watch = pidwatch__add(&s->watch, pid, p);
 	p->starttime = proc_starttime(pid);
 	p->bytes = sizeof(*p);
 	s->proc_bytes += p->bytes;
@@ -743,34 +727,14 @@ static void budget_trim(struct symbolizer *s)
 	}
 }
 
-/* Mark the processes whose pidfd says they exited (one poll() for all;
- * they are then checked as those without one are: a zombie's start time
- * still reads). False when the poll failed: check every one. */
-static bool poll_exits(struct symbolizer *s)
+/* A process whose pidfd says it exited: checked as those without one
+ * are (a zombie's start time still reads). */
+static void mark_exited(void *ctx, void *owner)
 {
-	struct pollfd *fds;
-	struct sym_proc **of;
-	size_t n = 0;
-	bool ok;
+	struct sym_proc *p = owner;
 
-	if (!s->npidfds)
-		return false;
-	fds = calloc(s->npidfds, sizeof(*fds));
-	of = calloc(s->npidfds, sizeof(*of));
-	for (size_t i = 0; fds && of && i < s->nbuckets; i++)
-		for (struct sym_proc *p = s->procs[i]; p; p = p->hnext) {
-			p->exited = false;
-			if (p->pidfd < 0 || n == s->npidfds)
-				continue;
-			fds[n] = (struct pollfd){ .fd = p->pidfd, .events = POLLIN };
-			of[n++] = p;
-		}
-	ok = fds && of && poll(fds, n, 0) >= 0;
-	for (size_t i = 0; ok && i < n; i++)
-		of[i]->exited = fds[i].revents != 0;
-	free(fds);
-	free(of);
-	return ok;
+	(void)ctx;
+	p->exited = true;
 }
 
 size_t symbolizer__prune(struct symbolizer *s)
@@ -781,7 +745,8 @@ size_t symbolizer__prune(struct symbolizer *s)
 	if (!s)
 		return 0;
 	before = cache_bytes(s);
-	polled = poll_exits(s);
+	/* False when the poll failed: check every one. */
+	polled = pidwatch__poll(&s->watch, mark_exited, NULL) >= 0;
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		struct sym_proc **pp = &s->procs[i], *p;
 
@@ -789,7 +754,7 @@ size_t symbolizer__prune(struct symbolizer *s)
 			uint64_t st;
 
 			/* A pidfd not readable: the same process, alive. */
-			if (polled && p->pidfd >= 0 && !p->exited) {
+			if (polled && p->watch >= 0 && !p->exited) {
 				proc_release_replaced(s, p);
 				pp = &p->hnext;
 				continue;
@@ -802,6 +767,7 @@ size_t symbolizer__prune(struct symbolizer *s)
 				forgotten++;
 				continue;
 			}
+			p->exited = false; /* a zombie: told again next time */
 			proc_release_replaced(s, p);
 			pp = &p->hnext;
 		}
@@ -1374,6 +1340,7 @@ void symbolizer__free(struct symbolizer *s)
 		}
 	}
 	free(s->procs);
+	pidwatch__done(&s->watch);
 	binary_cache__free(s->files);
 	dbgcache__free(s->dbg);
 	strpool__done(&s->names);
@@ -1457,6 +1424,10 @@ const struct sym_mapping *symbolizer__main_mapping(struct symbolizer *s, pid_t p
 	p = proc_find(s, pid);
 	if (!p && proc_add(s, pid, &p, false))
 		return NULL;
+	if (p->main_map) {
+		map_attach_lazy(s, p, p->main_map);
+		return &p->main_map->pub;
+	}
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	n = readlink(link, exe, sizeof(exe) - 1);
 	if (n <= 0)
@@ -1466,6 +1437,7 @@ const struct sym_mapping *symbolizer__main_mapping(struct symbolizer *s, pid_t p
 		exe[n - 10] = '\0';
 	for (size_t i = 0; i < p->ncur; i++)
 		if (!strcmp(p->cur[i]->pub.path, exe)) {
+			p->main_map = p->cur[i];
 			map_attach_lazy(s, p, p->cur[i]); /* its build id */
 			return &p->cur[i]->pub;
 		}

@@ -32,6 +32,7 @@
 #include "unwind/unwind.h"
 #include "util/fileio.h"
 #include "util/hashmap.h"
+#include "util/pidwatch.h"
 
 #define DEFAULT_MAX_TABLE_BYTES (64u << 20)
 #define DEFAULT_MAX_FILES 4096
@@ -45,11 +46,24 @@
 /* Files remembered for no process, with or without a table (tables are
  * also evicted, LRU, to stay under max_table_bytes and max_files). */
 #define MAX_UNUSED_FILES 8192
-/* Exits are checked once a second (kill(pid, 0): no /proc read); a pid's
- * identity (start time: pid reuse; /proc/PID/exe: exec) every
- * IDENTITY_INTERVAL_NS, a slice of the processes at each check. */
+/* Exits are checked once a second: one check of the pidfds of every
+ * process that has one (util/pidwatch.h), kill(pid, 0) for the others.
+ * A pidfd names the process, not the pid: once it is readable the process
+ * is dropped, and a later process with its pid is found anew by its
+ * samples. Without a pidfd, the start time in /proc/PID/stat tells pid
+ * reuse, checked every IDENTITY_INTERVAL_NS with the executable.
+ * Exec: the new program's code is mostly at addresses the trie does not
+ * hold for the pid (ASLR, another layout), so its first samples come as
+ * unknown-mapping events and rescan it (event_handle). What events cannot
+ * tell is an exec whose code lands on the old program's ranges (two
+ * non-PIE programs at the same base, ASLR off): walks there use the old
+ * tables until a backstop compares /proc/PID/exe. With a pidfd that
+ * stat() is all a process costs, every EXEC_CHECK_INTERVAL_NS, the pids
+ * spread over it (85 processes: 3 stats a second instead of 85 kill()s
+ * and 17 stat reads); the window it leaves is only that rare case. */
 #define REAP_INTERVAL_NS 1000000000ULL
 #define IDENTITY_INTERVAL_NS 5000000000ULL
+#define EXEC_CHECK_INTERVAL_NS 30000000000ULL
 /* Without PROCMAP_QUERY (before 6.11), a rescan that found nothing new
  * doubles that pid's rescan interval, up to rescan_ms << MAX_BACKOFF_SHIFT. */
 #define MAX_BACKOFF_SHIFT 5
@@ -94,10 +108,12 @@ struct unw_range {
 
 struct unw_proc {
 	pid_t pid;
-	unsigned long long starttime;
+	int watch;		   /* pidwatch slot; -1: no pidfd (kill and start time) */
+	bool exited;		   /* its pidfd told, at this reap */
+	unsigned long long starttime; /* without a pidfd only */
 	uint64_t exe_dev, exe_ino;
 	uint64_t last_scan_ns;
-	uint64_t next_identity_ns; /* next start time and exe check */
+	uint64_t next_identity_ns; /* next exe (and, without a pidfd, start time) check */
 	unsigned backoff;	   /* rescan interval: rescan_ms << backoff */
 	struct unw_range *ranges;
 	size_t nranges;
@@ -167,6 +183,7 @@ struct unwind_loader {
 	int vma_query; /* PROCMAP_QUERY works: 1, does not: -1, unknown: 0 */
 	uint32_t next_id;
 	uint64_t last_reap_ns;
+	struct pidwatch watch; /* exits of the processes tracked */
 	/* Built tables not yet in unw_tables (inner map fds we own). */
 	struct unw_file *staged[MAX_STAGED];
 	__u32 staged_id[MAX_STAGED];
@@ -923,11 +940,25 @@ static bool range_same(const struct unw_range *a, const struct unw_range *b)
 	       !memcmp(&a->val, &b->val, sizeof(a->val));
 }
 
-/* /proc/PID/stat field 22 (start time) and the identity of /proc/PID/exe. */
+/* The identity of /proc/PID/exe (0, 0 when it cannot be read). */
+static void proc_exe(pid_t pid, uint64_t *dev, uint64_t *ino)
+{
+	char path[64];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	*dev = *ino = 0;
+	if (!stat(path, &sb)) {
+		*dev = sb.st_dev;
+		*ino = sb.st_ino;
+	}
+}
+
+/* /proc/PID/stat field 22 (start time) and the identity of /proc/PID/exe:
+ * what tells pid reuse and exec of a process without a pidfd. */
 static int proc_identity(pid_t pid, unsigned long long *start, uint64_t *dev, uint64_t *ino)
 {
 	char path[64], *buf = NULL, *p;
-	struct stat sb;
 	size_t len;
 	int err;
 
@@ -942,17 +973,16 @@ static int proc_identity(pid_t pid, unsigned long long *start, uint64_t *dev, ui
 			       "%*d %*d %*d %llu", start) == 1)
 		err = 0;
 	free(buf);
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	*dev = *ino = 0;
-	if (!stat(path, &sb)) {
-		*dev = sb.st_dev;
-		*ino = sb.st_ino;
-	}
+	proc_exe(pid, dev, ino);
 	return err;
 }
 
 static void proc_free(struct unwind_loader *l, struct unw_proc *p)
 {
+	if (p->watch >= 0) {
+		pidwatch__remove(&l->watch, p->watch);
+		l->st.watched--;
+	}
 	python__forget(p->pid);
 	for (size_t i = 0; i < p->nranges; i++)
 		range_apply(l, p->pid, &p->ranges[i], false);
@@ -1039,10 +1069,24 @@ static int proc_add(struct unwind_loader *l, pid_t pid, bool all, uint64_t want)
 	if (!p)
 		return -ENOMEM;
 	p->pid = pid;
-	/* Spread the identity checks of pids added together over the interval. */
-	p->next_identity_ns = now_ns() + IDENTITY_INTERVAL_NS / 2 +
-			      (uint64_t)pid % (IDENTITY_INTERVAL_NS / 2);
-	err = proc_identity(pid, &p->starttime, &p->exe_dev, &p->exe_ino);
+	/* The pidfd before anything is read: if pid names another process by
+	 * then, the pidfd names the one that exited and the next reap drops
+	 * what was read. */
+	p->watch = pidwatch__add(&l->watch, pid, p);
+	if (p->watch >= 0) {
+		l->st.watched++;
+		/* Spread the exec checks of pids added together over the interval. */
+		p->next_identity_ns = now_ns() + EXEC_CHECK_INTERVAL_NS / 2 +
+				      (uint64_t)pid % (EXEC_CHECK_INTERVAL_NS / 2);
+		proc_exe(pid, &p->exe_dev, &p->exe_ino);
+		err = 0;
+	} else if (errno == ESRCH) {
+		err = -ESRCH;
+	} else {
+		p->next_identity_ns = now_ns() + IDENTITY_INTERVAL_NS / 2 +
+				      (uint64_t)pid % (IDENTITY_INTERVAL_NS / 2);
+		err = proc_identity(pid, &p->starttime, &p->exe_dev, &p->exe_ino);
+	}
 	if (!err)
 		err = proc_scan(l, p, NULL, all, want);
 	if (err)
@@ -1191,6 +1235,13 @@ static bool event_handle(struct unwind_loader *l, const struct profd_unw_event *
 	}
 	if (proc_scan(l, p, &changed, false, e->addr))
 		return false;
+	/* Mappings changed: maybe an exec (then the program is another file,
+	 * whose table the next scans must build first); one stat, and the
+	 * backstop need not rescan it again. */
+	if (changed) {
+		l->st.identity_checks++;
+		proc_exe(p->pid, &p->exe_dev, &p->exe_ino);
+	}
 	/* Without the query, a pid whose rescans find nothing is asked less. */
 	if (news < 0 && !changed && p->backoff < MAX_BACKOFF_SHIFT)
 		p->backoff++;
@@ -1199,20 +1250,33 @@ static bool event_handle(struct unwind_loader *l, const struct profd_unw_event *
 	return true;
 }
 
+static void on_exit_told(void *ctx, void *owner)
+{
+	struct unw_proc *p = owner;
+
+	(void)ctx;
+	p->exited = true;
+}
+
 /* Drop processes that exited or whose pid now names another process;
- * rescan those that exec'd. Exits by kill(pid, 0) at every call, the rest
- * by /proc at each pid's next_identity_ns. */
+ * rescan those that exec'd. Exits by their pidfds (one poll) or, without
+ * one, kill(pid, 0), at every call; exec by /proc/PID/exe (and, without
+ * a pidfd, pid reuse by the start time) at each pid's next_identity_ns. */
 static int reap(struct unwind_loader *l, uint64_t now)
 {
+	/* The check failed (ENOMEM): every process is checked as if it had no
+	 * pidfd, this once. */
+	bool polled = pidwatch__poll(&l->watch, on_exit_told, l) >= 0;
 	int scans = 0;
 
 	for (size_t i = 0; i < l->nprocs;) {
 		struct unw_proc *p = l->procs[i];
-		unsigned long long start;
+		bool watched = polled && p->watch >= 0;
+		unsigned long long start = 0;
 		uint64_t dev, ino;
-		int err;
+		int err = 0;
 
-		if (kill(p->pid, 0) && errno == ESRCH) {
+		if (p->exited || (!watched && kill(p->pid, 0) && errno == ESRCH)) {
 			l->st.exits++;
 			unwind_loader__remove_pid(l, p->pid);
 			continue;
@@ -1221,10 +1285,19 @@ static int reap(struct unwind_loader *l, uint64_t now)
 			i++;
 			continue;
 		}
-		p->next_identity_ns = now + IDENTITY_INTERVAL_NS;
 		l->st.identity_checks++;
-		err = proc_identity(p->pid, &start, &dev, &ino);
-		if (err || start != p->starttime) {
+		if (p->watch >= 0) {
+			p->next_identity_ns = now + EXEC_CHECK_INTERVAL_NS;
+			proc_exe(p->pid, &dev, &ino);
+			if (!dev && !ino) {
+				i++; /* exiting: its pidfd tells */
+				continue;
+			}
+		} else {
+			p->next_identity_ns = now + IDENTITY_INTERVAL_NS;
+			err = proc_identity(p->pid, &start, &dev, &ino);
+		}
+		if (err || (p->watch < 0 && start != p->starttime)) {
 			l->st.exits++;
 			unwind_loader__remove_pid(l, p->pid);
 			continue;
@@ -1253,15 +1326,17 @@ int unwind_loader__poll(struct unwind_loader *l)
 	uint64_t now = now_ns();
 	int scans = 0;
 
+	/* Exits first: an event of a pid whose process exited and was
+	 * replaced then finds the new process, not the old one's state. */
+	if (now - l->last_reap_ns >= REAP_INTERVAL_NS) {
+		l->last_reap_ns = now;
+		scans += reap(l, now);
+	}
 	if (l->rb)
 		ring_buffer__consume(l->rb);
 	for (size_t i = 0; i < l->npending; i++)
 		scans += event_handle(l, &l->pending[i], now);
 	l->npending = 0;
-	if (now - l->last_reap_ns >= REAP_INTERVAL_NS) {
-		l->last_reap_ns = now;
-		scans += reap(l, now);
-	}
 	return scans;
 }
 
@@ -1341,6 +1416,7 @@ void unwind_loader__free(struct unwind_loader *l)
 	binary_cache__free(l->files);
 	if (l->vdso)
 		file_free(l, l->vdso);
+	pidwatch__done(&l->watch);
 	free(l->procs);
 	free(l->rules);
 	hashmap__done(&l->rule_index);
@@ -1375,6 +1451,7 @@ struct unwind_loader *unwind_loader__new(const struct unwind_loader_opts *o)
 		l->o.rescan_ms = DEFAULT_RESCAN_MS;
 	l->next_id = 1;
 	l->last_reap_ns = now_ns();
+	pidwatch__init(&l->watch, l->o.max_pids);
 	l->rules = calloc(PROFD_UNW_MAX_RULES, sizeof(*l->rules));
 	l->files = binary_cache__new(MAX_UNUSED_FILES, &image_ops, l);
 	if (!l->rules || !l->files) {

@@ -61,9 +61,10 @@ void unwind_loader__remove_pid(struct unwind_loader *l, pid_t pid);
  * the event's address and is not mirrored as it is (PROCMAP_QUERY, 6.11+;
  * before, every event rescans, and a pid whose rescans find nothing new
  * backs off up to 32 x rescan_ms). Once a second drop processes that
- * exited (kill(pid, 0)); every 5 s per pid, check its start time (pid
- * reuse) and executable (exec: rescan). Returns the number of scans done
- * or -errno. */
+ * exited (their pidfds, one epoll_wait(); kill(pid, 0) for those without);
+ * check the executable of each (exec: rescan) every 30 s, and without a
+ * pidfd its start time (pid reuse) too, every 5 s. Returns the number of
+ * scans done or -errno. */
 int unwind_loader__poll(struct unwind_loader *l);
 /* A descriptor readable when the walkers reported something (an epoll fd,
  * owned by l), for a loop that would rather wake than poll; -1 if none. */
@@ -103,10 +104,12 @@ struct unwind_loader_stats {
 	size_t batch_fallbacks;	/* of which the batch update failed (one by one) */
 	size_t open_errors;	/* mapped files we could not open */
 	size_t pids_refused;	/* processes not tracked: max_pids */
+	size_t watched;		/* of pids, those whose exit a pidfd tells */
 	size_t map_full;	/* trie inserts that failed */
 	size_t events;		/* unknown-mapping events received */
 	size_t events_stale;	/* of which told nothing new (no rescan) */
-	size_t identity_checks;	/* /proc start time and exe checks */
+	size_t identity_checks;	/* /proc/PID/exe checks (and start time, for
+				 * pids without a pidfd) */
 	size_t scans;		/* /proc/PID/maps scans */
 	size_t exits;		/* processes dropped: exited, pid reused */
 	uint64_t cpu_ns;	/* CPU time of the callers' add_pid and poll

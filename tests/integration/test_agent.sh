@@ -603,6 +603,9 @@ EOF
 	note "RSS $((rss1 >> 20)) -> $((rss2 >> 20)) MiB, of which symbol cache $((sym1 >> 20)) -> $((sym2 >> 20)) MiB"
 	note "symbolizer holds $(metric profd_symbol_cache_processes <<<"$m") processes"
 	[ "$(metric profd_symbol_cache_processes <<<"$m")" -le 300 ] || fail "symbolizer not pruned"
+	# The unwind loader forgets exited processes (their pidfds tell).
+	note "unwinder tracks $(metric profd_unwind_processes <<<"$m") processes"
+	[ "$(metric profd_unwind_processes <<<"$m")" -le 300 ] || fail "unwinder keeps exited processes"
 	# Without pruning this grows by about 28 KiB a process (42 MiB here);
 	# allocator arenas and libdw's own caches move it by ~10 MiB either way.
 	[ $((rss2 - sym2)) -le $((rss1 - sym1 + 20 * 1024 * 1024)) ] ||
@@ -1049,6 +1052,91 @@ EOF2
 	[ -n "$(ls "$T/out/spin/$p/" 2>/dev/null)" ] ||
 		fail "no profile under spin/$p (out/: $(ls "$T/out" | tr '\n' ' '))"
 	[ -z "$(ls "$T/out/bash/$p/" 2>/dev/null)" ] || fail "pid $p's profile is named bash"
+}
+
+# Issue 17: a process profiled for intervals that execs into another
+# program is named by the new program from the next interval on (the
+# sample's name differs from the cached one: the name is read again), its
+# samples under that name with the new program's stacks whole (the unwind
+# loader rescans it on the new program's first samples, no timer needed).
+test_agent_exec_mid_run_renamed_and_unwound() {
+	require_root
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+group_by = process
+interval = 2s
+output_dir = $T/out
+[cpu]
+frequency = 499
+[http]
+listen =
+EOF2
+	agent_start "$T/profd.ini"
+	# bash burns CPU for 7 s as itself, then becomes spin.
+	bash -c 'end=$((SECONDS + 7)); while [ $SECONDS -lt $end ]; do :; done; exec "$0" 100000' \
+		"$WORKLOADS/spin" >/dev/null &
+	local p=$! f top tags
+	WL_PIDS+=("$p")
+	wait_for 15 "2 profiles of pid $p as bash" \
+		eval '[ "$(ls "$T/out/bash/$p/" 2>/dev/null | wc -l)" -ge 2 ]'
+	wait_for 20 "2 profiles of pid $p as spin" \
+		eval '[ "$(ls "$T/out/spin/$p/" 2>/dev/null | wc -l)" -ge 2 ]'
+	agent_stop
+	# The second is a whole interval of spin.
+	f=$(ls "$T/out/spin/$p/"cpu-*.pb.gz | sed -n 2p)
+	top=$(pprof -top -nodecount=20 "$f")
+	assert_contains "$top" "File: spin" "the main mapping is the new program"
+	assert_ge "$(cum_pct main <<<"$top")" 90 "stacks of spin reach main"
+	assert_ge "$(cum_pct middle <<<"$top")" 90 "through middle"
+	assert_ge "$(flat_pct leaf <<<"$top")" 80 "leaf is where it spins"
+	tags=$(pprof -tags "$f")
+	assert_contains "$tags" "spin" "comm label"
+	assert_not_contains "$tags" "bash" "no sample named bash after the exec's interval"
+}
+
+# Issue 17: what /proc says of a process (start time, name, unit) is read
+# in its first interval and kept while its pidfd says it lives: profd reads
+# none of /proc/PID/{stat,comm,cgroup,status} nor the link /proc/PID/exe
+# for a process that runs on unchanged (strace sees every profd thread
+# over four intervals). A table built on the first sample in a library
+# (map_files) is not a per-interval read; the unwinder's exec check (a
+# stat of /proc/PID/exe every 30 s) neither.
+test_agent_no_proc_reads_for_unchanged_process() {
+	require_root
+	command -v strace >/dev/null || skip "strace is not installed"
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+group_by = process
+interval = 2s
+output_dir = $T/out
+[cpu]
+frequency = 499
+[http]
+listen =
+EOF2
+	start_workload cpu_split 60 70
+	local w=$WL_PID n0 n1 st
+	agent_start "$T/profd.ini"
+	wait_for 20 "2 profiles of the workload" have_profiles 2 "$T/out" "$w"
+	strace -f -qq -e trace=open,openat,openat2,readlink,readlinkat -o "$T/strace.txt" -p "$AG_PID" &
+	st=$!
+	sleep 1
+	n0=$(ls "$T/out/cpu_split/$w/" | wc -l)
+	# Two profiles begun and ended while traced: at least one interval's
+	# first sample of the workload (where its identity is looked up) in it.
+	sleep 8
+	n1=$(ls "$T/out/cpu_split/$w/" | wc -l)
+	kill -INT "$st"
+	wait "$st" 2>/dev/null || true
+	agent_stop
+	[ "$n1" -ge $((n0 + 2)) ] || fail "only $((n1 - n0)) profiles of pid $w while traced"
+	grep -q "$T/out/cpu_split/$w/" "$T/strace.txt" ||
+		fail "strace saw no profile written: $(wc -l <"$T/strace.txt") lines"
+	note "profd opened $(grep -c 'open' "$T/strace.txt") files in 8 s, $(grep -c "/proc/$w/" "$T/strace.txt") under /proc/$w/"
+	grep "/proc/$w/" "$T/strace.txt" >&2 || true
+	if grep -E "\"/proc/$w/(stat|comm|cgroup|status|exe)\"" "$T/strace.txt" >&2; then
+		fail "profd read what identifies pid $w again in steady state"
+	fi
 }
 
 # Issue 16, item 4: a client that hangs up stops its profile and frees its

@@ -9,7 +9,10 @@
 #include <signal.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -380,5 +383,127 @@ void test_unwind_loader_lazy(void)
 	ASSERT_TRUE(st.builds > builds, "the rest built");
 	ASSERT_EQ(st.lazy_builds, 1, "a target's builds are not lazy ones");
 out:
+	unwind_loader__free(l);
+}
+
+/* The first executable mapping of path in pid's maps: its start, or 0. */
+static uint64_t exec_mapping_of(pid_t pid, const char *path)
+{
+	char fn[64], line[512];
+	unsigned long long start = 0, s, e;
+	char perms[8], file[256];
+	FILE *f;
+
+	snprintf(fn, sizeof(fn), "/proc/%d/maps", (int)pid);
+	f = fopen(fn, "re");
+	if (!f)
+		return 0;
+	while (!start && fgets(line, sizeof(line), f)) {
+		file[0] = '\0';
+		if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %255s", &s, &e, perms, file) >= 3 &&
+		    perms[2] == 'x' && !strcmp(file, path))
+			start = s;
+	}
+	fclose(f);
+	return start;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts))
+		;
+}
+
+/* Exits come from pidfds: a tracked child that exits is dropped at the
+ * next reap with no /proc read; one that execs gets its new program's
+ * mappings from the first sample there (an event), and the executable is
+ * looked at then, not on a timer. */
+void test_unwind_loader_lifecycle(void)
+{
+	struct unwind_loader_opts o = { .dry_run = true };
+	struct unwind_loader *l = unwind_loader__new(&o);
+	struct unwind_loader_stats st;
+	struct profd_unw_mapping m;
+	uint64_t self = (uint64_t)(uintptr_t)test_unwind_bias, addr = 0;
+	char exe[256];
+	int go[2] = { -1, -1 };
+	pid_t child = -1;
+
+	if (!ASSERT_OK_PTR(l, "new") || !ASSERT_OK(pipe(go), "pipe"))
+		goto out;
+	child = fork();
+	if (!child) {
+		char c;
+
+		close(go[1]);
+		if (read(go[0], &c, 1) == 1)
+			execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(1);
+	}
+	close(go[0]);
+	if (!ASSERT_TRUE(child > 0, "fork"))
+		goto out;
+	ASSERT_OK(unwind_loader__add_pid(l, child), "add the child");
+	unwind_loader__stats(l, &st);
+	ASSERT_EQ(st.pids, 1, "tracked");
+	if (!st.watched) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		close(go[1]);
+		unwind_loader__free(l);
+		SKIP("no pidfd here (pidfd_open: pre-5.3 kernel or no fds)");
+	}
+	ASSERT_EQ(st.watched, 1, "watched by a pidfd");
+	ASSERT_OK(unwind_loader__lookup(l, child, self, &m), "the program mapped");
+
+	/* exec: the old program's ranges stay until a sample in the new one. */
+	ASSERT_EQ(write(go[1], "x", 1), 1, "go");
+	for (int i = 0; i < 200 && !addr; i++) {
+		char link[64];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/%d/exe", (int)child);
+		n = readlink(link, exe, sizeof(exe) - 1);
+		if (n > 0 && (exe[n] = '\0', strstr(exe, "sleep")))
+			addr = exec_mapping_of(child, exe);
+		if (!addr)
+			sleep_ms(10);
+	}
+	if (!ASSERT_TRUE(addr != 0, "the child runs sleep"))
+		goto out;
+	sleep_ms(1100); /* the rescan interval, and a reap is due */
+	unwind_loader__stats(l, &st);
+	size_t checks = st.identity_checks, scans = st.scans;
+	unwind_loader__event(l, child, addr);
+	ASSERT_EQ(unwind_loader__poll(l), 1, "the event rescans");
+	unwind_loader__stats(l, &st);
+	ASSERT_EQ(st.scans, scans + 1, "one scan");
+	ASSERT_EQ(st.exits, 0, "alive: not dropped");
+	ASSERT_EQ(st.identity_checks, checks + 1, "the executable looked at once, on the change");
+	ASSERT_OK(unwind_loader__lookup(l, child, addr, &m), "the new program mapped");
+	ASSERT_EQ(m.kind, PROFD_UNW_MAP_TABLE, "with its table");
+	ASSERT_EQ(unwind_loader__lookup(l, child, self, &m), -ENOENT,
+		  "the old program's ranges gone");
+
+	/* exit: the pidfd tells at the next reap. */
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	child = -1;
+	sleep_ms(1100);
+	unwind_loader__poll(l);
+	unwind_loader__stats(l, &st);
+	ASSERT_EQ(st.pids, 0, "forgotten");
+	ASSERT_EQ(st.watched, 0, "its pidfd closed");
+	ASSERT_EQ(st.exits, 1, "one exit");
+	ASSERT_EQ(st.identity_checks, checks + 1, "no /proc read to tell it");
+out:
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	if (go[1] >= 0)
+		close(go[1]);
 	unwind_loader__free(l);
 }
