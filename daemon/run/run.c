@@ -27,7 +27,7 @@ void run__symbolize_new_pids(struct symbolizer *sym)
 
 	while ((n = unwinder__take_new_pids(pids, sizeof(pids) / sizeof(pids[0]))))
 		for (size_t i = 0; i < n; i++) {
-			int err = symbolizer__add_pid(sym, pids[i]);
+			int err = symbolizer__note_pid(sym, pids[i]);
 
 			log_debug("new process %d: maps read for its symbols%s%s", (int)pids[i],
 				  err ? ": " : "", err ? strerror(-err) : "");

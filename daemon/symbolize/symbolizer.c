@@ -39,6 +39,8 @@ _Static_assert((int)SYM_MAP_SPECIAL == (int)PROCMAPS_SPECIAL && (int)SYM_MAP_DEL
 #define SYM_DEFAULT_MAX_UNUSED_FILES 64
 #define SYM_DEFAULT_MAPS_RELOAD_MS 1000
 #define SYM_KALLSYMS_PATH "/proc/kallsyms"
+/* symbolizer__note_pid opens the files of a process younger than this (s). */
+#define NOTE_YOUNG_S 10
 #define SYM_KERNEL_NOTES_PATH "/sys/kernel/notes"
 #define SYM_KERNEL_MAP_NAME "[kernel.kallsyms]"
 #define SYM_VDSO_NAME "[vdso]"
@@ -161,6 +163,7 @@ struct symbolizer {
 	struct frame_cache fc;
 	size_t perfmap_loads;
 	uint64_t clock;          /* lookups of file-backed code, for the LRU */
+	uint64_t created_ticks;  /* CLOCK_BOOTTIME at creation, in clock ticks */
 	size_t own_debug_bytes;  /* max_debug_bytes, max_cached_frames as given, */
 	size_t own_cached_frames; /* before max_cache_bytes lowered them */
 	size_t cache_evictions;  /* binaries dropped for max_cache_bytes */
@@ -225,6 +228,18 @@ void symbolizer__set_max_cache_bytes(struct symbolizer *s, size_t bytes)
 	dbgcache__set_max_dwarf_bytes(s->dbg, s->opts.max_debug_bytes);
 }
 
+/* CLOCK_BOOTTIME in clock ticks, the unit of /proc/PID/stat's start time. */
+static uint64_t boot_ticks(void)
+{
+	struct timespec ts;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	if (hz <= 0)
+		hz = 100;
+	return (uint64_t)ts.tv_sec * (uint64_t)hz + (uint64_t)ts.tv_nsec / (1000000000ULL / (uint64_t)hz);
+}
+
 struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
 {
 	struct symbolizer *s;
@@ -236,6 +251,7 @@ struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
 		s->opts = *opts;
 	else
 		symbolizer__default_opts(&s->opts);
+	s->created_ticks = boot_ticks();
 	s->kallsyms_path =
 		strdup(s->opts.kallsyms_path ? s->opts.kallsyms_path : SYM_KALLSYMS_PATH);
 	s->opts.kallsyms_path = s->kallsyms_path;
@@ -626,6 +642,34 @@ int symbolizer__add_pid(struct symbolizer *s, pid_t pid)
 	if (p)
 		return proc_load(s, p, true);
 	return proc_add(s, pid, &p, true);
+}
+
+int symbolizer__note_pid(struct symbolizer *s, pid_t pid)
+{
+	uint64_t now = boot_ticks();
+	long hz = sysconf(_SC_CLK_TCK);
+	struct sym_proc *p;
+	int err;
+
+	if (!s || pid <= 0)
+		return -EINVAL;
+	if (proc_find(s, pid))
+		return 0;
+	err = proc_add(s, pid, &p, false);
+	if (err)
+		return err;
+	/* Its files opened now only if it may be short-lived: it started
+	 * after us, a few seconds ago (a build step, a script). The host's
+	 * processes met at start-up, or older ones, open the files their
+	 * samples touch only, as any lookup does: a process's files can
+	 * only be opened while it lives (map_files, its root). */
+	if (hz <= 0)
+		hz = 100;
+	if (p->starttime >= s->created_ticks &&
+	    p->starttime + (uint64_t)NOTE_YOUNG_S * (uint64_t)hz >= now)
+		for (size_t i = 0; i < p->ncur; i++)
+			map_attach_lazy(s, p, p->cur[i]);
+	return 0;
 }
 
 void symbolizer__forget_pid(struct symbolizer *s, pid_t pid)

@@ -158,6 +158,15 @@ void symbolizer__free(struct symbolizer *s);
  * For a known pid the maps are re-read at once (call it after exec);
  * records of mappings that are gone stay valid until forget_pid/prune. */
 int symbolizer__add_pid(struct symbolizer *s, pid_t pid);
+/* The same for a process first seen (a new pid the walker met): its maps
+ * are read now, and each file is opened on the first lookup in it, so that
+ * only what samples touch is read (a file can be opened only while the
+ * process lives: through its map_files or its root).
+ * A process that started after s was made, less than 10 s ago, has its
+ * files opened at once too, as symbolizer__add_pid does: it may be gone
+ * before its first lookup. A known pid is left as it is. 0 or as
+ * symbolizer__add_pid. */
+int symbolizer__note_pid(struct symbolizer *s, pid_t pid);
 
 /* Symbolize addr in pid (a process id, i.e. the tgid). The caller passes
  * the address to look up: the sampled PC for a leaf, return address - 1

@@ -129,11 +129,12 @@ test_unwind_short_lived_host_wide() {
 	wait "$pp" || { tail -5 "$T/profd.err" >&2; fail "profd failed"; }
 	for w in "${ws[@]}"; do
 		# The pid's samples in all, and those with main.
-		n=$(pprof -tagfocus="pid=$w" -top -nodecount=1000 "$T/h.pb.gz" 2>/dev/null |
+		n=$(pprof -unit=ms -tagfocus="pid=$w" -top -nodecount=1000 "$T/h.pb.gz" 2>/dev/null |
 			sed -n 's/^Showing nodes accounting for \([0-9.]*\)ms.*/\1/p')
-		m=$(pprof -tagfocus="pid=$w" -focus='^main$' -top -nodecount=1000 "$T/h.pb.gz" 2>/dev/null |
+		m=$(pprof -unit=ms -tagfocus="pid=$w" -focus='^main$' -top -nodecount=1000 "$T/h.pb.gz" 2>/dev/null |
 			sed -n 's/^Showing nodes accounting for \([0-9.]*\)ms.*/\1/p')
 		note "unwind ($w): ${m:-0} of ${n:-0} ms symbolized down to main"
+		[ -n "$n" ] || pprof -tagfocus="pid=$w" -top -nodecount=5 "$T/h.pb.gz" | head -8 | sed "s/^/    | /" >&2
 		[ -n "$n" ] && awk -v n="$n" 'BEGIN { exit !(n >= 100) }' ||
 			fail "unwind ($w): ${n:-no} ms of samples for 0.8 s busy at 199 Hz"
 		awk -v n="$n" -v m="${m:-0}" 'BEGIN { exit !(m >= n / 2) }' ||
