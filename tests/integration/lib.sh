@@ -167,6 +167,23 @@ wait_profd() {
 	wait $PROFD_PID || { cat "$T/profd.err" >&2; fail "profd exited non-zero"; }
 }
 
+# short_lived_unwinds: five `unwind qsort` processes one after another,
+# each killed after 0.8 s, started at a different phase against the
+# profiler's 1 s drains each time; their pids in SL_PIDS.
+short_lived_unwinds() {
+	local i w
+	SL_PIDS=()
+	for i in 1 2 3 4 5; do
+		sleep "0.$((i * 2 - 1))"
+		"$WORKLOADS/unwind" qsort >/dev/null &
+		w=$!
+		sleep 0.8
+		kill "$w"
+		wait "$w" 2>/dev/null || true
+		SL_PIDS+=("$w")
+	done
+}
+
 # unwind_check ANCHOR EXTRA_RE THREAD [MIN_PCT]: the user stacks of $WL_PID
 # in $T/u.raw (`go tool pprof -raw` of any profile type) against gdb's
 # backtrace of thread THREAD (main|other) of the running workload, taken

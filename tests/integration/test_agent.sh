@@ -1362,7 +1362,7 @@ PY
 # qsort's callers: about a third of the samples were whole.
 test_agent_short_lived_process_whole() {
 	require_root
-	local i w all=0 whole=0 n m
+	local w all=0 whole=0 n m
 	cat >"$T/profd.ini" <<EOF2
 [profd]
 group_by = process
@@ -1378,19 +1378,10 @@ listen =
 EOF2
 	agent_start "$T/profd.ini"
 	sleep 2 # past its first interval's start-up work
-	local ws=()
-	for i in 1 2 3 4 5; do
-		sleep "0.$((i * 2 - 1))" # a different phase against the drains each time
-		"$WORKLOADS/unwind" qsort >/dev/null &
-		w=$!
-		sleep 0.8
-		kill "$w"
-		wait "$w" 2>/dev/null || true
-		ws+=("$w")
-	done
+	short_lived_unwinds
 	sleep 1.5
 	agent_stop # flushes what is left
-	for w in "${ws[@]}"; do
+	for w in "${SL_PIDS[@]}"; do
 		[ -n "$(ls "$T/out/unwind/$w/"cpu-*.pb.gz 2>/dev/null)" ] ||
 			fail "no profile of unwind ($w): $(ls -R "$T/out" | head)"
 		# Samples in all and with main in the stack, over its profiles.

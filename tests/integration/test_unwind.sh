@@ -113,21 +113,13 @@ test_unwind_memory_cap() {
 # the drain, a process gone before it had only <unknown> frames.
 test_unwind_short_lived_host_wide() {
 	require_root
-	local i w ws=() n m
+	local w n m
 	"$PROFD" --duration 9s --frequency 199 --output "$T/h.pb.gz" 2>"$T/profd.err" &
 	local pp=$!
 	sleep 1.5
-	for i in 1 2 3 4 5; do
-		sleep "0.$((i * 2 - 1))"
-		"$WORKLOADS/unwind" qsort >/dev/null &
-		w=$!
-		sleep 0.8
-		kill "$w"
-		wait "$w" 2>/dev/null || true
-		ws+=("$w")
-	done
+	short_lived_unwinds
 	wait "$pp" || { tail -5 "$T/profd.err" >&2; fail "profd failed"; }
-	for w in "${ws[@]}"; do
+	for w in "${SL_PIDS[@]}"; do
 		# The pid's samples in all, and those with main.
 		n=$(pprof -unit=ms -tagfocus="pid=$w" -top -nodecount=1000 "$T/h.pb.gz" 2>/dev/null |
 			sed -n 's/^Showing nodes accounting for \([0-9.]*\)ms.*/\1/p')
