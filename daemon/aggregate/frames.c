@@ -147,6 +147,65 @@ int frames__locations(struct pprof *p, struct symbolizer *s, pid_t pid,
 	return n;
 }
 
+struct kernel_fill {
+	struct pprof *p;
+	struct symbolizer *s;
+	size_t named;
+};
+
+static size_t kernel_lines(void *ctx, uint64_t addr, struct pprof_line *lines, size_t cap)
+{
+	struct kernel_fill *k = ctx;
+	struct sym_frame f;
+	size_t n = 0;
+
+	if (symbolizer__kernel(k->s, addr, &f))
+		return 0;
+	for (size_t i = 0; i < f.nlines && n < cap; i++) {
+		const struct sym_line *l = &f.lines[i];
+
+		lines[n].function_id = pprof__function(k->p, l->name, l->system_name, l->file,
+						       l->start_line);
+		if (!lines[n].function_id)
+			return 0;
+		lines[n++].line = l->line;
+	}
+	k->named += n > 0;
+	return n;
+}
+
+int frames__kernel_resolve(struct pprof *p, struct symbolizer *s)
+{
+	struct kernel_fill k = { .p = p, .s = s };
+	struct sym_mapping km;
+	struct sym_frame f;
+	uint64_t id;
+	int err;
+
+	if (!symbolizer__kernel_undefer(s, &km))
+		return 0;
+	/* The mapping the deferred frames were added under (found, not made:
+	 * the lookups that were deferred added it). */
+	id = pprof__mapping(p, &(struct pprof_mapping){
+				       .start = km.start,
+				       .limit = km.limit,
+				       .offset = km.offset,
+				       .filename = km.path,
+				       .build_id = km.build_id,
+			       });
+	if (!id)
+		return -errno;
+	err = pprof__fill_locations(p, id, kernel_lines, &k);
+	if (err)
+		return err;
+	symbolizer__kernel(s, 0, &f); /* the mapping as kallsyms gave it */
+	if (f.map)
+		pprof__mapping_set_range(p, id, f.map->start, f.map->limit);
+	if (k.named)
+		pprof__mapping_mark(p, id, PPROF_HAS_FUNCTIONS);
+	return 0;
+}
+
 int frames__main_mapping(struct pprof *p, struct symbolizer *s, pid_t pid)
 {
 	const struct sym_mapping *sm = symbolizer__main_mapping(s, pid);

@@ -44,6 +44,11 @@ struct task_labels {
 void task_labels__fill(struct task_labels *tl, uint32_t pid, uint32_t tid,
 		       const char *comm16, const char *thread16);
 
+/* Name the kernel frames added while s deferred kallsyms
+ * (symbolizer__kernel_defer), and give their mapping its range; nothing if
+ * none was deferred. Stops deferring. 0 or -errno. */
+int frames__kernel_resolve(struct pprof *p, struct symbolizer *s);
+
 /* Put pid's executable mapping into p now, so that it becomes mapping 1:
  * pprof shows mapping[0] as the profiled program (File:, Build ID:). */
 int frames__main_mapping(struct pprof *p, struct symbolizer *s, pid_t pid);

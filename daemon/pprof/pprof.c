@@ -440,6 +440,46 @@ uint64_t pprof__location(struct pprof *p, uint64_t mapping_id, uint64_t address,
 	return ++p->nlocations;
 }
 
+int pprof__fill_locations(struct pprof *p, uint64_t mapping_id, pprof_lines_fn fn, void *ctx)
+{
+	struct pprof_line lines[PPROF_MAX_FILL_LINES];
+
+	if (!p || !mapping_id || mapping_id > p->nmappings || !fn)
+		return ret_err(-EINVAL);
+	for (size_t i = 0; i < p->nlocations; i++) {
+		struct pp_location *loc = &p->locations[i];
+		size_t n;
+		int err;
+
+		if (loc->mapping_id != mapping_id || loc->lines.len)
+			continue;
+		n = fn(ctx, loc->address, lines, PPROF_MAX_FILL_LINES);
+		if (!n)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (!lines[j].function_id || lines[j].function_id > p->nfunctions)
+				return ret_err(-EINVAL);
+		err = RESERVE(p->lines, p->lines_cap, p->nlines, n);
+		if (err)
+			return ret_err(err);
+		loc = &p->locations[i];
+		memcpy(&p->lines[p->nlines], lines, n * sizeof(*lines));
+		loc->lines.off = p->nlines;
+		loc->lines.len = n;
+		p->nlines += n;
+	}
+	return 0;
+}
+
+int pprof__mapping_set_range(struct pprof *p, uint64_t mapping_id, uint64_t start, uint64_t limit)
+{
+	if (!p || !mapping_id || mapping_id > p->nmappings)
+		return ret_err(-EINVAL);
+	p->mappings[mapping_id - 1].start = start;
+	p->mappings[mapping_id - 1].limit = limit;
+	return 0;
+}
+
 /* A stack or label set probe: n elements starting at v. */
 struct span_key {
 	const void *v;

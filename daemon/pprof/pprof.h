@@ -79,6 +79,19 @@ uint64_t pprof__location(struct pprof *p, uint64_t mapping_id, uint64_t address,
  * compared), which pprof__location() would not use. */
 uint64_t pprof__location_find(const struct pprof *p, uint64_t mapping_id, uint64_t address);
 
+/* Give lines to the locations of mapping_id added without any (their
+ * frames named later, e.g. kernel frames at the end of a one-shot run):
+ * fn fills up to cap lines for address (functions from pprof__function)
+ * and returns how many, 0 to leave it bare. 0 or -errno (-EINVAL for a
+ * line with an unknown function). */
+#define PPROF_MAX_FILL_LINES 32
+typedef size_t (*pprof_lines_fn)(void *ctx, uint64_t address, struct pprof_line *lines,
+				 size_t cap);
+int pprof__fill_locations(struct pprof *p, uint64_t mapping_id, pprof_lines_fn fn, void *ctx);
+/* Set a mapping's range after its last pprof__mapping() lookup (a later
+ * lookup with the old range would add another). 0 or -EINVAL. */
+int pprof__mapping_set_range(struct pprof *p, uint64_t mapping_id, uint64_t start, uint64_t limit);
+
 /* locs[0] is the leaf. values has one entry per sample type. Returns
  * -EINVAL if no sample type was set or a location id is unknown. */
 int pprof__add_sample(struct pprof *p, const uint64_t *locs, size_t nlocs,

@@ -148,6 +148,9 @@ struct pprof *run_profile__finish(struct run_profile *rp)
 	t->ops->stop(&rp->run.pr);
 	end = run_now_ns(CLOCK_MONOTONIC);
 	t->ops->drain(&rp->run.pr);
+	log_debug("%s: last drain done", t->name);
+	if (frames__kernel_resolve(rp->p, rp->sym))
+		log_warn("kernel frames left unnamed: out of memory");
 	pprof__set_time(rp->p, rp->start_wall, end - rp->start_mono);
 	return rp->p;
 }

@@ -29,6 +29,7 @@
 #include "symbolize/symbolizer.h"
 #include "symbolize/vdso.h"
 #include "util/hashmap.h"
+#include "util/log.h"
 #include "util/pidwatch.h"
 
 _Static_assert((int)SYM_MAP_SPECIAL == (int)PROCMAPS_SPECIAL && (int)SYM_MAP_DELETED == (int)PROCMAPS_DELETED,
@@ -152,6 +153,8 @@ struct symbolizer {
 	uint64_t vdso_size;
 
 	bool kernel_tried;
+	bool kernel_defer;       /* kernel lookups answered without kallsyms */
+	uint64_t kernel_deferred; /* lookups so answered since defer was set */
 	int kernel_err;
 	struct kallsyms *ksyms;
 	struct sym_mapping kmap;
@@ -1320,9 +1323,11 @@ int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_
 
 /* --- kernel --------------------------------------------------------------- */
 
-static void kernel_load(struct symbolizer *s)
+/* The kernel's mapping before kallsyms is read: its name and build ID. */
+static void kernel_map_init(struct symbolizer *s)
 {
-	s->kernel_tried = true;
+	if (s->kmap.path)
+		return;
 	s->kmap = (struct sym_mapping){
 		.path = SYM_KERNEL_MAP_NAME,
 		.build_id = s->kbuild_id,
@@ -1330,11 +1335,23 @@ static void kernel_load(struct symbolizer *s)
 	};
 	if (kernel_notes__build_id(SYM_KERNEL_NOTES_PATH, s->kbuild_id, sizeof(s->kbuild_id)))
 		s->kbuild_id[0] = '\0';
+}
+
+static void kernel_load(struct symbolizer *s)
+{
+	uint64_t t0;
+
+	s->kernel_tried = true;
+	s->kmap.path = NULL;
+	kernel_map_init(s);
+	t0 = now_ns();
 	s->kernel_err = kallsyms__load(s->kallsyms_path, &s->ksyms);
 	if (s->kernel_err) {
 		s->ksyms = NULL;
 		return;
 	}
+	log_debug("kallsyms read: %zu kernel symbols in %.1f ms", s->ksyms->nsyms,
+		  (now_ns() - t0) / 1e6);
 	s->kmap.start = s->ksyms->lo;
 	s->kmap.limit = s->ksyms->hi;
 	s->kmap.flags |= SYM_MAP_HAS_SYMS;
@@ -1346,6 +1363,12 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *ou
 
 	if (!s || !out)
 		return -EINVAL;
+	if (!s->kernel_tried && s->kernel_defer) {
+		kernel_map_init(s);
+		s->kernel_deferred++;
+		*out = (struct sym_frame){ .map = &s->kmap };
+		return 0;
+	}
 	if (!s->kernel_tried)
 		kernel_load(s);
 	out->map = &s->kmap;
@@ -1357,6 +1380,28 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *ou
 	if (ks)
 		frame_set(out, s->ksyms->names + ks->name, s->ksyms->names + ks->sys_name);
 	return 0;
+}
+
+void symbolizer__kernel_defer(struct symbolizer *s)
+{
+	if (s && !s->kernel_tried) {
+		s->kernel_defer = true;
+		s->kernel_deferred = 0;
+	}
+}
+
+bool symbolizer__kernel_undefer(struct symbolizer *s, struct sym_mapping *as_deferred)
+{
+	bool any;
+
+	if (!s || !s->kernel_defer)
+		return false;
+	any = s->kernel_deferred > 0;
+	if (any)
+		*as_deferred = s->kmap;
+	s->kernel_defer = false;
+	s->kernel_deferred = 0;
+	return any;
 }
 
 void symbolizer__kernel_reload(struct symbolizer *s)

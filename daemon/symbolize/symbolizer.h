@@ -27,6 +27,7 @@
 #ifndef PROFD_SYMBOLIZER_H
 #define PROFD_SYMBOLIZER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -188,6 +189,17 @@ int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_
  * 0): -EPERM when kallsyms shows only zero addresses (kptr_restrict, no
  * CAP_SYSLOG when the file was opened), -ENOENT, -ENODATA. */
 int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *out);
+
+/* Until symbolizer__kernel_undefer(), answer kernel lookups without
+ * reading kallsyms (tens of ms of CPU, the most of a one-shot run's first
+ * drain): out->map is the kernel's mapping without its range, nlines 0.
+ * Only before the first kernel lookup that read it; for a run that
+ * names its kernel frames at its end (frames__kernel_resolve). */
+void symbolizer__kernel_defer(struct symbolizer *s);
+/* Stop deferring. True if a lookup was answered so since
+ * symbolizer__kernel_defer(): *as_deferred is then the mapping those
+ * lookups returned (its strings are s's), the next lookup reads kallsyms. */
+bool symbolizer__kernel_undefer(struct symbolizer *s, struct sym_mapping *as_deferred);
 
 /* Drop the kallsyms table so the next symbolizer__kernel() reads it again
  * (modules and BPF programs come and go). Invalidates every pointer

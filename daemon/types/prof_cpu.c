@@ -186,6 +186,7 @@ const struct profiler_type profiler_cpu = {
 	.description = "on-CPU time, sampled at --frequency (Go's CPU profile)",
 	.kind = PROFILER_DELTA,
 	.host_wide = true,
+	.kernel_names_late = true,
 	.options = PROFILER_OPT(PROFILER_OPT_FREQUENCY) | PROFILER_OPTS_UNWIND,
 	.sample_types = { { "samples", "count" }, { "cpu", "nanoseconds" } },
 	.period_type = { "cpu", "nanoseconds" },

@@ -36,19 +36,27 @@ test_cpu_split_exe_and_library() {
 	true
 }
 
-# A workload living in the kernel: kernel frames are named.
+# A workload living in the kernel: kernel frames are named (at the end of
+# the run: kallsyms is not read while the workload runs), and their mapping
+# has the kernel text's range and says its functions are known.
 test_cpu_kernel_frames() {
 	require_root
 	start_workload syscalls 8
-	"$PROFD" --pid "$WL_PID" --duration 4s --frequency 299 --output "$T/k.pb.gz" 2>"$T/profd.err" ||
-		{ cat "$T/profd.err" >&2; fail "profd failed"; }
+	"$PROFD" --verbose --pid "$WL_PID" --duration 4s --frequency 299 --output "$T/k.pb.gz" \
+		2>"$T/profd.err" || { cat "$T/profd.err" >&2; fail "profd failed"; }
+	local last read
+	last=$(grep -n "cpu: last drain done" "$T/profd.err" | cut -d: -f1)
+	read=$(grep -n "kallsyms read: " "$T/profd.err" | cut -d: -f1)
+	[ -n "$last" ] && [ -n "$read" ] && [ "$read" -gt "$last" ] ||
+		fail "kallsyms read at line ${read:-none} of profd's log, its last drain at ${last:-none}"
 	top=$(pprof -top -cum -nodecount=40 "$T/k.pb.gz")
 	echo "$top" | head -16 | sed 's/^/    | /' >&2
 	assert_contains "$top" "vfs_read" "kernel function vfs_read"
 	assert_contains "$top" "ksys_read\|__x64_sys_read" "kernel syscall entry"
 	assert_ge "$(cum_pct read_zeros <<<"$top")" 80 "read_zeros (user caller of the syscall) cum%"
 	raw=$(pprof -raw "$T/k.pb.gz")
-	assert_contains "$raw" "\[kernel.kallsyms\]" "kernel mapping"
+	assert_contains "$raw" "0xffffffff[0-9a-f]*/0xffffffff[0-9a-f]*/0x0 \[kernel.kallsyms\].*\[FN\]" \
+		"kernel mapping with its range and functions"
 }
 
 # Without --pid every process is profiled; the workload is found by its pid

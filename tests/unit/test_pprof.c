@@ -1595,3 +1595,94 @@ void test_pprof_function_recent(void)
 		perftools__profiles__profile__free_unpacked(prof, NULL);
 	pprof__free(p);
 }
+
+struct fill_ctx {
+	struct pprof *p;
+	int calls;
+	bool bad;
+};
+
+/* 0x10 gets two lines (an inline chain), 0x20 stays bare. */
+static size_t fill_lines(void *ctx, uint64_t addr, struct pprof_line *lines, size_t cap)
+{
+	struct fill_ctx *c = ctx;
+
+	c->calls++;
+	if (addr != 0x10 || cap < 2)
+		return 0;
+	lines[0] = (struct pprof_line){ pprof__function(c->p, "inner", "inner", NULL, 0), 0 };
+	lines[1] = (struct pprof_line){ c->bad ? 99 : pprof__function(c->p, "outer", "outer", NULL, 0),
+					0 };
+	return 2;
+}
+
+/* pprof__fill_locations: the bare locations of one mapping get the lines
+ * the callback gives, once (a location with lines, or of another mapping,
+ * is not asked about); pprof__mapping_set_range gives the mapping its range;
+ * a line with an unknown function is refused. */
+void test_pprof_fill_locations(void)
+{
+	struct pprof_mapping km = { 0, 0, 0, "[kernel.kallsyms]", "" };
+	struct pprof_mapping um = { 0x400000, 0x500000, 0, "/bin/a", "" };
+	struct fill_ctx c = { 0 };
+	const Perftools__Profiles__Location *l;
+	struct pprof_line line;
+	uint64_t kmap, umap;
+	Profile *prof;
+	struct pprof *p;
+
+	p = pprof__new();
+	if (!ASSERT_OK_PTR(p, "new"))
+		return;
+	c.p = p;
+	ASSERT_OK(pprof__add_sample_type(p, "samples", "count"), "sample type");
+	kmap = pprof__mapping(p, &km);
+	umap = pprof__mapping(p, &um);
+	line = (struct pprof_line){ pprof__function(p, "user", "user", NULL, 0), 7 };
+	ASSERT_EQ(pprof__location(p, kmap, 0x10, NULL, 0), 1, "bare 0x10");
+	ASSERT_EQ(pprof__location(p, kmap, 0x20, NULL, 0), 2, "bare 0x20");
+	ASSERT_EQ(pprof__location(p, umap, 0x401000, &line, 1), 3, "user location");
+	ASSERT_EQ(pprof__location(p, umap, 0x10, NULL, 0), 4, "bare, other mapping");
+	ASSERT_OK(pprof__add_sample(p, (uint64_t[]){ 1, 2, 3, 4 }, 4, (int64_t[]){ 1 }, NULL, 0),
+		  "sample");
+	ASSERT_EQ(pprof__fill_locations(p, 0, fill_lines, &c), -EINVAL, "no mapping");
+	ASSERT_OK(pprof__fill_locations(p, kmap, fill_lines, &c), "fill");
+	ASSERT_EQ(c.calls, 2, "asked about the kernel mapping's two bare locations only");
+	c.calls = 0;
+	ASSERT_OK(pprof__fill_locations(p, kmap, fill_lines, &c), "fill again");
+	ASSERT_EQ(c.calls, 1, "a filled location is not asked again");
+	ASSERT_OK(pprof__mapping_set_range(p, kmap, 0xffffffff81000000ULL, 0xffffffffc0000000ULL),
+		  "range");
+	ASSERT_EQ(pprof__mapping_set_range(p, 9, 1, 2), -EINVAL, "unknown mapping");
+	prof = decode(p, "decode", NULL, NULL);
+	if (prof && ASSERT_EQ(prof->n_location, 4, "locations")) {
+		l = prof->location[0];
+		if (ASSERT_EQ(l->n_line, 2, "0x10's lines")) {
+			ASSERT_STREQ(S(prof, prof->function[l->line[0]->function_id - 1]->name), "inner",
+				     "leaf line");
+			ASSERT_STREQ(S(prof, prof->function[l->line[1]->function_id - 1]->name), "outer",
+				     "caller line");
+		}
+		ASSERT_EQ(prof->location[1]->n_line, 0, "0x20 bare");
+		ASSERT_EQ(prof->location[2]->n_line, 1, "user location kept");
+		ASSERT_EQ(prof->location[3]->n_line, 0, "other mapping's bare location");
+		ASSERT_EQ(prof->mapping[0]->memory_start, 0xffffffff81000000ULL, "start");
+		ASSERT_EQ(prof->mapping[0]->memory_limit, 0xffffffffc0000000ULL, "limit");
+	}
+	if (prof)
+		perftools__profiles__profile__free_unpacked(prof, NULL);
+	pprof__free(p);
+	/* An unknown function id: refused, the location left bare. */
+	p = pprof__new();
+	if (!ASSERT_OK_PTR(p, "new"))
+		return;
+	c = (struct fill_ctx){ .p = p, .bad = true };
+	kmap = pprof__mapping(p, &km);
+	ASSERT_EQ(pprof__location(p, kmap, 0x10, NULL, 0), 1, "bare 0x10");
+	ASSERT_EQ(pprof__fill_locations(p, kmap, fill_lines, &c), -EINVAL, "unknown function");
+	c.bad = false;
+	c.calls = 0;
+	ASSERT_OK(pprof__fill_locations(p, kmap, fill_lines, &c), "then a good fill");
+	ASSERT_EQ(c.calls, 1, "the refused location was still bare");
+	pprof__free(p);
+}
