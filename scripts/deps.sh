@@ -20,6 +20,7 @@ pkgs=(
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0     # allocators the attach-point tests cover
 	libc6-dbg                                            # glibc debug info: named libc frames
 	gdb python3                                          # oracles of the unwinding tests
+	strace                                               # the agent test that no /proc file is read
 	g++ xz-utils libdebuginfod1                          # C++, MiniDebugInfo, debuginfod tests
 	rustc                                                # Rust symbol demangling test
 	curl                                                 # the agent tests' HTTP requests

@@ -124,16 +124,22 @@ mutex_stack_vs_gdb() {
 	start_profd --type mutex --duration 30s --output "$T/mutex.pb.gz" "$@"
 	kill -USR1 "$WL_PID"
 	sleep 1.5
-	gdb -p "$WL_PID" -batch -ex 'thread apply all bt' >"$T/gdb.out" 2>/dev/null || true
-	wait_profd
 	# Return addresses (frames #1 and up) of the first thread gdb found in
 	# pthread_mutex_lock; with or without libc's debug info, frame #0 is
-	# the leaf PC or an inlined frame of it.
-	want=$(awk '/^Thread / { if (got) exit; inlock = 0; pcs = "" }
-		/pthread_mutex_lock/ { inlock = 1 }
-		/^#[1-9][0-9]* +0x[0-9a-f]+ in / { a = $2; sub("^0x0*", "", a); pcs = pcs " " a }
-		/^$/ && inlock && pcs != "" { got = 1 }
-		END { if (got || inlock) print pcs }' "$T/gdb.out")
+	# the leaf PC or an inlined frame of it. A snapshot may catch every
+	# thread between waits (waking the next one): up to three.
+	local try
+	for try in 1 2 3; do
+		gdb -p "$WL_PID" -batch -ex 'thread apply all bt' >"$T/gdb.out" 2>/dev/null || true
+		want=$(awk '/^Thread / { if (got) exit; inlock = 0; pcs = "" }
+			/pthread_mutex_lock/ { inlock = 1 }
+			/^#[1-9][0-9]* +0x[0-9a-f]+ in / { a = $2; sub("^0x0*", "", a); pcs = pcs " " a }
+			/^$/ && inlock && pcs != "" { got = 1 }
+			END { if (got || inlock) print pcs }' "$T/gdb.out")
+		[ -n "$want" ] && break
+		sleep 0.2
+	done
+	wait_profd
 	[ -n "$want" ] || { head -40 "$T/gdb.out" >&2; fail "gdb showed no thread waiting for the lock"; }
 	note "gdb return addresses:$want"
 	# Each sample's non-leaf location addresses + 1 (bash does the hex:
