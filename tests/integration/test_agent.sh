@@ -1377,7 +1377,17 @@ mode = dwarf
 listen =
 EOF2
 	agent_start "$T/profd.ini"
-	sleep 2 # past its first interval's start-up work
+	# Past its first interval's start-up work, and one such process first,
+	# not counted: the agent's first drains (every process of the host to
+	# symbolize, libc's DWARF to index) and the first table of `unwind` can
+	# hold its loop for longer than a 0.8 s process lives, under ASan.
+	sleep 2
+	"$WORKLOADS/unwind" qsort >/dev/null &
+	w=$!
+	sleep 0.8
+	kill "$w"
+	wait "$w" 2>/dev/null || true
+	sleep 1
 	short_lived_unwinds
 	sleep 1.5
 	agent_stop # flushes what is left
