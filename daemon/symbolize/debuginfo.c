@@ -997,16 +997,26 @@ void dbgcache__set_max_dwarf_bytes(struct dbgcache *dc, size_t bytes)
 int dbgcache__hold(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
 		   const struct procmaps_entry *e)
 {
+	bool self = di && (di->src == DBG_SRC_SELF || di->src == DBG_SRC_GOPCLNTAB);
+
 	if (!dc || !di)
 		return -EINVAL;
-	if (di->held)
-		return 0;
-	if (dc->nheld >= DBG_MAX_HELD)
-		return -EMFILE;
-	di->held_self = source_open(di, pid, e, DBG_SRC_SELF);
-	di->held_debug = di->src == DBG_SRC_ROOT ? source_open(di, pid, e, DBG_SRC_ROOT) : -1;
-	di->held = true;
-	dc->nheld++;
+	if (!di->held) {
+		if (dc->nheld >= DBG_MAX_HELD)
+			return -EMFILE;
+		di->held = true;
+		di->held_self = di->held_debug = -1;
+		dc->nheld++;
+	}
+	/* what another process could not open (it had exited), this one may */
+	if (di->held_self < 0)
+		di->held_self = source_open(di, pid, e, DBG_SRC_SELF);
+	if (di->src == DBG_SRC_ROOT && di->held_debug < 0)
+		di->held_debug = source_open(di, pid, e, DBG_SRC_ROOT);
+	if (self && di->held_self < 0)
+		return di->held_self;
+	if (di->src == DBG_SRC_ROOT && di->held_debug < 0)
+		return di->held_debug;
 	return 0;
 }
 

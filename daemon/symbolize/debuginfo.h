@@ -118,8 +118,10 @@ int dbgcache__lines(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
  * mapped file itself (its DWARF or Go table, its .eh_frame) and a debug
  * file in pid's root, so that they can be read after pid exited (a
  * mapped file deleted, or known only through the process, is not found
- * again). At most DBG_MAX_HELD entries hold files: past that -EMFILE.
- * 0 (also when held already) or -errno. */
+ * again). One that could not be opened is tried again on the next call.
+ * 0 when the file di's lines come from is held (or needs no process: a
+ * debug file on the host), else the error opening it; -EMFILE past
+ * DBG_MAX_HELD entries. */
 #define DBG_MAX_HELD 256
 int dbgcache__hold(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
 		   const struct procmaps_entry *e);

@@ -91,6 +91,7 @@ struct sym_map {
 	 * process the pin's files were held open through. */
 	struct sym_map *pin;
 	bool is_pin;
+	bool unpinned; /* its files could not be held: looked up at once */
 	pid_t pin_pid;
 	struct sym_map *next;         /* all records of the pid */
 	char path[];
@@ -1317,12 +1318,14 @@ static int defer_file(struct symbolizer *s, struct sym_proc *p, struct sym_map *
 	size_t plen;
 	struct sym_map *pin, **np;
 
-	if (!di || di->src == DBG_SRC_NONE || di->dw_err)
+	if (!di || di->src == DBG_SRC_NONE || di->dw_err || m->unpinned)
 		return 0;
 	if (!m->pin) {
 		e = map_entry(m);
-		if (dbgcache__hold(s->dbg, di, p->pid, &e))
+		if (dbgcache__hold(s->dbg, di, p->pid, &e)) {
+			m->unpinned = true;
 			return 0;
+		}
 		if (s->npins == s->pins_cap) {
 			size_t cap = s->pins_cap ? s->pins_cap * 2 : 64;
 
