@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* frames: symbolize stacks into pprof locations. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aggregate/frames.h"
@@ -56,7 +57,10 @@ static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint6
 	if (f->nlines > 1 || (f->flags & SYM_FRAME_DEBUG_INFO))
 		flags |= PPROF_HAS_INLINE_FRAMES;
 	st->frames++;
-	st->unsymbolized += f->nlines == 0;
+	if (f->flags & SYM_FRAME_DEFERRED)
+		st->deferred++;
+	else
+		st->unsymbolized += f->nlines == 0;
 	/* Seen before in this profile (most frames are): its lines won then,
 	 * so do not make their functions again (hashing their strings was two
 	 * thirds of building a 1000-sample profile). */
@@ -204,6 +208,101 @@ int frames__kernel_resolve(struct pprof *p, struct symbolizer *s)
 	if (k.named)
 		pprof__mapping_mark(p, id, PPROF_HAS_FUNCTIONS);
 	return 0;
+}
+
+struct user_fill {
+	struct pprof *p;
+	struct symbolizer *s;
+	const struct sym_mapping *map;
+	unsigned flags; /* the mapping's, as frame_location() marks them */
+	size_t looked_up, named;
+	int err;
+};
+
+static size_t user_lines(void *ctx, uint64_t addr, struct pprof_line *lines, size_t cap)
+{
+	struct user_fill *u = ctx;
+	struct sym_frame f;
+	unsigned flags = 0;
+	size_t n = 0;
+
+	u->looked_up++;
+	if (symbolizer__user_late(u->s, u->map, addr, &f) || !f.nlines)
+		return 0;
+	for (size_t i = 0; i < f.nlines && n < cap; i++) {
+		const struct sym_line *l = &f.lines[i];
+
+		lines[n].function_id = pprof__function(u->p, l->name, l->system_name, l->file,
+						       l->start_line);
+		if (!lines[n].function_id) {
+			u->err = -ENOMEM;
+			return 0;
+		}
+		lines[n++].line = l->line;
+		if (l->file)
+			flags |= PPROF_HAS_FILENAMES;
+		if (l->line)
+			flags |= PPROF_HAS_LINE_NUMBERS;
+	}
+	if (f.nlines > 1 || (f.flags & SYM_FRAME_DEBUG_INFO))
+		flags |= PPROF_HAS_INLINE_FRAMES;
+	u->flags |= flags | PPROF_HAS_FUNCTIONS;
+	u->named++;
+	return n;
+}
+
+int frames__user_resolve(struct pprof *p, struct symbolizer *s, struct frames_stats *st)
+{
+	size_t npins = symbolizer__user_undefer(s), ndone = 0;
+	struct user_fill u = { .p = p, .s = s };
+	uint8_t *done = NULL, *nd;
+	int err = 0;
+
+	for (size_t i = 0; i < npins && !err; i++) {
+		const struct sym_mapping *m = symbolizer__user_deferred(s, i);
+		uint64_t id;
+
+		/* The mapping the deferred frames were added under (found:
+		 * the lookups added it). Processes mapping a binary alike
+		 * share it, and its locations: the first pin fills them. */
+		id = pprof__mapping(p, &(struct pprof_mapping){
+					       .start = m->start,
+					       .limit = m->limit,
+					       .offset = m->offset,
+					       .filename = m->path,
+					       .build_id = m->build_id,
+				       });
+		if (!id) {
+			err = -errno;
+			break;
+		}
+		if (id > ndone) {
+			nd = realloc(done, id * 2);
+			if (!nd) {
+				err = -ENOMEM;
+				break;
+			}
+			memset(nd + ndone, 0, id * 2 - ndone);
+			done = nd;
+			ndone = id * 2;
+		}
+		if (done[id - 1])
+			continue;
+		done[id - 1] = 1;
+		u.map = m;
+		u.flags = 0;
+		err = pprof__fill_locations(p, id, user_lines, &u);
+		if (!err)
+			err = u.err;
+		if (!err && u.flags)
+			err = pprof__mapping_mark(p, id, u.flags);
+	}
+	free(done);
+	if (st) {
+		st->frames = u.looked_up;
+		st->unsymbolized = u.looked_up - u.named;
+	}
+	return err;
 }
 
 int frames__main_mapping(struct pprof *p, struct symbolizer *s, pid_t pid)

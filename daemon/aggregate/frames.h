@@ -23,6 +23,7 @@ enum frames_user_leaf {
 struct frames_stats {
 	uint64_t frames;        /* frames converted */
 	uint64_t unsymbolized;  /* frames left as bare addresses */
+	uint64_t deferred;      /* frames whose lines come at the end (not in unsymbolized) */
 };
 
 /* Append the locations of one sample to locs (capacity cap), leaf first:
@@ -48,6 +49,14 @@ void task_labels__fill(struct task_labels *tl, uint32_t pid, uint32_t tid,
  * (symbolizer__kernel_defer), and give their mapping its range; nothing if
  * none was deferred. Stops deferring. 0 or -errno. */
 int frames__kernel_resolve(struct pprof *p, struct symbolizer *s);
+
+/* Give their lines to the user frames added while s deferred them
+ * (symbolizer__user_defer): the locations of each pinned mapping get what
+ * symbolizer__user() would have given them at the time, and their
+ * mappings the flags. Stops deferring. st (may be NULL) gets the number of
+ * locations looked up (frames) and of those left without lines
+ * (unsymbolized). 0 or -errno. */
+int frames__user_resolve(struct pprof *p, struct symbolizer *s, struct frames_stats *st);
 
 /* Put pid's executable mapping into p now, so that it becomes mapping 1:
  * pprof shows mapping[0] as the profiled program (File:, Build ID:). */

@@ -110,12 +110,15 @@ int oneshot_run(const struct oneshot_opts *o)
 	case RUN_PROFILE_START:
 		goto cleanup;
 	}
-	/* Kernel frames are named at the end, as perf report does: reading
-	 * kallsyms at the first drain took tens of ms from the workload being
-	 * profiled. Not for a type whose drains name kernel frames (the wait
-	 * types skip the tracing glue by name), nor for text output. */
-	if (o->type->kernel_names_late && o->popts.format == PROFILER_FORMAT_PPROF)
+	/* Kernel frames are named, and user frames get their lines, at the
+	 * end, as perf report does: reading kallsyms and libc's DWARF at the
+	 * first drain took tens of ms each from the workload being profiled.
+	 * Not for a type whose drains name frames (the wait types skip the
+	 * tracing glue by name), nor for text output. */
+	if (o->type->names_late && o->popts.format == PROFILER_FORMAT_PPROF) {
 		symbolizer__kernel_defer(rp.sym);
+		symbolizer__user_defer(rp.sym);
+	}
 	/* A type that walks stacks with the .eh_frame walker shares it. */
 	unw = unwinder__hold();
 	if (unw) {

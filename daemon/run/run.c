@@ -143,7 +143,9 @@ void run_profile__tick(struct run_profile *rp)
 struct pprof *run_profile__finish(struct run_profile *rp)
 {
 	const struct profiler_type *t = rp->run.pr.type;
-	int64_t end;
+	struct frames_stats fst = { 0 };
+	int64_t end, t0;
+	int err;
 
 	t->ops->stop(&rp->run.pr);
 	end = run_now_ns(CLOCK_MONOTONIC);
@@ -151,6 +153,15 @@ struct pprof *run_profile__finish(struct run_profile *rp)
 	log_debug("%s: last drain done", t->name);
 	if (frames__kernel_resolve(rp->p, rp->sym))
 		log_warn("kernel frames left unnamed: out of memory");
+	t0 = run_now_ns(CLOCK_MONOTONIC);
+	err = frames__user_resolve(rp->p, rp->sym, &fst);
+	if (err)
+		log_warn("user frames left without lines: %s", strerror(-err));
+	else if (fst.frames)
+		log_debug("%s: lines of %llu user locations read at the end (%llu without), %.1f ms",
+			  t->name, (unsigned long long)fst.frames,
+			  (unsigned long long)fst.unsymbolized,
+			  (run_now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 	pprof__set_time(rp->p, rp->start_wall, end - rp->start_mono);
 	return rp->p;
 }

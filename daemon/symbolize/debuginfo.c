@@ -63,6 +63,7 @@ struct dbgcache {
 	struct debuginfo *open_head, *open_tail; /* open DWARF */
 	size_t nopen;
 	size_t dwarf_bytes;
+	size_t nheld;   /* entries holding their files open (dbgcache__hold) */
 	uint64_t next_id;
 	struct dfod dfod;
 	/* totals */
@@ -207,6 +208,13 @@ static void info_free(struct dbgcache *dc, struct debuginfo *di)
 	if (di->syms_from & DBG_SYMS_DEBUGFILE || di->src == DBG_SRC_ROOT ||
 	    di->src == DBG_SRC_HOST)
 		dc->separate--;
+	if (di->held) {
+		if (di->held_self >= 0)
+			close(di->held_self);
+		if (di->held_debug >= 0)
+			close(di->held_debug);
+		dc->nheld--;
+	}
 	ehframe_funcs__free(di->funcs);
 	elf_image__free(di->img);
 	free(di->debug_path);
@@ -771,8 +779,17 @@ static int source_open(struct debuginfo *di, pid_t pid, const struct procmaps_en
 {
 	struct elf_image *h = NULL;
 	struct stat st;
-	int fd = -ENOENT, err;
+	int fd = -ENOENT, err, held = -1;
 
+	/* kept open (and checked) while the process lived: dbgcache__hold */
+	if (di->held)
+		held = src == DBG_SRC_SELF || src == DBG_SRC_GOPCLNTAB ? di->held_self :
+		       src == DBG_SRC_ROOT				  ? di->held_debug :
+									    -1;
+	if (held >= 0) {
+		fd = fcntl(held, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
 	switch (src) {
 	case DBG_SRC_SELF:
 	case DBG_SRC_GOPCLNTAB:
@@ -975,6 +992,32 @@ void dbgcache__set_max_dwarf_bytes(struct dbgcache *dc, size_t bytes)
 {
 	if (dc)
 		dc->opts.max_dwarf_bytes = bytes;
+}
+
+int dbgcache__hold(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
+		   const struct procmaps_entry *e)
+{
+	bool self = di && (di->src == DBG_SRC_SELF || di->src == DBG_SRC_GOPCLNTAB);
+
+	if (!dc || !di)
+		return -EINVAL;
+	if (!di->held) {
+		if (dc->nheld >= DBG_MAX_HELD)
+			return -EMFILE;
+		di->held = true;
+		di->held_self = di->held_debug = -1;
+		dc->nheld++;
+	}
+	/* what another process could not open (it had exited), this one may */
+	if (di->held_self < 0)
+		di->held_self = source_open(di, pid, e, DBG_SRC_SELF);
+	if (di->src == DBG_SRC_ROOT && di->held_debug < 0)
+		di->held_debug = source_open(di, pid, e, DBG_SRC_ROOT);
+	if (self && di->held_self < 0)
+		return di->held_self;
+	if (di->src == DBG_SRC_ROOT && di->held_debug < 0)
+		return di->held_debug;
+	return 0;
 }
 
 int dbgcache__func_start(struct dbgcache *dc, struct debuginfo *di, pid_t pid,

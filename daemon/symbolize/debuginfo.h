@@ -65,6 +65,10 @@ struct debuginfo {
 	size_t bytes;                        /* accounted, DWARF excluded */
 	struct ehframe_funcs *funcs;         /* function bounds from .eh_frame, on demand */
 	int funcs_err;                       /* a lasting reason there are none */
+	/* dbgcache__hold(): the files read on demand, kept open (-1: could
+	 * not be); valid when held. */
+	bool held;
+	int held_self, held_debug;
 };
 
 struct dbgcache_opts {
@@ -108,6 +112,19 @@ extern const struct binary_cache_ops dbgcache_image_ops;
 int dbgcache__lines(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
 		    const struct procmaps_entry *e, uint64_t vaddr, struct dwarf_line *out,
 		    size_t max, bool *inlines);
+
+/* Open now, and keep open until di is freed, the files of di that later
+ * lookups (dbgcache__lines, dbgcache__func_start) read through pid: the
+ * mapped file itself (its DWARF or Go table, its .eh_frame) and a debug
+ * file in pid's root, so that they can be read after pid exited (a
+ * mapped file deleted, or known only through the process, is not found
+ * again). One that could not be opened is tried again on the next call.
+ * 0 when the file di's lines come from is held (or needs no process: a
+ * debug file on the host), else the error opening it; -EMFILE past
+ * DBG_MAX_HELD entries. */
+#define DBG_MAX_HELD 256
+int dbgcache__hold(struct dbgcache *dc, struct debuginfo *di, pid_t pid,
+		   const struct procmaps_entry *e);
 
 /* Start of the function containing vaddr according to the .eh_frame of
  * the file itself (one FDE per function), read once per debuginfo on

@@ -85,6 +85,14 @@ struct sym_map {
 	int open_err;                 /* why file is NULL for a file mapping */
 	bool attached;                /* file/img looked for (first lookup in it) */
 	bool current;                 /* in the latest maps read */
+	/* Lookups deferred (symbolizer__user_defer): a record's pin is a copy
+	 * of it, with its own reference on the file, made on its first
+	 * deferred lookup and kept until symbolizer__free(); pin_pid is the
+	 * process the pin's files were held open through. */
+	struct sym_map *pin;
+	bool is_pin;
+	bool unpinned; /* its files could not be held: looked up at once */
+	pid_t pin_pid;
 	struct sym_map *next;         /* all records of the pid */
 	char path[];
 };
@@ -159,6 +167,11 @@ struct symbolizer {
 	struct kallsyms *ksyms;
 	struct sym_mapping kmap;
 	char kbuild_id[2 * ELF_IMAGE_MAX_BUILD_ID + 1];
+
+	bool user_defer;         /* file lines answered later (symbolizer__user_late) */
+	struct sym_map **pins;   /* the records' pins, in the order made */
+	size_t npins, pins_cap;
+	size_t pin_bytes;
 
 	char *debug_dirs;
 	struct dbgcache *dbg;
@@ -1105,17 +1118,21 @@ static int cxx_symbol(struct symbolizer *s, const struct elf_image *img, uint64_
 
 /* Lines for vaddr (DWARF, or Go's table) into out; 0 lines leaves out
  * alone. */
-static int resolve_dwarf(struct symbolizer *s, struct sym_proc *p, struct sym_map *m,
+static int resolve_dwarf(struct symbolizer *s, pid_t pid, struct sym_map *m,
 			 struct debuginfo *di, uint64_t vaddr, struct sym_frame *out)
 {
 	struct dwarf_line dl[SYM_MAX_INLINE];
 	struct procmaps_entry e = map_entry(m);
 	char path[PATH_MAX];
 	const struct elf_sym *sym;
-	bool inlines;
+	bool inlines, was_open = di->dw || di->go;
+	uint64_t t0 = was_open ? 0 : now_ns();
 	int n, err = 0;
 
-	n = dbgcache__lines(s->dbg, di, p->pid, &e, vaddr, dl, SYM_MAX_INLINE, &inlines);
+	n = dbgcache__lines(s->dbg, di, pid, &e, vaddr, dl, SYM_MAX_INLINE, &inlines);
+	if (!was_open && (di->dw || di->go))
+		log_debug("lines of %s opened (%s) in %.1f ms", m->path,
+			  di->debug_path ? di->debug_path : "in the file", (now_ns() - t0) / 1e6);
 	if (n <= 0)
 		return 0;
 	for (int i = 0; i < n && !err; i++) {
@@ -1174,7 +1191,7 @@ static int synthetic_name(struct symbolizer *s, const struct sym_map *m, uint64_
 /* One line naming the function at vaddr: the symbol sym covering it,
  * unless the .eh_frame says a function no symbol names holds vaddr (sym
  * NULL, or sym's size was guessed and reaches over that function). */
-static int name_function(struct symbolizer *s, struct sym_proc *p, struct sym_map *m,
+static int name_function(struct symbolizer *s, pid_t pid, struct sym_map *m,
 			 struct debuginfo *di, const struct elf_sym *sym, uint64_t vaddr,
 			 struct sym_frame *out)
 {
@@ -1184,7 +1201,7 @@ static int name_function(struct symbolizer *s, struct sym_proc *p, struct sym_ma
 
 	if (di && (!sym || (sym->flags & ELF_SYM_GUESSED_SIZE))) {
 		e = map_entry(m);
-		if (!dbgcache__func_start(s->dbg, di, p->pid, &e, vaddr, &start) &&
+		if (!dbgcache__func_start(s->dbg, di, pid, &e, vaddr, &start) &&
 		    (!sym || start > sym->addr)) {
 			err = synthetic_name(s, m, start, &out->lines[0]);
 			if (err)
@@ -1203,7 +1220,7 @@ static int name_function(struct symbolizer *s, struct sym_proc *p, struct sym_ma
 	return 0;
 }
 
-static int resolve_file(struct symbolizer *s, struct sym_proc *p, struct sym_map *m,
+static int resolve_file(struct symbolizer *s, pid_t pid, struct sym_map *m,
 			uint64_t addr, struct sym_frame *out)
 {
 	struct debuginfo *di = m->file ? m->file->data : NULL;
@@ -1219,12 +1236,12 @@ static int resolve_file(struct symbolizer *s, struct sym_proc *p, struct sym_map
 		di->last_used = ++s->clock;
 	if (di && fc_find(s, di->id, vaddr, out))
 		return 0;
-	err = di ? resolve_dwarf(s, p, m, di, vaddr, out) : 0;
+	err = di ? resolve_dwarf(s, pid, m, di, vaddr, out) : 0;
 	if (err)
 		return err;
 	if (!out->nlines) {
 		sym = m->img->nsyms ? elf_image__find(m->img, vaddr) : NULL;
-		err = name_function(s, p, m, di, sym, vaddr, out);
+		err = name_function(s, pid, m, di, sym, vaddr, out);
 		if (err)
 			return err;
 	}
@@ -1289,6 +1306,55 @@ static int resolve_jit(struct symbolizer *s, struct sym_proc *p, uint64_t addr,
 	return 0;
 }
 
+/* A lookup in m's file while deferring: when the file has lines to read
+ * (DWARF, a Go table), answer with m's pin and no lines (1); the pin holds
+ * the file and those it reads later open. 0: look it up now (nothing
+ * costly to read, or its files cannot be held); -ENOMEM. */
+static int defer_file(struct symbolizer *s, struct sym_proc *p, struct sym_map *m,
+		      struct sym_frame *out)
+{
+	struct debuginfo *di = m->file ? m->file->data : NULL;
+	struct procmaps_entry e;
+	size_t plen;
+	struct sym_map *pin, **np;
+
+	if (!di || di->src == DBG_SRC_NONE || di->dw_err || m->unpinned)
+		return 0;
+	if (!m->pin) {
+		e = map_entry(m);
+		if (dbgcache__hold(s->dbg, di, p->pid, &e)) {
+			m->unpinned = true;
+			return 0;
+		}
+		if (s->npins == s->pins_cap) {
+			size_t cap = s->pins_cap ? s->pins_cap * 2 : 64;
+
+			np = realloc(s->pins, cap * sizeof(*np));
+			if (!np)
+				return -ENOMEM;
+			s->pins = np;
+			s->pins_cap = cap;
+		}
+		plen = strlen(m->path);
+		pin = malloc(sizeof(*pin) + plen + 1);
+		if (!pin)
+			return -ENOMEM;
+		memcpy(pin, m, sizeof(*pin) + plen + 1);
+		pin->pub.path = pin->path;
+		pin->next = NULL;
+		pin->pin = NULL;
+		pin->is_pin = true;
+		pin->pin_pid = p->pid;
+		binary_image__ref(s->files, pin->file);
+		s->pins[s->npins++] = pin;
+		s->pin_bytes += sizeof(*pin) + plen + 1 + sizeof(*np);
+		m->pin = pin;
+	}
+	out->map = &m->pin->pub;
+	out->flags = SYM_FRAME_DEFERRED;
+	return 1;
+}
+
 int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_frame *out)
 {
 	struct sym_proc *p;
@@ -1318,7 +1384,68 @@ int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_
 	out->map = &m->pub;
 	if (!m->img)
 		return perfmap_applies(m) ? resolve_jit(s, p, addr, out) : 0;
-	return resolve_file(s, p, m, addr, out);
+	if (s->user_defer) {
+		err = defer_file(s, p, m, out);
+		if (err)
+			return err < 0 ? err : 0;
+	}
+	return resolve_file(s, p->pid, m, addr, out);
+}
+
+void symbolizer__user_defer(struct symbolizer *s)
+{
+	if (s)
+		s->user_defer = true;
+}
+
+static int pin_cmp(const void *a, const void *b)
+{
+	const struct sym_map *x = *(const struct sym_map *const *)a;
+	const struct sym_map *y = *(const struct sym_map *const *)b;
+	uint64_t ix = ((const struct debuginfo *)x->file->data)->id;
+	uint64_t iy = ((const struct debuginfo *)y->file->data)->id;
+
+	return ix < iy ? -1 : ix > iy;
+}
+
+size_t symbolizer__user_undefer(struct symbolizer *s)
+{
+	if (!s)
+		return 0;
+	s->user_defer = false;
+	/* binary by binary: each one's DWARF is read in one go */
+	if (s->npins > 1)
+		qsort(s->pins, s->npins, sizeof(*s->pins), pin_cmp);
+	return s->npins;
+}
+
+const struct sym_mapping *symbolizer__user_deferred(const struct symbolizer *s, size_t i)
+{
+	return s && i < s->npins ? &s->pins[i]->pub : NULL;
+}
+
+int symbolizer__user_late(struct symbolizer *s, const struct sym_mapping *map, uint64_t addr,
+			  struct sym_frame *out)
+{
+	struct sym_map *m = (struct sym_map *)map;
+
+	/* every pin's mapping is the pub member (the first) of a sym_map */
+	if (!s || !map || !out || (map->flags & SYM_MAP_KERNEL) || !m->is_pin)
+		return -EINVAL;
+	*out = (struct sym_frame){ .map = map };
+	return resolve_file(s, m->pin_pid, m, addr, out);
+}
+
+static void pins_free(struct symbolizer *s)
+{
+	for (size_t i = 0; i < s->npins; i++) {
+		binary_cache__put(s->files, s->pins[i]->file);
+		free(s->pins[i]);
+	}
+	free(s->pins);
+	s->pins = NULL;
+	s->npins = s->pins_cap = 0;
+	s->pin_bytes = 0;
 }
 
 /* --- kernel --------------------------------------------------------------- */
@@ -1430,6 +1557,7 @@ void symbolizer__free(struct symbolizer *s)
 	}
 	free(s->procs);
 	pidwatch__done(&s->watch);
+	pins_free(s);
 	binary_cache__free(s->files);
 	dbgcache__free(s->dbg);
 	strpool__done(&s->names);
@@ -1497,7 +1625,8 @@ static size_t cache_bytes(const struct symbolizer *s)
 
 	binary_cache__stats(s->files, &fs);
 	dbgcache__stats(s->dbg, &ds);
-	return sizeof(*s) + s->nbuckets * sizeof(*s->procs) + s->proc_bytes + fs.bytes + ds.bytes +
+	return sizeof(*s) + s->nbuckets * sizeof(*s->procs) + s->proc_bytes + s->pin_bytes +
+	       fs.bytes + ds.bytes +
 	       s->names.bytes + gen_bytes(&s->fc.gen[0]) + gen_bytes(&s->fc.gen[1]) +
 	       elf_image__bytes(s->vdso) + kallsyms__bytes(s->ksyms);
 }

@@ -70,6 +70,9 @@ enum {
 	 * the code was not inlined. */
 	SYM_FRAME_DEBUG_INFO = 1 << 0,
 	SYM_FRAME_JIT = 1 << 1, /* named by the process's perf map */
+	/* Looked up while deferring (symbolizer__user_defer): no lines yet,
+	 * map is a pinned mapping to pass to symbolizer__user_late(). */
+	SYM_FRAME_DEFERRED = 1 << 2,
 };
 
 /* The result of one lookup. map is NULL when the address is in no known
@@ -181,6 +184,33 @@ int symbolizer__note_pid(struct symbolizer *s, pid_t pid);
  * Pointers in *out stay valid until symbolizer__forget_pid(pid),
  * symbolizer__prune() or symbolizer__free(). */
 int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_frame *out);
+
+/* Until symbolizer__user_undefer(), answer symbolizer__user() lookups in
+ * files with lines to read (DWARF in the file or a debug file, a Go table)
+ * without reading them, which is most of a one-shot run's first drains
+ * (libc's separate DWARF: tens of ms): only what needs the process alive
+ * is done (its maps read, the file opened through it, its symbols and
+ * debug files found), out->flags is SYM_FRAME_DEFERRED, out->nlines 0 and
+ * out->map a pinned copy of the mapping: it stays valid, its file cached
+ * and the files its lines come from open (the mapped file itself, a debug
+ * file in the process's root), until symbolizer__free(), even once the
+ * process exited and its pid was forgotten. Files no lines can come from
+ * are looked up at once as before, as are the files of a binary whose
+ * files cannot be held open (more than 256 binaries). For a run that names
+ * its frames at its end (frames__user_resolve). */
+void symbolizer__user_defer(struct symbolizer *s);
+/* Stop deferring; returns how many pinned mappings deferred lookups
+ * returned. symbolizer__user_deferred(s, i) is the i-th (NULL past the
+ * end), ordered binary by binary. */
+size_t symbolizer__user_undefer(struct symbolizer *s);
+const struct sym_mapping *symbolizer__user_deferred(const struct symbolizer *s, size_t i);
+/* What symbolizer__user() would have answered for addr, looked up in map,
+ * a pinned mapping a deferred lookup returned (its lines, names and
+ * inlines, through the files held open). 0 or -errno (-EINVAL: map is
+ * not such a mapping). Pointers in *out stay valid like
+ * symbolizer__user() results. */
+int symbolizer__user_late(struct symbolizer *s, const struct sym_mapping *map, uint64_t addr,
+			  struct sym_frame *out);
 
 /* Symbolize a kernel address through /proc/kallsyms (loaded on first use).
  * out->map is the single [kernel.kallsyms] mapping. Module symbols carry

@@ -131,8 +131,9 @@ static void cpu_summary(struct profiler *pr)
 		unwinder__log_summary(pc->unw, st.unw);
 	else
 		unwinder__log_fallback(&pr->opts, "cpu");
-	log_debug("%llu frames, %llu without a symbol", (unsigned long long)pc->fst.frames,
-		  (unsigned long long)pc->fst.unsymbolized);
+	log_debug("%llu frames, %llu without a symbol, %llu looked up at the end",
+		  (unsigned long long)pc->fst.frames, (unsigned long long)pc->fst.unsymbolized,
+		  (unsigned long long)pc->fst.deferred);
 }
 
 static size_t cpu_stats(struct profiler *pr, struct profiler_stat *out, size_t max)
@@ -186,7 +187,7 @@ const struct profiler_type profiler_cpu = {
 	.description = "on-CPU time, sampled at --frequency (Go's CPU profile)",
 	.kind = PROFILER_DELTA,
 	.host_wide = true,
-	.kernel_names_late = true,
+	.names_late = true,
 	.options = PROFILER_OPT(PROFILER_OPT_FREQUENCY) | PROFILER_OPTS_UNWIND,
 	.sample_types = { { "samples", "count" }, { "cpu", "nanoseconds" } },
 	.period_type = { "cpu", "nanoseconds" },

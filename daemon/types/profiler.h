@@ -203,10 +203,11 @@ struct profiler_type {
 	/* Types of one probe group cannot run on one process at once (two
 	 * allocator probes on a process both see nothing); NULL: none. */
 	const char *probe_group;
-	/* Its drains read no kernel names themselves (only through
-	 * frames__locations): a one-shot run may name its kernel frames at
-	 * the end (symbolizer__kernel_defer). */
-	bool kernel_names_late;
+	/* Its drains read no names themselves (only through
+	 * frames__locations): a one-shot run may name its kernel frames and
+	 * read its user frames' lines at the end (symbolizer__kernel_defer,
+	 * symbolizer__user_defer). */
+	bool names_late;
 	uint32_t options;               /* PROFILER_OPT() bits it reads */
 	/* The profile's header, in Go's conventions. */
 	struct profiler_sample_type sample_types[PROFILER_MAX_SAMPLE_TYPES];
