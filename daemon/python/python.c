@@ -14,13 +14,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent/procinfo.h"
 #include "binary/elf.h"
 #include "binary/file.h"
 #include "binary/procmaps.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/procmem.h"
+#include "util/procstat.h"
 #include "profd/python.h"
 #include "python/pycode.h"
 #include "python/python.h"
@@ -51,7 +51,7 @@ struct py_file {
  * same interpreter file at the same load bias. */
 struct py_ident {
 	bool valid; /* false: unknown (not readable), never the same */
-	int64_t start_ns;
+	unsigned long long start_ticks;
 	uint8_t at_random[16];
 	struct binary_key file;
 	uint64_t bias;
@@ -254,7 +254,7 @@ static int proc_ident(pid_t pid, struct py_ident *id)
 	size_t len;
 	int err;
 
-	err = procinfo__start_boottime(pid, &id->start_ns);
+	err = procstat__starttime(pid, &id->start_ticks);
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
@@ -279,7 +279,7 @@ static int proc_ident(pid_t pid, struct py_ident *id)
 
 static bool ident_eq(const struct py_ident *a, const struct py_ident *b)
 {
-	return a->valid && b->valid && a->start_ns == b->start_ns && !memcmp(a->at_random, b->at_random, sizeof(a->at_random)) &&
+	return a->valid && b->valid && a->start_ticks == b->start_ticks && !memcmp(a->at_random, b->at_random, sizeof(a->at_random)) &&
 	       binary_key__eq(&a->file, &b->file) && a->bias == b->bias;
 }
 

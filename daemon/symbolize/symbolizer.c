@@ -31,6 +31,7 @@
 #include "util/hashmap.h"
 #include "util/log.h"
 #include "util/pidwatch.h"
+#include "util/procstat.h"
 
 _Static_assert((int)SYM_MAP_SPECIAL == (int)PROCMAPS_SPECIAL && (int)SYM_MAP_DELETED == (int)PROCMAPS_DELETED,
 	       "maps entry flags pass through to sym_mapping");
@@ -231,18 +232,6 @@ void symbolizer__set_max_cache_bytes(struct symbolizer *s, size_t bytes)
 	dbgcache__set_max_dwarf_bytes(s->dbg, s->opts.max_debug_bytes);
 }
 
-/* CLOCK_BOOTTIME in clock ticks, the unit of /proc/PID/stat's start time. */
-static uint64_t boot_ticks(void)
-{
-	struct timespec ts;
-	long hz = sysconf(_SC_CLK_TCK);
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	if (hz <= 0)
-		hz = 100;
-	return (uint64_t)ts.tv_sec * (uint64_t)hz + (uint64_t)ts.tv_nsec / (1000000000ULL / (uint64_t)hz);
-}
-
 struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
 {
 	struct symbolizer *s;
@@ -254,7 +243,7 @@ struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
 		s->opts = *opts;
 	else
 		symbolizer__default_opts(&s->opts);
-	s->created_ticks = boot_ticks();
+	s->created_ticks = procstat__boot_ticks();
 	s->kallsyms_path =
 		strdup(s->opts.kallsyms_path ? s->opts.kallsyms_path : SYM_KALLSYMS_PATH);
 	s->opts.kallsyms_path = s->kallsyms_path;
@@ -563,32 +552,12 @@ static int proc_load(struct symbolizer *s, struct sym_proc *p, bool eager)
 	return 0;
 }
 
-/* Start time in clock ticks after boot, 0 when unreadable. The comm field
- * may hold spaces and parentheses, so fields are counted after the last
- * ')'. */
+/* Start time in clock ticks after boot, 0 when unreadable. */
 static uint64_t proc_starttime(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	ssize_t n;
-	int fd;
+	unsigned long long v;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	/* after comm: " state(3) ppid(4) ... starttime(22)" */
-	for (int field = 3; p && field <= 22; field++)
-		p = strchr(p + 1, ' '); /* the space before field */
-	if (!p || sscanf(p + 1, "%llu", &v) != 1)
-		return 0;
-	return v;
+	return procstat__starttime(pid, &v) ? 0 : v;
 }
 
 static void proc_unlink(struct symbolizer *s, struct sym_proc *p)
@@ -649,8 +618,7 @@ int symbolizer__add_pid(struct symbolizer *s, pid_t pid)
 
 int symbolizer__note_pid(struct symbolizer *s, pid_t pid)
 {
-	uint64_t now = boot_ticks();
-	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t now = procstat__boot_ticks(), hz = procstat__hz();
 	struct sym_proc *p;
 	int err;
 
@@ -666,10 +634,7 @@ int symbolizer__note_pid(struct symbolizer *s, pid_t pid)
 	 * processes met at start-up, or older ones, open the files their
 	 * samples touch only, as any lookup does: a process's files can
 	 * only be opened while it lives (map_files, its root). */
-	if (hz <= 0)
-		hz = 100;
-	if (p->starttime >= s->created_ticks &&
-	    p->starttime + (uint64_t)NOTE_YOUNG_S * (uint64_t)hz >= now)
+	if (p->starttime >= s->created_ticks && p->starttime + NOTE_YOUNG_S * hz >= now)
 		for (size_t i = 0; i < p->ncur; i++)
 			map_attach_lazy(s, p, p->cur[i]);
 	return 0;

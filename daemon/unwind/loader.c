@@ -33,6 +33,7 @@
 #include "util/fileio.h"
 #include "util/hashmap.h"
 #include "util/pidwatch.h"
+#include "util/procstat.h"
 
 #define DEFAULT_MAX_TABLE_BYTES (64u << 20)
 #define DEFAULT_MAX_FILES 4096
@@ -958,23 +959,12 @@ static void proc_exe(pid_t pid, uint64_t *dev, uint64_t *ino)
  * what tells pid reuse and exec of a process without a pidfd. */
 static int proc_identity(pid_t pid, unsigned long long *start, uint64_t *dev, uint64_t *ino)
 {
-	char path[64], *buf = NULL, *p;
-	size_t len;
-	int err;
+	int err = procstat__starttime(pid, start);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	err = read_file_all(path, 4096, &buf, &len);
 	if (err)
-		return err == -ENOENT ? -ESRCH : err;
-	/* comm may contain spaces and parentheses: fields resume after the last ')'. */
-	p = memrchr(buf, ')', len);
-	err = -EINVAL;
-	if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-			       "%*d %*d %*d %llu", start) == 1)
-		err = 0;
-	free(buf);
+		return err;
 	proc_exe(pid, dev, ino);
-	return err;
+	return 0;
 }
 
 static void proc_free(struct unwind_loader *l, struct unw_proc *p)
