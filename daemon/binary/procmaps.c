@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +297,30 @@ struct pm_query {
 /* Whether the kernel has PROCMAP_QUERY: 1 yes, -1 no, 0 not asked yet. */
 static int query_state;
 
+/* The "[vsyscall]" line of the text: the gate area, no VMA of the process,
+ * so the ioctl never reports it. It is the same for every 64-bit process
+ * (absent with vsyscall=none): read once from our own maps and added to
+ * what the ioctl reports, so that both ways give the same mappings. */
+static pthread_once_t vsyscall_once = PTHREAD_ONCE_INIT;
+static struct procmaps_entry vsyscall;
+static bool have_vsyscall;
+
+static int find_vsyscall(const struct procmaps_entry *e, void *ctx)
+{
+	(void)ctx;
+	if (strcmp(e->path, "[vsyscall]"))
+		return 0;
+	vsyscall = *e;
+	vsyscall.path = "[vsyscall]";
+	have_vsyscall = true;
+	return 1;
+}
+
+static void vsyscall_init(void)
+{
+	procmaps__read_file("/proc/self/maps", find_vsyscall, NULL, NULL);
+}
+
 /* The executable mappings through fd (/proc/PID/maps) by ioctl. 0, -ENOTTY
  * (no PROCMAP_QUERY, or a path longer than the buffer: read the text),
  * -ESRCH (gone) or -errno. */
@@ -317,8 +342,11 @@ static int load_query(int fd, struct keep_ctx *c)
 
 		if (ioctl(fd, PM_QUERY, &q)) {
 			err = errno;
-			if (err == ENOENT)
-				return 0; /* no executable mapping at or after addr */
+			if (err == ENOENT) {
+				/* No executable mapping at or after addr. */
+				pthread_once(&vsyscall_once, vsyscall_init);
+				return have_vsyscall && vsyscall.start >= addr ? keep_one(&vsyscall, c) : 0;
+			}
 			if (err == ENOTTY || err == EINVAL || err == EOPNOTSUPP) {
 				if (!c->pm->n)
 					__atomic_store_n(&query_state, -1, __ATOMIC_RELAXED);
@@ -395,7 +423,7 @@ int procmaps__load(pid_t pid, struct procmaps *pm)
 {
 	struct keep_ctx c = { .pm = pm };
 	char path[64], *buf = NULL;
-	size_t len, bad = 0;
+	size_t len = 0, bad = 0;
 	int fd, err;
 
 	*pm = (struct procmaps){};

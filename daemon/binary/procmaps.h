@@ -75,9 +75,9 @@ struct procmaps {
  * either way). On 6.11+ they are asked of the kernel with PROCMAP_QUERY
  * ioctls, one per executable mapping (the kernel then formats and d_paths
  * only those: ~5x less system time than the text of every mapping), else
- * read from the text. Returns as procmaps__read. The text has a
- * "[vsyscall]" line that the ioctl does not report (the gate area is no
- * VMA of the process; it holds no user code to unwind or name). */
+ * read from the text. Returns as procmaps__read. Either way gives the
+ * same mappings (the text's "[vsyscall]", no VMA that the ioctl reports,
+ * is added to what it reports). */
 int procmaps__load(pid_t pid, struct procmaps *pm);
 /* The same from a maps text file (tests, and the fallback). */
 int procmaps__load_file(const char *path, struct procmaps *pm, size_t *nbad);

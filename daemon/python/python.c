@@ -143,13 +143,27 @@ out:
 	elf_end(e);
 }
 
-/* The file of a mapping, inspected once per (dev, inode, mtime). */
+/* The file of a mapping, inspected once per (dev, inode, mtime). A file
+ * known to be no interpreter is known by the dev and inode of the maps
+ * alone, without opening it: a new process of a program seen before (the
+ * host's curl, awk, sh...) costs no open, no stat. (A file rewritten in
+ * place into a CPython, keeping its inode, would be missed; install and
+ * package managers write a new inode.) */
 static struct py_file *file_get(const struct procmaps_entry *me, pid_t pid)
 {
 	struct binary_key key;
 	struct stat sb;
 	struct py_file *f;
 	int fd;
+
+	for (size_t i = 0; i < FILE_SLOTS; i++) {
+		f = &files[i];
+		if (f->used && !f->is_python && f->key.dev == procmaps_entry__dev(me) &&
+		    f->key.ino == me->inode) {
+			stats.files_known++;
+			return f;
+		}
+	}
 
 	/* The binary layer's safe open: the mapped file itself, else the
 	 * process's root path if it still has the mapping's inode. */
@@ -283,7 +297,7 @@ static bool ident_eq(const struct py_ident *a, const struct py_ident *b)
 	       binary_key__eq(&a->file, &b->file) && a->bias == b->bias;
 }
 
-static void scan_locked(pid_t pid)
+static void scan_locked(pid_t pid, const struct procmaps *pm)
 {
 	struct scan_ctx c = { .pid = pid };
 	const struct py_layout *lay;
@@ -295,7 +309,7 @@ static void scan_locked(pid_t pid)
 	bool found;
 	int minor;
 
-	found = !procmaps__read(pid, scan_cb, &c, NULL) && c.found;
+	found = !procmaps__each(pm, scan_cb, &c) && c.found;
 	if (found && !proc_ident(pid, &id)) {
 		id.valid = true;
 		id.file = c.f->key;
@@ -312,8 +326,13 @@ static void scan_locked(pid_t pid)
 			return;
 		}
 	}
-	drop_codes(pid);
-	proc_remove(pid);
+	/* Code objects are cached only for pids in procs, and dropped with
+	 * them: a process that was none has nothing to drop (no walk over
+	 * the whole code cache for every new native process). */
+	if (proc_find(pid)) {
+		drop_codes(pid);
+		proc_remove(pid);
+	}
 	if (!found)
 		return;
 	bias = c.bias;
@@ -384,8 +403,19 @@ static void scan_locked(pid_t pid)
 
 void python__scan(pid_t pid)
 {
+	struct procmaps pm;
+
+	if (procmaps__load(pid, &pm))
+		return;
+	python__scan_maps(pid, &pm);
+	procmaps__release(&pm);
+}
+
+void python__scan_maps(pid_t pid, const struct procmaps *pm)
+{
 	pthread_mutex_lock(&lock);
-	scan_locked(pid);
+	stats.scans++;
+	scan_locked(pid, pm);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -402,22 +432,36 @@ bool python__ready(void)
 void python__forget(pid_t pid)
 {
 	pthread_mutex_lock(&lock);
-	drop_codes(pid);
-	proc_remove(pid);
+	if (proc_find(pid)) {
+		drop_codes(pid);
+		proc_remove(pid);
+	}
 	pthread_mutex_unlock(&lock);
 }
 
 int python__walk_config(pid_t pid, bool scan, struct profd_py_proc *out)
 {
+	struct procmaps pm = {};
 	struct py_proc *p;
 	int err = 0;
 
+
+	/* The maps read before the lock: a walker's scan waits no longer. */
+	if (scan) {
+		pthread_mutex_lock(&lock);
+		scan = !proc_find(pid);
+		pthread_mutex_unlock(&lock);
+		if (scan && procmaps__load(pid, &pm))
+			scan = false;
+	}
 	pthread_mutex_lock(&lock);
 	p = proc_find(pid);
 	if (!p && scan) {
-		scan_locked(pid);
+		stats.scans++;
+		scan_locked(pid, &pm);
 		p = proc_find(pid);
 	}
+	procmaps__release(&pm);
 	if (p)
 		*out = p->v;
 	else

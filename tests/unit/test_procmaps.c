@@ -20,8 +20,6 @@ static int keep_text(const struct procmaps_entry *e, void *ctx)
 	struct procmaps *pm = ctx;
 	struct procmaps_entry *ne;
 
-	if (!strcmp(e->path, "[vsyscall]"))
-		return 0; /* not a VMA of the process: the ioctl does not report it */
 	ne = realloc(pm->e, (pm->n + 1) * sizeof(*ne));
 	if (!ne)
 		return -ENOMEM;
