@@ -450,6 +450,11 @@ int procmaps__load(pid_t pid, struct procmaps *pm)
 	return keep_done(&c, err);
 }
 
+void procmaps__text_only(bool off)
+{
+	__atomic_store_n(&query_state, off ? -1 : 0, __ATOMIC_RELAXED);
+}
+
 int procmaps__each(const struct procmaps *pm, procmaps_cb cb, void *ctx)
 {
 	int err;

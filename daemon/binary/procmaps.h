@@ -4,6 +4,7 @@
 #ifndef PROFD_SYMBOLIZE_PROCMAPS_H
 #define PROFD_SYMBOLIZE_PROCMAPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -79,6 +80,9 @@ struct procmaps {
  * same mappings (the text's "[vsyscall]", no VMA that the ioctl reports,
  * is added to what it reports). */
 int procmaps__load(pid_t pid, struct procmaps *pm);
+/* Tests: read the text even where PROCMAP_QUERY works (off), or ask the
+ * kernel again (!off). */
+void procmaps__text_only(bool off);
 /* The same from a maps text file (tests, and the fallback). */
 int procmaps__load_file(const char *path, struct procmaps *pm, size_t *nbad);
 /* cb for each kept mapping, in order; stops at and returns a nonzero value. */

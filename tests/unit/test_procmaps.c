@@ -3,6 +3,7 @@
  * its maps gives (through PROCMAP_QUERY where the kernel has it), a file
  * of garbage loads what is well-formed, a reaped pid is gone. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,11 +31,13 @@ static int keep_text(const struct procmaps_entry *e, void *ctx)
 	return 0;
 }
 
-void test_procmaps_load_self(void)
+static void load_self(bool text_only)
 {
 	struct procmaps pm, text = {};
 	size_t i;
 	void *anon;
+
+	procmaps__text_only(text_only);
 
 	/* An anonymous executable mapping (a JIT's) among the files. */
 	anon = mmap(NULL, 8192, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -74,6 +77,19 @@ void test_procmaps_load_self(void)
 	ASSERT_EQ(pm.n, 0, "released");
 	procmaps__release(&pm); /* twice is harmless */
 	munmap(anon, 8192);
+	procmaps__text_only(false);
+}
+
+/* By PROCMAP_QUERY where the kernel has it (6.11+), else the text. */
+void test_procmaps_load_self(void)
+{
+	load_self(false);
+}
+
+/* The fallback of older kernels (6.1: no PROCMAP_QUERY), forced. */
+void test_procmaps_load_self_text(void)
+{
+	load_self(true);
 }
 
 void test_procmaps_load_gone(void)
