@@ -5,6 +5,7 @@
 #include <elf.h>
 #include <gelf.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "util/procmem.h"
 #include "util/procstat.h"
 #include "profd/python.h"
+#include "python/gnuhash.h"
 #include "python/pycode.h"
 #include "python/python.h"
 
@@ -125,15 +127,49 @@ static int python_sym(const struct elf_func *s, void *ctx)
 	return 0;
 }
 
+/* Whether the .gnu.hash Bloom filter of e allows _PyRuntime (true when e
+ * has no such section, or a malformed one: the symbols then tell). Two
+ * preads of 16 and 8 bytes: libelf would read the whole section. */
+static bool may_export_runtime(Elf *e, int fd)
+{
+	static uint32_t h;
+	unsigned char hdr[GNUHASH_HEADER_BYTES];
+	struct gnuhash_bloom b;
+	Elf_Scn *scn = NULL;
+	uint64_t word;
+	GElf_Shdr sh;
+
+	if (gelf_getclass(e) != ELFCLASS64)
+		return true;
+	while ((scn = elf_nextscn(e, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_HASH)
+			break;
+	if (!scn || sh.sh_offset > INT64_MAX - sh.sh_size)
+		return true;
+	if (pread(fd, hdr, sizeof(hdr), (off_t)sh.sh_offset) != (ssize_t)sizeof(hdr) ||
+	    !gnuhash__header(hdr, sh.sh_size, &b))
+		return true;
+	if (!h)
+		h = gnuhash__hash("_PyRuntime");
+	if (pread(fd, &word, sizeof(word), (off_t)(sh.sh_offset + gnuhash__word_offset(&b, h))) !=
+	    (ssize_t)sizeof(word))
+		return true;
+	return gnuhash__word_allows(&b, word, h);
+}
+
 static void file_inspect(struct py_file *f, int fd)
 {
-	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+	Elf *e = elf_begin(fd, ELF_C_READ, NULL); /* pread: no SIGBUS if truncated */
 	GElf_Ehdr eh;
 
 	if (!e)
 		return;
 	if (!gelf_getehdr(e, &eh))
 		goto out;
+	if (!may_export_runtime(e, fd)) {
+		stats.bloom_rejects++;
+		goto out;
+	}
 	f->pie = eh.e_type == ET_DYN;
 	if (elf_read_loads(e, f->loads, sizeof(f->loads) / sizeof(f->loads[0]), &f->nloads))
 		goto out;

@@ -61,6 +61,7 @@ int python__frame(pid_t pid, uint64_t v, struct python_frame *out);
 struct python_stats {
 	uint64_t procs, code_reads, code_hits, code_bad, rescans_kept;
 	uint64_t scans, files_known;
+	uint64_t bloom_rejects; /* files opened, found no CPython by .gnu.hash */
 };
 void python__stats(struct python_stats *st);
 

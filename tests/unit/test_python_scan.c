@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* python__scan_maps of a process that runs no CPython (this one): not
- * registered, and a second scan of the same files opens none of them
- * (each known by the maps' device and inode). */
+ * registered, its libraries rejected by their .gnu.hash Bloom filters, and
+ * a second scan of the same files opens none of them (each known by the
+ * maps' device and inode). */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ void test_python_scan_native_known(void)
 	python__scan_maps(getpid(), &pm);
 	python__stats(&b);
 	ASSERT_EQ(b.scans, a.scans + 1, "scanned");
+	ASSERT_TRUE(b.bloom_rejects > a.bloom_rejects, "files rejected by their .gnu.hash");
 	ASSERT_EQ(python__walk_config(getpid(), false, &v), -ENOENT, "no CPython here");
 	python__scan_maps(getpid(), &pm);
 	python__stats(&c);
