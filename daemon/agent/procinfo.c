@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* procinfo: /proc/PID/comm and /proc/PID/cgroup. */
+/* procinfo: /proc/PID/comm and /proc/PID/cgroup; the start time through
+ * util/procstat. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/procinfo.h"
+#include "util/procstat.h"
 
 /* A cgroup file is a few lines; deeper hierarchies than this are not worth
  * following for a name. */
@@ -58,42 +60,6 @@ int procinfo__comm(pid_t pid, char *buf, size_t size)
 	return 0;
 }
 
-int procinfo__parse_stat_starttime(const char *text, size_t len, unsigned long long *ticks)
-{
-	const char *p = NULL, *end = text + len;
-	unsigned long long v = 0;
-	int field = 2;          /* the comm; fields count from 1 */
-
-	/* The comm ends at the last ')': it may itself hold ")" and spaces. */
-	for (const char *c = text; c < end; c++)
-		if (*c == ')')
-			p = c;
-	if (!p)
-		return -EINVAL;
-	for (p++; p < end && field < 22;) {
-		if (*p != ' ')
-			return -EINVAL;
-		p++;
-		field++;
-		if (field < 22) {
-			while (p < end && *p != ' ')
-				p++;
-		}
-	}
-	if (field != 22 || p >= end || *p < '0' || *p > '9')
-		return -EINVAL;
-	for (; p < end && *p >= '0' && *p <= '9'; p++) {
-		if (v > (~0ULL - 9) / 10)
-			return -EINVAL;
-		v = v * 10 + (unsigned)(*p - '0');
-	}
-	/* Field 23 follows: a number cut by the end of the buffer is no number. */
-	if (p >= end || (*p != ' ' && *p != '\n'))
-		return -EINVAL;
-	*ticks = v;
-	return 0;
-}
-
 bool procinfo__is_kthread(pid_t pid)
 {
 	char text[1024];
@@ -118,17 +84,14 @@ bool procinfo__is_kthread(pid_t pid)
 
 int procinfo__start_boottime(pid_t pid, int64_t *ns)
 {
-	char text[1024];
 	unsigned long long ticks;
-	long hz = sysconf(_SC_CLK_TCK);
-	ssize_t n;
+	uint64_t hz = procstat__hz();
+	int err;
 
-	n = read_proc(pid, "stat", text, sizeof(text));
-	if (n < 0)
-		return (int)n;
-	if (hz <= 0 || procinfo__parse_stat_starttime(text, n, &ticks))
-		return -EINVAL;
-	*ns = (int64_t)(ticks / hz) * 1000000000 + (int64_t)(ticks % hz) * (1000000000 / hz);
+	err = procstat__starttime(pid, &ticks);
+	if (err)
+		return err;
+	*ns = (int64_t)(ticks / hz) * 1000000000 + (int64_t)(ticks % hz) * (int64_t)(1000000000 / hz);
 	return 0;
 }
 

@@ -23,13 +23,9 @@ int procinfo__comm(pid_t pid, char *buf, size_t size);
 bool procinfo__is_kthread(pid_t pid);
 
 /* When pid started, in CLOCK_BOOTTIME nanoseconds (field 22 of
- * /proc/PID/stat). 0, -ESRCH (gone), -EINVAL (unparsable) or -errno. */
+ * /proc/PID/stat, read by util/procstat.h). 0, -ESRCH (gone), -EINVAL
+ * (unparsable) or -errno. */
 int procinfo__start_boottime(pid_t pid, int64_t *ns);
-
-/* Field 22 (starttime, clock ticks since boot) of a /proc/PID/stat text
- * (len bytes; the comm in parentheses may hold any byte, ')' included).
- * 0 or -EINVAL. */
-int procinfo__parse_stat_starttime(const char *text, size_t len, unsigned long long *ticks);
 
 /* The systemd service unit pid runs in ("nginx.service"), from
  * /proc/PID/cgroup. 0, -ENOENT (no .service unit: session scope, container,

@@ -4,6 +4,7 @@
 #ifndef PROFD_SYMBOLIZE_PROCMAPS_H
 #define PROFD_SYMBOLIZE_PROCMAPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,5 +62,31 @@ typedef int (*procmaps_cb)(const struct procmaps_entry *e, void *ctx);
  * or -errno from open/read (-ESRCH when the process is gone). */
 int procmaps__read_file(const char *path, procmaps_cb cb, void *ctx, size_t *nbad);
 int procmaps__read(pid_t pid, procmaps_cb cb, void *ctx, size_t *nbad);
+
+/* The executable mappings of one read, kept: what a new process costs is
+ * one read however many modules look at its mappings (the unwind loader,
+ * python, the symbolizer). e[i].path points into names. */
+struct procmaps {
+	struct procmaps_entry *e; /* in address order */
+	size_t n;
+	char *names;
+};
+
+/* Read pid's executable mappings into *pm (empty on error; release it
+ * either way). On 6.11+ they are asked of the kernel with PROCMAP_QUERY
+ * ioctls, one per executable mapping (the kernel then formats and d_paths
+ * only those: ~5x less system time than the text of every mapping), else
+ * read from the text. Returns as procmaps__read. Either way gives the
+ * same mappings (the text's "[vsyscall]", no VMA that the ioctl reports,
+ * is added to what it reports). */
+int procmaps__load(pid_t pid, struct procmaps *pm);
+/* Tests: read the text even where PROCMAP_QUERY works (off), or ask the
+ * kernel again (!off). */
+void procmaps__text_only(bool off);
+/* The same from a maps text file (tests, and the fallback). */
+int procmaps__load_file(const char *path, struct procmaps *pm, size_t *nbad);
+/* cb for each kept mapping, in order; stops at and returns a nonzero value. */
+int procmaps__each(const struct procmaps *pm, procmaps_cb cb, void *ctx);
+void procmaps__release(struct procmaps *pm);
 
 #endif

@@ -5,6 +5,7 @@
 #include <elf.h>
 #include <gelf.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,15 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent/procinfo.h"
 #include "binary/elf.h"
 #include "binary/file.h"
 #include "binary/procmaps.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/procmem.h"
+#include "util/procstat.h"
 #include "profd/python.h"
+#include "python/gnuhash.h"
 #include "python/pycode.h"
 #include "python/python.h"
 
@@ -51,7 +53,7 @@ struct py_file {
  * same interpreter file at the same load bias. */
 struct py_ident {
 	bool valid; /* false: unknown (not readable), never the same */
-	int64_t start_ns;
+	unsigned long long start_ticks;
 	uint8_t at_random[16];
 	struct binary_key file;
 	uint64_t bias;
@@ -125,15 +127,49 @@ static int python_sym(const struct elf_func *s, void *ctx)
 	return 0;
 }
 
+/* Whether the .gnu.hash Bloom filter of e allows _PyRuntime (true when e
+ * has no such section, or a malformed one: the symbols then tell). Two
+ * preads of 16 and 8 bytes: libelf would read the whole section. */
+static bool may_export_runtime(Elf *e, int fd)
+{
+	static uint32_t h;
+	unsigned char hdr[GNUHASH_HEADER_BYTES];
+	struct gnuhash_bloom b;
+	Elf_Scn *scn = NULL;
+	uint64_t word;
+	GElf_Shdr sh;
+
+	if (gelf_getclass(e) != ELFCLASS64)
+		return true;
+	while ((scn = elf_nextscn(e, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_HASH)
+			break;
+	if (!scn || sh.sh_offset > INT64_MAX - sh.sh_size)
+		return true;
+	if (pread(fd, hdr, sizeof(hdr), (off_t)sh.sh_offset) != (ssize_t)sizeof(hdr) ||
+	    !gnuhash__header(hdr, sh.sh_size, &b))
+		return true;
+	if (!h)
+		h = gnuhash__hash("_PyRuntime");
+	if (pread(fd, &word, sizeof(word), (off_t)(sh.sh_offset + gnuhash__word_offset(&b, h))) !=
+	    (ssize_t)sizeof(word))
+		return true;
+	return gnuhash__word_allows(&b, word, h);
+}
+
 static void file_inspect(struct py_file *f, int fd)
 {
-	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+	Elf *e = elf_begin(fd, ELF_C_READ, NULL); /* pread: no SIGBUS if truncated */
 	GElf_Ehdr eh;
 
 	if (!e)
 		return;
 	if (!gelf_getehdr(e, &eh))
 		goto out;
+	if (!may_export_runtime(e, fd)) {
+		stats.bloom_rejects++;
+		goto out;
+	}
 	f->pie = eh.e_type == ET_DYN;
 	if (elf_read_loads(e, f->loads, sizeof(f->loads) / sizeof(f->loads[0]), &f->nloads))
 		goto out;
@@ -143,13 +179,27 @@ out:
 	elf_end(e);
 }
 
-/* The file of a mapping, inspected once per (dev, inode, mtime). */
+/* The file of a mapping, inspected once per (dev, inode, mtime). A file
+ * known to be no interpreter is known by the dev and inode of the maps
+ * alone, without opening it: a new process of a program seen before (the
+ * host's curl, awk, sh...) costs no open, no stat. (A file rewritten in
+ * place into a CPython, keeping its inode, would be missed; install and
+ * package managers write a new inode.) */
 static struct py_file *file_get(const struct procmaps_entry *me, pid_t pid)
 {
 	struct binary_key key;
 	struct stat sb;
 	struct py_file *f;
 	int fd;
+
+	for (size_t i = 0; i < FILE_SLOTS; i++) {
+		f = &files[i];
+		if (f->used && !f->is_python && f->key.dev == procmaps_entry__dev(me) &&
+		    f->key.ino == me->inode) {
+			stats.files_known++;
+			return f;
+		}
+	}
 
 	/* The binary layer's safe open: the mapped file itself, else the
 	 * process's root path if it still has the mapping's inode. */
@@ -254,7 +304,7 @@ static int proc_ident(pid_t pid, struct py_ident *id)
 	size_t len;
 	int err;
 
-	err = procinfo__start_boottime(pid, &id->start_ns);
+	err = procstat__starttime(pid, &id->start_ticks);
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
@@ -279,11 +329,11 @@ static int proc_ident(pid_t pid, struct py_ident *id)
 
 static bool ident_eq(const struct py_ident *a, const struct py_ident *b)
 {
-	return a->valid && b->valid && a->start_ns == b->start_ns && !memcmp(a->at_random, b->at_random, sizeof(a->at_random)) &&
+	return a->valid && b->valid && a->start_ticks == b->start_ticks && !memcmp(a->at_random, b->at_random, sizeof(a->at_random)) &&
 	       binary_key__eq(&a->file, &b->file) && a->bias == b->bias;
 }
 
-static void scan_locked(pid_t pid)
+static void scan_locked(pid_t pid, const struct procmaps *pm)
 {
 	struct scan_ctx c = { .pid = pid };
 	const struct py_layout *lay;
@@ -295,7 +345,7 @@ static void scan_locked(pid_t pid)
 	bool found;
 	int minor;
 
-	found = !procmaps__read(pid, scan_cb, &c, NULL) && c.found;
+	found = !procmaps__each(pm, scan_cb, &c) && c.found;
 	if (found && !proc_ident(pid, &id)) {
 		id.valid = true;
 		id.file = c.f->key;
@@ -312,8 +362,13 @@ static void scan_locked(pid_t pid)
 			return;
 		}
 	}
-	drop_codes(pid);
-	proc_remove(pid);
+	/* Code objects are cached only for pids in procs, and dropped with
+	 * them: a process that was none has nothing to drop (no walk over
+	 * the whole code cache for every new native process). */
+	if (proc_find(pid)) {
+		drop_codes(pid);
+		proc_remove(pid);
+	}
 	if (!found)
 		return;
 	bias = c.bias;
@@ -384,8 +439,19 @@ static void scan_locked(pid_t pid)
 
 void python__scan(pid_t pid)
 {
+	struct procmaps pm;
+
+	if (procmaps__load(pid, &pm))
+		return;
+	python__scan_maps(pid, &pm);
+	procmaps__release(&pm);
+}
+
+void python__scan_maps(pid_t pid, const struct procmaps *pm)
+{
 	pthread_mutex_lock(&lock);
-	scan_locked(pid);
+	stats.scans++;
+	scan_locked(pid, pm);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -402,22 +468,36 @@ bool python__ready(void)
 void python__forget(pid_t pid)
 {
 	pthread_mutex_lock(&lock);
-	drop_codes(pid);
-	proc_remove(pid);
+	if (proc_find(pid)) {
+		drop_codes(pid);
+		proc_remove(pid);
+	}
 	pthread_mutex_unlock(&lock);
 }
 
 int python__walk_config(pid_t pid, bool scan, struct profd_py_proc *out)
 {
+	struct procmaps pm = {};
 	struct py_proc *p;
 	int err = 0;
 
+
+	/* The maps read before the lock: a walker's scan waits no longer. */
+	if (scan) {
+		pthread_mutex_lock(&lock);
+		scan = !proc_find(pid);
+		pthread_mutex_unlock(&lock);
+		if (scan && procmaps__load(pid, &pm))
+			scan = false;
+	}
 	pthread_mutex_lock(&lock);
 	p = proc_find(pid);
 	if (!p && scan) {
-		scan_locked(pid);
+		stats.scans++;
+		scan_locked(pid, &pm);
 		p = proc_find(pid);
 	}
+	procmaps__release(&pm);
 	if (p)
 		*out = p->v;
 	else

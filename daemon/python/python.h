@@ -24,6 +24,12 @@ int python__reuse_map(struct bpf_object *obj);
  * the process, its program image (exec) and its interpreter mapping are
  * the same as at the last scan, and dropped otherwise. */
 void python__scan(pid_t pid);
+/* The same with pid's executable mappings already read (the unwind
+ * loader's scan): a process that maps no CPython costs no other read, and
+ * no open of a file already known not to be one (by the maps' device and
+ * inode). */
+struct procmaps;
+void python__scan_maps(pid_t pid, const struct procmaps *pm);
 
 /* What a walker of pid's Python frames needs (python/pystack.h), as
  * registered in py_procs; scan: detect the interpreter first if pid is not
@@ -50,9 +56,12 @@ struct python_frame {
 int python__frame(pid_t pid, uint64_t v, struct python_frame *out);
 
 /* The cache's counters: interpreters registered, code objects read (and
- * of those unreadable), cache hits, rescans that kept the cache. */
+ * of those unreadable), cache hits, rescans that kept the cache, scans,
+ * mapped files known without an open. */
 struct python_stats {
 	uint64_t procs, code_reads, code_hits, code_bad, rescans_kept;
+	uint64_t scans, files_known;
+	uint64_t bloom_rejects; /* files opened, found no CPython by .gnu.hash */
 };
 void python__stats(struct python_stats *st);
 

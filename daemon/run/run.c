@@ -8,6 +8,7 @@
 #include "pprof/pprof.h"
 #include "run/run.h"
 #include "symbolize/symbolizer.h"
+#include "unwind/loader.h"
 #include "unwind/unwinder.h"
 #include "util/log.h"
 #include "util/phase.h"
@@ -22,15 +23,18 @@ int64_t run_now_ns(int clock)
 
 void run__symbolize_new_pids(struct symbolizer *sym)
 {
-	pid_t pids[64];
+	struct unwind_new_proc news[64];
 	size_t n;
 
-	while ((n = unwinder__take_new_pids(pids, sizeof(pids) / sizeof(pids[0]))))
+	/* The maps the walker's loader read for each: not read again. */
+	while ((n = unwinder__take_new_pids(news, sizeof(news) / sizeof(news[0]))))
 		for (size_t i = 0; i < n; i++) {
-			int err = symbolizer__note_pid(sym, pids[i]);
+			int err = symbolizer__note_pid_maps(sym, news[i].pid, &news[i].maps);
 
-			log_debug("new process %d: maps read for its symbols%s%s", (int)pids[i],
-				  err ? ": " : "", err ? strerror(-err) : "");
+			log_debug("new process %d: %zu executable mappings noted for its symbols%s%s",
+				  (int)news[i].pid, news[i].maps.n, err ? ": " : "",
+				  err ? strerror(-err) : "");
+			procmaps__release(&news[i].maps);
 		}
 }
 

@@ -31,6 +31,7 @@
 #include "util/hashmap.h"
 #include "util/log.h"
 #include "util/pidwatch.h"
+#include "util/procstat.h"
 
 _Static_assert((int)SYM_MAP_SPECIAL == (int)PROCMAPS_SPECIAL && (int)SYM_MAP_DELETED == (int)PROCMAPS_DELETED,
 	       "maps entry flags pass through to sym_mapping");
@@ -52,6 +53,13 @@ _Static_assert((int)SYM_MAP_SPECIAL == (int)PROCMAPS_SPECIAL && (int)SYM_MAP_DEL
 #define SYM_DEFAULT_MAX_CACHED_FRAMES 65536
 #define SYM_DEFAULT_MAX_PERFMAP_BYTES (64u << 20)
 #define SYM_MAX_PIDFDS 4096
+/* Pids found gone at a lookup (their samples outlived them: a process
+ * that exited before it was first symbolized), each tried again no sooner
+ * than SYM_GONE_RETRY_NS later, or after a prune, or when the walker meets
+ * a new process with that pid: one pidfd_open and stat read per second,
+ * not per sample. Slots of an open-addressing table, emptied at half full. */
+#define SYM_GONE_SLOTS 1024
+#define SYM_GONE_RETRY_NS 1000000000ULL
 /* Frame cache: slots probed per lookup, and lines stored per slot on
  * average before the cache starts over. */
 #define SYM_FC_PROBES 8
@@ -188,6 +196,11 @@ struct symbolizer {
 	 * SYM_MAX_PIDFDS (and pidwatch's share of the open file limit). The
 	 * others are checked by their start time at each prune, as all were. */
 	struct pidwatch watch;
+	struct sym_gone {
+		pid_t pid;
+		uint64_t ns; /* when found gone; 0: no longer */
+	} gone[SYM_GONE_SLOTS];
+	size_t ngone;
 };
 
 static void fc_clear(struct frame_cache *fc);
@@ -244,18 +257,6 @@ void symbolizer__set_max_cache_bytes(struct symbolizer *s, size_t bytes)
 	dbgcache__set_max_dwarf_bytes(s->dbg, s->opts.max_debug_bytes);
 }
 
-/* CLOCK_BOOTTIME in clock ticks, the unit of /proc/PID/stat's start time. */
-static uint64_t boot_ticks(void)
-{
-	struct timespec ts;
-	long hz = sysconf(_SC_CLK_TCK);
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	if (hz <= 0)
-		hz = 100;
-	return (uint64_t)ts.tv_sec * (uint64_t)hz + (uint64_t)ts.tv_nsec / (1000000000ULL / (uint64_t)hz);
-}
-
 struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
 {
 	struct symbolizer *s;
@@ -267,7 +268,7 @@ struct symbolizer *symbolizer__new_opts(const struct symbolizer_opts *opts)
 		s->opts = *opts;
 	else
 		symbolizer__default_opts(&s->opts);
-	s->created_ticks = boot_ticks();
+	s->created_ticks = procstat__boot_ticks();
 	s->kallsyms_path =
 		strdup(s->opts.kallsyms_path ? s->opts.kallsyms_path : SYM_KALLSYMS_PATH);
 	s->opts.kallsyms_path = s->kallsyms_path;
@@ -543,16 +544,25 @@ static int map_cmp(const void *a, const void *b)
 	return x->pub.start < y->pub.start ? -1 : x->pub.start > y->pub.start;
 }
 
-/* (Re)read the maps of p. On failure the previous maps stay current; a
- * process that exited keeps what was read while it lived. */
-static int proc_load(struct symbolizer *s, struct sym_proc *p, bool eager)
+/* (Re)read the maps of p, or take pm (read by someone else just now). On
+ * failure the previous maps stay current; a process that exited keeps
+ * what was read while it lived. */
+static int proc_load(struct symbolizer *s, struct sym_proc *p, bool eager,
+		     const struct procmaps *pm)
 {
 	struct load_ctx c = { .s = s, .p = p, .eager = eager };
-	int err;
+	struct procmaps own = {};
+	int err = 0;
 
-	s->maps_reloads++;
 	p->loaded_ns = now_ns();
-	err = procmaps__read(p->pid, load_one, &c, NULL);
+	if (!pm || !pm->n) {
+		s->maps_reloads++;
+		err = procmaps__load(p->pid, &own);
+		pm = &own;
+	}
+	if (!err)
+		err = procmaps__each(pm, load_one, &c);
+	procmaps__release(&own);
 	/* Empty maps: a zombie or kernel thread, nothing to replace ours. */
 	if (!err && !c.n)
 		err = -ESRCH;
@@ -576,32 +586,12 @@ static int proc_load(struct symbolizer *s, struct sym_proc *p, bool eager)
 	return 0;
 }
 
-/* Start time in clock ticks after boot, 0 when unreadable. The comm field
- * may hold spaces and parentheses, so fields are counted after the last
- * ')'. */
+/* Start time in clock ticks after boot, 0 when unreadable. */
 static uint64_t proc_starttime(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	ssize_t n;
-	int fd;
+	unsigned long long v;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	/* after comm: " state(3) ppid(4) ... starttime(22)" */
-	for (int field = 3; p && field <= 22; field++)
-		p = strchr(p + 1, ' '); /* the space before field */
-	if (!p || sscanf(p + 1, "%llu", &v) != 1)
-		return 0;
-	return v;
+	return procstat__starttime(pid, &v) ? 0 : v;
 }
 
 static void proc_unlink(struct symbolizer *s, struct sym_proc *p)
@@ -614,7 +604,8 @@ static void proc_unlink(struct symbolizer *s, struct sym_proc *p)
 	s->nprocs--;
 }
 
-static int proc_add(struct symbolizer *s, pid_t pid, struct sym_proc **out, bool eager)
+static int proc_add(struct symbolizer *s, pid_t pid, struct sym_proc **out, bool eager,
+		    const struct procmaps *pm)
 {
 	struct sym_proc *p;
 	size_t h;
@@ -638,7 +629,7 @@ static int proc_add(struct symbolizer *s, pid_t pid, struct sym_proc **out, bool
 	p->hnext = s->procs[h];
 	s->procs[h] = p;
 	s->nprocs++;
-	err = proc_load(s, p, eager);
+	err = proc_load(s, p, eager, pm);
 	if (err) {
 		proc_unlink(s, p);
 		proc_free(s, p);
@@ -656,14 +647,79 @@ int symbolizer__add_pid(struct symbolizer *s, pid_t pid)
 		return -EINVAL;
 	p = proc_find(s, pid);
 	if (p)
-		return proc_load(s, p, true);
-	return proc_add(s, pid, &p, true);
+		return proc_load(s, p, true, NULL);
+	return proc_add(s, pid, &p, true, NULL);
+}
+
+/* The gone-table slot of pid, or the empty slot where it would go. */
+static struct sym_gone *gone_slot(struct symbolizer *s, pid_t pid)
+{
+	size_t i = ((uint32_t)pid * 2654435761u) & (SYM_GONE_SLOTS - 1);
+
+	while (s->gone[i].pid && s->gone[i].pid != pid)
+		i = (i + 1) & (SYM_GONE_SLOTS - 1);
+	return &s->gone[i];
+}
+
+static void gone_clear(struct symbolizer *s)
+{
+	memset(s->gone, 0, sizeof(s->gone));
+	s->ngone = 0;
+}
+
+/* Whether pid was found gone less than SYM_GONE_RETRY_NS ago. */
+static bool gone_recently(struct symbolizer *s, pid_t pid, uint64_t now)
+{
+	const struct sym_gone *g = s->ngone ? gone_slot(s, pid) : NULL;
+
+	return g && g->pid && g->ns && now - g->ns < SYM_GONE_RETRY_NS;
+}
+
+static void gone_note(struct symbolizer *s, pid_t pid, uint64_t now)
+{
+	struct sym_gone *g;
+
+	if (s->ngone >= SYM_GONE_SLOTS / 2)
+		gone_clear(s);
+	g = gone_slot(s, pid);
+	if (!g->pid)
+		s->ngone++;
+	*g = (struct sym_gone){ .pid = pid, .ns = now ? now : 1 };
+}
+
+/* A new process has pid: it is not gone. */
+static void gone_forget(struct symbolizer *s, pid_t pid)
+{
+	struct sym_gone *g = s->ngone ? gone_slot(s, pid) : NULL;
+
+	if (g && g->pid)
+		g->ns = 0;
+}
+
+/* A pid met at a lookup that is not held: read it, unless it was found
+ * gone less than SYM_GONE_RETRY_NS ago (its samples outlived it; its
+ * frames stay <unknown>). */
+static int proc_lookup_gone(struct symbolizer *s, pid_t pid, struct sym_proc **out)
+{
+	uint64_t now = now_ns();
+	int err;
+
+	if (gone_recently(s, pid, now))
+		return -ESRCH;
+	err = proc_add(s, pid, out, false, NULL);
+	if (err == -ESRCH)
+		gone_note(s, pid, now);
+	return err;
 }
 
 int symbolizer__note_pid(struct symbolizer *s, pid_t pid)
 {
-	uint64_t now = boot_ticks();
-	long hz = sysconf(_SC_CLK_TCK);
+	return symbolizer__note_pid_maps(s, pid, NULL);
+}
+
+int symbolizer__note_pid_maps(struct symbolizer *s, pid_t pid, const struct procmaps *pm)
+{
+	uint64_t now = procstat__boot_ticks(), hz = procstat__hz();
 	struct sym_proc *p;
 	int err;
 
@@ -671,7 +727,8 @@ int symbolizer__note_pid(struct symbolizer *s, pid_t pid)
 		return -EINVAL;
 	if (proc_find(s, pid))
 		return 0;
-	err = proc_add(s, pid, &p, false);
+	gone_forget(s, pid);
+	err = proc_add(s, pid, &p, false, pm);
 	if (err)
 		return err;
 	/* Its files opened now only if it may be short-lived: it started
@@ -679,10 +736,7 @@ int symbolizer__note_pid(struct symbolizer *s, pid_t pid)
 	 * processes met at start-up, or older ones, open the files their
 	 * samples touch only, as any lookup does: a process's files can
 	 * only be opened while it lives (map_files, its root). */
-	if (hz <= 0)
-		hz = 100;
-	if (p->starttime >= s->created_ticks &&
-	    p->starttime + (uint64_t)NOTE_YOUNG_S * (uint64_t)hz >= now)
+	if (p->starttime >= s->created_ticks && p->starttime + NOTE_YOUNG_S * hz >= now)
 		for (size_t i = 0; i < p->ncur; i++)
 			map_attach_lazy(s, p, p->cur[i]);
 	return 0;
@@ -805,6 +859,7 @@ size_t symbolizer__prune(struct symbolizer *s)
 	if (!s)
 		return 0;
 	before = cache_bytes(s);
+	gone_clear(s);
 	/* False when the poll failed: check every one. */
 	polled = pidwatch__poll(&s->watch, mark_exited, NULL) >= 0;
 	for (size_t i = 0; i < s->nbuckets; i++) {
@@ -1368,14 +1423,14 @@ int symbolizer__user(struct symbolizer *s, pid_t pid, uint64_t addr, struct sym_
 	out->nlines = 0;
 	p = proc_find(s, pid);
 	if (!p) {
-		err = proc_add(s, pid, &p, false);
+		err = proc_lookup_gone(s, pid, &p);
 		if (err)
 			return err;
 	}
 	m = proc_lookup(p, addr);
 	/* A miss may be a library dlopen()ed since the last read. */
 	if (!m && now_ns() - p->loaded_ns >= (uint64_t)s->opts.maps_reload_ms * 1000000ULL) {
-		proc_load(s, p, false);
+		proc_load(s, p, false, NULL);
 		m = proc_lookup(p, addr);
 	}
 	if (!m)
@@ -1640,7 +1695,7 @@ const struct sym_mapping *symbolizer__main_mapping(struct symbolizer *s, pid_t p
 	if (!s || pid <= 0)
 		return NULL;
 	p = proc_find(s, pid);
-	if (!p && proc_add(s, pid, &p, false))
+	if (!p && proc_lookup_gone(s, pid, &p))
 		return NULL;
 	if (p->main_map) {
 		map_attach_lazy(s, p, p->main_map);

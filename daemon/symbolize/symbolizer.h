@@ -171,6 +171,11 @@ int symbolizer__add_pid(struct symbolizer *s, pid_t pid);
  * before its first lookup. A known pid is left as it is. 0 or as
  * symbolizer__add_pid. */
 int symbolizer__note_pid(struct symbolizer *s, pid_t pid);
+/* The same with pid's executable mappings as someone just read them (the
+ * unwind loader's scan of a new process: binary/procmaps.h), so that they
+ * are not read again; pm NULL or empty: read them. */
+struct procmaps;
+int symbolizer__note_pid_maps(struct symbolizer *s, pid_t pid, const struct procmaps *pm);
 
 /* Symbolize addr in pid (a process id, i.e. the tgid). The caller passes
  * the address to look up: the sampled PC for a leaf, return address - 1

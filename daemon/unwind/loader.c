@@ -33,6 +33,7 @@
 #include "util/fileio.h"
 #include "util/hashmap.h"
 #include "util/pidwatch.h"
+#include "util/procstat.h"
 
 #define DEFAULT_MAX_TABLE_BYTES (64u << 20)
 #define DEFAULT_MAX_FILES 4096
@@ -69,6 +70,10 @@
 #define MAX_BACKOFF_SHIFT 5
 /* New pids kept for unwind_loader__take_new: a burst beyond it loses the oldest. */
 #define FRESH_MAX 256
+/* A new pid's mappings are kept for unwind_loader__take_new up to this
+ * many (a few kB: most programs map 10 to 60 executable ranges); the
+ * taker of one with more reads them again. */
+#define FRESH_MAX_MAPS 512
 /* Unknown-mapping ring buffer: 10k events of 24 bytes between two polls. */
 #define EVENTS_BYTES (256 * 1024)
 /* Kernel overhead of one inner array beyond its rows, when fdinfo says
@@ -190,8 +195,9 @@ struct unwind_loader {
 	int staged_fd[MAX_STAGED];
 	size_t nstaged;
 	bool closing; /* freeing: the maps go with us, no per-entry deletes */
-	/* Pids tracked since unwind_loader__take_new (the latest FRESH_MAX). */
-	pid_t fresh[FRESH_MAX];
+	/* Pids tracked since unwind_loader__take_new (the latest FRESH_MAX),
+	 * with the mappings their first scan read. */
+	struct unwind_new_proc fresh[FRESH_MAX];
 	size_t nfresh;
 	/* Inner arrays are BPF_F_MMAPABLE: rows are copied in through a
 	 * mapping, not one kernel update per row. */
@@ -958,23 +964,12 @@ static void proc_exe(pid_t pid, uint64_t *dev, uint64_t *ino)
  * what tells pid reuse and exec of a process without a pidfd. */
 static int proc_identity(pid_t pid, unsigned long long *start, uint64_t *dev, uint64_t *ino)
 {
-	char path[64], *buf = NULL, *p;
-	size_t len;
-	int err;
+	int err = procstat__starttime(pid, start);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	err = read_file_all(path, 4096, &buf, &len);
 	if (err)
-		return err == -ENOENT ? -ESRCH : err;
-	/* comm may contain spaces and parentheses: fields resume after the last ')'. */
-	p = memrchr(buf, ')', len);
-	err = -EINVAL;
-	if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-			       "%*d %*d %*d %llu", start) == 1)
-		err = 0;
-	free(buf);
+		return err;
 	proc_exe(pid, dev, ino);
-	return err;
+	return 0;
 }
 
 static void proc_free(struct unwind_loader *l, struct unw_proc *p)
@@ -993,21 +988,26 @@ static void proc_free(struct unwind_loader *l, struct unw_proc *p)
 
 /* Mirror pid's executable mappings, building the tables of every file
  * (all) or of the file at want and the program's; *changed (may be NULL):
- * a range went or came. */
+ * a range went or came. The mappings read are python's too (one read of
+ * the maps), and go to *keep when it is not NULL (the caller releases). */
 static int proc_scan(struct unwind_loader *l, struct unw_proc *p, bool *changed, bool all,
-		     uint64_t want)
+		     uint64_t want, struct procmaps *keep)
 {
 	struct scan_ctx c = { .l = l, .pid = p->pid, .all = all, .want = want,
 			      .exe_dev = p->exe_dev, .exe_ino = p->exe_ino };
+	struct procmaps pm;
 	size_t diff = 0;
 	int err;
 
 	l->st.scans++;
 	p->last_scan_ns = now_ns();
+	err = procmaps__load(p->pid, &pm);
 	l->scan = &c;
-	err = procmaps__read(p->pid, scan_cb, &c, NULL);
+	if (!err)
+		err = procmaps__each(&pm, scan_cb, &c);
 	l->scan = NULL;
 	if (err) {
+		procmaps__release(&pm);
 		ranges_release(l, c.ranges, c.n);
 		return err;
 	}
@@ -1046,13 +1046,18 @@ static int proc_scan(struct unwind_loader *l, struct unw_proc *p, bool *changed,
 	ranges_release(l, p->ranges, p->nranges);
 	p->ranges = c.ranges;
 	p->nranges = c.n;
-	python__scan(p->pid);
+	python__scan_maps(p->pid, &pm);
+	if (keep)
+		*keep = pm;
+	else
+		procmaps__release(&pm);
 	return 0;
 }
 
 /* Track pid (or rescan it), building what proc_scan is told to. */
 static int proc_add(struct unwind_loader *l, pid_t pid, bool all, uint64_t want)
 {
+	struct procmaps maps = {};
 	struct unw_proc *p, **procs;
 	int err;
 
@@ -1060,7 +1065,7 @@ static int proc_add(struct unwind_loader *l, pid_t pid, bool all, uint64_t want)
 		return -EINVAL;
 	p = proc_find(l, pid, NULL);
 	if (p)
-		return proc_scan(l, p, NULL, all, want);
+		return proc_scan(l, p, NULL, all, want, NULL);
 	if (l->nprocs >= l->o.max_pids) {
 		l->st.pids_refused++;
 		return -ENOSPC;
@@ -1088,7 +1093,7 @@ static int proc_add(struct unwind_loader *l, pid_t pid, bool all, uint64_t want)
 		err = proc_identity(pid, &p->starttime, &p->exe_dev, &p->exe_ino);
 	}
 	if (!err)
-		err = proc_scan(l, p, NULL, all, want);
+		err = proc_scan(l, p, NULL, all, want, &maps);
 	if (err)
 		goto cleanup;
 	procs = realloc(l->procs, (l->nprocs + 1) * sizeof(*procs));
@@ -1100,12 +1105,16 @@ static int proc_add(struct unwind_loader *l, pid_t pid, bool all, uint64_t want)
 	l->procs[l->nprocs++] = p;
 	l->st.pids = l->nprocs;
 	if (l->nfresh == FRESH_MAX) {
+		procmaps__release(&l->fresh[0].maps);
 		memmove(l->fresh, l->fresh + 1, (FRESH_MAX - 1) * sizeof(l->fresh[0]));
 		l->nfresh--;
 	}
-	l->fresh[l->nfresh++] = pid;
+	if (maps.n > FRESH_MAX_MAPS)
+		procmaps__release(&maps);
+	l->fresh[l->nfresh++] = (struct unwind_new_proc){ .pid = pid, .maps = maps };
 	return 0;
 cleanup:
+	procmaps__release(&maps);
 	proc_free(l, p);
 	return err;
 }
@@ -1223,7 +1232,7 @@ static bool event_handle(struct unwind_loader *l, const struct profd_unw_event *
 		struct unw_range *r = &p->ranges[i];
 
 		if (e->addr >= r->start && e->addr < r->end && !r->val.kind && r->file)
-			return range_build(l, p, r) || !proc_scan(l, p, NULL, false, e->addr);
+			return range_build(l, p, r) || !proc_scan(l, p, NULL, false, e->addr, NULL);
 	}
 	if (p->last_scan_ns >= now ||
 	    now - p->last_scan_ns < ((uint64_t)l->o.rescan_ms * 1000000ULL) << p->backoff)
@@ -1233,7 +1242,7 @@ static bool event_handle(struct unwind_loader *l, const struct profd_unw_event *
 		l->st.events_stale++;
 		return false;
 	}
-	if (proc_scan(l, p, &changed, false, e->addr))
+	if (proc_scan(l, p, &changed, false, e->addr, NULL))
 		return false;
 	/* Mappings changed: maybe an exec (then the program is another file,
 	 * whose table the next scans must build first); one stat, and the
@@ -1306,7 +1315,7 @@ static int reap(struct unwind_loader *l, uint64_t now)
 			p->exe_dev = dev;
 			p->exe_ino = ino;
 			p->backoff = 0;
-			proc_scan(l, p, NULL, false, 0);
+			proc_scan(l, p, NULL, false, 0, NULL);
 			scans++;
 		}
 		i++;
@@ -1340,7 +1349,7 @@ int unwind_loader__poll(struct unwind_loader *l)
 	return scans;
 }
 
-size_t unwind_loader__take_new(struct unwind_loader *l, pid_t *out, size_t max)
+size_t unwind_loader__take_new(struct unwind_loader *l, struct unwind_new_proc *out, size_t max)
 {
 	size_t n = l->nfresh < max ? l->nfresh : max;
 
@@ -1417,6 +1426,8 @@ void unwind_loader__free(struct unwind_loader *l)
 	if (l->vdso)
 		file_free(l, l->vdso);
 	pidwatch__done(&l->watch);
+	for (size_t i = 0; i < l->nfresh; i++)
+		procmaps__release(&l->fresh[i].maps);
 	free(l->procs);
 	free(l->rules);
 	hashmap__done(&l->rule_index);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "binary/procmaps.h"
 #include "profd/walker.h"
 
 struct bpf_object;
@@ -69,9 +70,16 @@ int unwind_loader__poll(struct unwind_loader *l);
 /* A descriptor readable when the walkers reported something (an epoll fd,
  * owned by l), for a loop that would rather wake than poll; -1 if none. */
 int unwind_loader__events_fd(const struct unwind_loader *l);
+/* A process the loader started tracking, and the executable mappings its
+ * first scan read (maps.n 0: not kept, too many), so that who else wants
+ * them (the symbolizer) need not read /proc/PID/maps again. */
+struct unwind_new_proc {
+	pid_t pid;
+	struct procmaps maps; /* the taker releases it (procmaps__release) */
+};
 /* Move up to max of the pids tracked since the last call (oldest first; the
  * last 256 are kept) to out; returns how many. */
-size_t unwind_loader__take_new(struct unwind_loader *l, pid_t *out, size_t max);
+size_t unwind_loader__take_new(struct unwind_loader *l, struct unwind_new_proc *out, size_t max);
 
 /* Queue an unknown-mapping event as if the walker had sent it (tests):
  * the next poll handles it. */

@@ -272,7 +272,7 @@ void unwinder__poll_events(void)
 	pthread_mutex_unlock(&lock);
 }
 
-size_t unwinder__take_new_pids(pid_t *out, size_t max)
+size_t unwinder__take_new_pids(struct unwind_new_proc *out, size_t max)
 {
 	size_t n = 0;
 

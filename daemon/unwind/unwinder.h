@@ -56,9 +56,12 @@ void unwinder__poll(struct unwinder *u);
 int unwinder__events_fd(void);
 void unwinder__poll_events(void);
 /* Up to max pids the walker started tracking since the last call (a
- * process it saw for the first time), into out; how many. A caller that
- * symbolizes later reads their maps now, while they live. */
-size_t unwinder__take_new_pids(pid_t *out, size_t max);
+ * process it saw for the first time), each with the executable mappings
+ * the walker read (unwind/loader.h: the caller releases them), into out;
+ * how many. A caller that symbolizes later takes their maps now, read
+ * while they lived. */
+struct unwind_new_proc;
+size_t unwinder__take_new_pids(struct unwind_new_proc *out, size_t max);
 
 struct unwind_loader_stats;
 /* The shared loader's counters, with the CPU time its scans, table builds

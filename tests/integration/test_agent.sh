@@ -1139,6 +1139,46 @@ EOF2
 	fi
 }
 
+# Issue 17: a process started while the agent runs has its /proc/PID/maps
+# opened once, by the walker's loader, which hands the mappings to python
+# and the symbolizer (three opens and reads before); its profile is still
+# symbolized from them (burn_main, lib_burn by name, after it exited too).
+test_agent_new_process_maps_read_once() {
+	require_root
+	command -v strace >/dev/null || skip "strace is not installed"
+	cat >"$T/profd.ini" <<EOF2
+[profd]
+group_by = process
+interval = 2s
+output_dir = $T/out
+[cpu]
+frequency = 499
+[http]
+listen =
+EOF2
+	start_workload cpu_split 60 70
+	local old=$WL_PID w st opens top f
+	agent_start "$T/profd.ini"
+	wait_for 20 "a profile of the first workload" have_profiles 1 "$T/out" "$old"
+	strace -f -qq -y -e trace=openat,read,ioctl -o "$T/strace.txt" -p "$AG_PID" &
+	st=$!
+	sleep 1
+	start_workload cpu_split 3 70
+	w=$WL_PID
+	wait_for 30 "2 profiles of the new workload" have_profiles 2 "$T/out" "$w"
+	kill -INT "$st"
+	wait "$st" 2>/dev/null || true
+	agent_stop
+	opens=$(grep -c "openat(.*\"/proc/$w/maps\"" "$T/strace.txt" || true)
+	note "profd opened /proc/$w/maps $opens time(s): $(grep -c "read([0-9]*</proc/$w/maps>" "$T/strace.txt") read(s), $(grep -c "ioctl([0-9]*</proc/$w/maps>" "$T/strace.txt") ioctl(s)"
+	grep -q "openat(.*\"/proc/$old/" "$T/strace.txt" && note "(the old workload's files were opened while traced)"
+	[ "$opens" = 1 ] || { grep "/proc/$w/maps" "$T/strace.txt" | cut -c1-160 >&2; fail "/proc/$w/maps opened $opens times, not once"; }
+	f=$(ls "$T/out/cpu_split/$w/"cpu-*.pb.gz | sed -n 1p)
+	top=$(pprof -top -nodecount=10 "$f")
+	assert_contains "$top" "burn_main" "the new process's own function named"
+	assert_contains "$top" "lib_burn" "its library's function named"
+}
+
 # Issue 16, item 4: a client that hangs up stops its profile and frees its
 # slot (two `curl -m1` of 40 s profiles with max_concurrent = 2 used to hold
 # both slots for 40 s).

@@ -184,53 +184,6 @@ void test_procinfo_live(void)
 	ASSERT_EQ(procinfo__unit(child, unit, sizeof(unit)), -ESRCH, "gone unit");
 }
 
-void test_procinfo_stat_starttime(void)
-{
-	/* Fields 3..21 then starttime 4242 and more. */
-	static const char rest[] = " S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 4242 99 100\n";
-	static const struct {
-		const char *comm;
-		int ret;
-	} cases[] = {
-		{ "(cat)", 0 },
-		{ "(a) b)", 0 },          /* ")" and a space inside the comm */
-		{ "(x (y) z)", 0 },
-		{ "()", 0 },
-	};
-	unsigned long long ticks = 0;
-	char text[256];
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		snprintf(text, sizeof(text), "123 %s%s", cases[i].comm, rest);
-		ticks = 0;
-		ASSERT_EQ(procinfo__parse_stat_starttime(text, strlen(text), &ticks), cases[i].ret,
-			  cases[i].comm);
-		ASSERT_EQ(ticks, 4242, cases[i].comm);
-	}
-	/* Every truncation before the space after starttime fails. */
-	snprintf(text, sizeof(text), "123 (cat)%s", rest);
-	for (size_t len = 0; len < strlen(text); len++) {
-		char *copy = malloc(len + 1);
-		int ret;
-
-		memcpy(copy, text, len);
-		ret = procinfo__parse_stat_starttime(copy, len, &ticks);
-		if (len <= strlen("123 (cat)") + strlen(" S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 4242"))
-			ASSERT_EQ(ret, -EINVAL, "truncated");
-		else
-			ASSERT_OK(ret, "whole starttime");
-		free(copy);
-	}
-	ASSERT_EQ(procinfo__parse_stat_starttime("1 (a) S 1 2 x", 13, &ticks), -EINVAL, "short");
-	ASSERT_EQ(procinfo__parse_stat_starttime("no paren", 8, &ticks), -EINVAL, "no comm");
-	ASSERT_EQ(procinfo__parse_stat_starttime("1 (a)  S", 8, &ticks), -EINVAL, "double space");
-	snprintf(text, sizeof(text),
-		 "1 (a) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 99999999999999999999999 1");
-	ASSERT_EQ(procinfo__parse_stat_starttime(text, strlen(text), &ticks), -EINVAL, "overflow");
-	snprintf(text, sizeof(text), "1 (a) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 12x 1");
-	ASSERT_EQ(procinfo__parse_stat_starttime(text, strlen(text), &ticks), -EINVAL, "junk digit");
-}
-
 /* Our own start time is in the past and after boot. */
 void test_procinfo_start_boottime(void)
 {

@@ -1661,3 +1661,82 @@ out:
 	symbolizer__free(ref);
 	symbolizer__free(s);
 }
+
+/* A new process's maps handed over (the unwind loader read them): the
+ * symbolizer reads none itself, and names frames with them after the
+ * process exited. */
+void test_symbolize_note_pid_maps(void)
+{
+	struct symbolizer_stats st;
+	struct symbolizer *s = NULL;
+	struct procmaps pm = {};
+	struct sym_frame fr;
+	struct fxchild c;
+	uint64_t alpha;
+	pid_t pid;
+
+	if (!fixtures())
+		return;
+	s = symbolizer__new();
+	if (!ASSERT_OK_PTR(s, "new") || !fx_start1(&c, fx("fx_pie")))
+		goto out;
+	pid = c.pid;
+	alpha = fx_sym(&c, "alpha");
+	ASSERT_OK(procmaps__load(pid, &pm), "load");
+	ASSERT_OK(symbolizer__note_pid_maps(s, pid, &pm), "note with maps");
+	procmaps__release(&pm);
+	fx_stop(&c);
+	ASSERT_OK(symbolizer__user(s, pid, alpha + 16, &fr), "lookup after exit");
+	if (ASSERT_OK_PTR(fr.map, "map") && ASSERT_EQ(fr.nlines, 1, "nlines"))
+		ASSERT_STREQ(fr.lines[0].name, "profd_fx_alpha", "name from the handed maps");
+	symbolizer__stats(s, &st);
+	ASSERT_EQ(st.maps_reloads, 0, "no maps read by the symbolizer");
+	/* Empty maps: it reads them itself (here: gone). */
+	ASSERT_EQ(symbolizer__note_pid_maps(s, pid + 100000, &pm), -ESRCH, "empty maps: read");
+	symbolizer__stats(s, &st);
+	ASSERT_EQ(st.maps_reloads, 1, "read when none handed");
+out:
+	symbolizer__free(s);
+}
+
+/* The samples of a process that exited before its first lookup: its pid
+ * is tried once (a second later, or after a prune, again), not at every
+ * sample; a new process the walker meets with that pid is read at once. */
+void test_symbolize_gone_pid_once(void)
+{
+	struct symbolizer_stats st;
+	struct symbolizer *s;
+	struct sym_frame fr;
+	pid_t pid;
+	int status;
+
+	s = symbolizer__new();
+	if (!ASSERT_OK_PTR(s, "new"))
+		return;
+	pid = fork();
+	if (!pid)
+		_exit(0);
+	waitpid(pid, &status, 0);
+	for (int i = 0; i < 100; i++) {
+		ASSERT_EQ(symbolizer__user(s, pid, 0x401000 + i, &fr), -ESRCH, "gone");
+		ASSERT_TRUE(fr.map == NULL, "no mapping");
+	}
+	ASSERT_TRUE(symbolizer__main_mapping(s, pid) == NULL, "no main mapping");
+	symbolizer__stats(s, &st);
+	ASSERT_EQ(st.maps_reloads, 1, "tried once");
+	/* A prune starts over. */
+	symbolizer__prune(s);
+	ASSERT_EQ(symbolizer__user(s, pid, 0x401000, &fr), -ESRCH, "gone after prune");
+	ASSERT_EQ(symbolizer__user(s, pid, 0x401000, &fr), -ESRCH, "gone after prune");
+	symbolizer__stats(s, &st);
+	ASSERT_EQ(st.maps_reloads, 2, "tried again once after the prune");
+	/* A new process noted with that pid is read, not taken for gone. */
+	ASSERT_EQ(symbolizer__note_pid(s, pid), -ESRCH, "noted: read");
+	symbolizer__stats(s, &st);
+	ASSERT_EQ(st.maps_reloads, 3, "noted pid read");
+	/* Our own pid, never gone, is read once and held. */
+	ASSERT_OK(symbolizer__user(s, getpid(), (uint64_t)(uintptr_t)test_symbolize_gone_pid_once,
+				   &fr), "self");
+	ASSERT_TRUE(fr.map != NULL, "self mapped");
+	symbolizer__free(s);
+}
