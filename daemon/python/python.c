@@ -343,6 +343,7 @@ static void scan_locked(pid_t pid, const struct procmaps *pm)
 	uint32_t version = 0, key = (uint32_t)pid;
 	struct py_ident id = {};
 	bool found;
+	int err;
 	int minor;
 
 	found = !procmaps__each(pm, scan_cb, &c) && c.found;
@@ -374,8 +375,11 @@ static void scan_locked(pid_t pid, const struct procmaps *pm)
 	bias = c.bias;
 	if (!c.f->version) /* before 3.11: the version in the file's name */
 		version = c.f->name_minor ? 0x03000000U | (uint32_t)c.f->name_minor << 16 : 0;
-	else if (procmem_read(pid, c.f->version + bias, &version, sizeof(version)))
+	else if ((err = procmem_read(pid, c.f->version + bias, &version, sizeof(version)))) {
+		if (err == -ESRCH) /* exited since its maps were read: nothing to say */
+			return;
 		version = 0;
+	}
 	if (version >> 24 != 3) {
 		if (!(reported_minors & 1)) {
 			log_warn("python: pid %d runs a CPython without a readable Py_Version nor "
