@@ -333,6 +333,23 @@ static bool ident_eq(const struct py_ident *a, const struct py_ident *b)
 	       binary_key__eq(&a->file, &b->file) && a->bias == b->bias;
 }
 
+/* Whether pid still maps the interpreter c found, at the same place: the
+ * maps scan_locked was handed may be older than the process's memory (a
+ * fork of a Python process caught before its exec, read after it). Only
+ * on the failure path: it reads the maps again. */
+static bool still_mapped(pid_t pid, const struct scan_ctx *c)
+{
+	struct scan_ctx now = { .pid = pid };
+	struct procmaps pm;
+	bool same;
+
+	if (procmaps__load(pid, &pm))
+		return false;
+	same = !procmaps__each(&pm, scan_cb, &now) && now.found && now.f == c->f && now.bias == c->bias;
+	procmaps__release(&pm);
+	return same;
+}
+
 static void scan_locked(pid_t pid, const struct procmaps *pm)
 {
 	struct scan_ctx c = { .pid = pid };
@@ -376,7 +393,8 @@ static void scan_locked(pid_t pid, const struct procmaps *pm)
 	if (!c.f->version) /* before 3.11: the version in the file's name */
 		version = c.f->name_minor ? 0x03000000U | (uint32_t)c.f->name_minor << 16 : 0;
 	else if ((err = procmem_read(pid, c.f->version + bias, &version, sizeof(version)))) {
-		if (err == -ESRCH) /* exited since its maps were read: nothing to say */
+		/* exited or exec'd since its maps were read: nothing to say */
+		if (err == -ESRCH || !still_mapped(pid, &c))
 			return;
 		version = 0;
 	}
