@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "binary/procmap_query.h"
 #include "binary/procmaps.h"
 #include "util/fileio.h"
 #include "util/parse.h"
@@ -280,19 +281,6 @@ int procmaps__load_file(const char *path, struct procmaps *pm, size_t *nbad)
 	return keep_done(&c, procmaps__read_file(path, keep_one, &c, nbad));
 }
 
-/* PROCMAP_QUERY (linux/fs.h, 6.11+; Debian 12's headers predate it). */
-struct pm_query {
-	uint64_t size, query_flags, query_addr;
-	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
-	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-	uint64_t vma_name_addr, build_id_addr;
-};
-#define PM_QUERY _IOWR('f', 17, struct pm_query)
-#define PM_VMA_READABLE 0x01
-#define PM_VMA_WRITABLE 0x02
-#define PM_VMA_EXECUTABLE 0x04
-#define PM_VMA_SHARED 0x08
-#define PM_COVERING_OR_NEXT_VMA 0x10
 
 /* Whether the kernel has PROCMAP_QUERY: 1 yes, -1 no, 0 not asked yet. */
 static int query_state;
@@ -331,16 +319,16 @@ static int load_query(int fd, struct keep_ctx *c)
 	int err;
 
 	for (;;) {
-		struct pm_query q = {
+		struct procmap_query q = {
 			.size = sizeof(q),
-			.query_flags = PM_VMA_EXECUTABLE | PM_COVERING_OR_NEXT_VMA,
+			.query_flags = PROCMAP_VMA_EXECUTABLE | PROCMAP_COVERING_OR_NEXT_VMA,
 			.query_addr = addr,
 			.vma_name_addr = (uintptr_t)name,
 			.vma_name_size = sizeof(name),
 		};
 		struct procmaps_entry e = {};
 
-		if (ioctl(fd, PM_QUERY, &q)) {
+		if (ioctl(fd, PROCMAP_QUERY_IOCTL, &q)) {
 			err = errno;
 			if (err == ENOENT) {
 				/* No executable mapping at or after addr. */
@@ -363,10 +351,10 @@ static int load_query(int fd, struct keep_ctx *c)
 		e.inode = q.inode;
 		e.dev_major = q.dev_major;
 		e.dev_minor = q.dev_minor;
-		e.perms[0] = q.vma_flags & PM_VMA_READABLE ? 'r' : '-';
-		e.perms[1] = q.vma_flags & PM_VMA_WRITABLE ? 'w' : '-';
+		e.perms[0] = q.vma_flags & PROCMAP_VMA_READABLE ? 'r' : '-';
+		e.perms[1] = q.vma_flags & PROCMAP_VMA_WRITABLE ? 'w' : '-';
 		e.perms[2] = 'x';
-		e.perms[3] = q.vma_flags & PM_VMA_SHARED ? 's' : 'p';
+		e.perms[3] = q.vma_flags & PROCMAP_VMA_SHARED ? 's' : 'p';
 		if (!q.vma_name_size || q.vma_name_size > sizeof(name))
 			name[0] = '\0'; /* anonymous */
 		else

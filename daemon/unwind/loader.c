@@ -26,6 +26,7 @@
 #include "binary/elf.h"
 #include "binary/file.h"
 #include "binary/image.h"
+#include "binary/procmap_query.h"
 #include "binary/procmaps.h"
 #include "python/python.h"
 #include "unwind/loader.h"
@@ -1170,25 +1171,15 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* PROCMAP_QUERY (linux/fs.h, 6.11+): the VMA of pid covering an address,
- * without reading the whole maps file. Declared here for older headers. */
-struct unw_vma_query {
-	uint64_t size, query_flags, query_addr;
-	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
-	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-	uint64_t vma_name_addr, build_id_addr;
-};
-#define UNW_PROCMAP_QUERY _IOWR('f', 17, struct unw_vma_query)
-#define UNW_QUERY_VMA_EXECUTABLE 0x04
-
-/* Whether an unknown-mapping event of a tracked process can be news: 1 an
- * executable mapping covers addr that the trie does not hold as it is (new
- * library, grown JIT region, exec); 0 none does (a frame-pointer step read
- * a return address that is not code, the usual case once a process is
- * known) or it is held already; -1 the kernel cannot say (before 6.11). */
+/* Whether an unknown-mapping event of a tracked process can be news (by
+ * PROCMAP_QUERY, binary/procmap_query.h): 1 an executable mapping covers
+ * addr that the trie does not hold as it is (new library, grown JIT
+ * region, exec); 0 none does (a frame-pointer step read a return address
+ * that is not code, the usual case once a process is known) or it is held
+ * already; -1 the kernel cannot say (before 6.11). */
 static int event_news(struct unwind_loader *l, const struct unw_proc *p, uint64_t addr)
 {
-	struct unw_vma_query q = { .size = sizeof(q), .query_flags = UNW_QUERY_VMA_EXECUTABLE,
+	struct procmap_query q = { .size = sizeof(q), .query_flags = PROCMAP_VMA_EXECUTABLE,
 				   .query_addr = addr };
 	char path[64];
 	int fd, err = 0;
@@ -1199,7 +1190,7 @@ static int event_news(struct unwind_loader *l, const struct unw_proc *p, uint64_
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0; /* gone: reap drops it */
-	if (ioctl(fd, UNW_PROCMAP_QUERY, &q))
+	if (ioctl(fd, PROCMAP_QUERY_IOCTL, &q))
 		err = errno;
 	close(fd);
 	if (err == ENOTTY || err == EINVAL || err == EOPNOTSUPP) {
