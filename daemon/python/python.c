@@ -394,8 +394,12 @@ static void scan_locked(pid_t pid, const struct procmaps *pm)
 		version = c.f->name_minor ? 0x03000000U | (uint32_t)c.f->name_minor << 16 : 0;
 	else if ((err = procmem_read(pid, c.f->version + bias, &version, sizeof(version)))) {
 		/* exited or exec'd since its maps were read: nothing to say */
-		if (err == -ESRCH || !still_mapped(pid, &c))
+		if (err == -ESRCH)
 			return;
+		if (!still_mapped(pid, &c)) {
+			stats.stale_maps++;
+			return;
+		}
 		version = 0;
 	}
 	if (version >> 24 != 3) {

@@ -62,6 +62,9 @@ struct python_stats {
 	uint64_t procs, code_reads, code_hits, code_bad, rescans_kept;
 	uint64_t scans, files_known;
 	uint64_t bloom_rejects; /* files opened, found no CPython by .gnu.hash */
+	uint64_t stale_maps;    /* scans whose maps no longer held the process's
+				 * interpreter (a fork of a Python process caught
+				 * before its exec): nothing registered or warned */
 };
 void python__stats(struct python_stats *st);
 
