@@ -1454,9 +1454,14 @@ whole = sum(c for c, ids in samples if any(re.search(r"\bmain\b", locs.get(x, ""
 print(total, whole)')
 		note "unwind ($w): $m of $n samples symbolized down to main"
 		all=$((all + n))
-		whole=$((whole + m))
+		[ "$n" -gt 0 ] && [ $((m * 100)) -ge $((n * 80)) ] && whole=$((whole + 1))
 	done
 	[ "$all" -ge 200 ] || fail "$all samples of 5 processes busy 0.8 s each at 199 Hz"
-	[ $((whole * 100)) -ge $((all * 80)) ] ||
-		fail "$whole of $all samples of short-lived processes whole and symbolized (80% expected)"
+	# At least 4 of the 5 whole (80% of their samples each; the build
+	# before walker events had about half of each). One may be missed:
+	# a process that lives less than one hold of the agent's loop (an
+	# interval's fdatasyncs on a slow disk, a drain under ASan) exits
+	# before its maps can be read, a limit the README states.
+	[ "$whole" -ge 4 ] ||
+		fail "$whole of 5 short-lived processes whole and symbolized in 80% of their samples (4 expected)"
 }
