@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "aggregate/frames.h"
 #include "pprof/pprof.h"
@@ -18,34 +19,24 @@ struct map_memo {
 	uint64_t id;
 };
 
-/* One frame → Location id (0 on allocation failure). The Location address
- * is the address looked up: PC for a leaf, return address - 1 for callers,
- * as Go writes them. A Location already in the profile keeps the lines it
- * was added with, so a frame seen before builds none: only its mapping is
- * marked as the lines would mark it. */
-static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint64_t addr,
-			       struct map_memo *memo, struct frames_stats *st)
+/* The pprof mapping of a symbolizer mapping: found, or added. 0 on
+ * allocation failure. */
+static uint64_t mapping_of(struct pprof *p, const struct sym_mapping *m)
 {
-	struct pprof_line lines[SYM_MAX_INLINE];
-	uint64_t mapping_id = 0, loc;
+	return pprof__mapping(p, &(struct pprof_mapping){
+					 .start = m->start,
+					 .limit = m->limit,
+					 .offset = m->offset,
+					 .filename = m->path,
+					 .build_id = m->build_id,
+				 });
+}
+
+/* What f's lines tell its mapping (PPROF_HAS_*, without FUNCTIONS). */
+static unsigned frame_flags(const struct sym_frame *f)
+{
 	unsigned flags = 0;
 
-	if (f->map && f->map == memo->map) {
-		mapping_id = memo->id;
-	} else if (f->map) {
-		struct pprof_mapping m = {
-			.start = f->map->start,
-			.limit = f->map->limit,
-			.offset = f->map->offset,
-			.filename = f->map->path,
-			.build_id = f->map->build_id,
-		};
-
-		mapping_id = pprof__mapping(p, &m);
-		if (!mapping_id)
-			return 0;
-		*memo = (struct map_memo){ .map = f->map, .id = mapping_id };
-	}
 	for (size_t i = 0; i < f->nlines; i++) {
 		if (f->lines[i].file)
 			flags |= PPROF_HAS_FILENAMES;
@@ -56,6 +47,48 @@ static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint6
 	 * "not inlined". */
 	if (f->nlines > 1 || (f->flags & SYM_FRAME_DEBUG_INFO))
 		flags |= PPROF_HAS_INLINE_FRAMES;
+	return flags;
+}
+
+/* f's lines (at most cap) as pprof lines, their functions made: how many,
+ * or -ENOMEM. */
+static ssize_t frame_lines(struct pprof *p, const struct sym_frame *f, struct pprof_line *lines,
+			   size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->nlines && n < cap; i++) {
+		const struct sym_line *l = &f->lines[i];
+
+		lines[n].function_id = pprof__function(p, l->name, l->system_name, l->file,
+						       l->start_line);
+		if (!lines[n].function_id)
+			return -ENOMEM;
+		lines[n++].line = l->line;
+	}
+	return (ssize_t)n;
+}
+
+/* One frame → Location id (0 on allocation failure). The Location address
+ * is the address looked up: PC for a leaf, return address - 1 for callers,
+ * as Go writes them. A Location already in the profile keeps the lines it
+ * was added with, so a frame seen before builds none: only its mapping is
+ * marked as the lines would mark it. */
+static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint64_t addr,
+			       struct map_memo *memo, struct frames_stats *st)
+{
+	struct pprof_line lines[SYM_MAX_INLINE];
+	uint64_t mapping_id = 0, loc;
+	unsigned flags = frame_flags(f);
+
+	if (f->map && f->map == memo->map) {
+		mapping_id = memo->id;
+	} else if (f->map) {
+		mapping_id = mapping_of(p, f->map);
+		if (!mapping_id)
+			return 0;
+		*memo = (struct map_memo){ .map = f->map, .id = mapping_id };
+	}
 	st->frames++;
 	if (f->flags & SYM_FRAME_DEFERRED)
 		st->deferred++;
@@ -66,16 +99,11 @@ static uint64_t frame_location(struct pprof *p, const struct sym_frame *f, uint6
 	 * thirds of building a 1000-sample profile). */
 	loc = pprof__location_find(p, mapping_id, addr);
 	if (!loc) {
-		for (size_t i = 0; i < f->nlines; i++) {
-			const struct sym_line *l = &f->lines[i];
+		ssize_t n = frame_lines(p, f, lines, SYM_MAX_INLINE);
 
-			lines[i].function_id = pprof__function(p, l->name, l->system_name,
-								l->file, l->start_line);
-			if (!lines[i].function_id)
-				return 0;
-			lines[i].line = l->line;
-		}
-		loc = pprof__location(p, mapping_id, addr, lines, f->nlines);
+		if (n < 0)
+			return 0;
+		loc = pprof__location(p, mapping_id, addr, lines, (size_t)n);
 	}
 	if (loc && mapping_id && f->nlines)
 		pprof__mapping_mark(p, mapping_id, flags | PPROF_HAS_FUNCTIONS);
@@ -161,21 +189,15 @@ static size_t kernel_lines(void *ctx, uint64_t addr, struct pprof_line *lines, s
 {
 	struct kernel_fill *k = ctx;
 	struct sym_frame f;
-	size_t n = 0;
+	ssize_t n;
 
 	if (symbolizer__kernel(k->s, addr, &f))
 		return 0;
-	for (size_t i = 0; i < f.nlines && n < cap; i++) {
-		const struct sym_line *l = &f.lines[i];
-
-		lines[n].function_id = pprof__function(k->p, l->name, l->system_name, l->file,
-						       l->start_line);
-		if (!lines[n].function_id)
-			return 0;
-		lines[n++].line = l->line;
-	}
+	n = frame_lines(k->p, &f, lines, cap);
+	if (n < 0)
+		return 0;
 	k->named += n > 0;
-	return n;
+	return (size_t)n;
 }
 
 int frames__kernel_resolve(struct pprof *p, struct symbolizer *s)
@@ -190,13 +212,7 @@ int frames__kernel_resolve(struct pprof *p, struct symbolizer *s)
 		return 0;
 	/* The mapping the deferred frames were added under (found, not made:
 	 * the lookups that were deferred added it). */
-	id = pprof__mapping(p, &(struct pprof_mapping){
-				       .start = km.start,
-				       .limit = km.limit,
-				       .offset = km.offset,
-				       .filename = km.path,
-				       .build_id = km.build_id,
-			       });
+	id = mapping_of(p, &km);
 	if (!id)
 		return -errno;
 	err = pprof__fill_locations(p, id, kernel_lines, &k);
@@ -223,32 +239,19 @@ static size_t user_lines(void *ctx, uint64_t addr, struct pprof_line *lines, siz
 {
 	struct user_fill *u = ctx;
 	struct sym_frame f;
-	unsigned flags = 0;
-	size_t n = 0;
+	ssize_t n;
 
 	u->looked_up++;
 	if (symbolizer__user_late(u->s, u->map, addr, &f) || !f.nlines)
 		return 0;
-	for (size_t i = 0; i < f.nlines && n < cap; i++) {
-		const struct sym_line *l = &f.lines[i];
-
-		lines[n].function_id = pprof__function(u->p, l->name, l->system_name, l->file,
-						       l->start_line);
-		if (!lines[n].function_id) {
-			u->err = -ENOMEM;
-			return 0;
-		}
-		lines[n++].line = l->line;
-		if (l->file)
-			flags |= PPROF_HAS_FILENAMES;
-		if (l->line)
-			flags |= PPROF_HAS_LINE_NUMBERS;
+	n = frame_lines(u->p, &f, lines, cap);
+	if (n < 0) {
+		u->err = (int)n;
+		return 0;
 	}
-	if (f.nlines > 1 || (f.flags & SYM_FRAME_DEBUG_INFO))
-		flags |= PPROF_HAS_INLINE_FRAMES;
-	u->flags |= flags | PPROF_HAS_FUNCTIONS;
+	u->flags |= frame_flags(&f) | PPROF_HAS_FUNCTIONS;
 	u->named++;
-	return n;
+	return (size_t)n;
 }
 
 int frames__user_resolve(struct pprof *p, struct symbolizer *s, struct frames_stats *st)
@@ -265,13 +268,7 @@ int frames__user_resolve(struct pprof *p, struct symbolizer *s, struct frames_st
 		/* The mapping the deferred frames were added under (found:
 		 * the lookups added it). Processes mapping a binary alike
 		 * share it, and its locations: the first pin fills them. */
-		id = pprof__mapping(p, &(struct pprof_mapping){
-					       .start = m->start,
-					       .limit = m->limit,
-					       .offset = m->offset,
-					       .filename = m->path,
-					       .build_id = m->build_id,
-				       });
+		id = mapping_of(p, m);
 		if (!id) {
 			err = -errno;
 			break;
